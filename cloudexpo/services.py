@@ -1,0 +1,66 @@
+"""The resources one Cloud Expo process owns: database, object store, bus.
+
+Built by the composition root (:mod:`cloudexpo.app`), started and closed by
+the app's lifespan, handed to domain code as arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from cloudexpo.bus import EventBus, make_bus
+from cloudexpo.db import Database
+from cloudexpo.settings import Settings
+from cloudexpo.storage import ObjectStore, open_store
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[["Services"], Awaitable[None]]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    store: ObjectStore
+    bus: EventBus
+    secret_key: str
+    metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
+    # Started after the database, store and bus; stopped before them, in reverse.
+    on_startup: list[Hook] = field(default_factory=list)
+    on_shutdown: list[Hook] = field(default_factory=list)
+    # Long-lived objects other packages attach (the streaming engine, ...).
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        secret = settings.resolved_secret_key()
+        return cls(
+            settings=settings,
+            db=Database(settings.resolved_database_url),
+            store=open_store(settings.resolved_storage_url, secret, settings.resolved_public_url),
+            bus=make_bus(settings.redis_url),
+            secret_key=secret,
+        )
+
+    async def start(self) -> None:
+        if self.settings.is_sqlite:
+            await self.db.migrate()
+        await self.bus.start()
+        for hook in self.on_startup:
+            await hook(self)
+
+    async def close(self) -> None:
+        for hook in reversed(self.on_shutdown):
+            try:
+                await hook(self)
+            except Exception:
+                log.exception("shutdown hook failed")
+        await self.bus.close()
+        await self.store.close()
+        await self.db.close()

@@ -1,0 +1,355 @@
+"""Settings, declared once.
+
+Every setting is a row of :data:`SETTINGS`: its name, type, default, help and an
+example of a right value. They are read from ``CLOUDEXPO_<NAME>`` environment
+variables, then from an optional TOML file (``--config``) for names the
+environment does not set. A wrong value raises :class:`SettingsError`, whose
+message is one line naming the variable, what was wrong and a right example.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PREFIX = "CLOUDEXPO_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value Cloud Expo cannot use."""
+
+    def __init__(self, name: str, problem: str, example: str) -> None:
+        self.name = name
+        self.problem = problem
+        self.example = example
+        super().__init__(f"{PREFIX}{name.upper()}: {problem} (example: {example})")
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """One STUN or TURN server handed to browsers and to aiortc."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"urls": self.urls}
+        if self.username is not None:
+            out["username"] = self.username
+        if self.credential is not None:
+            out["credential"] = self.credential
+        return out
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    example: str
+    cast: Callable[[str, str], Any]
+
+
+# --- casts: each takes (setting name, raw text) and returns the typed value ---
+
+
+def _str(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _opt_str(name: str, raw: str) -> str | None:
+    raw = raw.strip()
+    return raw or None
+
+
+def _path(name: str, raw: str) -> Path:
+    if not raw.strip():
+        raise SettingsError(name, "is empty", "./data")
+    return Path(raw.strip()).expanduser()
+
+
+def _int_range(low: int, high: int, example: str) -> Callable[[str, str], int]:
+    def cast(name: str, raw: str) -> int:
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise SettingsError(name, f"{raw!r} is not a whole number", example) from None
+        if not low <= value <= high:
+            raise SettingsError(name, f"{value} is outside {low}..{high}", example)
+        return value
+
+    return cast
+
+
+def _bool(name: str, raw: str) -> bool:
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(name, f"{raw!r} is not true or false", "true")
+
+
+def _choice(*options: str) -> Callable[[str, str], str]:
+    def cast(name: str, raw: str) -> str:
+        value = str(raw).strip().lower()
+        if value not in options:
+            raise SettingsError(name, f"{raw!r} is not one of {', '.join(options)}", options[0])
+        return value
+
+    return cast
+
+
+def _database_url(name: str, raw: str) -> str | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    scheme = urlsplit(raw).scheme
+    if scheme in {"postgres", "postgresql"}:
+        return "postgresql+asyncpg" + raw[len(scheme) :]
+    if scheme == "sqlite":
+        return "sqlite+aiosqlite" + raw[len(scheme) :]
+    if scheme in {"postgresql+asyncpg", "sqlite+aiosqlite"}:
+        return raw
+    raise SettingsError(
+        name,
+        f"unsupported database URL scheme {scheme or '(none)'!r}; use postgresql:// or sqlite://",
+        "postgresql://cloudexpo@127.0.0.1:5432/cloudexpo",
+    )
+
+
+def _storage_url(name: str, raw: str) -> str | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise SettingsError(name, "an s3:// URL needs a bucket name", "s3://cloudexpo-media/prod")
+        return raw.rstrip("/")
+    if parts.scheme in {"", "file"}:
+        return raw
+    raise SettingsError(
+        name, f"unsupported storage scheme {parts.scheme!r}; use a folder or s3://", "s3://bucket/prefix"
+    )
+
+
+def _redis_url(name: str, raw: str) -> str | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    if urlsplit(raw).scheme not in {"redis", "rediss", "unix"}:
+        raise SettingsError(name, f"{raw!r} is not a redis:// URL", "redis://127.0.0.1:6379/0")
+    return raw
+
+
+def _public_url(name: str, raw: str) -> str | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise SettingsError(name, f"{raw!r} is not an http(s) URL", "https://expo.example.org")
+    return raw.rstrip("/")
+
+
+def _ice_servers(name: str, raw: str) -> list[IceServer]:
+    """``stun:host:3478,turn:user:pass@host:3478?transport=udp`` or a JSON list."""
+    raw = raw.strip()
+    if not raw:
+        return []
+    example = "stun:stun.example.org:3478,turn:user:secret@turn.example.org:3478"
+    if raw.startswith("["):
+        try:
+            items = json.loads(raw)
+            return [
+                IceServer(
+                    urls=[item["urls"]] if isinstance(item["urls"], str) else list(item["urls"]),
+                    username=item.get("username"),
+                    credential=item.get("credential"),
+                )
+                for item in items
+            ]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SettingsError(name, f"not a JSON list of {{urls, username, credential}}: {exc}", example) from None
+    servers = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        scheme, _, rest = part.partition(":")
+        if scheme not in {"stun", "stuns", "turn", "turns"} or not rest:
+            raise SettingsError(name, f"{part!r} is not a stun: or turn: URL", example)
+        username = credential = None
+        if "@" in rest:
+            userinfo, _, rest = rest.rpartition("@")
+            username, _, credential = userinfo.partition(":")
+        servers.append(IceServer(urls=[f"{scheme}:{rest}"], username=username, credential=credential))
+    return servers
+
+
+def _ice_hosts(name: str, raw: str) -> list[str]:
+    hosts = [h.strip() for h in raw.split(",") if h.strip()]
+    for host in hosts:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise SettingsError(name, f"{host!r} is not an IP address", "127.0.0.1 or 203.0.113.7") from None
+    return hosts
+
+
+def _timezone(name: str, raw: str) -> str:
+    try:
+        ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(name, f"{raw!r} is not a known time zone", "Asia/Shanghai") from None
+    return raw.strip()
+
+
+def _language(name: str, raw: str) -> str:
+    from cloudexpo.i18n import LANGUAGES
+
+    value = raw.strip()
+    if value not in LANGUAGES:
+        raise SettingsError(name, f"{value!r} is not one of {', '.join(LANGUAGES)}", "zh-Hans")
+    return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", Path("./data"), "Folder for the SQLite database, local objects, the media spool and the generated secret key.", "/var/lib/cloudexpo", _path),
+    Setting("database_url", None, "Database URL; empty means a SQLite file in the data folder. Use PostgreSQL when several app nodes run.", "postgresql://cloudexpo@127.0.0.1:5432/cloudexpo", _database_url),
+    Setting("storage_url", None, "Object storage: empty means a folder in the data folder; s3://bucket[/prefix] uses S3 with endpoint and credentials taken the way boto3 takes them (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...).", "s3://cloudexpo-media/prod", _storage_url),
+    Setting("redis_url", None, "Redis for the event bus (chat, presence and live status across nodes); empty means in-process.", "redis://127.0.0.1:6379/0", _redis_url),
+    Setting("secret_key", None, "Key that signs session cookies and local storage URLs; generated and kept in the data folder when empty. Set the same value on every node.", "a long random string", _opt_str),
+    Setting("public_url", None, "The URL visitors reach Cloud Expo at; used in WHIP/WHEP Location headers, e-mails, QR codes and iCalendar feeds. Defaults to http://HOST:PORT.", "https://expo.example.org", _public_url),
+    Setting("host", "127.0.0.1", "Address `cloudexpo serve` listens on.", "0.0.0.0", _str),
+    Setting("port", 8000, "Port `cloudexpo serve` listens on.", "8000", _int_range(1, 65535, "8000")),
+    Setting("ice_servers", [], "STUN/TURN servers for WebRTC, comma-separated URLs (credentials as user:pass@) or a JSON list. Empty means none: Cloud Expo never falls back to a public STUN server.", "stun:stun.example.org:3478,turn:user:secret@turn.example.org:3478", _ice_servers),
+    Setting("ice_hosts", [], "IP addresses WebRTC gathers on and advertises, comma-separated: the public address behind NAT in production, 127.0.0.1 for tests on one machine. Empty means every interface.", "127.0.0.1", _ice_hosts),
+    Setting("timezone", "Asia/Shanghai", "The exhibition's time zone, used to show the programme.", "Europe/Berlin", _timezone),
+    Setting("default_language", "zh-Hans", "Language for visitors whose browser asks for none Cloud Expo speaks.", "en", _language),
+    Setting("log_format", "text", "Log lines as text or as JSON objects (one per line).", "json", _choice("text", "json")),
+    Setting("log_level", "info", "Lowest level that is logged.", "debug", _choice("info", "debug", "warning", "error")),
+    Setting("signin_rate", 10, "Sign-in and sign-up attempts allowed per address and per minute.", "10", _int_range(1, 10000, "10")),
+    Setting("secure_cookies", None, "Mark cookies Secure; by default on when the public URL is https.", "true", lambda n, r: _bool(n, r)),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The typed settings of one Cloud Expo process."""
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    storage_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = None
+    public_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    ice_servers: list[IceServer] = field(default_factory=list)
+    ice_hosts: list[str] = field(default_factory=list)
+    timezone: str = "Asia/Shanghai"
+    default_language: str = "zh-Hans"
+    log_format: str = "text"
+    log_level: str = "info"
+    signin_rate: int = 10
+    secure_cookies: bool | None = None
+
+    # --- derived values -------------------------------------------------
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'cloudexpo.db').resolve()}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or str((self.data_dir / "objects").resolve())
+
+    @property
+    def resolved_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.resolved_public_url.startswith("https://")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
+        return key
+
+    def replace(self, **changes: Any) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Read settings from the environment, then the TOML file, then defaults.
+
+    ``overrides`` (already typed, e.g. from command-line options) win over both.
+    """
+    env = os.environ if environ is None else environ
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        path = Path(config_file)
+        try:
+            with path.open("rb") as fh:
+                file_values = tomllib.load(fh)
+        except FileNotFoundError:
+            raise SettingsError("config", f"file {path} does not exist", "cloudexpo.toml") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError("config", f"{path} is not valid TOML: {exc}", 'port = 8000') from None
+        unknown = sorted(set(file_values) - set(_BY_NAME))
+        if unknown:
+            raise SettingsError(unknown[0], f"unknown setting in {path}", "see `cloudexpo settings`")
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.name in overrides and overrides[setting.name] is not None:
+            values[setting.name] = overrides[setting.name]
+            continue
+        env_name = PREFIX + setting.name.upper()
+        if env_name in env:
+            values[setting.name] = setting.cast(setting.name, env[env_name])
+        elif setting.name in file_values:
+            raw = file_values[setting.name]
+            if isinstance(raw, list):
+                raw = json.dumps(raw) if raw and isinstance(raw[0], dict) else ",".join(map(str, raw))
+            values[setting.name] = setting.cast(setting.name, str(raw))
+    return Settings(**values)
