@@ -1,0 +1,23 @@
+"""Exceptions of the media engine; ``web/`` maps them to HTTP statuses."""
+
+from __future__ import annotations
+
+
+class StreamingError(Exception):
+    """Base class of every error the media engine raises on purpose."""
+
+
+class UnusableOffer(StreamingError, ValueError):
+    """An SDP offer the engine cannot answer; the message says what to change."""
+
+
+class StreamNotLive(StreamingError):
+    """The stream has no publisher (and is not within its takeover grace period)."""
+
+
+class AlreadyPublishing(StreamingError):
+    """Another publisher holds the stream and takeover is not allowed."""
+
+
+class SessionNotFound(StreamingError):
+    """No publisher or viewer session with that id on that stream."""

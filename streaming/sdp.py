@@ -1,0 +1,291 @@
+"""Pure checks on WHIP/WHEP SDP offers: what they carry and whether we can forward it.
+
+Nothing here touches a socket. Offers are parsed with :mod:`aiortc.sdp`, which
+already copies session-level ICE credentials and fingerprints (as OBS writes
+them) into every media section. Codec names are compared case-insensitively
+(OBS spells ``OPUS/48000/2``).
+
+The engine forwards encoded media without decoding it, so a publisher must send
+one of the codecs in :data:`FORWARDED_VIDEO` / :data:`FORWARDED_AUDIO`, and a
+viewer must be able to receive the codec the publisher sends.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiortc import sdp as aiortc_sdp
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from .errors import UnusableOffer
+
+#: H.264 profiles by aiortc's profile enum, as the dashboard names them.
+H264_PROFILE_NAMES: dict[aiortc_sdp.H264Profile, str] = {
+    aiortc_sdp.H264Profile.PROFILE_CONSTRAINED_BASELINE: "constrained-baseline",
+    aiortc_sdp.H264Profile.PROFILE_BASELINE: "baseline",
+    aiortc_sdp.H264Profile.PROFILE_MAIN: "main",
+    aiortc_sdp.H264Profile.PROFILE_CONSTRAINED_HIGH: "constrained-high",
+    aiortc_sdp.H264Profile.PROFILE_HIGH: "high",
+}
+FORWARDED_VIDEO = ("H264", "VP8")
+FORWARDED_AUDIO = ("opus",)
+SENDING = ("sendonly", "sendrecv")
+RECEIVING = ("recvonly", "sendrecv")
+
+_CANDIDATE_RE = re.compile(r"^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+ typ", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CodecChoice:
+    """One codec of an offer that the engine can forward."""
+
+    kind: str
+    name: str  # "H264", "VP8" or "opus" (canonical spelling)
+    payload_type: int
+    clock_rate: int
+    channels: int | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    rtx_payload_type: int | None = None
+    profile: str | None = None  # H.264 only, see H264_PROFILE_NAMES
+
+    @property
+    def mime_type(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    def describe(self) -> str:
+        if self.name == "H264":
+            return f"H264 {self.profile} packetization-mode=1"
+        return self.name
+
+
+@dataclass(frozen=True)
+class MediaSummary:
+    kind: str
+    mid: str | None
+    direction: str | None
+    codec_names: list[str]
+    forwardable: list[CodecChoice]
+
+
+@dataclass(frozen=True)
+class OfferSummary:
+    """What an offer carries, as far as forwarding is concerned."""
+
+    media: list[MediaSummary]
+    candidate_hosts: list[str]
+    ice_at_session_level: bool
+    simulcast: bool
+
+    def section(self, kind: str) -> MediaSummary | None:
+        return next((m for m in self.media if m.kind == kind), None)
+
+    @property
+    def has_video(self) -> bool:
+        return self.section("video") is not None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.section("audio") is not None
+
+    @property
+    def video(self) -> CodecChoice | None:
+        """The video codec we would pick: H.264 first (OBS, Safari and HLS need it), then VP8."""
+        section = self.section("video")
+        return pick_codec(section.forwardable) if section else None
+
+    @property
+    def audio(self) -> CodecChoice | None:
+        section = self.section("audio")
+        return pick_codec(section.forwardable) if section else None
+
+
+def _int_param(value: object, default: int) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return default
+
+
+def h264_profile(codec: RTCRtpCodecParameters) -> str | None:
+    """The profile name of an H.264 codec, ``None`` if unknown or unsupported."""
+    # absent profile-level-id means constrained baseline 3.1 (RFC 6184 / libwebrtc)
+    plid = str(codec.parameters.get("profile-level-id", "42e01f"))
+    try:
+        profile, _level = aiortc_sdp.parse_h264_profile_level_id(plid)
+    except ValueError:
+        return None
+    return H264_PROFILE_NAMES.get(profile)
+
+
+def forwardable_codecs(
+    kind: str, codecs: list[RTCRtpCodecParameters]
+) -> list[CodecChoice]:
+    """The codecs of one media section that the engine forwards, in offer order."""
+    rtx_for = {
+        _int_param(c.parameters.get("apt"), -1): c.payloadType
+        for c in codecs
+        if c.mimeType.lower().endswith("/rtx")
+    }
+    out: list[CodecChoice] = []
+    for c in codecs:
+        name = c.mimeType.split("/", 1)[1]
+        params = {k: "" if v is None else str(v) for k, v in c.parameters.items()}
+        if kind == "video" and name.upper() == "H264":
+            if _int_param(c.parameters.get("packetization-mode"), 0) != 1:
+                continue
+            profile = h264_profile(c)
+            if profile is None:
+                continue
+            out.append(
+                CodecChoice(
+                    kind, "H264", c.payloadType, c.clockRate, None, params,
+                    rtx_for.get(c.payloadType), profile,
+                )
+            )
+        elif kind == "video" and name.upper() == "VP8":
+            out.append(
+                CodecChoice(kind, "VP8", c.payloadType, c.clockRate, None, params,
+                            rtx_for.get(c.payloadType))
+            )
+        elif kind == "audio" and name.lower() == "opus" and c.clockRate == 48000:
+            out.append(CodecChoice(kind, "opus", c.payloadType, 48000, c.channels or 2, params))
+    return out
+
+
+def pick_codec(choices: list[CodecChoice], like: CodecChoice | None = None) -> CodecChoice | None:
+    """Pick the codec to use from an offer's forwardable codecs.
+
+    Without ``like``: H.264 (constrained baseline first) before VP8. With
+    ``like`` (the codec a publisher already sends): the same codec name, the
+    same H.264 profile when offered, else any H.264 profile (browsers decode
+    them all; the offer lists what it prefers, not what it can only decode).
+    """
+    if not choices:
+        return None
+    if like is not None:
+        same = [c for c in choices if c.name == like.name]
+        if not same:
+            return None
+        exact = [c for c in same if c.profile == like.profile]
+        return (exact or same)[0]
+    rank = {"constrained-baseline": 0, "baseline": 1, "main": 2, "constrained-high": 3, "high": 4}
+    h264 = sorted((c for c in choices if c.name == "H264"), key=lambda c: rank.get(c.profile or "", 9))
+    return (h264 or choices)[0]
+
+
+def summarize_offer(sdp_text: str) -> OfferSummary:
+    """Parse an offer; raise :class:`UnusableOffer` if it is not SDP at all."""
+    if not sdp_text.lstrip().startswith("v=0"):
+        raise UnusableOffer("the body is not an SDP offer: it must start with v=0")
+    try:
+        desc = aiortc_sdp.SessionDescription.parse(sdp_text)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise UnusableOffer(f"the SDP offer could not be parsed: {exc}") from exc
+    media = [
+        MediaSummary(
+            kind=m.kind,
+            mid=m.rtp.muxId,
+            direction=m.direction,
+            codec_names=[c.mimeType.split("/", 1)[1] for c in m.rtp.codecs],
+            forwardable=forwardable_codecs(m.kind, m.rtp.codecs),
+        )
+        for m in desc.media
+        if m.kind in ("audio", "video")
+    ]
+    lines = sdp_text.splitlines()
+    first_m = next((i for i, line in enumerate(lines) if line.startswith("m=")), len(lines))
+    session_lines = lines[:first_m]
+    return OfferSummary(
+        media=media,
+        candidate_hosts=candidate_hosts(sdp_text),
+        ice_at_session_level=any(line.startswith("a=ice-ufrag:") for line in session_lines),
+        simulcast=any(line.startswith("a=simulcast:") for line in lines),
+    )
+
+
+def check_publish_offer(sdp_text: str, like: CodecChoice | None = None) -> OfferSummary:
+    """Check a WHIP offer; return its summary or raise :class:`UnusableOffer`.
+
+    ``like`` is the video codec the stream's viewers already receive (publisher
+    takeover): the new publisher must offer the same codec.
+    """
+    summary = summarize_offer(sdp_text)
+    video = summary.section("video")
+    if video is None:
+        raise UnusableOffer("the offer has no video: add a video track (m=video) to publish")
+    if video.direction not in SENDING:
+        raise UnusableOffer(
+            f"the offer's video is {video.direction}: a publisher's video must be sendonly"
+        )
+    if not video.forwardable:
+        offered = ", ".join(sorted(set(video.codec_names))) or "none"
+        raise UnusableOffer(
+            "no codec we forward: offer H264 packetization-mode=1 or VP8 "
+            f"(the offer has {offered})"
+        )
+    if like is not None and pick_codec(video.forwardable, like) is None:
+        raise UnusableOffer(
+            f"this stream's viewers receive {like.describe()}: offer that codec to take over"
+        )
+    audio = summary.section("audio")
+    if audio is not None and audio.direction in SENDING and not audio.forwardable:
+        offered = ", ".join(sorted(set(audio.codec_names))) or "none"
+        raise UnusableOffer(f"no audio codec we forward: offer Opus (the offer has {offered})")
+    return summary
+
+
+def check_view_offer(
+    sdp_text: str, video: CodecChoice | None, audio: CodecChoice | None
+) -> OfferSummary:
+    """Check a WHEP offer against the codecs the stream's publisher sends."""
+    summary = summarize_offer(sdp_text)
+    if not summary.media:
+        raise UnusableOffer("the offer has no audio or video section to play the stream on")
+    for kind, codec in (("video", video), ("audio", audio)):
+        section = summary.section(kind)
+        if section is None or codec is None:
+            continue
+        if section.direction not in RECEIVING:
+            raise UnusableOffer(
+                f"the offer's {kind} is {section.direction}: a viewer's {kind} must be recvonly"
+            )
+        if pick_codec(section.forwardable, codec) is None:
+            raise UnusableOffer(
+                f"the stream sends {kind} as {codec.describe()} and the offer cannot "
+                f"receive it: offer {codec.name}"
+            )
+    if video is not None and summary.section("video") is None and summary.section("audio") is None:
+        raise UnusableOffer("the offer has no audio or video section to play the stream on")
+    return summary
+
+
+def candidate_hosts(sdp_text: str) -> list[str]:
+    """The connection addresses of every ``a=candidate`` line."""
+    hosts = []
+    for line in sdp_text.splitlines():
+        match = _CANDIDATE_RE.match(line)
+        if match:
+            hosts.append(match.group(1))
+    return hosts
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # mDNS .local names and garbage
+
+
+def filter_candidates(sdp_text: str, keep: Callable[[str], bool]) -> str:
+    """Drop ``a=candidate`` lines whose address ``keep`` refuses; keep line endings."""
+    eol = "\r\n" if "\r\n" in sdp_text else "\n"
+    out = []
+    for line in sdp_text.split(eol):
+        match = _CANDIDATE_RE.match(line)
+        if match and not keep(match.group(1)):
+            continue
+        out.append(line)
+    return eol.join(out)
