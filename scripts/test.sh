@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Debian packages, a virtualenv with the dev extra)
+# and runs the whole test suite. Used by README's Quick start and by .ci/run.
+#
+# PostgreSQL and Redis are used when CLOUDEXPO_TEST_POSTGRES_URL and
+# CLOUDEXPO_TEST_REDIS_URL are set (CI=true requires them). Extra arguments go
+# to pytest, e.g. `bash scripts/test.sh -k bus`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
+fc-list 2>/dev/null | grep -qi "noto sans cjk" || need_apt+=(fonts-noto-cjk)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  echo "Installing Debian packages: ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+
+export CLOUDEXPO_TEST_ARTIFACTS="${CLOUDEXPO_TEST_ARTIFACTS:-$PWD/test-artifacts}"
+mkdir -p "$CLOUDEXPO_TEST_ARTIFACTS"
+echo "PostgreSQL for tests: ${CLOUDEXPO_TEST_POSTGRES_URL:-(not set: SQLite only)}"
+echo "Redis for tests:      ${CLOUDEXPO_TEST_REDIS_URL:-(not set: in-process bus only)}"
+
+set +e
+.venv/bin/python -m pytest -p no:cacheprovider -ra "$@"
+status=$?
+set -e
+if [ "$status" = 5 ]; then
+  echo "pytest collected no tests: that is a failure" >&2
+  exit 1
+fi
+exit "$status"

@@ -1,0 +1,113 @@
+"""One contract for both event buses: in-process and Redis pub/sub."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+
+from cloudexpo.bus import BusError, EventBus, InProcessBus, RedisBus
+from tests.conftest import REDIS_URL, require_service
+
+
+@pytest.fixture(params=["in-process", "redis"])
+async def bus(request: pytest.FixtureRequest) -> AsyncIterator[EventBus]:
+    if request.param == "redis":
+        require_service(REDIS_URL, "CLOUDEXPO_TEST_REDIS_URL")
+        impl: EventBus = RedisBus(REDIS_URL)
+    else:
+        impl = InProcessBus()
+    await impl.start()
+    try:
+        yield impl
+    finally:
+        await impl.close()
+
+
+def topic() -> str:
+    return f"test.{secrets.token_hex(4)}"
+
+
+async def test_subscribers_get_what_is_published_in_order(bus: EventBus) -> None:
+    t = topic()
+    async with await bus.subscribe(t) as a, await bus.subscribe(t) as b:
+        for i in range(20):
+            await bus.publish(t, {"n": i, "text": "新能源 ✓"})
+        for sub in (a, b):
+            got = [(await sub.get(timeout=5)).data["n"] for _ in range(20)]
+            assert got == list(range(20))
+        await bus.publish(t, {"n": 99})
+        event = await a.get(timeout=5)
+        assert event.topic == t and event.data == {"n": 99}
+
+
+async def test_topics_are_separate(bus: EventBus) -> None:
+    t1, t2 = topic(), topic()
+    async with await bus.subscribe(t1) as sub:
+        await bus.publish(t2, {"x": 1})
+        await bus.publish(t1, {"x": 2})
+        event = await sub.get(timeout=5)
+        assert event.data == {"x": 2}
+
+
+async def test_one_subscription_can_follow_several_topics(bus: EventBus) -> None:
+    t1, t2 = topic(), topic()
+    async with await bus.subscribe(t1, t2) as sub:
+        await bus.publish(t1, {"from": 1})
+        await bus.publish(t2, {"from": 2})
+        got = {(await sub.get(timeout=5)).data["from"] for _ in range(2)}
+        assert got == {1, 2}
+
+
+async def test_closed_subscription_gets_nothing_more(bus: EventBus) -> None:
+    t = topic()
+    sub = await bus.subscribe(t)
+    await sub.close()
+    async with await bus.subscribe(t) as other:
+        await bus.publish(t, {"x": 1})
+        assert (await other.get(timeout=5)).data == {"x": 1}
+    with pytest.raises(TimeoutError):
+        await sub.get(timeout=0.2)
+
+
+async def test_a_slow_subscriber_loses_oldest_not_the_publisher(bus: EventBus) -> None:
+    t = topic()
+    async with await bus.subscribe(t, maxsize=5) as sub:
+        for i in range(50):
+            await bus.publish(t, {"n": i})
+        await asyncio.sleep(0.3)  # let Redis deliver
+        got = []
+        while True:
+            try:
+                got.append((await sub.get(timeout=0.3)).data["n"])
+            except TimeoutError:
+                break
+        assert got == list(range(45, 50))
+        assert sub.dropped == 45
+
+
+async def test_messages_cross_nodes_through_redis() -> None:
+    """Two buses on one Redis stand for two app nodes."""
+    require_service(REDIS_URL, "CLOUDEXPO_TEST_REDIS_URL")
+    node_a, node_b = RedisBus(REDIS_URL), RedisBus(REDIS_URL)
+    await node_a.start()
+    await node_b.start()
+    try:
+        t = topic()
+        async with await node_b.subscribe(t) as sub:
+            await node_a.publish(t, {"chat": "你好"})
+            assert (await sub.get(timeout=5)).data == {"chat": "你好"}
+    finally:
+        await node_a.close()
+        await node_b.close()
+
+
+async def test_redis_that_does_not_answer_is_a_clear_error() -> None:
+    from tests.conftest import free_port
+
+    bus = RedisBus(f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(BusError, match="does not answer"):
+        await bus.start()
+    await bus.close()

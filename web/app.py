@@ -1,0 +1,67 @@
+"""Builds the Starlette application around a :class:`~cloudexpo.services.Services`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import BaseRoute, Mount
+
+from cloudexpo.ratelimit import RateLimiter
+from cloudexpo.services import Services
+from web import i18n
+from web.errors import EXCEPTION_HANDLERS
+from web.middleware import ContextMiddleware, PrincipalCache, RequestIdMiddleware
+from web.routes import auth, health, pages, storage
+from web.staticfiles import CachedStaticFiles
+from web.templating import STATIC
+
+SESSION_COOKIE = "cloudexpo_session"
+
+
+def core_routes() -> list[BaseRoute]:
+    return [*health.routes, *auth.routes, *storage.routes, *pages.routes]
+
+
+def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug: bool = False) -> Starlette:
+    i18n.load_all()
+    settings = services.settings
+    cache = PrincipalCache()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = Starlette(
+        debug=debug,
+        routes=[
+            *extra_routes,
+            *core_routes(),
+            Mount("/static", app=CachedStaticFiles(directory=STATIC), name="static"),
+        ],
+        middleware=[
+            Middleware(RequestIdMiddleware, registry=services.metrics),  # type: ignore[arg-type]
+            Middleware(
+                SessionMiddleware,  # type: ignore[arg-type]
+                secret_key=services.secret_key,
+                session_cookie=SESSION_COOKIE,
+                max_age=14 * 24 * 3600,
+                same_site="lax",
+                https_only=settings.cookies_secure,
+            ),
+            Middleware(ContextMiddleware, services_getter=lambda: services, cache=cache),  # type: ignore[arg-type]
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.principal_cache = cache
+    app.state.signin_limiter = RateLimiter(settings.signin_rate, 60.0)
+    return app

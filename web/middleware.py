@@ -1,0 +1,232 @@
+"""ASGI middleware: request ids and metrics, then who is asking, their language, CSRF.
+
+Kept as plain ASGI callables (no BaseHTTPMiddleware) so that streaming
+responses and websockets pass through untouched.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cloudexpo import accounts
+from cloudexpo.i18n import LANGUAGES, negotiate
+from cloudexpo.logs import request_id
+from cloudexpo.permissions import ANONYMOUS, Principal
+from web.errors import error_body
+
+log = logging.getLogger("cloudexpo.access")
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+# Authority comes from a signature or bearer token, never from the cookie.
+CSRF_EXEMPT = ("/storage/", "/whip/", "/whep/")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+MAX_FORM_BYTES = 2 * 1024 * 1024
+LANG_COOKIE = "cloudexpo_lang"
+
+
+class RequestIdMiddleware:
+    """An id on every response and log line, an access log, and request metrics."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = Counter(
+            "cloudexpo_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=registry
+        )
+        self.latency = Histogram(
+            "cloudexpo_http_request_seconds", "Time to answer an HTTP request", ["route"], registry=registry,
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get("x-request-id", "")
+        rid = incoming if _SAFE_ID.match(incoming) else secrets.token_hex(8)
+        token = request_id.set(rid)
+        scope.setdefault("state", {})["request_id"] = rid
+        status = 500
+        start = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", rid)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if scope["type"] == "http":
+                elapsed = time.perf_counter() - start
+                route = _route_name(scope)
+                self.requests.labels(scope["method"], route, str(status)).inc()
+                self.latency.labels(route).observe(elapsed)
+                log.info("%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed * 1000)
+            request_id.reset(token)
+
+
+def _route_name(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class PrincipalCache:
+    """Users looked up by id, kept a few seconds so pages do not hit the database each time."""
+
+    def __init__(self, ttl: float = 5.0, max_size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_size = max_size
+        self._items: dict[int, tuple[float, Principal]] = {}
+
+    def get(self, user_id: int) -> Principal | None:
+        item = self._items.get(user_id)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, user_id: int, principal: Principal) -> None:
+        if len(self._items) >= self.max_size:
+            self._items.clear()
+        self._items[user_id] = (time.monotonic() + self.ttl, principal)
+
+    def forget(self, user_id: int) -> None:
+        self._items.pop(user_id, None)
+
+
+class ContextMiddleware:
+    """Puts the principal, the language and the CSRF token into the scope; checks CSRF.
+
+    Runs inside Starlette's SessionMiddleware. A state-changing request must
+    carry the session's CSRF token in ``X-CSRF-Token`` or, for forms, the
+    ``csrf_token`` field; signed-URL and bearer-token endpoints are exempt.
+    """
+
+    def __init__(self, app: ASGIApp, services_getter: Callable[[], Any], cache: PrincipalCache) -> None:
+        self.app = app
+        self.services = services_getter
+        self.cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        session: MutableMapping[str, Any] = scope.get("session", {})
+        scope["cloudexpo.principal"] = await self._principal(session)
+        scope["cloudexpo.language"] = self._language(conn, session)
+        csrf = session.get("csrf")
+        if not csrf:
+            csrf = session["csrf"] = secrets.token_urlsafe(32)
+        scope["cloudexpo.csrf"] = csrf
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and not scope["path"].startswith(CSRF_EXEMPT):
+            receive, problem = await self._check_csrf(scope, receive, csrf)
+            if problem is not None:
+                await JSONResponse(error_body(403, problem, "csrf"), status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _principal(self, session: MutableMapping[str, Any]) -> Principal:
+        uid = session.get("uid")
+        if not isinstance(uid, int):
+            return ANONYMOUS
+        cached = self.cache.get(uid)
+        if cached is not None:
+            return cached
+        async with self.services().db.session() as db:
+            user = await accounts.get_user(db, uid)
+        if user is None:
+            session.pop("uid", None)
+            return ANONYMOUS
+        principal = Principal.from_user(user)
+        self.cache.put(uid, principal)
+        return principal
+
+    def _language(self, conn: HTTPConnection, session: MutableMapping[str, Any]) -> str:
+        wanted = conn.query_params.get("lang")
+        if wanted in LANGUAGES:
+            return wanted
+        cookie = conn.cookies.get(LANG_COOKIE)
+        if cookie in LANGUAGES:
+            return cookie
+        return negotiate(conn.headers.get("accept-language"), self.services().settings.default_language)
+
+    async def _check_csrf(self, scope: Scope, receive: Receive, expected: str) -> tuple[Receive, str | None]:
+        headers = Headers(scope=scope)
+        given = headers.get("x-csrf-token")
+        if given is None:
+            content_type = headers.get("content-type", "")
+            if content_type.startswith(FORM_TYPES):
+                body, receive = await _buffer_body(receive, MAX_FORM_BYTES)
+                if body is None:
+                    return receive, "This form is too large; upload files through an upload ticket instead."
+                given = await _form_token(scope, body, content_type)
+        if not given:
+            return receive, (
+                "Missing CSRF token: send the page's token in the X-CSRF-Token header "
+                "or the csrf_token form field, and reload the page if it is old."
+            )
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return receive, "The CSRF token does not match this session; reload the page and try again."
+        return receive, None
+
+
+async def _buffer_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None, receive
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+async def _form_token(scope: Scope, body: bytes, content_type: str) -> str | None:
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get("csrf_token")
+        return values[0] if values else None
+    from starlette.requests import Request
+
+    async def once() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(dict(scope), receive=once).form()
+    except Exception:
+        return None
+    value = form.get("csrf_token")
+    return value if isinstance(value, str) else None
+

@@ -1,0 +1,86 @@
+"""Jinja2 pages: one environment, a context every page gets, and :func:`render`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from cloudexpo.i18n import LANGUAGE_NAMES, LANGUAGES
+from web import context
+from web.i18n import gettext_for
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+
+@cache
+def static_version(path: str) -> str:
+    """A short content hash, so static files can be cached for a year."""
+    try:
+        return hashlib.sha256((STATIC / path).read_bytes()).hexdigest()[:10]
+    except OSError:
+        return "0"
+
+
+def static_url(path: str) -> str:
+    return f"/static/{path}?v={static_version(path)}"
+
+
+def _format_datetime(value: dt.datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=jinja2.select_autoescape(["html", "xml", "svg"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+env.globals.update(static=static_url, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES)
+env.filters["datetime"] = _format_datetime
+
+
+def base_context(request: Request) -> dict[str, Any]:
+    lang = context.language(request)
+    translation = gettext_for(lang)
+    settings = context.services(request).settings
+    return {
+        "request": request,
+        "lang": lang,
+        "_": translation.gettext,
+        "ngettext": translation.ngettext,
+        "principal": context.principal(request),
+        "csrf_token": context.csrf_token(request),
+        "timezone": settings.timezone,
+        "public_url": settings.resolved_public_url,
+        "request_id": request.scope.get("state", {}).get("request_id", ""),
+    }
+
+
+def render(
+    request: Request,
+    template: str,
+    ctx: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    values = base_context(request)
+    if ctx:
+        values.update(ctx)
+    html = env.get_template(template).render(values)
+    response = HTMLResponse(html, status_code=status_code, headers=headers)
+    response.headers.setdefault("Cache-Control", "no-cache")
+    response.headers["Content-Language"] = values["lang"]
+    return response
