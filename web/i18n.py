@@ -1,8 +1,11 @@
 """Gettext catalogs for the pages, compiled from the .po files at start-up.
 
-Source strings are English. ``scripts/i18n.py`` extracts them from templates
-and code and keeps ``web/translations/<locale>/LC_MESSAGES/messages.po``
-up to date; ``tests/test_i18n.py`` fails when a string lacks a translation.
+Source strings are English. Each area keeps its own catalog beside the
+others — ``web/translations/<locale>/LC_MESSAGES/<area>.po`` (``messages``
+for the shell, ``booths``, ``streaming``, ...) — and they are merged into
+one translation per language. ``scripts/i18n.py`` lists strings used in
+templates and code that no catalog has; ``tests/test_i18n.py`` fails when a
+string lacks a translation.
 """
 
 from __future__ import annotations
@@ -20,21 +23,30 @@ from cloudexpo.i18n import BABEL_LOCALES, LANGUAGES
 TRANSLATIONS = Path(__file__).parent / "translations"
 
 
-def po_path(language: str) -> Path:
-    return TRANSLATIONS / BABEL_LOCALES[language] / "LC_MESSAGES" / "messages.po"
+def po_paths(language: str) -> list[Path]:
+    folder = TRANSLATIONS / BABEL_LOCALES[language] / "LC_MESSAGES"
+    return sorted(folder.glob("*.po"))
 
 
-@cache
-def translations(language: str) -> gettext.NullTranslations:
-    path = po_path(language)
-    if not path.exists():
-        return gettext.NullTranslations()
+def _compile(path: Path, locale: str) -> gettext.GNUTranslations:
     with path.open("rb") as fh:
-        catalog = read_po(fh, locale=BABEL_LOCALES[language])
+        catalog = read_po(fh, locale=locale)
     buf = io.BytesIO()
     write_mo(buf, catalog, use_fuzzy=False)
     buf.seek(0)
     return gettext.GNUTranslations(buf)
+
+
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    merged: gettext.NullTranslations | None = None
+    for path in po_paths(language):
+        compiled = _compile(path, BABEL_LOCALES[language])
+        if merged is None:
+            merged = compiled
+        else:
+            merged._catalog.update(compiled._catalog)  # type: ignore[attr-defined]
+    return merged or gettext.NullTranslations()
 
 
 def load_all() -> None:
