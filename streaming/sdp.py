@@ -120,9 +120,7 @@ def h264_profile(codec: RTCRtpCodecParameters) -> str | None:
     return H264_PROFILE_NAMES.get(profile)
 
 
-def forwardable_codecs(
-    kind: str, codecs: list[RTCRtpCodecParameters]
-) -> list[CodecChoice]:
+def forwardable_codecs(kind: str, codecs: list[RTCRtpCodecParameters]) -> list[CodecChoice]:
     """The codecs of one media section that the engine forwards, in offer order."""
     rtx_for = {
         _int_param(c.parameters.get("apt"), -1): c.payloadType
@@ -141,14 +139,27 @@ def forwardable_codecs(
                 continue
             out.append(
                 CodecChoice(
-                    kind, "H264", c.payloadType, c.clockRate, None, params,
-                    rtx_for.get(c.payloadType), profile,
+                    kind,
+                    "H264",
+                    c.payloadType,
+                    c.clockRate,
+                    None,
+                    params,
+                    rtx_for.get(c.payloadType),
+                    profile,
                 )
             )
         elif kind == "video" and name.upper() == "VP8":
             out.append(
-                CodecChoice(kind, "VP8", c.payloadType, c.clockRate, None, params,
-                            rtx_for.get(c.payloadType))
+                CodecChoice(
+                    kind,
+                    "VP8",
+                    c.payloadType,
+                    c.clockRate,
+                    None,
+                    params,
+                    rtx_for.get(c.payloadType),
+                )
             )
         elif kind == "audio" and name.lower() == "opus" and c.clockRate == 48000:
             out.append(CodecChoice(kind, "opus", c.payloadType, 48000, c.channels or 2, params))
@@ -172,7 +183,9 @@ def pick_codec(choices: list[CodecChoice], like: CodecChoice | None = None) -> C
         exact = [c for c in same if c.profile == like.profile]
         return (exact or same)[0]
     rank = {"constrained-baseline": 0, "baseline": 1, "main": 2, "constrained-high": 3, "high": 4}
-    h264 = sorted((c for c in choices if c.name == "H264"), key=lambda c: rank.get(c.profile or "", 9))
+    h264 = sorted(
+        (c for c in choices if c.name == "H264"), key=lambda c: rank.get(c.profile or "", 9)
+    )
     return (h264 or choices)[0]
 
 
@@ -223,8 +236,7 @@ def check_publish_offer(sdp_text: str, like: CodecChoice | None = None) -> Offer
     if not video.forwardable:
         offered = ", ".join(sorted(set(video.codec_names))) or "none"
         raise UnusableOffer(
-            "no codec we forward: offer H264 packetization-mode=1 or VP8 "
-            f"(the offer has {offered})"
+            f"no codec we forward: offer H264 packetization-mode=1 or VP8 (the offer has {offered})"
         )
     if like is not None and pick_codec(video.forwardable, like) is None:
         raise UnusableOffer(

@@ -51,9 +51,14 @@ def test_obs_quirks() -> None:
     assert [m.kind for m in summary.media] == ["audio", "video"]
     assert all(m.direction == "sendonly" for m in summary.media)
     assert summary.video == CodecChoice(
-        "video", "H264", 96, 90000, None,
+        "video",
+        "H264",
+        96,
+        90000,
+        None,
         {"profile-level-id": "42e01f", "packetization-mode": "1", "level-asymmetry-allowed": "1"},
-        None, "constrained-baseline",
+        None,
+        "constrained-baseline",
     )
     audio = summary.audio
     assert audio is not None and audio.name == "opus" and audio.payload_type == 111
@@ -79,7 +84,10 @@ def test_browsers_pick_h264_mode_1(name: str, pt: int, profile: str, rtx: int) -
     video = summary.video
     assert video is not None
     assert (video.name, video.payload_type, video.profile, video.rtx_payload_type) == (
-        "H264", pt, profile, rtx,
+        "H264",
+        pt,
+        profile,
+        rtx,
     )
     profiles = {c.profile for c in summary.section("video").forwardable if c.name == "H264"}  # type: ignore[union-attr]
     # packetization-mode=0 twins are never forwardable
@@ -115,7 +123,8 @@ def test_safari_is_a_viewer_offer() -> None:
     video = summary.section("video")
     assert video is not None
     assert [c.profile for c in video.forwardable if c.name == "H264"] == [
-        "constrained-high", "constrained-baseline",
+        "constrained-high",
+        "constrained-baseline",
     ]
     assert summary.video is not None and summary.video.payload_type == 98
     check_view_offer(offer("safari-mac-offer.sdp"), VP8, OPUS)
@@ -139,7 +148,9 @@ def test_offer_without_video() -> None:
 
 def test_offer_without_forwardable_video_codec() -> None:
     text = offer("firefox-121-offer.sdp")
-    text = text.replace("VP8/90000", "VP9/90000").replace("packetization-mode=1", "packetization-mode=0")
+    text = text.replace("VP8/90000", "VP9/90000").replace(
+        "packetization-mode=1", "packetization-mode=0"
+    )
     with pytest.raises(UnusableOffer, match="offer H264 packetization-mode=1 or VP8"):
         check_publish_offer(text)
 

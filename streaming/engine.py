@@ -1,0 +1,488 @@
+"""The media engine: WHIP-style publishing in, WHEP-style viewing out, no decoding.
+
+The HTTP layer calls :class:`MediaEngine`; everything below it is in
+:mod:`streaming.forwarder` (the hot path), :mod:`streaming.peers` (aiortc
+connections restricted to ``ice_hosts``) and :mod:`streaming.sdp` (offer
+checks).
+
+Stream states, reported to listeners added with
+:meth:`MediaEngine.add_state_listener` as ``listener(stream_id, state)``:
+
+``"live"``
+    a publisher is connected (or connecting) and forwarding;
+``"publisher_gone"``
+    the publisher's connection failed or closed; viewers stay connected and a
+    new :meth:`~MediaEngine.publish` within ``grace_period`` seconds takes
+    over seamlessly;
+``"ended"``
+    :meth:`~MediaEngine.unpublish` was called, or the grace period ran out:
+    every viewer was disconnected and the stream is forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCPeerConnection
+from aiortc.codecs import is_rtx
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from .errors import AlreadyPublishing, SessionNotFound, StreamNotLive, UnusableOffer
+from .forwarder import ForwardingReceiver, ForwardingSender, PacketSink, TrackForwarder
+from .peers import answer_offer, new_peer_connection
+from .sdp import CodecChoice, check_publish_offer, check_view_offer, forwardable_codecs, pick_codec
+
+logger = logging.getLogger(__name__)
+
+LIVE = "live"
+PUBLISHER_GONE = "publisher_gone"
+ENDED = "ended"
+
+StateListener = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class PublishSession:
+    """What :meth:`MediaEngine.publish` returns: the answer to send back (WHIP 201)."""
+
+    stream_id: str
+    session_id: str
+    answer_sdp: str
+    video_codec: CodecChoice
+    audio_codec: CodecChoice | None
+    took_over: bool = False
+
+
+@dataclass(frozen=True)
+class ViewerSession:
+    """What :meth:`MediaEngine.watch` returns: the answer to send back (WHEP 201)."""
+
+    stream_id: str
+    session_id: str
+    answer_sdp: str
+
+
+@dataclass(eq=False)
+class _Publisher:
+    session_id: str
+    pc: RTCPeerConnection
+    receivers: dict[str, ForwardingReceiver] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class _Viewer:
+    session_id: str
+    pc: RTCPeerConnection
+    senders: dict[str, ForwardingSender] = field(default_factory=dict)
+    joined_at: float = field(default_factory=time.monotonic)
+
+
+class _Stream:
+    def __init__(self, stream_id: str, engine: MediaEngine) -> None:
+        self.id = stream_id
+        self.engine = engine
+        self.tracks = {
+            "video": TrackForwarder("video", self.request_keyframe),
+            "audio": TrackForwarder("audio", self.request_keyframe),
+        }
+        self.publisher: _Publisher | None = None
+        self.viewers: dict[str, _Viewer] = {}
+        self.state = LIVE
+        self.grace_timer: asyncio.TimerHandle | None = None
+        self.last_keyframe_request = -1e9
+        self.keyframe_requests = 0
+        self.started_at = time.monotonic()
+        self._rate_at = self.started_at
+        self._rate_bytes = 0
+        self._rate_frames = 0
+        self.bitrate = 0.0
+        self.fps = 0.0
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe, at most once per ``keyframe_request_interval``."""
+        now = time.monotonic()
+        if now - self.last_keyframe_request < self.engine.keyframe_request_interval:
+            return
+        receiver = self.publisher.receivers.get("video") if self.publisher else None
+        if receiver is None:
+            return
+        self.last_keyframe_request = now
+        self.keyframe_requests += 1
+        self.engine._spawn(receiver.request_keyframe())
+
+    def update_rates(self) -> None:
+        now = time.monotonic()
+        elapsed = now - self._rate_at
+        if elapsed < 1.0:
+            return
+        total = sum(t.bytes_in for t in self.tracks.values())
+        frames = self.tracks["video"].frames
+        self.bitrate = (total - self._rate_bytes) * 8 / elapsed
+        self.fps = (frames - self._rate_frames) / elapsed
+        self._rate_at, self._rate_bytes, self._rate_frames = now, total, frames
+
+
+class MediaEngine:
+    """Receives each stream's media once and forwards it to every viewer.
+
+    :param ice_servers: STUN/TURN servers (``cloudexpo.settings.IceServer``,
+        ``aiortc.RTCIceServer`` or dicts); empty means none at all (aiortc
+        would otherwise use a public STUN server).
+    :param ice_hosts: addresses of this machine to gather ICE candidates on
+        and advertise (``Settings.ice_hosts``; ``["127.0.0.1"]`` in tests).
+        Empty: aioice's default, every non-loopback interface. When all of
+        them are loopback, remote candidates elsewhere are dropped.
+    :param grace_period: seconds a stream waits for a new publisher after its
+        publisher's connection dropped, before it ends.
+    :param keyframe_request_interval: the least time between two keyframe
+        requests (PLI) sent to a publisher, whatever its viewers ask.
+    """
+
+    def __init__(
+        self,
+        ice_servers: Iterable[Any] = (),
+        ice_hosts: Sequence[str] = (),
+        *,
+        grace_period: float = 10.0,
+        keyframe_request_interval: float = 0.5,
+    ) -> None:
+        self.ice_servers = list(ice_servers)
+        self.ice_hosts = list(ice_hosts)
+        self.grace_period = grace_period
+        self.keyframe_request_interval = keyframe_request_interval
+        self._streams: dict[str, _Stream] = {}
+        self._listeners: list[StateListener] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._decoded = [0]
+        self._receivers: list[ForwardingReceiver] = []
+        self._closed = False
+
+    # -- public API ----------------------------------------------------------
+
+    async def publish(
+        self, stream_id: str, offer_sdp: str, *, takeover: bool = True
+    ) -> PublishSession:
+        """Accept a publisher's offer (WHIP) and return our answer.
+
+        A stream that is live or within its grace period is taken over by the
+        new publisher (``takeover=False`` raises :class:`AlreadyPublishing`
+        instead); its viewers keep their sessions.
+        """
+        self._check_open()
+        stream = self._streams.get(stream_id)
+        if stream is not None and stream.publisher is not None and not takeover:
+            raise AlreadyPublishing(f"stream {stream_id} already has a publisher")
+        like = None
+        if stream is not None and stream.viewers:
+            like = stream.tracks["video"].codec
+        summary = check_publish_offer(offer_sdp, like)
+        video = summary.section("video")
+        audio = summary.section("audio")
+        assert video is not None
+        choices = {
+            "video": pick_codec(video.forwardable, like),
+            "audio": pick_codec(audio.forwardable) if audio is not None else None,
+        }
+        assert choices["video"] is not None
+        if stream is None:
+            stream = _Stream(stream_id, self)
+            self._streams[stream_id] = stream
+        pc = new_peer_connection(self.ice_servers)
+        publisher = _Publisher(uuid.uuid4().hex, pc)
+
+        def is_current() -> bool:
+            return stream.publisher is publisher
+
+        def prepare(pc: RTCPeerConnection) -> None:
+            for transceiver in pc.getTransceivers():
+                choice = choices.get(transceiver.kind)
+                if choice is None or transceiver.kind in publisher.receivers:
+                    transceiver.direction = "inactive"
+                    continue
+                transceiver._codecs = _only(transceiver._codecs, choice.payload_type)
+                if not transceiver._codecs:
+                    raise UnusableOffer(f"no {transceiver.kind} codec we forward in the offer")
+                receiver = ForwardingReceiver.install(
+                    transceiver.receiver, stream.tracks[transceiver.kind], is_current, self._decoded
+                )
+                publisher.receivers[transceiver.kind] = receiver
+                self._receivers.append(receiver)
+
+        try:
+            answer = await answer_offer(pc, offer_sdp, self.ice_hosts, prepare)
+        except UnusableOffer:
+            await pc.close()
+            self._forget_if_empty(stream)
+            raise
+        except Exception as exc:
+            await pc.close()
+            self._forget_if_empty(stream)
+            raise UnusableOffer(f"the offer could not be answered: {exc}") from exc
+
+        previous = stream.publisher
+        stream.publisher = publisher
+        for kind, choice in choices.items():
+            if choice is not None:
+                stream.tracks[kind].set_codec(choice)
+        if stream.grace_timer is not None:
+            stream.grace_timer.cancel()
+            stream.grace_timer = None
+
+        @pc.on("connectionstatechange")
+        def on_connection_state() -> None:
+            if pc.connectionState in ("failed", "closed") and stream.publisher is publisher:
+                self._publisher_gone(stream)
+
+        if previous is not None:
+            for receiver in previous.receivers.values():
+                if receiver in self._receivers:
+                    self._receivers.remove(receiver)
+            self._spawn(previous.pc.close())
+        self._set_state(stream, LIVE)
+        return PublishSession(
+            stream_id,
+            publisher.session_id,
+            answer,
+            choices["video"],
+            choices["audio"],
+            took_over=previous is not None,
+        )
+
+    async def unpublish(self, stream_id: str, session_id: str) -> None:
+        """End the stream now (WHIP ``DELETE``): every viewer is disconnected."""
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.publisher is None or stream.publisher.session_id != session_id:
+            raise SessionNotFound(f"no publisher session {session_id} on stream {stream_id}")
+        await self._end(stream)
+
+    async def watch(self, stream_id: str, offer_sdp: str) -> ViewerSession:
+        """Accept a viewer's recvonly offer (WHEP) and return our answer."""
+        self._check_open()
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.state == ENDED or stream.tracks["video"].codec is None:
+            raise StreamNotLive(f"stream {stream_id} is not live")
+        video = stream.tracks["video"].codec
+        audio = stream.tracks["audio"].codec
+        check_view_offer(offer_sdp, video, audio)
+        pc = new_peer_connection(self.ice_servers)
+        viewer = _Viewer(uuid.uuid4().hex, pc)
+
+        def prepare(pc: RTCPeerConnection) -> None:
+            for transceiver in pc.getTransceivers():
+                track = stream.tracks.get(transceiver.kind)
+                if track is None or track.codec is None or transceiver.kind in viewer.senders:
+                    transceiver.direction = "inactive"
+                    continue
+                choice = pick_codec(
+                    forwardable_codecs(track.kind, transceiver._codecs), track.codec
+                )
+                if choice is None:
+                    raise UnusableOffer(f"the offer cannot receive {track.codec.describe()}")
+                transceiver._codecs = _only(transceiver._codecs, choice.payload_type)
+                transceiver.direction = "sendonly"
+                viewer.senders[transceiver.kind] = ForwardingSender.install(
+                    transceiver.sender, track
+                )
+
+        try:
+            answer = await answer_offer(pc, offer_sdp, self.ice_hosts, prepare)
+        except UnusableOffer:
+            await pc.close()
+            raise
+        except Exception as exc:
+            await pc.close()
+            raise UnusableOffer(f"the offer could not be answered: {exc}") from exc
+        if stream.state == ENDED:
+            await pc.close()
+            raise StreamNotLive(f"stream {stream_id} ended")
+        stream.viewers[viewer.session_id] = viewer
+
+        @pc.on("connectionstatechange")
+        def on_connection_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                if stream.viewers.pop(viewer.session_id, None) is not None:
+                    self._spawn(pc.close())
+
+        return ViewerSession(stream_id, viewer.session_id, answer)
+
+    async def leave(self, stream_id: str, session_id: str) -> None:
+        """Disconnect one viewer (WHEP ``DELETE``)."""
+        stream = self._streams.get(stream_id)
+        viewer = stream.viewers.pop(session_id, None) if stream is not None else None
+        if viewer is None:
+            raise SessionNotFound(f"no viewer session {session_id} on stream {stream_id}")
+        await viewer.pc.close()
+
+    def state(self, stream_id: str) -> str | None:
+        """``"live"``, ``"publisher_gone"``, or ``None`` for a stream that is not running."""
+        stream = self._streams.get(stream_id)
+        return stream.state if stream is not None else None
+
+    @property
+    def stream_ids(self) -> list[str]:
+        return list(self._streams)
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        """Call ``listener(stream_id, state)`` on every state change (see module doc)."""
+        self._listeners.append(listener)
+
+    def add_packet_sink(self, stream_id: str, sink: PacketSink) -> None:
+        """Give ``sink`` every media packet of the stream's publisher(s).
+
+        See :class:`streaming.forwarder.PacketSink`. The sink survives
+        publisher takeovers and is dropped when the stream ends.
+        """
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            raise StreamNotLive(f"stream {stream_id} is not live")
+        for track in stream.tracks.values():
+            track.add_sink(sink)
+
+    def remove_packet_sink(self, stream_id: str, sink: PacketSink) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is not None:
+            for track in stream.tracks.values():
+                if sink in track.sinks:
+                    track.sinks.remove(sink)
+
+    def stats(self, stream_id: str) -> dict[str, Any]:
+        """Figures for the dashboard; packet counts are since the stream started."""
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            raise StreamNotLive(f"stream {stream_id} is not live")
+        stream.update_rates()
+        video = stream.tracks["video"]
+        now = time.monotonic()
+        kinds = {}
+        for kind, track in stream.tracks.items():
+            kinds[kind] = {
+                "codec": track.codec.describe() if track.codec else None,
+                "packets_in": track.packets_in,
+                "packets_forwarded": track.packets_forwarded,
+                "packets_lost": max(0, track.packets_lost),
+                "retransmitted": track.retransmitted,
+                "bytes_in": track.bytes_in,
+            }
+        return {
+            "state": stream.state,
+            "viewers": len(stream.viewers),
+            "publisher_connected": stream.publisher is not None
+            and stream.publisher.pc.connectionState == "connected",
+            "publisher_bitrate": round(stream.bitrate),
+            "fps": round(stream.fps, 1),
+            "codec": video.codec.describe() if video.codec else None,
+            "audio_codec": stream.tracks["audio"].codec.describe()
+            if stream.tracks["audio"].codec
+            else None,
+            "packets_in": sum(k["packets_in"] for k in kinds.values()),
+            "packets_forwarded": sum(k["packets_forwarded"] for k in kinds.values()),
+            "packets_lost": sum(k["packets_lost"] for k in kinds.values()),
+            "keyframe_age": None
+            if video.keyframe_at is None
+            else round(now - video.keyframe_at, 3),
+            "keyframes": video.keyframes,
+            "keyframe_requests": stream.keyframe_requests,
+            "bframes_detected": video.bframes_detected,
+            "uptime": round(now - stream.started_at, 3),
+            "video": kinds["video"],
+            "audio": kinds["audio"],
+        }
+
+    @property
+    def frames_decoded(self) -> int:
+        """Frames the engine handed to a decoder: always 0 (the engine never decodes)."""
+        return self._decoded[0]
+
+    @property
+    def decoder_threads(self) -> int:
+        """Decoder threads running for the engine's receivers: always 0."""
+        return sum(1 for r in self._receivers if r.decoder_running)
+
+    async def close(self) -> None:
+        """End every stream and close every connection."""
+        self._closed = True
+        for stream in list(self._streams.values()):
+            await self._end(stream)
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- internals -----------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StreamNotLive("the media engine is closed")
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _set_state(self, stream: _Stream, state: str) -> None:
+        if stream.state == state and state != LIVE:
+            return
+        changed = stream.state != state
+        stream.state = state
+        if changed or state == LIVE:
+            for listener in self._listeners:
+                try:
+                    listener(stream.id, state)
+                except Exception:
+                    logger.exception("stream state listener failed")
+
+    def _publisher_gone(self, stream: _Stream) -> None:
+        publisher = stream.publisher
+        stream.publisher = None
+        if publisher is not None:
+            self._spawn(publisher.pc.close())
+        if stream.state == ENDED:
+            return
+        self._set_state(stream, PUBLISHER_GONE)
+        loop = asyncio.get_running_loop()
+        stream.grace_timer = loop.call_later(
+            self.grace_period, lambda: self._spawn(self._end_if_gone(stream))
+        )
+
+    async def _end_if_gone(self, stream: _Stream) -> None:
+        if stream.publisher is None and stream.state == PUBLISHER_GONE:
+            await self._end(stream)
+
+    async def _end(self, stream: _Stream) -> None:
+        if stream.state == ENDED:
+            return
+        if stream.grace_timer is not None:
+            stream.grace_timer.cancel()
+            stream.grace_timer = None
+        if self._streams.get(stream.id) is stream:
+            del self._streams[stream.id]
+        self._set_state(stream, ENDED)
+        publisher, stream.publisher = stream.publisher, None
+        viewers = list(stream.viewers.values())
+        stream.viewers.clear()
+        pcs = [v.pc for v in viewers] + ([publisher.pc] if publisher else [])
+        await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
+        for track in stream.tracks.values():
+            track.sinks.clear()
+        if publisher is not None:
+            for receiver in publisher.receivers.values():
+                if receiver in self._receivers:
+                    self._receivers.remove(receiver)
+
+    def _forget_if_empty(self, stream: _Stream) -> None:
+        if stream.publisher is None and not stream.viewers and stream.state == LIVE:
+            self._streams.pop(stream.id, None)
+
+
+def _only(codecs: list[RTCRtpCodecParameters], payload_type: int) -> list[RTCRtpCodecParameters]:
+    """The codec with ``payload_type`` and its RTX partner, nothing else."""
+    return [
+        c
+        for c in codecs
+        if c.payloadType == payload_type or (is_rtx(c) and c.parameters.get("apt") == payload_type)
+    ]

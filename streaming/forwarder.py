@@ -1,0 +1,553 @@
+"""The hot path: one publisher's RTP packets out to every viewer, never decoded.
+
+One :class:`TrackForwarder` per stream and kind (audio, video) keeps the
+stream's *output* numbering: sequence numbers and timestamps that stay
+continuous when a publisher takes over from another (offsets are rebased on a
+new publisher SSRC). Each incoming packet is turned once into four pieces of
+bytes (first header byte, sequence+timestamp, payload) kept in a ring for
+retransmission; each viewer then only adds its own payload type and SSRC,
+SRTP-protects the joined bytes with its own session and hands them to its UDP
+socket, with no await and no queue in between. Publisher header extensions are
+dropped (their ids are the publisher's; viewers demultiplex by the SSRC in our
+answer).
+
+Publisher side, :class:`ForwardingReceiver` takes the place of aiortc's
+``RTCRtpReceiver`` on the engine's connections: it keeps aiortc's receiver
+reports, REMB (from abs-send-time) and NACK generation towards the publisher,
+but starts no decoder thread and hands packets straight to the forwarder
+instead of to the jitter buffer.
+
+Viewer side, :class:`ForwardingSender` takes the place of ``RTCRtpSender``: it
+runs no encoder and no RTP task; it answers NACKs from the ring, turns PLI/FIR
+into a (rate-limited) keyframe request to the publisher, and sends sender
+reports whose NTP/RTP pair is the publisher's last report mapped through the
+output offsets, so lip sync survives forwarding. REMB from viewers is ignored
+on purpose: one weak viewer must not lower the quality every viewer gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import random
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiortc import clock
+from aiortc.codecs import is_rtx
+from aiortc.rtcrtpparameters import RTCRtpReceiveParameters, RTCRtpSendParameters
+from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
+from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    AnyRtcpPacket,
+    RtcpByePacket,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSdesPacket,
+    RtcpSenderInfo,
+    RtcpSourceInfo,
+    RtcpSrPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unwrap_rtx,
+)
+
+from .payloads import INSPECTORS
+from .sdp import CodecChoice
+
+if TYPE_CHECKING:
+    from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+logger = logging.getLogger(__name__)
+
+RING_SIZE = 1024  # power of two; ~3 s of 720p30 video at 2.5 Mbit/s, ~20 s of Opus
+RING_MASK = RING_SIZE - 1
+GOP_LIMIT = 3000  # packets; a longer GOP is not cached (the joiner waits for a keyframe)
+CATCH_UP_BATCH = 32  # cached packets sent to a joining viewer per loop turn
+CATCH_UP_PAUSE = 0.004  # seconds between catch-up batches (~8 MB/s, below socket buffers)
+_B0 = [bytes([0x80 | cc]) for cc in range(16)]  # V=2, no padding, no extension, CSRC count
+_SEQ_TS = struct.Struct("!HI")
+_NTP_PER_SECOND = 1 << 32
+
+# An output packet: (output sequence number, byte 0, marker, seq+ts bytes, CSRCs+payload)
+Entry = tuple[int, bytes, int, bytes, bytes]
+
+
+class PacketSink(Protocol):
+    """What a recorder implements to receive a stream's media (``add_packet_sink``).
+
+    ``on_codec`` is called when the sink is added and whenever the codec of a
+    kind becomes known or changes (publisher takeover). ``on_packet`` is called
+    synchronously on the event loop for every media packet of the publisher,
+    in arrival order (retransmissions included, padding-only packets not),
+    with ``packet.sequence_number`` and ``packet.timestamp`` already rewritten
+    to the stream's continuous output numbering and ``packet.ssrc`` the
+    publisher's. ``arrival_time`` is ``time.monotonic()`` at reception. Do
+    blocking work elsewhere; do not keep the packet beyond the call if you
+    mutate it.
+    """
+
+    def on_codec(self, kind: str, codec: CodecChoice) -> None: ...
+
+    def on_packet(self, kind: str, packet: RtpPacket, arrival_time: float) -> None: ...
+
+
+class ViewerOutput:
+    """One viewer's end of a track: its SSRC, payload type and SRTP session."""
+
+    __slots__ = (
+        "backlog",
+        "dtls",
+        "nominated",
+        "octets",
+        "packets",
+        "protect",
+        "pt_bytes",
+        "sender",
+        "ssrc",
+        "ssrc_bytes",
+    )
+
+    def __init__(
+        self, sender: ForwardingSender, dtls: RTCDtlsTransport, pt: int, ssrc: int
+    ) -> None:
+        self.sender = sender
+        self.dtls = dtls
+        self.ssrc = ssrc
+        self.pt_bytes = (bytes([pt]), bytes([0x80 | pt]))
+        self.ssrc_bytes = struct.pack("!I", ssrc)
+        self.protect: Callable[[bytes], bytes] = dtls._tx_srtp.protect
+        self.nominated: dict[int, Any] = dtls.transport._connection._nominated
+        self.packets = 0
+        self.octets = 0
+        self.backlog: deque[Entry] | None = None
+
+    def send(self, entry: Entry) -> None:
+        _, b0, marker, seqts, tail = entry
+        data = self.protect(b"".join((b0, self.pt_bytes[marker], seqts, self.ssrc_bytes, tail)))
+        pair = self.nominated.get(1)
+        if pair is not None:
+            pair.protocol.transport.sendto(data, pair.remote_addr)
+        self.packets += 1
+        self.octets += len(tail)
+
+
+class TrackForwarder:
+    """One kind (audio or video) of one stream: numbering, caches, viewers, stats."""
+
+    def __init__(self, kind: str, request_keyframe: Callable[[], None]) -> None:
+        self.kind = kind
+        self.codec: CodecChoice | None = None
+        self.clock_rate = 90000 if kind == "video" else 48000
+        self.outputs: list[ViewerOutput] = []
+        self.joining: list[ViewerOutput] = []
+        self.sinks: list[PacketSink] = []
+        self.request_keyframe = request_keyframe
+        self._inspect: Callable[[bytes], tuple[bool, int | None]] | None = None
+        self._ring: list[Entry | None] = [None] * RING_SIZE
+        self.gop: list[Entry] | None = None
+        self._gop_ts = -1
+        # input -> output numbering
+        self._in_ssrc: int | None = None
+        self._last_in_seq = 0
+        self._seq_offset = 0
+        self._ts_offset = 0
+        self._last_out_seq = random.randint(0, 0xFFFF)
+        self._last_out_ts = random.randint(0, 0xFFFFFFFF)
+        self._last_arrival = 0.0
+        self._started = False
+        self.sender_report: tuple[int, int, float] | None = None  # (ntp, output rtp, monotonic)
+        # statistics
+        self.packets_in = 0
+        self.bytes_in = 0
+        self.packets_lost = 0
+        self.packets_forwarded = 0
+        self.retransmitted = 0
+        self.frames = 0
+        self.keyframes = 0
+        self.keyframe_at: float | None = None
+        self.bframes_detected = False
+
+    # -- configuration -------------------------------------------------------
+
+    def set_codec(self, codec: CodecChoice) -> None:
+        self.codec = codec
+        self.clock_rate = codec.clock_rate
+        self._inspect = INSPECTORS.get(codec.name)
+        for sink in self.sinks:
+            sink.on_codec(self.kind, codec)
+
+    def add_sink(self, sink: PacketSink) -> None:
+        self.sinks.append(sink)
+        if self.codec is not None:
+            sink.on_codec(self.kind, self.codec)
+
+    def _rebase(self, packet: RtpPacket, now: float) -> None:
+        """A new publisher SSRC: continue the output numbering where it stopped."""
+        if self._started:
+            ts_gap = max(1, int((now - self._last_arrival) * self.clock_rate))
+            next_out_seq = (self._last_out_seq + 1) & 0xFFFF
+            next_out_ts = (self._last_out_ts + ts_gap) & 0xFFFFFFFF
+        else:
+            next_out_seq = self._last_out_seq
+            next_out_ts = self._last_out_ts
+            self._started = True
+        self._seq_offset = (next_out_seq - packet.sequence_number) & 0xFFFF
+        self._ts_offset = (next_out_ts - packet.timestamp) & 0xFFFFFFFF
+        self._in_ssrc = packet.ssrc
+        self._last_in_seq = (packet.sequence_number - 1) & 0xFFFF
+        self._last_arrival = now
+        self.sender_report = None
+        self.gop = None
+        self._gop_ts = -1
+
+    # -- the hot path --------------------------------------------------------
+
+    def on_packet(self, packet: RtpPacket) -> None:
+        now = time.monotonic()
+        if packet.ssrc != self._in_ssrc:
+            self._rebase(packet, now)
+        seq = packet.sequence_number
+        delta = (seq - self._last_in_seq) & 0xFFFF
+        in_order = 0 < delta < 0x8000
+        if in_order:
+            self.packets_lost += delta - 1
+            self._last_in_seq = seq
+        elif delta:
+            self.packets_lost -= 1  # a late or retransmitted packet filled a gap
+        payload = packet.payload
+        if not payload:
+            if in_order:  # padding only: hide it from viewers by closing the gap
+                self._seq_offset = (self._seq_offset - 1) & 0xFFFF
+            return
+        self.packets_in += 1
+        self.bytes_in += len(payload)
+        out_seq = (seq + self._seq_offset) & 0xFFFF
+        out_ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
+        if in_order:
+            self._last_out_seq = out_seq
+            self._last_out_ts = out_ts
+            self._last_arrival = now
+        marker = packet.marker
+        csrc = packet.csrc
+        entry: Entry = (
+            out_seq,
+            _B0[len(csrc)],
+            marker,
+            _SEQ_TS.pack(out_seq, out_ts),
+            b"".join(struct.pack("!I", c) for c in csrc) + payload if csrc else payload,
+        )
+        self._ring[out_seq & RING_MASK] = entry
+
+        if self._inspect is not None:
+            keyframe, slice_type = self._inspect(payload)
+            if slice_type == 1:
+                self.bframes_detected = True
+            if keyframe and packet.timestamp != self._gop_ts:
+                self.gop = [entry]
+                self._gop_ts = packet.timestamp
+                self.keyframes += 1
+                self.keyframe_at = now
+            elif self.gop is not None:
+                if len(self.gop) < GOP_LIMIT:
+                    self.gop.append(entry)
+                else:
+                    self.gop = None
+        if marker or self.kind == "audio":
+            self.frames += 1
+
+        for output in self.outputs:
+            output.send(entry)
+        self.packets_forwarded += len(self.outputs)
+        for output in self.joining:
+            output.backlog.append(entry)  # type: ignore[union-attr]
+
+        if self.sinks:
+            packet.sequence_number = out_seq
+            packet.timestamp = out_ts
+            for sink in self.sinks:
+                try:
+                    sink.on_packet(self.kind, packet, now)
+                except Exception:
+                    logger.exception("packet sink %r failed", sink)
+
+    def retransmit(self, output: ViewerOutput, sequence_numbers: list[int]) -> None:
+        ring = self._ring
+        for seq in sequence_numbers:
+            entry = ring[seq & RING_MASK]
+            if entry is not None and entry[0] == seq:
+                output.send(entry)
+                self.retransmitted += 1
+
+    def on_sender_report(self, packet: RtcpSrPacket) -> None:
+        if packet.ssrc != self._in_ssrc:
+            return
+        info = packet.sender_info
+        out_rtp = (info.rtp_timestamp + self._ts_offset) & 0xFFFFFFFF
+        self.sender_report = (info.ntp_timestamp, out_rtp, time.monotonic())
+
+    def sender_info_now(self) -> tuple[int, int]:
+        """(NTP, RTP) of "now" in the output numbering, for a viewer's sender report."""
+        now = time.monotonic()
+        if self.sender_report is not None:
+            ntp, rtp, at = self.sender_report
+        else:
+            ntp, rtp, at = clock.current_ntp_time(), self._last_out_ts, self._last_arrival
+            if not self._started:
+                return ntp, rtp
+            elapsed = now - at
+            return ntp, (rtp + int(elapsed * self.clock_rate)) & 0xFFFFFFFF
+        elapsed = now - at
+        return (
+            (ntp + int(elapsed * _NTP_PER_SECOND)) & 0xFFFFFFFFFFFFFFFF,
+            (rtp + int(elapsed * self.clock_rate)) & 0xFFFFFFFF,
+        )
+
+    # -- viewers -------------------------------------------------------------
+
+    def attach(self, output: ViewerOutput) -> None:
+        """Start sending to a viewer: from the cached GOP if there is one, then live."""
+        if self.kind == "video":
+            self.request_keyframe()
+        if self.gop:
+            output.backlog = deque(self.gop)
+            self.joining.append(output)
+            asyncio.get_running_loop().call_soon(self._catch_up, output)
+        else:
+            self.outputs.append(output)
+
+    def _catch_up(self, output: ViewerOutput) -> None:
+        if output not in self.joining or output.backlog is None:
+            return
+        backlog = output.backlog
+        for _ in range(min(CATCH_UP_BATCH, len(backlog))):
+            output.send(backlog.popleft())
+            self.packets_forwarded += 1
+        if backlog:
+            asyncio.get_running_loop().call_later(CATCH_UP_PAUSE, self._catch_up, output)
+        else:
+            output.backlog = None
+            self.joining.remove(output)
+            self.outputs.append(output)
+
+    def detach(self, output: ViewerOutput) -> None:
+        if output in self.outputs:
+            self.outputs.remove(output)
+        if output in self.joining:
+            self.joining.remove(output)
+        output.backlog = None
+
+
+class _CountingQueue(queue.Queue):  # type: ignore[type-arg]
+    """Stands in for aiortc's decoder queue: anything put in it would be decoded."""
+
+    def __init__(self, counter: list[int]) -> None:
+        super().__init__()
+        self.counter = counter
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is not None:
+            self.counter[0] += 1
+        super().put(item, block, timeout)
+
+
+class ForwardingReceiver(RTCRtpReceiver):
+    """An ``RTCRtpReceiver`` that forwards instead of decoding (see module doc).
+
+    Installed on a transceiver after ``setRemoteDescription`` with
+    :meth:`install`; uses aiortc 1.16's private receiver state (pinned).
+    """
+
+    _fwd_track: TrackForwarder
+    _fwd_is_current: Callable[[], bool]
+
+    @classmethod
+    def install(
+        cls,
+        receiver: RTCRtpReceiver,
+        track: TrackForwarder,
+        is_current: Callable[[], bool],
+        decoded_counter: list[int],
+    ) -> ForwardingReceiver:
+        receiver.__class__ = cls
+        assert isinstance(receiver, ForwardingReceiver)
+        receiver._fwd_track = track
+        receiver._fwd_is_current = is_current
+        receiver._RTCRtpReceiver__decoder_queue = _CountingQueue(decoded_counter)  # type: ignore[attr-defined]
+        return receiver
+
+    async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
+        # RTCRtpReceiver.receive() minus the decoder thread
+        if self._RTCRtpReceiver__started:  # type: ignore[attr-defined]
+            return
+        codecs = self._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
+        for codec in parameters.codecs:
+            codecs[codec.payloadType] = codec
+        for encoding in parameters.encodings:
+            if encoding.rtx:
+                self._RTCRtpReceiver__rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc  # type: ignore[attr-defined]
+        self.transport._register_rtp_receiver(self, parameters)
+        self._RTCRtpReceiver__rtcp_task = asyncio.ensure_future(self._run_rtcp())  # type: ignore[attr-defined]
+        self._RTCRtpReceiver__started = True  # type: ignore[attr-defined]
+
+    @property
+    def decoder_running(self) -> bool:
+        return self._RTCRtpReceiver__decoder_thread is not None  # type: ignore[attr-defined]
+
+    async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
+        if isinstance(packet, RtcpSrPacket) and self._fwd_is_current():
+            self._fwd_track.on_sender_report(packet)
+        if isinstance(packet, RtcpByePacket):
+            return  # the base class would stop a decoder we never started
+        await super()._handle_rtcp_packet(packet)
+
+    async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        if not self._enabled or not self._fwd_is_current():
+            return
+        estimator = self._RTCRtpReceiver__remote_bitrate_estimator  # type: ignore[attr-defined]
+        if estimator is not None and packet.extensions.abs_send_time is not None:
+            remb = estimator.add(
+                abs_send_time=packet.extensions.abs_send_time,
+                arrival_time_ms=arrival_time_ms,
+                payload_size=len(packet.payload) + packet.padding_size,
+                ssrc=packet.ssrc,
+            )
+            rtcp_ssrc = self._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
+            if rtcp_ssrc is not None and remb is not None:
+                await self._send_rtcp(
+                    RtcpPsfbPacket(
+                        fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*remb)
+                    )
+                )
+        codecs = self._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
+        codec = codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        streams: dict[int, StreamStatistics] = self._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
+        stats = streams.get(packet.ssrc)
+        if stats is None:
+            stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+        stats.add(packet)
+        if is_rtx(codec):
+            original_ssrc = self._RTCRtpReceiver__rtx_ssrc.get(packet.ssrc)  # type: ignore[attr-defined]
+            apt = codec.parameters.get("apt")
+            if original_ssrc is None or len(packet.payload) < 2 or apt not in codecs:
+                return
+            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
+        nack = self._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
+        if nack is not None and nack.add(packet):
+            await self._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
+        self._fwd_track.on_packet(packet)
+
+    async def request_keyframe(self) -> None:
+        ssrc = self._fwd_track._in_ssrc
+        if ssrc is not None:
+            await self._send_rtcp_pli(ssrc)
+
+
+class ForwardingSender(RTCRtpSender):
+    """An ``RTCRtpSender`` fed by a :class:`TrackForwarder` (see module doc)."""
+
+    _fwd_track: TrackForwarder
+    _fwd_output: ViewerOutput | None
+    _fwd_rtcp_task: asyncio.Task[None] | None
+    _fwd_cname: str | None
+    _fwd_loss: tuple[int, int]  # (packets lost, fraction lost/256) from the viewer's reports
+
+    @classmethod
+    def install(cls, sender: RTCRtpSender, track: TrackForwarder) -> ForwardingSender:
+        sender.__class__ = cls
+        assert isinstance(sender, ForwardingSender)
+        sender._fwd_track = track
+        sender._fwd_output = None
+        sender._fwd_rtcp_task = None
+        sender._fwd_cname = None
+        sender._fwd_loss = (0, 0)
+        return sender
+
+    async def send(self, parameters: RTCRtpSendParameters) -> None:
+        if self._fwd_output is not None:
+            return
+        self._fwd_cname = parameters.rtcp.cname
+        self.transport._register_rtp_sender(self, parameters)
+        codec = next(c for c in parameters.codecs if not is_rtx(c))
+        self._fwd_output = ViewerOutput(self, self.transport, codec.payloadType, self._ssrc)
+        self._fwd_track.attach(self._fwd_output)
+        self._fwd_rtcp_task = asyncio.ensure_future(self._run_rtcp())
+
+    async def stop(self) -> None:
+        output = self._fwd_output
+        if output is None:
+            return
+        self._fwd_track.detach(output)
+        self.transport._unregister_rtp_sender(self)
+        if self._fwd_rtcp_task is not None:
+            self._fwd_rtcp_task.cancel()
+            self._fwd_rtcp_task = None
+            await self._send_rtcp([RtcpByePacket(sources=[self._ssrc])])
+
+    @property
+    def output(self) -> ViewerOutput | None:
+        return self._fwd_output
+
+    async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
+        output = self._fwd_output
+        if output is None:
+            return
+        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            self._fwd_track.retransmit(output, packet.lost)
+        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+            self._fwd_track.request_keyframe()
+        elif isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+            for report in packet.reports:
+                if report.ssrc == self._ssrc:
+                    self._fwd_loss = (report.packets_lost, report.fraction_lost)
+        # REMB (RTCP_PSFB_APP) is ignored: see the module doc.
+
+    async def _run_rtcp(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(0.5 + random.random())
+                output = self._fwd_output
+                if output is None or output.packets == 0:
+                    continue
+                ntp, rtp = self._fwd_track.sender_info_now()
+                packets: list[AnyRtcpPacket] = [
+                    RtcpSrPacket(
+                        ssrc=self._ssrc,
+                        sender_info=RtcpSenderInfo(
+                            ntp_timestamp=ntp,
+                            rtp_timestamp=rtp,
+                            packet_count=output.packets & 0xFFFFFFFF,
+                            octet_count=output.octets & 0xFFFFFFFF,
+                        ),
+                    )
+                ]
+                if self._fwd_cname:
+                    packets.append(
+                        RtcpSdesPacket(
+                            chunks=[
+                                RtcpSourceInfo(
+                                    ssrc=self._ssrc, items=[(1, self._fwd_cname.encode())]
+                                )
+                            ]
+                        )
+                    )
+                await self._send_rtcp(packets)
+        except asyncio.CancelledError:
+            pass
+
+    async def _send_rtcp(self, packets: list[AnyRtcpPacket]) -> None:
+        try:
+            await self.transport._send_rtp(b"".join(bytes(p) for p in packets))
+        except ConnectionError:
+            pass

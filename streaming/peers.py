@@ -1,0 +1,189 @@
+"""Making aiortc peer connections that stay on the configured hosts.
+
+Two hooks into aiortc/aioice (both pinned in ``pyproject.toml``), each scoped
+with a :class:`contextvars.ContextVar` so they only apply to the coroutines that
+ask for them (and to the tasks those coroutines start, which copy the context):
+
+* **Where ICE gathers.** aioice gathers host candidates on every interface but
+  loopback (``aioice.ice.get_host_addresses`` skips 127.0.0.1) and has no
+  option to choose them. :func:`ice_hosts` makes ``get_host_addresses`` return
+  exactly the configured addresses, so the server binds and advertises only
+  ``ice_hosts`` (127.0.0.1 in tests). Outside the scope aioice is unchanged.
+* **Which H.264 profiles are accepted.** aiortc negotiates H.264 only in the two
+  baseline profiles it can encode. The engine never decodes, so a publisher may
+  send main or high profile too: :func:`forwarding_codecs` widens aiortc's codec
+  table for the engine's own ``setRemoteDescription`` calls.
+
+Every connection gets an explicit ``RTCConfiguration(iceServers=[...])``:
+aiortc given none uses a public STUN server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import copy
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import aioice.ice
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc import rtcpeerconnection as _aiortc_pc
+from aiortc.codecs import CODECS
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from .sdp import filter_candidates, is_loopback
+
+_HOSTS: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
+    "cloudexpo_ice_hosts", default=None
+)
+_WIDE_CODECS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "cloudexpo_wide_codecs", default=False
+)
+_original_get_host_addresses = aioice.ice.get_host_addresses
+
+
+def _get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    hosts = _HOSTS.get()
+    if hosts is None:
+        return _original_get_host_addresses(use_ipv4, use_ipv6)
+    return [h for h in hosts if (":" in h and use_ipv6) or (":" not in h and use_ipv4)]
+
+
+class _CodecTable(dict[str, list[RTCRtpCodecParameters]]):
+    """aiortc's ``CODECS`` plus main/high H.264 inside :func:`forwarding_codecs`."""
+
+    extra: dict[str, list[RTCRtpCodecParameters]]
+
+    def __getitem__(self, kind: str) -> list[RTCRtpCodecParameters]:
+        base = super().__getitem__(kind)
+        if _WIDE_CODECS.get():
+            return base + self.extra.get(kind, [])
+        return base
+
+
+def _extra_h264() -> list[RTCRtpCodecParameters]:
+    template = next(c for c in CODECS["video"] if c.mimeType.lower() == "video/h264")
+    used = {c.payloadType for c in CODECS["video"]}
+    free = (pt for pt in range(96, 128) if pt not in used)
+    out = []
+    for plid in ("4d001f", "640c1f", "64001f"):  # main, constrained high, high
+        codec = copy.deepcopy(template)
+        codec.payloadType = next(free)
+        codec.parameters = {**template.parameters, "profile-level-id": plid}
+        rtx = RTCRtpCodecParameters(
+            mimeType="video/rtx",
+            clockRate=90000,
+            payloadType=next(free),
+            parameters={"apt": codec.payloadType},
+        )
+        out += [codec, rtx]
+    return out
+
+
+def _install() -> None:
+    if aioice.ice.get_host_addresses is not _get_host_addresses:
+        aioice.ice.get_host_addresses = _get_host_addresses
+    if not isinstance(_aiortc_pc.CODECS, _CodecTable):
+        table = _CodecTable(CODECS)
+        table.extra = {"video": _extra_h264()}
+        _aiortc_pc.CODECS = table  # type: ignore[misc]
+
+
+_install()
+
+
+@contextlib.contextmanager
+def ice_hosts(hosts: Sequence[str] | None) -> Iterator[None]:
+    """Within this block, ICE gathering binds and advertises only ``hosts``.
+
+    ``None`` or an empty list leaves aioice's own choice (every non-loopback
+    interface).
+    """
+    token = _HOSTS.set(tuple(hosts) if hosts else None)
+    try:
+        yield
+    finally:
+        _HOSTS.reset(token)
+
+
+@contextlib.contextmanager
+def forwarding_codecs() -> Iterator[None]:
+    """Within this block, aiortc also negotiates H.264 main and high profiles."""
+    token = _WIDE_CODECS.set(True)
+    try:
+        yield
+    finally:
+        _WIDE_CODECS.reset(token)
+
+
+def as_rtc_ice_servers(servers: Iterable[Any]) -> list[RTCIceServer]:
+    """Accept ``cloudexpo.settings.IceServer``, ``RTCIceServer`` or dicts."""
+    out = []
+    for s in servers:
+        if isinstance(s, RTCIceServer):
+            out.append(s)
+        elif isinstance(s, dict):
+            out.append(RTCIceServer(**s))
+        else:
+            out.append(RTCIceServer(urls=s.urls, username=s.username, credential=s.credential))
+    return out
+
+
+def new_peer_connection(ice_servers: Iterable[Any] = ()) -> RTCPeerConnection:
+    """An ``RTCPeerConnection`` with an explicit ICE server list (empty unless given)."""
+    return RTCPeerConnection(RTCConfiguration(iceServers=as_rtc_ice_servers(ice_servers)))
+
+
+def remote_candidate_filter(hosts: Sequence[str] | None) -> Callable[[str], bool]:
+    """Which remote candidates to keep, given where we gather.
+
+    Gathering only on loopback addresses, a remote candidate anywhere else is
+    unreachable, and an mDNS ``.local`` name would make aioice send multicast
+    queries: keep loopback candidates only. Otherwise keep everything.
+    """
+    if hosts and all(is_loopback(h) for h in hosts):
+        return is_loopback
+    return lambda host: True
+
+
+async def answer_offer(
+    pc: RTCPeerConnection,
+    offer_sdp: str,
+    hosts: Sequence[str] | None,
+    prepare: Callable[[RTCPeerConnection], None] | None = None,
+) -> str:
+    """Apply a remote offer and return our complete (non-trickle) answer.
+
+    ``prepare`` runs between ``setRemoteDescription`` and ``createAnswer``:
+    the place to choose codecs and directions of the transceivers.
+    """
+    offer_sdp = filter_candidates(offer_sdp, remote_candidate_filter(hosts))
+    with ice_hosts(hosts), forwarding_codecs():
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        if prepare is not None:
+            prepare(pc)
+        answer = await pc.createAnswer()
+        await pc.setLocalDescription(answer)
+    return pc.localDescription.sdp
+
+
+async def create_offer(pc: RTCPeerConnection, hosts: Sequence[str] | None) -> str:
+    """Create and apply a complete offer on the client side (tests, benchmarks)."""
+    with ice_hosts(hosts):
+        await pc.setLocalDescription(await pc.createOffer())
+    return pc.localDescription.sdp
+
+
+async def accept_answer(
+    pc: RTCPeerConnection, answer_sdp: str, hosts: Sequence[str] | None
+) -> None:
+    """Apply the server's answer, dropping candidates we must not reach."""
+    answer_sdp = filter_candidates(answer_sdp, remote_candidate_filter(hosts))
+    with ice_hosts(hosts):
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
