@@ -235,12 +235,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", 8000, "Port `cloudexpo serve` listens on.", "8000", _int_range(1, 65535, "8000")),
     Setting("ice_servers", [], "STUN/TURN servers for WebRTC, comma-separated URLs (credentials as user:pass@) or a JSON list. Empty means none: Cloud Expo never falls back to a public STUN server.", "stun:stun.example.org:3478,turn:user:secret@turn.example.org:3478", _ice_servers),
     Setting("ice_hosts", [], "IP addresses WebRTC gathers on and advertises, comma-separated: the public address behind NAT in production, 127.0.0.1 for tests on one machine. Empty means every interface.", "127.0.0.1", _ice_hosts),
+    Setting("green_room_minutes", 15, "Minutes before a slot's start from which its publisher may connect (the green room: a preview for the exhibitor and moderators, \"starting soon\" for visitors).", "30", _int_range(0, 24 * 60, "15")),
     Setting("timezone", "Asia/Shanghai", "The exhibition's time zone, used to show the programme.", "Europe/Berlin", _timezone),
     Setting("default_language", "zh-Hans", "Language for visitors whose browser asks for none Cloud Expo speaks.", "en", _language),
     Setting("log_format", "text", "Log lines as text or as JSON objects (one per line).", "json", _choice("text", "json")),
     Setting("log_level", "info", "Lowest level that is logged.", "debug", _choice("info", "debug", "warning", "error")),
     Setting("signin_rate", 10, "Sign-in and sign-up attempts allowed per address and per minute.", "10", _int_range(1, 10000, "10")),
     Setting("secure_cookies", None, "Mark cookies Secure; by default on when the public URL is https.", "true", lambda n, r: _bool(n, r)),
+    Setting("quota_bytes", 2 * 1024**3, "Booth media each exhibitor may keep, in bytes, counting every file but rejected ones.", "5368709120", _int_range(1, 1024**5, "2147483648")),
+    Setting("max_image_bytes", 20 * 1000**2, "Largest picture (logo, banner, gallery image) one upload may be, in bytes.", "20000000", _int_range(1, 5 * 1024**3, "20000000")),
+    Setting("max_video_bytes", 2 * 1024**3, "Largest video one upload may be, in bytes.", "2147483648", _int_range(1, 5 * 1024**4, "2147483648")),
+    Setting("max_document_bytes", 50 * 1000**2, "Largest document (PDF) one upload may be, in bytes.", "50000000", _int_range(1, 5 * 1024**3, "50000000")),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -260,12 +265,17 @@ class Settings:
     port: int = 8000
     ice_servers: list[IceServer] = field(default_factory=list)
     ice_hosts: list[str] = field(default_factory=list)
+    green_room_minutes: int = 15
     timezone: str = "Asia/Shanghai"
     default_language: str = "zh-Hans"
     log_format: str = "text"
     log_level: str = "info"
     signin_rate: int = 10
     secure_cookies: bool | None = None
+    quota_bytes: int = 2 * 1024**3
+    max_image_bytes: int = 20 * 1000**2
+    max_video_bytes: int = 2 * 1024**3
+    max_document_bytes: int = 50 * 1000**2
 
     # --- derived values -------------------------------------------------
 
