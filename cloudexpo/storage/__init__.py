@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 from cloudexpo.storage.base import (
+    MAX_URL_EXPIRES,
+    MIN_PART_SIZE,
     InvalidKey,
+    InvalidUpload,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
     StorageError,
     UploadedPart,
     check_key,
+    check_prefix,
+    content_disposition,
 )
 
 __all__ = [
+    "MAX_URL_EXPIRES",
+    "MIN_PART_SIZE",
     "InvalidKey",
+    "InvalidUpload",
     "ObjectInfo",
     "ObjectNotFound",
     "ObjectStore",
     "StorageError",
     "UploadedPart",
     "check_key",
+    "check_prefix",
+    "content_disposition",
     "open_store",
 ]
 
