@@ -14,6 +14,7 @@ DEMO_PASSWORD = "cloudexpo-demo"
 
 def import_models() -> None:
     """Import every package's models so that Base.metadata knows all tables."""
+    import booths.models  # noqa: F401
     import cloudexpo.accounts  # noqa: F401
 
 
