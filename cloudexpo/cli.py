@@ -232,7 +232,7 @@ def settings_cmd(as_json: bool) -> None:
 
 @cli.group()
 def user() -> None:
-    """Manage accounts."""
+    """Manage accounts: create them and list them."""
 
 
 @user.command("add")
@@ -284,7 +284,7 @@ def user_add(obj: Context, email: str, role: str, display_name: str | None, exhi
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def user_list(obj: Context, role: str | None, as_json: bool) -> None:
-    """List accounts."""
+    """List accounts with their role and, for staff, their exhibitor."""
     from cloudexpo import accounts
     from cloudexpo.app import import_models
     from cloudexpo.db import Database

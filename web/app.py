@@ -7,14 +7,13 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute, Mount
 
 from cloudexpo.ratelimit import RateLimiter
 from cloudexpo.services import Services
 from web import i18n
 from web.errors import EXCEPTION_HANDLERS
-from web.middleware import ContextMiddleware, PrincipalCache, RequestIdMiddleware
+from web.middleware import ContextMiddleware, PrincipalCache, RequestIdMiddleware, SessionlessAware
 from web.routes import auth, health, pages, storage
 from web.staticfiles import CachedStaticFiles
 from web.templating import STATIC
@@ -49,7 +48,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug:
         middleware=[
             Middleware(RequestIdMiddleware, registry=services.metrics),  # type: ignore[arg-type]
             Middleware(
-                SessionMiddleware,  # type: ignore[arg-type]
+                SessionlessAware,  # type: ignore[arg-type]
                 secret_key=services.secret_key,
                 session_cookie=SESSION_COOKIE,
                 max_age=14 * 24 * 3600,

@@ -33,6 +33,8 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 # Authority comes from a signature or bearer token, never from the cookie.
 CSRF_EXEMPT = ("/storage/", "/whip/", "/whep/")
+# Served without a session at all: no cookie is read or set, so responses cache well.
+SESSIONLESS = ("/storage/", "/static/", "/healthz", "/readyz", "/metrics")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MAX_FORM_BYTES = 2 * 1024 * 1024
 LANG_COOKIE = "cloudexpo_lang"
@@ -124,7 +126,7 @@ class ContextMiddleware:
         self.cache = cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in ("http", "websocket") or scope["path"].startswith(SESSIONLESS):
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
@@ -230,3 +232,19 @@ async def _form_token(scope: Scope, body: bytes, content_type: str) -> str | Non
     value = form.get("csrf_token")
     return value if isinstance(value, str) else None
 
+
+
+class SessionlessAware:
+    """Starlette's SessionMiddleware, skipped for paths that must not carry cookies."""
+
+    def __init__(self, app: ASGIApp, **session_options: Any) -> None:
+        from starlette.middleware.sessions import SessionMiddleware
+
+        self.app = app
+        self.with_session = SessionMiddleware(app, **session_options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and scope["path"].startswith(SESSIONLESS):
+            await self.app(scope, receive, send)
+            return
+        await self.with_session(scope, receive, send)
