@@ -249,5 +249,6 @@ async def test_media_and_health_answers_carry_no_cookie(client: Client) -> None:
         response = await client.http.get(path)
         assert "set-cookie" not in response.headers, path
         assert "cookie" not in response.headers.get("vary", "").lower(), path
+    client.http.cookies.clear()
     page = await client.http.get("/")
     assert "cloudexpo_session=" in page.headers["set-cookie"]  # pages do keep the session
