@@ -142,6 +142,9 @@ class MediaEngine:
         publisher's connection dropped, before it ends.
     :param keyframe_request_interval: the least time between two keyframe
         requests (PLI) sent to a publisher, whatever its viewers ask.
+    :param connect_timeout: seconds a new publisher or viewer has to complete
+        ICE and DTLS; a publisher that does not is treated as gone, a viewer
+        is disconnected.
     """
 
     def __init__(
@@ -151,14 +154,17 @@ class MediaEngine:
         *,
         grace_period: float = 10.0,
         keyframe_request_interval: float = 0.5,
+        connect_timeout: float = 30.0,
     ) -> None:
         self.ice_servers = list(ice_servers)
         self.ice_hosts = list(ice_hosts)
         self.grace_period = grace_period
         self.keyframe_request_interval = keyframe_request_interval
+        self.connect_timeout = connect_timeout
         self._streams: dict[str, _Stream] = {}
         self._listeners: list[StateListener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
         self._decoded = [0]
         self._receivers: list[ForwardingReceiver] = []
         self._closed = False
@@ -239,6 +245,11 @@ class MediaEngine:
             if pc.connectionState in ("failed", "closed") and stream.publisher is publisher:
                 self._publisher_gone(stream)
 
+        def check_connected() -> None:
+            if pc.connectionState != "connected" and stream.publisher is publisher:
+                self._publisher_gone(stream)
+
+        self._call_later(self.connect_timeout, check_connected)
         if previous is not None:
             for receiver in previous.receivers.values():
                 if receiver in self._receivers:
@@ -309,6 +320,15 @@ class MediaEngine:
                 if stream.viewers.pop(viewer.session_id, None) is not None:
                     self._spawn(pc.close())
 
+        def check_connected() -> None:
+            if (
+                pc.connectionState != "connected"
+                and stream.viewers.get(viewer.session_id) is viewer
+            ):
+                del stream.viewers[viewer.session_id]
+                self._spawn(pc.close())
+
+        self._call_later(self.connect_timeout, check_connected)
         return ViewerSession(stream_id, viewer.session_id, answer)
 
     async def leave(self, stream_id: str, session_id: str) -> None:
@@ -407,6 +427,9 @@ class MediaEngine:
     async def close(self) -> None:
         """End every stream and close every connection."""
         self._closed = True
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
         for stream in list(self._streams.values()):
             await self._end(stream)
         tasks = list(self._tasks)
@@ -418,6 +441,14 @@ class MediaEngine:
     def _check_open(self) -> None:
         if self._closed:
             raise StreamNotLive("the media engine is closed")
+
+    def _call_later(self, delay: float, callback: Callable[[], None]) -> None:
+        def run() -> None:
+            self._timers.discard(handle)
+            callback()
+
+        handle = asyncio.get_running_loop().call_later(delay, run)
+        self._timers.add(handle)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)

@@ -292,12 +292,21 @@ def is_loopback(host: str) -> bool:
 
 
 def filter_candidates(sdp_text: str, keep: Callable[[str], bool]) -> str:
-    """Drop ``a=candidate`` lines whose address ``keep`` refuses; keep line endings."""
+    """Drop ``a=candidate`` lines whose address ``keep`` refuses; keep line endings.
+
+    When a line is dropped, ``a=end-of-candidates`` goes too: the peer's
+    connectivity checks (peer-reflexive candidates) or trickled candidates may
+    still reach us, while "no candidates, and that is all" would fail ICE at once.
+    """
     eol = "\r\n" if "\r\n" in sdp_text else "\n"
     out = []
+    dropped = False
     for line in sdp_text.split(eol):
         match = _CANDIDATE_RE.match(line)
         if match and not keep(match.group(1)):
+            dropped = True
             continue
         out.append(line)
+    if dropped:
+        out = [line for line in out if line != "a=end-of-candidates"]
     return eol.join(out)

@@ -245,13 +245,13 @@ class TestViewer:
     def first_frame_delay(self) -> float | None:
         return self.frames[0][2] - self.started_at if self.frames else None
 
-    async def wait_frames(self, count: int, timeout: float = 15.0) -> None:
+    async def wait_frames(self, count: int, within: float = 15.0) -> None:
         """Wait until ``count`` more video frames arrived."""
         target = len(self.frames) + count
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while len(self.frames) < target:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(self.frames)} of {target} frames after {timeout} s")
+                raise TimeoutError(f"{len(self.frames)} of {target} frames after {within} s")
             await asyncio.sleep(0.02)
 
     async def _consume(self, track: MediaStreamTrack) -> None:

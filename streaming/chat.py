@@ -1,0 +1,201 @@
+"""Chat beside a broadcast: messages, moderation, and their place in the broadcast.
+
+Messages are plain text: control characters are removed and whitespace is
+folded; nothing is ever interpreted as HTML (pages escape it, scripts set
+``textContent``). Each message stores ``offset_ms``, the milliseconds since the
+slot went on air (``Slot.live_at``), so the replay can show it at the same
+moment; ``created_at`` (UTC) is kept too.
+
+Everything a chat does is published on the bus topic ``slot.{id}`` (see
+:func:`topic`), so viewers on every node see it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloudexpo.bus import EventBus
+from cloudexpo.db import utcnow
+from cloudexpo.permissions import Forbidden, Principal, require
+from cloudexpo.ratelimit import RateLimiter
+
+from .models import ChatMessage, ChatMute, Slot, SlotState
+from .schedule import SlotClosed, get_slot
+
+MAX_LENGTH = 500
+RATE_LIMIT = 1  # messages ...
+RATE_WINDOW = 2.0  # ... per this many seconds, per user
+HISTORY = 200
+
+_CONTROL = re.compile(
+    r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
+)
+_SPACES = re.compile(r"[ \t]+")
+_NEWLINES = re.compile(r"\n{3,}")
+
+
+class ChatError(Exception):
+    """A message that cannot be sent; the message says why."""
+
+
+class ChatMuted(ChatError):
+    pass
+
+
+def topic(slot_id: int) -> str:
+    """The bus topic of a slot: state, viewer counts and chat."""
+    return f"slot.{slot_id}"
+
+
+def clean_text(raw: str) -> str:
+    """Plain text: NFC, no control or direction-override characters, folded whitespace."""
+    if not isinstance(raw, str):
+        raise ChatError("Send the message as text.")
+    text_value = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").replace("\r", "\n")
+    text_value = _CONTROL.sub("", text_value)
+    text_value = _SPACES.sub(" ", text_value)
+    text_value = _NEWLINES.sub("\n\n", text_value).strip()
+    if not text_value:
+        raise ChatError("Write something before sending.")
+    if len(text_value) > MAX_LENGTH:
+        raise ChatError(
+            f"Keep a message under {MAX_LENGTH} characters; this one has {len(text_value)}."
+        )
+    return text_value
+
+
+def offset_ms(slot: Slot, at: dt.datetime) -> int | None:
+    """Milliseconds between the slot going on air and ``at``; None before it went on air."""
+    if slot.live_at is None:
+        return None
+    return max(0, int((at - slot.live_at).total_seconds() * 1000))
+
+
+def message_json(message: ChatMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "slot_id": message.slot_id,
+        "user_id": message.user_id,
+        "author": message.author,
+        "text": "" if message.deleted else message.text,
+        "created_at": message.created_at.isoformat(),
+        "offset_ms": message.offset_ms,
+        "deleted": message.deleted,
+    }
+
+
+class Chat:
+    """Chat rules for one process: the rate limiter lives here."""
+
+    def __init__(self, bus: EventBus, limit: int = RATE_LIMIT, window: float = RATE_WINDOW) -> None:
+        self.bus = bus
+        self.limiter = RateLimiter(limit, window)
+
+    async def is_muted(self, db: AsyncSession, slot_id: int, user_id: int) -> bool:
+        found = await db.scalar(
+            select(ChatMute.id).where(
+                ChatMute.user_id == user_id,
+                or_(ChatMute.slot_id == slot_id, ChatMute.slot_id.is_(None)),
+            )
+        )
+        return found is not None
+
+    async def post(
+        self, db: AsyncSession, principal: Principal, slot_id: int, raw: str
+    ) -> ChatMessage:
+        """Store and publish a message; raises ChatError, ChatMuted, RateLimited, NotSignedIn."""
+        require(principal)
+        assert principal.user_id is not None
+        slot = await get_slot(db, slot_id)
+        if slot.state == SlotState.CANCELLED.value:
+            raise SlotClosed(f"Slot {slot_id} is cancelled; its chat is closed.")
+        body = clean_text(raw)
+        if await self.is_muted(db, slot_id, principal.user_id):
+            raise ChatMuted("A moderator muted you in this chat.")
+        self.limiter.hit(f"chat:{principal.user_id}")
+        now = utcnow()
+        message = ChatMessage(
+            slot_id=slot_id,
+            user_id=principal.user_id,
+            author=principal.display_name or "—",
+            text=body,
+            created_at=now,
+            offset_ms=offset_ms(slot, now),
+            deleted=False,
+        )
+        db.add(message)
+        await db.commit()
+        await self.bus.publish(
+            topic(slot_id), {"type": "chat", "slot": slot_id, "message": message_json(message)}
+        )
+        return message
+
+    async def history(
+        self, db: AsyncSession, slot_id: int, limit: int = HISTORY
+    ) -> list[ChatMessage]:
+        """The latest messages (deleted ones left out), oldest first."""
+        rows = await db.scalars(
+            select(ChatMessage)
+            .where(ChatMessage.slot_id == slot_id, ChatMessage.deleted.is_(False))
+            .order_by(ChatMessage.id.desc())
+            .limit(limit)
+        )
+        return list(reversed(rows.all()))
+
+    async def delete(self, db: AsyncSession, principal: Principal, message_id: int) -> ChatMessage:
+        if not principal.is_moderator:
+            raise Forbidden("Only moderators delete chat messages.")
+        message = await db.get(ChatMessage, message_id)
+        if message is None:
+            raise ChatError(f"There is no message {message_id}.")
+        message.deleted = True
+        message.deleted_by = principal.user_id
+        await db.commit()
+        await self.bus.publish(
+            topic(message.slot_id),
+            {"type": "chat_deleted", "slot": message.slot_id, "id": message.id},
+        )
+        return message
+
+    async def mute(
+        self, db: AsyncSession, principal: Principal, slot_id: int | None, user_id: int
+    ) -> ChatMute:
+        if not principal.is_moderator:
+            raise Forbidden("Only moderators mute users.")
+        assert principal.user_id is not None
+        if slot_id is not None:
+            await get_slot(db, slot_id)
+        mute = ChatMute(slot_id=slot_id, user_id=user_id, muted_by=principal.user_id)
+        db.add(mute)
+        await db.commit()
+        if slot_id is not None:
+            await self.bus.publish(
+                topic(slot_id), {"type": "muted", "slot": slot_id, "user_id": user_id}
+            )
+        return mute
+
+    async def unmute(
+        self, db: AsyncSession, principal: Principal, slot_id: int | None, user_id: int
+    ) -> int:
+        if not principal.is_moderator:
+            raise Forbidden("Only moderators unmute users.")
+        rows = (
+            await db.scalars(
+                select(ChatMute).where(
+                    ChatMute.user_id == user_id,
+                    ChatMute.slot_id == slot_id
+                    if slot_id is not None
+                    else ChatMute.slot_id.is_(None),
+                )
+            )
+        ).all()
+        for row in rows:
+            await db.delete(row)
+        await db.commit()
+        return len(rows)

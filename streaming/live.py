@@ -1,0 +1,424 @@
+"""Going live: joins the schedule (database), the media engine and the event bus.
+
+One :class:`LiveService` per process, made by the composition root around the
+process's :class:`~streaming.engine.MediaEngine`. It checks a publisher's
+token and window, moves a slot through scheduled → green room → live → ended,
+and publishes what changed on the bus topic ``slot.{id}``:
+
+``{"type": "state", "slot": id, "state": ..., "publisher": "connected" | "reconnecting" | null, "live_at": iso | null}``
+``{"type": "viewers", "slot": id, "count": n}`` (at most once a second per slot)
+
+The media engine calls back synchronously on stream state changes; the
+service turns them into database updates in tasks of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from cloudexpo.bus import EventBus
+from cloudexpo.db import Database, utcnow
+
+from .chat import topic
+from .errors import SessionNotFound, StreamNotLive
+from .models import CLOSED_STATES, Slot, SlotState
+from .schedule import (
+    SlotClosed,
+    check_can_publish,
+    get_slot,
+    rotate_token,
+    should_be_on_air,
+    token_matches,
+)
+
+log = logging.getLogger(__name__)
+
+# Engine stream states (streaming.engine: LIVE, PUBLISHER_GONE, ENDED).
+ENGINE_LIVE = "live"
+ENGINE_GONE = "publisher_gone"
+ENGINE_ENDED = "ended"
+
+
+class Engine(Protocol):
+    """What the service uses of :class:`streaming.engine.MediaEngine`."""
+
+    async def publish(self, stream_id: str, offer_sdp: str, *, takeover: bool = True) -> Any: ...
+    async def unpublish(self, stream_id: str, session_id: str) -> None: ...
+    async def watch(self, stream_id: str, offer_sdp: str) -> Any: ...
+    async def leave(self, stream_id: str, session_id: str) -> None: ...
+    def state(self, stream_id: str) -> str | None: ...
+    def stats(self, stream_id: str) -> dict[str, Any]: ...
+    def add_state_listener(self, listener: Any) -> None: ...
+    async def close(self) -> None: ...
+
+    @property
+    def stream_ids(self) -> list[str]: ...
+
+
+class MissingToken(Exception):
+    """No bearer token was given."""
+
+
+class WrongToken(Exception):
+    """The bearer token is not this slot's."""
+
+
+class AlreadyLive(SlotClosed):
+    """A connected publisher holds the slot."""
+
+
+class NotWatchable(SlotClosed):
+    """The slot is not live (or its preview needs a token)."""
+
+
+@dataclass(frozen=True)
+class Published:
+    slot_id: int
+    session_id: str
+    answer_sdp: str
+    state: str
+    took_over: bool
+    codec: str | None
+
+
+def stream_id(slot_id: int) -> str:
+    """The engine's stream id for a slot (the recorder uses the same)."""
+    return f"slot-{slot_id}"
+
+
+def slot_id_of(stream: str) -> int | None:
+    if stream.startswith("slot-") and stream[5:].isdigit():
+        return int(stream[5:])
+    return None
+
+
+def state_event(slot: Slot, publisher: str | None) -> dict[str, Any]:
+    return {
+        "type": "state",
+        "slot": slot.id,
+        "state": slot.state,
+        "publisher": publisher,
+        "live_at": slot.live_at.isoformat() if slot.live_at else None,
+        "starts_at": slot.starts_at.isoformat(),
+        "ends_at": slot.ends_at.isoformat(),
+    }
+
+
+class LiveService:
+    """Publishing and watching slots through the media engine, one per process."""
+
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        engine: Engine,
+        secret_key: str,
+        green_room: dt.timedelta,
+        *,
+        tick: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.engine = engine
+        self.secret_key = secret_key
+        self.green_room = green_room
+        self.tick = tick
+        self._viewers: dict[int, int] = {}
+        self._kicked: set[int] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        engine.add_state_listener(self._on_engine_state)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._ticker = asyncio.create_task(self._run_ticker(), name="live-ticker")
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._ticker
+        await self.engine.close()
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- publishing (WHIP) ---------------------------------------------------------------
+
+    async def check_token(self, slot: Slot, token: str | None) -> None:
+        if not token:
+            raise MissingToken("Send the slot's token as 'Authorization: Bearer <token>'.")
+        if not token_matches(slot, token):
+            raise WrongToken(
+                f"This is not slot {slot.id}'s token; copy it again from the go-live page (a moderator may have rotated it)."
+            )
+
+    async def publish(self, slot_id: int, token: str | None, offer_sdp: str) -> Published:
+        async with self.db.session() as db:
+            slot = await get_slot(db, slot_id)
+            await self.check_token(slot, token)
+            check_can_publish(slot, self.green_room)
+        sid = stream_id(slot_id)
+        if self.engine.state(sid) == ENGINE_LIVE:
+            try:
+                connected = bool(self.engine.stats(sid).get("publisher_connected"))
+            except StreamNotLive:
+                connected = False
+            if connected:
+                raise AlreadyLive(
+                    f"Slot {slot_id} is already receiving from a connected publisher; stop it "
+                    "(DELETE its session URL) before publishing again."
+                )
+        self._kicked.discard(slot_id)
+        session = await self.engine.publish(sid, offer_sdp, takeover=True)
+        async with self._lock, self.db.session() as db:
+            slot = await get_slot(db, slot_id, for_update=True)
+            now = utcnow()
+            slot.publish_session = session.session_id
+            if slot.publishing_since is None or not session.took_over:
+                slot.publishing_since = now
+            if should_be_on_air(slot, now):
+                self._go_live(slot, now)
+            elif slot.state == SlotState.SCHEDULED.value:
+                slot.state = SlotState.GREEN_ROOM.value
+            await db.commit()
+            event = state_event(slot, "connected")
+        await self.bus.publish(topic(slot_id), event)
+        codec = getattr(getattr(session, "video_codec", None), "describe", lambda: None)()
+        return Published(
+            slot_id,
+            session.session_id,
+            session.answer_sdp,
+            event["state"],
+            bool(session.took_over),
+            codec,
+        )
+
+    def _go_live(self, slot: Slot, now: dt.datetime) -> None:
+        slot.state = SlotState.LIVE.value
+        if slot.live_at is None:
+            slot.live_at = now
+
+    async def unpublish(self, slot_id: int, session_id: str) -> None:
+        """The publisher's DELETE: the broadcast ends for everyone."""
+        try:
+            await self.engine.unpublish(stream_id(slot_id), session_id)
+        except SessionNotFound:
+            async with self.db.session() as db:
+                slot = await get_slot(db, slot_id)
+                if slot.publish_session != session_id:
+                    raise
+            # The engine forgot it already (grace period ran out): end it in the schedule.
+            await self._engine_ended(slot_id)
+
+    # -- watching (WHEP) -----------------------------------------------------------------
+
+    async def watch(self, slot_id: int, offer_sdp: str, *, preview: bool) -> Any:
+        async with self.db.session() as db:
+            slot = await get_slot(db, slot_id)
+        if slot.state == SlotState.GREEN_ROOM.value and not preview:
+            raise NotWatchable(
+                f"Slot {slot_id} is in the green room and starts at {slot.starts_at:%H:%M} UTC; "
+                "the preview needs the slot's token or a moderator's sign-in."
+            )
+        if slot.state not in (SlotState.LIVE.value, SlotState.GREEN_ROOM.value):
+            raise NotWatchable(
+                f"Slot {slot_id} is {slot.state.replace('_', ' ')}, not live; watch it when it is on air."
+            )
+        try:
+            return await self.engine.watch(stream_id(slot_id), offer_sdp)
+        except StreamNotLive:
+            raise NotWatchable(
+                f"Slot {slot_id} has no picture right now (its publisher is reconnecting); try again in a few seconds."
+            ) from None
+
+    async def leave(self, slot_id: int, session_id: str) -> None:
+        await self.engine.leave(stream_id(slot_id), session_id)
+
+    # -- moderators ------------------------------------------------------------------------
+
+    async def on_air(self, slot_id: int) -> Slot:
+        """A moderator's "on air": now if a publisher is connected, else as soon as one is."""
+        async with self._lock, self.db.session() as db:
+            slot = await get_slot(db, slot_id, for_update=True)
+            if slot.state in CLOSED_STATES:
+                raise SlotClosed(f"Slot {slot_id} is {slot.state}.")
+            slot.on_air_requested = True
+            if slot.state == SlotState.GREEN_ROOM.value:
+                self._go_live(slot, utcnow())
+            await db.commit()
+        await self.bus.publish(topic(slot_id), state_event(slot, self.publisher_status(slot_id)))
+        return slot
+
+    async def end(self, slot_id: int) -> Slot:
+        """End the broadcast now: the publisher and every viewer are disconnected."""
+        async with self.db.session() as db:
+            slot = await get_slot(db, slot_id)
+            session_id = slot.publish_session
+        if session_id and self.engine.state(stream_id(slot_id)) is not None:
+            with contextlib.suppress(SessionNotFound):
+                await self.engine.unpublish(stream_id(slot_id), session_id)
+        return await self._mark_ended(slot_id)
+
+    async def kick(self, slot_id: int) -> tuple[Slot, str]:
+        """Disconnect the publisher and rotate the token; the slot may be published again with the new one."""
+        async with self.db.session() as db:
+            slot = await get_slot(db, slot_id)
+            session_id = slot.publish_session
+            token = await rotate_token(db, self.secret_key, slot)
+            await db.commit()
+        self._kicked.add(slot_id)
+        if session_id and self.engine.state(stream_id(slot_id)) is not None:
+            with contextlib.suppress(SessionNotFound):
+                await self.engine.unpublish(stream_id(slot_id), session_id)
+        await self._engine_ended(slot_id)
+        async with self.db.session() as db:
+            slot = await get_slot(db, slot_id)
+        return slot, token
+
+    def publisher_status(self, slot_id: int) -> str | None:
+        state = self.engine.state(stream_id(slot_id))
+        if state == ENGINE_LIVE:
+            return "connected"
+        if state == ENGINE_GONE:
+            return "reconnecting"
+        return None
+
+    def stats(self, slot_id: int) -> dict[str, Any] | None:
+        try:
+            return self.engine.stats(stream_id(slot_id))
+        except StreamNotLive:
+            return None
+
+    def viewers(self, slot_id: int) -> int:
+        return self._viewers.get(slot_id, 0)
+
+    # -- engine callbacks ------------------------------------------------------------------
+
+    def _on_engine_state(self, stream: str, state: str) -> None:
+        slot_id = slot_id_of(stream)
+        if slot_id is None:
+            return
+        if state == ENGINE_ENDED:
+            self._spawn(self._engine_ended(slot_id))
+        elif state == ENGINE_GONE:
+            self._spawn(self._publish_state(slot_id, "reconnecting"))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("live: a state update failed", exc_info=task.exception())
+
+    async def _publish_state(self, slot_id: int, publisher: str | None) -> None:
+        async with self.db.session() as db:
+            slot = await db.get(Slot, slot_id)
+            if slot is None:
+                return
+        await self.bus.publish(topic(slot_id), state_event(slot, publisher))
+
+    async def _engine_ended(self, slot_id: int) -> None:
+        """The stream ended: a live slot ends; a green-room or kicked slot goes back to scheduled."""
+        async with self._lock, self.db.session() as db:
+            slot = await db.get(Slot, slot_id)
+            if slot is None or slot.state in CLOSED_STATES:
+                return
+            kicked = slot_id in self._kicked
+            self._kicked.discard(slot_id)
+            if kicked or slot.state == SlotState.GREEN_ROOM.value:
+                # Kicked, or left the green room: the slot waits for a publisher again.
+                slot.state = SlotState.SCHEDULED.value
+            elif slot.state == SlotState.LIVE.value:
+                slot.state = SlotState.ENDED.value
+                slot.ended_at = utcnow()
+            slot.publish_session = None
+            slot.publishing_since = None
+            await db.commit()
+            event = state_event(slot, None)
+        self._viewers.pop(slot_id, None)
+        await self.bus.publish(topic(slot_id), event)
+        await self.bus.publish(topic(slot_id), {"type": "viewers", "slot": slot_id, "count": 0})
+
+    async def _mark_ended(self, slot_id: int) -> Slot:
+        async with self._lock, self.db.session() as db:
+            slot = await get_slot(db, slot_id, for_update=True)
+            if slot.state not in CLOSED_STATES:
+                slot.state = SlotState.ENDED.value
+                slot.ended_at = utcnow()
+            slot.publish_session = None
+            await db.commit()
+        self._viewers.pop(slot_id, None)
+        await self.bus.publish(topic(slot_id), state_event(slot, None))
+        return slot
+
+    # -- once a second -----------------------------------------------------------------------
+
+    async def _run_ticker(self) -> None:
+        while True:
+            try:
+                await self.tick_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("live: ticker failed")
+            await asyncio.sleep(self.tick)
+
+    async def tick_once(self) -> None:
+        """Viewer counts that changed, and green-room slots whose start time came."""
+        for stream in self.engine.stream_ids:
+            slot_id = slot_id_of(stream)
+            if slot_id is None:
+                continue
+            try:
+                count = int(self.engine.stats(stream).get("viewers", 0))
+            except StreamNotLive:
+                continue
+            if self._viewers.get(slot_id) != count:
+                self._viewers[slot_id] = count
+                await self.bus.publish(
+                    topic(slot_id), {"type": "viewers", "slot": slot_id, "count": count}
+                )
+                if count:
+                    await self._note_peak(slot_id, count)
+        await self._promote_green_room()
+
+    async def _note_peak(self, slot_id: int, count: int) -> None:
+        async with self.db.session() as db:
+            slot = await db.get(Slot, slot_id)
+            if slot is not None and count > slot.peak_viewers:
+                slot.peak_viewers = count
+                await db.commit()
+
+    async def _promote_green_room(self) -> None:
+        mine = {sid for s in self.engine.stream_ids if (sid := slot_id_of(s)) is not None}
+        if not mine:
+            return
+        now = utcnow()
+        events = []
+        async with self._lock, self.db.session() as db:
+            rows = await db.scalars(
+                select(Slot).where(
+                    Slot.id.in_(mine),
+                    Slot.state == SlotState.GREEN_ROOM.value,
+                    Slot.starts_at <= now,
+                )
+            )
+            for slot in rows.all():
+                self._go_live(slot, now)
+                events.append(state_event(slot, self.publisher_status(slot.id)))
+            if events:
+                await db.commit()
+        for event in events:
+            await self.bus.publish(topic(event["slot"]), event)

@@ -1,0 +1,169 @@
+"""The forwarder's numbering, caches and payload inspection, without sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import struct
+
+import av
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.rtp import RtpPacket
+
+from streaming.forwarder import Entry, TrackForwarder
+from streaming.payloads import h264_inspect, h264_slice_type, vp8_inspect
+from streaming.sdp import CodecChoice
+from streaming.testsource import draw_test_card
+
+H264 = CodecChoice("video", "H264", 96, 90000, None, {}, None, "constrained-baseline")
+
+
+class FakeOutput:
+    """Stands in for a ViewerOutput: records what would be sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[Entry] = []
+        self.backlog = None
+
+    def send(self, entry: Entry) -> None:
+        self.sent.append(entry)
+
+
+def packet(ssrc: int, seq: int, ts: int, payload: bytes, marker: int = 0) -> RtpPacket:
+    p = RtpPacket(
+        payload_type=96, sequence_number=seq & 0xFFFF, timestamp=ts & 0xFFFFFFFF, ssrc=ssrc
+    )
+    p.payload = payload
+    p.marker = marker
+    return p
+
+
+def seq_ts(entry: Entry) -> tuple[int, int]:
+    seq, ts = struct.unpack("!HI", entry[3])
+    return seq, ts
+
+
+IDR = bytes([0x65, 0x88, 0x84]) + b"\x00" * 20  # single NAL, IDR slice
+P_SLICE = bytes([0x41, 0x9A, 0x00]) + b"\x00" * 20  # single NAL, non-IDR slice
+
+
+def make_track() -> tuple[TrackForwarder, list[int]]:
+    requests: list[int] = []
+    track = TrackForwarder("video", lambda: requests.append(1))
+    track.set_codec(H264)
+    return track, requests
+
+
+async def test_takeover_keeps_numbering_continuous() -> None:
+    track, _ = make_track()
+    out = FakeOutput()
+    track.outputs.append(out)  # type: ignore[arg-type]
+    for i in range(5):
+        track.on_packet(packet(1111, 65533 + i, 1000 + 3000 * i, P_SLICE, marker=1))
+    await asyncio.sleep(0.05)
+    for i in range(5):  # the new publisher starts anywhere
+        track.on_packet(packet(2222, 100 + i, 777777 + 3000 * i, P_SLICE, marker=1))
+    numbers = [seq_ts(e) for e in out.sent]
+    seqs = [s for s, _ in numbers]
+    assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:], strict=False))
+    stamps = [t for _, t in numbers]
+    gaps = [(b - a) & 0xFFFFFFFF for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert gaps[:4] == [3000] * 4 and gaps[5:] == [3000] * 4
+    assert 4000 <= gaps[4] < 90000  # ~50 ms of wall clock between the two publishers
+    assert track.packets_lost == 0
+
+
+async def test_padding_is_hidden_and_losses_counted() -> None:
+    track, _ = make_track()
+    out = FakeOutput()
+    track.outputs.append(out)  # type: ignore[arg-type]
+    track.on_packet(packet(1, 10, 0, P_SLICE))
+    track.on_packet(packet(1, 11, 0, b""))  # padding only
+    track.on_packet(packet(1, 12, 0, P_SLICE))
+    track.on_packet(packet(1, 15, 0, P_SLICE))  # 13, 14 lost
+    seqs = [seq_ts(e)[0] for e in out.sent]
+    assert (seqs[1] - seqs[0]) & 0xFFFF == 1  # no hole where the padding was
+    assert (seqs[2] - seqs[1]) & 0xFFFF == 3
+    assert track.packets_lost == 2
+    track.on_packet(packet(1, 13, 0, P_SLICE))  # retransmission arrives late
+    assert track.packets_lost == 1
+
+
+async def test_nack_answered_from_ring() -> None:
+    track, _ = make_track()
+    out = FakeOutput()
+    track.outputs.append(out)  # type: ignore[arg-type]
+    for i in range(10):
+        track.on_packet(packet(1, i, 0, P_SLICE))
+    wanted = [seq_ts(out.sent[3])[0], seq_ts(out.sent[7])[0], (seq_ts(out.sent[9])[0] + 5) & 0xFFFF]
+    other = FakeOutput()
+    track.retransmit(other, wanted)  # type: ignore[arg-type]
+    assert other.sent == [out.sent[3], out.sent[7]]
+
+
+async def test_late_joiner_starts_at_the_last_keyframe() -> None:
+    track, requests = make_track()
+    for i in range(3):
+        track.on_packet(packet(1, i, 3000 * i, P_SLICE, 1))
+    track.on_packet(packet(1, 3, 9000, IDR, 1))
+    for i in range(4, 8):
+        track.on_packet(packet(1, i, 3000 * i, P_SLICE, 1))
+    assert track.gop is not None and len(track.gop) == 5 and track.keyframes == 1
+    out = FakeOutput()
+    track.attach(out)  # type: ignore[arg-type]
+    assert requests == [1]  # and a fresh keyframe is asked for
+    track.on_packet(packet(1, 8, 24000, P_SLICE, 1))  # arrives while catching up
+    await asyncio.sleep(0.05)
+    seqs = [seq_ts(e)[0] for e in out.sent]
+    assert len(seqs) == 6 and out.sent[0][4] == IDR
+    assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:], strict=False))
+    assert out in track.outputs and not track.joining  # type: ignore[comparison-overlap]
+
+
+def test_h264_inspection_of_encoded_packets() -> None:
+    encoder = H264Encoder()
+    frame = av.VideoFrame.from_image(draw_test_card(1, 320, 240, (255, 0, 0)))
+    frame.pts, frame.time_base = 0, fractions.Fraction(1, 90000)
+    payloads, _ = encoder.encode(frame, force_keyframe=True)
+    assert h264_inspect(payloads[0])[0]  # SPS/PPS (STAP-A) or IDR first
+    frame.pts = 3000
+    payloads, _ = encoder.encode(frame)
+    assert not any(h264_inspect(p)[0] for p in payloads)
+
+
+def test_bframes_detected_in_libx264_output() -> None:
+    codec = av.CodecContext.create("libx264", "w")
+    codec.width, codec.height, codec.pix_fmt = 320, 240, "yuv420p"
+    codec.time_base = fractions.Fraction(1, 30)
+    codec.options = {"bframes": "2", "preset": "veryfast", "b-adapt": "0"}
+    slice_types = []
+    frames = []
+    for i in range(30):
+        frame = av.VideoFrame.from_image(draw_test_card(i, 320, 240, (i * 8, 0, 0)))
+        frame = frame.reformat(format="yuv420p")
+        frame.pts = i
+        frames.append(frame)
+    for frame in [*frames, None]:
+        for pkt in codec.encode(frame):
+            for nal in bytes(pkt).split(b"\x00\x00\x01")[1:]:
+                nal = nal.rstrip(b"\x00")
+                st = h264_slice_type(nal)
+                if st is not None:
+                    slice_types.append(st)
+                    # a single-NAL RTP packet of that slice says the same
+                    assert h264_inspect(nal)[1] == st
+    assert 1 in slice_types  # B
+    assert 2 in slice_types  # I
+
+
+def test_vp8_keyframe_detection() -> None:
+    encoder = Vp8Encoder()
+    frame = av.VideoFrame.from_image(draw_test_card(1, 320, 240, (255, 0, 0)))
+    frame.pts, frame.time_base = 0, fractions.Fraction(1, 90000)
+    payloads, _ = encoder.encode(frame, force_keyframe=True)
+    assert vp8_inspect(payloads[0])[0]
+    assert not any(vp8_inspect(p)[0] for p in payloads[1:])
+    frame.pts = 3000
+    payloads, _ = encoder.encode(frame)
+    assert not any(vp8_inspect(p)[0] for p in payloads)
