@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import itertools
 import struct
 
 import av
@@ -66,9 +67,9 @@ async def test_takeover_keeps_numbering_continuous() -> None:
         track.on_packet(packet(2222, 100 + i, 777777 + 3000 * i, P_SLICE, marker=1))
     numbers = [seq_ts(e) for e in out.sent]
     seqs = [s for s, _ in numbers]
-    assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:], strict=False))
+    assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
     stamps = [t for _, t in numbers]
-    gaps = [(b - a) & 0xFFFFFFFF for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [(b - a) & 0xFFFFFFFF for a, b in itertools.pairwise(stamps)]
     assert gaps[:4] == [3000] * 4 and gaps[5:] == [3000] * 4
     assert 4000 <= gaps[4] < 90000  # ~50 ms of wall clock between the two publishers
     assert track.packets_lost == 0
@@ -117,7 +118,7 @@ async def test_late_joiner_starts_at_the_last_keyframe() -> None:
     await asyncio.sleep(0.05)
     seqs = [seq_ts(e)[0] for e in out.sent]
     assert len(seqs) == 6 and out.sent[0][4] == IDR
-    assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:], strict=False))
+    assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
     assert out in track.outputs and not track.joining  # type: ignore[comparison-overlap]
 
 
