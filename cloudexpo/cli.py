@@ -98,7 +98,7 @@ def _serve(settings: Settings, banner: Callable[[], None] | None = None, *, demo
         app,
         host=settings.host,
         port=settings.port,
-        ws="websockets",
+        ws="websockets-sansio",
         log_config=None,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",

@@ -235,7 +235,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         signin_rate=1000,
     )
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws="websockets", log_config=None, lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws="websockets-sansio", log_config=None, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
