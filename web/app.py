@@ -46,7 +46,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug:
             Mount("/static", app=CachedStaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
-            Middleware(RequestIdMiddleware, registry=services.metrics),  # type: ignore[arg-type]
+            Middleware(RequestIdMiddleware, registry=services.metrics),
             Middleware(
                 SessionlessAware,  # type: ignore[arg-type]
                 secret_key=services.secret_key,
@@ -55,7 +55,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug:
                 same_site="lax",
                 https_only=settings.cookies_secure,
             ),
-            Middleware(ContextMiddleware, services_getter=lambda: services, cache=cache),  # type: ignore[arg-type]
+            Middleware(ContextMiddleware, services_getter=lambda: services, cache=cache),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

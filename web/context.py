@@ -13,11 +13,11 @@ if TYPE_CHECKING:
 
 
 def services(request: HTTPConnection) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 def principal(request: HTTPConnection) -> Principal:
-    return request.scope.get("cloudexpo.principal", ANONYMOUS)  # type: ignore[no-any-return]
+    return request.scope.get("cloudexpo.principal", ANONYMOUS)
 
 
 def language(request: HTTPConnection) -> str:
@@ -25,7 +25,7 @@ def language(request: HTTPConnection) -> str:
 
 
 def csrf_token(request: HTTPConnection) -> str:
-    return request.scope.get("cloudexpo.csrf", "")  # type: ignore[no-any-return]
+    return request.scope.get("cloudexpo.csrf", "")
 
 
 def client_ip(request: HTTPConnection) -> str:

@@ -7,6 +7,7 @@ right 4xx status. Domain exceptions are mapped here, at the boundary.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -68,9 +69,9 @@ def error_body(status: int, detail: str, error: str | None = None, **extra: Any)
 
 
 def error_response(request: Request, status: int, detail: str, *, error: str | None = None,
-                   headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> Response:
+                   headers: Mapping[str, str] | None = None, extra: dict[str, Any] | None = None) -> Response:
     if wants_json(request):
-        return JSONResponse(error_body(status, detail, error, **(extra or {})), status_code=status, headers=headers)
+        return JSONResponse(error_body(status, detail, error, **(extra or {})), status_code=status, headers=dict(headers or {}))
     from web.templating import render
 
     response = render(request, "error.html", {"status": status, "detail": detail}, status_code=status)

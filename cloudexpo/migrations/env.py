@@ -8,6 +8,7 @@ where ``<branch>`` is the package that owns the tables (cloudexpo, booths, strea
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from cloudexpo.app import import_models
 from cloudexpo.db import Base
@@ -31,7 +32,7 @@ def run_migrations_online() -> None:
     _configure_and_run(connection)
 
 
-def _configure_and_run(connection: object) -> None:
+def _configure_and_run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -22,7 +22,7 @@ from web.templating import render
 
 
 def _limiter(request: Request) -> RateLimiter:
-    return request.app.state.signin_limiter  # type: ignore[no-any-return]
+    return request.app.state.signin_limiter
 
 
 def safe_next(value: str | None) -> str:
