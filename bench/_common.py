@@ -1,0 +1,270 @@
+"""Shared pieces of the streaming benchmarks: pre-encoded media, peers in other processes.
+
+Everything talks to 127.0.0.1 only: signalling is JSON lines over a TCP socket
+on 127.0.0.1, media gathers only on 127.0.0.1 (:mod:`streaming.peers`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import json
+import multiprocessing as mp
+import os
+import pickle
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import av
+from aiortc import MediaStreamTrack, RTCRtpReceiver
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
+from aiortc.rtp import RtpPacket
+from PIL import Image
+
+from streaming.peers import accept_answer, create_offer, new_peer_connection
+from streaming.testsource import draw_test_card, prefer_codec
+
+HOSTS = ("127.0.0.1",)
+Media = dict[str, list[tuple[bytes, int]]]  # kind -> [(encoded bytes, pts)]
+
+
+def encode_media(
+    path: Path, seconds: int = 4, width: int = 1280, height: int = 720, fps: int = 30,
+    bitrate: int = 2_500_000,
+) -> Media:
+    """Encode ``seconds`` of test card (H.264, no B-frames) and tone (Opus) once; cache in ``path``."""
+    if path.exists():
+        media: Media = pickle.loads(path.read_bytes())
+        return media
+    video = av.CodecContext.create("libx264", "w")
+    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    video.time_base = fractions.Fraction(1, fps)
+    video.framerate = fractions.Fraction(fps, 1)
+    video.bit_rate = bitrate
+    video.gop_size = fps * 2
+    kbps = bitrate // 1000
+    video.options = {
+        "preset": "ultrafast",
+        "tune": "zerolatency",
+        "profile": "baseline",
+        "x264-params": f"bframes=0:vbv-maxrate={kbps}:vbv-bufsize={kbps}:keyint={fps * 2}",
+    }
+    out: Media = {"video": [], "audio": []}
+    noise = Image.frombytes("L", (width // 4, height // 4), os.urandom(width * height // 16))
+    noise = noise.resize((width, height)).convert("RGB")
+    for i in range(seconds * fps):
+        card = draw_test_card(i, width, height, (0, 96, 255), f"frame {i}")
+        img = Image.blend(card, noise.rotate(i * 7), 0.25)
+        frame = av.VideoFrame.from_image(img).reformat(format="yuv420p")
+        frame.pts = i
+        for pkt in video.encode(frame):
+            out["video"].append((bytes(pkt), int(pkt.pts) * 90000 // fps))
+    for pkt in video.encode(None):
+        out["video"].append((bytes(pkt), int(pkt.pts) * 90000 // fps))
+    audio = av.CodecContext.create("libopus", "w")
+    audio.sample_rate = 48000
+    audio.layout = "stereo"
+    audio.format = "s16"
+    audio.bit_rate = 64000
+    import math
+    import struct
+
+    tone = b"".join(
+        struct.pack("<hh", v, v)
+        for v in (int(6000 * math.sin(2 * math.pi * 440 * n / 48000)) for n in range(960))
+    )
+    for i in range(seconds * 50):
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
+        frame.planes[0].update(tone)
+        frame.sample_rate = 48000
+        frame.pts = i * 960
+        for pkt in audio.encode(frame):
+            out["audio"].append((bytes(pkt), int(pkt.pts)))
+    path.write_bytes(pickle.dumps(out))
+    return out
+
+
+class PacketTrack(MediaStreamTrack):
+    """Replays pre-encoded packets in real time, looping; aiortc packs them without encoding."""
+
+    def __init__(self, kind: str, packets: list[tuple[bytes, int]], clock_rate: int, period: int) -> None:
+        super().__init__()
+        self.kind = kind
+        self._packets = packets
+        self._clock = clock_rate
+        self._period = period  # duration of one loop in clock units
+        self._i = 0
+        self._t0: float | None = None
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        loop_no, idx = divmod(self._i, len(self._packets))
+        data, pts = self._packets[idx]
+        pts += loop_no * self._period
+        if self._t0 is None:
+            self._t0 = time.monotonic()
+        wait = self._t0 + pts / self._clock - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._i += 1
+        packet = av.Packet(data)
+        packet.pts = pts
+        packet.time_base = fractions.Fraction(1, self._clock)
+        return packet
+
+
+def media_tracks(media: Media, seconds: int) -> tuple[PacketTrack, PacketTrack]:
+    return (
+        PacketTrack("video", media["video"], 90000, seconds * 90000),
+        PacketTrack("audio", media["audio"], 48000, seconds * 48000),
+    )
+
+
+class CountingReceiver(RTCRtpReceiver):
+    """A viewer-side receiver that counts packets and never decodes (benchmark viewers)."""
+
+    counts: dict[str, int]
+    seqs: dict[int, list[int]]  # ssrc -> [first extended seq, highest extended seq, received]
+
+    @classmethod
+    def install(cls, receiver: RTCRtpReceiver) -> CountingReceiver:
+        receiver.__class__ = cls
+        assert isinstance(receiver, CountingReceiver)
+        receiver.seqs = {}
+        return receiver
+
+    async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
+        if not self._RTCRtpReceiver__started:  # type: ignore[attr-defined]
+            self.transport._register_rtp_receiver(self, parameters)
+            self._RTCRtpReceiver__started = True  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        self.transport._unregister_rtp_receiver(self)
+
+    def _handle_disconnect(self) -> None:
+        pass
+
+    async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        state = self.seqs.get(packet.ssrc)
+        seq = packet.sequence_number
+        if state is None:
+            self.seqs[packet.ssrc] = [seq, seq, 1]
+            return
+        highest = state[1]
+        delta = (seq - (highest & 0xFFFF)) & 0xFFFF
+        if delta < 0x8000:
+            state[1] = highest + delta
+        state[2] += 1
+
+    def totals(self) -> tuple[int, int]:
+        received = sum(s[2] for s in self.seqs.values())
+        expected = sum(s[1] - s[0] + 1 for s in self.seqs.values())
+        return received, max(0, expected - received)
+
+
+# -- signalling: JSON lines over TCP on 127.0.0.1 ------------------------------
+
+
+async def serve_signalling(
+    handler: Callable[[dict[str, Any]], Awaitable[str]],
+) -> tuple[asyncio.Server, int]:
+    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            request = json.loads(line)
+            try:
+                answer = await handler(request)
+                writer.write(json.dumps({"sdp": answer}).encode() + b"\n")
+            except Exception as exc:
+                writer.write(json.dumps({"error": repr(exc)}).encode() + b"\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(on_client, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, port
+
+
+async def signal(port: int, op: str, sdp: str) -> str:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(json.dumps({"op": op, "sdp": sdp}).encode() + b"\n")
+    await writer.drain()
+    reply = json.loads(await reader.readline())
+    writer.close()
+    if "error" in reply:
+        raise RuntimeError(reply["error"])
+    return str(reply["sdp"])
+
+
+# -- processes -----------------------------------------------------------------
+
+
+def publisher_process(port: int, media_path: str, seconds: int, stop: Any) -> None:
+    """Publish the pre-encoded media (H.264 + Opus) until ``stop`` is set."""
+
+    async def run() -> None:
+        media = pickle.loads(Path(media_path).read_bytes())
+        video, audio = media_tracks(media, seconds)
+        pc = new_peer_connection()
+        pc.addTransceiver(video, direction="sendonly")
+        pc.addTransceiver(audio, direction="sendonly")
+        prefer_codec(pc, "video", "H264")
+        offer = await create_offer(pc, HOSTS)
+        await accept_answer(pc, await signal(port, "publish", offer), HOSTS)
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
+        await pc.close()
+
+    asyncio.run(run())
+
+
+def viewers_process(port: int, count: int, ready: Any, stop: Any, results: Any) -> None:
+    """Run ``count`` counting (non-decoding) viewers; report (received, lost) at ``stop``."""
+
+    async def run() -> None:
+        pcs = []
+        receivers: list[CountingReceiver] = []
+        for _ in range(count):
+            pc = new_peer_connection()
+            for kind in ("video", "audio"):
+                t = pc.addTransceiver(kind, direction="recvonly")
+                receivers.append(CountingReceiver.install(t.receiver))
+            prefer_codec(pc, "video", "H264")
+            offer = await create_offer(pc, HOSTS)
+            await accept_answer(pc, await signal(port, "watch", offer), HOSTS)
+            pcs.append(pc)
+        deadline = time.monotonic() + 30
+        while any(pc.connectionState != "connected" for pc in pcs) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        ready.release()
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
+        received = lost = 0
+        for r in receivers:
+            a, b = r.totals()
+            received += a
+            lost += b
+        results.put((received, lost))
+        await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
+
+    asyncio.run(run())
+
+
+def start_viewers(
+    port: int, total: int, processes: int
+) -> tuple[list[mp.Process], Any, Any, Any]:
+    ctx = mp.get_context("spawn")
+    ready = ctx.Semaphore(0)
+    stop = ctx.Event()
+    results = ctx.Queue()
+    procs = []
+    per = [total // processes + (1 if i < total % processes else 0) for i in range(processes)]
+    for n in per:
+        if n:
+            p = ctx.Process(target=viewers_process, args=(port, n, ready, stop, results))
+            p.start()
+            procs.append(p)
+    return procs, ready, stop, results
