@@ -32,7 +32,11 @@ Media = dict[str, list[tuple[bytes, int]]]  # kind -> [(encoded bytes, pts)]
 
 
 def encode_media(
-    path: Path, seconds: int = 4, width: int = 1280, height: int = 720, fps: int = 30,
+    path: Path,
+    seconds: int = 4,
+    width: int = 1280,
+    height: int = 720,
+    fps: int = 30,
     bitrate: int = 2_500_000,
 ) -> Media:
     """Encode ``seconds`` of test card (H.264, no B-frames) and tone (Opus) once; cache in ``path``."""
@@ -90,7 +94,9 @@ def encode_media(
 class PacketTrack(MediaStreamTrack):
     """Replays pre-encoded packets in real time, looping; aiortc packs them without encoding."""
 
-    def __init__(self, kind: str, packets: list[tuple[bytes, int]], clock_rate: int, period: int) -> None:
+    def __init__(
+        self, kind: str, packets: list[tuple[bytes, int]], clock_rate: int, period: int
+    ) -> None:
         super().__init__()
         self.kind = kind
         self._packets = packets
@@ -206,7 +212,7 @@ def publisher_process(port: int, media_path: str, seconds: int, stop: Any) -> No
     """Publish the pre-encoded media (H.264 + Opus) until ``stop`` is set."""
 
     async def run() -> None:
-        media = pickle.loads(Path(media_path).read_bytes())
+        media = pickle.loads(Path(media_path).read_bytes())  # noqa: ASYNC240
         video, audio = media_tracks(media, seconds)
         pc = new_peer_connection()
         pc.addTransceiver(video, direction="sendonly")
@@ -214,7 +220,7 @@ def publisher_process(port: int, media_path: str, seconds: int, stop: Any) -> No
         prefer_codec(pc, "video", "H264")
         offer = await create_offer(pc, HOSTS)
         await accept_answer(pc, await signal(port, "publish", offer), HOSTS)
-        while not stop.is_set():
+        while not stop.is_set():  # noqa: ASYNC110
             await asyncio.sleep(0.2)
         await pc.close()
 
@@ -237,10 +243,10 @@ def viewers_process(port: int, count: int, ready: Any, stop: Any, results: Any) 
             await accept_answer(pc, await signal(port, "watch", offer), HOSTS)
             pcs.append(pc)
         deadline = time.monotonic() + 30
-        while any(pc.connectionState != "connected" for pc in pcs) and time.monotonic() < deadline:
+        while any(pc.connectionState != "connected" for pc in pcs) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         ready.release()
-        while not stop.is_set():
+        while not stop.is_set():  # noqa: ASYNC110
             await asyncio.sleep(0.2)
         received = lost = 0
         for r in receivers:
@@ -253,9 +259,7 @@ def viewers_process(port: int, count: int, ready: Any, stop: Any, results: Any) 
     asyncio.run(run())
 
 
-def start_viewers(
-    port: int, total: int, processes: int
-) -> tuple[list[mp.Process], Any, Any, Any]:
+def start_viewers(port: int, total: int, processes: int) -> tuple[list[mp.Process], Any, Any, Any]:
     ctx = mp.get_context("spawn")
     ready = ctx.Semaphore(0)
     stop = ctx.Event()

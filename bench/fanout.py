@@ -32,10 +32,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiortc import RTCPeerConnection  # noqa: E402
-from aiortc.contrib.media import MediaRelay  # noqa: E402
+from aiortc import RTCPeerConnection
+from aiortc.contrib.media import MediaRelay
 
-from bench._common import (  # noqa: E402
+from bench._common import (
     HOSTS,
     encode_media,
     media_tracks,
@@ -43,10 +43,11 @@ from bench._common import (  # noqa: E402
     serve_signalling,
     start_viewers,
 )
-from streaming.engine import MediaEngine  # noqa: E402
-from streaming.peers import answer_offer, new_peer_connection  # noqa: E402
+from streaming.engine import MediaEngine
+from streaming.peers import answer_offer, new_peer_connection
 
 SECONDS = 4  # length of the pre-encoded loop
+VERBOSE = False
 
 
 def cpu_seconds(proc: psutil.Process) -> float:
@@ -55,12 +56,18 @@ def cpu_seconds(proc: psutil.Process) -> float:
 
 
 async def measure(proc: psutil.Process, seconds: float) -> float:
-    c0, t0 = cpu_seconds(proc), time.monotonic()
+    c0, t0 = proc.cpu_times(), time.monotonic()
     await asyncio.sleep(seconds)
-    return (cpu_seconds(proc) - c0) / (time.monotonic() - t0)
+    c1, elapsed = proc.cpu_times(), time.monotonic() - t0
+    user, system = (c1.user - c0.user) / elapsed, (c1.system - c0.system) / elapsed
+    if VERBOSE:
+        print(f"    cpu over {elapsed:.1f} s: user {user * 100:.1f}% system {system * 100:.1f}%")
+    return user + system
 
 
-async def run_case(mode: str, viewers: int, media_path: Path, window: float, procs: int) -> dict[str, Any]:
+async def run_case(
+    mode: str, viewers: int, media_path: Path, window: float, procs: int
+) -> dict[str, Any]:
     import multiprocessing as mp
 
     proc = psutil.Process()
@@ -81,14 +88,16 @@ async def run_case(mode: str, viewers: int, media_path: Path, window: float, pro
             return (await engine.watch("bench", req["sdp"])).answer_sdp
 
         server, port = await serve_signalling(handler)
-        publisher = ctx.Process(target=publisher_process, args=(port, str(media_path), SECONDS, pub_stop))
+        publisher = ctx.Process(
+            target=publisher_process, args=(port, str(media_path), SECONDS, pub_stop)
+        )
         publisher.start()
-        while "bench" not in engine.stream_ids or engine.stats("bench")["packets_in"] < 300:
+        while "bench" not in engine.stream_ids or engine.stats("bench")["packets_in"] < 300:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
     else:
         import pickle
 
-        media = pickle.loads(media_path.read_bytes())
+        media = pickle.loads(media_path.read_bytes())  # noqa: ASYNC240
         relay = MediaRelay()
         video, audio = media_tracks(media, SECONDS)
 
@@ -147,12 +156,17 @@ async def run_case(mode: str, viewers: int, media_path: Path, window: float, pro
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--viewers", default="8,32", help="comma-separated viewer counts")
     parser.add_argument("--window", type=float, default=8.0, help="seconds measured per case")
     parser.add_argument("--procs", type=int, default=4, help="viewer processes")
     parser.add_argument("--modes", default="engine,stock")
+    parser.add_argument("--verbose", action="store_true", help="print user/system CPU split")
     args = parser.parse_args()
+    global VERBOSE
+    VERBOSE = args.verbose
     media_path = Path(tempfile.gettempdir()) / "cloudexpo-bench-720p30.pickle"
     t0 = time.monotonic()
     media = encode_media(media_path, SECONDS)
@@ -183,7 +197,9 @@ async def main() -> None:
         by_mode = {r["mode"]: r for r in rows if r["viewers"] == n}
         if "engine" in by_mode and "stock" in by_mode:
             e, s = by_mode["engine"]["per_viewer_core"], by_mode["stock"]["per_viewer_core"]
-            print(f"  N={n:3}: engine {e * 100:.3f}% vs stock {s * 100:.3f}% of a core -> ratio {e / s:.2f}")
+            print(
+                f"  N={n:3}: engine {e * 100:.3f}% vs stock {s * 100:.3f}% of a core -> ratio {e / s:.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -102,17 +102,20 @@ class PacketSink(Protocol):
 
 
 class ViewerOutput:
-    """One viewer's end of a track: its SSRC, payload type and SRTP session."""
+    """One viewer's end of a track: its SSRC, payload type, SRTP session and socket."""
 
     __slots__ = (
+        "addr",
         "backlog",
         "dtls",
         "nominated",
         "octets",
         "packets",
+        "pair",
         "protect",
         "pt_bytes",
         "sender",
+        "sendto",
         "ssrc",
         "ssrc_bytes",
     )
@@ -127,18 +130,37 @@ class ViewerOutput:
         self.ssrc_bytes = struct.pack("!I", ssrc)
         self.protect: Callable[[bytes], bytes] = dtls._tx_srtp.protect
         self.nominated: dict[int, Any] = dtls.transport._connection._nominated
+        self.pair: Any = None
+        self.sendto: Callable[[bytes, Any], Any] = _drop
+        self.addr: Any = None
         self.packets = 0
         self.octets = 0
         self.backlog: deque[Entry] | None = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Pick up the ICE pair in use (it may change); send on its UDP transport."""
+        pair = self.nominated.get(1)
+        self.pair = pair
+        if pair is None:
+            self.sendto, self.addr = _drop, None
+        else:
+            self.sendto, self.addr = pair.protocol.transport.sendto, pair.remote_addr
 
     def send(self, entry: Entry) -> None:
+        if self.nominated.get(1) is not self.pair:
+            self.refresh()
         _, b0, marker, seqts, tail = entry
-        data = self.protect(b"".join((b0, self.pt_bytes[marker], seqts, self.ssrc_bytes, tail)))
-        pair = self.nominated.get(1)
-        if pair is not None:
-            pair.protocol.transport.sendto(data, pair.remote_addr)
+        self.sendto(
+            self.protect(b"".join((b0, self.pt_bytes[marker], seqts, self.ssrc_bytes, tail))),
+            self.addr,
+        )
         self.packets += 1
         self.octets += len(tail)
+
+
+def _drop(data: bytes, addr: Any) -> None:
+    pass
 
 
 class TrackForwarder:

@@ -1,0 +1,109 @@
+"""The demo's simulated launch: a test card published over WHIP to the server itself.
+
+``cloudexpo demo`` starts the server with ``demo_live=True``; after start-up
+this posts the built-in publisher's offer (test card with a running clock and a
+tone, :mod:`streaming.testsource`) to ``/whip/{slot}`` on 127.0.0.1 with the
+slot's bearer token, exactly as OBS would, so "live now" plays at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from cloudexpo.db import utcnow
+from cloudexpo.services import Services
+
+from .models import Slot, SlotState, Stage, StageKind
+from .schedule import token_of
+
+log = logging.getLogger(__name__)
+
+
+async def pick_demo_slot(services: Services) -> Slot | None:
+    """The release-zone slot open for publishing now (the seed puts one there)."""
+    now = utcnow()
+    async with services.db.session() as db:
+        rows = await db.scalars(
+            select(Slot)
+            .join(Stage, Stage.id == Slot.stage_id)
+            .where(
+                Stage.kind == StageKind.RELEASE.value,
+                Slot.starts_at <= now,
+                Slot.ends_at > now,
+                Slot.approved.is_(True),
+                Slot.state.in_(
+                    [SlotState.SCHEDULED.value, SlotState.GREEN_ROOM.value, SlotState.LIVE.value]
+                ),
+            )
+            .order_by(Slot.starts_at)
+        )
+        return rows.first()
+
+
+class DemoLaunch:
+    """Runs the simulated launch in the background of a running server."""
+
+    def __init__(self, services: Services, base_url: str | None = None) -> None:
+        self.services = services
+        self.base_url = base_url or f"http://127.0.0.1:{services.settings.port}"
+        self.publisher: Any = None
+        self.slot_id: int | None = None
+        self.location: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="demo-launch")
+
+    async def _run(self) -> None:
+        from .testsource import publish_test_card
+
+        try:
+            async with httpx.AsyncClient(base_url=self.base_url, timeout=20) as http:
+                for _ in range(200):  # the server accepts connections after the lifespan started
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await http.get("/healthz")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
+                slot = await pick_demo_slot(self.services)
+                if slot is None:
+                    log.warning("demo launch: no release-zone slot is open now; nothing to publish")
+                    return
+                self.slot_id = slot.id
+                token = token_of(self.services.secret_key, slot)
+
+                async def signal(offer: str) -> str:
+                    response = await http.post(
+                        f"/whip/{slot.id}",
+                        content=offer,
+                        headers={
+                            "Content-Type": "application/sdp",
+                            "Authorization": f"Bearer {token}",
+                        },
+                    )
+                    if response.status_code != 201:
+                        raise RuntimeError(f"WHIP answered {response.status_code}: {response.text}")
+                    self.location = response.headers.get("location")
+                    return response.text
+
+                hosts = self.services.settings.ice_hosts or ["127.0.0.1"]
+                self.publisher = await publish_test_card(signal, width=640, height=360, hosts=hosts)
+                log.info("demo launch: publishing the test card to slot %s", slot.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("demo launch failed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.publisher is not None:
+            with contextlib.suppress(Exception):
+                await self.publisher.close()
