@@ -59,6 +59,9 @@ async def seed_demo(settings: Settings) -> DemoLogins:
                     await accounts.create_user(db, email, DEMO_PASSWORD, display_name=name, role=role)
                 logins.accounts.append((role.value, email))
             await db.commit()
+        from booths.seed import seed_exhibition
+
+        logins.accounts.extend(await seed_exhibition(services, DEMO_PASSWORD))
     finally:
         await services.close()
     return logins

@@ -1,0 +1,251 @@
+"""Reading the exhibition: halls, zones, booths, products, staff — as each asker may see them.
+
+A booth is shown to visitors when it is published and not hidden by a
+moderator; its own staff and moderators see it in every state.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booths.errors import NotFound
+from booths.models import Booth, Exhibitor, Hall, Product, Zone
+from cloudexpo.accounts import Role, User
+from cloudexpo.permissions import Principal
+
+if TYPE_CHECKING:
+    from cloudexpo.storage import ObjectStore
+
+log = logging.getLogger(__name__)
+
+MEDIA_KINDS = ("logo", "banner", "image", "video", "document")
+
+
+@dataclass
+class BoothBundle:
+    """A booth with what every page about it needs."""
+
+    booth: Booth
+    exhibitor: Exhibitor
+    zone: Zone
+    hall: Hall
+    products: list[Product] = field(default_factory=list)
+
+
+def can_see(principal: Principal, booth: Booth) -> bool:
+    return booth.visible or principal.can_manage_exhibitor(booth.exhibitor_id)
+
+
+async def list_halls(session: AsyncSession) -> list[Hall]:
+    return list((await session.scalars(select(Hall).order_by(Hall.position, Hall.id))).all())
+
+
+async def list_zones(session: AsyncSession, hall_id: int | None = None) -> list[Zone]:
+    query = select(Zone).order_by(Zone.position, Zone.id)
+    if hall_id is not None:
+        query = query.where(Zone.hall_id == hall_id)
+    return list((await session.scalars(query)).all())
+
+
+async def get_hall(session: AsyncSession, hall_id: int) -> Hall:
+    hall = await session.get(Hall, hall_id)
+    if hall is None:
+        raise NotFound(f"There is no hall {hall_id}.")
+    return hall
+
+
+async def get_zone(session: AsyncSession, ref: str | int) -> Zone:
+    """A zone by id or by slug."""
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        zone = await session.get(Zone, int(ref))
+    else:
+        zone = await session.scalar(select(Zone).where(Zone.slug == ref))
+    if zone is None:
+        raise NotFound(f"There is no zone {ref!r}.")
+    return zone
+
+
+async def visible_counts(session: AsyncSession) -> dict[int, int]:
+    """Visible booths per zone id."""
+    rows = await session.execute(
+        select(Booth.zone_id, func.count(Booth.id))
+        .where(Booth.published.is_(True), Booth.hidden.is_(False))
+        .group_by(Booth.zone_id)
+    )
+    return {zone_id: count for zone_id, count in rows.all()}
+
+
+async def totals(session: AsyncSession) -> dict[str, int]:
+    visible = (Booth.published.is_(True), Booth.hidden.is_(False))
+    booths = await session.scalar(select(func.count(Booth.id)).where(*visible))
+    products = await session.scalar(select(func.count(Product.id)).join(Booth, Booth.id == Product.booth_id).where(*visible))
+    regions = await session.scalar(
+        select(func.count(func.distinct(Exhibitor.region))).join(Booth, Booth.exhibitor_id == Exhibitor.id).where(*visible)
+    )
+    return {"booths": int(booths or 0), "products": int(products or 0), "regions": int(regions or 0)}
+
+
+@dataclass
+class BoothQuery:
+    zone_id: int | None = None
+    hall_id: int | None = None
+    industry: str | None = None
+    region: str | None = None
+    has_products: bool | None = None
+    has_video: bool | None = None
+    featured: bool | None = None
+    exhibitor_id: int | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _visibility(principal: Principal) -> Any:
+    shown = Booth.published.is_(True) & Booth.hidden.is_(False)
+    if principal.is_moderator:
+        return None
+    if principal.exhibitor_id is not None and principal.role is Role.EXHIBITOR:
+        return or_(shown, Booth.exhibitor_id == principal.exhibitor_id)
+    return shown
+
+
+async def list_booths(
+    session: AsyncSession, principal: Principal, q: BoothQuery | None = None
+) -> tuple[int, list[tuple[Booth, Exhibitor, Zone]]]:
+    """Booths the principal may see, filtered; returns (total, page)."""
+    q = q or BoothQuery()
+    conds: list[Any] = []
+    if (vis := _visibility(principal)) is not None:
+        conds.append(vis)
+    if q.zone_id is not None:
+        conds.append(Booth.zone_id == q.zone_id)
+    if q.hall_id is not None:
+        conds.append(Zone.hall_id == q.hall_id)
+    if q.industry:
+        conds.append(Exhibitor.industry == q.industry)
+    if q.region:
+        conds.append(Exhibitor.region == q.region)
+    if q.has_video is not None:
+        conds.append(Booth.has_video.is_(q.has_video))
+    if q.featured is not None:
+        conds.append(Booth.featured.is_(q.featured))
+    if q.exhibitor_id is not None:
+        conds.append(Booth.exhibitor_id == q.exhibitor_id)
+    if q.has_products is not None:
+        has = exists().where(Product.booth_id == Booth.id)
+        conds.append(has if q.has_products else ~has)
+    base = (
+        select(Booth, Exhibitor, Zone)
+        .join(Exhibitor, Exhibitor.id == Booth.exhibitor_id)
+        .join(Zone, Zone.id == Booth.zone_id)
+        .where(*conds)
+    )
+    total = await session.scalar(select(func.count()).select_from(base.with_only_columns(Booth.id).subquery()))
+    rows = (await session.execute(base.order_by(Booth.number).limit(q.limit).offset(q.offset))).all()
+    return int(total or 0), [(b, e, z) for b, e, z in rows]
+
+
+async def get_booth(session: AsyncSession, principal: Principal, ref: int | str, *, with_products: bool = True) -> BoothBundle:
+    """A booth by id or number, as the principal may see it (404 otherwise)."""
+    query = (
+        select(Booth, Exhibitor, Zone, Hall)
+        .join(Exhibitor, Exhibitor.id == Booth.exhibitor_id)
+        .join(Zone, Zone.id == Booth.zone_id)
+        .join(Hall, Hall.id == Zone.hall_id)
+    )
+    if isinstance(ref, int) or ref.isdigit():
+        query = query.where(Booth.id == int(ref))
+    else:
+        query = query.where(Booth.number == ref.upper())
+    row = (await session.execute(query)).first()
+    if row is None or not can_see(principal, row[0]):
+        raise NotFound(f"There is no booth {ref}.")
+    bundle = BoothBundle(*row)
+    if with_products:
+        bundle.products = await list_products(session, bundle.booth.id)
+    return bundle
+
+
+async def list_products(session: AsyncSession, booth_id: int) -> list[Product]:
+    return list((await session.scalars(select(Product).where(Product.booth_id == booth_id).order_by(Product.position, Product.id))).all())
+
+
+async def get_product(session: AsyncSession, principal: Principal, product_id: int) -> tuple[Product, BoothBundle]:
+    product = await session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"There is no product {product_id}.")
+    try:
+        bundle = await get_booth(session, principal, product.booth_id)
+    except NotFound:
+        raise NotFound(f"There is no product {product_id}.") from None
+    return product, bundle
+
+
+async def booth_of_exhibitor(session: AsyncSession, exhibitor_id: int | None) -> Booth | None:
+    if exhibitor_id is None:
+        return None
+    return await session.scalar(select(Booth).where(Booth.exhibitor_id == exhibitor_id).order_by(Booth.id).limit(1))
+
+
+async def staff_of(session: AsyncSession, exhibitor_id: int) -> list[User]:
+    query = select(User).where(User.exhibitor_id == exhibitor_id, User.role == Role.EXHIBITOR.value, User.active.is_(True))
+    return list((await session.scalars(query.order_by(User.id))).all())
+
+
+# --- media (booths.assets, written by the media engineer) ----------------------------
+
+
+def _assets() -> Any:
+    try:
+        from booths import assets
+    except ImportError:  # the media module is not there yet
+        return None
+    return assets
+
+
+async def booth_media(
+    session: AsyncSession, store: ObjectStore, booth_id: int, *, include_hidden: bool = False
+) -> dict[str, list[dict[str, Any]]]:
+    """The booth's own media (not its products'), by kind, as views with URLs."""
+    out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in MEDIA_KINDS}
+    assets = _assets()
+    if assets is None:
+        return out
+    for asset in await assets.list_assets(session, booth_id=booth_id, include_hidden=include_hidden):
+        if asset.product_id is not None or asset.kind not in out:
+            continue
+        out[asset.kind].append(assets.asset_view(store, asset))
+    return out
+
+
+async def product_media(session: AsyncSession, store: ObjectStore, product_id: int) -> list[dict[str, Any]]:
+    assets = _assets()
+    if assets is None:
+        return []
+    return [assets.asset_view(store, a) for a in await assets.list_assets(session, product_id=product_id)]
+
+
+async def logos(session: AsyncSession, store: ObjectStore, booth_ids: list[int], kind: str = "logo") -> dict[int, str]:
+    """A small picture URL per booth (its logo's thumbnail), for lists and cards."""
+    assets = _assets()
+    if assets is None or not booth_ids:
+        return {}
+    Asset = assets.Asset
+    rows = (await session.scalars(
+        select(Asset)
+        .where(Asset.booth_id.in_(booth_ids), Asset.kind == kind, Asset.state == "ready", Asset.hidden.is_(False),
+               Asset.product_id.is_(None))
+        .order_by(Asset.position, Asset.id)
+    )).all()
+    out: dict[int, str] = {}
+    for asset in rows:
+        if asset.booth_id in out:
+            continue
+        view = assets.asset_view(store, asset)
+        thumbs = view.get("thumbs") or {}
+        out[asset.booth_id] = thumbs[min(thumbs)] if thumbs else view.get("url") or ""
+    return out
