@@ -94,6 +94,10 @@ class PacketSink(Protocol):
     publisher's. ``arrival_time`` is ``time.monotonic()`` at reception. Do
     blocking work elsewhere; do not keep the packet beyond the call if you
     mutate it.
+
+    Optional: ``on_rtcp_sr(kind, ntp_timestamp, rtp_timestamp)`` is called for
+    each sender report of the current publisher (64-bit NTP, RTP timestamp in
+    the output numbering), so a recorder can align audio with video.
     """
 
     def on_codec(self, kind: str, codec: CodecChoice) -> None: ...
@@ -316,6 +320,13 @@ class TrackForwarder:
         info = packet.sender_info
         out_rtp = (info.rtp_timestamp + self._ts_offset) & 0xFFFFFFFF
         self.sender_report = (info.ntp_timestamp, out_rtp, time.monotonic())
+        for sink in self.sinks:
+            hook = getattr(sink, "on_rtcp_sr", None)
+            if hook is not None:
+                try:
+                    hook(self.kind, info.ntp_timestamp, out_rtp)
+                except Exception:
+                    logger.exception("packet sink %r failed on a sender report", sink)
 
     def sender_info_now(self) -> tuple[int, int]:
         """(NTP, RTP) of "now" in the output numbering, for a viewer's sender report."""
