@@ -14,6 +14,7 @@ DEMO_PASSWORD = "cloudexpo-demo"
 
 def import_models() -> None:
     """Import every package's models so that Base.metadata knows all tables."""
+    import booths.assets  # noqa: F401
     import booths.models  # noqa: F401
     import cloudexpo.accounts  # noqa: F401
 
@@ -27,6 +28,9 @@ def create_app(settings: Settings, *, services: Services | None = None, demo_liv
 
     import_models()
     services = services or Services.from_settings(settings)
+    from booths.media import start_media_worker
+
+    services.on_startup.append(start_media_worker)  # media processing; resumes unfinished work
     return build_app(services)
 
 

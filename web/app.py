@@ -14,7 +14,7 @@ from cloudexpo.services import Services
 from web import i18n
 from web.errors import EXCEPTION_HANDLERS
 from web.middleware import ContextMiddleware, PrincipalCache, RequestIdMiddleware, SessionlessAware
-from web.routes import auth, health, pages, storage
+from web.routes import assets, auth, health, pages, storage, uploads
 from web.staticfiles import CachedStaticFiles
 from web.templating import STATIC
 
@@ -22,7 +22,7 @@ SESSION_COOKIE = "cloudexpo_session"
 
 
 def core_routes() -> list[BaseRoute]:
-    return [*health.routes, *auth.routes, *storage.routes, *pages.routes]
+    return [*health.routes, *auth.routes, *storage.routes, *uploads.routes, *assets.routes, *pages.routes]
 
 
 def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug: bool = False) -> Starlette:

@@ -1,0 +1,440 @@
+"""Uploads straight from the browser to object storage: tickets, resume, completion.
+
+The exhibitor's page asks for a ticket (:func:`create_ticket`) naming the file
+it will send. Small files (under :data:`SINGLE_PUT_LIMIT`) get one presigned
+PUT URL; larger ones a multipart upload whose part size (8–64 MiB) grows
+with the file, the page asking for part URLs in batches (:func:`part_urls`)
+and sending several parts at once. The page remembers the upload; after a
+reload or a dropped network it asks which parts storage already holds
+(:func:`upload_status`) and sends the rest. :func:`complete_upload` joins the
+parts, runs the cheap checks of :mod:`booths.media` (size, type by the first
+bytes) and leaves the asset ``processing`` for the background worker.
+
+With the local folder store the URLs are the app's own signed ones; the page
+code is the same. With S3 no byte passes through the app.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import mimetypes
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booths import media
+from booths.assets import (
+    IMAGE_KINDS,
+    KINDS,
+    Asset,
+    Upload,
+    delete_asset,
+    next_position,
+    safe_filename,
+    used_bytes,
+)
+from booths.errors import BoothsError, Conflict, Invalid, NotFound
+from cloudexpo.db import Database, utcnow
+from cloudexpo.settings import Settings
+from cloudexpo.storage import InvalidUpload, ObjectNotFound, ObjectStore
+
+MiB = 1024 * 1024
+#: Files smaller than this go in one PUT; larger ones in parts.
+SINGLE_PUT_LIMIT = 16 * MiB
+MIN_PART = 8 * MiB
+MAX_PART = 64 * MiB
+#: Aim for at most this many parts before doubling the part size.
+TARGET_PARTS = 64
+MAX_PARTS = 10_000
+#: Parts the page sends at once.
+CONCURRENCY = 4
+URL_EXPIRES = 3600
+MAX_URLS_PER_REQUEST = 100
+#: Uploads never completed are aborted after this long (they hold quota).
+STALE_AFTER = dt.timedelta(days=7)
+
+
+class TooLarge(BoothsError):
+    """Beyond a per-file limit or the exhibitor's quota (413); ``extra`` has the figures."""
+
+    status = 413
+
+    def __init__(self, message: str, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message, "size")
+        self.extra = extra or {}
+
+
+class WrongType(BoothsError):
+    """The browser's claimed type does not fit the kind chosen (415)."""
+
+    status = 415
+
+
+class BadUpload(BoothsError):
+    """The completion cannot be done as asked: parts missing or wrong (400)."""
+
+    status = 400
+
+    def __init__(self, message: str, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message, "parts")
+        self.extra = extra or {}
+
+
+@dataclass(frozen=True)
+class Limits:
+    quota_bytes: int
+    max_image_bytes: int
+    max_video_bytes: int
+    max_document_bytes: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            quota_bytes=settings.quota_bytes,
+            max_image_bytes=settings.max_image_bytes,
+            max_video_bytes=settings.max_video_bytes,
+            max_document_bytes=settings.max_document_bytes,
+        )
+
+    def for_kind(self, kind: str) -> int:
+        if kind in IMAGE_KINDS:
+            return self.max_image_bytes
+        if kind == "video":
+            return self.max_video_bytes
+        return self.max_document_bytes
+
+    def as_dict(self) -> dict[str, int]:
+        return {kind: self.for_kind(kind) for kind in KINDS}
+
+
+def plan_parts(size: int) -> tuple[int, int]:
+    """``(part_size, part_count)``; part_size 0 means a single PUT."""
+    if size < SINGLE_PUT_LIMIT:
+        return 0, 1
+    part = MIN_PART
+    while part < MAX_PART and math.ceil(size / part) > TARGET_PARTS:
+        part *= 2
+    if math.ceil(size / part) > MAX_PARTS:
+        part = math.ceil(size / MAX_PARTS / MiB) * MiB
+    return part, math.ceil(size / part)
+
+
+def expected_part_size(upload: Upload, number: int) -> int:
+    if number < upload.part_count:
+        return upload.part_size
+    return upload.total_size - upload.part_size * (upload.part_count - 1)
+
+
+async def quota_view(session: AsyncSession, exhibitor_id: int, limits: Limits) -> dict[str, Any]:
+    used = await used_bytes(session, exhibitor_id)
+    return {
+        "exhibitor_id": exhibitor_id,
+        "used": used,
+        "quota": limits.quota_bytes,
+        "free": max(0, limits.quota_bytes - used),
+        "max_file": limits.as_dict(),
+    }
+
+
+_CLAIM_FAMILIES = {
+    "logo": ("image/",),
+    "banner": ("image/",),
+    "image": ("image/",),
+    "video": ("video/",),
+    "document": ("application/pdf",),
+}
+
+
+def _claimed_type(kind: str, content_type: str, filename: str) -> str:
+    """The type the browser will send (it must send exactly this); refused when it
+    plainly contradicts ``kind``. Not trusted: storage content is sniffed later."""
+    claim = (content_type or "").split(";")[0].strip().lower()
+    if not claim or claim == "application/octet-stream":
+        claim = (mimetypes.guess_type(filename)[0] or "application/octet-stream").lower()
+    if len(claim) > 100 or any(ch in claim for ch in "\r\n\"\\ "):
+        raise Invalid("content_type is not a media type like image/jpeg.", "content_type")
+    if claim != "application/octet-stream" and not claim.startswith(_CLAIM_FAMILIES[kind]):
+        raise WrongType(
+            f"“{filename}” looks like {claim}, but a {kind} must be {media.KIND_WORDS[kind]}. "
+            "Choose the kind that fits the file, or another file."
+        )
+    return claim
+
+
+async def create_ticket(
+    session: AsyncSession,
+    store: ObjectStore,
+    *,
+    exhibitor_id: int,
+    booth_id: int | None,
+    kind: str,
+    filename: str,
+    size: int,
+    content_type: str,
+    limits: Limits,
+    product_id: int | None = None,
+    user_id: int | None = None,
+) -> tuple[Asset, Upload]:
+    """Refuse what cannot fit (413) or is plainly the wrong kind (415/422);
+    else reserve the quota with an ``uploading`` asset and start the upload.
+    The caller checks who asks, commits, and hands :func:`ticket_view` to the page."""
+    if kind not in KINDS:
+        raise Invalid(f"kind must be one of {', '.join(KINDS)}.", "kind")
+    if not isinstance(filename, str) or not filename.strip():
+        raise Invalid("filename is required: the name of the file you upload.", "filename")
+    name = safe_filename(filename)
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        raise Invalid("size must be the file's size in bytes, more than 0.", "size")
+    limit = limits.for_kind(kind)
+    if size > limit:
+        raise TooLarge(
+            f"“{name}” is {media.human_bytes(size)}; a {kind} may be at most {media.human_bytes(limit)}. "
+            "Make the file smaller (export at a lower resolution or bit rate) and try again.",
+            {"limit": limit, "size": size},
+        )
+    claim = _claimed_type(kind, content_type, name)
+    used = await used_bytes(session, exhibitor_id)
+    if used + size > limits.quota_bytes:
+        free = max(0, limits.quota_bytes - used)
+        raise TooLarge(
+            f"“{name}” needs {media.human_bytes(size)} but only {media.human_bytes(free)} of your "
+            f"{media.human_bytes(limits.quota_bytes)} media quota is free. Delete media you no longer "
+            "show, or ask the organisers for more room.",
+            {"quota": limits.quota_bytes, "used": used, "free": free, "size": size},
+        )
+    part_size, part_count = plan_parts(size)
+    if part_count > MAX_PARTS:
+        raise TooLarge("the file is too large to upload in 10,000 parts.", {"size": size})
+    asset = Asset(
+        exhibitor_id=exhibitor_id,
+        booth_id=booth_id,
+        product_id=product_id,
+        kind=kind,
+        filename=name,
+        content_type=claim,
+        size=size,
+        state="uploading",
+        meta={},
+        title={},
+        created_by=user_id,
+        position=await next_position(session, booth_id, product_id),
+    )
+    session.add(asset)
+    await session.flush()
+    ext = _extension(name)
+    asset.key = f"{asset.folder}original{ext}"
+    upload_id = await store.create_multipart(asset.key, claim) if part_size else None
+    upload = Upload(
+        asset_id=asset.id,
+        upload_id=upload_id,
+        part_size=part_size,
+        part_count=part_count,
+        total_size=size,
+        user_id=user_id,
+    )
+    session.add(upload)
+    await session.flush()
+    return asset, upload
+
+
+def _extension(filename: str) -> str:
+    _, dot, ext = filename.rpartition(".")
+    ext = ext.lower()
+    if dot and 1 <= len(ext) <= 5 and ext.isascii() and ext.isalnum():
+        return "." + ext
+    return ""
+
+
+def ticket_view(store: ObjectStore, asset: Asset, upload: Upload) -> dict[str, Any]:
+    """What the page needs to send the file: for a single PUT the URL and the
+    Content-Type it must send; for multipart the part size and count."""
+    view: dict[str, Any] = {
+        "id": upload.id,
+        "asset_id": asset.id,
+        "kind": asset.kind,
+        "filename": asset.filename,
+        "mode": upload.mode,
+        "size": upload.total_size,
+        "content_type": asset.content_type,
+        "part_size": upload.part_size,
+        "part_count": upload.part_count,
+        "concurrency": CONCURRENCY,
+        "expires_in": URL_EXPIRES,
+        "state": asset.state,
+    }
+    if upload.upload_id is None and asset.state == "uploading":
+        view["url"] = store.put_url(asset.key, asset.content_type, URL_EXPIRES, max_size=upload.total_size)
+        view["headers"] = {"Content-Type": asset.content_type}
+    return view
+
+
+async def get_upload(session: AsyncSession, upload_id: int) -> tuple[Asset, Upload]:
+    upload = await session.get(Upload, upload_id)
+    asset = await session.get(Asset, upload.asset_id) if upload is not None else None
+    if upload is None or asset is None:
+        raise NotFound("There is no such upload; it may have been cancelled. Start it again.")
+    return asset, upload
+
+
+async def upload_status(store: ObjectStore, asset: Asset, upload: Upload) -> dict[str, Any]:
+    """The ticket again, with the parts storage already holds: the page resumes from it."""
+    view = ticket_view(store, asset, upload)
+    view["problem"] = asset.problem
+    parts: list[dict[str, Any]] = []
+    if asset.state == "uploading" and upload.upload_id is not None:
+        try:
+            stored = await store.list_parts(asset.key, upload.upload_id)
+        except ObjectNotFound:
+            stored = []
+            view["state"] = "lost"
+        for part in stored:
+            if part.size == expected_part_size(upload, part.part_number):
+                parts.append({"part_number": part.part_number, "etag": part.etag, "size": part.size})
+    elif asset.state == "uploading":
+        info = await store.head(asset.key)
+        view["uploaded"] = info is not None and info.size == upload.total_size
+    view["parts"] = parts
+    view["done_bytes"] = sum(p["size"] for p in parts)
+    return view
+
+
+def part_urls(store: ObjectStore, asset: Asset, upload: Upload, numbers: list[int]) -> list[dict[str, Any]]:
+    """Fresh URLs for the given part numbers (URLs expire, so the page asks in batches)."""
+    if asset.state != "uploading":
+        raise Conflict("This upload is finished; nothing more to send.")
+    if upload.upload_id is None:
+        raise Conflict("This upload is a single PUT; use the ticket's url (GET the upload for a fresh one).")
+    if not numbers or len(numbers) > MAX_URLS_PER_REQUEST:
+        raise Invalid(f"Ask for 1 to {MAX_URLS_PER_REQUEST} part numbers at a time.", "part_numbers")
+    out = []
+    for number in numbers:
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= upload.part_count:
+            raise Invalid(f"part numbers run from 1 to {upload.part_count}; {number!r} is not one.", "part_numbers")
+        size = expected_part_size(upload, number)
+        url = store.part_url(asset.key, upload.upload_id, number, URL_EXPIRES, max_size=size)
+        out.append({"part_number": number, "url": url, "size": size})
+    return out
+
+
+def _parse_parts(parts: Any) -> list[tuple[int, str]]:
+    if not isinstance(parts, list):
+        raise BadUpload('parts must be a list like [{"part_number": 1, "etag": "…"}].')
+    out = []
+    for item in parts:
+        if not isinstance(item, dict):
+            raise BadUpload('each part must be {"part_number": n, "etag": "…"}.')
+        number, etag = item.get("part_number"), item.get("etag")
+        if not isinstance(number, int) or isinstance(number, bool) or not isinstance(etag, str) or not etag:
+            raise BadUpload('each part must be {"part_number": n, "etag": "…"}.')
+        out.append((number, etag))
+    return sorted(out)
+
+
+async def complete_upload(
+    session: AsyncSession,
+    store: ObjectStore,
+    asset: Asset,
+    upload: Upload,
+    parts: Any,
+    limits: Limits,
+) -> Asset:
+    """Join the parts and check the object. Missing or wrong parts: :class:`BadUpload`
+    and nothing is stored (the upload stays resumable). A wrong object:
+    :class:`booths.media.MediaRejected` after it is deleted and the asset marked
+    ``rejected`` (committed). Else the asset is ``processing``; the caller commits
+    and hands it to the worker."""
+    if asset.state != "uploading":
+        raise Conflict(f"This upload is already complete (the file is {asset.state}).")
+    if upload.upload_id is not None:
+        given = _parse_parts(parts)
+        numbers = [n for n, _ in given]
+        expected = list(range(1, upload.part_count + 1))
+        if numbers != expected:
+            missing = sorted(set(expected) - set(numbers))
+            extra = sorted(set(numbers) - set(expected))
+            what = []
+            if missing:
+                what.append(f"part(s) {_ranges(missing)} missing")
+            if extra:
+                what.append(f"part(s) {_ranges(extra)} unexpected")
+            if len(numbers) != len(set(numbers)):
+                what.append("some parts listed twice")
+            raise BadUpload(
+                f"The upload has {upload.part_count} parts; {', '.join(what)}. "
+                "Send the missing parts, then complete again; nothing was stored.",
+                {"missing": missing},
+            )
+        try:
+            stored = {p.part_number: p for p in await store.list_parts(asset.key, upload.upload_id)}
+        except ObjectNotFound:
+            raise Conflict("Storage no longer has this upload; cancel it and upload the file again.") from None
+        wrong = [
+            n for n in expected
+            if n not in stored or stored[n].size != expected_part_size(upload, n)
+        ]
+        if wrong:
+            raise BadUpload(
+                f"Storage does not hold part(s) {_ranges(wrong)} complete; send them again, then "
+                "complete again. Nothing was stored.",
+                {"missing": wrong},
+            )
+        try:
+            await store.complete_multipart(asset.key, upload.upload_id, given)
+        except InvalidUpload as exc:
+            raise BadUpload(f"Storage refused the parts: {exc}. Nothing was stored.") from None
+    else:
+        if await store.head(asset.key) is None:
+            raise BadUpload("Nothing arrived yet: PUT the file to the ticket's url first, then complete.")
+    upload.completed_at = utcnow()
+    upload.parts_done = upload.part_count
+    try:
+        found = await media.check_object(store, asset, limits.for_kind(asset.kind))
+    except media.MediaRejected as exc:
+        await media.reject(session, store, asset, str(exc))
+        await session.commit()
+        raise
+    asset.content_type = found
+    asset.state = "processing"
+    await session.flush()
+    return asset
+
+
+def _ranges(numbers: list[int]) -> str:
+    if len(numbers) > 12:
+        return ", ".join(map(str, numbers[:12])) + f" … ({len(numbers)} in all)"
+    return ", ".join(map(str, numbers))
+
+
+async def abort_in_store(store: ObjectStore, asset: Asset, upload: Upload) -> None:
+    if upload.upload_id is not None and upload.completed_at is None:
+        try:
+            await store.abort_multipart(asset.key, upload.upload_id)
+        except ObjectNotFound:
+            pass
+
+
+async def abort_upload(session: AsyncSession, store: ObjectStore, asset: Asset, upload: Upload) -> None:
+    """Cancel an unfinished upload: parts and asset go, the quota is free again."""
+    if asset.state != "uploading":
+        raise Conflict("This upload is complete; delete the file from the media list instead.")
+    await delete_asset(session, store, asset)
+
+
+async def abort_stale_uploads(db: Database, store: ObjectStore, older_than: dt.timedelta = STALE_AFTER) -> int:
+    """Abort uploads started long ago and never completed; returns how many."""
+    cutoff = utcnow() - older_than
+    count = 0
+    async with db.session() as session:
+        rows = await session.execute(
+            select(Asset, Upload)
+            .join(Upload, Upload.asset_id == Asset.id)
+            .where(Asset.state == "uploading", Upload.created_at < cutoff)
+        )
+        for asset, _upload in rows.all():
+            await delete_asset(session, store, asset)
+            count += 1
+        await session.commit()
+    return count

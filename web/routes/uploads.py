@@ -1,0 +1,192 @@
+"""Upload tickets and quotas: the browser sends media straight to storage.
+
+``POST /api/uploads`` gives a ticket (one presigned PUT, or a multipart upload
+whose part URLs ``POST /api/uploads/{id}/parts`` hands out in batches);
+``GET /api/uploads/{id}`` says which parts storage holds, so a reloaded page
+resumes; ``POST /api/uploads/{id}/complete`` joins and checks;
+``DELETE /api/uploads/{id}`` cancels. ``GET /api/exhibitors/{id}/quota`` shows
+what is left before an upload starts. Only the exhibitor's staff and
+moderators may use any of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from booths import media, uploads
+from booths.assets import Asset, Upload, asset_view
+from booths.errors import BoothsError
+from booths.models import Booth, Product
+from cloudexpo.permissions import Principal, require, require_exhibitor_access
+from cloudexpo.services import Services
+from web.context import principal, services
+from web.errors import ApiError
+from web.forms import read_input
+
+
+def api_error(exc: BoothsError) -> ApiError:
+    """A domain refusal as the JSON error every API answers with."""
+    extra: dict[str, Any] = dict(getattr(exc, "extra", None) or {})
+    if exc.field:
+        extra.setdefault("field", exc.field)
+    error = "rejected" if isinstance(exc, media.MediaRejected) else None
+    return ApiError(exc.status, str(exc), error=error, extra=extra)
+
+
+def limits_of(svc: Services) -> uploads.Limits:
+    return uploads.Limits.from_settings(svc.settings)
+
+
+def int_field(data: dict[str, Any], name: str, *, required: bool = True) -> int | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise ApiError(422, f"'{name}' is required.", extra={"field": name})
+        return None
+    if isinstance(value, bool):
+        raise ApiError(422, f"'{name}' must be a whole number.", extra={"field": name})
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise ApiError(422, f"'{name}' must be a whole number.", extra={"field": name})
+    return value
+
+
+def path_int(request: Request, name: str) -> int:
+    raw = request.path_params[name]
+    if isinstance(raw, int):
+        return raw
+    raise ApiError(404, "There is nothing at this address.")
+
+
+async def load_upload(session: AsyncSession, request: Request, who: Principal) -> tuple[Asset, Upload]:
+    require(who)
+    try:
+        asset, upload = await uploads.get_upload(session, path_int(request, "upload_id"))
+    except BoothsError as exc:
+        raise api_error(exc) from None
+    require_exhibitor_access(who, asset.exhibitor_id)
+    return asset, upload
+
+
+async def create(request: Request) -> Response:
+    who = require(principal(request))
+    svc = services(request)
+    data = await read_input(request)
+    booth_id = int_field(data, "booth_id")
+    product_id = int_field(data, "product_id", required=False)
+    size = int_field(data, "size")
+    async with svc.db.session() as session:
+        booth = await session.get(Booth, booth_id)
+        if booth is None:
+            raise ApiError(404, "There is no such booth.", extra={"field": "booth_id"})
+        require_exhibitor_access(who, booth.exhibitor_id)
+        if product_id is not None:
+            product = await session.get(Product, product_id)
+            if product is None or product.booth_id != booth.id:
+                raise ApiError(422, "That product is not one of this booth's.", extra={"field": "product_id"})
+        try:
+            asset, upload = await uploads.create_ticket(
+                session,
+                svc.store,
+                exhibitor_id=booth.exhibitor_id,
+                booth_id=booth.id,
+                product_id=product_id,
+                kind=str(data.get("kind", "")),
+                filename=str(data.get("filename", "")),
+                size=size if size is not None else 0,
+                content_type=str(data.get("content_type", "") or ""),
+                limits=limits_of(svc),
+                user_id=who.user_id,
+            )
+        except BoothsError as exc:
+            raise api_error(exc) from None
+        await session.commit()
+        return JSONResponse(uploads.ticket_view(svc.store, asset, upload), status_code=201)
+
+
+async def status(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.session() as session:
+        asset, upload = await load_upload(session, request, principal(request))
+        view = await uploads.upload_status(svc.store, asset, upload)
+        view["asset"] = asset_view(svc.store, asset)
+        return JSONResponse(view)
+
+
+async def parts(request: Request) -> Response:
+    svc = services(request)
+    data = await read_input(request)
+    numbers = data.get("part_numbers")
+    if not isinstance(numbers, list):
+        raise ApiError(422, 'Send {"part_numbers": [1, 2, …]}.', extra={"field": "part_numbers"})
+    async with svc.db.session() as session:
+        asset, upload = await load_upload(session, request, principal(request))
+        try:
+            urls = uploads.part_urls(svc.store, asset, upload, numbers)
+        except BoothsError as exc:
+            raise api_error(exc) from None
+        return JSONResponse({"id": upload.id, "parts": urls, "expires_in": uploads.URL_EXPIRES})
+
+
+async def complete(request: Request) -> Response:
+    svc = services(request)
+    data = await read_input(request)
+    async with svc.db.session() as session:
+        asset, upload = await load_upload(session, request, principal(request))
+        try:
+            await uploads.complete_upload(session, svc.store, asset, upload, data.get("parts"), limits_of(svc))
+        except media.MediaRejected as exc:
+            raise ApiError(422, asset.problem or str(exc), error="rejected",
+                           extra={"asset": asset_view(svc.store, asset)}) from None
+        except BoothsError as exc:
+            raise api_error(exc) from None
+        await session.commit()
+        view = asset_view(svc.store, asset)
+    await submit(svc, asset.id)
+    return JSONResponse(view)
+
+
+async def submit(svc: Services, asset_id: int) -> None:
+    """Hand the asset to the background worker (or process it now when none runs)."""
+    worker = media.worker_for(svc)
+    if worker is not None:
+        worker.submit(asset_id)
+    else:
+        await media.process_asset(svc.db, svc.store, asset_id, limits_of(svc))
+
+
+async def cancel(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.session() as session:
+        asset, upload = await load_upload(session, request, principal(request))
+        try:
+            await uploads.abort_upload(session, svc.store, asset, upload)
+        except BoothsError as exc:
+            raise api_error(exc) from None
+        await session.commit()
+    return Response(status_code=204)
+
+
+async def quota(request: Request) -> Response:
+    who = require(principal(request))
+    exhibitor_id = path_int(request, "exhibitor_id")
+    require_exhibitor_access(who, exhibitor_id)
+    svc = services(request)
+    async with svc.db.session() as session:
+        return JSONResponse(await uploads.quota_view(session, exhibitor_id, limits_of(svc)))
+
+
+routes: list[BaseRoute] = [
+    Route("/api/uploads", create, methods=["POST"], name="upload_create"),
+    Route("/api/uploads/{upload_id:int}", status, methods=["GET"], name="upload_status"),
+    Route("/api/uploads/{upload_id:int}", cancel, methods=["DELETE"], name="upload_cancel"),
+    Route("/api/uploads/{upload_id:int}/parts", parts, methods=["POST"], name="upload_parts"),
+    Route("/api/uploads/{upload_id:int}/complete", complete, methods=["POST"], name="upload_complete"),
+    Route("/api/exhibitors/{exhibitor_id:int}/quota", quota, methods=["GET"], name="exhibitor_quota"),
+]
