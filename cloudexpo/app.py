@@ -17,6 +17,7 @@ def import_models() -> None:
     import booths.assets  # noqa: F401
     import booths.models  # noqa: F401
     import cloudexpo.accounts  # noqa: F401
+    import streaming.models  # noqa: F401
 
 
 def create_app(settings: Settings, *, services: Services | None = None, demo_live: bool = False) -> Starlette:
@@ -28,6 +29,9 @@ def create_app(settings: Settings, *, services: Services | None = None, demo_liv
 
     import_models()
     services = services or Services.from_settings(settings)
+    from streaming.runtime import install_live
+
+    install_live(services, demo_live=demo_live)  # the media engine: extras["media"], closed on shutdown
     from booths.media import start_media_worker
 
     services.on_startup.append(start_media_worker)  # media processing; resumes unfinished work
@@ -66,6 +70,11 @@ async def seed_demo(settings: Settings) -> DemoLogins:
         from booths.seed import seed_exhibition
 
         logins.accounts.extend(await seed_exhibition(services, DEMO_PASSWORD))
+        from streaming.seed import seed_programme
+
+        async with services.db.session() as db:
+            await seed_programme(db, services.secret_key)
+            await db.commit()
     finally:
         await services.close()
     return logins

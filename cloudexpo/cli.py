@@ -316,6 +316,11 @@ def user_list(obj: Context, role: str | None, as_json: bool) -> None:
         click.echo(f"{row['id']:>5}  {row['role']:<10} {row['email']}  {row['name']}{extra}")
 
 
+from streaming.cli import slot  # noqa: E402 - the composition root registers each package's commands
+
+cli.add_command(slot)
+
+
 def main() -> None:
     cli(prog_name="cloudexpo")
 

@@ -25,6 +25,13 @@ def core_routes() -> list[BaseRoute]:
     return [*health.routes, *auth.routes, *storage.routes, *uploads.routes, *assets.routes, *pages.routes]
 
 
+def live_routes() -> list[BaseRoute]:
+    """Programme, WHIP/WHEP, watch and go-live pages, chat, control room, /ws."""
+    from web.routes import chat, control, live, programme, whip, ws
+
+    return [*whip.routes, *ws.routes, *programme.routes, *live.routes, *control.routes, *chat.routes]
+
+
 def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug: bool = False) -> Starlette:
     i18n.load_all()
     settings = services.settings
@@ -43,6 +50,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug:
         routes=[
             *extra_routes,
             *core_routes(),
+            *live_routes(),
             Mount("/static", app=CachedStaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[

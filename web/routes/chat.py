@@ -1,0 +1,79 @@
+"""Chat beside a broadcast over JSON: read, write, and moderate.
+
+Everyone reads; signed-in users write (also possible over ``/ws``);
+moderators delete messages and mute users. Every change goes out on the bus.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from streaming.chat import Chat, message_json
+from streaming.schedule import get_slot
+from web.context import principal, services
+from web.forms import read_input
+from web.routes.control import require_moderator
+from web.routes.live import domain_errors, int_field
+
+
+def chat_service(request: Request) -> Chat:
+    return services(request).extras["chat"]  # type: ignore[no-any-return]
+
+
+@domain_errors
+async def api_history(request: Request) -> Response:
+    slot_id = int(request.path_params["slot_id"])
+    async with services(request).db.session() as db:
+        await get_slot(db, slot_id)
+        messages = await chat_service(request).history(db, slot_id)
+    return JSONResponse({"slot": slot_id, "messages": [message_json(m) for m in messages]})
+
+
+@domain_errors
+async def api_post(request: Request) -> Response:
+    data = await read_input(request)
+    async with services(request).db.session() as db:
+        message = await chat_service(request).post(db, principal(request), int(request.path_params["slot_id"]), data.get("text", ""))
+    return JSONResponse(message_json(message), status_code=201)
+
+
+@domain_errors
+async def api_delete(request: Request) -> Response:
+    require_moderator(request)
+    async with services(request).db.session() as db:
+        message = await chat_service(request).delete(db, principal(request), int(request.path_params["message_id"]))
+    return JSONResponse(message_json(message))
+
+
+@domain_errors
+async def api_mute(request: Request) -> Response:
+    require_moderator(request)
+    data = await read_input(request)
+    user_id = int_field(data, "user_id", required=True)
+    assert user_id is not None
+    slot_id = int(request.path_params["slot_id"])
+    scope = None if data.get("everywhere") else slot_id
+    async with services(request).db.session() as db:
+        await get_slot(db, slot_id)
+        mute = await chat_service(request).mute(db, principal(request), scope, user_id)
+    return JSONResponse({"user_id": mute.user_id, "slot_id": mute.slot_id}, status_code=201)
+
+
+@domain_errors
+async def api_unmute(request: Request) -> Response:
+    require_moderator(request)
+    slot_id = int(request.path_params["slot_id"])
+    async with services(request).db.session() as db:
+        removed = await chat_service(request).unmute(db, principal(request), slot_id, int(request.path_params["user_id"]))
+    return JSONResponse({"removed": removed})
+
+
+routes: list[BaseRoute] = [
+    Route("/api/slots/{slot_id:int}/chat", api_history, methods=["GET"]),
+    Route("/api/slots/{slot_id:int}/chat", api_post, methods=["POST"]),
+    Route("/api/chat/{message_id:int}", api_delete, methods=["DELETE"]),
+    Route("/api/slots/{slot_id:int}/mutes", api_mute, methods=["POST"]),
+    Route("/api/slots/{slot_id:int}/mutes/{user_id:int}", api_unmute, methods=["DELETE"]),
+]

@@ -1,0 +1,185 @@
+"""The moderators' control room: every stage, what is live, and the buttons.
+
+Move, cancel and approve slots; put a slot on air, end it, kick its
+publisher, rotate its token; the publisher's figures from the media engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from cloudexpo.i18n import pick
+from cloudexpo.permissions import Forbidden, Principal, require
+from streaming.chat import topic
+from streaming.live import state_event
+from streaming.models import Stage
+from streaming.schedule import (
+    approve_slot,
+    cancel_slot,
+    get_slot,
+    list_slots,
+    list_stages,
+    move_slot,
+    rotate_token,
+)
+from web.context import language, principal, services
+from web.forms import read_input
+from web.routes.live import domain_errors, exhibition_zone, live_service, parse_time, slot_json
+from web.templating import render
+
+
+def require_moderator(request: Request) -> Principal:
+    who = require(principal(request))
+    if not who.is_moderator:
+        raise Forbidden("Only moderators run the broadcast schedule.")
+    return who
+
+
+def _slot_id(request: Request) -> int:
+    return int(request.path_params["slot_id"])
+
+
+@domain_errors
+async def api_move(request: Request) -> Response:
+    require_moderator(request)
+    data = await read_input(request)
+    svc = services(request)
+    zone = exhibition_zone(request)
+    async with svc.db.session() as db:
+        slot = await get_slot(db, _slot_id(request), for_update=True)
+        starts_at = parse_time(data["starts_at"], "starts_at", zone) if data.get("starts_at") else slot.starts_at
+        if data.get("ends_at"):
+            ends_at = parse_time(data["ends_at"], "ends_at", zone)
+        elif data.get("minutes"):
+            ends_at = starts_at + dt.timedelta(minutes=int(data["minutes"]))
+        else:
+            ends_at = starts_at + (slot.ends_at - slot.starts_at)
+        stage_id = None
+        if data.get("stage"):
+            from streaming.schedule import get_stage
+
+            stage_id = (await get_stage(db, str(data["stage"]))).id
+        await move_slot(db, slot, starts_at, ends_at, stage_id)
+        await db.commit()
+        body = slot_json(slot, language(request), svc.settings.resolved_public_url)
+    await svc.bus.publish(topic(slot.id), state_event(slot, live_service(request).publisher_status(slot.id)))
+    return JSONResponse(body)
+
+
+@domain_errors
+async def api_cancel(request: Request) -> Response:
+    require_moderator(request)
+    svc = services(request)
+    live = live_service(request)
+    slot_id = _slot_id(request)
+    if live.publisher_status(slot_id) is not None:
+        await live.end(slot_id)
+    async with svc.db.session() as db:
+        slot = await cancel_slot(db, await get_slot(db, slot_id))
+        await db.commit()
+        body = slot_json(slot, language(request), svc.settings.resolved_public_url)
+    await svc.bus.publish(topic(slot.id), state_event(slot, None))
+    return JSONResponse(body)
+
+
+@domain_errors
+async def api_approve(request: Request) -> Response:
+    require_moderator(request)
+    svc = services(request)
+    async with svc.db.session() as db:
+        slot = await approve_slot(db, await get_slot(db, _slot_id(request)))
+        await db.commit()
+        body = slot_json(slot, language(request), svc.settings.resolved_public_url)
+    return JSONResponse(body)
+
+
+@domain_errors
+async def api_on_air(request: Request) -> Response:
+    require_moderator(request)
+    slot = await live_service(request).on_air(_slot_id(request))
+    return JSONResponse(slot_json(slot, language(request), services(request).settings.resolved_public_url))
+
+
+@domain_errors
+async def api_end(request: Request) -> Response:
+    require_moderator(request)
+    slot = await live_service(request).end(_slot_id(request))
+    return JSONResponse(slot_json(slot, language(request), services(request).settings.resolved_public_url))
+
+
+@domain_errors
+async def api_kick(request: Request) -> Response:
+    require_moderator(request)
+    slot, token = await live_service(request).kick(_slot_id(request))
+    body = slot_json(slot, language(request), services(request).settings.resolved_public_url)
+    body["whip_token"] = token
+    return JSONResponse(body)
+
+
+@domain_errors
+async def api_rotate(request: Request) -> Response:
+    require_moderator(request)
+    svc = services(request)
+    async with svc.db.session() as db:
+        slot = await get_slot(db, _slot_id(request))
+        token = await rotate_token(db, svc.secret_key, slot)
+        await db.commit()
+    return JSONResponse({"id": slot.id, "whip_token": token})
+
+
+async def status_rows(request: Request) -> list[dict[str, object]]:
+    """Every stage with its current or next slot and the engine's figures."""
+    svc = services(request)
+    live = live_service(request)
+    lang = language(request)
+    now = dt.datetime.now(dt.UTC)
+    base = svc.settings.resolved_public_url
+    async with svc.db.session() as db:
+        stages = await list_stages(db)
+        slots = await list_slots(db, start=now - dt.timedelta(hours=1), end=now + dt.timedelta(days=2), include_requests=True)
+        active = await list_slots(db, states=["live", "green_room"])
+    by_stage: dict[int, list[dict[str, object]]] = {s.id: [] for s in stages}
+    seen: set[int] = set()
+    for slot in [*active, *slots]:
+        if slot.id in seen or slot.state == "cancelled":
+            continue
+        seen.add(slot.id)
+        row = slot_json(slot, lang, base, viewers=live.viewers(slot.id))
+        row["publisher"] = live.publisher_status(slot.id)
+        stats = live.stats(slot.id)
+        if stats:
+            row["stats"] = {k: stats.get(k) for k in ("publisher_bitrate", "fps", "packets_lost", "packets_in", "viewers", "codec", "bframes_detected", "publisher_connected")}
+        by_stage.setdefault(slot.stage_id, []).append(row)
+    return [
+        {"id": s.id, "slug": s.slug, "name": pick(s.name, lang).text, "kind": s.kind, "slots": sorted(by_stage.get(s.id, []), key=lambda r: str(r["starts_at"]))}
+        for s in stages
+    ]
+
+
+async def api_status(request: Request) -> Response:
+    require_moderator(request)
+    return JSONResponse({"stages": await status_rows(request)})
+
+
+async def control_page(request: Request) -> Response:
+    require_moderator(request)
+    return render(request, "live/control.html", {"stages": await status_rows(request)})
+
+
+routes: list[BaseRoute] = [
+    Route("/api/slots/{slot_id:int}", api_move, methods=["PATCH"]),
+    Route("/api/slots/{slot_id:int}/cancel", api_cancel, methods=["POST"]),
+    Route("/api/slots/{slot_id:int}/approve", api_approve, methods=["POST"]),
+    Route("/api/slots/{slot_id:int}/on-air", api_on_air, methods=["POST"]),
+    Route("/api/slots/{slot_id:int}/end", api_end, methods=["POST"]),
+    Route("/api/slots/{slot_id:int}/kick", api_kick, methods=["POST"]),
+    Route("/api/slots/{slot_id:int}/token", api_rotate, methods=["POST"]),
+    Route("/api/live/status", api_status, methods=["GET"]),
+    Route("/moderate/live", control_page, methods=["GET"]),
+]
+
+__all__ = ["Stage", "routes"]

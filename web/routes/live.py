@@ -1,0 +1,372 @@
+"""Slots over JSON, the watch page and the exhibitor's go-live pages.
+
+Shared helpers for the other live route modules (programme, chat, control,
+ws) live here too: :func:`slot_json`, :func:`domain_errors`, time parsing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from cloudexpo.i18n import pick
+from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
+from cloudexpo.ratelimit import RateLimited
+from streaming.chat import ChatError, ChatMuted, message_json
+from streaming.live import LiveService
+from streaming.models import Slot, SlotState, Stage, StageKind
+from streaming.schedule import (
+    InvalidSlot,
+    ScheduleError,
+    SlotClosed,
+    SlotInput,
+    SlotNotFound,
+    SlotOverlap,
+    StageNotFound,
+    create_slot,
+    get_slot,
+    get_stage,
+    list_slots,
+    list_stages,
+    localized,
+    token_of,
+)
+from web.context import language, principal, services
+from web.errors import ApiError
+from web.forms import read_input
+from web.templating import render
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def domain_errors(handler: Handler) -> Handler:
+    """Turn the schedule's and chat's exceptions into JSON refusals."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except SlotOverlap as exc:
+            raise ApiError(409, str(exc), error="overlap", extra={"clash": {"id": exc.clash.id, "title": exc.clash.title, "starts_at": exc.clash.starts_at.isoformat(), "ends_at": exc.clash.ends_at.isoformat()}}) from None
+        except (SlotNotFound, StageNotFound) as exc:
+            raise ApiError(404, str(exc)) from None
+        except InvalidSlot as exc:
+            raise ApiError(422, str(exc), extra={"field": exc.field} if exc.field else None) from None
+        except SlotClosed as exc:
+            raise ApiError(409, str(exc)) from None
+        except ChatMuted as exc:
+            raise ApiError(403, str(exc), error="muted") from None
+        except ChatError as exc:
+            raise ApiError(422, str(exc), extra={"field": "text"}) from None
+        except ScheduleError as exc:
+            raise ApiError(400, str(exc)) from None
+        except RateLimited:
+            raise
+
+    return wrapper
+
+
+def live_service(request: Request) -> LiveService:
+    return services(request).extras["live"]  # type: ignore[no-any-return]
+
+
+def exhibition_zone(request: Request) -> ZoneInfo:
+    return ZoneInfo(services(request).settings.timezone)
+
+
+def parse_time(value: Any, field: str, zone: ZoneInfo) -> dt.datetime:
+    """ISO 8601 (a time without zone is in the exhibition's time zone) or ``now``."""
+    if isinstance(value, str) and value.strip().lower() == "now":
+        return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(422, f"'{field}' is required: an ISO time like 2023-09-01T14:00+08:00.", extra={"field": field})
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(422, f"'{field}' is not an ISO time; write it like 2023-09-01T14:00+08:00.", extra={"field": field}) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(dt.UTC)
+
+
+def int_field(data: dict[str, Any], name: str, *, required: bool = False) -> int | None:
+    value = data.get(name)
+    if value in (None, ""):
+        if required:
+            raise ApiError(422, f"'{name}' is required.", extra={"field": name})
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ApiError(422, f"'{name}' must be a whole number.", extra={"field": name}) from None
+
+
+def slot_urls(base: str, slot_id: int) -> dict[str, str]:
+    return {
+        "whip_url": f"{base}/whip/{slot_id}",
+        "whep_url": f"{base}/whep/{slot_id}",
+        "watch_url": f"{base}/live/{slot_id}",
+        "golive_url": f"{base}/dashboard/live/{slot_id}",
+    }
+
+
+def may_manage(who: Principal, slot: Slot) -> bool:
+    """The booth's staff or a moderator: sees the token and the preview."""
+    return who.can_manage_exhibitor(slot.exhibitor_id)
+
+
+def slot_json(slot: Slot, lang: str, base: str, stage: Stage | None = None, *, viewers: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": slot.id,
+        "stage_id": slot.stage_id,
+        "booth_id": slot.booth_id,
+        "exhibitor_id": slot.exhibitor_id,
+        "forum": slot.forum,
+        "title": pick(slot.title, lang).text,
+        "titles": slot.title,
+        "description": pick(slot.description, lang).text,
+        "speakers": slot.speakers,
+        "starts_at": slot.starts_at.isoformat(),
+        "ends_at": slot.ends_at.isoformat(),
+        "state": slot.state,
+        "approved": slot.approved,
+        "requested_by": slot.requested_by,
+        "live_at": slot.live_at.isoformat() if slot.live_at else None,
+        "ended_at": slot.ended_at.isoformat() if slot.ended_at else None,
+        **slot_urls(base, slot.id),
+    }
+    if stage is not None:
+        out["stage"] = {"id": stage.id, "slug": stage.slug, "name": pick(stage.name, lang).text, "kind": stage.kind}
+    if viewers is not None:
+        out["viewers"] = viewers
+    return out
+
+
+async def slot_input(request: Request, data: dict[str, Any], *, exhibitor_id: int | None = None) -> SlotInput:
+    zone = exhibition_zone(request)
+    stage_key = data.get("stage") or data.get("stage_id")
+    if stage_key in (None, ""):
+        raise ApiError(422, "'stage' is required: a stage id or slug.", extra={"field": "stage"})
+    async with services(request).db.session() as db:
+        stage = await get_stage(db, str(stage_key))
+    starts_at = parse_time(data.get("starts_at") or data.get("start"), "starts_at", zone)
+    if data.get("ends_at"):
+        ends_at = parse_time(data.get("ends_at"), "ends_at", zone)
+    else:
+        minutes = int_field(data, "minutes", required=True) or 0
+        ends_at = starts_at + dt.timedelta(minutes=minutes)
+    speakers = data.get("speakers") or []
+    if not isinstance(speakers, list) or not all(isinstance(s, dict) and s.get("name") for s in speakers):
+        raise ApiError(422, "'speakers' must be a list of {\"name\": ..., \"affiliation\": ...}.", extra={"field": "speakers"})
+    forum = data.get("forum") or None
+    return SlotInput(
+        stage_id=stage.id,
+        title=localized(data.get("title"), "title", max_length=200),
+        description=localized(data.get("description"), "description", required=False, max_length=4000),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        booth_id=int_field(data, "booth_id"),
+        exhibitor_id=exhibitor_id if exhibitor_id is not None else int_field(data, "exhibitor_id"),
+        forum=str(forum)[:200] if forum else None,
+        speakers=speakers,
+    )
+
+
+# --- JSON API -----------------------------------------------------------------------------
+
+
+@domain_errors
+async def api_create_slot(request: Request) -> Response:
+    """Moderators put a slot on a stage."""
+    who = require(principal(request))
+    if not who.is_moderator:
+        raise Forbidden("Only moderators put slots on the programme; exhibitors request one from their dashboard.")
+    data = await read_input(request)
+    svc = services(request)
+    async with svc.db.session() as db:
+        slot = await create_slot(db, svc.secret_key, await slot_input(request, data))
+        await db.commit()
+        stage = await db.get(Stage, slot.stage_id)
+        body = slot_json(slot, language(request), svc.settings.resolved_public_url, stage)
+        body["whip_token"] = token_of(svc.secret_key, slot)
+    return JSONResponse(body, status_code=201)
+
+
+@domain_errors
+async def api_request_slot(request: Request) -> Response:
+    """Exhibitor staff ask for a launch slot for their booth; a moderator approves it."""
+    who = require(principal(request))
+    if who.exhibitor_id is None and not who.is_moderator:
+        raise Forbidden("Only an exhibitor's staff request launch slots.")
+    data = await read_input(request)
+    if int_field(data, "booth_id") is None:
+        raise ApiError(422, "'booth_id' is required: the booth the launch is for.", extra={"field": "booth_id"})
+    svc = services(request)
+    exhibitor_id = who.exhibitor_id if not who.is_moderator else int_field(data, "exhibitor_id")
+    data = {k: v for k, v in data.items() if k != "forum"}
+    async with svc.db.session() as db:
+        release = {s.id for s in await list_stages(db, StageKind.RELEASE)}
+        form = await slot_input(request, data, exhibitor_id=exhibitor_id)
+        if form.stage_id not in release:
+            raise ApiError(422, "Launches go on a release-zone stage.", extra={"field": "stage"})
+        slot = await create_slot(db, svc.secret_key, form, requested_by=who.user_id)
+        await db.commit()
+        body = slot_json(slot, language(request), svc.settings.resolved_public_url)
+    return JSONResponse(body, status_code=201)
+
+
+@domain_errors
+async def api_get_slot(request: Request) -> Response:
+    svc = services(request)
+    who = principal(request)
+    async with svc.db.session() as db:
+        slot = await get_slot(db, int(request.path_params["slot_id"]))
+        if not slot.approved and not may_manage(who, slot):
+            raise SlotNotFound(f"There is no slot {slot.id}.")
+        stage = await db.get(Stage, slot.stage_id)
+    body = slot_json(slot, language(request), svc.settings.resolved_public_url, stage, viewers=live_service(request).viewers(slot.id))
+    body["publisher"] = live_service(request).publisher_status(slot.id)
+    return JSONResponse(body)
+
+
+@domain_errors
+async def api_slot_token(request: Request) -> Response:
+    """The WHIP URL and bearer token, for the booth's staff and moderators."""
+    svc = services(request)
+    who = require(principal(request))
+    async with svc.db.session() as db:
+        slot = await get_slot(db, int(request.path_params["slot_id"]))
+    require_exhibitor_access(who, slot.exhibitor_id)
+    urls = slot_urls(svc.settings.resolved_public_url, slot.id)
+    return JSONResponse({"id": slot.id, "whip_url": urls["whip_url"], "whip_token": token_of(svc.secret_key, slot), "whep_url": urls["whep_url"]})
+
+
+@domain_errors
+async def api_slot_stats(request: Request) -> Response:
+    """The engine's figures for the slot's stream (booth's staff and moderators)."""
+    svc = services(request)
+    who = require(principal(request))
+    async with svc.db.session() as db:
+        slot = await get_slot(db, int(request.path_params["slot_id"]))
+    require_exhibitor_access(who, slot.exhibitor_id)
+    live = live_service(request)
+    stats = live.stats(slot.id)
+    warnings = []
+    if stats and stats.get("bframes_detected"):
+        warnings.append({"code": "bframes", "detail": "B-frames detected: they break WebRTC playback. In OBS set the x264 option bframes=0 (Settings → Output → x264 Options)."})
+    return JSONResponse({"slot": slot.id, "state": slot.state, "publisher": live.publisher_status(slot.id), "stats": stats, "warnings": warnings})
+
+
+# --- pages --------------------------------------------------------------------------------
+
+
+async def _slot_and_stage(request: Request) -> tuple[Slot, Stage | None]:
+    raw = request.path_params["slot_id"]
+    async with services(request).db.session() as db:
+        try:
+            slot = await get_slot(db, int(raw))
+        except SlotNotFound as exc:
+            raise ApiError(404, str(exc)) from None
+        stage = await db.get(Stage, slot.stage_id)
+        return slot, stage
+
+
+async def watch_page(request: Request) -> Response:
+    slot, stage = await _slot_and_stage(request)
+    who = principal(request)
+    if not slot.approved and not may_manage(who, slot):
+        raise ApiError(404, f"There is no slot {slot.id}.")
+    svc = services(request)
+    chat = svc.extras["chat"]
+    async with svc.db.session() as db:
+        history = [message_json(m) for m in await chat.history(db, slot.id, limit=100)]
+    lang = language(request)
+    return render(request, "live/watch.html", {
+        "slot": slot,
+        "stage": stage,
+        "title": pick(slot.title, lang).text,
+        "description": pick(slot.description, lang).text,
+        "stage_name": pick(stage.name, lang).text if stage else "",
+        "history": history,
+        "can_preview": may_manage(who, slot),
+        "viewers": live_service(request).viewers(slot.id),
+        "data": {
+            "slot": slot.id,
+            "state": slot.state,
+            "whep": f"/whep/{slot.id}",
+            "starts_at": slot.starts_at.isoformat(),
+            "ends_at": slot.ends_at.isoformat(),
+            "live_at": slot.live_at.isoformat() if slot.live_at else None,
+            "signed_in": who.signed_in,
+            "moderator": who.is_moderator,
+            "user_id": who.user_id,
+            "preview": may_manage(who, slot),
+        },
+    })
+
+
+async def dashboard_page(request: Request) -> Response:
+    """The exhibitor's launches: their slots, and a form to request one."""
+    who = require(principal(request))
+    if who.exhibitor_id is None and not who.is_moderator:
+        raise Forbidden("The live dashboard is for exhibitors' staff and moderators.")
+    svc = services(request)
+    lang = language(request)
+    async with svc.db.session() as db:
+        if who.is_moderator:
+            slots = await list_slots(db, include_requests=True, start=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        else:
+            slots = await list_slots(db, exhibitor_id=who.exhibitor_id, include_requests=True)
+        stages = {s.id: s for s in await list_stages(db)}
+    release = [s for s in stages.values() if s.kind == StageKind.RELEASE.value]
+    return render(request, "live/dashboard.html", {
+        "slots": [slot_json(s, lang, svc.settings.resolved_public_url, stages.get(s.stage_id)) for s in slots],
+        "release_stages": [{"slug": s.slug, "name": pick(s.name, lang).text} for s in release],
+    })
+
+
+async def golive_page(request: Request) -> Response:
+    slot, stage = await _slot_and_stage(request)
+    who = require(principal(request))
+    require_exhibitor_access(who, slot.exhibitor_id)
+    svc = services(request)
+    lang = language(request)
+    urls = slot_urls(svc.settings.resolved_public_url, slot.id)
+    return render(request, "live/golive.html", {
+        "slot": slot,
+        "title": pick(slot.title, lang).text,
+        "stage_name": pick(stage.name, lang).text if stage else "",
+        "whip_url": urls["whip_url"],
+        "whip_token": token_of(svc.secret_key, slot),
+        "watch_url": urls["watch_url"],
+        "data": {
+            "slot": slot.id,
+            "whip": f"/whip/{slot.id}",
+            "token": token_of(svc.secret_key, slot),
+            "state": slot.state,
+            "ice_servers": [s.as_dict() for s in svc.settings.ice_servers],
+            "green_room_minutes": svc.settings.green_room_minutes,
+            "starts_at": slot.starts_at.isoformat(),
+        },
+    })
+
+
+routes: list[BaseRoute] = [
+    Route("/api/slots", api_create_slot, methods=["POST"]),
+    Route("/api/slot-requests", api_request_slot, methods=["POST"]),
+    Route("/api/slots/{slot_id:int}", api_get_slot, methods=["GET"]),
+    Route("/api/slots/{slot_id:int}/token", api_slot_token, methods=["GET"]),
+    Route("/api/slots/{slot_id:int}/stats", api_slot_stats, methods=["GET"]),
+    Route("/live/{slot_id:int}", watch_page, methods=["GET", "HEAD"]),
+    Route("/dashboard/live", dashboard_page, methods=["GET"]),
+    Route("/dashboard/live/{slot_id:int}", golive_page, methods=["GET"]),
+]
+
+__all__ = ["SlotState", "domain_errors", "routes", "slot_json"]

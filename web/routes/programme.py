@@ -1,0 +1,219 @@
+"""The programme: pages per day and stage, the conference information, iCalendar feeds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from cloudexpo.i18n import pick
+from streaming.models import Slot, Stage, StageKind
+from streaming.schedule import StageNotFound, get_stage, list_slots, list_stages
+from web.context import language, services
+from web.errors import ApiError
+from web.routes.live import live_service, slot_json
+from web.templating import render
+
+
+def _day(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, "Give the day as YYYY-MM-DD, like 2023-09-01.") from None
+
+
+async def _stage_or_404(db: Any, slug: str) -> Stage:
+    try:
+        return await get_stage(db, slug)
+    except StageNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+
+
+async def programme_data(request: Request, stage_slug: str | None) -> dict[str, Any]:
+    svc = services(request)
+    zone = ZoneInfo(svc.settings.timezone)
+    lang = language(request)
+    base = svc.settings.resolved_public_url
+    live = live_service(request)
+    kind = request.query_params.get("kind")
+    async with svc.db.session() as db:
+        stages = await list_stages(db)
+        stage = await _stage_or_404(db, stage_slug) if stage_slug else None
+        slots = await list_slots(db, stage_id=stage.id if stage else None)
+    if kind in (StageKind.RELEASE.value, StageKind.FORUM.value):
+        kinds = {s.id for s in stages if s.kind == kind}
+        slots = [s for s in slots if s.stage_id in kinds]
+    days = sorted({s.starts_at.astimezone(zone).date() for s in slots})
+    today = dt.datetime.now(zone).date()
+    day = _day(request.query_params.get("day"))
+    if day is None:
+        upcoming = [d for d in days if d >= today]
+        day = upcoming[0] if upcoming else (days[-1] if days else today)
+    day_start = dt.datetime.combine(day, dt.time(0), zone)
+    day_end = day_start + dt.timedelta(days=1)
+    todays = [s for s in slots if s.starts_at < day_end and s.ends_at > day_start]
+    shown_stages = [s for s in stages if (stage is None or s.id == stage.id) and (kind not in ("release", "forum") or s.kind == kind)]
+    by_stage: dict[int, list[dict[str, Any]]] = {s.id: [] for s in shown_stages}
+    if todays:
+        first = min(s.starts_at for s in todays).astimezone(zone)
+        last = max(s.ends_at for s in todays).astimezone(zone)
+        span_start = first.replace(minute=0, second=0, microsecond=0)
+        span_end = (last + dt.timedelta(minutes=59)).replace(minute=0, second=0, microsecond=0)
+    else:
+        span_start, span_end = day_start + dt.timedelta(hours=8), day_start + dt.timedelta(hours=18)
+    span = max((span_end - span_start).total_seconds(), 3600)
+    for slot in todays:
+        if slot.stage_id not in by_stage:
+            continue
+        row = slot_json(slot, lang, base, viewers=live.viewers(slot.id))
+        row["left"] = round(max(0.0, (slot.starts_at - span_start).total_seconds() / span * 100), 2)
+        row["width"] = round(max(1.5, min((slot.ends_at - max(slot.starts_at, span_start)).total_seconds() / span * 100, 100 - row["left"])), 2)
+        row["local_start"] = slot.starts_at.astimezone(zone).strftime("%H:%M")
+        row["local_end"] = slot.ends_at.astimezone(zone).strftime("%H:%M")
+        by_stage[slot.stage_id].append(row)
+    hours = []
+    cursor = span_start
+    while cursor <= span_end:
+        hours.append({"label": cursor.strftime("%H:%M"), "left": round((cursor - span_start).total_seconds() / span * 100, 2)})
+        cursor += dt.timedelta(hours=1)
+    live_now = [r for rows in by_stage.values() for r in rows if r["state"] == "live"]
+    return {
+        "day": day.isoformat(),
+        "days": [d.isoformat() for d in days],
+        "today": today.isoformat(),
+        "stage": {"slug": stage.slug, "name": pick(stage.name, lang).text} if stage else None,
+        "kind": kind if kind in ("release", "forum") else None,
+        "stages": [
+            {"id": s.id, "slug": s.slug, "kind": s.kind, "name": pick(s.name, lang).text, "venue": pick(s.venue, lang).text, "slots": by_stage.get(s.id, [])}
+            for s in shown_stages
+        ],
+        "all_stages": [{"slug": s.slug, "name": pick(s.name, lang).text, "kind": s.kind} for s in stages],
+        "hours": hours,
+        "live_now": live_now,
+    }
+
+
+async def programme_page(request: Request) -> Response:
+    data = await programme_data(request, request.path_params.get("stage"))
+    return render(request, "live/programme.html", {"p": data})
+
+
+async def programme_json(request: Request) -> Response:
+    return JSONResponse(await programme_data(request, request.query_params.get("stage")))
+
+
+async def conference_page(request: Request) -> Response:
+    svc = services(request)
+    lang = language(request)
+    zone = ZoneInfo(svc.settings.timezone)
+    async with svc.db.session() as db:
+        stages = await list_stages(db, StageKind.FORUM)
+        slots = await list_slots(db)
+    forum_ids = {s.id: s for s in stages}
+    sessions = []
+    speakers: dict[str, dict[str, Any]] = {}
+    for slot in slots:
+        stage = forum_ids.get(slot.stage_id)
+        if stage is None:
+            continue
+        sessions.append({
+            "id": slot.id,
+            "title": pick(slot.title, lang).text,
+            "description": pick(slot.description, lang).text,
+            "stage": pick(stage.name, lang).text,
+            "venue": pick(stage.venue, lang).text,
+            "when": f"{slot.starts_at.astimezone(zone):%Y-%m-%d %H:%M}–{slot.ends_at.astimezone(zone):%H:%M}",
+            "state": slot.state,
+            "speakers": slot.speakers,
+        })
+        for speaker in slot.speakers:
+            name = str(speaker.get("name", ""))
+            entry = speakers.setdefault(name, {"name": name, "affiliation": pick(speaker.get("affiliation") or {}, lang).text if isinstance(speaker.get("affiliation"), dict) else str(speaker.get("affiliation") or ""), "sessions": []})
+            entry["sessions"].append(pick(slot.title, lang).text)
+    return render(request, "live/conference.html", {"sessions": sessions, "speakers": list(speakers.values())})
+
+
+def build_calendar(slots: list[Slot], stages: dict[int, Stage], lang: str, base: str, name: str) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", "-//Cloud Expo//Programme//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", name)
+    host = urlsplit(base).hostname or "cloudexpo"
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    for slot in slots:
+        stage = stages.get(slot.stage_id)
+        event = Event()
+        event.add("uid", f"slot-{slot.id}@{host}")
+        event.add("dtstamp", now)
+        event.add("dtstart", slot.starts_at.astimezone(dt.UTC))
+        event.add("dtend", slot.ends_at.astimezone(dt.UTC))
+        event.add("summary", pick(slot.title, lang).text or f"Slot {slot.id}")
+        description = pick(slot.description, lang).text
+        speakers = ", ".join(str(s.get("name", "")) for s in slot.speakers if s.get("name"))
+        parts = [p for p in (description, speakers, f"{base}/live/{slot.id}") if p]
+        event.add("description", "\n\n".join(parts))
+        if stage is not None:
+            event.add("location", pick(stage.name, lang).text)
+        event.add("url", f"{base}/live/{slot.id}")
+        event.add("status", "CANCELLED" if slot.state == "cancelled" else "CONFIRMED")
+        event.add("last-modified", slot.updated_at.astimezone(dt.UTC).replace(microsecond=0))
+        cal.add_component(event)
+    return cal.to_ical()
+
+
+async def ics(request: Request) -> Response:
+    svc = services(request)
+    lang = language(request)
+    slug = request.path_params.get("stage")
+    async with svc.db.session() as db:
+        stages = {s.id: s for s in await list_stages(db)}
+        stage = await _stage_or_404(db, slug) if slug else None
+        slots = await list_slots(db, stage_id=stage.id if stage else None)
+    name = "Light of Quality — programme"
+    if stage is not None:
+        name = f"{pick(stage.name, lang).text} — Light of Quality"
+    body = build_calendar(slots, stages, lang, svc.settings.resolved_public_url, name)
+    filename = f"programme-{stage.slug}.ics" if stage else "programme.ics"
+    return Response(body, media_type="text/calendar; charset=utf-8", headers={
+        "Content-Disposition": f'inline; filename="{filename}"',
+        "Cache-Control": "public, max-age=300",
+    })
+
+
+async def live_now(request: Request) -> Response:
+    """What is live and the next few slots, for the home page."""
+    svc = services(request)
+    lang = language(request)
+    base = svc.settings.resolved_public_url
+    live = live_service(request)
+    now = dt.datetime.now(dt.UTC)
+    async with svc.db.session() as db:
+        stages = {s.id: s for s in await list_stages(db)}
+        on_air = await list_slots(db, states=["live"])
+        upcoming = await list_slots(db, start=now, end=now + dt.timedelta(days=14), states=["scheduled", "green_room"])
+    upcoming = [s for s in upcoming if s.starts_at >= now - dt.timedelta(minutes=30)][:5]
+    return JSONResponse({
+        "live": [slot_json(s, lang, base, stages.get(s.stage_id), viewers=live.viewers(s.id)) for s in on_air],
+        "next": [slot_json(s, lang, base, stages.get(s.stage_id)) for s in upcoming],
+    })
+
+
+routes: list[BaseRoute] = [
+    Route("/api/live/now", live_now, methods=["GET"]),
+    Route("/programme.ics", ics, methods=["GET", "HEAD"]),
+    Route("/programme/{stage}.ics", ics, methods=["GET", "HEAD"]),
+    Route("/programme", programme_page, methods=["GET", "HEAD"]),
+    Route("/programme/{stage}", programme_page, methods=["GET", "HEAD"]),
+    Route("/api/programme", programme_json, methods=["GET"]),
+    Route("/conference", conference_page, methods=["GET", "HEAD"]),
+]

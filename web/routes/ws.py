@@ -1,0 +1,161 @@
+"""``/ws``: one websocket per page for live state, viewer counts and chat.
+
+The client sends JSON messages::
+
+    {"type": "subscribe", "slots": [12, 13]}     # follow these slots (also ?slots=12,13)
+    {"type": "chat", "slot": 12, "text": "..."}  # signed-in users
+    {"type": "ping"}
+
+and receives what is published on the bus topics ``slot.{id}`` (``state``,
+``viewers``, ``chat``, ``chat_deleted``, ``muted``), a ``snapshot`` per slot
+when it subscribes, and ``error`` answers to its own messages. Because it
+reads the bus, a client on one node sees what happens on every node.
+
+The ``Origin`` header must name this site (``CLOUDEXPO_PUBLIC_URL``'s host or
+the Host the browser asked for): a page elsewhere cannot use a visitor's
+cookies over a websocket (cross-site websocket hijacking).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from cloudexpo.bus import Subscription
+from cloudexpo.permissions import NotSignedIn
+from cloudexpo.ratelimit import RateLimited
+from streaming.chat import Chat, ChatError, message_json, topic
+from streaming.live import state_event
+from streaming.models import Slot
+from streaming.schedule import ScheduleError
+from web.context import principal, services
+
+log = logging.getLogger(__name__)
+
+MAX_SLOTS = 20
+MAX_MESSAGE = 4096
+
+
+def origin_allowed(websocket: WebSocket) -> bool:
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: it cannot carry a visitor's cookies for another site
+    netloc = urlsplit(origin).netloc.lower()
+    public = urlsplit(services(websocket).settings.resolved_public_url).netloc.lower()
+    host = websocket.headers.get("host", "").lower()
+    return bool(netloc) and netloc in {public, host}
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket) -> None:
+        self.ws = websocket
+        self.svc = services(websocket)
+        self.principal = principal(websocket)
+        self.subs: dict[int, tuple[Subscription, asyncio.Task[None]]] = {}
+        self.send_lock = asyncio.Lock()
+
+    async def send(self, data: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.ws.send_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+    async def subscribe(self, slot_ids: list[int]) -> None:
+        live = self.svc.extras["live"]
+        for slot_id in slot_ids:
+            if slot_id in self.subs:
+                continue
+            if len(self.subs) >= MAX_SLOTS:
+                await self.send({"type": "error", "detail": f"Follow at most {MAX_SLOTS} slots on one connection."})
+                return
+            async with self.svc.db.session() as db:
+                slot = await db.get(Slot, slot_id)
+            if slot is None or not slot.approved:
+                await self.send({"type": "error", "detail": f"There is no slot {slot_id}."})
+                continue
+            sub = await self.svc.bus.subscribe(topic(slot_id), maxsize=200)
+            task = asyncio.create_task(self._forward(sub))
+            self.subs[slot_id] = (sub, task)
+            await self.send({**state_event(slot, live.publisher_status(slot_id)), "type": "snapshot", "viewers": live.viewers(slot_id)})
+
+    async def _forward(self, sub: Subscription) -> None:
+        with contextlib.suppress(Exception):
+            async for event in sub:
+                await self.send(event.data)
+
+    async def chat(self, message: dict[str, Any]) -> None:
+        chat: Chat = self.svc.extras["chat"]
+        try:
+            slot_id = int(message.get("slot", 0))
+            async with self.svc.db.session() as db:
+                posted = await chat.post(db, self.principal, slot_id, str(message.get("text", "")))
+            await self.send({"type": "chat_ok", "id": posted.id, "ref": message.get("ref"), "message": message_json(posted)})
+        except NotSignedIn:
+            await self.send({"type": "error", "code": 401, "ref": message.get("ref"), "detail": "Sign in to chat."})
+        except RateLimited as exc:
+            await self.send({"type": "error", "code": 429, "ref": message.get("ref"), "detail": str(exc), "retry_after": exc.retry_after})
+        except (ChatError, ScheduleError, ValueError, TypeError) as exc:
+            await self.send({"type": "error", "code": 422, "ref": message.get("ref"), "detail": str(exc)})
+
+    async def close(self) -> None:
+        for sub, task in self.subs.values():
+            task.cancel()
+            await sub.close()
+        self.subs.clear()
+
+
+def _slot_ids(value: Any) -> list[int]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        return []
+    out = []
+    for item in value:
+        with contextlib.suppress(TypeError, ValueError):
+            out.append(int(item))
+    return out[:MAX_SLOTS]
+
+
+async def endpoint(websocket: WebSocket) -> None:
+    if not origin_allowed(websocket):
+        await websocket.close(code=1008, reason="cross-site websocket refused")
+        return
+    await websocket.accept()
+    conn = Connection(websocket)
+    try:
+        await conn.send({"type": "hello", "signed_in": conn.principal.signed_in, "user_id": conn.principal.user_id, "moderator": conn.principal.is_moderator})
+        if websocket.query_params.get("slots"):
+            await conn.subscribe(_slot_ids(websocket.query_params["slots"]))
+        while True:
+            raw = await websocket.receive_text()
+            if len(raw) > MAX_MESSAGE:
+                await conn.send({"type": "error", "detail": f"Send at most {MAX_MESSAGE} bytes per message."})
+                continue
+            try:
+                message = json.loads(raw)
+                if not isinstance(message, dict):
+                    raise ValueError
+            except ValueError:
+                await conn.send({"type": "error", "detail": "Send JSON objects like {\"type\": \"subscribe\", \"slots\": [1]}."})
+                continue
+            kind = message.get("type")
+            if kind == "subscribe":
+                await conn.subscribe(_slot_ids(message.get("slots")))
+            elif kind == "chat":
+                await conn.chat(message)
+            elif kind == "ping":
+                await conn.send({"type": "pong"})
+            else:
+                await conn.send({"type": "error", "detail": f"Unknown message type {kind!r}; use subscribe, chat or ping."})
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await conn.close()
+
+
+routes: list[BaseRoute] = [WebSocketRoute("/ws", endpoint)]

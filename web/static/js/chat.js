@@ -1,0 +1,81 @@
+// Chat beside a broadcast: shows messages from /ws, sends through /ws (or the JSON API),
+// and gives moderators delete and mute buttons. Text is always set as textContent.
+(function () {
+  "use strict";
+  const init = function () {
+    const root = document.querySelector('[data-role="chat"]');
+    const dataEl = document.getElementById("live-data");
+    if (!root || !dataEl) return;
+    const data = JSON.parse(dataEl.textContent);
+    const strings = JSON.parse((document.getElementById("live-strings") || { textContent: "{}" }).textContent);
+    const list = root.querySelector('[data-role="chat-list"]');
+    const form = root.querySelector('[data-role="chat-form"]');
+    const errorEl = root.querySelector('[data-role="chat-error"]');
+    const seen = new Set();
+
+    const addTools = function (li, msg) {
+      if (!data.moderator) return;
+      const del = document.createElement("button");
+      del.type = "button"; del.className = "chat-tool"; del.textContent = strings.delete || "Delete";
+      del.addEventListener("click", async function () {
+        try { await window.cloudexpo.api("DELETE", "/api/chat/" + msg.id); } catch (e) { showError(e.message); }
+      });
+      const mute = document.createElement("button");
+      mute.type = "button"; mute.className = "chat-tool"; mute.textContent = strings.mute || "Mute";
+      mute.addEventListener("click", async function () {
+        try { await window.cloudexpo.api("POST", "/api/slots/" + data.slot + "/mutes", { user_id: msg.user_id }); } catch (e) { showError(e.message); }
+      });
+      li.append(" ", del, mute);
+    };
+    const render = function (msg) {
+      if (seen.has(msg.id)) return;
+      seen.add(msg.id);
+      const li = document.createElement("li");
+      li.dataset.id = msg.id; li.dataset.user = msg.user_id;
+      const who = document.createElement("strong"); who.className = "chat-author"; who.textContent = msg.author;
+      const text = document.createElement("span"); text.className = "chat-text"; text.textContent = msg.text;
+      li.append(who, " ", text);
+      addTools(li, msg);
+      const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+      list.append(li);
+      while (list.children.length > 300) list.removeChild(list.firstChild);
+      if (atBottom) list.scrollTop = list.scrollHeight;
+    };
+    list.querySelectorAll("li[data-id]").forEach(function (li) {
+      const id = Number(li.dataset.id); seen.add(id);
+      addTools(li, { id: id, user_id: Number(li.dataset.user) });
+    });
+    list.scrollTop = list.scrollHeight;
+    const showError = function (text) {
+      if (!errorEl) return;
+      errorEl.textContent = text; errorEl.hidden = !text;
+      if (text) setTimeout(function () { errorEl.hidden = true; }, 5000);
+    };
+    document.addEventListener("cloudexpo:ws", function (ev) {
+      const m = ev.detail;
+      if (m.type === "chat" && m.slot === data.slot) render(m.message);
+      if (m.type === "chat_ok") render(m.message);
+      if (m.type === "chat_deleted" && m.slot === data.slot) {
+        const li = list.querySelector('li[data-id="' + m.id + '"]');
+        if (li) li.remove();
+      }
+      if (m.type === "muted" && m.slot === data.slot && m.user_id === data.user_id) showError(strings.muted || "Muted");
+      if (m.type === "error" && m.ref) showError(m.detail);
+    });
+    if (form) {
+      form.addEventListener("submit", async function (ev) {
+        ev.preventDefault();
+        const input = form.querySelector("input[name=text]");
+        const text = input.value.trim();
+        if (!text) return;
+        showError("");
+        try {
+          const msg = await window.cloudexpo.api("POST", "/api/slots/" + data.slot + "/chat", { text: text });
+          render(msg);
+          input.value = "";
+        } catch (e) { showError(e.message); }
+      });
+    }
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
+})();

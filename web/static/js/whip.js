@@ -1,0 +1,88 @@
+// WHIP client (RFC 9725): publish a MediaStream to a WHIP endpoint with a bearer token.
+// Non-trickle: the offer carries every ICE candidate (we wait for gathering to finish).
+(function () {
+  "use strict";
+  window.cloudexpo = window.cloudexpo || {};
+
+  function waitForIce(pc, timeoutMs) {
+    if (pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise(function (resolve) {
+      const done = function () { pc.removeEventListener("icegatheringstatechange", check); clearTimeout(timer); resolve(); };
+      const check = function () { if (pc.iceGatheringState === "complete") done(); };
+      const timer = setTimeout(done, timeoutMs || 3000);
+      pc.addEventListener("icegatheringstatechange", check);
+    });
+  }
+
+  function linkIceServers(header) {
+    // Link: <stun:host>; rel="ice-server", <turn:host>; rel="ice-server"; username="u"; credential="p"
+    const out = [];
+    if (!header) return out;
+    header.split(/,(?=\s*<)/).forEach(function (part) {
+      const m = part.match(/<([^>]+)>/);
+      if (!m || !/rel="?ice-server"?/.test(part)) return;
+      const server = { urls: m[1] };
+      const u = part.match(/username="([^"]*)"/); const c = part.match(/credential="([^"]*)"/);
+      if (u) server.username = u[1];
+      if (c) server.credential = c[1];
+      out.push(server);
+    });
+    return out;
+  }
+
+  class WhipClient {
+    constructor(url, token, iceServers) {
+      this.url = url; this.token = token; this.iceServers = iceServers || [];
+      this.pc = null; this.location = null;
+    }
+    async publish(stream) {
+      if (!window.RTCPeerConnection) throw new Error("WebRTC is not available in this browser.");
+      const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+      this.pc = pc;
+      stream.getTracks().forEach(function (track) {
+        pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      });
+      // Prefer H.264 (OBS, Safari and replays need it); keep VP8 as a fallback.
+      if (window.RTCRtpSender && RTCRtpSender.getCapabilities) {
+        const caps = RTCRtpSender.getCapabilities("video");
+        if (caps) {
+          const h264 = caps.codecs.filter(function (c) { return /h264/i.test(c.mimeType) && /packetization-mode=1/.test(c.sdpFmtpLine || ""); });
+          const rest = caps.codecs.filter(function (c) { return h264.indexOf(c) < 0; });
+          pc.getTransceivers().forEach(function (t) {
+            if (t.sender.track && t.sender.track.kind === "video" && t.setCodecPreferences && h264.length) t.setCodecPreferences(h264.concat(rest));
+          });
+        }
+      }
+      await pc.setLocalDescription(await pc.createOffer());
+      await waitForIce(pc, 3000);
+      const res = await fetch(this.url, {
+        method: "POST",
+        headers: { "Content-Type": "application/sdp", "Authorization": "Bearer " + this.token },
+        body: pc.localDescription.sdp,
+      });
+      const text = await res.text();
+      if (res.status !== 201) {
+        let detail = text;
+        try { detail = JSON.parse(text).detail; } catch (e) { /* plain text */ }
+        pc.close(); this.pc = null;
+        const err = new Error(detail || ("WHIP answered " + res.status)); err.status = res.status; throw err;
+      }
+      this.location = res.headers.get("Location");
+      this.state = res.headers.get("X-Slot-State");
+      await pc.setRemoteDescription({ type: "answer", sdp: text });
+      return pc;
+    }
+    async stop() {
+      const location = this.location;
+      if (this.pc) { this.pc.close(); this.pc = null; }
+      this.location = null;
+      if (location) {
+        try { await fetch(location, { method: "DELETE", headers: { "Authorization": "Bearer " + this.token } }); } catch (e) { /* gone already */ }
+      }
+    }
+  }
+
+  window.cloudexpo.WhipClient = WhipClient;
+  window.cloudexpo.waitForIce = waitForIce;
+  window.cloudexpo.linkIceServers = linkIceServers;
+})();
