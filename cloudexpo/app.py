@@ -15,6 +15,7 @@ DEMO_PASSWORD = "cloudexpo-demo"
 def import_models() -> None:
     """Import every package's models so that Base.metadata knows all tables."""
     import booths.assets  # noqa: F401
+    import booths.engagement_models  # noqa: F401
     import booths.models  # noqa: F401
     import cloudexpo.accounts  # noqa: F401
     import streaming.models  # noqa: F401
@@ -35,6 +36,10 @@ def create_app(settings: Settings, *, services: Services | None = None, demo_liv
     from booths.media import start_media_worker
 
     services.on_startup.append(start_media_worker)  # media processing; resumes unfinished work
+    from booths import analytics, notify
+
+    analytics.install(services)  # extras["analytics"]: buffered counting, flushed every few seconds
+    notify.install(services)  # extras["notifier"]: in-app and e-mail notifications, reminders
     return build_app(services)
 
 

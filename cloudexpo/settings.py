@@ -215,6 +215,16 @@ def _timezone(name: str, raw: str) -> str:
     return raw.strip()
 
 
+def _smtp_url(name: str, raw: str) -> str | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise SettingsError(name, f"{raw!r} is not an smtp:// or smtps:// URL", "smtp://user:secret@mail.example.org:587")
+    return raw
+
+
 def _language(name: str, raw: str) -> str:
     from cloudexpo.i18n import LANGUAGES
 
@@ -246,6 +256,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_image_bytes", 20 * 1000**2, "Largest picture (logo, banner, gallery image) one upload may be, in bytes.", "20000000", _int_range(1, 5 * 1024**3, "20000000")),
     Setting("max_video_bytes", 2 * 1024**3, "Largest video one upload may be, in bytes.", "2147483648", _int_range(1, 5 * 1024**4, "2147483648")),
     Setting("max_document_bytes", 50 * 1000**2, "Largest document (PDF) one upload may be, in bytes.", "50000000", _int_range(1, 5 * 1024**3, "50000000")),
+    Setting("smtp_url", None, "Mail server for notifications: smtp://user:pass@host:587 (STARTTLS when offered) or smtps://...:465; empty writes each mail as an .eml file to the data folder's mail/ folder.", "smtp://user:secret@mail.example.org:587", _smtp_url),
+    Setting("mail_from", "", "Sender of notification e-mails; empty means Cloud Expo <noreply@the public URL's host>.", "Cloud Expo <expo@example.org>", _str),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -276,6 +288,8 @@ class Settings:
     max_image_bytes: int = 20 * 1000**2
     max_video_bytes: int = 2 * 1024**3
     max_document_bytes: int = 50 * 1000**2
+    smtp_url: str | None = None
+    mail_from: str = ""
 
     # --- derived values -------------------------------------------------
 

@@ -1,0 +1,422 @@
+"""Notifications: in the app (a bell with an unread count) and by e-mail.
+
+Kinds: ``application_decided``, ``card_received``, ``meeting_requested``,
+``meeting_accepted``, ``meeting_declined``, ``meeting_cancelled``,
+``meeting_reminder``, ``launch_starting``. Each is stored as a row
+(:class:`Notification`: kind and parameters; the text is made in the
+reader's language when shown), published on the bus topic ``user.{id}`` as
+``{"type": "notification", "id", "kind", "title", "url", "unread"}`` so that
+an open page updates at once, and mailed in the recipient's language
+(``users.language``, else the default) as plain text and HTML, unless they
+unsubscribed from that kind through the signed link every mail carries.
+
+:class:`Notifier` collects what to send while a transaction runs; call
+:meth:`Notifier.deliver` after the commit, so that nobody is told about
+something that was rolled back. Mails go out in background tasks;
+:meth:`Notifier.drain` waits for them (tests, shutdown). A reminder loop
+(:func:`install`) tells hosts and visitors about meetings starting soon and
+visitors about bookmarked launches about to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass, field
+from html import escape
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booths.engagement_models import Bookmark, MailOptOut, Notification
+from cloudexpo.accounts import User
+from cloudexpo.db import utcnow
+from cloudexpo.i18n import LANGUAGES, pick
+from cloudexpo.mail import Attachment, Mail, Mailer, make_mailer
+
+if TYPE_CHECKING:
+    from cloudexpo.services import Services
+
+log = logging.getLogger(__name__)
+
+REMIND_BEFORE = dt.timedelta(minutes=15)
+
+# Per kind and language: (title, body). Placeholders come from the notification's params.
+MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
+    "application_decided": {
+        "zh-Hans": ("您的参展申请已{decision}", "您为“{organisation}”提交的参展申请已{decision}。{reason}"),
+        "zh-Hant": ("您的參展申請已{decision}", "您為「{organisation}」提交的參展申請已{decision}。{reason}"),
+        "en": ("Your exhibitor application was {decision}", "Your application for {organisation} was {decision}. {reason}"),
+    },
+    "card_received": {
+        "zh-Hans": ("收到新名片：{name}", "{name}（{organisation}）在展位 {booth} 留下了名片。"),
+        "zh-Hant": ("收到新名片：{name}", "{name}（{organisation}）在展位 {booth} 留下了名片。"),
+        "en": ("New business card: {name}", "{name} ({organisation}) left a business card at booth {booth}."),
+    },
+    "meeting_requested": {
+        "zh-Hans": ("新的会面请求：{name}", "{name} 请求在 {time} 与您会面。留言：{note}"),
+        "zh-Hant": ("新的會面請求：{name}", "{name} 請求在 {time} 與您會面。留言：{note}"),
+        "en": ("Meeting request from {name}", "{name} asks to meet you at {time}. Note: {note}"),
+    },
+    "meeting_accepted": {
+        "zh-Hans": ("会面已确认：{time}", "{host} 已接受您在 {time} 的会面请求。地点：{location}"),
+        "zh-Hant": ("會面已確認：{time}", "{host} 已接受您在 {time} 的會面請求。地點：{location}"),
+        "en": ("Meeting confirmed: {time}", "{host} accepted your meeting at {time}. Where: {location}"),
+    },
+    "meeting_declined": {
+        "zh-Hans": ("会面请求未被接受", "{host} 未能接受您在 {time} 的会面请求，请选择其他时间。"),
+        "zh-Hant": ("會面請求未被接受", "{host} 未能接受您在 {time} 的會面請求，請選擇其他時間。"),
+        "en": ("Meeting request declined", "{host} could not accept your meeting at {time}; please choose another time."),
+    },
+    "meeting_cancelled": {
+        "zh-Hans": ("会面已取消：{time}", "与 {name} 在 {time} 的会面已取消。"),
+        "zh-Hant": ("會面已取消：{time}", "與 {name} 在 {time} 的會面已取消。"),
+        "en": ("Meeting cancelled: {time}", "The meeting with {name} at {time} was cancelled."),
+    },
+    "meeting_reminder": {
+        "zh-Hans": ("会面即将开始：{time}", "您与 {name} 的会面将于 {time} 开始。地点：{location}"),
+        "zh-Hant": ("會面即將開始：{time}", "您與 {name} 的會面將於 {time} 開始。地點：{location}"),
+        "en": ("Your meeting starts soon: {time}", "Your meeting with {name} starts at {time}. Where: {location}"),
+    },
+    "launch_starting": {
+        "zh-Hans": ("您收藏的发布即将开始", "“{title}”将于 {time} 开始直播。"),
+        "zh-Hant": ("您收藏的發佈即將開始", "「{title}」將於 {time} 開始直播。"),
+        "en": ("A launch you bookmarked starts soon", "“{title}” goes live at {time}."),
+    },
+}
+KINDS = tuple(MESSAGES)
+KIND_NAMES = {
+    "application_decided": {"zh-Hans": "参展申请结果", "zh-Hant": "參展申請結果", "en": "application decisions"},
+    "card_received": {"zh-Hans": "收到名片", "zh-Hant": "收到名片", "en": "business cards received"},
+    "meeting_requested": {"zh-Hans": "会面请求", "zh-Hant": "會面請求", "en": "meeting requests"},
+    "meeting_accepted": {"zh-Hans": "会面确认", "zh-Hant": "會面確認", "en": "meeting confirmations"},
+    "meeting_declined": {"zh-Hans": "会面被拒", "zh-Hant": "會面被拒", "en": "declined meetings"},
+    "meeting_cancelled": {"zh-Hans": "会面取消", "zh-Hant": "會面取消", "en": "cancelled meetings"},
+    "meeting_reminder": {"zh-Hans": "会面提醒", "zh-Hant": "會面提醒", "en": "meeting reminders"},
+    "launch_starting": {"zh-Hans": "发布开始提醒", "zh-Hant": "發佈開始提醒", "en": "launch reminders"},
+}
+WORDS = {
+    "approved": {"zh-Hans": "通过", "zh-Hant": "通過", "en": "approved"},
+    "rejected": {"zh-Hans": "被拒绝", "zh-Hant": "被拒絕", "en": "rejected"},
+    "online": {"zh-Hans": "线上", "zh-Hant": "線上", "en": "online"},
+    "open": {"zh-Hans": "打开", "zh-Hant": "打開", "en": "Open"},
+    "unsubscribe": {
+        "zh-Hans": "不再接收此类邮件（{kind}）",
+        "zh-Hant": "不再接收此類郵件（{kind}）",
+        "en": "Stop e-mails about {kind}",
+    },
+    "footer": {
+        "zh-Hans": "质量之光 · 云展厅",
+        "zh-Hant": "質量之光 · 雲展廳",
+        "en": "Light of Quality · Cloud Expo",
+    },
+}
+
+
+class _Params(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def word(key: str, language: str) -> str:
+    return pick(WORDS[key], language).text
+
+
+def format_time(value: str | dt.datetime, language: str, timezone: str) -> str:
+    """A UTC time in the exhibition's time zone, with the zone named."""
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = moment.astimezone(ZoneInfo(timezone))
+    if language.startswith("zh"):
+        return f"{local:%Y-%m-%d %H:%M}（{timezone}）"
+    return f"{local:%Y-%m-%d %H:%M} ({timezone})"
+
+
+def render(kind: str, params: dict[str, Any], language: str, timezone: str) -> tuple[str, str]:
+    """Title and body of a notification in ``language``."""
+    texts = MESSAGES.get(kind)
+    if texts is None:
+        return kind, ""
+    values = _Params()
+    for key, value in params.items():
+        if isinstance(value, dict):
+            values[key] = pick(value, language).text
+        elif key in ("time",) and value:
+            values[key] = format_time(str(value), language, timezone)
+        elif key == "decision":
+            values[key] = word(str(value), language) if value in WORDS else str(value)
+        elif key == "location" and value == "online":
+            values[key] = word("online", language)
+        else:
+            values[key] = "" if value is None else str(value)
+    title, body = texts.get(language) or texts["en"]
+    return title.format_map(values), body.format_map(values).strip()
+
+
+def unsubscribe_token(secret: str, user_id: int, kind: str) -> str:
+    return hmac.new(secret.encode(), f"unsubscribe:{user_id}:{kind}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def check_unsubscribe(secret: str, user_id: int, kind: str, token: str) -> bool:
+    return kind in KINDS and hmac.compare_digest(token or "", unsubscribe_token(secret, user_id, kind))
+
+
+def unsubscribe_url(public_url: str, secret: str, user_id: int, kind: str) -> str:
+    query = urlencode({"u": user_id, "k": kind, "t": unsubscribe_token(secret, user_id, kind)})
+    return f"{public_url}/unsubscribe?{query}"
+
+
+def compose_mail(user: User, kind: str, params: dict[str, Any], url: str, *, language: str, timezone: str,
+                 public_url: str, secret: str, attachments: list[Attachment] | None = None) -> Mail:
+    """The e-mail for one notification: plain text and HTML in the recipient's language."""
+    title, body = render(kind, params, language, timezone)
+    link = public_url + url if url.startswith("/") else url
+    stop = unsubscribe_url(public_url, secret, user.id, kind)
+    stop_label = word("unsubscribe", language).format(kind=pick(KIND_NAMES[kind], language).text)
+    footer = word("footer", language)
+    text = f"{body}\n\n{word('open', language)}: {link}\n\n--\n{footer}\n{stop_label}: {stop}\n"
+    html = (
+        f'<!doctype html><html lang="{escape(language)}"><head><meta charset="utf-8"><title>{escape(title)}</title></head>'
+        f'<body style="font-family:system-ui,sans-serif;color:#1b2430;max-width:560px;margin:0 auto;padding:16px">'
+        f'<h1 style="font-size:20px;color:#0b2545">{escape(title)}</h1><p>{escape(body)}</p>'
+        f'<p><a href="{escape(link)}" style="background:#c8102e;color:#fff;padding:8px 16px;border-radius:999px;'
+        f'text-decoration:none">{escape(word("open", language))}</a></p>'
+        f'<hr style="border:0;border-top:1px solid #dfe3ea"><p style="font-size:12px;color:#5b6675">{escape(footer)}<br>'
+        f'<a href="{escape(stop)}">{escape(stop_label)}</a></p></body></html>'
+    )
+    return Mail(
+        to=user.email, to_name=user.display_name, subject=title, text=text, html=html,
+        headers={"List-Unsubscribe": f"<{stop}>", "Content-Language": language},
+        attachments=list(attachments or []),
+    )
+
+
+@dataclass
+class _Outgoing:
+    notification_id: int
+    user_id: int
+    kind: str
+    title: str
+    url: str
+    mail: Mail | None
+
+
+@dataclass
+class Notifier:
+    """Creates notifications inside a transaction and delivers them after it commits."""
+
+    bus: Any
+    mailer: Mailer
+    secret: str
+    public_url: str
+    timezone: str
+    default_language: str
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    sent: int = 0
+    failed: int = 0
+
+    @classmethod
+    def from_services(cls, services: Services) -> Notifier:
+        s = services.settings
+        return cls(services.bus, make_mailer(s), services.secret_key, s.resolved_public_url, s.timezone,
+                   s.default_language)
+
+    def batch(self) -> Batch:
+        return Batch(self)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=timeout)
+
+    async def _mail(self, mail: Mail) -> None:
+        try:
+            await self.mailer.send(mail)
+            self.sent += 1
+        except Exception:
+            self.failed += 1
+            log.exception("notification mail to %s failed", mail.to)
+
+
+@dataclass
+class Batch:
+    """The notifications of one transaction."""
+
+    notifier: Notifier
+    outgoing: list[_Outgoing] = field(default_factory=list)
+
+    async def add(self, session: AsyncSession, user_id: int, kind: str, params: dict[str, Any], url: str = "",
+                  *, attachments: list[Attachment] | None = None) -> Notification | None:
+        if kind not in MESSAGES:
+            raise ValueError(f"unknown notification kind {kind!r}")
+        user = await session.get(User, user_id)
+        if user is None or not user.active:
+            return None
+        note = Notification(user_id=user_id, kind=kind, params=params, url=url)
+        session.add(note)
+        await session.flush()
+        n = self.notifier
+        language = user.language if user.language in LANGUAGES else n.default_language
+        title, _ = render(kind, params, language, n.timezone)
+        opted_out = await session.get(MailOptOut, (user_id, kind))
+        mail = None if opted_out else compose_mail(
+            user, kind, params, url, language=language, timezone=n.timezone, public_url=n.public_url,
+            secret=n.secret, attachments=attachments,
+        )
+        self.outgoing.append(_Outgoing(note.id, user_id, kind, title, url, mail))
+        return note
+
+    async def deliver(self, session: AsyncSession | None = None) -> None:
+        """After the commit: publish on the bus and send the mails in the background."""
+        n = self.notifier
+        for item in self.outgoing:
+            unread = await unread_count(session, item.user_id) if session is not None else None
+            with contextlib.suppress(Exception):
+                await n.bus.publish(f"user.{item.user_id}", {
+                    "type": "notification", "id": item.notification_id, "kind": item.kind, "title": item.title,
+                    "url": item.url, "unread": unread,
+                })
+            if item.mail is not None:
+                task = asyncio.create_task(n._mail(item.mail), name=f"mail-{item.notification_id}")
+                n.tasks.add(task)
+                task.add_done_callback(n.tasks.discard)
+        self.outgoing.clear()
+
+
+# --- reading and marking ----------------------------------------------------------------------
+
+
+async def unread_count(session: AsyncSession, user_id: int) -> int:
+    return int(await session.scalar(
+        select(func.count(Notification.id)).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    ) or 0)
+
+
+async def recent(session: AsyncSession, user_id: int, limit: int = 30) -> list[Notification]:
+    return list((await session.scalars(
+        select(Notification).where(Notification.user_id == user_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+    )).all())
+
+
+async def mark_read(session: AsyncSession, user_id: int, ids: list[int] | None = None) -> int:
+    stmt = update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    if ids is not None:
+        stmt = stmt.where(Notification.id.in_(ids))
+    result = await session.execute(stmt.values(read_at=utcnow()))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def unsubscribe(session: AsyncSession, user_id: int, kind: str) -> None:
+    if await session.get(MailOptOut, (user_id, kind)) is None:
+        session.add(MailOptOut(user_id=user_id, kind=kind))
+        await session.flush()
+
+
+async def opted_out(session: AsyncSession, user_id: int) -> set[str]:
+    return set((await session.scalars(select(MailOptOut.kind).where(MailOptOut.user_id == user_id))).all())
+
+
+def notification_json(note: Notification, language: str, timezone: str) -> dict[str, Any]:
+    title, body = render(note.kind, note.params or {}, language, timezone)
+    return {
+        "id": note.id, "kind": note.kind, "title": title, "body": body, "url": note.url,
+        "read": note.read_at is not None, "created_at": note.created_at.isoformat(),
+    }
+
+
+# --- events from other areas --------------------------------------------------------------------
+
+
+async def application_decided(batch: Batch, session: AsyncSession, application: Any) -> None:
+    """For the exhibition's review: call after approving or rejecting an application."""
+    await batch.add(session, application.user_id, "application_decided", {
+        "organisation": application.organisation,
+        "decision": "approved" if application.state == "approved" else "rejected",
+        "reason": application.reason or "",
+    }, "/dashboard")
+
+
+# --- reminders ----------------------------------------------------------------------------------
+
+
+async def send_reminders(services: Services, notifier: Notifier, now: dt.datetime | None = None) -> int:
+    """Meetings and bookmarked launches starting within :data:`REMIND_BEFORE`; returns how many were told."""
+    from booths import meetings
+    from booths.bookmarks import upcoming_slots
+
+    now = now or utcnow()
+    told = 0
+    async with services.db.session() as session:
+        batch = notifier.batch()
+        for meeting in await meetings.due_reminders(session, REMIND_BEFORE, now):
+            host = await session.get(User, meeting.host_id)
+            visitor = await session.get(User, meeting.visitor_id)
+            slot = await session.get(meetings.MeetingSlot, meeting.slot_id)
+            if host is None or visitor is None or slot is None:
+                continue
+            location = slot.location or slot.mode
+            for user_id, other in ((host.id, visitor.display_name), (visitor.id, host.display_name)):
+                await batch.add(session, user_id, "meeting_reminder", {
+                    "name": other, "time": meeting.starts_at.isoformat(), "location": location,
+                }, "/meetings")
+                told += 1
+        slots = await upcoming_slots(session, now, now + REMIND_BEFORE)
+        if slots:
+            marks = (await session.scalars(
+                select(Bookmark).where(Bookmark.kind == "launch", Bookmark.target_id.in_(list(slots)),
+                                       Bookmark.notified_at.is_(None))
+            )).all()
+            for mark in marks:
+                slot_info = slots[mark.target_id]
+                mark.notified_at = now
+                await batch.add(session, mark.user_id, "launch_starting", {
+                    "title": slot_info["title"], "time": slot_info["starts_at"].isoformat(),
+                }, f"/live/{mark.target_id}")
+                told += 1
+        await session.commit()
+        await batch.deliver(session)
+    return told
+
+
+@dataclass
+class ReminderLoop:
+    services: Any
+    notifier: Notifier
+    interval: float = 30.0
+    task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await send_reminders(self.services, self.notifier)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reminders failed; trying again in %.0f s", self.interval)
+            await asyncio.sleep(self.interval)
+
+    async def start(self, services: Services) -> None:
+        self.task = asyncio.create_task(self.run(), name="engagement-reminders")
+
+    async def stop(self, services: Services) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+        await self.notifier.drain(10.0)
+
+
+def install(services: Services, *, interval: float = 30.0) -> Notifier:
+    """The process's notifier (``services.extras["notifier"]``) and its reminder loop."""
+    notifier = Notifier.from_services(services)
+    services.extras["notifier"] = notifier
+    loop = ReminderLoop(services, notifier, interval)
+    services.on_startup.append(loop.start)
+    services.on_shutdown.append(loop.stop)
+    return notifier
