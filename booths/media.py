@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -348,12 +348,13 @@ def playable(container: str, video_codec: str, audio_codec: str | None) -> tuple
     )
 
 
-def probe_video(path: Path, container: str) -> VideoResult:
-    """Duration, resolution, codecs and a poster frame, read with PyAV. CPU-bound."""
+def probe_video(source: Path | IO[bytes], container: str) -> VideoResult:
+    """Duration, resolution, codecs and a poster frame, read with PyAV from a file
+    or a seekable file-like object (:class:`RangeReader`). CPU-bound."""
     import av
 
     try:
-        with av.open(str(path)) as media:
+        with av.open(str(source) if isinstance(source, Path) else source, "r") as media:
             videos = [s for s in media.streams if s.type == "video"]
             audios = [s for s in media.streams if s.type == "audio"]
             if not videos:
@@ -399,6 +400,76 @@ def _poster(media: Any, stream: Any, duration: float | None) -> Derived | None:
     except av.FFmpegError:
         return None
     return None
+
+
+class RangeReader(io.RawIOBase):
+    """A read-only, seekable file over ranged reads of a stored object.
+
+    PyAV reads a video's headers and the frames of its poster through it, so a
+    large video is probed without copying it whole out of storage. ``fetch``
+    is called from a worker thread with ``(start, length)``; blocks of
+    ``block`` bytes are cached (the few most recent).
+    """
+
+    def __init__(self, fetch: Callable[[int, int], bytes], size: int, block: int = 1 << 20, keep: int = 8) -> None:
+        super().__init__()
+        self._fetch = fetch
+        self._size = size
+        self._block = block
+        self._keep = keep
+        self._cache: dict[int, bytes] = {}
+        self._pos = 0
+        self.fetched = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}.get(whence)
+        if base is None:
+            raise ValueError(f"unsupported whence {whence}")
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def _get(self, index: int) -> bytes:
+        data = self._cache.get(index)
+        if data is None:
+            data = self._fetch(index * self._block, self._block)
+            self.fetched += len(data)
+            if len(self._cache) >= self._keep:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[index] = data
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), max(0, self._size - self._pos))
+        done = 0
+        while done < want:
+            index, offset = divmod(self._pos, self._block)
+            chunk = self._get(index)[offset : offset + want - done]
+            if not chunk:
+                break
+            view[done : done + len(chunk)] = chunk
+            done += len(chunk)
+            self._pos += len(chunk)
+        return done
+
+
+def store_reader(store: ObjectStore, key: str, size: int, loop: asyncio.AbstractEventLoop) -> RangeReader:
+    """A :class:`RangeReader` whose reads run on ``loop`` (call it from a worker thread)."""
+
+    def fetch(start: int, length: int) -> bytes:
+        future = asyncio.run_coroutine_threadsafe(store.read_range(key, start, length), loop)
+        return future.result(timeout=300)
+
+    return RangeReader(fetch, size)
 
 
 # --- documents ------------------------------------------------------------------
@@ -489,26 +560,36 @@ async def derive(store: ObjectStore, asset: Asset, *, data: bytes | None = None)
         meta["thumbnail"] = "none: pdftoppm (poppler-utils) is not installed"
         return meta
 
+    if found in VIDEO_TYPES:
+        # Read through ranges: a 2 GB video is not copied out of storage to be probed.
+        source: IO[bytes]
+        if data is not None:
+            source = io.BytesIO(data)
+        else:
+            info = await store.head(asset.key)
+            if info is None:
+                raise MediaRejected(f"nothing arrived for “{asset.filename}”; upload it again.")
+            source = store_reader(store, asset.key, info.size, asyncio.get_running_loop())
+        video: VideoResult = await _cpu(probe_video, source, found)
+        meta.update(
+            duration=round(video.duration, 3) if video.duration is not None else None,
+            width=video.width,
+            height=video.height,
+            codecs={"video": video.video_codec, "audio": video.audio_codec},
+            browser_playable=video.browser_playable,
+        )
+        if video.warning:
+            meta["warning"] = video.warning
+        if video.poster is not None:
+            meta["poster"] = await put(video.poster)
+        return meta
+
     with tempfile.TemporaryDirectory(prefix="cloudexpo-media-") as folder:
         path = Path(folder) / ("original" + EXTENSIONS.get(found, ".bin"))
         if data is not None:
             await _cpu(path.write_bytes, data)
         else:
             await store.download_file(asset.key, path)
-        if found in VIDEO_TYPES:
-            video: VideoResult = await _cpu(probe_video, path, found)
-            meta.update(
-                duration=round(video.duration, 3) if video.duration is not None else None,
-                width=video.width,
-                height=video.height,
-                codecs={"video": video.video_codec, "audio": video.audio_codec},
-                browser_playable=video.browser_playable,
-            )
-            if video.warning:
-                meta["warning"] = video.warning
-            if video.poster is not None:
-                meta["poster"] = await put(video.poster)
-            return meta
         # a PDF
         size = path.stat().st_size
         with path.open("rb") as fh:

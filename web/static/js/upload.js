@@ -192,6 +192,7 @@
           booth_id: boothId, kind: this.kind, filename: file.name, size: file.size, content_type: file.type,
         });
         remember(file, this.ticket.id, this.kind);
+        loadQuota().catch(() => {}); // the upload holds its room from now on
         label.textContent = fmt(S.uploading, { name: file.name });
         showNotice("");
       }
@@ -214,6 +215,7 @@
         forget(file);
         this.render();
         label.textContent = S.done;
+        showNotice("");
         return asset;
       } finally {
         clearInterval(timer);
@@ -375,7 +377,7 @@
     if (a.problem) item.append(el("p", { class: "alert error small", role: "note" }, a.problem));
     if (a.warning) item.append(el("p", { class: "alert warn small", role: "note" }, el("strong", {}, S.not_playable), ": ", a.warning));
     if (a.state === "ready") {
-      const titleInput = el("input", { type: "text", value: title, maxlength: "200", "aria-label": S.title_label });
+      const titleInput = el("input", { type: "text", value: title, maxlength: "200", "aria-label": S.title_label, placeholder: S.title_label });
       const save = button(S.save, async () => {
         const t = Object.assign({}, a.title || {}); t[lang] = titleInput.value;
         await api("PATCH", `/api/assets/${a.id}`, { title: t });
