@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -32,6 +33,20 @@ def live_routes() -> list[BaseRoute]:
     return [*whip.routes, *ws.routes, *programme.routes, *live.routes, *control.routes, *chat.routes]
 
 
+def exhibition_errors() -> dict[Any, Any]:
+    from web.routes.exhibition import EXCEPTION_HANDLERS as handlers
+
+    return handlers
+
+
+def exhibition_routes() -> list[BaseRoute]:
+    """Map, zones, booths, products, search, applications, dashboard, moderation, OpenAPI."""
+    from web import openapi
+    from web.routes import applications, exhibition, moderation
+
+    return [*exhibition.routes, *applications.routes, *moderation.routes, *openapi.routes]
+
+
 def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug: bool = False) -> Starlette:
     i18n.load_all()
     settings = services.settings
@@ -50,6 +65,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug:
         routes=[
             *extra_routes,
             *core_routes(),
+            *exhibition_routes(),
             *live_routes(),
             Mount("/static", app=CachedStaticFiles(directory=STATIC), name="static"),
         ],
@@ -65,7 +81,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug:
             ),
             Middleware(ContextMiddleware, services_getter=lambda: services, cache=cache),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, **exhibition_errors()},
         lifespan=lifespan,
     )
     app.state.services = services

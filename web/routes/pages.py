@@ -1,17 +1,10 @@
-"""Pages every visitor reaches: the home page and friends."""
+"""Pages every visitor reaches: the home page (the exhibition, see ``web/routes/exhibition.py``)."""
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from web.templating import render
-
-
-async def home(request: Request) -> Response:
-    return render(request, "home.html")
-
+from web.routes.exhibition import home
 
 routes: list[BaseRoute] = [
     Route("/", home, methods=["GET", "HEAD"], name="home"),

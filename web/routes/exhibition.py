@@ -1,0 +1,454 @@
+"""The exhibition for visitors: home, floor map, zones, booths, products, search — pages and JSON.
+
+Booth texts are edited here too (JSON API); the exhibitor's forms live in
+``web/routes/applications.py`` (dashboard) and the moderators' in
+``web/routes/moderation.py``. Unpublished or hidden booths answer 404 to
+visitors and stay visible to their own staff and to moderators.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from booths import editing, exhibition, search
+from booths.catalog import INDUSTRIES, REGIONS
+from booths.errors import BoothsError
+from booths.models import Booth, Exhibitor, Hall, Product, Zone
+from booths.text import sanitize_html
+from cloudexpo.i18n import LANGUAGES, pick
+from cloudexpo.permissions import Principal
+from web.context import language, principal, services
+from web.errors import ApiError, error_response
+from web.forms import read_input
+from web.templating import render
+
+# --- shared by the area's route modules ---------------------------------------------
+
+
+async def booths_error(request: Request, exc: Exception) -> Response:
+    """Domain refusals from ``booths`` as 4xx, naming the field at fault."""
+    assert isinstance(exc, BoothsError)
+    extra = {"field": exc.field} if exc.field else None
+    return error_response(request, exc.status, str(exc), extra=extra)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {BoothsError: booths_error}
+
+
+def page(request: Request, template: str, ctx: dict[str, Any] | None = None, *, status_code: int = 200) -> Response:
+    """``render`` with the area's helpers: ``loc(values)`` picks a language, ``rich`` re-sanitises."""
+    lang = language(request)
+    values: dict[str, Any] = {
+        "loc": lambda v: pick(v, lang),
+        "rich": lambda html: Markup(sanitize_html(html or "")),
+        "INDUSTRIES": INDUSTRIES,
+        "REGIONS": REGIONS,
+    }
+    values.update(ctx or {})
+    return render(request, template, values, status_code=status_code)
+
+
+def query_bool(request: Request, name: str) -> bool | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ApiError(422, f"'{name}' must be true or false.", extra={"field": name})
+
+
+def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(422, f"'{name}' must be a whole number.", extra={"field": name}) from None
+    if not low <= value <= high:
+        raise ApiError(422, f"'{name}' must be between {low} and {high}.", extra={"field": name})
+    return value
+
+
+def query_choice(request: Request, name: str, choices: dict[str, Any]) -> str | None:
+    raw = request.query_params.get(name) or None
+    if raw is not None and raw not in choices:
+        raise ApiError(422, f"'{name}' must be one of: {', '.join(choices)}.", extra={"field": name})
+    return raw
+
+
+async def query_zone(session: AsyncSession, request: Request) -> Zone | None:
+    raw = request.query_params.get("zone") or None
+    if raw is None:
+        return None
+    try:
+        return await exhibition.get_zone(session, raw)
+    except BoothsError:
+        raise ApiError(422, "'zone' names no zone; use a zone's id or slug.", extra={"field": "zone"}) from None
+
+
+def hall_json(hall: Hall) -> dict[str, Any]:
+    return {
+        "id": hall.id, "code": hall.code, "name": hall.name, "description": hall.description,
+        "map": {"x": hall.map_x, "y": hall.map_y, "w": hall.map_w, "h": hall.map_h},
+    }
+
+
+def zone_json(zone: Zone, booth_count: int | None = None) -> dict[str, Any]:
+    out = {
+        "id": zone.id, "hall_id": zone.hall_id, "slug": zone.slug, "code": zone.code, "kind": zone.kind,
+        "name": zone.name, "description": zone.description, "color": zone.color, "url": f"/zones/{zone.slug}",
+        "map": {"x": zone.map_x, "y": zone.map_y, "w": zone.map_w, "h": zone.map_h},
+    }
+    if booth_count is not None:
+        out["booth_count"] = booth_count
+    return out
+
+
+def exhibitor_json(e: Exhibitor) -> dict[str, Any]:
+    return {"id": e.id, "name": e.name, "region": e.region, "industry": e.industry, "website": e.website}
+
+
+def booth_json(b: Booth, e: Exhibitor, z: Zone, *, product_count: int | None = None, logo: str | None = None,
+               manager: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": b.id, "number": b.number, "url": f"/booths/{b.number}", "zone": {"id": z.id, "slug": z.slug, "name": z.name},
+        "exhibitor": exhibitor_json(e), "name": b.name, "tagline": b.tagline, "description": b.description,
+        "featured": b.featured, "has_video": b.has_video, "map": {"x": b.map_x, "y": b.map_y},
+        "logo": logo, "updated_at": b.updated_at.isoformat(),
+    }
+    if product_count is not None:
+        out["product_count"] = product_count
+    if manager:
+        out.update({"published": b.published, "hidden": b.hidden, "hidden_reason": b.hidden_reason})
+    return out
+
+
+def product_json(p: Product, booth: Booth | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": p.id, "booth_id": p.booth_id, "name": p.name, "description": p.description,
+        "specifications": p.specifications, "position": p.position, "url": f"/products/{p.id}",
+    }
+    if booth is not None:
+        out["booth_number"] = booth.number
+    return out
+
+
+async def product_counts(session: AsyncSession, booth_ids: list[int]) -> dict[int, int]:
+    if not booth_ids:
+        return {}
+    rows = await session.execute(
+        select(Product.booth_id, func.count(Product.id)).where(Product.booth_id.in_(booth_ids)).group_by(Product.booth_id)
+    )
+    return {booth_id: count for booth_id, count in rows.all()}
+
+
+def path_int(request: Request, name: str) -> int:
+    return int(request.path_params[name])
+
+
+async def managed_booth(session: AsyncSession, who: Principal, booth_id: int) -> exhibition.BoothBundle:
+    """A booth the principal may change (404 when they may not even see it, 403 when only see)."""
+    bundle = await exhibition.get_booth(session, who, booth_id, with_products=False)
+    return bundle
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+async def home(request: Request) -> Response:
+    svc = services(request)
+    who = principal(request)
+    async with svc.db.session() as session:
+        halls = await exhibition.list_halls(session)
+        zones = await exhibition.list_zones(session)
+        counts = await exhibition.visible_counts(session)
+        totals = await exhibition.totals(session)
+        _, featured = await exhibition.list_booths(session, who, exhibition.BoothQuery(featured=True, limit=8))
+        logos = await exhibition.logos(session, svc.store, [b.id for b, _, _ in featured])
+    return page(request, "home.html", {
+        "halls": halls, "zones": zones, "counts": counts, "totals": totals, "featured": featured, "logos": logos,
+    })
+
+
+async def floor_map(request: Request) -> Response:
+    svc = services(request)
+    who = principal(request)
+    async with svc.db.session() as session:
+        halls = await exhibition.list_halls(session)
+        zones = await exhibition.list_zones(session)
+        _, booths = await exhibition.list_booths(session, who, exhibition.BoothQuery(limit=2000))
+    by_zone: dict[int, list[tuple[Booth, Exhibitor, Zone]]] = {z.id: [] for z in zones}
+    for row in booths:
+        by_zone.setdefault(row[2].id, []).append(row)
+    return page(request, "exhibition/map.html", {"halls": halls, "zones": zones, "by_zone": by_zone})
+
+
+async def zone_page(request: Request) -> Response:
+    svc = services(request)
+    who = principal(request)
+    async with svc.db.session() as session:
+        zone = await exhibition.get_zone(session, request.path_params["slug"])
+        hall = await exhibition.get_hall(session, zone.hall_id)
+        industry = query_choice(request, "industry", INDUSTRIES)
+        region = query_choice(request, "region", REGIONS)
+        has_video = query_bool(request, "has_video")
+        total, booths = await exhibition.list_booths(
+            session, who, exhibition.BoothQuery(zone_id=zone.id, industry=industry, region=region, has_video=has_video, limit=500)
+        )
+        logos = await exhibition.logos(session, svc.store, [b.id for b, _, _ in booths])
+        zones = await exhibition.list_zones(session)
+    return page(request, "exhibition/zone.html", {
+        "zone": zone, "hall": hall, "booths": booths, "total": total, "logos": logos, "zones": zones,
+        "filters": {"industry": industry or "", "region": region or "", "has_video": has_video},
+    })
+
+
+async def booth_page(request: Request) -> Response:
+    svc = services(request)
+    who = principal(request)
+    async with svc.db.session() as session:
+        bundle = await exhibition.get_booth(session, who, request.path_params["ref"])
+        manager = who.can_manage_exhibitor(bundle.booth.exhibitor_id)
+        media = await exhibition.booth_media(session, svc.store, bundle.booth.id)
+        staff = await exhibition.staff_of(session, bundle.exhibitor.id)
+        thumbs: dict[int, str] = {}
+        for product in bundle.products:
+            views = await exhibition.product_media(session, svc.store, product.id)
+            pictures = [v for v in views if v["kind"] == "image"]
+            if pictures:
+                pic = pictures[0]
+                thumbs[product.id] = pic["thumbs"][min(pic["thumbs"])] if pic["thumbs"] else pic["url"]
+    preview = request.query_params.get("preview") == "1"
+    return page(request, "exhibition/booth.html", {
+        "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "hall": bundle.hall,
+        "products": bundle.products, "media": media, "staff": staff, "manager": manager and not preview,
+        "preview": preview and manager, "product_thumbs": thumbs,
+    })
+
+
+async def product_page(request: Request) -> Response:
+    svc = services(request)
+    who = principal(request)
+    async with svc.db.session() as session:
+        product, bundle = await exhibition.get_product(session, who, path_int(request, "product_id"))
+        pictures = [v for v in await exhibition.product_media(session, svc.store, product.id) if v["kind"] == "image"]
+    return page(request, "exhibition/product.html", {
+        "p": product, "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "pictures": pictures,
+        "manager": who.can_manage_exhibitor(bundle.booth.exhibitor_id),
+    })
+
+
+async def _search(request: Request, session: AsyncSession) -> tuple[search.Results, dict[str, Any]]:
+    q = (request.query_params.get("q") or "").strip()[:200]
+    zone = await query_zone(session, request)
+    filters = search.Filters(
+        zone_id=zone.id if zone else None,
+        industry=query_choice(request, "industry", INDUSTRIES),
+        region=query_choice(request, "region", REGIONS),
+        has_products=query_bool(request, "has_products"),
+        has_video=query_bool(request, "has_video"),
+    )
+    limit = query_int(request, "limit", search.PAGE, 1, 100)
+    offset = query_int(request, "offset", 0, 0, 10_000)
+    results = await search.search(session, q, filters, language=language(request), limit=limit, offset=offset)
+    form = {"q": q, "zone": zone.slug if zone else "", "industry": filters.industry or "", "region": filters.region or "",
+            "has_products": filters.has_products, "has_video": filters.has_video, "limit": limit, "offset": offset}
+    return results, form
+
+
+def hit_json(hit: search.Hit) -> dict[str, Any]:
+    return {
+        "kind": hit.kind,
+        "url": f"/products/{hit.product.id}" if hit.product else f"/booths/{hit.booth.number}",
+        "booth": {"id": hit.booth.id, "number": hit.booth.number, "name": hit.booth.name, "tagline": hit.booth.tagline,
+                  "url": f"/booths/{hit.booth.number}", "has_video": hit.booth.has_video},
+        "exhibitor": exhibitor_json(hit.exhibitor),
+        "zone": {"id": hit.zone.id, "slug": hit.zone.slug, "name": hit.zone.name},
+        "product": product_json(hit.product) if hit.product else None,
+        "highlights": hit.highlights,
+    }
+
+
+async def search_page(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.session() as session:
+        results, form = await _search(request, session)
+        zones = await exhibition.list_zones(session)
+    hits = [(h, {k: Markup(v) for k, v in h.highlights.items()}) for h in results.hits]
+    return page(request, "exhibition/search.html", {"results": results, "hits": hits, "form": form, "zones": zones})
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+async def api_halls(request: Request) -> Response:
+    async with services(request).db.session() as session:
+        halls = await exhibition.list_halls(session)
+        zones = await exhibition.list_zones(session)
+        counts = await exhibition.visible_counts(session)
+    return JSONResponse({"halls": [
+        {**hall_json(h), "zones": [zone_json(z, counts.get(z.id, 0)) for z in zones if z.hall_id == h.id]} for h in halls
+    ]})
+
+
+async def api_zones(request: Request) -> Response:
+    async with services(request).db.session() as session:
+        hall = query_int(request, "hall", 0, 0, 1_000_000) or None
+        zones = await exhibition.list_zones(session, hall)
+        counts = await exhibition.visible_counts(session)
+    return JSONResponse({"zones": [zone_json(z, counts.get(z.id, 0)) for z in zones]})
+
+
+async def api_zone(request: Request) -> Response:
+    async with services(request).db.session() as session:
+        zone = await exhibition.get_zone(session, request.path_params["ref"])
+        counts = await exhibition.visible_counts(session)
+    return JSONResponse(zone_json(zone, counts.get(zone.id, 0)))
+
+
+async def api_booths(request: Request) -> Response:
+    svc = services(request)
+    who = principal(request)
+    async with svc.db.session() as session:
+        zone = await query_zone(session, request)
+        q = exhibition.BoothQuery(
+            zone_id=zone.id if zone else None,
+            hall_id=query_int(request, "hall", 0, 0, 1_000_000) or None,
+            industry=query_choice(request, "industry", INDUSTRIES),
+            region=query_choice(request, "region", REGIONS),
+            has_products=query_bool(request, "has_products"),
+            has_video=query_bool(request, "has_video"),
+            featured=query_bool(request, "featured"),
+            limit=query_int(request, "limit", 50, 1, 500),
+            offset=query_int(request, "offset", 0, 0, 1_000_000),
+        )
+        total, rows = await exhibition.list_booths(session, who, q)
+        ids = [b.id for b, _, _ in rows]
+        counts = await product_counts(session, ids)
+        logos = await exhibition.logos(session, svc.store, ids)
+    return JSONResponse({
+        "total": total, "limit": q.limit, "offset": q.offset,
+        "booths": [booth_json(b, e, z, product_count=counts.get(b.id, 0), logo=logos.get(b.id),
+                              manager=who.can_manage_exhibitor(b.exhibitor_id)) for b, e, z in rows],
+    })
+
+
+async def api_booth(request: Request) -> Response:
+    svc = services(request)
+    who = principal(request)
+    async with svc.db.session() as session:
+        bundle = await exhibition.get_booth(session, who, request.path_params["ref"])
+        media = await exhibition.booth_media(session, svc.store, bundle.booth.id)
+        staff = await exhibition.staff_of(session, bundle.exhibitor.id)
+    b = bundle.booth
+    manager = who.can_manage_exhibitor(b.exhibitor_id)
+    logo = media["logo"][0]["url"] if media["logo"] else None
+    out = booth_json(b, bundle.exhibitor, bundle.zone, product_count=len(bundle.products), logo=logo, manager=manager)
+    out["products"] = [product_json(p) for p in bundle.products]
+    out["media"] = media
+    out["staff"] = [{"display_name": u.display_name} for u in staff]
+    return JSONResponse(out)
+
+
+async def api_update_booth(request: Request) -> Response:
+    svc = services(request)
+    who = principal(request)
+    data = await read_input(request)
+    async with svc.db.session() as session:
+        bundle = await exhibition.get_booth(session, who, path_int(request, "booth_id"), with_products=False)
+        await editing.update_booth(session, who, bundle.booth, data)
+        if "published" in data:
+            await editing.set_published(session, who, bundle.booth, editing._flag(data["published"], "published"))
+        await session.commit()
+        out = booth_json(bundle.booth, bundle.exhibitor, bundle.zone, manager=True)
+    return JSONResponse(out)
+
+
+async def api_products(request: Request) -> Response:
+    who = principal(request)
+    async with services(request).db.session() as session:
+        bundle = await exhibition.get_booth(session, who, path_int(request, "booth_id"))
+    return JSONResponse({"products": [product_json(p, bundle.booth) for p in bundle.products]})
+
+
+async def api_create_product(request: Request) -> Response:
+    who = principal(request)
+    data = await read_input(request)
+    async with services(request).db.session() as session:
+        bundle = await exhibition.get_booth(session, who, path_int(request, "booth_id"), with_products=False)
+        product = await editing.create_product(session, who, bundle.booth, data)
+        await session.commit()
+        return JSONResponse(product_json(product, bundle.booth), status_code=201)
+
+
+async def api_product(request: Request) -> Response:
+    svc = services(request)
+    who = principal(request)
+    async with svc.db.session() as session:
+        product, bundle = await exhibition.get_product(session, who, path_int(request, "product_id"))
+        media = await exhibition.product_media(session, svc.store, product.id)
+    return JSONResponse({**product_json(product, bundle.booth), "media": media})
+
+
+async def api_update_product(request: Request) -> Response:
+    who = principal(request)
+    data = await read_input(request)
+    async with services(request).db.session() as session:
+        product, bundle = await exhibition.get_product(session, who, path_int(request, "product_id"))
+        await editing.update_product(session, who, bundle.booth, product, data)
+        await session.commit()
+        return JSONResponse(product_json(product, bundle.booth))
+
+
+async def api_delete_product(request: Request) -> Response:
+    who = principal(request)
+    async with services(request).db.session() as session:
+        product, bundle = await exhibition.get_product(session, who, path_int(request, "product_id"))
+        await editing.delete_product(session, who, bundle.booth, product)
+        await session.commit()
+    return Response(status_code=204)
+
+
+async def api_search(request: Request) -> Response:
+    async with services(request).db.session() as session:
+        results, form = await _search(request, session)
+    return JSONResponse({
+        "query": results.query, "terms": results.terms, "total": results.total, "total_capped": results.total_capped,
+        "limit": form["limit"], "offset": form["offset"], "results": [hit_json(h) for h in results.hits],
+    })
+
+
+async def api_catalog(request: Request) -> Response:
+    return JSONResponse({"industries": INDUSTRIES, "regions": REGIONS, "languages": list(LANGUAGES)})
+
+
+routes: list[BaseRoute] = [
+    Route("/map", floor_map, methods=["GET"], name="map"),
+    Route("/zones/{slug}", zone_page, methods=["GET"], name="zone"),
+    Route("/booths/{ref}", booth_page, methods=["GET"], name="booth"),
+    Route("/products/{product_id:int}", product_page, methods=["GET"], name="product"),
+    Route("/search", search_page, methods=["GET"], name="search"),
+    Route("/api/halls", api_halls, methods=["GET"]),
+    Route("/api/zones", api_zones, methods=["GET"]),
+    Route("/api/zones/{ref}", api_zone, methods=["GET"]),
+    Route("/api/booths", api_booths, methods=["GET"]),
+    Route("/api/booths/{booth_id:int}", api_update_booth, methods=["PATCH"]),
+    Route("/api/booths/{booth_id:int}/products", api_products, methods=["GET"]),
+    Route("/api/booths/{booth_id:int}/products", api_create_product, methods=["POST"]),
+    Route("/api/booths/{ref}", api_booth, methods=["GET"]),
+    Route("/api/products/{product_id:int}", api_product, methods=["GET"]),
+    Route("/api/products/{product_id:int}", api_update_product, methods=["PATCH"]),
+    Route("/api/products/{product_id:int}", api_delete_product, methods=["DELETE"]),
+    Route("/api/search", api_search, methods=["GET"]),
+    Route("/api/catalog", api_catalog, methods=["GET"]),
+]

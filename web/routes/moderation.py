@@ -1,0 +1,237 @@
+"""Moderators keep the exhibition: review applications, hide booths, place halls and zones, manage roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from booths import applications, editing, exhibition
+from booths.errors import BoothsError, NotFound
+from booths.models import Booth, Exhibitor, Hall, Zone
+from cloudexpo import accounts
+from cloudexpo.accounts import Role
+from cloudexpo.permissions import Principal, require
+from web.context import principal, services
+from web.forms import read_input
+from web.routes.applications import localized_from_form
+from web.routes.exhibition import booth_json, hall_json, page, path_int, zone_json
+
+
+def moderator(request: Request) -> Principal:
+    return require(principal(request), Role.MODERATOR)
+
+
+def user_json(u: accounts.User) -> dict[str, Any]:
+    return {"id": u.id, "email": u.email, "display_name": u.display_name, "role": u.role,
+            "exhibitor_id": u.exhibitor_id, "active": u.active}
+
+
+# --- pages ------------------------------------------------------------------------------------------
+
+
+async def applications_page(request: Request) -> Response:
+    who = moderator(request)
+    state = request.query_params.get("state") or "pending"
+    async with services(request).db.session() as session:
+        items = await applications.list_all(session, who, None if state == "all" else state)
+        zones = {z.id: z for z in await exhibition.list_zones(session)}
+        users = {u.id: u for u in (await session.scalars(
+            select(accounts.User).where(accounts.User.id.in_({a.user_id for a in items}))
+        )).all()} if items else {}
+    return page(request, "moderation/applications.html", {
+        "items": items, "zones": zones, "users": users, "state": state, "done": request.query_params.get("done"),
+        "error": request.query_params.get("error"),
+    })
+
+
+async def decide(request: Request) -> Response:
+    who = moderator(request)
+    data = await read_input(request)
+    application_id = path_int(request, "application_id")
+    action = request.path_params["action"]
+    if action not in ("approve", "reject"):
+        raise NotFound("Approve or reject an application; nothing else.")
+    async with services(request).db.session() as session:
+        try:
+            if action == "approve":
+                application = await applications.approve(session, who, application_id)
+            else:
+                application = await applications.reject(session, who, application_id, data.get("reason"))
+            await session.commit()
+        except BoothsError as exc:
+            if isinstance(exc, NotFound):
+                raise
+            await session.rollback()
+            zones = {z.id: z for z in await exhibition.list_zones(session)}
+            items = await applications.list_all(session, who, "pending")
+            users = {u.id: u for u in (await session.scalars(select(accounts.User))).all()}
+            return page(request, "moderation/applications.html", {
+                "items": items, "zones": zones, "users": users, "state": "pending", "done": None,
+                "error": str(exc), "error_for": application_id,
+            }, status_code=exc.status)
+    request.app.state.principal_cache.forget(application.user_id)
+    return RedirectResponse(f"/moderate/applications?done={action}", status_code=303)
+
+
+async def booths_page(request: Request) -> Response:
+    who = moderator(request)
+    hidden = request.query_params.get("hidden") == "1"
+    async with services(request).db.session() as session:
+        query = exhibition.BoothQuery(limit=1000)
+        _, rows = await exhibition.list_booths(session, who, query)
+    if hidden:
+        rows = [r for r in rows if r[0].hidden or not r[0].published]
+    return page(request, "moderation/booths.html", {"rows": rows, "only_hidden": hidden})
+
+
+async def booth_visibility(request: Request) -> Response:
+    who = moderator(request)
+    data = await read_input(request)
+    async with services(request).db.session() as session:
+        booth = await session.get(Booth, path_int(request, "booth_id"))
+        if booth is None:
+            raise NotFound("There is no such booth.")
+        await editing.set_hidden(session, who, booth, data.get("hidden") in (True, "true", "1"), data.get("reason") or "")
+        await session.commit()
+        if request.url.path.startswith("/api/"):
+            exhibitor = await session.get(Exhibitor, booth.exhibitor_id)
+            zone = await session.get(Zone, booth.zone_id)
+            assert exhibitor is not None and zone is not None
+            return JSONResponse(booth_json(booth, exhibitor, zone, manager=True))
+    return RedirectResponse("/moderate/booths", status_code=303)
+
+
+async def map_page(request: Request) -> Response:
+    moderator(request)
+    async with services(request).db.session() as session:
+        halls = await exhibition.list_halls(session)
+        zones = await exhibition.list_zones(session)
+    return page(request, "moderation/map.html", {"halls": halls, "zones": zones, "saved": request.query_params.get("saved")})
+
+
+def _place_fields(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: data[k] for k in ("map_x", "map_y", "map_w", "map_h", "color") if k in data}
+    if any(f"name_{s}" in data for s in ("zh_hans", "zh_hant", "en")):
+        out["name"] = localized_from_form(data, "name")
+    return out
+
+
+async def zone_submit(request: Request) -> Response:
+    who = moderator(request)
+    data = await read_input(request)
+    async with services(request).db.session() as session:
+        zone = await exhibition.get_zone(session, path_int(request, "zone_id"))
+        await editing.update_zone(session, who, zone, _place_fields(data))
+        await session.commit()
+    return RedirectResponse("/moderate/map?saved=zone", status_code=303)
+
+
+async def hall_submit(request: Request) -> Response:
+    who = moderator(request)
+    data = await read_input(request)
+    async with services(request).db.session() as session:
+        hall = await exhibition.get_hall(session, path_int(request, "hall_id"))
+        await editing.update_hall(session, who, hall, _place_fields(data))
+        await session.commit()
+    return RedirectResponse("/moderate/map?saved=hall", status_code=303)
+
+
+async def users_page(request: Request) -> Response:
+    moderator(request)
+    async with services(request).db.session() as session:
+        users = await accounts.list_users(session)
+        exhibitors = {e.id: e for e in (await session.scalars(select(Exhibitor))).all()}
+    return page(request, "moderation/users.html", {"users": users, "exhibitors": exhibitors, "roles": [r.value for r in Role],
+                                                    "saved": request.query_params.get("saved")})
+
+
+async def _set_role(request: Request) -> accounts.User:
+    who = moderator(request)
+    data = await read_input(request)
+    raw_exhibitor = data.get("exhibitor_id")
+    exhibitor_id = None
+    if raw_exhibitor not in (None, ""):
+        try:
+            exhibitor_id = int(raw_exhibitor)
+        except (TypeError, ValueError):
+            from booths.errors import Invalid
+
+            raise Invalid("'exhibitor_id' must be a whole number.", "exhibitor_id") from None
+    async with services(request).db.session() as session:
+        if exhibitor_id is not None and await session.get(Exhibitor, exhibitor_id) is None:
+            from booths.errors import Invalid
+
+            raise Invalid("'exhibitor_id' names no exhibitor.", "exhibitor_id")
+        user = await editing.set_user_role(session, who, path_int(request, "user_id"), str(data.get("role") or ""), exhibitor_id)
+        await session.commit()
+    request.app.state.principal_cache.forget(user.id)
+    return user
+
+
+async def user_role_submit(request: Request) -> Response:
+    await _set_role(request)
+    return RedirectResponse("/moderate/users?saved=1", status_code=303)
+
+
+# --- JSON ------------------------------------------------------------------------------------------------
+
+
+async def api_users(request: Request) -> Response:
+    moderator(request)
+    async with services(request).db.session() as session:
+        users = await accounts.list_users(session)
+    return JSONResponse({"users": [user_json(u) for u in users]})
+
+
+async def api_user_role(request: Request) -> Response:
+    return JSONResponse(user_json(await _set_role(request)))
+
+
+async def api_zone_update(request: Request) -> Response:
+    who = moderator(request)
+    data = await read_input(request)
+    async with services(request).db.session() as session:
+        zone = await exhibition.get_zone(session, path_int(request, "zone_id"))
+        await editing.update_zone(session, who, zone, data)
+        await session.commit()
+        return JSONResponse(zone_json(zone))
+
+
+async def api_hall_update(request: Request) -> Response:
+    who = moderator(request)
+    data = await read_input(request)
+    async with services(request).db.session() as session:
+        hall = await session.get(Hall, path_int(request, "hall_id"))
+        if hall is None:
+            raise NotFound("There is no such hall.")
+        await editing.update_hall(session, who, hall, data)
+        await session.commit()
+        return JSONResponse(hall_json(hall))
+
+
+async def moderate_index(request: Request) -> Response:
+    moderator(request)
+    return RedirectResponse("/moderate/applications", status_code=303)
+
+
+routes: list[BaseRoute] = [
+    Route("/moderate", moderate_index, methods=["GET"]),
+    Route("/moderate/applications", applications_page, methods=["GET"]),
+    Route("/moderate/applications/{application_id:int}/{action:str}", decide, methods=["POST"]),
+    Route("/moderate/booths", booths_page, methods=["GET"]),
+    Route("/moderate/booths/{booth_id:int}/visibility", booth_visibility, methods=["POST"]),
+    Route("/moderate/map", map_page, methods=["GET"]),
+    Route("/moderate/zones/{zone_id:int}", zone_submit, methods=["POST"]),
+    Route("/moderate/halls/{hall_id:int}", hall_submit, methods=["POST"]),
+    Route("/moderate/users", users_page, methods=["GET"]),
+    Route("/moderate/users/{user_id:int}/role", user_role_submit, methods=["POST"]),
+    Route("/api/booths/{booth_id:int}/visibility", booth_visibility, methods=["POST"]),
+    Route("/api/zones/{zone_id:int}", api_zone_update, methods=["PATCH"]),
+    Route("/api/halls/{hall_id:int}", api_hall_update, methods=["PATCH"]),
+    Route("/api/users", api_users, methods=["GET"]),
+    Route("/api/users/{user_id:int}/role", api_user_role, methods=["POST"]),
+]
