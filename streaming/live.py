@@ -216,8 +216,9 @@ class LiveService:
                 slot = await get_slot(db, slot_id)
                 if slot.publish_session != session_id:
                     raise
-            # The engine forgot it already (grace period ran out): end it in the schedule.
-            await self._engine_ended(slot_id)
+            # The engine forgot it already (grace period ran out): end it in the schedule below.
+        # The engine's "ended" callback does the same in a task; do it now so the answer is final.
+        await self._engine_ended(slot_id)
 
     # -- watching (WHEP) -----------------------------------------------------------------
 

@@ -151,6 +151,7 @@ async def status_rows(request: Request) -> list[dict[str, object]]:
         row = slot_json(slot, lang, base, viewers=live.viewers(slot.id))
         row["publisher"] = live.publisher_status(slot.id)
         stats = live.stats(slot.id)
+        row["stats"] = None
         if stats:
             row["stats"] = {k: stats.get(k) for k in ("publisher_bitrate", "fps", "packets_lost", "packets_in", "viewers", "codec", "bframes_detected", "publisher_connected")}
         by_stage.setdefault(slot.stage_id, []).append(row)

@@ -163,7 +163,7 @@ async def whip_delete(request: Request) -> Response:
         return _error(404, "There is no slot at this address.")
     try:
         if not await _may_end(request, slot_id):
-            if bearer(request) is None:
+            if bearer(request) is None and not principal(request).signed_in:
                 return _error(401, "Send the slot's token as 'Authorization: Bearer <token>' to end the broadcast.", headers={"WWW-Authenticate": 'Bearer realm="whip"'})
             return _error(403, "This is not the slot's token; only its publisher or a moderator ends the broadcast.")
         await live_service(request).unpublish(slot_id, session_id)
