@@ -19,6 +19,7 @@ def import_models() -> None:
     import booths.models  # noqa: F401
     import cloudexpo.accounts  # noqa: F401
     import streaming.models  # noqa: F401
+    import streaming.replay_models  # noqa: F401
 
 
 def create_app(settings: Settings, *, services: Services | None = None, demo_live: bool = False) -> Starlette:
@@ -33,6 +34,9 @@ def create_app(settings: Settings, *, services: Services | None = None, demo_liv
     from streaming.runtime import install_live
 
     install_live(services, demo_live=demo_live)  # the media engine: extras["media"], closed on shutdown
+    from streaming.recorder import install_recorder
+
+    install_recorder(services)  # extras["recorder"]: records every broadcast; completes the spool at start-up
     from booths.media import start_media_worker
 
     services.on_startup.append(start_media_worker)  # media processing; resumes unfinished work

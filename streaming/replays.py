@@ -1,0 +1,539 @@
+"""Replays: what the recorder left in storage, made watchable, editable and countable.
+
+Plain async functions taking an ``AsyncSession`` / ``Database`` and an
+``ObjectStore``; ``web/routes/replays.py`` turns their errors into 4xx.
+
+Objects of a slot's replay, all under ``replays/{slot_id}/`` (so deleting the
+prefix removes everything)::
+
+    index.m3u8           the recorder's playlist (relative URIs; EVENT while live)
+    seg_00001.ts ...     MPEG-TS segments (H.264 + AAC), each from a keyframe
+    replay.mp4           the download, remuxed from the (trimmed) segments
+    captions/en.vtt      WebVTT captions per language
+
+Who sees what (:func:`can_manage`, :func:`visible_to`): moderators and the
+slot's exhibitor staff see and edit their replays in every state; everyone
+else sees a replay only when it is published, playable and its slot is not
+cancelled — otherwise it does not exist for them (404).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloudexpo.db import Database, utcnow
+from cloudexpo.permissions import Principal
+from cloudexpo.storage import ObjectNotFound, ObjectStore
+
+from .hls import Playlist, TrimError, parse_playlist, snap_trim, trim, write_playlist
+from .models import ChatMessage, Slot, SlotState
+from .replay_models import PLAYABLE_STATES, Replay, ReplayState, ReplayView
+from .spool import PLAYLIST, SpoolRecording, replay_prefix
+
+log = logging.getLogger(__name__)
+
+CAPTION_LANGUAGES = ("zh-Hans", "zh-Hant", "en")
+MAX_CAPTION_BYTES = 1024 * 1024
+MAX_PROGRESS_SECONDS = 30.0  # one progress post counts at most this much watch time
+URL_LIFETIME = 6 * 3600
+MP4_NAME = "replay.mp4"
+
+
+class ReplayError(Exception):
+    """Base of the replay refusals; the message says what to fix."""
+
+
+class ReplayNotFound(ReplayError):
+    pass
+
+
+class InvalidTrim(ReplayError, ValueError):
+    pass
+
+
+class InvalidCaptions(ReplayError, ValueError):
+    pass
+
+
+# --- permissions ------------------------------------------------------------------------
+
+
+def can_manage(principal: Principal, slot: Slot) -> bool:
+    """Moderators, and the staff of the slot's exhibitor."""
+    return principal.is_moderator or principal.is_staff_of(slot.exhibitor_id)
+
+
+def visible_to(principal: Principal, slot: Slot, replay: Replay) -> bool:
+    if can_manage(principal, slot):
+        return True
+    return (
+        replay.published
+        and replay.state in PLAYABLE_STATES
+        and replay.segments > 0
+        and slot.state != SlotState.CANCELLED.value
+    )
+
+
+async def get_replay(db: AsyncSession, slot_id: int, principal: Principal) -> tuple[Slot, Replay]:
+    """The slot and its replay if ``principal`` may see them; else :class:`ReplayNotFound`."""
+    row = (await db.execute(select(Slot, Replay).join(Replay, Replay.slot_id == Slot.id).where(Slot.id == slot_id))).first()
+    if row is None:
+        raise ReplayNotFound(f"Slot {slot_id} has no replay.")
+    slot, replay = row
+    if not visible_to(principal, slot, replay):
+        raise ReplayNotFound(f"Slot {slot_id} has no replay.")
+    return slot, replay
+
+
+# --- the recorder's bookkeeping ----------------------------------------------------------
+
+
+async def recording_begun(db: Database, slot_id: int) -> None:
+    """A stream of the slot started: its replay is (again) recording."""
+    for _ in range(2):
+        async with db.session() as session:
+            replay = await session.scalar(select(Replay).where(Replay.slot_id == slot_id))
+            if replay is None:
+                if await session.get(Slot, slot_id) is None:
+                    return
+                session.add(Replay(slot_id=slot_id, state=ReplayState.RECORDING.value, captions={}))
+            else:
+                replay.state = ReplayState.RECORDING.value
+                replay.error = None
+            try:
+                await session.commit()
+                return
+            except IntegrityError:
+                await session.rollback()
+
+
+async def recording_started(db: Database, slot_id: int, started_at: dt.datetime, video_codec: str | None) -> None:
+    async with db.session() as session:
+        replay = await session.scalar(select(Replay).where(Replay.slot_id == slot_id))
+        if replay is None:
+            if await session.get(Slot, slot_id) is None:
+                return
+            replay = Replay(slot_id=slot_id, state=ReplayState.RECORDING.value, captions={})
+            session.add(replay)
+        if replay.started_at is None:
+            replay.started_at = started_at
+        replay.video_codec = video_codec
+        await session.commit()
+
+
+async def recording_closed(db: Database, slot_id: int, playlist: Playlist | None) -> Replay | None:
+    """The playlist has ENDLIST: the replay is playable (state "processing" until its MP4 exists).
+
+    The first time, a recording that began in the green room is trimmed to
+    start at the segment where the slot went on air.
+    """
+    async with db.session() as session:
+        replay = await session.scalar(select(Replay).where(Replay.slot_id == slot_id))
+        slot = await session.get(Slot, slot_id)
+        if slot is None:
+            return None
+        if replay is None:
+            replay = Replay(slot_id=slot_id, captions={})
+            session.add(replay)
+        segments = playlist.segments if playlist else []
+        first_close = replay.ended_at is None
+        replay.duration = round(sum(s.duration for s in segments), 3)
+        replay.segments = len(segments)
+        replay.ended_at = utcnow()
+        if not segments:
+            replay.state = ReplayState.FAILED.value
+            replay.error = "Nothing was recorded (no keyframe arrived)."
+        else:
+            replay.state = ReplayState.PROCESSING.value
+            if replay.started_at is None and segments[0].program_date_time is not None:
+                replay.started_at = segments[0].program_date_time
+        if first_close and segments and slot.live_at and replay.trim_start == 0:
+            on_air = _timeline_position(segments, slot.live_at)
+            if on_air is not None and on_air > 1.0:
+                _, _, snapped, _ = snap_trim(segments, on_air, None)
+                replay.trim_start = snapped
+        await session.commit()
+        return replay
+
+
+def _timeline_position(segments: Sequence[Any], at: dt.datetime) -> float | None:
+    """Seconds into the recording at wall-clock time ``at`` (by each segment's date-time)."""
+    t = 0.0
+    for seg in segments:
+        pdt = seg.program_date_time
+        if pdt is not None:
+            if at < pdt:
+                return t  # between two broadcasts of the slot: the next one's start
+            if at < pdt + dt.timedelta(seconds=seg.duration):
+                return t + (at - pdt).total_seconds()
+        t += seg.duration
+    return None
+
+
+# --- playlists ------------------------------------------------------------------------------
+
+_playlist_cache: dict[tuple[int, str], tuple[float, str]] = {}
+
+
+async def stored_playlist(store: ObjectStore, slot_id: int, *, max_age: float = 1.0) -> Playlist:
+    """The recorder's playlist from storage (cached for ``max_age`` seconds per process)."""
+    key = (id(store), str(slot_id))
+    cached = _playlist_cache.get(key)  # type: ignore[arg-type]
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < max_age:
+        return parse_playlist(cached[1])
+    try:
+        text = (await store.get_bytes(replay_prefix(slot_id) + PLAYLIST)).decode()
+    except ObjectNotFound:
+        raise ReplayNotFound(f"Slot {slot_id} has no recording in storage yet.") from None
+    _playlist_cache[key] = (now, text)  # type: ignore[index]
+    return parse_playlist(text)
+
+
+async def served_playlist(store: ObjectStore, replay: Replay, *, apply_trim: bool = True) -> str:
+    """The playlist for players: signed or presigned segment URLs, trimmed once the recording ended."""
+    playlist = await stored_playlist(store, replay.slot_id)
+    if apply_trim and playlist.ended and (replay.trim_start or replay.trim_end is not None):
+        try:
+            playlist = trim(playlist, replay.trim_start or None, replay.trim_end)
+        except TrimError:
+            pass
+    prefix = replay_prefix(replay.slot_id)
+    return write_playlist(playlist, lambda uri: store.get_url(prefix + uri, URL_LIFETIME, content_type="video/mp2t"))
+
+
+# --- editing ------------------------------------------------------------------------------------
+
+
+async def set_published(db: AsyncSession, replay: Replay, published: bool) -> Replay:
+    replay.published = bool(published)
+    await db.commit()
+    return replay
+
+
+async def set_trim(db: AsyncSession, store: ObjectStore, replay: Replay, start: float | None, end: float | None) -> Replay:
+    """Trim to whole segments (keyframes); raises :class:`InvalidTrim` for points outside the recording."""
+    if replay.state == ReplayState.RECORDING.value:
+        raise InvalidTrim("Trim the replay after the broadcast has ended.")
+    playlist = await stored_playlist(store, replay.slot_id, max_age=0)
+    try:
+        _, last, snapped_start, snapped_end = snap_trim(playlist.segments, start, end)
+    except TrimError as exc:
+        raise InvalidTrim(str(exc)) from None
+    replay.trim_start = round(snapped_start, 3)
+    replay.trim_end = None if last == len(playlist.segments) else round(snapped_end, 3)
+    await db.commit()
+    return replay
+
+
+_CUE_TIME = r"(?:\d{2,}:)?[0-5]\d:[0-5]\d\.\d{3}"
+_CUE_LINE = re.compile(rf"^({_CUE_TIME})[ \t]+-->[ \t]+({_CUE_TIME})(?:[ \t].*)?$")
+
+
+def _seconds(stamp: str) -> float:
+    parts = stamp.split(":")
+    total = 0.0
+    for p in parts:
+        total = total * 60 + float(p)
+    return total
+
+
+def validate_webvtt(data: bytes) -> str:
+    """The caption file as text if it is WebVTT; :class:`InvalidCaptions` saying what to fix otherwise."""
+    if len(data) > MAX_CAPTION_BYTES:
+        raise InvalidCaptions(f"Caption files may be at most {MAX_CAPTION_BYTES // 1024} KiB.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidCaptions("Save the caption file as UTF-8 text.") from None
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    first = text.split("\n", 1)[0]
+    if not (first == "WEBVTT" or first.startswith(("WEBVTT ", "WEBVTT\t"))):
+        raise InvalidCaptions('A WebVTT file starts with the line "WEBVTT"; this one does not (SubRip .srt files need converting).')
+    cues = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        if "-->" not in line:
+            continue
+        match = _CUE_LINE.match(line.strip())
+        if match is None:
+            raise InvalidCaptions(f'Line {number} is not a cue timing like "00:01.000 --> 00:04.000": {line.strip()[:80]!r}.')
+        if _seconds(match.group(2)) <= _seconds(match.group(1)):
+            raise InvalidCaptions(f"Line {number}: a cue must end after it starts.")
+        cues += 1
+    if not cues:
+        raise InvalidCaptions('The file has no cues; add lines like "00:01.000 --> 00:04.000" followed by text.')
+    return text
+
+
+async def put_captions(db: AsyncSession, store: ObjectStore, replay: Replay, language: str, data: bytes) -> str:
+    if language not in CAPTION_LANGUAGES:
+        raise InvalidCaptions(f"Captions may be in {', '.join(CAPTION_LANGUAGES)}; not {language!r}.")
+    text = validate_webvtt(data)
+    key = f"{replay_prefix(replay.slot_id)}captions/{language}.vtt"
+    await store.put_bytes(key, text.encode(), "text/vtt; charset=utf-8")
+    replay.captions = {**(replay.captions or {}), language: key}
+    await db.commit()
+    return key
+
+
+async def delete_captions(db: AsyncSession, store: ObjectStore, replay: Replay, language: str) -> None:
+    key = (replay.captions or {}).get(language)
+    if key:
+        await store.delete(key)
+    replay.captions = {k: v for k, v in (replay.captions or {}).items() if k != language}
+    await db.commit()
+
+
+async def delete_replay(db: AsyncSession, store: ObjectStore, replay: Replay) -> int:
+    """Remove every object under the replay's prefix and the replay itself; returns objects removed."""
+    if replay.state == ReplayState.RECORDING.value:
+        raise ReplayError("The broadcast is still being recorded; delete the replay after it ends.")
+    removed = await store.delete_prefix(replay_prefix(replay.slot_id))
+    _playlist_cache.pop((id(store), str(replay.slot_id)), None)  # type: ignore[arg-type]
+    await db.delete(replay)
+    await db.commit()
+    return removed
+
+
+# --- the download MP4 ------------------------------------------------------------------------
+
+_mp4_locks: dict[int, asyncio.Lock] = {}
+
+
+async def remake_mp4(db: Database, store: ObjectStore, slot_id: int, spool_root: Path) -> None:
+    """Remux the (trimmed) segments into one MP4 (``ffmpeg -c copy``, no re-encode) and store it."""
+    lock = _mp4_locks.setdefault(slot_id, asyncio.Lock())
+    async with lock:
+        async with db.session() as session:
+            replay = await session.scalar(select(Replay).where(Replay.slot_id == slot_id))
+            if replay is None:
+                return
+            trim_start, trim_end = replay.trim_start, replay.trim_end
+        try:
+            playlist = await stored_playlist(store, slot_id, max_age=0)
+            if trim_start or trim_end is not None:
+                playlist = trim(playlist, trim_start or None, trim_end)
+            key = replay_prefix(slot_id) + MP4_NAME
+            size = await _build_mp4(store, slot_id, playlist, spool_root, key)
+            error = None
+        except Exception as exc:
+            log.exception("replay %s: the MP4 could not be made", slot_id)
+            key, size, error = None, None, f"The download could not be made: {exc}"[:500]
+        async with db.session() as session:
+            replay = await session.scalar(select(Replay).where(Replay.slot_id == slot_id))
+            if replay is None:
+                return
+            replay.mp4_key = key
+            replay.mp4_size = size
+            replay.error = error
+            if replay.state == ReplayState.PROCESSING.value:
+                replay.state = ReplayState.READY.value
+            await session.commit()
+
+
+async def _build_mp4(store: ObjectStore, slot_id: int, playlist: Playlist, spool_root: Path, key: str) -> int:
+    spool = SpoolRecording(spool_root, slot_id)
+    work = Path(await asyncio.to_thread(_workdir, spool_root, slot_id))
+    try:
+        joined = work / "all.ts"
+        sources: list[Path] = []
+        for seg in playlist.segments:
+            local = spool.path(seg.uri)
+            if not await asyncio.to_thread(local.exists):
+                local = work / seg.uri
+                await store.download_file(replay_prefix(slot_id) + seg.uri, local)
+            sources.append(local)
+        await asyncio.to_thread(_concatenate, sources, joined)
+        mp4 = work / MP4_NAME
+        proc = await asyncio.create_subprocess_exec(
+            "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(joined),
+            "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-movflags", "+faststart", str(mp4),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"ffmpeg exited with {proc.returncode}: {err.decode(errors='replace')[-300:]}")
+        info = await store.put_file(key, mp4, "video/mp4")
+        return info.size
+    finally:
+        await asyncio.to_thread(shutil.rmtree, work, True)
+
+
+def _workdir(spool_root: Path, slot_id: int) -> str:
+    spool_root.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkdtemp(prefix=f"mp4-{slot_id}-", dir=spool_root)
+
+
+def _concatenate(sources: list[Path], target: Path) -> None:
+    """MPEG-TS segments join by concatenation (each starts with its tables and a keyframe)."""
+    with open(target, "wb") as out:
+        for path in sources:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+
+
+# --- analytics -------------------------------------------------------------------------------
+
+
+async def record_progress(db: AsyncSession, replay: Replay, visitor: str, seconds: float) -> None:
+    """A player's progress post: one view per visitor a day, and the seconds watched since the last post."""
+    seconds = max(0.0, min(MAX_PROGRESS_SECONDS, float(seconds)))
+    day = utcnow().date().isoformat()
+    view = await db.scalar(select(ReplayView).where(ReplayView.replay_id == replay.id, ReplayView.visitor == visitor, ReplayView.day == day))
+    if view is None:
+        view = ReplayView(replay_id=replay.id, visitor=visitor[:64], day=day, seconds=0.0)
+        db.add(view)
+        replay.views += 1
+    view.seconds += seconds
+    replay.watch_seconds += seconds
+    try:
+        await db.commit()
+    except IntegrityError:  # the same visitor's other tab counted the view first
+        await db.rollback()
+
+
+def stats_json(replay: Replay) -> dict[str, Any]:
+    return {
+        "slot_id": replay.slot_id,
+        "views": replay.views,
+        "watch_seconds": round(replay.watch_seconds, 1),
+        "average_seconds": round(replay.watch_seconds / replay.views, 1) if replay.views else 0.0,
+    }
+
+
+# --- chat in replay time --------------------------------------------------------------------------
+
+
+async def chat_timeline(db: AsyncSession, store: ObjectStore, replay: Replay) -> list[dict[str, Any]]:
+    """The slot's chat with each message's place in the replay (``at``, seconds, after trimming)."""
+    try:
+        playlist = await stored_playlist(store, replay.slot_id)
+        segments: list[Any] = playlist.segments
+    except ReplayNotFound:
+        segments = []
+    rows = (
+        await db.scalars(
+            select(ChatMessage)
+            .where(ChatMessage.slot_id == replay.slot_id, ChatMessage.deleted.is_(False))
+            .order_by(ChatMessage.created_at, ChatMessage.id)
+        )
+    ).all()
+    visible = replay.visible_duration
+    out = []
+    for message in rows:
+        at = _timeline_position(segments, message.created_at) if segments else None
+        if at is None and replay.started_at is not None:
+            at = (message.created_at - replay.started_at).total_seconds()
+        if at is None:
+            continue
+        at -= replay.trim_start
+        if at < 0 or at > visible + 1:
+            continue
+        out.append({"id": message.id, "author": message.author, "text": message.text, "at": round(at, 3)})
+    return out
+
+
+# --- lists and search ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayItem:
+    slot_id: int
+    booth_id: int | None
+    exhibitor_id: int | None
+    title: dict[str, str]
+    forum: str | None
+    starts_at: dt.datetime
+    duration: float
+    state: str
+    published: bool
+    views: int
+
+
+def _matches(slot: Slot, query: str) -> bool:
+    needle = query.casefold()
+    haystack = [*(slot.title or {}).values(), *(slot.description or {}).values(), slot.forum or ""]
+    for speaker in slot.speakers or []:
+        if isinstance(speaker, dict):
+            haystack.append(str(speaker.get("name", "")))
+    return any(needle in text.casefold() for text in haystack if text)
+
+
+async def list_replays(
+    session: AsyncSession,
+    *,
+    booth_id: int | None = None,
+    exhibitor_id: int | None = None,
+    query: str | None = None,
+    principal: Principal | None = None,
+    limit: int = 100,
+) -> list[ReplayItem]:
+    """Replays newest first: published and playable ones, plus every one ``principal`` may manage.
+
+    ``query`` matches titles, descriptions, forum and speaker names in every
+    language (case-insensitive substring, so two-character Chinese words work).
+    """
+    stmt = select(Slot, Replay).join(Replay, Replay.slot_id == Slot.id).order_by(Slot.starts_at.desc(), Slot.id.desc())
+    if booth_id is not None:
+        stmt = stmt.where(Slot.booth_id == booth_id)
+    if exhibitor_id is not None:
+        stmt = stmt.where(Slot.exhibitor_id == exhibitor_id)
+    items: list[ReplayItem] = []
+    for slot, replay in (await session.execute(stmt)).all():
+        allowed = visible_to(principal, slot, replay) if principal is not None else (
+            replay.published and replay.state in PLAYABLE_STATES and replay.segments > 0 and slot.state != SlotState.CANCELLED.value
+        )
+        if not allowed or (query and not _matches(slot, query)):
+            continue
+        items.append(
+            ReplayItem(
+                slot.id, slot.booth_id, slot.exhibitor_id, dict(slot.title or {}), slot.forum, slot.starts_at,
+                replay.visible_duration, replay.state, replay.published, replay.views,
+            )
+        )
+        if len(items) >= limit:
+            break
+    return items
+
+
+def replay_json(store: ObjectStore, slot: Slot, replay: Replay, *, manage: bool) -> dict[str, Any]:
+    captions = {
+        lang: store.get_url(key, URL_LIFETIME, content_type="text/vtt") for lang, key in (replay.captions or {}).items()
+    }
+    data: dict[str, Any] = {
+        "slot_id": slot.id,
+        "title": slot.title,
+        "state": replay.state,
+        "published": replay.published,
+        "duration": round(replay.visible_duration, 3),
+        "recorded_duration": replay.duration,
+        "trim_start": replay.trim_start,
+        "trim_end": replay.trim_end,
+        "started_at": replay.started_at.isoformat() if replay.started_at else None,
+        "playlist": f"/replays/{slot.id}/index.m3u8",
+        "dvr_playlist": f"/live/{slot.id}/dvr.m3u8",
+        "chat": f"/api/replays/{slot.id}/chat",
+        "captions": captions,
+        "download": store.get_url(replay.mp4_key, URL_LIFETIME, filename=f"replay-{slot.id}.mp4", content_type="video/mp4")
+        if replay.mp4_key
+        else None,
+        "can_manage": manage,
+    }
+    if manage:
+        data.update(stats_json(replay))
+        data["error"] = replay.error
+    return data

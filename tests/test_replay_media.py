@@ -1,0 +1,163 @@
+"""The recorder with real aiortc publishers on 127.0.0.1: a broadcast becomes a replay.
+
+A 20 s broadcast of the flash/beep card (tests/media_flash.py) goes through
+the media engine with the recorder attached; the replay's playlist and MP4
+are read by ffprobe and decoded with PyAV to check duration, codecs and
+audio/video sync. Faults: storage down mid-broadcast, a killed process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from cloudexpo.services import Services
+from streaming import testsource as ts
+from streaming.engine import MediaEngine
+from streaming.hls import parse_playlist
+from streaming.live import stream_id
+from streaming.models import Slot, Stage
+from streaming.recorder import RecorderService
+from streaming.replay_models import Replay
+from streaming.spool import replay_prefix
+from tests.media_flash import flash_tracks, flashes_and_beeps, offsets
+
+pytestmark = pytest.mark.media
+
+
+async def make_slot(services: Services, *, exhibitor_id: int | None = 1, booth_id: int | None = 1, title: str = "Launch") -> int:
+    now = dt.datetime.now(dt.UTC)
+    async with services.db.session() as db:
+        stage = await db.scalar(select(Stage).where(Stage.slug == "main"))
+        if stage is None:
+            stage = Stage(slug="main", name={"en": "Main"})
+            db.add(stage)
+            await db.flush()
+        slot = Slot(
+            stage_id=stage.id, booth_id=booth_id, exhibitor_id=exhibitor_id,
+            title={"en": title, "zh-Hans": "新能源汽车发布会 " + title, "zh-Hant": "新能源汽車發佈會 " + title},
+            starts_at=now - dt.timedelta(minutes=1), ends_at=now + dt.timedelta(hours=1),
+            state="live", live_at=now, token_nonce="n", token_hash="h",
+        )
+        db.add(slot)
+        await db.commit()
+        return slot.id
+
+
+@pytest.fixture
+async def engine() -> AsyncIterator[MediaEngine]:
+    engine = MediaEngine(ice_servers=[], ice_hosts=["127.0.0.1"], grace_period=1.0)
+    yield engine
+    await engine.close()
+
+
+def ffprobe(target: str) -> dict[str, Any]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-allowed_extensions", "ALL", "-show_format", "-show_streams", "-of", "json", target]
+        if target.endswith(".m3u8")
+        else ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", target],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    return dict(json.loads(out.stdout))
+
+
+async def wait_for(predicate: Any, within: float = 10.0, step: float = 0.05) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(step)
+
+
+async def broadcast(engine: MediaEngine, slot_id: int, seconds: float, codec: str = "H264") -> float:
+    """Publish the flash card for ``seconds`` and end the stream; returns the monotonic end time."""
+    sid = stream_id(slot_id)
+    video, audio = flash_tracks()
+    sessions: list[str] = []
+
+    async def signal(offer: str) -> str:
+        session = await engine.publish(sid, offer)
+        sessions.append(session.session_id)
+        return session.answer_sdp
+
+    publisher = await ts.make_publisher(video, audio, signal, codec=codec)
+    try:
+        await asyncio.sleep(seconds)
+        ended = time.monotonic()
+        await engine.unpublish(sid, sessions[0])
+    finally:
+        await publisher.close()
+    return ended
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_broadcast_becomes_a_replay_in_sync(
+    services: Services, engine: MediaEngine, settings: Any, artifacts: Path
+) -> None:
+    store = services.store
+    recorder = RecorderService(engine, services.db, store, settings.data_dir / "spool")
+    slot_id = await make_slot(services)
+    viewer_frames: list[int] = []
+
+    ended = await broadcast(engine, slot_id, 20.0)
+    prefix = replay_prefix(slot_id)
+
+    async def closed() -> bool:
+        try:
+            return parse_playlist((await store.get_bytes(prefix + "index.m3u8")).decode()).ended
+        except Exception:
+            return False
+
+    await wait_for(closed, within=10)
+    playable_after = time.monotonic() - ended
+    assert playable_after <= 3.0, playable_after
+    await recorder.wait_idle()
+    del viewer_frames
+
+    objects = Path(settings.resolved_storage_url)
+    playlist_path = objects / prefix / "index.m3u8"
+    playlist = parse_playlist(playlist_path.read_text())
+    assert playlist.ended and playlist.playlist_type == "VOD"
+    assert all(1.4 <= s.duration <= 3.5 for s in playlist.segments[:-1]), [s.duration for s in playlist.segments]
+    probe = ffprobe(str(playlist_path))
+    kinds = {s["codec_type"]: s["codec_name"] for s in probe["streams"]}
+    assert kinds == {"video": "h264", "audio": "aac"}, kinds
+    assert abs(float(probe["format"]["duration"]) - 20.0) <= 1.0, probe["format"]["duration"]
+
+    async with services.db.session() as db:
+        replay = await db.scalar(select(Replay).where(Replay.slot_id == slot_id))
+        assert replay is not None
+        assert replay.state == "ready", (replay.state, replay.error)
+        assert replay.mp4_key == prefix + "replay.mp4"
+        assert abs(replay.duration - 20.0) <= 1.0
+    mp4 = objects / prefix / "replay.mp4"
+    probe = ffprobe(str(mp4))
+    kinds = {s["codec_type"]: s["codec_name"] for s in probe["streams"]}
+    assert kinds == {"video": "h264", "audio": "aac"}, kinds
+    assert abs(float(probe["format"]["duration"]) - 20.0) <= 1.0, probe["format"]["duration"]
+
+    shutil.copyfile(mp4, artifacts / "replay-sync.mp4")
+    flashes, beeps = await asyncio.to_thread(flashes_and_beeps, mp4)
+    found = offsets(flashes, beeps)
+    (artifacts / "replay-av-offsets.json").write_text(json.dumps({"flashes": flashes, "beeps": beeps, "offsets": found}, indent=1))
+    assert len(flashes) >= 8, flashes
+    assert len(found) >= 8, (flashes, beeps)
+    assert max(abs(o) for o in found) <= 0.1, found
+    # the spool is emptied once the replay is complete
+    assert not (settings.data_dir / "spool" / str(slot_id)).exists()
+    await recorder.close()
