@@ -348,7 +348,7 @@ def playable(container: str, video_codec: str, audio_codec: str | None) -> tuple
     )
 
 
-def probe_video(source: Path | IO[bytes], container: str) -> VideoResult:
+def probe_video(source: Path | IO[bytes] | RangeReader, container: str) -> VideoResult:
     """Duration, resolution, codecs and a poster frame, read with PyAV from a file
     or a seekable file-like object (:class:`RangeReader`). CPU-bound."""
     import av
@@ -362,8 +362,8 @@ def probe_video(source: Path | IO[bytes], container: str) -> VideoResult:
             stream = videos[0]
             video_codec = stream.codec_context.name
             audio_codec = audios[0].codec_context.name if audios else None
-            width = stream.codec_context.width
-            height = stream.codec_context.height
+            width = int(getattr(stream.codec_context, "width", 0) or 0)
+            height = int(getattr(stream.codec_context, "height", 0) or 0)
             duration: float | None = None
             if media.duration is not None:
                 duration = media.duration / 1_000_000
@@ -562,7 +562,7 @@ async def derive(store: ObjectStore, asset: Asset, *, data: bytes | None = None)
 
     if found in VIDEO_TYPES:
         # Read through ranges: a 2 GB video is not copied out of storage to be probed.
-        source: IO[bytes]
+        source: IO[bytes] | RangeReader
         if data is not None:
             source = io.BytesIO(data)
         else:
@@ -676,7 +676,11 @@ class MediaWorker:
             return
         task = asyncio.get_running_loop().create_task(self._run(asset_id), name=f"media-{asset_id}")
         self._tasks[asset_id] = task
-        task.add_done_callback(lambda _t, a=asset_id: self._tasks.pop(a, None) if self._tasks.get(a) is _t else None)
+        task.add_done_callback(lambda done: self._forget(asset_id, done))
+
+    def _forget(self, asset_id: int, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(asset_id) is task:
+            del self._tasks[asset_id]
 
     async def _run(self, asset_id: int) -> None:
         async with self._limit:

@@ -139,7 +139,7 @@ def test_video_probed_through_ranged_reads(tmp_path: Path) -> None:
         return data[start : start + length]
 
     reader = media.RangeReader(fetch, len(data), block=4096, keep=4)
-    result = media.probe_video(reader, "video/mp4")  # type: ignore[arg-type]
+    result = media.probe_video(reader, "video/mp4")
     assert result.video_codec == "h264" and result.poster is not None
     assert reads and all(length == 4096 for _, length in reads)
     reader.seek(-10, 2)
