@@ -28,9 +28,10 @@ def core_routes() -> list[BaseRoute]:
 
 def live_routes() -> list[BaseRoute]:
     """Programme, WHIP/WHEP, watch and go-live pages, chat, control room, /ws."""
-    from web.routes import chat, control, live, programme, whip, ws
+    from web.routes import chat, control, live, programme, replays, whip, ws
 
-    return [*whip.routes, *ws.routes, *programme.routes, *live.routes, *control.routes, *chat.routes]
+    return [*whip.routes, *ws.routes, *programme.routes, *replays.routes, *live.routes, *control.routes,
+            *chat.routes]
 
 
 def exhibition_errors() -> dict[Any, Any]:
@@ -45,6 +46,14 @@ def exhibition_routes() -> list[BaseRoute]:
     from web.routes import applications, exhibition, moderation
 
     return [*exhibition.routes, *applications.routes, *moderation.routes, *openapi.routes]
+
+
+def engagement_routes() -> list[BaseRoute]:
+    """My tour, cards, meetings, leads, analytics, QR codes, notifications."""
+    from web.routes import analytics, engagement, leads, meetings, notifications, qr
+
+    return [*engagement.routes, *meetings.routes, *leads.routes, *analytics.routes, *qr.routes,
+            *notifications.routes]
 
 
 def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug: bool = False) -> Starlette:
@@ -67,6 +76,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug:
             *core_routes(),
             *exhibition_routes(),
             *live_routes(),
+            *engagement_routes(),
             Mount("/static", app=CachedStaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[

@@ -1,0 +1,380 @@
+"""My tour (bookmarks), business cards, the visitor's profile and their own data.
+
+Also the helpers the other engagement route modules share (``counter``,
+``notifier``, ``visitor_key``, ``epage``). Partials for other areas' pages:
+``engagement/booth_panel.html`` (bookmark button, card form and meeting
+link; needs ``b``, the booth), ``engagement/bookmark_button.html`` (needs
+``bm_kind`` and ``bm_id``) and ``engagement/card_form.html`` (needs ``b``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from booths import bookmarks, cards, meetings
+from booths.analytics import Counter
+from booths.engagement_models import (
+    BOOKMARK_KINDS,
+    Bookmark,
+    Card,
+    MailOptOut,
+    Meeting,
+    MeetingSlot,
+    Notification,
+    Profile,
+)
+from booths.errors import Invalid, NotFound
+from booths.exhibition import staff_of
+from booths.notify import Notifier
+from cloudexpo.accounts import User
+from cloudexpo.i18n import pick
+from cloudexpo.permissions import require
+from web.context import csrf_token, language, principal, services
+from web.errors import ApiError, wants_json
+from web.forms import read_input
+from web.templating import render
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+
+def counter(request: Request) -> Counter | None:
+    return services(request).extras.get("analytics")
+
+
+def notifier(request: Request) -> Notifier:
+    found = services(request).extras.get("notifier")
+    if found is None:  # an app built without the composition root (some tests)
+        found = services(request).extras["notifier"] = Notifier.from_services(services(request))
+    return found  # type: ignore[no-any-return]
+
+
+def visitor_key(request: Request) -> str:
+    """Who a visit counts as: the signed-in user, else this browser session (hashed before storing)."""
+    who = principal(request)
+    if who.user_id is not None:
+        return f"u{who.user_id}"
+    token = csrf_token(request)
+    return f"s{token}" if token else ""
+
+
+def local_time(value: dt.datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return value.astimezone(ZoneInfo(tz)).strftime(fmt) if value else ""
+
+
+def epage(request: Request, template: str, ctx: dict[str, Any] | None = None, *, status_code: int = 200) -> Response:
+    """``render`` with the engagement pages' helpers."""
+    lang = language(request)
+    tz = services(request).settings.timezone
+    values: dict[str, Any] = {
+        "loc": lambda v: pick(v, lang),
+        "local": lambda v, fmt="%Y-%m-%d %H:%M": local_time(v, tz, fmt),
+        "iso": lambda v: v.isoformat() if v else "",
+    }
+    values.update(ctx or {})
+    return render(request, template, values, status_code=status_code)
+
+
+def path_int(request: Request, name: str) -> int:
+    try:
+        return int(request.path_params[name])
+    except (KeyError, ValueError):
+        raise ApiError(404, "There is nothing at this address.") from None
+
+
+def back(request: Request, fallback: str = "/") -> str:
+    ref = request.headers.get("referer", "")
+    host = request.headers.get("host", "")
+    if ref and host and f"//{host}/" in ref:
+        return "/" + ref.split(f"//{host}/", 1)[1]
+    return fallback
+
+
+# --- bookmarks ---------------------------------------------------------------------------------
+
+
+async def tour_page(request: Request) -> Response:
+    who = require(principal(request))
+    kind = request.query_params.get("kind") or None
+    sort = request.query_params.get("sort") or "newest"
+    if kind not in (None, *BOOKMARK_KINDS):
+        kind = None
+    if sort not in bookmarks.SORTS:
+        sort = "newest"
+    async with services(request).db.session() as session:
+        items = await bookmarks.tour(session, who, kind=kind, sort=sort, language=language(request))
+        mine = await meetings.mine(session, who)
+        own_cards = await cards.list_own(session, who)
+    return epage(request, "engagement/tour.html", {
+        "items": items, "kind": kind or "", "sort": sort, "kinds": BOOKMARK_KINDS, "sorts": bookmarks.SORTS,
+        "requested": mine["requested"], "cards": own_cards,
+    })
+
+
+async def tour_ics(request: Request) -> Response:
+    who = require(principal(request))
+    svc = services(request)
+    async with svc.db.session() as session:
+        items = await bookmarks.tour(session, who, kind="launch", sort="time")
+    body = bookmarks.tour_calendar(items, public_url=svc.settings.resolved_public_url, language=language(request),
+                                   timezone=svc.settings.timezone)
+    return Response(body, media_type="text/calendar; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="cloudexpo-tour.ics"'})
+
+
+async def api_bookmarks(request: Request) -> Response:
+    who = require(principal(request))
+    async with services(request).db.session() as session:
+        items = await bookmarks.tour(session, who, kind=request.query_params.get("kind") or None,
+                                     sort=request.query_params.get("sort") or "newest", language=language(request))
+    return JSONResponse({"items": [i.as_json(language(request)) for i in items]})
+
+
+def _target(data: dict[str, Any]) -> tuple[str, int]:
+    kind = str(data.get("kind") or "")
+    bookmarks.check_kind(kind)
+    try:
+        return kind, int(data.get("id"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise Invalid("'id' is the number of the booth, product, launch or replay to bookmark.", "id") from None
+
+
+async def api_add_bookmark(request: Request) -> Response:
+    who = require(principal(request))
+    kind, target = _target(await read_input(request))
+    async with services(request).db.session() as session:
+        mark = await bookmarks.add(session, who, kind, target)
+        await session.commit()
+    if not wants_json(request):
+        return RedirectResponse(back(request), status_code=303)
+    return JSONResponse({"kind": mark.kind, "id": mark.target_id, "bookmarked": True}, status_code=201)
+
+
+async def api_remove_bookmark(request: Request) -> Response:
+    who = require(principal(request))
+    kind = request.path_params["kind"]
+    async with services(request).db.session() as session:
+        await bookmarks.remove(session, who, kind, path_int(request, "target_id"))
+        await session.commit()
+    return JSONResponse({"kind": kind, "id": path_int(request, "target_id"), "bookmarked": False})
+
+
+async def api_bookmark_state(request: Request) -> Response:
+    who = principal(request)
+    kind = request.path_params["kind"]
+    bookmarks.check_kind(kind)
+    async with services(request).db.session() as session:
+        state = await bookmarks.bookmarked(session, who.user_id, kind, path_int(request, "target_id"))
+    return JSONResponse({"kind": kind, "id": path_int(request, "target_id"), "bookmarked": state,
+                         "signed_in": who.signed_in})
+
+
+# --- business cards ----------------------------------------------------------------------------
+
+
+async def leave_card(request: Request) -> Response:
+    """POST a card for a booth's exhibitor (JSON, or the form of ``card_form.html``)."""
+    who = principal(request)
+    svc = services(request)
+    booth_id = path_int(request, "booth_id")
+    data = await read_input(request)
+    form = not wants_json(request)
+    try:
+        async with svc.db.session() as session:
+            card, booth = await cards.leave(session, who, booth_id, data, language=language(request))
+            batch = notifier(request).batch()
+            for staff in await staff_of(session, booth.exhibitor_id):
+                await batch.add(session, staff.id, "card_received", {
+                    "name": card.name, "organisation": card.organisation or "—", "booth": booth.number,
+                }, "/dashboard/leads")
+            await session.commit()
+            await batch.deliver(session)
+    except Invalid as exc:
+        if form:
+            return RedirectResponse(f"/booths/{booth_id}/contact?card_error={exc.field or ''}#card", status_code=303)
+        raise
+    if (c := counter(request)) is not None:
+        c.add(booth.id, "cards")
+    withdraw = f"/api/cards/{card.id}?token={cards.withdraw_token(svc.secret_key, card.id)}"
+    if form:
+        return RedirectResponse(f"/booths/{booth_id}/contact?card=sent#card", status_code=303)
+    return JSONResponse({"card": cards.card_json(card), "withdraw_url": withdraw}, status_code=201)
+
+
+async def api_card_prefill(request: Request) -> Response:
+    async with services(request).db.session() as session:
+        values = await cards.prefill(session, principal(request))
+    return JSONResponse({"signed_in": principal(request).signed_in, "values": values})
+
+
+async def api_my_cards(request: Request) -> Response:
+    who = require(principal(request))
+    async with services(request).db.session() as session:
+        rows = await cards.list_own(session, who)
+    return JSONResponse({"cards": [cards.card_json(c) | {"booth_number": b.number} for c, b in rows]})
+
+
+async def api_withdraw_card(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.session() as session:
+        await cards.withdraw(session, principal(request), path_int(request, "card_id"),
+                             token=request.query_params.get("token", ""), secret=svc.secret_key)
+        await session.commit()
+    if not wants_json(request) and request.method == "POST":
+        return RedirectResponse("/me/tour#cards", status_code=303)
+    return JSONResponse({"withdrawn": True})
+
+
+async def contact_page(request: Request) -> Response:
+    """A booth's contact page: bookmark it, leave a card, book a meeting (also the QR codes' mobile landing)."""
+    from booths.exhibition import get_booth
+
+    who = principal(request)
+    svc = services(request)
+    async with svc.db.session() as session:
+        bundle = await get_booth(session, who, str(path_int(request, "booth_id")), with_products=False)
+        values = await cards.prefill(session, who)
+        slots = await meetings.open_slots(session, exhibitor_id=bundle.booth.exhibitor_id)
+        hosts = {u.id: u for u in (await session.scalars(select(User).where(User.id.in_({s.host_id for s in slots})))).all()}
+        marked = await bookmarks.bookmarked(session, who.user_id, "booth", bundle.booth.id)
+    from web.routes.analytics import count_booth_view
+
+    count_booth_view(request, bundle.booth.id)
+    return epage(request, "engagement/contact.html", {
+        "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "card_values": values,
+        "slots": slots, "hosts": hosts, "bookmarked": marked,
+        "card_sent": request.query_params.get("card") == "sent",
+        "card_error": request.query_params.get("card_error"),
+    })
+
+
+# --- profile ------------------------------------------------------------------------------------
+
+
+async def api_profile(request: Request) -> Response:
+    who = require(principal(request))
+    async with services(request).db.session() as session:
+        user = await session.get(User, who.user_id)
+        profile = await meetings.get_profile(session, who.user_id)  # type: ignore[arg-type]
+    assert user is not None
+    return JSONResponse(meetings.profile_json(user, profile) | {
+        "organisation": profile.organisation if profile else "", "phone": profile.phone if profile else "",
+        "timezone": profile.timezone if profile else "",
+    })
+
+
+async def api_save_profile(request: Request) -> Response:
+    who = require(principal(request))
+    data = await read_input(request)
+    async with services(request).db.session() as session:
+        await meetings.save_profile(session, who, data)
+        await session.commit()
+    return await api_profile(request)
+
+
+# --- the visitor's own data -----------------------------------------------------------------------
+
+
+async def my_data(session: Any, user_id: int) -> dict[str, Any]:
+    user = await session.get(User, user_id)
+    profile = await session.get(Profile, user_id)
+
+    def rows(model: Any, *conds: Any) -> Any:
+        return session.scalars(select(model).where(*conds))
+
+    def plain(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+        out = {}
+        for col in obj.__table__.columns:
+            if col.key in skip:
+                continue
+            value = getattr(obj, col.key)
+            out[col.key] = value.isoformat() if isinstance(value, dt.datetime | dt.date) else value
+        return out
+
+    return {
+        "account": plain(user, ("password_hash",)) if user else None,
+        "profile": plain(profile) if profile else None,
+        "bookmarks": [plain(x) for x in (await rows(Bookmark, Bookmark.user_id == user_id)).all()],
+        "cards": [plain(x) for x in (await rows(Card, Card.user_id == user_id)).all()],
+        "meeting_slots": [plain(x) for x in (await rows(MeetingSlot, MeetingSlot.host_id == user_id)).all()],
+        "meetings": [plain(x) for x in (await rows(Meeting, (Meeting.visitor_id == user_id) | (Meeting.host_id == user_id))).all()],
+        "notifications": [plain(x) for x in (await rows(Notification, Notification.user_id == user_id)).all()],
+        "mail_opt_outs": [x.kind for x in (await rows(MailOptOut, MailOptOut.user_id == user_id)).all()],
+    }
+
+
+async def api_my_data(request: Request) -> Response:
+    who = require(principal(request))
+    async with services(request).db.session() as session:
+        data = await my_data(session, who.user_id)  # type: ignore[arg-type]
+    body = json.dumps(data, ensure_ascii=False, indent=2)
+    return Response(body, media_type="application/json; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="cloudexpo-my-data.json"'})
+
+
+async def api_delete_my_data(request: Request) -> Response:
+    """Delete the visitor's bookmarks, cards (and the leads made from them), meeting requests,
+    offered slots, notifications, opt-outs and profile. The account itself stays (sign-in, roles)."""
+    who = require(principal(request))
+    uid = who.user_id
+    async with services(request).db.session() as session:
+        counts = {}
+        for name, model, cond in (
+            ("bookmarks", Bookmark, Bookmark.user_id == uid),
+            ("cards", Card, Card.user_id == uid),
+            ("meetings", Meeting, Meeting.visitor_id == uid),
+            ("meeting_slots", MeetingSlot, MeetingSlot.host_id == uid),
+            ("notifications", Notification, Notification.user_id == uid),
+            ("mail_opt_outs", MailOptOut, MailOptOut.user_id == uid),
+            ("profile", Profile, Profile.user_id == uid),
+        ):
+            result = await session.execute(delete(model).where(cond))
+            counts[name] = int(getattr(result, "rowcount", 0) or 0)
+        await session.commit()
+    if not wants_json(request):
+        return RedirectResponse("/me/data?deleted=1", status_code=303)
+    return JSONResponse({"deleted": counts})
+
+
+async def data_page(request: Request) -> Response:
+    require(principal(request))
+    return epage(request, "engagement/data.html", {"deleted": request.query_params.get("deleted") == "1"})
+
+
+async def api_delete_my_data_form(request: Request) -> Response:
+    await read_input(request)
+    return await api_delete_my_data(request)
+
+
+def _not_found(name: str) -> NotFound:
+    return NotFound(f"There is no {name}.")
+
+
+routes: list[BaseRoute] = [
+    Route("/me/tour", tour_page, methods=["GET"]),
+    Route("/me/tour.ics", tour_ics, methods=["GET"]),
+    Route("/me/data", data_page, methods=["GET"]),
+    Route("/me/data/delete", api_delete_my_data_form, methods=["POST"]),
+    Route("/booths/{booth_id:int}/contact", contact_page, methods=["GET"]),
+    Route("/booths/{booth_id:int}/card", leave_card, methods=["POST"]),
+    Route("/api/bookmarks", api_bookmarks, methods=["GET"]),
+    Route("/api/bookmarks", api_add_bookmark, methods=["POST"]),
+    Route("/api/bookmarks/{kind}/{target_id:int}", api_bookmark_state, methods=["GET"]),
+    Route("/api/bookmarks/{kind}/{target_id:int}", api_remove_bookmark, methods=["DELETE"]),
+    Route("/api/booths/{booth_id:int}/cards", leave_card, methods=["POST"]),
+    Route("/api/cards/prefill", api_card_prefill, methods=["GET"]),
+    Route("/api/me/cards", api_my_cards, methods=["GET"]),
+    Route("/api/cards/{card_id:int}", api_withdraw_card, methods=["DELETE"]),
+    Route("/me/cards/{card_id:int}/withdraw", api_withdraw_card, methods=["POST"]),
+    Route("/api/profile", api_profile, methods=["GET"]),
+    Route("/api/profile", api_save_profile, methods=["PUT"]),
+    Route("/api/me/data", api_my_data, methods=["GET"]),
+    Route("/api/me/data", api_delete_my_data, methods=["DELETE"]),
+]

@@ -1,0 +1,125 @@
+// Cloud Expo — visitor engagement: notification bell, bookmarks, business cards,
+// booth analytics (visit, time on booth, video plays, downloads), viewer-local times.
+(function () {
+  "use strict";
+  if (window.cloudexpoEngagement) { return; }
+  window.cloudexpoEngagement = true;
+  const api = function (method, url, body) { return window.cloudexpo.api(method, url, body); };
+  const ready = function (fn) { if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", fn); } else { fn(); } };
+
+  // --- the bell: unread count, polled; pages following /ws may dispatch "cloudexpo:notification".
+  function bell() {
+    const count = document.querySelector("[data-bell-count]");
+    if (!count) { return; }
+    const show = function (n) { count.textContent = n > 99 ? "99+" : String(n); count.hidden = !n; };
+    const poll = function () { api("GET", "/api/notifications").then(function (d) { show(d.unread || 0); }).catch(function () {}); };
+    poll();
+    setInterval(poll, 30000);
+    document.addEventListener("cloudexpo:notification", function (e) { if (e.detail && typeof e.detail.unread === "number") { show(e.detail.unread); } else { poll(); } });
+  }
+
+  // --- bookmark toggles
+  function bookmarks() {
+    document.querySelectorAll("[data-bookmark-kind]").forEach(function (btn) {
+      const kind = btn.dataset.bookmarkKind, id = Number(btn.dataset.bookmarkId);
+      const label = btn.querySelector("[data-bookmark-label]");
+      const set = function (on) { btn.setAttribute("aria-pressed", on ? "true" : "false"); if (label) { label.textContent = on ? btn.dataset.labelOn : btn.dataset.labelOff; } };
+      btn.addEventListener("click", function (e) {
+        e.preventDefault();
+        const on = btn.getAttribute("aria-pressed") === "true";
+        const call = on ? api("DELETE", "/api/bookmarks/" + kind + "/" + id) : api("POST", "/api/bookmarks", { kind: kind, id: id });
+        btn.disabled = true;
+        call.then(function () { set(!on); }).catch(function (err) { if (err.status === 401) { location.href = "/signin?next=" + encodeURIComponent(location.pathname); } }).finally(function () { btn.disabled = false; });
+      });
+      if (btn.closest("form")) {
+        api("GET", "/api/bookmarks/" + kind + "/" + id).then(function (d) { set(!!d.bookmarked); }).catch(function () {});
+      }
+    });
+  }
+
+  // --- business card forms: sent as JSON, errors named by field
+  function cardForms() {
+    document.querySelectorAll("form[data-card-form]").forEach(function (form) {
+      const result = form.querySelector("[data-card-result]");
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        const data = {};
+        new FormData(form).forEach(function (v, k) { if (k !== "csrf_token") { data[k] = v; } });
+        data.consent = !!form.querySelector('[name="consent"]').checked;
+        form.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
+        api("POST", "/api/booths/" + form.dataset.boothId + "/cards", data).then(function () {
+          result.className = "form-result ok";
+          result.textContent = form.dataset.sent || "✓";
+          form.querySelector('[name="message"]').value = "";
+          form.querySelector('[name="consent"]').checked = false;
+        }).catch(function (err) {
+          result.className = "form-result error";
+          result.textContent = err.message;
+          const field = err.data && err.data.field && form.querySelector('[name="' + err.data.field + '"]');
+          if (field) { field.setAttribute("aria-invalid", "true"); field.focus(); }
+        });
+      });
+    });
+  }
+
+  // --- booth analytics: the visit (when the server did not count it), time on booth, plays, downloads
+  function boothAnalytics() {
+    const el = document.querySelector("[data-booth-analytics]");
+    if (!el) { return; }
+    const booth = Number(el.dataset.boothId);
+    const src = new URLSearchParams(location.search).get("src") || "";
+    const send = function (body, keepalive) {
+      body.booth_id = booth;
+      return fetch("/api/analytics/events", { method: "POST", keepalive: !!keepalive, credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": window.cloudexpo.csrf }, body: JSON.stringify(body) }).catch(function () {});
+    };
+    if (el.dataset.counted !== "1") { send({ visit: true, src: src, events: {} }); }
+    let shownSince = document.visibilityState === "visible" ? Date.now() : 0;
+    let seconds = 0, watch = 0, plays = 0, downloads = 0;
+    const flush = function () {
+      if (shownSince) { seconds += (Date.now() - shownSince) / 1000; shownSince = document.visibilityState === "visible" ? Date.now() : 0; }
+      const events = {};
+      if (seconds >= 1) { events.time_seconds = Math.round(seconds); seconds = 0; }
+      if (watch >= 1) { events.watch_seconds = Math.round(watch); watch = 0; }
+      if (plays) { events.video_plays = plays; plays = 0; }
+      if (downloads) { events.downloads = downloads; downloads = 0; }
+      if (Object.keys(events).length) { send({ events: events }, true); }
+    };
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") { flush(); } else { shownSince = Date.now(); }
+    });
+    window.addEventListener("pagehide", flush);
+    document.addEventListener("play", function (e) { if (e.target.tagName === "VIDEO") { plays += 1; } }, true);
+    const last = new WeakMap();
+    document.addEventListener("timeupdate", function (e) {
+      const v = e.target; if (v.tagName !== "VIDEO") { return; }
+      const prev = last.get(v); const now = v.currentTime;
+      if (prev !== undefined && now > prev && now - prev < 2) { watch += now - prev; }
+      last.set(v, now);
+    }, true);
+    document.addEventListener("click", function (e) {
+      const a = e.target.closest && e.target.closest("a[download]");
+      if (a && !a.hasAttribute("data-leads-csv")) { downloads += 1; }
+    });
+  }
+
+  // --- times: the exhibition's zone is printed; add the viewer's own when it differs
+  function localTimes() {
+    let zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
+    const expo = document.documentElement.dataset.expoTz || "Asia/Shanghai";
+    document.querySelectorAll("[data-viewer-tz]").forEach(function (el) { if (zone && zone !== expo) { el.textContent = "· " + zone; } });
+    if (!zone || zone === expo) { return; }
+    const fmt = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+    document.querySelectorAll("time[data-local]").forEach(function (t) {
+      const d = new Date(t.getAttribute("datetime"));
+      if (isNaN(d)) { return; }
+      const span = document.createElement("span");
+      span.className = "local-time";
+      span.textContent = " (" + fmt.format(d) + " " + zone + ")";
+      t.after(span);
+    });
+  }
+
+  ready(function () { bell(); bookmarks(); cardForms(); boothAnalytics(); localTimes(); });
+})();
