@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+import pylibsrtp
 from aiortc import clock
 from aiortc.codecs import is_rtx
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters, RTCRtpSendParameters
@@ -60,6 +61,8 @@ from aiortc.rtp import (
     pack_remb_fci,
     unwrap_rtx,
 )
+from pylibsrtp._binding import ffi as _srtp_ffi
+from pylibsrtp._binding import lib as _srtp_lib
 
 from .payloads import INSPECTORS
 from .sdp import CodecChoice
@@ -78,8 +81,17 @@ _B0 = [bytes([0x80 | cc]) for cc in range(16)]  # V=2, no padding, no extension,
 _SEQ_TS = struct.Struct("!HI")
 _NTP_PER_SECOND = 1 << 32
 
-# An output packet: (output sequence number, byte 0, marker, seq+ts bytes, CSRCs+payload)
-Entry = tuple[int, bytes, int, bytes, bytes]
+_SRTP_MAX_IN = 1500 - pylibsrtp.SRTP_MAX_TRAILER_LEN  # what fits in a session's buffer
+
+# An output packet: (output sequence number, byte 0, marker, seq+ts bytes, CSRCs+payload,
+# the whole RTP packet with payload type 0 and SSRC 0 for each viewer to fill in)
+Entry = tuple[int, bytes, int, bytes, bytes, bytes]
+
+# Measurement hook (bench/latency.py): when set, called once per forwarded media packet
+# as ``probe(kind, input ssrc, input seq, perf_counter_ns() at on_packet entry, viewers)``
+# right after the last viewer's send. None (the default) costs one global lookup a packet.
+probe: Callable[[str, int, int, int, int], None] | None = None
+_perf_ns = time.perf_counter_ns
 
 
 class PacketSink(Protocol):
@@ -106,7 +118,14 @@ class PacketSink(Protocol):
 
 
 class ViewerOutput:
-    """One viewer's end of a track: its SSRC, payload type, SRTP session and socket."""
+    """One viewer's end of a track: its SSRC, payload type, SRTP session and socket.
+
+    The hot path (:meth:`send`) copies the entry's ready-made packet into a buffer
+    of its own, writes its payload type and SSRC into it, has libsrtp protect it
+    in place (no Python objects in between) and hands a view of the result to the
+    ICE pair's UDP socket. What asyncio's transport would do differently (a full
+    socket buffer, an error, data already queued) goes through the transport.
+    """
 
     __slots__ = (
         "addr",
@@ -118,10 +137,17 @@ class ViewerOutput:
         "pair",
         "protect",
         "pt_bytes",
+        "pt_marker",
         "sender",
         "sendto",
+        "sock_sendto",
+        "srtp",
+        "srtp_buf",
+        "srtp_len",
+        "srtp_view",
         "ssrc",
         "ssrc_bytes",
+        "tx_queue",
     )
 
     def __init__(
@@ -131,11 +157,21 @@ class ViewerOutput:
         self.dtls = dtls
         self.ssrc = ssrc
         self.pt_bytes = (bytes([pt]), bytes([0x80 | pt]))
+        self.pt_marker = (pt, 0x80 | pt)
         self.ssrc_bytes = struct.pack("!I", ssrc)
-        self.protect: Callable[[bytes], bytes] = dtls._tx_srtp.protect
+        session = dtls._tx_srtp
+        self.protect: Callable[[bytes], bytes] = session.protect
+        # libsrtp called directly on a buffer of our own (pylibsrtp 1.0 internals, pinned);
+        # the session object is kept alive by self.protect
+        self.srtp: Any = session._srtp[0]
+        self.srtp_buf: Any = _srtp_ffi.new("char[]", 1500)
+        self.srtp_view = memoryview(_srtp_ffi.buffer(self.srtp_buf))
+        self.srtp_len: Any = _srtp_ffi.new("int *")
         self.nominated: dict[int, Any] = dtls.transport._connection._nominated
         self.pair: Any = None
         self.sendto: Callable[[bytes, Any], Any] = _drop
+        self.sock_sendto: Callable[[Any, Any], Any] = _drop
+        self.tx_queue: Any = ()
         self.addr: Any = None
         self.packets = 0
         self.octets = 0
@@ -148,19 +184,56 @@ class ViewerOutput:
         self.pair = pair
         if pair is None:
             self.sendto, self.addr = _drop, None
+            self.sock_sendto, self.tx_queue = _drop, ()
         else:
-            self.sendto, self.addr = pair.protocol.transport.sendto, pair.remote_addr
+            transport = pair.protocol.transport
+            self.sendto, self.addr = transport.sendto, pair.remote_addr
+            sock = getattr(transport, "_sock", None)
+            queued = getattr(transport, "_buffer", None)
+            if sock is None or queued is None:  # not asyncio's selector transport
+                self.sock_sendto, self.tx_queue = transport.sendto, ()
+            else:
+                self.sock_sendto, self.tx_queue = sock.sendto, queued
 
     def send(self, entry: Entry) -> None:
         if self.nominated.get(1) is not self.pair:
             self.refresh()
-        _, b0, marker, seqts, tail = entry
+        data = entry[5]
+        size = len(data)
+        if size > _SRTP_MAX_IN:
+            self._send_slow(entry)
+            return
+        view = self.srtp_view
+        view[:size] = data
+        view[1] = self.pt_marker[entry[2]]
+        view[8:12] = self.ssrc_bytes
+        length = self.srtp_len
+        length[0] = size
+        rc = _srtp_protect(self.srtp, self.srtp_buf, length)
+        if rc:
+            pylibsrtp._srtp_assert(rc)
+        out = view[: length[0]]
+        if self.tx_queue:  # asyncio already holds packets for this socket: keep the order
+            self.sendto(bytes(out), self.addr)
+        else:
+            try:
+                self.sock_sendto(out, self.addr)
+            except OSError:  # full socket buffer, or an error: asyncio's handling
+                self.sendto(bytes(out), self.addr)
+        self.packets += 1
+        self.octets += size - 12
+
+    def _send_slow(self, entry: Entry) -> None:
+        _, b0, marker, seqts, tail, _ = entry
         self.sendto(
             self.protect(b"".join((b0, self.pt_bytes[marker], seqts, self.ssrc_bytes, tail))),
             self.addr,
         )
         self.packets += 1
         self.octets += len(tail)
+
+
+_srtp_protect = _srtp_lib.srtp_protect
 
 
 def _drop(data: bytes, addr: Any) -> None:
@@ -239,6 +312,7 @@ class TrackForwarder:
     # -- the hot path --------------------------------------------------------
 
     def on_packet(self, packet: RtpPacket) -> None:
+        t_in = _perf_ns() if probe is not None else 0
         now = time.monotonic()
         if packet.ssrc != self._in_ssrc:
             self._rebase(packet, now)
@@ -265,12 +339,16 @@ class TrackForwarder:
             self._last_arrival = now
         marker = packet.marker
         csrc = packet.csrc
+        b0 = _B0[len(csrc)]
+        seqts = _SEQ_TS.pack(out_seq, out_ts)
+        tail = b"".join(struct.pack("!I", c) for c in csrc) + payload if csrc else payload
         entry: Entry = (
             out_seq,
-            _B0[len(csrc)],
+            b0,
             marker,
-            _SEQ_TS.pack(out_seq, out_ts),
-            b"".join(struct.pack("!I", c) for c in csrc) + payload if csrc else payload,
+            seqts,
+            tail,
+            b"".join((b0, b"\x00", seqts, b"\x00\x00\x00\x00", tail)),
         )
         self._ring[out_seq & RING_MASK] = entry
 
@@ -293,6 +371,8 @@ class TrackForwarder:
 
         for output in self.outputs:
             output.send(entry)
+        if probe is not None:
+            probe(self.kind, packet.ssrc, seq, t_in, len(self.outputs))
         self.packets_forwarded += len(self.outputs)
         for output in self.joining:
             output.backlog.append(entry)  # type: ignore[union-attr]
