@@ -241,6 +241,7 @@ async def set_trim(db: AsyncSession, store: ObjectStore, replay: Replay, start: 
 
 
 _CUE_TIME = r"(?:\d{2,}:)?[0-5]\d:[0-5]\d\.\d{3}"
+_LOOKS_LIKE_TIMING = re.compile(r"\d:\d\d[.,]\d+\s*-+>")
 _CUE_LINE = re.compile(rf"^({_CUE_TIME})[ \t]+-->[ \t]+({_CUE_TIME})(?:[ \t].*)?$")
 
 
@@ -266,7 +267,7 @@ def validate_webvtt(data: bytes) -> str:
         raise InvalidCaptions('A WebVTT file starts with the line "WEBVTT"; this one does not (SubRip .srt files need converting).')
     cues = 0
     for number, line in enumerate(text.split("\n"), start=1):
-        if "-->" not in line:
+        if "-->" not in line and not _LOOKS_LIKE_TIMING.search(line):
             continue
         match = _CUE_LINE.match(line.strip())
         if match is None:

@@ -1,0 +1,289 @@
+"""Replays over HTTP: playlists with signed segment URLs, the archive, editing and analytics.
+
+Playlists (``/replays/{id}/index.m3u8`` for the replay, ``/live/{id}/dvr.m3u8``
+for rewinding a broadcast that is still live) are written by the app with a
+signed (local store) or presigned (S3) URL per segment, so players fetch the
+segments straight from storage. Visitors get 404 for a replay that is
+unpublished, not playable, or of a deleted or cancelled slot; moderators and
+the slot's exhibitor staff see it (``streaming.replays.visible_to``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from cloudexpo.i18n import pick
+from cloudexpo.permissions import Forbidden, NotSignedIn
+from streaming import replays
+from streaming.models import Slot
+from streaming.replay_models import Replay, ReplayState
+from web.context import csrf_token, language, principal, services
+from web.errors import ApiError
+from web.forms import read_input
+from web.templating import render
+
+Handler = Callable[[Request], Awaitable[Response]]
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+
+
+def replay_errors(handler: Handler) -> Handler:
+    """The replay domain's refusals as JSON 4xx."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except replays.ReplayNotFound as exc:
+            raise ApiError(404, str(exc)) from None
+        except replays.InvalidTrim as exc:
+            raise ApiError(422, str(exc), extra={"field": "trim"}) from None
+        except replays.InvalidCaptions as exc:
+            raise ApiError(422, str(exc), extra={"field": "captions"}) from None
+        except replays.ReplayError as exc:
+            raise ApiError(409, str(exc)) from None
+
+    return wrapper
+
+
+def _slot_id(request: Request) -> int:
+    raw = request.path_params["slot_id"]
+    if not str(raw).isdigit():
+        raise ApiError(404, f"There is no slot {raw}.")
+    return int(raw)
+
+
+def _require_manage(request: Request, slot: Slot) -> None:
+    who = principal(request)
+    if not who.signed_in:
+        raise NotSignedIn("Sign in to change a replay.")
+    if not replays.can_manage(who, slot):
+        raise Forbidden("Only moderators and this booth's exhibitor can change its replay.")
+
+
+async def _load(request: Request, session: Any) -> tuple[Slot, Replay]:
+    return await replays.get_replay(session, _slot_id(request), principal(request))
+
+
+def _playlist_response(text: str, *, live: bool) -> Response:
+    return Response(
+        text,
+        media_type=PLAYLIST_TYPE,
+        headers={"Cache-Control": "no-cache" if live else "private, max-age=30"},
+    )
+
+
+@replay_errors
+async def replay_playlist(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.session() as db:
+        _, replay = await _load(request, db)
+    text = await replays.served_playlist(svc.store, replay)
+    return _playlist_response(text, live="#EXT-X-ENDLIST" not in text)
+
+
+@replay_errors
+async def dvr_playlist(request: Request) -> Response:
+    """The EVENT playlist of a broadcast still on air: rewinding while live."""
+    svc = services(request)
+    async with svc.db.session() as db:
+        _, replay = await _load(request, db)
+    text = await replays.served_playlist(svc.store, replay, apply_trim=False)
+    return _playlist_response(text, live=replay.state == ReplayState.RECORDING.value)
+
+
+@replay_errors
+async def replay_info(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.session() as db:
+        slot, replay = await _load(request, db)
+    data = replays.replay_json(svc.store, slot, replay, manage=replays.can_manage(principal(request), slot))
+    data["title_text"] = pick(slot.title, language(request)).text
+    return JSONResponse(data)
+
+
+@replay_errors
+async def replay_chat(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.session() as db:
+        _, replay = await _load(request, db)
+        messages = await replays.chat_timeline(db, svc.store, replay)
+    return JSONResponse({"messages": messages}, headers={"Cache-Control": "private, max-age=10"})
+
+
+def _visitor(request: Request) -> str:
+    who = principal(request)
+    if who.user_id is not None:
+        return f"u:{who.user_id}"
+    return "s:" + hashlib.sha256(csrf_token(request).encode()).hexdigest()[:40]
+
+
+@replay_errors
+async def replay_progress(request: Request) -> Response:
+    data = await read_input(request)
+    try:
+        seconds = float(data.get("seconds", 0))
+    except (TypeError, ValueError):
+        raise ApiError(422, "'seconds' must be a number of seconds watched since the last report.", extra={"field": "seconds"}) from None
+    svc = services(request)
+    async with svc.db.session() as db:
+        _, replay = await _load(request, db)
+        await replays.record_progress(db, replay, _visitor(request), seconds)
+    return Response(status_code=204)
+
+
+@replay_errors
+async def replay_stats(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.session() as db:
+        slot, replay = await _load(request, db)
+        _require_manage(request, slot)
+        return JSONResponse(replays.stats_json(replay))
+
+
+def _number(data: dict[str, Any], name: str) -> float | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ApiError(422, f"'{name}' must be a number of seconds.", extra={"field": name}) from None
+
+
+@replay_errors
+async def replay_update(request: Request) -> Response:
+    """PATCH: ``published`` (bool), ``trim_start`` / ``trim_end`` (seconds, snapped to keyframes)."""
+    data = await read_input(request)
+    svc = services(request)
+    async with svc.db.session() as db:
+        slot, replay = await _load(request, db)
+        _require_manage(request, slot)
+        if "published" in data:
+            value = data["published"]
+            if isinstance(value, str):
+                value = value.lower() in ("1", "true", "yes", "on")
+            await replays.set_published(db, replay, bool(value))
+        if "trim_start" in data or "trim_end" in data:
+            await replays.set_trim(db, svc.store, replay, _number(data, "trim_start"), _number(data, "trim_end"))
+            recorder = svc.extras.get("recorder")
+            spool = recorder.spool_root if recorder is not None else svc.settings.data_dir / "spool"
+            _spawn_mp4(request, replay.slot_id, spool)
+        body = replays.replay_json(svc.store, slot, replay, manage=True)
+    return JSONResponse(body)
+
+
+def _spawn_mp4(request: Request, slot_id: int, spool: Any) -> None:
+    import asyncio
+
+    svc = services(request)
+    tasks: set[Any] = svc.extras.setdefault("replay_tasks", set())
+    task = asyncio.ensure_future(replays.remake_mp4(svc.db, svc.store, slot_id, spool))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+@replay_errors
+async def replay_delete(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.session() as db:
+        slot, replay = await _load(request, db)
+        _require_manage(request, slot)
+        removed = await replays.delete_replay(db, svc.store, replay)
+    return JSONResponse({"deleted": True, "objects_removed": removed})
+
+
+@replay_errors
+async def captions_put(request: Request) -> Response:
+    """PUT the WebVTT file as the body (``text/vtt``) or as the ``file`` field of a form."""
+    lang = request.path_params["lang"]
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(422, "Send the caption file in the 'file' field.", extra={"field": "file"})
+        body = await upload.read(replays.MAX_CAPTION_BYTES + 1)
+    else:
+        body = await request.body()
+    svc = services(request)
+    async with svc.db.session() as db:
+        slot, replay = await _load(request, db)
+        _require_manage(request, slot)
+        await replays.put_captions(db, svc.store, replay, lang, body)
+        return JSONResponse(replays.replay_json(svc.store, slot, replay, manage=True), status_code=201)
+
+
+@replay_errors
+async def captions_delete(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.session() as db:
+        slot, replay = await _load(request, db)
+        _require_manage(request, slot)
+        await replays.delete_captions(db, svc.store, replay, request.path_params["lang"])
+    return Response(status_code=204)
+
+
+def _item_json(item: replays.ReplayItem, lang: str) -> dict[str, Any]:
+    return {
+        "slot_id": item.slot_id,
+        "booth_id": item.booth_id,
+        "title": item.title,
+        "title_text": pick(item.title, lang).text,
+        "starts_at": item.starts_at.isoformat(),
+        "duration": round(item.duration, 1),
+        "state": item.state,
+        "published": item.published,
+        "views": item.views,
+        "url": f"/live/{item.slot_id}",
+    }
+
+
+async def replay_list_api(request: Request) -> Response:
+    """GET /api/replays?q=&booth_id=: the archive as JSON."""
+    booth = request.query_params.get("booth_id")
+    query = request.query_params.get("q", "").strip()[:100] or None
+    async with services(request).db.session() as db:
+        items = await replays.list_replays(
+            db, booth_id=int(booth) if booth and booth.isdigit() else None, query=query, principal=principal(request)
+        )
+    lang = language(request)
+    return JSONResponse({"replays": [_item_json(i, lang) for i in items]})
+
+
+async def archive_page(request: Request) -> Response:
+    query = request.query_params.get("q", "").strip()[:100]
+    async with services(request).db.session() as db:
+        items = await replays.list_replays(db, query=query or None, principal=principal(request))
+    return render(request, "live/archive.html", {"replays": items, "query": query, "slot": None, "pick": pick})
+
+
+@replay_errors
+async def replay_page(request: Request) -> Response:
+    """A replay on its own page (the watch page ``/live/{id}`` includes the same player)."""
+    async with services(request).db.session() as db:
+        slot, _ = await _load(request, db)
+    return render(request, "live/archive.html", {"replays": [], "query": "", "slot": slot, "pick": pick})
+
+
+routes: list[BaseRoute] = [
+    Route("/replays", archive_page, methods=["GET"]),
+    Route("/replays/{slot_id}", replay_page, methods=["GET"]),
+    Route("/replays/{slot_id}/index.m3u8", replay_playlist, methods=["GET"]),
+    Route("/live/{slot_id}/dvr.m3u8", dvr_playlist, methods=["GET"]),
+    Route("/api/replays", replay_list_api, methods=["GET"]),
+    Route("/api/replays/{slot_id}", replay_info, methods=["GET"]),
+    Route("/api/replays/{slot_id}", replay_update, methods=["PATCH"]),
+    Route("/api/replays/{slot_id}", replay_delete, methods=["DELETE"]),
+    Route("/api/replays/{slot_id}/chat", replay_chat, methods=["GET"]),
+    Route("/api/replays/{slot_id}/progress", replay_progress, methods=["POST"]),
+    Route("/api/replays/{slot_id}/stats", replay_stats, methods=["GET"]),
+    Route("/api/replays/{slot_id}/captions/{lang}", captions_put, methods=["PUT"]),
+    Route("/api/replays/{slot_id}/captions/{lang}", captions_delete, methods=["DELETE"]),
+]
