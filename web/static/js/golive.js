@@ -135,6 +135,7 @@
     }
 
     async function serverState() {
+      if (!window.cloudexpo || !window.cloudexpo.api) return;
       try {
         const info = await window.cloudexpo.api("GET", "/api/slots/" + data.slot + "/stats");
         airState(info.state);
@@ -214,6 +215,7 @@
       } catch (e) { errorEl.hidden = false; errorEl.textContent = e.message; btn.disabled = false; }
     });
     const refresh = async function () {
+      if (!window.cloudexpo || !window.cloudexpo.api) return;
       try {
         const data = await window.cloudexpo.api("GET", "/api/live/status");
         data.stages.forEach(function (st) {

@@ -78,8 +78,10 @@
       stop();
       playing = true;
       show(attempt ? "reconnecting" : "connecting");
-      client = new window.cloudexpo.WhepClient(data.whep);
+      const mine = new window.cloudexpo.WhepClient(data.whep);
+      client = mine;
       client.onstate = function (cs) {
+        if (client !== mine || !(state === "live" || (state === "green_room" && data.preview))) return;
         if (cs === "connected") { attempt = 0; show(null); tryPlay(); }
         if (cs === "failed" || cs === "disconnected" || cs === "closed") {
           if (cs === "failed" && attempt >= 3 && !video.currentTime) show("blocked"); else show("reconnecting");
@@ -98,7 +100,7 @@
     const stop = function () { if (client) { client.stop(); client = null; } playing = false; };
     const unmute = $('[data-role="unmute"]');
     const muteBtn = $('[data-role="mute"]');
-    const syncMute = function () { muteBtn.setAttribute("aria-pressed", String(video.muted)); muteBtn.firstChild.textContent = video.muted ? "🔇 " : "🔊 "; };
+    const syncMute = function () { muteBtn.setAttribute("aria-pressed", String(video.muted)); const w = muteBtn.querySelector('[data-role="waves"]'); if (w) w.style.opacity = video.muted ? "0.15" : "1"; };
     const tryPlay = function () {
       const p = video.play();
       if (p && p.catch) p.catch(function () { unmute.hidden = false; });
@@ -125,6 +127,7 @@
       }
       if (m.type === "viewers" && m.slot === data.slot) $('[data-role="viewers"]').textContent = m.count;
     });
+    syncMute();
     window.cloudexpo.player = { video: video, state: function () { return state; } };
     setState(state);
   }
