@@ -199,14 +199,14 @@ class H264Depacketizer:
         self._broken = False
         self._fu = None
         ts = self._ts
-        if not nals or ts is None:
-            return
-        types = [n[0] & 0x1F for n in nals]
-        keyframe = NAL_IDR in types
         if broken:
             self.frames_dropped += 1
             self.waiting_for_keyframe = True
             return
+        if not nals or ts is None:
+            return
+        types = [n[0] & 0x1F for n in nals]
+        keyframe = NAL_IDR in types
         if self.waiting_for_keyframe:
             if not keyframe or self.sps is None or self.pps is None:
                 self.frames_dropped += 1
