@@ -66,8 +66,6 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
     msg["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     domain = sender.rsplit("@", 1)[-1].strip("> ") or "cloudexpo.local"
     msg["Message-ID"] = make_msgid(domain=domain)
-    for name, value in mail.headers.items():
-        msg[name] = value
     msg.set_content(mail.text, charset="utf-8")
     if mail.html:
         msg.add_alternative(mail.html, subtype="html", charset="utf-8")
@@ -79,6 +77,9 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
             msg.add_attachment(item.data.decode("utf-8"), subtype=subtype, filename=item.filename, params=extra)
         else:
             msg.add_attachment(item.data, maintype=main, subtype=subtype, filename=item.filename)
+    # Last: set_content and add_attachment move Content-* headers into the parts.
+    for name, value in mail.headers.items():
+        msg[name] = value
     return msg
 
 
