@@ -77,6 +77,7 @@ RING_MASK = RING_SIZE - 1
 GOP_LIMIT = 3000  # packets; a longer GOP is not cached (the joiner waits for a keyframe)
 CATCH_UP_BATCH = 32  # cached packets sent to a joining viewer per loop turn
 CATCH_UP_PAUSE = 0.004  # seconds between catch-up batches (~8 MB/s, below socket buffers)
+REMB_INTERVAL = 0.2  # seconds between REMBs to a publisher, unless the estimate drops >= 3 %
 _B0 = [bytes([0x80 | cc]) for cc in range(16)]  # V=2, no padding, no extension, CSRC count
 _SEQ_TS = struct.Struct("!HI")
 _NTP_PER_SECOND = 1 << 32
@@ -482,6 +483,7 @@ class ForwardingReceiver(RTCRtpReceiver):
 
     _fwd_track: TrackForwarder
     _fwd_is_current: Callable[[], bool]
+    _fwd_remb: tuple[float, int]  # (monotonic time, bitrate) of the last REMB sent
 
     @classmethod
     def install(
@@ -495,6 +497,7 @@ class ForwardingReceiver(RTCRtpReceiver):
         assert isinstance(receiver, ForwardingReceiver)
         receiver._fwd_track = track
         receiver._fwd_is_current = is_current
+        receiver._fwd_remb = (-1e9, 0)
         receiver._RTCRtpReceiver__decoder_queue = _CountingQueue(decoded_counter)  # type: ignore[attr-defined]
         return receiver
 
@@ -535,7 +538,10 @@ class ForwardingReceiver(RTCRtpReceiver):
                 ssrc=packet.ssrc,
             )
             rtcp_ssrc = self._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
-            if rtcp_ssrc is not None and remb is not None:
+            # aiortc would send one REMB per packet while its detector says "overusing"
+            # (hundreds a second, as the fan-out delays arrival times); send like
+            # libwebrtc: a drop of 3 % at once, otherwise at most every REMB_INTERVAL
+            if rtcp_ssrc is not None and remb is not None and self._remb_due(remb[0]):
                 await self._send_rtcp(
                     RtcpPsfbPacket(
                         fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*remb)
@@ -560,6 +566,14 @@ class ForwardingReceiver(RTCRtpReceiver):
         if nack is not None and nack.add(packet):
             await self._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
         self._fwd_track.on_packet(packet)
+
+    def _remb_due(self, bitrate: int) -> bool:
+        now = time.monotonic()
+        last_at, last_bitrate = self._fwd_remb
+        if now - last_at < REMB_INTERVAL and bitrate >= last_bitrate * 0.97:
+            return False
+        self._fwd_remb = (now, bitrate)
+        return True
 
     async def request_keyframe(self) -> None:
         ssrc = self._fwd_track._in_ssrc
