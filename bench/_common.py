@@ -227,10 +227,66 @@ def publisher_process(port: int, media_path: str, seconds: int, stop: Any) -> No
     asyncio.run(run())
 
 
-def viewers_process(port: int, count: int, ready: Any, stop: Any, results: Any) -> None:
-    """Run ``count`` counting (non-decoding) viewers; report (received, lost) at ``stop``."""
+class LightCounter:
+    """Counts RTP per (socket, SSRC) from the clear SRTP header and drops it before aiortc.
+
+    For viewers that must cost their process as little as possible (bench/latency.py):
+    STUN (consent checks) and DTLS still reach aioice and aiortc; SRTP/SRTCP (first
+    byte 128-191) is counted and dropped without decryption.
+    """
+
+    def __init__(self) -> None:
+        self.seqs: dict[tuple[int, bytes], list[int]] = {}
+
+    def install(self) -> None:
+        import aioice.ice
+
+        original = aioice.ice.StunProtocol.datagram_received
+        seqs = self.seqs
+
+        def datagram_received(proto: Any, data: bytes, addr: Any) -> None:
+            if 128 <= data[0] < 192 and len(data) >= 12:
+                if 192 <= data[1] <= 223:  # RTCP
+                    return
+                key = (id(proto), data[8:12])
+                seq = (data[2] << 8) | data[3]
+                state = seqs.get(key)
+                if state is None:
+                    seqs[key] = [seq, seq, 1]
+                    return
+                highest = state[1]
+                delta = (seq - (highest & 0xFFFF)) & 0xFFFF
+                if delta < 0x8000:
+                    state[1] = highest + delta
+                state[2] += 1
+                return
+            original(proto, data, addr)
+
+        aioice.ice.StunProtocol.datagram_received = datagram_received  # type: ignore[method-assign]
+
+    def totals(self) -> tuple[int, int]:
+        received = sum(s[2] for s in self.seqs.values())
+        expected = sum(s[1] - s[0] + 1 for s in self.seqs.values())
+        return received, max(0, expected - received)
+
+
+def viewers_process(
+    port: int, count: int, ready: Any, stop: Any, results: Any, light: bool = False, nice: int = 0
+) -> None:
+    """Run ``count`` counting (non-decoding) viewers; report (received, lost) at ``stop``.
+
+    ``light``: count and drop media at the socket (:class:`LightCounter`) instead of
+    decrypting and parsing every packet in aiortc. ``nice``: lower this process's
+    CPU priority (viewers stand for other machines; on a small shared machine they
+    should not preempt the server being measured).
+    """
+    if nice:
+        os.nice(nice)
 
     async def run() -> None:
+        counter = LightCounter() if light else None
+        if counter is not None:
+            counter.install()
         pcs = []
         receivers: list[CountingReceiver] = []
         for _ in range(count):
@@ -253,13 +309,17 @@ def viewers_process(port: int, count: int, ready: Any, stop: Any, results: Any) 
             a, b = r.totals()
             received += a
             lost += b
+        if counter is not None:
+            received, lost = counter.totals()
         results.put((received, lost))
         await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
 
     asyncio.run(run())
 
 
-def start_viewers(port: int, total: int, processes: int) -> tuple[list[mp.Process], Any, Any, Any]:
+def start_viewers(
+    port: int, total: int, processes: int, light: bool = False, nice: int = 0
+) -> tuple[list[mp.Process], Any, Any, Any]:
     ctx = mp.get_context("spawn")
     ready = ctx.Semaphore(0)
     stop = ctx.Event()
@@ -268,7 +328,9 @@ def start_viewers(port: int, total: int, processes: int) -> tuple[list[mp.Proces
     per = [total // processes + (1 if i < total % processes else 0) for i in range(processes)]
     for n in per:
         if n:
-            p = ctx.Process(target=viewers_process, args=(port, n, ready, stop, results))
+            p = ctx.Process(
+                target=viewers_process, args=(port, n, ready, stop, results, light, nice)
+            )
             p.start()
             procs.append(p)
     return procs, ready, stop, results
