@@ -83,7 +83,7 @@ def visible_to(principal: Principal, slot: Slot, replay: Replay) -> bool:
     return (
         replay.published
         and replay.state in PLAYABLE_STATES
-        and replay.segments > 0
+        and (replay.segments > 0 or replay.state == ReplayState.RECORDING.value)  # live rewind
         and slot.state != SlotState.CANCELLED.value
     )
 

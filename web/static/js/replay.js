@@ -6,7 +6,9 @@
   const slot = root.dataset.slot;
   const lang = root.dataset.lang || "en";
   const strings = JSON.parse((document.getElementById("replay-strings") || {}).textContent || "{}");
-  const api = window.cloudexpo.api;
+  window.cloudexpo = window.cloudexpo || {};
+  // app.js (loaded after this partial's script) defines cloudexpo.api; look it up when called
+  const api = function (method, url, body) { return window.cloudexpo.api(method, url, body); };
   const video = root.querySelector("video");
   const $ = function (role) { return root.querySelector('[data-role="' + role + '"]'); };
   const livePlayer = document.querySelector('[data-role="player"]');
@@ -138,6 +140,7 @@
     const live = livePlayer && livePlayer.querySelector("video");
     if (live) live.pause();
     if (livePlayer) livePlayer.hidden = true;
+    if (rewindBox) rewindBox.hidden = true;
     root.hidden = false;
     $("dvr-badge").hidden = false; $("replay-badge").hidden = true; $("back-to-live").hidden = false;
     attach(info.dvr_playlist, function () {
@@ -149,6 +152,7 @@
     if (hls) { hls.destroy(); hls = null; }
     video.pause(); video.removeAttribute("src");
     root.hidden = true; mode = null;
+    if (rewindBox && info && info.state === "recording") rewindBox.hidden = false;
     if (livePlayer) { livePlayer.hidden = false; const live = livePlayer.querySelector("video"); if (live) live.play().catch(function () {}); }
   }
   $("back-to-live").addEventListener("click", backToLive);
@@ -159,10 +163,10 @@
     if (mode === "replay") return;
     try { info = await api("GET", "/api/replays/" + slot); } catch (e) { info = null; }
     if (!info) return;
-    if (info.state === "recording") { if (rewindBox && livePlayer) rewindBox.hidden = false; }
+    if (info.state === "recording") { if (rewindBox && livePlayer && mode !== "dvr") rewindBox.hidden = false; }
     else if (info.state === "processing" || info.state === "ready") { if (mode !== "dvr" || !livePlayer) showReplay(); }
   }
   window.cloudexpo.replay = { video: video, mode: function () { return mode; }, rewind: startRewind, backToLive: backToLive, chat: function () { return chat; } };
-  refresh();
-  setInterval(refresh, 3000);
+  function begin() { refresh(); setInterval(refresh, 3000); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", begin); else begin();
 })();

@@ -1,0 +1,187 @@
+"""Chromium plays replays with hls.js: time advances, a seek lands, a caption shows, the
+chat plays back in sync; during a live broadcast "Rewind" plays the EVENT playlist and
+"Back to live" returns to WebRTC. Screenshots go to the artifacts folder."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from cloudexpo.app import import_models
+from cloudexpo.services import Services
+from streaming.models import ChatMessage
+from streaming.replay_models import Replay
+from streaming.replays import put_captions
+from tests.browser_support import chromium
+from tests.live_support import make_slot as make_live_slot
+from tests.media_flash import flash_tracks
+from tests.test_replay_api import make_recording
+from tests.test_replay_media import make_slot
+
+pytestmark = [pytest.mark.browser, pytest.mark.media]
+
+VTT = b"WEBVTT\n\n00:00.000 --> 00:07.900\nHello from the replay\n"
+
+
+def _seed_replay(settings: Any) -> int:
+    async def go() -> int:
+        import_models()
+        svc = Services.from_settings(settings)
+        try:
+            slot_id = await make_slot(svc, exhibitor_id=5, title="Replay in the browser")
+            await make_recording(svc, slot_id)
+            async with svc.db.session() as db:
+                replay = await db.scalar(select(Replay).where(Replay.slot_id == slot_id))
+                assert replay is not None and replay.started_at is not None
+                await put_captions(db, svc.store, replay, "en", VTT)
+                for seconds, text in ((1.0, "first message"), (5.0, "late message")):
+                    db.add(ChatMessage(slot_id=slot_id, user_id=1, author="Ann", text=text,
+                                       created_at=replay.started_at + dt.timedelta(seconds=seconds)))
+                await db.commit()
+            return slot_id
+        finally:
+            await svc.db.close()
+
+    return asyncio.run(go())
+
+
+def _supports_hls(page: Any) -> bool:
+    return bool(page.evaluate("window.MediaSource && MediaSource.isTypeSupported('video/mp4; codecs=\"avc1.42E01E,mp4a.40.2\"')"))
+
+
+def test_replay_plays_with_captions_and_chat_in_sync(live_server: Any, artifacts: Path) -> None:
+    slot_id = _seed_replay(live_server.settings)
+    base = live_server.url
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        console: list[str] = []
+        page.on("console", lambda msg: console.append(msg.text))
+        page.goto(f"{base}/live/{slot_id}?lang=en")
+        if not _supports_hls(page):
+            pytest.skip("this Chromium has no H.264/AAC in MSE")
+        try:
+            page.wait_for_selector('[data-role="replay-player"]:not([hidden])', timeout=10000)
+        except Exception:
+            page.screenshot(path=str(artifacts / "replay-failed.png"), full_page=True)
+            raise AssertionError((errors, console, page.evaluate(f"fetch('/api/replays/{slot_id}').then(r => r.text())"))) from None
+        page.wait_for_function("document.getElementById('replay-video').readyState >= 2", timeout=15000)
+        page.evaluate("document.getElementById('replay-video').play()")
+        page.wait_for_function("document.getElementById('replay-video').currentTime > 1.3", timeout=15000)
+        # captions: the cue is active and shown
+        page.wait_for_function(
+            "(() => { const t = document.getElementById('replay-video').textTracks[0];"
+            " return t && t.mode === 'showing' && t.activeCues && t.activeCues.length > 0"
+            " && t.activeCues[0].text.includes('Hello from the replay'); })()", timeout=10000)
+        chat = page.evaluate("[...document.querySelectorAll('[data-role=replay-chat-list] li')].map(li => li.textContent)")
+        assert any("first message" in c for c in chat) and not any("late message" in c for c in chat), chat
+        page.screenshot(path=str(artifacts / "replay-playing.png"), full_page=True)
+        # seek to the middle: time continues from there, the later message appears on cue
+        page.evaluate("document.getElementById('replay-video').currentTime = 4.0")
+        page.wait_for_function("document.getElementById('replay-video').currentTime > 4.6", timeout=15000)
+        now = page.evaluate("document.getElementById('replay-video').currentTime")
+        assert 4.0 <= now < 7.0, now
+        page.wait_for_function(
+            "[...document.querySelectorAll('[data-role=replay-chat-list] li')].some(li => li.textContent.includes('late message'))",
+            timeout=10000)
+        at = page.evaluate("document.getElementById('replay-video').currentTime")
+        assert at >= 5.0, at
+        page.screenshot(path=str(artifacts / "replay-after-seek.png"), full_page=True)
+        # the archive lists it
+        page.goto(f"{base}/replays?q=browser&lang=zh-Hans")
+        assert page.locator(f'[data-slot="{slot_id}"]').count() == 1
+        page.screenshot(path=str(artifacts / "replay-archive-zh.png"), full_page=True)
+        assert not errors, errors
+
+
+class _Publisher(threading.Thread):
+    """An aiortc publisher of the flash card over the real WHIP endpoint, in its own loop."""
+
+    def __init__(self, base: str, slot_id: int, token: str) -> None:
+        super().__init__(daemon=True)
+        self.base, self.slot_id, self.token = base, slot_id, token
+        self.stop_event = threading.Event()
+        self.started = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except BaseException as exc:
+            self.error = exc
+            self.started.set()
+
+    async def _run(self) -> None:
+        from streaming import testsource as ts
+
+        location = ""
+
+        async def signal(offer: str) -> str:
+            nonlocal location
+            async with httpx.AsyncClient() as http:
+                response = await http.post(f"{self.base}/whip/{self.slot_id}", content=offer,
+                                           headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {self.token}"})
+                assert response.status_code == 201, response.text
+                location = response.headers["location"]
+                return response.text
+
+        video, audio = flash_tracks()
+        publisher = await ts.make_publisher(video, audio, signal)
+        self.started.set()
+        await asyncio.to_thread(self.stop_event.wait)
+        async with httpx.AsyncClient() as http:
+            await http.delete(location if location.startswith("http") else self.base + location,
+                              headers={"Authorization": f"Bearer {self.token}"})
+        await publisher.close()
+
+
+def test_rewind_during_a_live_broadcast(live_server: Any, artifacts: Path) -> None:
+    async def seed() -> tuple[int, str]:
+        import_models()
+        svc = Services.from_settings(live_server.settings)
+        try:
+            return await make_live_slot(svc, stage="release-replay", start_in=dt.timedelta(minutes=-1), minutes=30)
+        finally:
+            await svc.db.close()
+
+    slot_id, token = asyncio.run(seed())
+    base = live_server.url
+    publisher = _Publisher(base, slot_id, token)
+    publisher.start()
+    assert publisher.started.wait(30) and publisher.error is None, publisher.error
+    try:
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{base}/live/{slot_id}?lang=en")
+            if not _supports_hls(page):
+                pytest.skip("this Chromium has no H.264/AAC in MSE")
+            page.wait_for_function("document.getElementById('player-video').videoWidth > 0", timeout=20000)
+            page.wait_for_timeout(5000)  # a few segments into the broadcast
+            page.wait_for_selector('[data-role="replay-rewind"]:not([hidden])', timeout=10000)
+            page.click('[data-role="rewind"]')
+            page.wait_for_selector('[data-role="replay-player"]:not([hidden])', timeout=5000)
+            page.wait_for_function("document.getElementById('replay-video').currentTime > 0.5", timeout=15000)
+            first = page.evaluate("document.getElementById('replay-video').currentTime")
+            page.wait_for_timeout(1500)
+            second = page.evaluate("document.getElementById('replay-video').currentTime")
+            assert second > first, (first, second)
+            playlist = httpx.get(f"{base}/live/{slot_id}/dvr.m3u8").text
+            assert "#EXT-X-PLAYLIST-TYPE:EVENT" in playlist and "#EXT-X-ENDLIST" not in playlist
+            page.screenshot(path=str(artifacts / "replay-live-rewind.png"), full_page=True)
+            page.click('[data-role="back-to-live"]')
+            page.wait_for_selector('[data-role="replay-player"]', state="hidden", timeout=5000)
+            assert page.evaluate("!document.querySelector('[data-role=player]').hidden")
+            assert not errors, errors
+    finally:
+        publisher.stop_event.set()
+        publisher.join(20)
