@@ -322,6 +322,9 @@ async def request(session: AsyncSession, principal: Principal, slot_id: int, not
     except IntegrityError:
         await session.rollback()
         raise Conflict("You already have a meeting request at this time.", "slot_id") from None
+    if meeting.exhibitor_id is not None:  # a request to an exhibitor is a lead from the start
+        session.add(Lead(exhibitor_id=meeting.exhibitor_id, kind="meeting", meeting_id=meeting.id))
+        await session.flush()
     return meeting
 
 
@@ -357,8 +360,6 @@ async def decide(session: AsyncSession, principal: Principal, meeting_id: int, a
         for other in others:
             other.state = "declined"
             other.decided_at = utcnow()
-        if meeting.exhibitor_id is not None:
-            session.add(Lead(exhibitor_id=meeting.exhibitor_id, kind="meeting", meeting_id=meeting.id))
     else:
         meeting.state = "declined"
     meeting.decided_at = utcnow()

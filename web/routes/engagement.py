@@ -364,6 +364,7 @@ routes: list[BaseRoute] = [
     Route("/me/data/delete", api_delete_my_data_form, methods=["POST"]),
     Route("/booths/{booth_id:int}/contact", contact_page, methods=["GET"]),
     Route("/booths/{booth_id:int}/card", leave_card, methods=["POST"]),
+    Route("/me/bookmarks", api_add_bookmark, methods=["POST"]),
     Route("/api/bookmarks", api_bookmarks, methods=["GET"]),
     Route("/api/bookmarks", api_add_bookmark, methods=["POST"]),
     Route("/api/bookmarks/{kind}/{target_id:int}", api_bookmark_state, methods=["GET"]),
