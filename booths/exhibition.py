@@ -229,6 +229,27 @@ async def product_media(session: AsyncSession, store: ObjectStore, product_id: i
     return [assets.asset_view(store, a) for a in await assets.list_assets(session, product_id=product_id)]
 
 
+async def product_pictures(session: AsyncSession, store: ObjectStore, product_ids: list[int]) -> dict[int, str]:
+    """The first picture's thumbnail URL per product, in one query."""
+    assets = _assets()
+    if assets is None or not product_ids:
+        return {}
+    Asset = assets.Asset
+    rows = (await session.scalars(
+        select(Asset)
+        .where(Asset.product_id.in_(product_ids), Asset.kind == "image", Asset.state == "ready", Asset.hidden.is_(False))
+        .order_by(Asset.position, Asset.id)
+    )).all()
+    out: dict[int, str] = {}
+    for asset in rows:
+        if asset.product_id in out:
+            continue
+        view = assets.asset_view(store, asset)
+        thumbs = view.get("thumbs") or {}
+        out[asset.product_id] = thumbs[min(thumbs)] if thumbs else view.get("url") or ""
+    return out
+
+
 async def logos(session: AsyncSession, store: ObjectStore, booth_ids: list[int], kind: str = "logo") -> dict[int, str]:
     """A small picture URL per booth (its logo's thumbnail), for lists and cards."""
     assets = _assets()

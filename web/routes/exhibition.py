@@ -221,13 +221,7 @@ async def booth_page(request: Request) -> Response:
         manager = who.can_manage_exhibitor(bundle.booth.exhibitor_id)
         media = await exhibition.booth_media(session, svc.store, bundle.booth.id)
         staff = await exhibition.staff_of(session, bundle.exhibitor.id)
-        thumbs: dict[int, str] = {}
-        for product in bundle.products:
-            views = await exhibition.product_media(session, svc.store, product.id)
-            pictures = [v for v in views if v["kind"] == "image"]
-            if pictures:
-                pic = pictures[0]
-                thumbs[product.id] = pic["thumbs"][min(pic["thumbs"])] if pic["thumbs"] else pic["url"]
+        thumbs = await exhibition.product_pictures(session, svc.store, [p.id for p in bundle.products])
     preview = request.query_params.get("preview") == "1"
     return page(request, "exhibition/booth.html", {
         "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "hall": bundle.hall,

@@ -1,0 +1,142 @@
+"""Booth page throughput and latency over a real uvicorn server, next to a bare Starlette + Jinja2 app.
+
+    python bench/tour.py [--data /tmp/cx-tour] [--requests 2000] [--concurrency 8]
+
+Seeds the demo exhibition (242 booths) into the data folder when it is empty,
+serves Cloud Expo with uvicorn on 127.0.0.1, and a bare Starlette app that
+renders the same booth HTML through a Jinja2 template, each in its own
+process; requests booth pages (all 242 numbers in turn) from both in the same
+run and prints requests/s, p50/p99 and the ratio Cloud Expo / bare (target ≥ 0.6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+APP = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    import uvicorn
+    from cloudexpo.app import create_app
+    from cloudexpo.settings import Settings
+    data, port = Path(sys.argv[1]), int(sys.argv[2])
+    settings = Settings(data_dir=data, secret_key="bench-" + "x" * 32, port=port, public_url=f"http://127.0.0.1:{port}")
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+""")
+
+BARE = textwrap.dedent("""
+    import sys
+    import jinja2, uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+    html = open(sys.argv[1], encoding="utf-8").read()
+    env = jinja2.Environment(autoescape=True)
+    template = env.from_string("{{ head|safe }}<!-- {{ number }} -->{{ body|safe }}")
+    half = len(html) // 2
+    async def booth(request):
+        return HTMLResponse(template.render(head=html[:half], body=html[half:], number=request.path_params["ref"]))
+    uvicorn.run(Starlette(routes=[Route("/booths/{ref}", booth)]), host="127.0.0.1", port=int(sys.argv[2]),
+                log_level="warning", access_log=False)
+""")
+
+
+def start(code: str, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+async def wait_up(url: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                if (await client.get(url)).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+async def load(base: str, numbers: list[str], total: int, concurrency: int) -> tuple[float, float, float]:
+    latencies: list[float] = []
+    queue = iter(range(total))
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        async def worker() -> None:
+            for n in queue:
+                t = time.perf_counter()
+                response = await client.get(f"/booths/{numbers[n % len(numbers)]}")
+                latencies.append(time.perf_counter() - t)
+                assert response.status_code == 200, response.status_code
+        for number in numbers[:20]:  # warm up
+            await client.get(f"/booths/{number}")
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return total / elapsed, latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "cloudexpo-bench-tour"))
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    data = Path(args.data)
+    from cloudexpo.app import seed_demo
+    from cloudexpo.settings import Settings
+
+    started = time.perf_counter()
+    await seed_demo(Settings(data_dir=data, secret_key="bench-" + "x" * 32))
+    print(f"seeded (or found) the demo exhibition in {time.perf_counter() - started:.1f} s")
+    port, bare_port = free_port(), free_port()
+    app = start(APP, str(data), str(port))
+    try:
+        await wait_up(f"http://127.0.0.1:{port}/healthz")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            numbers = [b["number"] for b in (await client.get("/api/booths?limit=500")).json()["booths"]]
+            html = (await client.get(f"/booths/{numbers[0]}")).text
+        with tempfile.NamedTemporaryFile("w", suffix=".html", delete=False, encoding="utf-8") as fh:
+            fh.write(html)
+        bare = start(BARE, fh.name, str(bare_port))
+        try:
+            await wait_up(f"http://127.0.0.1:{bare_port}/booths/x")
+            ours = await load(f"http://127.0.0.1:{port}", numbers, args.requests, args.concurrency)
+            base = await load(f"http://127.0.0.1:{bare_port}", numbers, args.requests, args.concurrency)
+        finally:
+            bare.terminate()
+            bare.wait(10)
+            os.unlink(fh.name)
+    finally:
+        app.terminate()
+        app.wait(10)
+    print(f"{len(numbers)} booths, {args.requests} requests, concurrency {args.concurrency}, page {len(html) // 1024} KiB")
+    print(f"  {'':22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"  {'Cloud Expo booth page':22} {ours[0]:8.0f} {ours[1] * 1000:8.1f} {ours[2] * 1000:8.1f}")
+    print(f"  {'bare Starlette+Jinja2':22} {base[0]:8.0f} {base[1] * 1000:8.1f} {base[2] * 1000:8.1f}")
+    print(f"  throughput ratio Cloud Expo / bare: {ours[0] / base[0]:.2f} (target ≥ 0.6)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
