@@ -379,3 +379,97 @@ routes: list[BaseRoute] = [
     Route("/api/me/data", api_my_data, methods=["GET"]),
     Route("/api/me/data", api_delete_my_data, methods=["DELETE"]),
 ]
+
+
+def _openapi() -> dict[str, Any]:
+    """The engagement area's paths for ``/api/openapi.json`` (see :mod:`web.openapi`)."""
+    from web.openapi import op, param
+
+    obj: dict[str, Any] = {"type": "object"}
+    tag = ("engagement",)
+    pid = {"type": "integer"}
+
+    def path(name: str) -> dict[str, Any]:
+        return param(name, "path", pid)
+
+    days = param("days", schema={"type": "integer", "minimum": 1, "maximum": 366}, description="Days back from today")
+    bookmark_body = {"type": "object", "required": ["kind", "id"], "properties": {
+        "kind": {"type": "string", "enum": list(BOOKMARK_KINDS)}, "id": pid}}
+    card_body = {"type": "object", "required": ["name", "consent"], "properties": {
+        **{k: {"type": "string"} for k in cards.FIELDS}, "consent": {"type": "boolean", "const": True},
+        "source": {"type": "string", "enum": list(cards.SOURCES)}, "slot_id": pid}}
+    slot_body = {"type": "object", "required": ["starts_at", "mode"], "properties": {
+        "starts_at": {"type": "string", "description": "ISO 8601; without an offset, in `timezone` or the exhibition's"},
+        "ends_at": {"type": "string"}, "minutes": {"type": "integer", "minimum": 5, "maximum": 240},
+        "timezone": {"type": "string"}, "mode": {"type": "string", "enum": ["online", "table"]},
+        "location": {"type": "string", "description": "The link (online) or the table"}}}
+    errors = ("401", "404", "422")
+    return {"paths": {
+        "/api/bookmarks": {
+            "get": op("My bookmarks, filtered and sorted", obj, tags=tag, errors=("401", "422"), params=[
+                param("kind", schema={"type": "string", "enum": list(BOOKMARK_KINDS)}),
+                param("sort", schema={"type": "string", "enum": list(bookmarks.SORTS)})]),
+            "post": op("Bookmark a booth, product, launch or replay", obj, status="201", body=bookmark_body,
+                       tags=tag, errors=errors)},
+        "/api/bookmarks/{kind}/{target_id}": {
+            "get": op("Whether I bookmarked it", obj, tags=tag, params=[param("kind", "path"), path("target_id")]),
+            "delete": op("Remove a bookmark", obj, tags=tag, errors=("401", "422"),
+                         params=[param("kind", "path"), path("target_id")])},
+        "/api/booths/{booth_id}/cards": {"post": op(
+            "Leave a business card for the booth's exhibitor (consent required)", obj, status="201", body=card_body,
+            tags=tag, errors=("404", "422"), params=[path("booth_id")])},
+        "/api/cards/prefill": {"get": op("My card's values, for the form", obj, tags=tag, errors=())},
+        "/api/me/cards": {"get": op("Cards I left", obj, tags=tag, errors=("401",))},
+        "/api/cards/{card_id}": {"delete": op("Withdraw a card (signed in, or ?token= from leaving it)", obj, tags=tag,
+                                              errors=("403", "404"), params=[path("card_id"), param("token")])},
+        "/api/profile": {"get": op("My profile", obj, tags=tag, errors=("401",)),
+                         "put": op("Edit my profile", obj, body=obj, tags=tag, errors=("401", "422"))},
+        "/api/me/data": {"get": op("Download my data (JSON)", obj, tags=tag, errors=("401",)),
+                         "delete": op("Delete my engagement data", obj, tags=tag, errors=("401",))},
+        "/api/experts": {"get": op("The expert directory", obj, tags=tag, errors=(), params=[
+            param("field"), param("language"), param("q")])},
+        "/api/experts/{user_id}": {"put": op("List a user as an expert (moderators)", obj, body=obj, tags=tag,
+                                             errors=("401", "403", "404"), params=[path("user_id")])},
+        "/api/meeting-slots": {
+            "get": op("Open meeting slots of a host or exhibitor", obj, tags=tag, errors=("422",),
+                      params=[param("host", schema=pid), param("exhibitor", schema=pid)]),
+            "post": op("Offer a meeting slot (exhibitor staff, experts)", obj, status="201", body=slot_body, tags=tag,
+                       errors=("401", "403", "422"))},
+        "/api/meeting-slots/{slot_id}": {"delete": op("Withdraw a slot", obj, tags=tag, errors=("401", "403", "404"),
+                                                      params=[path("slot_id")])},
+        "/api/meeting-slots/{slot_id}/requests": {"post": op(
+            "Request a slot", obj, status="201", tags=tag, errors=errors, params=[path("slot_id")],
+            body={"type": "object", "properties": {"note": {"type": "string"}}})},
+        "/api/meetings": {"get": op("My meetings: hosting and requested", obj, tags=tag, errors=("401",))},
+        "/api/meetings/{meeting_id}/accept": {"post": op("Accept (the host)", obj, tags=tag,
+                                                          errors=("401", "403", "404"), params=[path("meeting_id")])},
+        "/api/meetings/{meeting_id}/decline": {"post": op("Decline (the host)", obj, tags=tag,
+                                                           errors=("401", "403", "404"), params=[path("meeting_id")])},
+        "/api/meetings/{meeting_id}/cancel": {"post": op("Cancel (either side)", obj, tags=tag,
+                                                          errors=("401", "403", "404"), params=[path("meeting_id")])},
+        "/api/meetings/{meeting_id}.ics": {"get": op("The meeting's iCalendar invitation", None, tags=tag,
+                                                      errors=("401", "404"), params=[path("meeting_id")])},
+        "/api/leads": {"get": op("The leads inbox", obj, tags=tag, errors=("401", "403", "422"), params=[
+            param("exhibitor", schema=pid), param("status"), param("kind")])},
+        "/api/leads.csv": {"get": op("The leads inbox as CSV (UTF-8 with BOM; columns in booths.leads)", None,
+                                     tags=tag, errors=("401", "403", "422"), params=[param("exhibitor", schema=pid)])},
+        "/api/leads/{lead_id}": {"patch": op("Set a lead's status or note", obj, body=obj, tags=tag,
+                                             errors=("401", "403", "404", "422"), params=[path("lead_id")])},
+        "/api/analytics/events": {"post": op("Report what only the browser knows (time on booth, plays, downloads)",
+                                             None, status="204", body=obj, tags=tag, errors=("404", "422"))},
+        "/api/analytics/booths/{booth_id}": {"get": op("A booth's analytics by day", obj, tags=tag,
+                                                       errors=("401", "403", "404"), params=[path("booth_id"), days])},
+        "/api/analytics/booths/{booth_id}.csv": {"get": op("The same as CSV", None, tags=tag,
+                                                           errors=("401", "403"), params=[path("booth_id"), days])},
+        "/api/analytics/booths/{booth_id}/chart.svg": {"get": op("A chart of one metric (SVG)", None, tags=tag,
+                                                                 errors=("401", "403"),
+                                                                 params=[path("booth_id"), days, param("metric")])},
+        "/api/analytics/overview": {"get": op("Every booth: totals, top booths and zones (moderators)", obj, tags=tag,
+                                              errors=("401", "403"), params=[days])},
+        "/api/notifications": {"get": op("My notifications and the unread count", obj, tags=tag, errors=())},
+        "/api/notifications/read": {"post": op("Mark notifications read (all, or `ids`)", obj, tags=tag,
+                                               errors=("401", "422"))},
+    }}
+
+
+OPENAPI = _openapi()
