@@ -252,3 +252,16 @@ async def test_media_and_health_answers_carry_no_cookie(client: Client) -> None:
     client.http.cookies.clear()
     page = await client.http.get("/")
     assert "cloudexpo_session=" in page.headers["set-cookie"]  # pages do keep the session
+
+
+async def test_language_switch_keeps_the_query(client: Client) -> None:
+    import html
+    import re
+    from urllib.parse import parse_qs, urlsplit
+
+    page = await client.get("/signin?next=/booths&lang=en")
+    href = html.unescape(re.search(r'href="(/lang/zh-Hant\?[^"]+)"', page.text).group(1))  # type: ignore[union-attr]
+    switched = await client.get(href)
+    location = urlsplit(switched.headers["location"])
+    assert location.path == "/signin"
+    assert parse_qs(location.query) == {"next": ["/booths"]}  # the query survives, "lang" does not

@@ -7,6 +7,7 @@ import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -34,6 +35,12 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={static_version(path)}"
 
 
+def here(request: Request) -> str:
+    """This page's path and query, without ``lang`` (the language switch sets that)."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return request.url.path + ("?" + urlencode(query) if query else "")
+
+
 def _format_datetime(value: dt.datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
@@ -47,7 +54,7 @@ env = jinja2.Environment(
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
 )
-env.globals.update(static=static_url, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES)
+env.globals.update(here=here, static=static_url, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES)
 env.filters["datetime"] = _format_datetime
 
 
