@@ -22,8 +22,11 @@ from booths.catalog import INDUSTRIES, REGIONS
 from booths.errors import BoothsError
 from booths.models import Booth, Exhibitor, Hall, Product, Zone
 from booths.text import sanitize_html
+from cloudexpo.db import utcnow
 from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.permissions import Principal
+from streaming.models import Slot
+from streaming.replays import list_replays
 from web.context import language, principal, services
 from web.errors import ApiError, error_response
 from web.forms import read_input
@@ -222,12 +225,27 @@ async def booth_page(request: Request) -> Response:
         media = await exhibition.booth_media(session, svc.store, bundle.booth.id)
         staff = await exhibition.staff_of(session, bundle.exhibitor.id)
         thumbs = await exhibition.product_pictures(session, svc.store, [p.id for p in bundle.products])
+        launches, replays = await booth_launches(session, who, bundle.booth.id)
     preview = request.query_params.get("preview") == "1"
     return page(request, "exhibition/booth.html", {
         "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "hall": bundle.hall,
         "products": bundle.products, "media": media, "staff": staff, "manager": manager and not preview,
-        "preview": preview and manager, "product_thumbs": thumbs,
+        "preview": preview and manager, "product_thumbs": thumbs, "launches": launches, "replays": replays,
     })
+
+
+async def booth_launches(session: AsyncSession, who: Principal, booth_id: int) -> tuple[list[Any], list[Any]]:
+    """The booth's coming and live launches from the release zone, and its replays."""
+
+    now = utcnow()
+    coming = await session.scalars(
+        select(Slot)
+        .where(Slot.booth_id == booth_id, Slot.approved.is_(True), Slot.ends_at > now,
+               Slot.state.in_(("scheduled", "green_room", "live")))
+        .order_by(Slot.starts_at)
+        .limit(5)
+    )
+    return list(coming.all()), await list_replays(session, booth_id=booth_id, principal=who, limit=10)
 
 
 async def product_page(request: Request) -> Response:
