@@ -185,7 +185,9 @@ async def main() -> None:
                 f"(idle {row['idle_core'] * 100:4.1f}%), per viewer {row['per_viewer_core'] * 100:.3f}%, "
                 f"viewers received {row['received']} lost {row['lost']}"
                 + (
-                    f", forwarded {row['forwarded_per_s']:.0f} pkt/s, publisher {row['publisher_kbps']:.0f} kbit/s, "
+                    f", forwarded {row['forwarded_per_s']:.0f} pkt/s "
+                    f"({(row['busy_core'] - row['idle_core']) / max(row['forwarded_per_s'], 1) * 1e6:.1f} us "
+                    f"of CPU per packet sent), publisher {row['publisher_kbps']:.0f} kbit/s, "
                     f"decoded {row['frames_decoded']}"
                     if row["mode"] == "engine"
                     else ""
