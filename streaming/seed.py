@@ -14,7 +14,7 @@ import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudexpo.db import utcnow
@@ -150,15 +150,32 @@ async def seed_programme(db: AsyncSession, secret_key: str, now: dt.datetime | N
     if open_now is not None:
         return added
     booths = await seeded_booths(db) or [(1000 + i, None, {}) for i in range(4)]
+    # The launch open now goes on the first release stage that is free now (a
+    # slot ended by an earlier run of the demo keeps its stage until its end).
+    plan: list[tuple[int, dt.datetime, dt.timedelta]] = []
+    for stage_id in release_ids:
+        taken = await db.scalar(
+            select(Slot.id).where(
+                Slot.stage_id == stage_id, Slot.starts_at <= now, Slot.ends_at > now,
+                Slot.state != SlotState.CANCELLED.value,
+            )
+        )
+        if taken is not None:
+            continue
+        next_start = await db.scalar(
+            select(func.min(Slot.starts_at)).where(
+                Slot.stage_id == stage_id, Slot.starts_at > now, Slot.state != SlotState.CANCELLED.value
+            )
+        )
+        begins = now - dt.timedelta(minutes=5)
+        ends = min(now + dt.timedelta(minutes=55), next_start) if next_start else now + dt.timedelta(minutes=55)
+        if ends - now >= dt.timedelta(minutes=15):
+            plan.append((stage_id, begins, ends - begins))
+            break
     stage_a, stage_b = release_ids
-    busy_until = await db.scalar(
-        select(Slot.ends_at).where(Slot.stage_id == stage_a, Slot.ends_at > now, Slot.starts_at <= now).order_by(Slot.ends_at.desc())
-    )
-    start = max(now - dt.timedelta(minutes=5), busy_until or now - dt.timedelta(minutes=5))
-    plan = [
-        (stage_a, start, dt.timedelta(minutes=60)),
+    plan += [
         (stage_b, now + dt.timedelta(minutes=20), dt.timedelta(minutes=30)),
-        (stage_a, start + dt.timedelta(minutes=75), dt.timedelta(minutes=30)),
+        (stage_a, now + dt.timedelta(minutes=75), dt.timedelta(minutes=30)),
         (stage_b, now + dt.timedelta(minutes=90), dt.timedelta(minutes=45)),
     ]
     for index, (stage_id, begins, length) in enumerate(plan):

@@ -151,6 +151,32 @@ async def test_seed_is_idempotent(services: Services) -> None:
     assert again == {"stages": 0, "sessions": 0, "launches": 0}
 
 
+async def test_demo_restart_opens_a_new_launch_when_the_last_one_ended(services: Services) -> None:
+    """Stopping the demo ends its launch; the next start must still have one open now."""
+    from sqlalchemy import select
+
+    from cloudexpo.db import utcnow
+    from streaming.models import Slot, SlotState
+
+    async with services.db.session() as db:
+        await seed_programme(db, services.secret_key)
+        await db.commit()
+    now = utcnow()
+    async with services.db.session() as db:
+        open_now = (await db.scalars(select(Slot).where(Slot.starts_at <= now, Slot.ends_at > now, Slot.booth_id.is_not(None)))).all()
+        assert open_now
+        for slot in open_now:
+            slot.state = SlotState.ENDED.value
+        await db.commit()
+    async with services.db.session() as db:
+        again = await seed_programme(db, services.secret_key)
+        await db.commit()
+    assert again["launches"] >= 1
+    async with services.db.session() as db:
+        states = (await db.scalars(select(Slot.state).where(Slot.starts_at <= utcnow(), Slot.ends_at > utcnow(), Slot.booth_id.is_not(None)))).all()
+    assert "scheduled" in states
+
+
 @pytest.mark.parametrize("backend", ["embedded"], indirect=True)
 def test_cli_slot_add_json_and_list(tmp_path: Path, backend: str) -> None:
     from cloudexpo.cli import cli
