@@ -3,11 +3,13 @@
 One :class:`TrackForwarder` per stream and kind (audio, video) keeps the
 stream's *output* numbering: sequence numbers and timestamps that stay
 continuous when a publisher takes over from another (offsets are rebased on a
-new publisher SSRC). Each incoming packet is turned once into four pieces of
-bytes (first header byte, sequence+timestamp, payload) kept in a ring for
-retransmission; each viewer then only adds its own payload type and SSRC,
-SRTP-protects the joined bytes with its own session and hands them to its UDP
-socket, with no await and no queue in between. Publisher header extensions are
+new publisher SSRC). Each incoming packet is turned once into an entry (its
+header pieces, its payload and the whole output packet with payload type and
+SSRC left blank) kept in a ring for retransmission; each viewer then copies
+that packet into a buffer of its own, writes its payload type and SSRC, has
+libsrtp protect it in place with its own session and hands a view of the
+result to its UDP socket, with no await, no queue and no per-viewer Python
+objects in between. Publisher header extensions are
 dropped (their ids are the publisher's; viewers demultiplex by the SSRC in our
 answer).
 
