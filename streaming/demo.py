@@ -61,7 +61,6 @@ class DemoLaunch:
         self._task = asyncio.create_task(self._run(), name="demo-launch")
 
     async def _run(self) -> None:
-        from .testsource import publish_test_card
 
         try:
             async with httpx.AsyncClient(base_url=self.base_url, timeout=20) as http:
@@ -70,34 +69,61 @@ class DemoLaunch:
                         if (await http.get("/healthz")).status_code == 200:
                             break
                     await asyncio.sleep(0.1)
-                slot = await pick_demo_slot(self.services)
-                if slot is None:
-                    log.warning("demo launch: no release-zone slot is open now; nothing to publish")
-                    return
-                self.slot_id = slot.id
-                token = token_of(self.services.secret_key, slot)
-
-                async def signal(offer: str) -> str:
-                    response = await http.post(
-                        f"/whip/{slot.id}",
-                        content=offer,
-                        headers={
-                            "Content-Type": "application/sdp",
-                            "Authorization": f"Bearer {token}",
-                        },
-                    )
-                    if response.status_code != 201:
-                        raise RuntimeError(f"WHIP answered {response.status_code}: {response.text}")
-                    self.location = response.headers.get("location")
-                    return response.text
-
-                hosts = self.services.settings.ice_hosts or ["127.0.0.1"]
-                self.publisher = await publish_test_card(signal, width=640, height=360, hosts=hosts)
-                log.info("demo launch: publishing the test card to slot %s", slot.id)
+                warned = False
+                while True:  # one launch after another, for as long as the server runs
+                    slot = await pick_demo_slot(self.services)
+                    if slot is None:
+                        if not warned:
+                            log.warning("demo launch: no release-zone slot is open now; waiting for the next one")
+                            warned = True
+                        await asyncio.sleep(30)
+                        continue
+                    warned = False
+                    try:
+                        await self._publish(http, slot)
+                    except Exception:
+                        log.exception("demo launch: publishing to slot %s failed; trying again soon", slot.id)
+                        await asyncio.sleep(30)
+                        continue
+                    await self._wait_for_end(slot.id)
+                    if self.publisher is not None:
+                        with contextlib.suppress(Exception):
+                            await self.publisher.close()
+                        self.publisher = None
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("demo launch failed")
+
+    async def _publish(self, http: httpx.AsyncClient, slot: Slot) -> None:
+        from .testsource import publish_test_card
+
+        self.slot_id = slot.id
+        token = token_of(self.services.secret_key, slot)
+
+        async def signal(offer: str) -> str:
+            response = await http.post(
+                f"/whip/{slot.id}",
+                content=offer,
+                headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {token}"},
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"WHIP answered {response.status_code}: {response.text}")
+            self.location = response.headers.get("location")
+            return response.text
+
+        hosts = self.services.settings.ice_hosts or ["127.0.0.1"]
+        self.publisher = await publish_test_card(signal, width=640, height=360, hosts=hosts)
+        log.info("demo launch: publishing the test card to slot %s", slot.id)
+
+    async def _wait_for_end(self, slot_id: int) -> None:
+        """Until the slot is over (its end time, or ended by a moderator)."""
+        while True:
+            await asyncio.sleep(5)
+            async with self.services.db.session() as db:
+                slot = await db.get(Slot, slot_id)
+            if slot is None or slot.state in (SlotState.ENDED.value, SlotState.CANCELLED.value) or slot.ends_at <= utcnow():
+                return
 
     async def stop(self) -> None:
         if self._task is not None:

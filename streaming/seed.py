@@ -169,7 +169,7 @@ async def seed_programme(db: AsyncSession, secret_key: str, now: dt.datetime | N
         )
         begins = now - dt.timedelta(minutes=5)
         ends = min(now + dt.timedelta(minutes=55), next_start) if next_start else now + dt.timedelta(minutes=55)
-        if ends - now >= dt.timedelta(minutes=15):
+        if ends - now >= dt.timedelta(minutes=5):
             plan.append((stage_id, begins, ends - begins))
             break
     stage_a, stage_b = release_ids
