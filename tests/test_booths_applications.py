@@ -47,6 +47,8 @@ async def test_apply_approve_edit_publish(signed_in: Any, make_client: Any, make
 
     me = await applicant.refresh_csrf()
     assert me["role"] == "exhibitor" and me["exhibitor_id"] == approved.json()["exhibitor_id"]
+    told = (await applicant.get("/api/notifications?lang=en")).json()["items"]
+    assert [n["kind"] for n in told] == ["application_decided"]  # in-app, and by e-mail
     booth = (await applicant.get(f"/api/booths/{booth_id}")).json()
     assert booth["number"].startswith("1A-") and booth["published"] is False
     assert booth["name"]["zh-Hant"] == "成都蓉城精密儀器有限公司" and booth["name"]["en"].startswith("Chengdu")

@@ -167,3 +167,41 @@ async def test_ws_carries_state_and_chat_across_nodes(two_nodes: tuple[str, str,
     with pytest.raises(Exception, match=r"403|rejected|HTTP"):
         async with websockets.connect(ws_b, origin="https://evil.example"):
             pass
+
+
+async def test_ws_brings_a_users_own_notifications_from_any_node(two_nodes: tuple[str, str, Any]) -> None:
+    """The bell is live: a notification published on one node reaches the user's socket on another."""
+    import websockets
+
+    from cloudexpo import accounts
+    from cloudexpo.app import import_models
+    from cloudexpo.bus import RedisBus
+    from cloudexpo.services import Services as Svc
+
+    url_a, url_b, settings = two_nodes
+    import_models()
+    svc = Svc.from_settings(settings)
+    try:
+        async with svc.db.session() as db:
+            user = await accounts.create_user(db, "bell@example.org", "correct horse battery")
+            other = await accounts.create_user(db, "other@example.org", "correct horse battery")
+            await db.commit()
+    finally:
+        await svc.db.close()
+    async with httpx.AsyncClient(base_url=url_b) as b:
+        await _sign_in(b, "bell@example.org")
+        cookie = "; ".join(f"{k}={v}" for k, v in b.cookies.items())
+    bus = RedisBus(REDIS_URL)
+    await bus.start()
+    try:
+        ws_url = url_b.replace("http://", "ws://") + "/ws"
+        async with websockets.connect(ws_url, origin=url_b, additional_headers={"Cookie": cookie}) as ws:
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert hello["type"] == "hello" and hello["user_id"] == user.id
+            await asyncio.sleep(0.3)  # the node subscribes after saying hello
+            await bus.publish(f"user.{other.id}", {"type": "notification", "kind": "card_received", "unread": 9})
+            await bus.publish(f"user.{user.id}", {"type": "notification", "kind": "card_received", "unread": 2})
+            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert message == {"type": "notification", "kind": "card_received", "unread": 2}  # never another user's
+    finally:
+        await bus.close()

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths import applications, editing, exhibition
+from booths import applications, editing, exhibition, notify
 from booths.errors import BoothsError, NotFound
 from booths.models import Application, Booth, Zone
 from cloudexpo.accounts import Role
-from cloudexpo.permissions import Forbidden, require
+from cloudexpo.permissions import Forbidden, Principal, require
 from web.context import principal, services
 from web.forms import read_input
 from web.routes.exhibition import page, path_int
@@ -216,13 +217,30 @@ async def api_get(request: Request) -> Response:
         return JSONResponse(application_json(application, zone))
 
 
+async def decide_application(
+    request: Request, session: AsyncSession, who: Principal, application_id: int, action: str, reason: Any = None
+) -> Any:
+    """Approve or reject, commit, then tell the applicant (in-app and by e-mail)."""
+    notifier = services(request).extras.get("notifier")
+    batch = notifier.batch() if notifier is not None else None
+    if action == "approve":
+        application = await applications.approve(session, who, application_id)
+    else:
+        application = await applications.reject(session, who, application_id, reason)
+    if batch is not None:
+        await notify.application_decided(batch, session, application)
+    await session.commit()
+    if batch is not None:
+        await batch.deliver(session)
+    request.app.state.principal_cache.forget(application.user_id)
+    return application
+
+
 async def api_approve(request: Request) -> Response:
     who = principal(request)
     async with services(request).db.session() as session:
-        application = await applications.approve(session, who, path_int(request, "application_id"))
-        await session.commit()
+        application = await decide_application(request, session, who, path_int(request, "application_id"), "approve")
         zone = await session.get(Zone, application.zone_id)
-    request.app.state.principal_cache.forget(application.user_id)
     return JSONResponse(application_json(application, zone))
 
 
@@ -230,8 +248,7 @@ async def api_reject(request: Request) -> Response:
     who = principal(request)
     data = await read_input(request)
     async with services(request).db.session() as session:
-        application = await applications.reject(session, who, path_int(request, "application_id"), data.get("reason"))
-        await session.commit()
+        application = await decide_application(request, session, who, path_int(request, "application_id"), "reject", data.get("reason"))
         zone = await session.get(Zone, application.zone_id)
         return JSONResponse(application_json(application, zone))
 

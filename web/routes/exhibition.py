@@ -30,6 +30,7 @@ from streaming.replays import list_replays
 from web.context import language, principal, services
 from web.errors import ApiError, error_response
 from web.forms import read_input
+from web.routes.analytics import count_booth_view
 from web.templating import render
 
 # --- shared by the area's route modules ---------------------------------------------
@@ -227,6 +228,8 @@ async def booth_page(request: Request) -> Response:
         thumbs = await exhibition.product_pictures(session, svc.store, [p.id for p in bundle.products])
         launches, replays = await booth_launches(session, who, bundle.booth.id)
     preview = request.query_params.get("preview") == "1"
+    if not preview:
+        count_booth_view(request, bundle.booth.id)
     return page(request, "exhibition/booth.html", {
         "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "hall": bundle.hall,
         "products": bundle.products, "media": media, "staff": staff, "manager": manager and not preview,

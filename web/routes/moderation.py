@@ -17,7 +17,7 @@ from cloudexpo.accounts import Role
 from cloudexpo.permissions import Principal, require
 from web.context import principal, services
 from web.forms import read_input
-from web.routes.applications import localized_from_form
+from web.routes.applications import decide_application, localized_from_form
 from web.routes.exhibition import booth_json, hall_json, page, path_int, zone_json
 
 
@@ -57,11 +57,7 @@ async def decide(request: Request) -> Response:
         raise NotFound("Approve or reject an application; nothing else.")
     async with services(request).db.session() as session:
         try:
-            if action == "approve":
-                application = await applications.approve(session, who, application_id)
-            else:
-                application = await applications.reject(session, who, application_id, data.get("reason"))
-            await session.commit()
+            await decide_application(request, session, who, application_id, action, data.get("reason"))
         except BoothsError as exc:
             if isinstance(exc, NotFound):
                 raise
@@ -73,7 +69,6 @@ async def decide(request: Request) -> Response:
                 "items": items, "zones": zones, "users": users, "state": "pending", "done": None,
                 "error": str(exc), "error_for": application_id,
             }, status_code=exc.status)
-    request.app.state.principal_cache.forget(application.user_id)
     return RedirectResponse(f"/moderate/applications?done={action}", status_code=303)
 
 

@@ -8,7 +8,9 @@ The client sends JSON messages::
 
 and receives what is published on the bus topics ``slot.{id}`` (``state``,
 ``viewers``, ``chat``, ``chat_deleted``, ``muted``), a ``snapshot`` per slot
-when it subscribes, and ``error`` answers to its own messages. Because it
+when it subscribes, and ``error`` answers to its own messages. A signed-in
+user also receives their own ``notification`` events (bus topic ``user.{id}``),
+which keep the bell's unread count live. Because it
 reads the bus, a client on one node sees what happens on every node.
 
 The ``Origin`` header must name this site (``CLOUDEXPO_PUBLIC_URL``'s host or
@@ -59,7 +61,14 @@ class Connection:
         self.svc = services(websocket)
         self.principal = principal(websocket)
         self.subs: dict[int, tuple[Subscription, asyncio.Task[None]]] = {}
+        self.personal: tuple[Subscription, asyncio.Task[None]] | None = None
         self.send_lock = asyncio.Lock()
+
+    async def follow_own_notifications(self) -> None:
+        if self.principal.user_id is None:
+            return
+        sub = await self.svc.bus.subscribe(f"user.{self.principal.user_id}", maxsize=50)
+        self.personal = (sub, asyncio.create_task(self._forward(sub)))
 
     async def send(self, data: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -103,6 +112,10 @@ class Connection:
             await self.send({"type": "error", "code": 422, "ref": message.get("ref"), "detail": str(exc)})
 
     async def close(self) -> None:
+        if self.personal is not None:
+            self.personal[1].cancel()
+            await self.personal[0].close()
+            self.personal = None
         for sub, task in self.subs.values():
             task.cancel()
             await sub.close()
@@ -129,6 +142,7 @@ async def endpoint(websocket: WebSocket) -> None:
     conn = Connection(websocket)
     try:
         await conn.send({"type": "hello", "signed_in": conn.principal.signed_in, "user_id": conn.principal.user_id, "moderator": conn.principal.is_moderator})
+        await conn.follow_own_notifications()
         if websocket.query_params.get("slots"):
             await conn.subscribe(_slot_ids(websocket.query_params["slots"]))
         while True:

@@ -26,6 +26,23 @@
     const poll = function () { api("GET", "/api/notifications").then(function (d) { show(d.unread || 0); }).catch(function () {}); };
     poll();
     setInterval(poll, 30000);
+    // Live: the websocket delivers this user's notifications as they happen (polling stays as a fallback).
+    let retry = 1000;
+    const listen = function () {
+      if (!("WebSocket" in window)) { return; }
+      const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+      ws.onmessage = function (m) {
+        let data = null;
+        try { data = JSON.parse(m.data); } catch (e) { return; }
+        if (data && data.type === "notification") {
+          if (typeof data.unread === "number") { show(data.unread); } else { poll(); }
+          document.dispatchEvent(new CustomEvent("cloudexpo:notification-received", { detail: data }));
+        }
+      };
+      ws.onopen = function () { retry = 1000; };
+      ws.onclose = function () { setTimeout(listen, retry); retry = Math.min(retry * 2, 60000); };
+    };
+    listen();
     document.addEventListener("cloudexpo:notification", function (e) { if (e.detail && typeof e.detail.unread === "number") { show(e.detail.unread); } else { poll(); } });
   }
 
