@@ -178,7 +178,7 @@ async def test_ws_brings_a_users_own_notifications_from_any_node(two_nodes: tupl
     from cloudexpo.bus import RedisBus
     from cloudexpo.services import Services as Svc
 
-    url_a, url_b, settings = two_nodes
+    _url_a, url_b, settings = two_nodes
     import_models()
     svc = Svc.from_settings(settings)
     try:
