@@ -390,11 +390,15 @@ def _concatenate(sources: list[Path], target: Path) -> None:
 # --- analytics -------------------------------------------------------------------------------
 
 
-async def record_progress(db: AsyncSession, replay: Replay, visitor: str, seconds: float) -> None:
-    """A player's progress post: one view per visitor a day, and the seconds watched since the last post."""
+async def record_progress(db: AsyncSession, replay: Replay, visitor: str, seconds: float) -> bool:
+    """A player's progress post: one view per visitor a day, and the seconds watched since the last post.
+
+    Returns whether this post counted a new view.
+    """
     seconds = max(0.0, min(MAX_PROGRESS_SECONDS, float(seconds)))
     day = utcnow().date().isoformat()
     view = await db.scalar(select(ReplayView).where(ReplayView.replay_id == replay.id, ReplayView.visitor == visitor, ReplayView.day == day))
+    new_view = view is None
     if view is None:
         view = ReplayView(replay_id=replay.id, visitor=visitor[:64], day=day, seconds=0.0)
         db.add(view)
@@ -405,6 +409,8 @@ async def record_progress(db: AsyncSession, replay: Replay, visitor: str, second
         await db.commit()
     except IntegrityError:  # the same visitor's other tab counted the view first
         await db.rollback()
+        return False
+    return new_view
 
 
 def stats_json(replay: Replay) -> dict[str, Any]:

@@ -217,8 +217,9 @@ async def test_delete_removes_every_object(recorded: int, clients: dict[str, Any
     assert (await clients["moderator"].get(f"/api/replays/{recorded}")).status_code == 404
 
 
-async def test_views_count_once_a_day_and_watch_time_adds_up(recorded: int, clients: dict[str, Any], make_client: Any) -> None:
+async def test_views_count_once_a_day_and_watch_time_adds_up(recorded: int, clients: dict[str, Any], make_client: Any, services: Services) -> None:
     url = f"/api/replays/{recorded}/progress"
+    booth_analytics = await services.bus.subscribe("analytics")
     for _ in range(3):
         assert (await clients["visitor"].post(url, json={"seconds": 15})).status_code == 204
     assert (await clients["anonymous"].post(url, json={"seconds": 10})).status_code == 204
@@ -227,6 +228,10 @@ async def test_views_count_once_a_day_and_watch_time_adds_up(recorded: int, clie
     stats = (await clients["own"].get(f"/api/replays/{recorded}/stats")).json()
     assert stats["views"] == 2
     assert stats["watch_seconds"] == 45 + 10 + 30
+    # the booth's analytics heard of each new view once
+    events = [(await booth_analytics.get(timeout=5)).data for _ in range(2)]
+    assert events == [{"booth_id": 1, "metric": "replay_views", "value": 1}] * 2
+    await booth_analytics.close()
 
 
 async def test_chat_is_placed_on_the_replay_timeline(recorded: int, clients: dict[str, Any], services: Services) -> None:

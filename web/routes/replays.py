@@ -10,6 +10,7 @@ the slot's exhibitor staff see it (``streaming.replays.visible_to``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 from collections.abc import Awaitable, Callable
@@ -133,8 +134,12 @@ async def replay_progress(request: Request) -> Response:
         raise ApiError(422, "'seconds' must be a number of seconds watched since the last report.", extra={"field": "seconds"}) from None
     svc = services(request)
     async with svc.db.session() as db:
-        _, replay = await _load(request, db)
-        await replays.record_progress(db, replay, _visitor(request), seconds)
+        slot, replay = await _load(request, db)
+        counted = await replays.record_progress(db, replay, _visitor(request), seconds)
+    if counted and slot.booth_id is not None:
+        # The booth's analytics count replay views too (booths.analytics listens on this topic).
+        with contextlib.suppress(Exception):
+            await svc.bus.publish("analytics", {"booth_id": slot.booth_id, "metric": "replay_views", "value": 1})
     return Response(status_code=204)
 
 
