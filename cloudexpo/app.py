@@ -14,11 +14,11 @@ DEMO_PASSWORD = "cloudexpo-demo"
 
 def import_models() -> None:
     """Import every package's models so that Base.metadata knows all tables."""
-    import booths.assets  # noqa: F401
-    import booths.engagement_models  # noqa: F401
+    import booths.assets
+    import booths.engagement_models
     import booths.models  # noqa: F401
     import cloudexpo.accounts  # noqa: F401
-    import streaming.models  # noqa: F401
+    import streaming.models
     import streaming.replay_models  # noqa: F401
 
 
