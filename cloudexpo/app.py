@@ -27,21 +27,17 @@ def create_app(settings: Settings, *, services: Services | None = None, demo_liv
 
     ``demo_live`` starts the demo's simulated launch with the server.
     """
+    from booths import analytics, notify
+    from booths.media import start_media_worker
+    from streaming.recorder import install_recorder
+    from streaming.runtime import install_live
     from web.app import build_app
 
     import_models()
     services = services or Services.from_settings(settings)
-    from streaming.runtime import install_live
-
     install_live(services, demo_live=demo_live)  # the media engine: extras["media"], closed on shutdown
-    from streaming.recorder import install_recorder
-
     install_recorder(services)  # extras["recorder"]: records every broadcast; completes the spool at start-up
-    from booths.media import start_media_worker
-
     services.on_startup.append(start_media_worker)  # media processing; resumes unfinished work
-    from booths import analytics, notify
-
     analytics.install(services)  # extras["analytics"]: buffered counting, flushed every few seconds
     notify.install(services)  # extras["notifier"]: in-app and e-mail notifications, reminders
     return build_app(services)
@@ -57,7 +53,9 @@ async def seed_demo(settings: Settings) -> DemoLogins:
     """Fill an empty data folder with the seed exhibition; safe to run again."""
     from sqlalchemy import select
 
+    from booths.seed import seed_exhibition
     from cloudexpo import accounts
+    from streaming.seed import seed_programme
 
     import_models()
     services = Services.from_settings(settings)
@@ -76,11 +74,7 @@ async def seed_demo(settings: Settings) -> DemoLogins:
                     await accounts.create_user(db, email, DEMO_PASSWORD, display_name=name, role=role)
                 logins.accounts.append((role.value, email))
             await db.commit()
-        from booths.seed import seed_exhibition
-
         logins.accounts.extend(await seed_exhibition(services, DEMO_PASSWORD))
-        from streaming.seed import seed_programme
-
         async with services.db.session() as db:
             await seed_programme(db, services.secret_key)
             await db.commit()
