@@ -138,17 +138,34 @@ class SearchDoc(Base):
     """
 
     __tablename__ = "search_docs"
+    __table_args__ = (Index("ix_search_docs_rank", "sort_key", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))  # booth | product
     booth_id: Mapped[int] = mapped_column(ForeignKey("booths.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), nullable=True, unique=True)
     body: Mapped[str] = mapped_column(Text, default="")
+    # Copies of what search ranks and filters by, so that it needs no join (migration bo0004):
+    # set by booths.search.refresh_booths, kept in step by triggers on booths, exhibitors, products.
+    visible: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "0" booth / "1" product, "0" featured / "1" not, then the booth number: results order by (sort_key, id).
+    sort_key: Mapped[str] = mapped_column(String(24), default="")
+    zone_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    industry: Mapped[str] = mapped_column(String(40), default="")
+    region: Mapped[str] = mapped_column(String(40), default="")
+    has_video: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_products: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class SearchGram(Base):
     __tablename__ = "search_grams"
-    __table_args__ = (Index("ix_search_grams_doc_id", "doc_id"), {"sqlite_with_rowid": False})
+    __table_args__ = (
+        Index("ix_search_grams_doc_id", "doc_id"),
+        Index("ix_search_grams_rank", "gram", "sort_key", "doc_id"),
+        {"sqlite_with_rowid": False},
+    )
 
     gram: Mapped[str] = mapped_column(String(8), primary_key=True)
     doc_id: Mapped[int] = mapped_column(ForeignKey("search_docs.id", ondelete="CASCADE"), primary_key=True)
+    # The document's sort_key: a gram's postings read in result order (ix_search_grams_rank).
+    sort_key: Mapped[str] = mapped_column(String(24), default="")

@@ -15,6 +15,14 @@ lower case. Chinese has no spaces, so matching is by substring:
 One search row per booth (its names, tagline, description, number, and its
 exhibitor's names, region and industry) and one per product; every change to
 their text calls :func:`refresh_booth`.
+
+Each search row also carries copies of what results are filtered and ranked by
+(``visible``, ``sort_key``, zone, industry, region, has video, has products;
+triggers keep them in step, migration bo0004), and each gram its document's
+``sort_key``: a query needs no join to rank or filter, and a two-character
+query reads its gram's postings already in result order and stops after one
+page (and after ``COUNT_CAP`` + 1 rows for the count). Only the rows of the
+page are loaded and highlighted.
 """
 
 from __future__ import annotations
@@ -26,8 +34,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, literal_column, or_, select, text
+from sqlalchemy import delete, exists, func, insert, literal, literal_column, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from booths.catalog import INDUSTRIES, REGIONS
 from booths.models import Booth, Exhibitor, Product, SearchDoc, SearchGram, Zone
@@ -57,9 +66,32 @@ def _fold(ch: str) -> str:
     return low if len(low) == 1 else ch
 
 
+class _FoldTable(dict[int, int]):
+    """``str.translate`` table filled on first use of each character (C speed afterwards)."""
+
+    def __missing__(self, code: int) -> int:
+        value = ord(_fold(chr(code)))
+        self[code] = value
+        return value
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def normalize(value: str) -> str:
     """Traditional → Simplified and lower case, character by character (same length)."""
-    return "".join(map(_fold, value))
+    return value.translate(_FOLD_TABLE)
+
+
+@lru_cache(maxsize=8192)
+def _normalized(value: str) -> str:
+    """:func:`normalize` of texts shown in results (names, taglines, descriptions), remembered."""
+    return normalize(value)
+
+
+@lru_cache(maxsize=4096)
+def _plain(value: str) -> str:
+    return plain_text(value)
 
 
 def grams(body: str) -> set[str]:
@@ -104,6 +136,16 @@ def product_body(product: Product) -> str:
     return normalize(" \n ".join(p for p in parts if p))
 
 
+def sort_key(kind: str, booth: Booth) -> str:
+    """Booths before products, featured first, then by booth number (see migration bo0004)."""
+    return ("0" if kind == "booth" else "1") + ("0" if booth.featured else "1") + booth.number
+
+
+def _copies(booth: Booth, exhibitor: Exhibitor, has_products: bool) -> dict[str, Any]:
+    return {"visible": booth.visible, "zone_id": booth.zone_id, "industry": exhibitor.industry,
+            "region": exhibitor.region, "has_video": bool(booth.has_video), "has_products": has_products}
+
+
 async def refresh_booth(session: AsyncSession, booth_id: int) -> None:
     """Rebuild the search rows of one booth and its products (call after every text change)."""
     await refresh_booths(session, [booth_id])
@@ -120,15 +162,22 @@ async def refresh_booths(session: AsyncSession, booth_ids: Sequence[int]) -> Non
         select(Booth, Exhibitor).join(Exhibitor, Exhibitor.id == Booth.exhibitor_id).where(Booth.id.in_(ids))
     )).all()
     products = (await session.scalars(select(Product).where(Product.booth_id.in_(ids)))).all()
+    with_products = {p.booth_id for p in products}
+    copies = {booth.id: _copies(booth, exhibitor, booth.id in with_products) for booth, exhibitor in rows}
     docs: list[dict[str, Any]] = [
-        {"kind": "booth", "booth_id": booth.id, "product_id": None, "body": booth_body(booth, exhibitor)}
+        {"kind": "booth", "booth_id": booth.id, "product_id": None, "body": booth_body(booth, exhibitor),
+         **copies[booth.id], "sort_key": sort_key("booth", booth)}
         for booth, exhibitor in rows
     ]
-    docs += [{"kind": "product", "booth_id": p.booth_id, "product_id": p.id, "body": product_body(p)} for p in products]
+    booths = {booth.id: booth for booth, _ in rows}
+    docs += [{"kind": "product", "booth_id": p.booth_id, "product_id": p.id, "body": product_body(p),
+              **copies[p.booth_id], "sort_key": sort_key("product", booths[p.booth_id])}
+             for p in products if p.booth_id in booths]
     if not docs:
         return
     new_ids = (await session.scalars(insert(SearchDoc).returning(SearchDoc.id), docs)).all()
-    gram_rows = [{"gram": g, "doc_id": doc_id} for doc_id, doc in zip(new_ids, docs, strict=True) for g in grams(doc["body"])]
+    gram_rows = [{"gram": g, "doc_id": doc_id, "sort_key": doc["sort_key"]}
+                 for doc_id, doc in zip(new_ids, docs, strict=True) for g in grams(doc["body"])]
     for start in range(0, len(gram_rows), 5000):
         await session.execute(insert(SearchGram), gram_rows[start:start + 5000])
 
@@ -168,39 +217,56 @@ def _like_escape(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _term_condition(term: str, dialect: str) -> Any:
+def _term_kind(term: str) -> str:
+    """``long`` (FTS5 / pg_trgm), ``gram`` (one posting list), ``prefix`` (one CJK character) or ``like``."""
     if len(term) >= 3:
+        return "long"
+    if all(_is_cjk(c) for c in term):
+        return "gram" if len(term) == 2 else "prefix"
+    if _LATIN_WORD.fullmatch(term):
+        return "gram"
+    return "like"
+
+
+def _term_condition(term: str, dialect: str) -> Any:
+    kind = _term_kind(term)
+    if kind == "long":
         if dialect == "sqlite":
             phrase = '"' + term.replace('"', '""') + '"'
             return SearchDoc.id.in_(
                 select(literal_column("rowid")).select_from(text("search_fts")).where(text("search_fts MATCH :p").bindparams(p=phrase))
             )
-        return SearchDoc.body.ilike(f"%{_like_escape(term)}%", escape="\\")
-    if all(_is_cjk(c) for c in term):
-        if len(term) == 2:
-            return SearchDoc.id.in_(select(SearchGram.doc_id).where(SearchGram.gram == term))
+        # The body is normalised (lower case) like the term: LIKE, cheaper than ILIKE, uses the trigram index too.
+        return SearchDoc.body.like(f"%{_like_escape(term)}%", escape="\\")
+    if kind == "gram":
+        posting = aliased(SearchGram)
+        return exists(select(literal(1)).where(posting.gram == term, posting.doc_id == SearchDoc.id))
+    if kind == "prefix":
         return SearchDoc.id.in_(
             select(SearchGram.doc_id).where(SearchGram.gram >= term, SearchGram.gram < term + "\U0010ffff")
         )
-    if _LATIN_WORD.fullmatch(term):
-        return SearchDoc.id.in_(select(SearchGram.doc_id).where(SearchGram.gram == term))
     return SearchDoc.body.like(f"%{_like_escape(term)}%", escape="\\")
 
 
-def _visible_booths(filters: Filters) -> list[Any]:
-    conds: list[Any] = [Booth.published.is_(True), Booth.hidden.is_(False)]
+def _filter_conditions(filters: Filters) -> list[Any]:
+    conds: list[Any] = [SearchDoc.visible == True]  # noqa: E712 (an index column: "= true", not "IS true")
     if filters.zone_id is not None:
-        conds.append(Booth.zone_id == filters.zone_id)
+        conds.append(SearchDoc.zone_id == filters.zone_id)
     if filters.industry:
-        conds.append(Exhibitor.industry == filters.industry)
+        conds.append(SearchDoc.industry == filters.industry)
     if filters.region:
-        conds.append(Exhibitor.region == filters.region)
+        conds.append(SearchDoc.region == filters.region)
     if filters.has_video is not None:
-        conds.append(Booth.has_video.is_(filters.has_video))
+        conds.append(SearchDoc.has_video == filters.has_video)
     if filters.has_products is not None:
-        has = exists().where(Product.booth_id == Booth.id)
-        conds.append(has if filters.has_products else ~has)
+        conds.append(SearchDoc.has_products == filters.has_products)
     return conds
+
+
+async def _postings(session: AsyncSession, gram: str) -> int:
+    """How many documents hold ``gram`` (counted up to a bound: enough to pick the rarest term)."""
+    inner = select(literal(1)).where(SearchGram.gram == gram).limit(COUNT_CAP + 1).subquery()
+    return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
 
 
 async def search(
@@ -216,27 +282,37 @@ async def search(
     filters = filters or Filters()
     terms = terms_of(query)
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    conds = [*_visible_booths(filters), *(_term_condition(t, dialect) for t in terms)]
+    conds = _filter_conditions(filters)
     if not terms:
         conds.append(SearchDoc.kind == "booth")
-    base = (
-        select(SearchDoc.id)
-        .join(Booth, Booth.id == SearchDoc.booth_id)
-        .join(Exhibitor, Exhibitor.id == Booth.exhibitor_id)
-        .where(and_(*conds))
-    )
-    total = int(await session.scalar(select(func.count()).select_from(base.limit(COUNT_CAP + 1).subquery())) or 0)
-    page = (
-        await session.execute(
-            select(SearchDoc.kind, SearchDoc.booth_id, SearchDoc.product_id)
-            .join(Booth, Booth.id == SearchDoc.booth_id)
-            .join(Exhibitor, Exhibitor.id == Booth.exhibitor_id)
-            .where(and_(*conds))
-            .order_by((SearchDoc.kind == "booth").desc(), Booth.featured.desc(), Booth.number, SearchDoc.id)
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
+    # A two-character term drives the query: its postings are stored in result order.
+    grams_ = list(dict.fromkeys(t for t in terms if _term_kind(t) == "gram"))
+    driver: str | None = None
+    if len(grams_) == 1:
+        driver = grams_[0]
+    elif grams_:
+        sizes = [await _postings(session, g) for g in grams_]
+        driver = grams_[sizes.index(min(sizes))]
+    conds += [_term_condition(t, dialect) for t in dict.fromkeys(terms) if t != driver]
+    posting = aliased(SearchGram)
+    order: tuple[Any, ...] = (SearchDoc.sort_key, SearchDoc.id)
+    if driver is not None:
+        conds.append(posting.gram == driver)
+        order = (posting.sort_key, posting.doc_id)
+
+    def matching(*columns: Any) -> Any:
+        if driver is None:
+            return select(*columns).where(*conds)
+        return select(*columns).select_from(posting).join(SearchDoc, SearchDoc.id == posting.doc_id).where(*conds)
+
+    page = (await session.execute(
+        matching(SearchDoc.kind, SearchDoc.booth_id, SearchDoc.product_id).order_by(*order).limit(limit).offset(offset)
+    )).all()
+    if len(page) < limit and (page or offset == 0):
+        total = offset + len(page)  # the last page: no need to count
+    else:
+        counted = matching(literal(1)).limit(COUNT_CAP + 1).subquery()
+        total = int(await session.scalar(select(func.count()).select_from(counted)) or 0)
     booth_ids = {row.booth_id for row in page}
     product_ids = {row.product_id for row in page if row.product_id is not None}
     booths: dict[int, tuple[Booth, Exhibitor, Zone]] = {}
@@ -251,6 +327,8 @@ async def search(
     products = {p.id: p for p in (await session.scalars(select(Product).where(Product.id.in_(product_ids)))).all()} if product_ids else {}
     hits: list[Hit] = []
     for row in page:
+        if row.booth_id not in booths or (row.product_id and row.product_id not in products):
+            continue  # changed meanwhile
         b, e, z = booths[row.booth_id]
         product = products.get(row.product_id) if row.product_id else None
         hit = Hit(row.kind, b, e, z, product)
@@ -263,7 +341,7 @@ async def search(
 
 
 def _spans(value: str, terms: Iterable[str]) -> list[tuple[int, int]]:
-    norm = normalize(value)
+    norm = _normalized(value) if len(value) > 64 else normalize(value)
     spans: list[tuple[int, int]] = []
     for term in terms:
         if not term:
@@ -284,6 +362,11 @@ def _spans(value: str, terms: Iterable[str]) -> list[tuple[int, int]]:
 
 def highlight(value: str, terms: Iterable[str]) -> str:
     """``value`` escaped as HTML with every match of ``terms`` in ``<mark>``."""
+    return _highlight(value, tuple(terms))
+
+
+@lru_cache(maxsize=8192)
+def _highlight(value: str, terms: tuple[str, ...]) -> str:
     out: list[str] = []
     pos = 0
     for s, e in _spans(value, terms):
@@ -296,6 +379,11 @@ def highlight(value: str, terms: Iterable[str]) -> str:
 
 def snippet(value: str, terms: Sequence[str], width: int = 90) -> str:
     """A highlighted window of plain text around the first match (or its beginning)."""
+    return _snippet(value, tuple(terms), width)
+
+
+@lru_cache(maxsize=4096)
+def _snippet(value: str, terms: tuple[str, ...], width: int) -> str:
     spans = _spans(value, terms)
     if not spans:
         cut = value[:width]
@@ -310,8 +398,10 @@ def _best(values: dict[str, str] | None, terms: Sequence[str], language: str, tr
     """The text in ``language`` (or its fallback), unless another language's text is the one that matches."""
     chosen = pick(values, language).text
     chosen = transform(chosen) if transform else chosen
-    if not terms or _spans(chosen, terms):
-        return chosen, bool(terms) and bool(_spans(chosen, terms))
+    if not terms:
+        return chosen, False
+    if _spans(chosen, terms):
+        return chosen, True
     for lang in LANGUAGES:
         other = (values or {}).get(lang, "")
         other = transform(other) if transform and other else other
@@ -331,11 +421,11 @@ def _highlights(hit: Hit, terms: Sequence[str], language: str) -> dict[str, str]
     if hit.product is not None:
         pname, _ = _best(hit.product.name, terms, language)
         out["product_name"] = highlight(pname, terms)
-        desc, _ = _best(hit.product.description, terms, language, plain_text)
+        desc, _ = _best(hit.product.description, terms, language, _plain)
         out["snippet"] = snippet(desc, terms)
         return out
     tagline, hit_tag = _best(b.tagline, terms, language)
-    desc, hit_desc = _best(b.description, terms, language, plain_text)
+    desc, hit_desc = _best(b.description, terms, language, _plain)
     out["snippet"] = snippet(desc, terms) if hit_desc or not hit_tag else highlight(tagline, terms)
     out["tagline"] = highlight(tagline, terms)
     return out
