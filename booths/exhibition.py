@@ -222,6 +222,33 @@ async def booth_media(
     return out
 
 
+async def booth_page_media(
+    session: AsyncSession, store: ObjectStore, booth_id: int, product_ids: list[int]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[int, str]]:
+    """:func:`booth_media` and :func:`product_pictures` of one booth page, in one query."""
+    out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in MEDIA_KINDS}
+    thumbs: dict[int, str] = {}
+    assets = _assets()
+    if assets is None:
+        return out, thumbs
+    Asset = assets.Asset
+    owner = Asset.booth_id == booth_id
+    if product_ids:
+        owner = or_(owner, Asset.product_id.in_(product_ids))
+    rows = (await session.scalars(
+        select(Asset).where(owner, Asset.state == "ready", Asset.hidden.is_(False)).order_by(Asset.position, Asset.id)
+    )).all()
+    for asset in rows:
+        if asset.product_id is None:
+            if asset.booth_id == booth_id and asset.kind in out:
+                out[asset.kind].append(assets.asset_view(store, asset))
+        elif asset.product_id in product_ids and asset.kind == "image" and asset.product_id not in thumbs:
+            view = assets.asset_view(store, asset)
+            small = view.get("thumbs") or {}
+            thumbs[asset.product_id] = small[min(small)] if small else view.get("url") or ""
+    return out, thumbs
+
+
 async def product_media(session: AsyncSession, store: ObjectStore, product_id: int) -> list[dict[str, Any]]:
     assets = _assets()
     if assets is None:

@@ -148,7 +148,8 @@ class SearchDoc(Base):
     # Copies of what search ranks and filters by, so that it needs no join (migration bo0004):
     # set by booths.search.refresh_booths, kept in step by triggers on booths, exhibitors, products.
     visible: Mapped[bool] = mapped_column(Boolean, default=False)
-    # "0" booth / "1" product, "0" featured / "1" not, then the booth number: results order by (sort_key, id).
+    # "0" booth / "1" product / "9" not visible, "0" featured / "1" not, then the booth number:
+    # results order by (sort_key, id); visible rows are sort_key < "2".
     sort_key: Mapped[str] = mapped_column(String(24), default="")
     zone_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     industry: Mapped[str] = mapped_column(String(40), default="")

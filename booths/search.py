@@ -136,9 +136,13 @@ def product_body(product: Product) -> str:
     return normalize(" \n ".join(p for p in parts if p))
 
 
+VISIBLE_BELOW = "2"  # sort keys of visible rows are below this
+
+
 def sort_key(kind: str, booth: Booth) -> str:
-    """Booths before products, featured first, then by booth number (see migration bo0004)."""
-    return ("0" if kind == "booth" else "1") + ("0" if booth.featured else "1") + booth.number
+    """Booths before products, featured first, then by booth number; "9…" when not visible (see migration bo0004)."""
+    first = "9" if not booth.visible else "0" if kind == "booth" else "1"
+    return first + ("0" if booth.featured else "1") + booth.number
 
 
 def _copies(booth: Booth, exhibitor: Exhibitor, has_products: bool) -> dict[str, Any]:
@@ -294,10 +298,11 @@ async def search(
         sizes = [await _postings(session, g) for g in grams_]
         driver = grams_[sizes.index(min(sizes))]
     conds += [_term_condition(t, dialect) for t in dict.fromkeys(terms) if t != driver]
+    only_visibility = len(conds) == 1  # no filter, no other term: the driver's postings alone tell the count
     posting = aliased(SearchGram)
     order: tuple[Any, ...] = (SearchDoc.sort_key, SearchDoc.id)
     if driver is not None:
-        conds.append(posting.gram == driver)
+        conds += [posting.gram == driver, posting.sort_key < VISIBLE_BELOW]
         order = (posting.sort_key, posting.doc_id)
 
     def matching(*columns: Any) -> Any:
@@ -311,7 +316,11 @@ async def search(
     if len(page) < limit and (page or offset == 0):
         total = offset + len(page)  # the last page: no need to count
     else:
-        counted = matching(literal(1)).limit(COUNT_CAP + 1).subquery()
+        if driver is not None and only_visibility:
+            counted = (select(literal(1)).where(SearchGram.gram == driver, SearchGram.sort_key < VISIBLE_BELOW)
+                       .limit(COUNT_CAP + 1).subquery())
+        else:
+            counted = matching(literal(1)).limit(COUNT_CAP + 1).subquery()
         total = int(await session.scalar(select(func.count()).select_from(counted)) or 0)
     booth_ids = {row.booth_id for row in page}
     product_ids = {row.product_id for row in page if row.product_id is not None}

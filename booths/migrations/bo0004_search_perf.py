@@ -12,9 +12,11 @@ page. Triggers keep the copies in step with ``booths``, ``exhibitors`` and
 ``products`` whatever code changes them; ``booths.search.refresh_booths`` sets
 them when it (re)builds a booth's rows.
 
-``sort_key`` is ``'0'`` (booth) or ``'1'`` (product), then ``'0'`` (featured)
-or ``'1'``, then the booth number: ordering by (sort_key, id) is the old
-"booths first, featured first, by number" order.
+``sort_key`` is ``'0'`` (booth), ``'1'`` (product) or ``'9'`` (not visible:
+unpublished or hidden), then ``'0'`` (featured) or ``'1'``, then the booth
+number: ordering by (sort_key, id) is the old "booths first, featured first, by
+number" order, and a gram's visible postings are the index range
+``sort_key < '2'`` (counted without reading search_docs).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ branch_labels = None
 depends_on = None
 
 SORT_KEY = (
-    "(CASE WHEN search_docs.kind = 'booth' THEN '0' ELSE '1' END)"
+    "(CASE WHEN NOT ({b}.published AND NOT {b}.hidden) THEN '9' WHEN search_docs.kind = 'booth' THEN '0' ELSE '1' END)"
     " || (CASE WHEN {b}.featured THEN '0' ELSE '1' END) || {b}.number"
 )
 GRAM_KEY = (
@@ -112,7 +114,8 @@ def upgrade() -> None:
             "IF (OLD.published, OLD.hidden, OLD.featured, OLD.has_video, OLD.zone_id, OLD.number) IS DISTINCT FROM "
             "(NEW.published, NEW.hidden, NEW.featured, NEW.has_video, NEW.zone_id, NEW.number) THEN "
             + _booth_copy("NEW") + "; "
-            "IF (OLD.featured, OLD.number) IS DISTINCT FROM (NEW.featured, NEW.number) THEN "
+            "IF (OLD.published, OLD.hidden, OLD.featured, OLD.number) IS DISTINCT FROM "
+            "(NEW.published, NEW.hidden, NEW.featured, NEW.number) THEN "
             + GRAM_KEY.format(booth="NEW.id") + "; END IF; "
             "END IF; RETURN NULL; END $$"
         )

@@ -8,11 +8,16 @@ visitors and stay visible to their own staff and to moderators.
 
 from __future__ import annotations
 
+import time
+import weakref
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session as OrmSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -46,12 +51,18 @@ async def booths_error(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS: dict[Any, Any] = {BoothsError: booths_error}
 
 
+@lru_cache(maxsize=2048)
+def _rich(html: str | None) -> Markup:
+    """Rich text re-sanitised for a page (pure, so remembered: booth descriptions are read far more than written)."""
+    return Markup(sanitize_html(html or ""))
+
+
 def page(request: Request, template: str, ctx: dict[str, Any] | None = None, *, status_code: int = 200) -> Response:
     """``render`` with the area's helpers: ``loc(values)`` picks a language, ``rich`` re-sanitises."""
     lang = language(request)
     values: dict[str, Any] = {
         "loc": lambda v: pick(v, lang),
-        "rich": lambda html: Markup(sanitize_html(html or "")),
+        "rich": _rich,
         "INDUSTRIES": INDUSTRIES,
         "REGIONS": REGIONS,
     }
@@ -217,23 +228,102 @@ async def zone_page(request: Request) -> Response:
     })
 
 
+class BoothPageCache:
+    """What a booth page shows to everyone who does not manage the booth, per booth, for ``ttl`` seconds.
+
+    A booth page needs seven queries (booth, products, media, staff, product
+    pictures, launches, replays); visitors mostly read. Staff of the booth and
+    moderators never use the cache (they see their edits at once, and more
+    than visitors). Every entry is dropped as soon as this process writes to a
+    table a booth page shows (ORM flush or UPDATE/INSERT/DELETE through a
+    session, see :func:`_forget_on_write`); writes by other processes show
+    after ``ttl``. Media URLs are signed for an hour, far longer than ``ttl``.
+    """
+
+    TABLES = frozenset({"booths", "exhibitors", "zones", "halls", "products", "assets", "users", "slots", "replays"})
+
+    def __init__(self, ttl: float = 30.0, max_size: int = 4096) -> None:
+        self.ttl = ttl
+        self.max_size = max_size
+        self._items: dict[str, tuple[float, dict[str, Any]]] = {}
+        _page_caches.add(self)
+
+    @classmethod
+    def of(cls, svc: Any) -> BoothPageCache:
+        """The cache of this app (one per ``Services``: tests run many apps in one process)."""
+        cache = svc.extras.get("booth_pages")
+        if cache is None:
+            cache = svc.extras["booth_pages"] = cls()
+        return cache
+
+    def get(self, ref: str) -> dict[str, Any] | None:
+        item = self._items.get(ref)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, ref: str, data: dict[str, Any]) -> None:
+        if len(self._items) >= self.max_size:
+            self._items.clear()
+        self._items[ref] = (time.monotonic() + self.ttl, data)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+_page_caches: weakref.WeakSet[BoothPageCache] = weakref.WeakSet()
+
+
+def _forget_all() -> None:
+    for cache in list(_page_caches):
+        cache.clear()
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _forget_on_flush(session: OrmSession, _context: Any) -> None:
+    if any(
+        getattr(obj, "__tablename__", None) in BoothPageCache.TABLES
+        for obj in (*session.new, *session.dirty, *session.deleted)
+    ):
+        _forget_all()
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _forget_on_write(state: ORMExecuteState) -> None:
+    if state.is_update or state.is_delete or state.is_insert:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in BoothPageCache.TABLES:
+            _forget_all()
+
+
 async def booth_page(request: Request) -> Response:
     svc = services(request)
     who = principal(request)
-    async with svc.db.session() as session:
-        bundle = await exhibition.get_booth(session, who, request.path_params["ref"])
-        manager = who.can_manage_exhibitor(bundle.booth.exhibitor_id)
-        media = await exhibition.booth_media(session, svc.store, bundle.booth.id)
-        staff = await exhibition.staff_of(session, bundle.exhibitor.id)
-        thumbs = await exhibition.product_pictures(session, svc.store, [p.id for p in bundle.products])
-        launches, replays = await booth_launches(session, who, bundle.booth.id)
+    ref = request.path_params["ref"].upper()
+    booth_pages = BoothPageCache.of(svc)
+    data = booth_pages.get(ref)
+    if data is None or who.is_moderator or who.can_manage_exhibitor(data["b"].exhibitor_id):
+        async with svc.db.session() as session:
+            bundle = await exhibition.get_booth(session, who, ref)
+            media, thumbs = await exhibition.booth_page_media(
+                session, svc.store, bundle.booth.id, [p.id for p in bundle.products]
+            )
+            staff = await exhibition.staff_of(session, bundle.exhibitor.id)
+            launches, replays = await booth_launches(session, who, bundle.booth.id)
+        data = {
+            "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "hall": bundle.hall,
+            "products": bundle.products, "media": media, "staff": staff, "product_thumbs": thumbs,
+            "launches": launches, "replays": replays,
+        }
+        if not who.is_moderator and not who.can_manage_exhibitor(bundle.booth.exhibitor_id):
+            booth_pages.put(ref, data)
+    booth: Booth = data["b"]
+    manager = who.can_manage_exhibitor(booth.exhibitor_id)
     preview = request.query_params.get("preview") == "1"
     if not preview:
-        count_booth_view(request, bundle.booth.id)
+        count_booth_view(request, booth.id)
     return page(request, "exhibition/booth.html", {
-        "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "hall": bundle.hall,
-        "products": bundle.products, "media": media, "staff": staff, "manager": manager and not preview,
-        "preview": preview and manager, "product_thumbs": thumbs, "launches": launches, "replays": replays,
+        **data, "manager": manager and not preview, "preview": preview and manager,
     })
 
 
