@@ -8,6 +8,7 @@ visitors and stay visible to their own staff and to moderators.
 
 from __future__ import annotations
 
+import secrets
 import time
 import weakref
 from functools import lru_cache
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from booths import editing, exhibition, search
@@ -32,7 +33,7 @@ from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.permissions import Principal
 from streaming.models import Slot
 from streaming.replays import list_replays
-from web.context import language, principal, services
+from web.context import csrf_token, language, principal, services
 from web.errors import ApiError, error_response
 from web.forms import read_input
 from web.routes.analytics import count_booth_view
@@ -322,9 +323,29 @@ async def booth_page(request: Request) -> Response:
     preview = request.query_params.get("preview") == "1"
     if not preview:
         count_booth_view(request, booth.id)
-    return page(request, "exhibition/booth.html", {
-        **data, "manager": manager and not preview, "preview": preview and manager,
-    })
+    # Anonymous visitors without a query (but ?lang) all get the same page, but for the CSRF token:
+    # kept with the cached data (so dropped with it), the session's token put in on the way out.
+    whole_page = "_html" in data or booth_pages.get(ref) is data
+    whole_page = whole_page and not who.signed_in and not manager and set(request.query_params) <= {"lang"}
+    lang = language(request)
+    if whole_page and lang in data.setdefault("_html", {}):
+        return HTMLResponse(
+            data["_html"][lang].replace(_CSRF_HOLE, csrf_token(request)),
+            headers={"Cache-Control": "no-cache", "Content-Language": lang},
+        )
+    values = {k: v for k, v in data.items() if not k.startswith("_")}
+    values.update(manager=manager and not preview, preview=preview and manager)
+    if not whole_page:
+        return page(request, "exhibition/booth.html", values)
+    response = page(request, "exhibition/booth.html", {**values, "csrf_token": _CSRF_HOLE})
+    data["_html"][lang] = bytes(response.body).decode()
+    return HTMLResponse(
+        data["_html"][lang].replace(_CSRF_HOLE, csrf_token(request)),
+        headers={"Cache-Control": "no-cache", "Content-Language": lang},
+    )
+
+
+_CSRF_HOLE = "csrf-hole-" + secrets.token_hex(12)
 
 
 async def booth_launches(session: AsyncSession, who: Principal, booth_id: int) -> tuple[list[Any], list[Any]]:
