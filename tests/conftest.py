@@ -136,6 +136,14 @@ class Client:
     async def get(self, url: str, **kw: Any) -> httpx.Response:
         return await self.http.get(url, **kw)
 
+    async def fetch_media(self, url: str, **kw: Any) -> httpx.Response:
+        """GET a media URL the way a browser does: signed app URLs from the app,
+        presigned S3 URLs from the S3 server over real HTTP."""
+        if url.startswith(("http://", "https://")) and not url.startswith("http://testserver"):
+            async with httpx.AsyncClient(timeout=30) as outside:
+                return await outside.get(url, **kw)
+        return await self.http.get(url, **kw)
+
     async def post(self, url: str, **kw: Any) -> httpx.Response:
         kw["headers"] = self._headers(kw.get("headers"))
         return await self.http.post(url, **kw)

@@ -77,7 +77,8 @@ SEGMENTS = make_segments()
 
 async def make_recording(services: Services, slot_id: int, *, published: bool = True) -> None:
     prefix = replay_prefix(slot_id)
-    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    # HLS program date-times carry milliseconds: start on a whole millisecond.
+    start = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).replace(microsecond=0)
     segments = []
     for i, data in enumerate(SEGMENTS, start=1):
         name = f"seg_{i:05d}.ts"
@@ -125,7 +126,7 @@ async def test_playlist_lists_signed_segment_urls(recorded: int, client: Any, se
     assert response.headers["content-type"].startswith("application/vnd.apple.mpegurl")
     playlist = parse_playlist(response.text)
     assert playlist.ended and len(playlist.segments) == 4
-    segment = await client.get(playlist.segments[0].uri)
+    segment = await client.fetch_media(playlist.segments[0].uri)
     assert segment.status_code == 200
     assert segment.content == SEGMENTS[0]
     info = (await client.get(f"/api/replays/{recorded}")).json()
@@ -203,7 +204,7 @@ async def test_captions_must_be_webvtt(recorded: int, clients: dict[str, Any]) -
         assert response.status_code == 201, response.text
     captions = (await clients["visitor"].get(f"/api/replays/{recorded}")).json()["captions"]
     assert set(captions) == {"zh-Hans", "en"}
-    fetched = await clients["visitor"].get(captions["en"])
+    fetched = await clients["visitor"].fetch_media(captions["en"])
     assert fetched.status_code == 200 and fetched.text.startswith("WEBVTT")
 
 
