@@ -192,7 +192,7 @@ _playlist_cache: dict[tuple[int, str], tuple[float, str]] = {}
 async def stored_playlist(store: ObjectStore, slot_id: int, *, max_age: float = 1.0) -> Playlist:
     """The recorder's playlist from storage (cached for ``max_age`` seconds per process)."""
     key = (id(store), str(slot_id))
-    cached = _playlist_cache.get(key)  # type: ignore[arg-type]
+    cached = _playlist_cache.get(key)
     now = time.monotonic()
     if cached is not None and now - cached[0] < max_age:
         return parse_playlist(cached[1])
@@ -200,7 +200,7 @@ async def stored_playlist(store: ObjectStore, slot_id: int, *, max_age: float = 
         text = (await store.get_bytes(replay_prefix(slot_id) + PLAYLIST)).decode()
     except ObjectNotFound:
         raise ReplayNotFound(f"Slot {slot_id} has no recording in storage yet.") from None
-    _playlist_cache[key] = (now, text)  # type: ignore[index]
+    _playlist_cache[key] = (now, text)
     return parse_playlist(text)
 
 
@@ -304,7 +304,7 @@ async def delete_replay(db: AsyncSession, store: ObjectStore, replay: Replay) ->
     if replay.state == ReplayState.RECORDING.value:
         raise ReplayError("The broadcast is still being recorded; delete the replay after it ends.")
     removed = await store.delete_prefix(replay_prefix(replay.slot_id))
-    _playlist_cache.pop((id(store), str(replay.slot_id)), None)  # type: ignore[arg-type]
+    _playlist_cache.pop((id(store), str(replay.slot_id)), None)
     await db.delete(replay)
     await db.commit()
     return removed

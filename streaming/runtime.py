@@ -19,7 +19,7 @@ from .live import LiveService
 def install_live(services: Services, *, demo_live: bool = False, engine: Any = None) -> LiveService:
     """Create the engine (unless given), the live service and the chat; start and stop them with the app."""
     if "live" in services.extras:
-        return services.extras["live"]  # type: ignore[no-any-return]
+        return services.extras["live"]
     settings = services.settings
     if engine is None:
         from .engine import MediaEngine

@@ -19,7 +19,7 @@ from web.routes.live import domain_errors, int_field
 
 
 def chat_service(request: Request) -> Chat:
-    return services(request).extras["chat"]  # type: ignore[no-any-return]
+    return services(request).extras["chat"]
 
 
 @domain_errors

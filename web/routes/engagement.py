@@ -53,7 +53,7 @@ def notifier(request: Request) -> Notifier:
     found = services(request).extras.get("notifier")
     if found is None:  # an app built without the composition root (some tests)
         found = services(request).extras["notifier"] = Notifier.from_services(services(request))
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def visitor_key(request: Request) -> str:

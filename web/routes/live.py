@@ -74,7 +74,7 @@ def domain_errors(handler: Handler) -> Handler:
 
 
 def live_service(request: Request) -> LiveService:
-    return services(request).extras["live"]  # type: ignore[no-any-return]
+    return services(request).extras["live"]
 
 
 def exhibition_zone(request: Request) -> ZoneInfo:

@@ -44,7 +44,7 @@ NO_TRICKLE = (
 
 
 def live_service(request: Request) -> LiveService:
-    return services(request).extras["live"]  # type: ignore[no-any-return]
+    return services(request).extras["live"]
 
 
 def _error(status: int, detail: str, *, error: str | None = None, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
