@@ -140,9 +140,9 @@ class SegmentWriter(threading.Thread):
         self,
         spool: SpoolRecording,
         *,
-        on_segment: Callable[[], None] = lambda: None,
-        request_keyframe: Callable[[], None] = lambda: None,
-        on_start: Callable[[float], None] = lambda wall: None,
+        on_segment: Callable[[], object] = lambda: None,
+        request_keyframe: Callable[[], object] = lambda: None,
+        on_start: Callable[[float], object] = lambda wall: None,
         target: float = 2.0,
     ) -> None:
         super().__init__(name=f"recorder-{spool.slot_id}", daemon=True)
@@ -600,7 +600,7 @@ def _readable_duration(path: Path) -> float | None:
                 elif last is not None:
                     step = packet.pts - last
                 last = packet.pts
-            if first is None or last is None:
+            if first is None or last is None or video.time_base is None:
                 return None
             return float((last - first + max(step, 0)) * video.time_base)
     except (av.FFmpegError, OSError, StopIteration):
@@ -795,7 +795,7 @@ def install_recorder(services: Any) -> RecorderService:
     Called by the composition root after :func:`streaming.runtime.install_live`.
     """
     if "recorder" in services.extras:
-        return services.extras["recorder"]  # type: ignore[no-any-return]
+        return services.extras["recorder"]
     recorder = RecorderService(
         services.extras["media"], services.db, services.store, Path(services.settings.data_dir) / "spool"
     )

@@ -129,6 +129,8 @@ def forwardable_codecs(kind: str, codecs: list[RTCRtpCodecParameters]) -> list[C
     }
     out: list[CodecChoice] = []
     for c in codecs:
+        if c.payloadType is None:  # aiortc's SDP parser always sets it; nothing to forward without one
+            continue
         name = c.mimeType.split("/", 1)[1]
         params = {k: "" if v is None else str(v) for k, v in c.parameters.items()}
         if kind == "video" and name.upper() == "H264":

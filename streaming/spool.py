@@ -233,7 +233,11 @@ class Uploader:
                 log.error("recorder: segment %s of slot %s is missing from the spool", name, self.spool.slot_id)
                 uploaded.add(name)
                 continue
-            await self._retry(f"uploading {name}", lambda p=path, n=name: self.store.put_file(self.prefix + n, p, SEGMENT_TYPE))
+
+            async def upload(p: Path = path, n: str = name) -> None:
+                await self.store.put_file(self.prefix + n, p, SEGMENT_TYPE)
+
+            await self._retry(f"uploading {name}", upload)
             await asyncio.to_thread(self.spool.mark_uploaded, name)
             uploaded.add(name)
             self.uploaded_count += 1
