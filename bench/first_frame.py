@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import pickle
+import queue
 import random
 import statistics
 import sys
@@ -222,7 +223,11 @@ async def run_case(mode: str, joins: int, media_path: Path) -> dict[str, Any]:
     rows: list[dict[str, float]] = []
     deadline = time.monotonic() + joins * (JOIN_TIMEOUT + 3) + 30
     while time.monotonic() < deadline:
-        row = await loop.run_in_executor(None, results.get)
+        try:
+            row = await loop.run_in_executor(None, results.get, True, JOIN_TIMEOUT + 30)
+        except queue.Empty:
+            print(f"{mode}: the joiner process stopped answering")
+            break
         if row is None:
             break
         rows.append(row)

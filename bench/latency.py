@@ -135,8 +135,15 @@ async def run_case(
     children, ready, stop, results = start_viewers(
         port, viewers, min(procs, viewers), light=True, nice=nice
     )
-    for _ in children:
-        await loop.run_in_executor(None, ready.acquire)
+    for _ in children:  # bounded: a viewer process that died must not hang the bench
+        if not await loop.run_in_executor(None, ready.acquire, True, 120):
+            stop.set()
+            pub_stop.set()
+            for child in [*children, publisher]:
+                child.terminate()
+            await engine.close()
+            server.close()
+            raise TimeoutError("viewer processes did not connect within 120 s")
     await asyncio.sleep(3.0)  # joins' keyframe catch-up bursts are over
     proc = psutil.Process()
     c0 = proc.cpu_times()
@@ -151,7 +158,7 @@ async def run_case(
     stop.set()
     received = lost = 0
     for _ in children:
-        r, lo = await loop.run_in_executor(None, results.get)
+        r, lo = await loop.run_in_executor(None, results.get, True, 60)
         received += r
         lost += lo
     for child in children:
