@@ -15,7 +15,7 @@ answer).
 
 Publisher side, :class:`ForwardingReceiver` takes the place of aiortc's
 ``RTCRtpReceiver`` on the engine's connections: it keeps aiortc's receiver
-reports, REMB (from abs-send-time) and NACK generation towards the publisher,
+reports, REMB (from abs-send-time, never below REMB_FLOOR) and NACK generation towards the publisher,
 but starts no decoder thread and hands packets straight to the forwarder
 instead of to the jitter buffer.
 
@@ -80,6 +80,11 @@ GOP_LIMIT = 3000  # packets; a longer GOP is not cached (the joiner waits for a 
 CATCH_UP_BATCH = 32  # cached packets sent to a joining viewer per loop turn
 CATCH_UP_PAUSE = 0.004  # seconds between catch-up batches (~8 MB/s, below socket buffers)
 REMB_INTERVAL = 0.2  # seconds between REMBs to a publisher, unless the estimate drops >= 3 %
+# The server's delay-based estimate reads the fan-out's own event-loop delay as
+# congestion and would talk a publisher down as the audience grows. Never ask
+# for less than this: real congestion on the publisher's uplink shows as loss in
+# our receiver reports, which the publisher's own loss-based control obeys.
+REMB_FLOOR = 3_000_000
 _B0 = [bytes([0x80 | cc]) for cc in range(16)]  # V=2, no padding, no extension, CSRC count
 _SEQ_TS = struct.Struct("!HI")
 _NTP_PER_SECOND = 1 << 32
@@ -543,12 +548,14 @@ class ForwardingReceiver(RTCRtpReceiver):
             # aiortc would send one REMB per packet while its detector says "overusing"
             # (hundreds a second, as the fan-out delays arrival times); send like
             # libwebrtc: a drop of 3 % at once, otherwise at most every REMB_INTERVAL
-            if rtcp_ssrc is not None and remb is not None and self._remb_due(remb[0]):
-                await self._send_rtcp(
-                    RtcpPsfbPacket(
-                        fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*remb)
+            if rtcp_ssrc is not None and remb is not None:
+                bitrate = max(remb[0], REMB_FLOOR)
+                if self._remb_due(bitrate):
+                    await self._send_rtcp(
+                        RtcpPsfbPacket(
+                            fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(bitrate, remb[1])
+                        )
                     )
-                )
         codecs = self._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
         codec = codecs.get(packet.payload_type)
         if codec is None:
