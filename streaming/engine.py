@@ -371,6 +371,12 @@ class MediaEngine:
                 if sink in track.sinks:
                     track.sinks.remove(sink)
 
+    def request_keyframe(self, stream_id: str) -> None:
+        """Ask the stream's publisher for a keyframe (rate-limited; nothing if it has none)."""
+        stream = self._streams.get(stream_id)
+        if stream is not None:
+            stream.request_keyframe()
+
     def stats(self, stream_id: str) -> dict[str, Any]:
         """Figures for the dashboard; packet counts are since the stream started."""
         stream = self._streams.get(stream_id)

@@ -692,13 +692,7 @@ class RecorderService:
         engine = self.engine
 
         def request_keyframe() -> None:
-            method = getattr(engine, "request_keyframe", None)
-            if method is not None:
-                method(stream)
-                return
-            found = engine._streams.get(stream)  # until MediaEngine has a public request_keyframe
-            if found is not None:
-                found.request_keyframe()
+            engine.request_keyframe(stream)
 
         def on_start(wall: float) -> None:
             active.started_wall = wall
