@@ -201,11 +201,13 @@ class Counter:
 
 
 def _insert(session: AsyncSession) -> Any:
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def _chunks(items: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
@@ -218,7 +220,7 @@ def _as_date(value: Any) -> dt.date:
         return value.date()
     if isinstance(value, str):
         return dt.date.fromisoformat(value[:10])
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def install(services: Services, *, interval: float = 2.0) -> Counter:
@@ -279,7 +281,7 @@ async def launch_viewers(session: AsyncSession, booth_ids: list[int] | None, fir
 
 
 def _db_time(session: AsyncSession, moment: dt.datetime) -> Any:
-    if session.bind.dialect.name == "sqlite":
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
         return moment.astimezone(dt.UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
     return moment
 

@@ -248,7 +248,7 @@ async def upcoming_slots(session: AsyncSession, start: dt.datetime, end: dt.date
         return {}
 
     def db_time(moment: dt.datetime) -> Any:
-        if session.bind.dialect.name == "sqlite":
+        if session.bind is not None and session.bind.dialect.name == "sqlite":
             return moment.astimezone(dt.UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
         return moment
 

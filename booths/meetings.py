@@ -470,7 +470,7 @@ def invitation(meeting: Meeting, slot: MeetingSlot, *, host: User, visitor: User
         attendee.params["cn"] = vText(person.display_name)
         attendee.params["role"] = vText(role)
         attendee.params["partstat"] = vText("ACCEPTED" if meeting.state == "accepted" else "NEEDS-ACTION")
-        event.add("attendee", attendee, encode=0)
+        event.add("attendee", attendee, encode=False)
     cal.add_component(event)
     return cal.to_ical()
 
