@@ -244,7 +244,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address `cloudexpo serve` listens on.", "0.0.0.0", _str),
     Setting("port", 8000, "Port `cloudexpo serve` listens on.", "8000", _int_range(1, 65535, "8000")),
     Setting("ice_servers", [], "STUN/TURN servers for WebRTC, comma-separated URLs (credentials as user:pass@) or a JSON list. Empty means none: Cloud Expo never falls back to a public STUN server.", "stun:stun.example.org:3478,turn:user:secret@turn.example.org:3478", _ice_servers),
-    Setting("ice_hosts", [], "IP addresses WebRTC gathers on and advertises, comma-separated: the public address behind NAT in production, 127.0.0.1 for tests on one machine. Empty means every interface.", "127.0.0.1", _ice_hosts),
+    Setting("ice_hosts", [], "IP addresses for WebRTC, comma-separated. An address of this machine is gathered on and advertised (127.0.0.1 for tests on one machine); any other is taken as the public address of a 1:1 NAT in front of it and advertised beside the local candidates, with the same ports. Empty means every interface.", "127.0.0.1", _ice_hosts),
     Setting("green_room_minutes", 15, "Minutes before a slot's start from which its publisher may connect (the green room: a preview for the exhibitor and moderators, \"starting soon\" for visitors).", "30", _int_range(0, 24 * 60, "15")),
     Setting("timezone", "Asia/Shanghai", "The exhibition's time zone, used to show the programme.", "Europe/Berlin", _timezone),
     Setting("default_language", "zh-Hans", "Language for visitors whose browser asks for none Cloud Expo speaks.", "en", _language),

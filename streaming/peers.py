@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -37,7 +38,7 @@ from aiortc import rtcpeerconnection as _aiortc_pc
 from aiortc.codecs import CODECS
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from .sdp import filter_candidates, is_loopback
+from .sdp import advertise_public_addresses, filter_candidates, is_loopback
 
 _HOSTS: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
     "cloudexpo_ice_hosts", default=None
@@ -46,6 +47,31 @@ _WIDE_CODECS: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "cloudexpo_wide_codecs", default=False
 )
 _original_get_host_addresses = aioice.ice.get_host_addresses
+
+
+def local_addresses() -> set[str]:
+    """Every address on this machine's interfaces (loopback included)."""
+    import psutil
+
+    found = {"127.0.0.1", "::1"}
+    for addresses in psutil.net_if_addrs().values():
+        for address in addresses:
+            if address.family in (socket.AF_INET, socket.AF_INET6):
+                found.add(address.address.split("%", 1)[0])
+    return found
+
+
+def split_hosts(hosts: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """``CLOUDEXPO_ICE_HOSTS`` as (addresses to gather on, public addresses to advertise).
+
+    An address on this machine is gathered on; any other is taken as the
+    public address of a 1:1 NAT in front of it (see
+    :func:`streaming.sdp.advertise_public_addresses`).
+    """
+    if not hosts:
+        return [], []
+    local = local_addresses()
+    return [h for h in hosts if h in local], [h for h in hosts if h not in local]
 
 
 def _get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
@@ -105,7 +131,8 @@ def ice_hosts(hosts: Sequence[str] | None) -> Iterator[None]:
     ``None`` or an empty list leaves aioice's own choice (every non-loopback
     interface).
     """
-    token = _HOSTS.set(tuple(hosts) if hosts else None)
+    gather, _public = split_hosts(hosts)
+    token = _HOSTS.set(tuple(gather) if gather else None)
     try:
         yield
     finally:
@@ -170,7 +197,7 @@ async def answer_offer(
             prepare(pc)
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
-    return pc.localDescription.sdp
+    return advertise_public_addresses(pc.localDescription.sdp, split_hosts(hosts)[1])
 
 
 async def create_offer(pc: RTCPeerConnection, hosts: Sequence[str] | None) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiortc import sdp as aiortc_sdp
@@ -311,4 +311,34 @@ def filter_candidates(sdp_text: str, keep: Callable[[str], bool]) -> str:
         out.append(line)
     if dropped:
         out = [line for line in out if line != "a=end-of-candidates"]
+    return eol.join(out)
+
+
+def advertise_public_addresses(sdp_text: str, public: Sequence[str]) -> str:
+    """Add, for each host candidate, the same candidate at each ``public`` address.
+
+    For a server behind a 1:1 NAT (a cloud VM's public IP, a forwarded UDP port
+    range): the public address is not on any interface, so ICE cannot gather
+    it, but the NAT keeps ports, so ``public:port`` reaches the local socket.
+    The copies come right after their originals, with a lower priority, so
+    peers on the same network still prefer the direct path.
+    """
+    if not public:
+        return sdp_text
+    eol = "\r\n" if "\r\n" in sdp_text else "\n"
+    out = []
+    for line in sdp_text.split(eol):
+        out.append(line)
+        parts = line.split()
+        if not (line.startswith("a=candidate:") and len(parts) >= 8 and parts[7] == "host"):
+            continue
+        host = parts[4]
+        for index, address in enumerate(public):
+            if (":" in address) != (":" in host) or address == host:
+                continue
+            copy = list(parts)
+            copy[0] = f"{parts[0]}p{index}"  # a foundation of its own
+            copy[3] = str(max(1, int(parts[3]) - 1 - index))
+            copy[4] = address
+            out.append(" ".join(copy))
     return eol.join(out)
