@@ -195,43 +195,22 @@ def logo_png(name_en: str, seed: int) -> bytes:
     return buf.getvalue()
 
 
-def _fit(draw: Any, text: str, size: int, width: int) -> tuple[str, Any]:
-    """``text`` and a font no larger than ``size`` in which it is at most ``width`` pixels wide (shortened as a last resort)."""
-    while size > 18 and draw.textlength(text, font=_font(size)) > width:
-        size -= 2
-    font = _font(size)
-    while len(text) > 4 and draw.textlength(text, font=font) > width:
-        text = text[:-2].rstrip() + "…"
-    return text, font
-
-
 def banner_jpeg(name_en: str, tagline_en: str, seed: int, zone_colour: str) -> bytes:
-    """A 3:1 banner whose words stay in the middle: the booth page shows banners with ``object-fit: cover``.
-
-    The text keeps to a centred safe area (the middle 60 % of the width, 70 % of
-    the height) that survives cropping to any shape from 16:9 to 5:1, so a wide
-    or narrow screen never cuts a name in half; the decoration fills the rest.
-    """
     from PIL import Image, ImageDraw
 
-    w, h = 1500, 500
+    w, h = 1200, 320
     base = tuple(int(zone_colour[i:i + 2], 16) for i in (1, 3, 5))
     img = Image.new("RGB", (w, h), base)  # type: ignore[arg-type]
     draw = ImageDraw.Draw(img)
     accent = _colour(seed)
-    for i in range(5):  # stripes at both ends, outside the safe area
-        x = w - 330 + i * 90
-        draw.polygon([(x, h), (x + 180, 0), (x + 230, 0), (x + 50, h)], fill=tuple(min(255, c + 18 * i) for c in accent))
-        x = -170 + i * 90
-        draw.polygon([(x, h), (x + 180, 0), (x + 206, 0), (x + 26, h)], fill=tuple(min(255, c + 14 * i) for c in accent))
-    draw.rectangle((0, h - 14, w, h), fill=(245, 183, 0))
-    safe = int(w * 0.6) - 40
-    name, name_font = _fit(draw, name_en, 72, safe)
-    tagline, tagline_font = _fit(draw, tagline_en, 36, safe)
-    draw.text((w / 2, h / 2 - 34), name, fill=(255, 255, 255), font=name_font, anchor="mm")
-    draw.text((w / 2, h / 2 + 42), tagline, fill=(235, 240, 250), font=tagline_font, anchor="mm")
+    for i in range(6):
+        x = 620 + i * 110
+        draw.polygon([(x, h), (x + 200, 0), (x + 260, 0), (x + 60, h)], fill=tuple(min(255, c + 18 * i) for c in accent))
+    draw.rectangle((0, h - 10, w, h), fill=(245, 183, 0))
+    draw.text((56, 110), name_en[:38], fill=(255, 255, 255), font=_font(48))
+    draw.text((58, 186), tagline_en[:60], fill=(235, 240, 250), font=_font(26))
     buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=80, optimize=True)
+    img.save(buf, "JPEG", quality=78, optimize=True)
     return buf.getvalue()
 
 
