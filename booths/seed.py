@@ -195,22 +195,55 @@ def logo_png(name_en: str, seed: int) -> bytes:
     return buf.getvalue()
 
 
+def _fit(draw: Any, text: str, size: int, width: int, smallest: int, max_lines: int = 2) -> tuple[list[str], Any]:
+    """``text`` on one line, or on two, in the largest font down to ``smallest`` where each line is at most ``width`` wide."""
+    words = text.split()
+    for lines_allowed in range(1, max_lines + 1):
+        for px in range(size, smallest - 1, -2):
+            font = _font(px)
+            if lines_allowed == 1 and draw.textlength(text, font=font) <= width:
+                return [text], font
+            if lines_allowed == 2:
+                for cut in range(len(words) // 2, len(words)):  # the most even split that fits
+                    first, second = " ".join(words[:cut] or words[:1]), " ".join(words[cut:] if cut else words[1:])
+                    if max(draw.textlength(first, font=font), draw.textlength(second, font=font)) <= width:
+                        return [first, second], font
+    font = _font(smallest)
+    while len(text) > 4 and draw.textlength(text, font=font) > width:
+        text = text[:-2].rstrip() + "…"
+    return [text], font
+
+
 def banner_jpeg(name_en: str, tagline_en: str, seed: int, zone_colour: str) -> bytes:
+    """A 3:1 banner whose words stay in the middle: the booth page shows banners with ``object-fit: cover``.
+
+    The text keeps to a centred safe area (the middle 60 % of the width, 70 % of
+    the height) that survives cropping to any shape from 16:9 to 5:1, so a wide
+    or narrow screen never cuts a name in half; the decoration fills the rest.
+    """
     from PIL import Image, ImageDraw
 
-    w, h = 1200, 320
+    w, h = 1500, 500
     base = tuple(int(zone_colour[i:i + 2], 16) for i in (1, 3, 5))
-    img = Image.new("RGB", (w, h), base)  # type: ignore[arg-type]
+    img = Image.new("RGB", (w, h), base)
     draw = ImageDraw.Draw(img)
     accent = _colour(seed)
-    for i in range(6):
-        x = 620 + i * 110
-        draw.polygon([(x, h), (x + 200, 0), (x + 260, 0), (x + 60, h)], fill=tuple(min(255, c + 18 * i) for c in accent))
-    draw.rectangle((0, h - 10, w, h), fill=(245, 183, 0))
-    draw.text((56, 110), name_en[:38], fill=(255, 255, 255), font=_font(48))
-    draw.text((58, 186), tagline_en[:60], fill=(235, 240, 250), font=_font(26))
+    for i in range(5):  # stripes at both ends, outside the safe area
+        x = w - 330 + i * 90
+        draw.polygon([(x, h), (x + 180, 0), (x + 230, 0), (x + 50, h)], fill=tuple(min(255, c + 18 * i) for c in accent))
+        x = -170 + i * 90
+        draw.polygon([(x, h), (x + 180, 0), (x + 206, 0), (x + 26, h)], fill=tuple(min(255, c + 14 * i) for c in accent))
+    draw.rectangle((0, h - 14, w, h), fill=(245, 183, 0))
+    safe = int(w * 0.6) - 40
+    name, name_font = _fit(draw, name_en, 72, safe, 44)
+    tagline, tagline_font = _fit(draw, tagline_en, 36, safe, 26, max_lines=1)
+    name_step, tagline_step = name_font.size * 1.15, tagline_font.size * 1.3
+    top = h / 2 - (len(name) * name_step + 18 + tagline_step) / 2
+    for i, line in enumerate(name):
+        draw.text((w / 2, top + (i + 0.5) * name_step), line, fill=(255, 255, 255), font=name_font, anchor="mm")
+    draw.text((w / 2, top + len(name) * name_step + 18 + tagline_step / 2), tagline[0], fill=(235, 240, 250), font=tagline_font, anchor="mm")
     buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=78, optimize=True)
+    img.save(buf, "JPEG", quality=80, optimize=True)
     return buf.getvalue()
 
 
