@@ -118,7 +118,7 @@ def _install() -> None:
     if not isinstance(_aiortc_pc.CODECS, _CodecTable):
         table = _CodecTable(CODECS)
         table.extra = {"video": _extra_h264()}
-        _aiortc_pc.CODECS = table  # type: ignore[misc]
+        _aiortc_pc.CODECS = table
 
 
 _install()
