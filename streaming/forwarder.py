@@ -468,7 +468,7 @@ class TrackForwarder:
         output.backlog = None
 
 
-class _CountingQueue(queue.Queue):  # type: ignore[type-arg]
+class _CountingQueue(queue.Queue):
     """Stands in for aiortc's decoder queue: anything put in it would be decoded."""
 
     def __init__(self, counter: list[int]) -> None:
@@ -491,6 +491,10 @@ class ForwardingReceiver(RTCRtpReceiver):
     _fwd_track: TrackForwarder
     _fwd_is_current: Callable[[], bool]
     _fwd_remb: tuple[float, int]  # (monotonic time, bitrate) of the last REMB sent
+    # aiortc's private receiver state that receive() reads and sets (``__started`` and
+    # ``__rtcp_task`` of RTCRtpReceiver, name-mangled)
+    _RTCRtpReceiver__started: bool
+    _RTCRtpReceiver__rtcp_task: asyncio.Future[None] | None
 
     @classmethod
     def install(
@@ -510,7 +514,7 @@ class ForwardingReceiver(RTCRtpReceiver):
 
     async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
         # RTCRtpReceiver.receive() minus the decoder thread
-        if self._RTCRtpReceiver__started:  # type: ignore[attr-defined]
+        if self._RTCRtpReceiver__started:
             return
         codecs = self._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
         for codec in parameters.codecs:
@@ -519,8 +523,8 @@ class ForwardingReceiver(RTCRtpReceiver):
             if encoding.rtx:
                 self._RTCRtpReceiver__rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc  # type: ignore[attr-defined]
         self.transport._register_rtp_receiver(self, parameters)
-        self._RTCRtpReceiver__rtcp_task = asyncio.ensure_future(self._run_rtcp())  # type: ignore[attr-defined]
-        self._RTCRtpReceiver__started = True  # type: ignore[attr-defined]
+        self._RTCRtpReceiver__rtcp_task = asyncio.ensure_future(self._run_rtcp())
+        self._RTCRtpReceiver__started = True
 
     @property
     def decoder_running(self) -> bool:
@@ -616,7 +620,8 @@ class ForwardingSender(RTCRtpSender):
         self._fwd_cname = parameters.rtcp.cname
         self.transport._register_rtp_sender(self, parameters)
         codec = next(c for c in parameters.codecs if not is_rtx(c))
-        self._fwd_output = ViewerOutput(self, self.transport, codec.payloadType, self._ssrc)
+        # aiortc types payloadType Optional; negotiated codecs always carry one
+        self._fwd_output = ViewerOutput(self, self.transport, codec.payloadType, self._ssrc)  # type: ignore[arg-type]
         self._fwd_track.attach(self._fwd_output)
         self._fwd_rtcp_task = asyncio.ensure_future(self._run_rtcp())
 
