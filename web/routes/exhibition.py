@@ -33,6 +33,7 @@ from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.permissions import Principal
 from streaming.models import Slot
 from streaming.replays import list_replays
+from web import floorplan
 from web.context import csrf_token, language, principal, services
 from web.errors import ApiError, error_response
 from web.forms import read_input
@@ -206,7 +207,9 @@ async def floor_map(request: Request) -> Response:
     by_zone: dict[int, list[tuple[Booth, Exhibitor, Zone]]] = {z.id: [] for z in zones}
     for row in booths:
         by_zone.setdefault(row[2].id, []).append(row)
-    return page(request, "exhibition/map.html", {"halls": halls, "zones": zones, "by_zone": by_zone})
+    lang = language(request)
+    plans = floorplan.plan(halls, zones, by_zone, lambda item: pick(item.name, lang).text)
+    return page(request, "exhibition/map.html", {"halls": halls, "zones": zones, "by_zone": by_zone, "plans": plans})
 
 
 async def zone_page(request: Request) -> Response:
