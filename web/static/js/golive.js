@@ -202,6 +202,8 @@
     const root = $('[data-role="control"]');
     if (!root) return;
     const errorEl = $('[data-role="error"]');
+    let publisherNames = {};
+    try { publisherNames = JSON.parse(root.dataset.publisherNames || "{}"); } catch (e) { /* untranslated */ }
     root.addEventListener("click", async function (ev) {
       const btn = ev.target.closest("[data-action]");
       if (!btn) return;
@@ -210,7 +212,7 @@
       btn.disabled = true;
       try {
         const res = await window.cloudexpo.api("POST", "/api/slots/" + slot + "/" + btn.dataset.action);
-        if (res && res.whip_token) window.prompt("New token", res.whip_token);
+        if (res && res.whip_token) window.prompt(root.dataset.newToken || "New token", res.whip_token);
         location.reload();
       } catch (e) { errorEl.hidden = false; errorEl.textContent = e.message; btn.disabled = false; }
     });
@@ -224,7 +226,7 @@
             if (!el) return;
             const set = function (f, v) { const d = el.querySelector('[data-field="' + f + '"]'); if (d) d.textContent = v; };
             set("viewers", s.viewers);
-            set("publisher", s.publisher || "—");
+            set("publisher", (s.publisher && publisherNames[s.publisher]) || s.publisher || "—");
             set("bitrate", s.stats ? Math.round(s.stats.publisher_bitrate / 1000) + " kbit/s" : "—");
             set("fps", s.stats ? s.stats.fps : "—");
             set("lost", s.stats ? s.stats.packets_lost : "—");
