@@ -12,7 +12,7 @@ def _expo(counts: dict[str, int]) -> tuple[list[NS], list[NS], dict[int, list[tu
     halls = [NS(id=i, code=code, name=en, map_x=x, map_y=y, map_w=w, map_h=h) for i, (code, _, en, x, y, w, h) in enumerate(HALLS)]
     hall_ids = {h.code: h.id for h in halls}
     zones, by_zone = [], {}
-    for i, (slug, code, hall, _, hans, en, colour, x, y, w, h, _, _) in enumerate(ZONES):
+    for i, (slug, code, hall, _, _hans, en, colour, x, y, w, h, _, _) in enumerate(ZONES):
         zone = NS(id=i, slug=slug, code=code, hall_id=hall_ids[hall], name=en, color=colour, map_x=x, map_y=y, map_w=w, map_h=h)
         zones.append(zone)
         by_zone[i] = [(NS(number=f"{code}-{n + 1:03d}"), NS(), zone) for n in range(counts.get(slug, 0))]

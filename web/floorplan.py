@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 PAD = 8  # inside a zone, around the title and the booths
 GAP = 3  # between two booths
