@@ -12,7 +12,7 @@ need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
-fc-list 2>/dev/null | grep -qi "noto sans cjk" || need_apt+=(fonts-noto-cjk)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   echo "Installing Debian packages: ${need_apt[*]}"
