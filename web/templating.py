@@ -53,6 +53,9 @@ env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
+    # Templates ship with the code: no stat() of every template, import and include on each render.
+    # Restart the server after editing one.
+    auto_reload=False,
 )
 env.globals.update(here=here, static=static_url, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES)
 env.filters["datetime"] = _format_datetime

@@ -60,6 +60,10 @@ _RESERVED = {".meta", ".uploads", ".tmp"}
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 _COPY_CHUNK = 1 << 20
 DEFAULT_MAX_SIZE = 5 * 1024**3  # S3's limit for one PUT and for one part
+# get_url: URLs valid an hour or more are reused within a minute (see LocalStore.get_url).
+URL_REUSE_MIN_EXPIRES = 3600
+URL_REUSE_STEP = 60
+URL_REUSE_MAX = 50_000
 
 
 class ObjectTooLarge(StorageError):
@@ -144,6 +148,8 @@ class LocalStore:
         self.public_url = public_url.rstrip("/")
         self.max_size = max_size
         self._signer = URLSigner(secret_key)
+        self._get_urls: dict[tuple[str, int, str | None, str | None], str] = {}
+        self._get_urls_since = 0.0
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
@@ -425,14 +431,31 @@ class LocalStore:
         filename: str | None = None,
         content_type: str | None = None,
     ) -> str:
+        now = time.time()
+        memo = None
+        if expires >= URL_REUSE_MIN_EXPIRES:
+            # Long-lived URLs are signed as of the start of the current minute, so within that minute the
+            # same object gets the same URL (computed once; browsers can cache it) and it lives at most
+            # URL_REUSE_STEP seconds less than asked.
+            now -= now % URL_REUSE_STEP
+            if now != self._get_urls_since or len(self._get_urls) >= URL_REUSE_MAX:
+                self._get_urls = {}
+                self._get_urls_since = now
+            memo = (key, expires, filename, content_type)
+            url = self._get_urls.get(memo)
+            if url is not None:
+                return url
         self._key(key)
         params: dict[str, str] = {}
         if filename is not None:
             params["fn"] = filename
         if content_type is not None:
             params["ct"] = content_type
-        signed = self._signer.sign("get", key, params, expires=expires, now=time.time())
-        return self._url(f"/storage/o/{quote(key, safe='/')}", signed)
+        signed = self._signer.sign("get", key, params, expires=expires, now=now)
+        url = self._url(f"/storage/o/{quote(key, safe='/')}", signed)
+        if memo is not None:
+            self._get_urls[memo] = url
+        return url
 
     def put_url(
         self, key: str, content_type: str, expires: int = 3600, *, max_size: int | None = None

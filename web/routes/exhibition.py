@@ -235,8 +235,9 @@ async def zone_page(request: Request) -> Response:
 class BoothPageCache:
     """What a booth page shows to everyone who does not manage the booth, per booth, for ``ttl`` seconds.
 
-    A booth page needs seven queries (booth, products, media, staff, product
-    pictures, launches, replays); visitors mostly read. Staff of the booth and
+    A booth page needs three queries (booth with its products, media with the
+    product pictures, staff), two more (launches, replays) for the few booths
+    with slots (:meth:`booths_with_slots`); visitors mostly read. Staff of the booth and
     moderators never use the cache (they see their edits at once, and more
     than visitors). Every entry is dropped as soon as this process writes to a
     table a booth page shows (ORM flush or UPDATE/INSERT/DELETE through a
@@ -250,6 +251,8 @@ class BoothPageCache:
         self.ttl = ttl
         self.max_size = max_size
         self._items: dict[str, tuple[float, dict[str, Any]]] = {}
+        # Ids of the booths that have any slot (few do): the others need no launches or replays query.
+        self._slot_booths: tuple[float, frozenset[int]] | None = None
         _page_caches.add(self)
 
     @classmethod
@@ -273,6 +276,18 @@ class BoothPageCache:
 
     def clear(self) -> None:
         self._items.clear()
+        self._slot_booths = None
+
+    async def booths_with_slots(self, session: AsyncSession) -> frozenset[int]:
+        """Booths with at least one slot, in one query per ``ttl`` (dropped with the pages on a slot write)."""
+        item = self._slot_booths
+        if item is not None and item[0] >= time.monotonic():
+            return item[1]
+        expires = time.monotonic() + self.ttl
+        rows = await session.scalars(select(Slot.booth_id).where(Slot.booth_id.is_not(None)).distinct())
+        ids = frozenset(booth_id for booth_id in rows.all() if booth_id is not None)
+        self._slot_booths = (expires, ids)
+        return ids
 
 
 _page_caches: weakref.WeakSet[BoothPageCache] = weakref.WeakSet()
@@ -309,17 +324,22 @@ async def booth_page(request: Request) -> Response:
     if data is None or who.is_moderator or who.can_manage_exhibitor(data["b"].exhibitor_id):
         async with svc.db.session() as session:
             bundle = await exhibition.get_booth(session, who, ref)
+            manages = who.is_moderator or who.can_manage_exhibitor(bundle.booth.exhibitor_id)
             media, thumbs = await exhibition.booth_page_media(
                 session, svc.store, bundle.booth.id, [p.id for p in bundle.products]
             )
             staff = await exhibition.staff_of(session, bundle.exhibitor.id)
-            launches, replays = await booth_launches(session, who, bundle.booth.id)
+            # Managers read the slots themselves (their own writes may come from another process).
+            if manages or bundle.booth.id in await booth_pages.booths_with_slots(session):
+                launches, replays = await booth_launches(session, who, bundle.booth.id)
+            else:
+                launches, replays = [], []
         data = {
             "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "hall": bundle.hall,
             "products": bundle.products, "media": media, "staff": staff, "product_thumbs": thumbs,
             "launches": launches, "replays": replays,
         }
-        if not who.is_moderator and not who.can_manage_exhibitor(bundle.booth.exhibitor_id):
+        if not manages:
             booth_pages.put(ref, data)
     booth: Booth = data["b"]
     manager = who.can_manage_exhibitor(booth.exhibitor_id)
