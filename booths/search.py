@@ -310,12 +310,29 @@ async def search(
             return select(*columns).where(*conds)
         return select(*columns).select_from(posting).join(SearchDoc, SearchDoc.id == posting.doc_id).where(*conds)
 
-    page = (await session.execute(
-        matching(SearchDoc.kind, SearchDoc.booth_id, SearchDoc.product_id).order_by(*order).limit(limit).offset(offset)
-    )).all()
-    if len(page) < limit and (page or offset == 0):
-        total = offset + len(page)  # the last page: no need to count
+    total = -1
+    if dialect == "sqlite" and not (driver is not None and only_visibility) and offset + limit <= COUNT_CAP + 1:
+        # Page and (capped) count in one statement: the first COUNT_CAP + 1 matches in result order, counted by a
+        # window over them, the page cut from them; the FTS lookup (MATCH) runs once instead of twice.
+        ordered = [c.label(f"o{n}") for n, c in enumerate(order)]
+        capped = matching(SearchDoc.kind, SearchDoc.booth_id, SearchDoc.product_id, *ordered).order_by(*order) \
+            .limit(COUNT_CAP + 1).subquery()
+        rows = (await session.execute(
+            select(capped.c.kind, capped.c.booth_id, capped.c.product_id, func.count().over().label("total"))
+            .order_by(*(capped.c[f"o{n}"] for n in range(len(order)))).limit(limit).offset(offset)
+        )).all()
+        page = list(rows)
+        if rows:
+            total = int(rows[0].total)
+        elif offset == 0:
+            total = 0
     else:
+        page = list((await session.execute(
+            matching(SearchDoc.kind, SearchDoc.booth_id, SearchDoc.product_id).order_by(*order).limit(limit).offset(offset)
+        )).all())
+        if len(page) < limit and (page or offset == 0):
+            total = offset + len(page)  # the last page: no need to count
+    if total < 0:
         if driver is not None and only_visibility:
             counted = (select(literal(1)).where(SearchGram.gram == driver, SearchGram.sort_key < VISIBLE_BELOW)
                        .limit(COUNT_CAP + 1).subquery())
