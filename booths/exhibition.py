@@ -7,11 +7,13 @@ moderator; its own staff and moderators see it in every state.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from booths.errors import NotFound
 from booths.models import Booth, Exhibitor, Hall, Product, Zone
@@ -149,8 +151,7 @@ async def list_booths(
     return int(total or 0), [(b, e, z) for b, e, z in rows]
 
 
-async def get_booth(session: AsyncSession, principal: Principal, ref: int | str, *, with_products: bool = True) -> BoothBundle:
-    """A booth by id or number, as the principal may see it (404 otherwise)."""
+def _booth_query(ref: int | str, with_products: bool) -> Any:
     query = (
         select(Booth, Exhibitor, Zone, Hall)
         .join(Exhibitor, Exhibitor.id == Booth.exhibitor_id)
@@ -169,13 +170,22 @@ async def get_booth(session: AsyncSession, principal: Principal, ref: int | str,
             .outerjoin(Product, Product.booth_id == Booth.id)
             .order_by(Product.position, Product.id)
         )
-    rows: list[Any] = list((await session.execute(query)).all())
+    return query
+
+
+def _bundle(rows: list[Any], principal: Principal, ref: int | str, with_products: bool) -> BoothBundle:
     if not rows or not can_see(principal, rows[0][0]):
         raise NotFound(f"There is no booth {ref}.")
     bundle = BoothBundle(*rows[0][:4])
     if with_products:
         bundle.products = [row[4] for row in rows if row[4] is not None]
     return bundle
+
+
+async def get_booth(session: AsyncSession, principal: Principal, ref: int | str, *, with_products: bool = True) -> BoothBundle:
+    """A booth by id or number, as the principal may see it (404 otherwise)."""
+    rows: list[Any] = list((await session.execute(_booth_query(ref, with_products))).all())
+    return _bundle(rows, principal, ref, with_products)
 
 
 async def list_products(session: AsyncSession, booth_id: int) -> list[Product]:
@@ -199,9 +209,13 @@ async def booth_of_exhibitor(session: AsyncSession, exhibitor_id: int | None) ->
     return await session.scalar(select(Booth).where(Booth.exhibitor_id == exhibitor_id).order_by(Booth.id).limit(1))
 
 
-async def staff_of(session: AsyncSession, exhibitor_id: int) -> list[User]:
+def _staff_query(exhibitor_id: int) -> Any:
     query = select(User).where(User.exhibitor_id == exhibitor_id, User.role == Role.EXHIBITOR.value, User.active.is_(True))
-    return list((await session.scalars(query.order_by(User.id))).all())
+    return query.order_by(User.id)
+
+
+async def staff_of(session: AsyncSession, exhibitor_id: int) -> list[User]:
+    return list((await session.scalars(_staff_query(exhibitor_id))).all())
 
 
 # --- media (booths.assets, written by the media engineer) ----------------------------
@@ -230,22 +244,19 @@ async def booth_media(
     return out
 
 
-async def booth_page_media(
-    session: AsyncSession, store: ObjectStore, booth_id: int, product_ids: list[int]
-) -> tuple[dict[str, list[dict[str, Any]]], dict[int, str]]:
-    """:func:`booth_media` and :func:`product_pictures` of one booth page, in one query."""
-    out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in MEDIA_KINDS}
-    thumbs: dict[int, str] = {}
-    assets = _assets()
-    if assets is None:
-        return out, thumbs
+def _page_media_query(assets: Any, booth_id: int, product_ids: list[int]) -> Any:
     Asset = assets.Asset
     owner = Asset.booth_id == booth_id
     if product_ids:
         owner = or_(owner, Asset.product_id.in_(product_ids))
-    rows = (await session.scalars(
-        select(Asset).where(owner, Asset.state == "ready", Asset.hidden.is_(False)).order_by(Asset.position, Asset.id)
-    )).all()
+    return select(Asset).where(owner, Asset.state == "ready", Asset.hidden.is_(False)).order_by(Asset.position, Asset.id)
+
+
+def _page_media_views(
+    assets: Any, store: ObjectStore, rows: Sequence[Any], booth_id: int, product_ids: list[int]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[int, str]]:
+    out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in MEDIA_KINDS}
+    thumbs: dict[int, str] = {}
     for asset in rows:
         if asset.product_id is None:
             if asset.booth_id == booth_id and asset.kind in out:
@@ -255,6 +266,47 @@ async def booth_page_media(
             small = view.get("thumbs") or {}
             thumbs[asset.product_id] = small[min(small)] if small else view.get("url") or ""
     return out, thumbs
+
+
+async def booth_page_media(
+    session: AsyncSession, store: ObjectStore, booth_id: int, product_ids: list[int]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[int, str]]:
+    """:func:`booth_media` and :func:`product_pictures` of one booth page, in one query."""
+    assets = _assets()
+    if assets is None:
+        return {kind: [] for kind in MEDIA_KINDS}, {}
+    rows = (await session.scalars(_page_media_query(assets, booth_id, product_ids))).all()
+    return _page_media_views(assets, store, rows, booth_id, product_ids)
+
+
+@dataclass
+class BoothPage:
+    """What every booth page reads: :func:`get_booth`, :func:`booth_page_media` and :func:`staff_of`."""
+
+    bundle: BoothBundle
+    media: dict[str, list[dict[str, Any]]]
+    thumbs: dict[int, str]
+    staff: list[User]
+
+
+async def booth_page(session: AsyncSession, store: ObjectStore, principal: Principal, ref: int | str) -> BoothPage:
+    """The booth page's three queries in one trip to the driver's thread (``run_sync``): with aiosqlite every
+    awaited statement costs several hops between the event loop and the connection's thread."""
+
+    def read(sync: Session) -> BoothPage:
+        bundle = _bundle(list(sync.execute(_booth_query(ref, True)).all()), principal, ref, True)
+        product_ids = [p.id for p in bundle.products]
+        assets = _assets()
+        if assets is None:
+            media: dict[str, list[dict[str, Any]]] = {kind: [] for kind in MEDIA_KINDS}
+            thumbs: dict[int, str] = {}
+        else:
+            rows = sync.scalars(_page_media_query(assets, bundle.booth.id, product_ids)).all()
+            media, thumbs = _page_media_views(assets, store, rows, bundle.booth.id, product_ids)
+        staff = list(sync.scalars(_staff_query(bundle.exhibitor.id)).all())
+        return BoothPage(bundle, media, thumbs, staff)
+
+    return await session.run_sync(read)
 
 
 async def product_media(session: AsyncSession, store: ObjectStore, product_id: int) -> list[dict[str, Any]]:

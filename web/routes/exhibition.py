@@ -323,12 +323,9 @@ async def booth_page(request: Request) -> Response:
     data = booth_pages.get(ref)
     if data is None or who.is_moderator or who.can_manage_exhibitor(data["b"].exhibitor_id):
         async with svc.db.session() as session:
-            bundle = await exhibition.get_booth(session, who, ref)
+            read = await exhibition.booth_page(session, svc.store, who, ref)
+            bundle, media, thumbs, staff = read.bundle, read.media, read.thumbs, read.staff
             manages = who.is_moderator or who.can_manage_exhibitor(bundle.booth.exhibitor_id)
-            media, thumbs = await exhibition.booth_page_media(
-                session, svc.store, bundle.booth.id, [p.id for p in bundle.products]
-            )
-            staff = await exhibition.staff_of(session, bundle.exhibitor.id)
             # Managers read the slots themselves (their own writes may come from another process).
             if manages or bundle.booth.id in await booth_pages.booths_with_slots(session):
                 launches, replays = await booth_launches(session, who, bundle.booth.id)
