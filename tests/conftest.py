@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,35 +229,46 @@ class LiveServer:
     settings: Settings
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """The app under uvicorn in a thread, on 127.0.0.1 and a free port (embedded defaults)."""
+@contextmanager
+def serve_app(settings: Settings, name: str = "live-server") -> Iterator[LiveServer]:
+    """``create_app(settings)`` under uvicorn in a thread on 127.0.0.1:``settings.port``."""
     import uvicorn
 
-    port = free_port()
-    settings = Settings(
-        data_dir=tmp_path / "live-data",
-        secret_key="live-" + secrets.token_hex(8),
-        host="127.0.0.1",
-        port=port,
-        ice_hosts=["127.0.0.1"],
-        signin_rate=1000,
-    )
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws="websockets-sansio", log_config=None, lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, ws="websockets-sansio", log_config=None, lifespan="on")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the live server did not start")
+            raise RuntimeError(f"{name} did not start")
         time.sleep(0.05)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", settings)
+        yield LiveServer(f"http://127.0.0.1:{settings.port}", settings)
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def live_settings(tmp_path: Path, **changes: Any) -> Settings:
+    """Embedded-default settings for a server on a free port."""
+    settings = Settings(
+        data_dir=tmp_path / "live-data",
+        secret_key="live-" + secrets.token_hex(8),
+        host="127.0.0.1",
+        port=free_port(),
+        ice_hosts=["127.0.0.1"],
+        signin_rate=1000,
+    )
+    return settings.replace(**changes)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The app under uvicorn in a thread, on 127.0.0.1 and a free port (embedded defaults)."""
+    with serve_app(live_settings(tmp_path)) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

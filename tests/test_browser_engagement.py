@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
-import secrets
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +15,9 @@ import pytest
 
 from booths.engagement_models import MeetingSlot
 from cloudexpo import accounts
-from cloudexpo.app import create_app
 from cloudexpo.services import Services
-from cloudexpo.settings import Settings
 from tests.browser_support import chromium
-from tests.conftest import PASSWORD, LiveServer, free_port
+from tests.conftest import PASSWORD, LiveServer, live_settings, serve_app
 from tests.test_engagement_support import Inbox, make_expo, smtp_inbox
 
 pytestmark = pytest.mark.browser
@@ -41,25 +37,9 @@ def mail_server() -> Iterator[Inbox]:
 @pytest.fixture
 def expo_server(tmp_path: Path, mail_server: Inbox) -> Iterator[LiveServer]:
     """The app under uvicorn on 127.0.0.1, sending mail to the aiosmtpd server."""
-    import uvicorn
-
-    port = free_port()
-    settings = Settings(data_dir=tmp_path / "live-data", secret_key="live-" + secrets.token_hex(8), host="127.0.0.1",
-                        port=port, ice_hosts=["127.0.0.1"], signin_rate=1000,
-                        smtp_url=f"smtp://127.0.0.1:{mail_server.port}", mail_from="Cloud Expo <expo@example.org>")
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None,
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, name="engagement-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", settings)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    settings = live_settings(tmp_path, smtp_url=f"smtp://127.0.0.1:{mail_server.port}", mail_from="Cloud Expo <expo@example.org>")
+    with serve_app(settings, "engagement-server") as server:
+        yield server
 
 
 async def _seed(live: LiveServer) -> dict[str, Any]:

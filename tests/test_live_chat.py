@@ -4,11 +4,10 @@ and /ws carrying state and chat across two app nodes that share Redis."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import secrets
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 from cloudexpo.services import Services
 from streaming.chat import ChatError, clean_text
 from streaming.models import ChatMessage
-from tests.conftest import REDIS_URL, free_port, require_service
+from tests.conftest import REDIS_URL, free_port, live_settings, require_service, serve_app
 from tests.live_support import make_slot
 
 
@@ -77,44 +76,21 @@ async def test_moderators_delete_and_mute(signed_in: Any, client: Any, services:
 # --- /ws across two nodes --------------------------------------------------------------
 
 
-def _serve(settings: Any) -> tuple[Any, threading.Thread]:
-    import uvicorn
-
-    from cloudexpo.app import create_app
-
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, ws="websockets-sansio", log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    return server, thread
-
-
 @pytest.fixture
 def two_nodes(tmp_path: Path) -> Iterator[tuple[str, str, Any]]:
     """Two app nodes sharing one SQLite file, one secret and one Redis."""
     require_service(REDIS_URL, "CLOUDEXPO_TEST_REDIS_URL")
-    from cloudexpo.settings import Settings
-
     secret = "nodes-" + secrets.token_hex(8)
-    servers = []
-    urls = []
-    base = None
-    for _ in range(2):
-        port = free_port()
-        settings = Settings(data_dir=tmp_path / "shared", secret_key=secret, host="127.0.0.1", port=port, ice_hosts=["127.0.0.1"], signin_rate=1000, redis_url=REDIS_URL, public_url=f"http://127.0.0.1:{port}")
-        base = base or settings
-        servers.append(_serve(settings))
-        urls.append(f"http://127.0.0.1:{port}")
-    try:
-        yield urls[0], urls[1], base
-    finally:
-        for server, thread in servers:
-            server.should_exit = True
-            thread.join(timeout=15)
+    with contextlib.ExitStack() as stack:
+        nodes = []
+        for index in range(2):
+            port = free_port()
+            settings = live_settings(
+                tmp_path, data_dir=tmp_path / "shared", secret_key=secret, port=port,
+                redis_url=REDIS_URL, public_url=f"http://127.0.0.1:{port}",
+            )
+            nodes.append(stack.enter_context(serve_app(settings, f"node-{index}")))
+        yield nodes[0].url, nodes[1].url, nodes[0].settings
 
 
 async def _sign_in(http: httpx.AsyncClient, email: str) -> str:

@@ -4,18 +4,8 @@
   "use strict";
   if (window.cloudexpoEngagement) { return; }
   window.cloudexpoEngagement = true;
-  // Our own small fetch wrapper: this script may run before app.js (it is included in the header).
-  const csrf = function () { const m = document.querySelector('meta[name="csrf-token"]'); return m ? m.content : ""; };
-  const api = async function (method, url, body) {
-    const opts = { method: method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf(), "Accept": "application/json" } };
-    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    const res = await fetch(url, opts);
-    const text = await res.text();
-    let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch (e) { data = { detail: text }; }
-    if (!res.ok) { const err = new Error((data && data.detail) || res.statusText); err.status = res.status; err.data = data; throw err; }
-    return data;
-  };
+  // app.js (run before this deferred script) provides the fetch wrapper that sends the CSRF token.
+  const api = function (method, url, body) { return window.cloudexpo.api(method, url, body); };
   const ready = function (fn) { if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", fn); } else { fn(); } };
 
   // --- the bell: unread count, polled; pages following /ws may dispatch "cloudexpo:notification".
@@ -99,7 +89,7 @@
     const send = function (body, keepalive) {
       body.booth_id = booth;
       return fetch("/api/analytics/events", { method: "POST", keepalive: !!keepalive, credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() }, body: JSON.stringify(body) }).catch(function () {});
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": window.cloudexpo.csrf }, body: JSON.stringify(body) }).catch(function () {});
     };
     if (el.dataset.counted !== "1") { send({ visit: true, src: src, events: {} }); }
     let shownSince = document.visibilityState === "visible" ? Date.now() : 0;
