@@ -205,6 +205,40 @@ async def signal(port: int, op: str, sdp: str) -> str:
     return str(reply["sdp"])
 
 
+async def start_engine_publisher(
+    engine: Any,
+    media_path: Any,
+    seconds: int,
+    ctx: Any,
+    stop: Any,
+    *,
+    ready_stat: str = "packets_in",
+    ready_at: int = 300,
+    on_watch: Callable[[float], None] | None = None,
+) -> tuple[asyncio.Server, int, Any]:
+    """Signalling for ``engine`` (stream "bench") and a publisher process on it.
+
+    Returns once the stream's ``ready_stat`` reached ``ready_at``; ``on_watch``
+    gets the seconds each ``engine.watch`` took.
+    """
+
+    async def handler(req: dict[str, Any]) -> str:
+        if req["op"] == "publish":
+            return str((await engine.publish("bench", req["sdp"])).answer_sdp)
+        started = time.perf_counter()
+        answer = (await engine.watch("bench", req["sdp"])).answer_sdp
+        if on_watch is not None:
+            on_watch(time.perf_counter() - started)
+        return str(answer)
+
+    server, port = await serve_signalling(handler)
+    publisher = ctx.Process(target=publisher_process, args=(port, str(media_path), seconds, stop))
+    publisher.start()
+    while "bench" not in engine.stream_ids or engine.stats("bench")[ready_stat] < ready_at:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)
+    return server, port, publisher
+
+
 # -- processes -----------------------------------------------------------------
 
 

@@ -39,8 +39,8 @@ from bench._common import (
     HOSTS,
     encode_media,
     media_tracks,
-    publisher_process,
     serve_signalling,
+    start_engine_publisher,
     start_viewers,
 )
 from streaming.engine import MediaEngine
@@ -80,20 +80,7 @@ async def run_case(
 
     if mode == "engine":
         engine = MediaEngine(ice_servers=[], ice_hosts=HOSTS)
-
-        async def handler(req: dict[str, Any]) -> str:
-            assert engine is not None
-            if req["op"] == "publish":
-                return (await engine.publish("bench", req["sdp"])).answer_sdp
-            return (await engine.watch("bench", req["sdp"])).answer_sdp
-
-        server, port = await serve_signalling(handler)
-        publisher = ctx.Process(
-            target=publisher_process, args=(port, str(media_path), SECONDS, pub_stop)
-        )
-        publisher.start()
-        while "bench" not in engine.stream_ids or engine.stats("bench")["packets_in"] < 300:  # noqa: ASYNC110
-            await asyncio.sleep(0.2)
+        server, port, publisher = await start_engine_publisher(engine, media_path, SECONDS, ctx, pub_stop)
     else:
         import pickle
 

@@ -53,9 +53,9 @@ from bench._common import (
     HOSTS,
     encode_media,
     media_tracks,
-    publisher_process,
     serve_signalling,
     signal,
+    start_engine_publisher,
 )
 from streaming import forwarder
 from streaming.engine import MediaEngine
@@ -172,22 +172,10 @@ async def run_case(mode: str, joins: int, media_path: Path) -> dict[str, Any]:
 
         forwarder.TrackForwarder.attach = attach  # type: ignore[method-assign]
 
-        async def handler(req: dict[str, Any]) -> str:
-            assert engine is not None
-            if req["op"] == "publish":
-                return (await engine.publish("bench", req["sdp"])).answer_sdp
-            t = time.perf_counter()
-            answer = (await engine.watch("bench", req["sdp"])).answer_sdp
-            server_ms.append((time.perf_counter() - t) * 1000)
-            return answer
-
-        server, port = await serve_signalling(handler)
-        publisher = ctx.Process(
-            target=publisher_process, args=(port, str(media_path), SECONDS, pub_stop)
+        server, port, publisher = await start_engine_publisher(
+            engine, media_path, SECONDS, ctx, pub_stop, ready_stat="keyframes", ready_at=1,
+            on_watch=lambda seconds: server_ms.append(seconds * 1000),
         )
-        publisher.start()
-        while "bench" not in engine.stream_ids or engine.stats("bench")["keyframes"] < 1:  # noqa: ASYNC110
-            await asyncio.sleep(0.2)
     else:
         media = pickle.loads(media_path.read_bytes())  # noqa: ASYNC240
         relay = MediaRelay()

@@ -45,8 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import (
     HOSTS,
     encode_media,
-    publisher_process,
-    serve_signalling,
+    start_engine_publisher,
     start_viewers,
 )
 from streaming import forwarder
@@ -119,19 +118,7 @@ async def run_case(
     ctx = mp.get_context("spawn")
     pub_stop = ctx.Event()
     engine = MediaEngine(ice_servers=[], ice_hosts=HOSTS)
-
-    async def handler(req: dict[str, Any]) -> str:
-        if req["op"] == "publish":
-            return (await engine.publish("bench", req["sdp"])).answer_sdp
-        return (await engine.watch("bench", req["sdp"])).answer_sdp
-
-    server, port = await serve_signalling(handler)
-    publisher = ctx.Process(
-        target=publisher_process, args=(port, str(media_path), SECONDS, pub_stop)
-    )
-    publisher.start()
-    while "bench" not in engine.stream_ids or engine.stats("bench")["packets_in"] < 300:  # noqa: ASYNC110
-        await asyncio.sleep(0.2)
+    server, port, publisher = await start_engine_publisher(engine, media_path, SECONDS, ctx, pub_stop)
     children, ready, stop, results = start_viewers(
         port, viewers, min(procs, viewers), light=True, nice=nice
     )
