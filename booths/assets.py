@@ -5,7 +5,7 @@ picture, a video or a document, on a booth or one of its products. Its bytes
 live in object storage under ``media/e{exhibitor}/a{asset}/``: the original
 (``original.<ext>``) and everything made from it (display copy, thumbnails,
 poster). Pages link them by presigned (S3) or signed (local) URLs made by
-:func:`asset_view`; no media byte passes through the app.
+:class:`AssetView`; no media byte passes through the app.
 
 States: ``uploading`` (a ticket was given, the browser is sending) →
 ``processing`` (the object is complete and checked; derived files are being
@@ -16,6 +16,7 @@ are deleted). ``hidden`` is a moderator's decision.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -226,59 +227,110 @@ def _download_name(asset: Asset, ext: str | None = None) -> str:
     return name
 
 
+class SignedWidths(Mapping[int, str]):
+    """Thumbnail URLs by width, each signed when first read."""
+
+    __slots__ = ("_content_type", "_expires", "_keys", "_store", "_urls")
+
+    def __init__(self, store: ObjectStore, keys: dict[int, str], expires: int, content_type: str) -> None:
+        self._store, self._keys, self._expires, self._content_type = store, keys, expires, content_type
+        self._urls: dict[int, str] = {}
+
+    def __getitem__(self, width: int) -> str:
+        url = self._urls.get(width)
+        if url is None:
+            url = self._urls[width] = self._store.get_url(self._keys[width], self._expires, content_type=self._content_type)
+        return url
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+class AssetView(Mapping[str, Any]):
+    """What a page or the API needs of an asset: URLs (presigned S3 or signed local), thumbnails,
+    poster, download link, state and the exhibitor-facing problem or warning.
+
+    The links are signed when first read: a page shows one or two of an asset's
+    up to a dozen URLs, and signing them all was most of the time of a booth
+    page read from the database. :meth:`as_dict` signs everything (for JSON).
+    """
+
+    LINKS = ("url", "download", "thumbs", "webp", "poster")
+
+    __slots__ = ("_fields", "_links")
+
+    def __init__(self, store: ObjectStore, asset: Asset, expires: int = URL_EXPIRES) -> None:
+        meta = asset.meta or {}
+        self._fields: dict[str, Any] = {
+            "id": asset.id,
+            "kind": asset.kind,
+            "state": asset.state,
+            "booth_id": asset.booth_id,
+            "product_id": asset.product_id,
+            "exhibitor_id": asset.exhibitor_id,
+            "filename": asset.filename,
+            "content_type": asset.content_type,
+            "size": asset.size,
+            "hidden": asset.hidden,
+            "position": asset.position,
+            "title": asset.title or {},
+            "problem": asset.problem,
+            "warning": meta.get("warning"),
+            "meta": {k: v for k, v in meta.items() if k not in {"variants", "poster", "display"}},
+            "created_at": asset.created_at.isoformat() if asset.created_at else None,
+        }
+        self._links: dict[str, Any] = {}
+        if asset.state != "ready" or not asset.key:
+            self._fields.update(url=None, download=None, thumbs={}, webp={}, poster=None)
+            return
+        # Pictures are shown and downloaded from the re-encoded copy: the original may carry EXIF.
+        display = meta.get("display")
+        if display:
+            ext = "." + display.rsplit(".", 1)[-1]
+            key, ctype, filename = display, meta.get("display_type") or asset.content_type, _download_name(asset, ext)
+        else:
+            key, ctype, filename = asset.key, asset.content_type, _download_name(asset)
+        widths: dict[str, dict[int, str]] = {"thumb": {}, "webp": {}}
+        for name, variant in sorted((meta.get("variants") or {}).items()):
+            kind, _, width = name.partition("_")
+            if width.isdigit() and kind in widths:
+                widths[kind][int(width)] = variant
+        self._fields["thumbs"] = SignedWidths(store, widths["thumb"], expires, "image/jpeg")
+        self._fields["webp"] = SignedWidths(store, widths["webp"], expires, "image/webp")
+        poster = meta.get("poster")
+        self._links = {
+            "url": lambda: store.get_url(key, expires, content_type=ctype),
+            "download": lambda: store.get_url(key, expires, filename=filename, content_type=ctype),
+            "poster": lambda: store.get_url(poster, expires, content_type="image/jpeg") if poster else None,
+        }
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._fields[name]
+        except KeyError:
+            sign = self._links.pop(name)  # KeyError for a name that is not a field
+            value = self._fields[name] = sign()
+            return value
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._fields
+        yield from self._links
+
+    def __len__(self) -> int:
+        return len(self._fields) + len(self._links)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {name: self[name] for name in list(self)}
+        out["thumbs"], out["webp"] = dict(out["thumbs"]), dict(out["webp"])
+        return out
+
+
 def asset_view(store: ObjectStore, asset: Asset, expires: int = URL_EXPIRES) -> dict[str, Any]:
-    """What a page or the API needs: URLs (presigned S3 or signed local), thumbnails,
-    poster, download link, state and the exhibitor-facing problem or warning."""
-    meta = asset.meta or {}
-    variants: dict[str, str] = meta.get("variants") or {}
-    view: dict[str, Any] = {
-        "id": asset.id,
-        "kind": asset.kind,
-        "state": asset.state,
-        "booth_id": asset.booth_id,
-        "product_id": asset.product_id,
-        "exhibitor_id": asset.exhibitor_id,
-        "filename": asset.filename,
-        "content_type": asset.content_type,
-        "size": asset.size,
-        "hidden": asset.hidden,
-        "position": asset.position,
-        "title": asset.title or {},
-        "problem": asset.problem,
-        "warning": meta.get("warning"),
-        "meta": {k: v for k, v in meta.items() if k not in {"variants", "poster", "display"}},
-        "url": None,
-        "download": None,
-        "thumbs": {},
-        "webp": {},
-        "poster": None,
-        "created_at": asset.created_at.isoformat() if asset.created_at else None,
-    }
-    if asset.state != "ready" or not asset.key:
-        return view
-    # Pictures are shown and downloaded from the re-encoded copy: the original may carry EXIF.
-    display = meta.get("display")
-    if display:
-        ext = "." + display.rsplit(".", 1)[-1]
-        ctype = meta.get("display_type") or asset.content_type
-        view["url"] = store.get_url(display, expires, content_type=ctype)
-        view["download"] = store.get_url(display, expires, filename=_download_name(asset, ext), content_type=ctype)
-    else:
-        view["url"] = store.get_url(asset.key, expires, content_type=asset.content_type)
-        view["download"] = store.get_url(
-            asset.key, expires, filename=_download_name(asset), content_type=asset.content_type
-        )
-    for name, key in sorted(variants.items()):
-        kind, _, width = name.partition("_")
-        if not width.isdigit():
-            continue
-        if kind == "thumb":
-            view["thumbs"][int(width)] = store.get_url(key, expires, content_type="image/jpeg")
-        elif kind == "webp":
-            view["webp"][int(width)] = store.get_url(key, expires, content_type="image/webp")
-    if meta.get("poster"):
-        view["poster"] = store.get_url(meta["poster"], expires, content_type="image/jpeg")
-    return view
+    """:class:`AssetView` with every link signed, as plain JSON-ready data."""
+    return AssetView(store, asset, expires).as_dict()
 
 
 # --- for the demo seed and other server-side producers -----------------------------

@@ -7,7 +7,7 @@ moderator; its own staff and moderators see it in every state.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from booths.errors import NotFound
 from booths.models import Booth, Exhibitor, Hall, Product, Zone
 from cloudexpo.accounts import Role, User
+from cloudexpo.db import Database
 from cloudexpo.permissions import Principal
 
 if TYPE_CHECKING:
@@ -244,6 +245,9 @@ async def booth_media(
     return out
 
 
+PageMedia = dict[str, list[Mapping[str, Any]]]  # a booth page's media by kind (lazily signed views)
+
+
 def _page_media_query(assets: Any, booth_id: int, product_ids: list[int]) -> Any:
     Asset = assets.Asset
     owner = Asset.booth_id == booth_id
@@ -254,15 +258,15 @@ def _page_media_query(assets: Any, booth_id: int, product_ids: list[int]) -> Any
 
 def _page_media_views(
     assets: Any, store: ObjectStore, rows: Sequence[Any], booth_id: int, product_ids: list[int]
-) -> tuple[dict[str, list[dict[str, Any]]], dict[int, str]]:
-    out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in MEDIA_KINDS}
+) -> tuple[PageMedia, dict[int, str]]:
+    out: PageMedia = {kind: [] for kind in MEDIA_KINDS}
     thumbs: dict[int, str] = {}
     for asset in rows:
         if asset.product_id is None:
             if asset.booth_id == booth_id and asset.kind in out:
-                out[asset.kind].append(assets.asset_view(store, asset))
+                out[asset.kind].append(assets.AssetView(store, asset))
         elif asset.product_id in product_ids and asset.kind == "image" and asset.product_id not in thumbs:
-            view = assets.asset_view(store, asset)
+            view = assets.AssetView(store, asset)
             small = view.get("thumbs") or {}
             thumbs[asset.product_id] = small[min(small)] if small else view.get("url") or ""
     return out, thumbs
@@ -270,7 +274,7 @@ def _page_media_views(
 
 async def booth_page_media(
     session: AsyncSession, store: ObjectStore, booth_id: int, product_ids: list[int]
-) -> tuple[dict[str, list[dict[str, Any]]], dict[int, str]]:
+) -> tuple[PageMedia, dict[int, str]]:
     """:func:`booth_media` and :func:`product_pictures` of one booth page, in one query."""
     assets = _assets()
     if assets is None:
@@ -284,21 +288,20 @@ class BoothPage:
     """What every booth page reads: :func:`get_booth`, :func:`booth_page_media` and :func:`staff_of`."""
 
     bundle: BoothBundle
-    media: dict[str, list[dict[str, Any]]]
+    media: PageMedia
     thumbs: dict[int, str]
     staff: list[User]
 
 
-async def booth_page(session: AsyncSession, store: ObjectStore, principal: Principal, ref: int | str) -> BoothPage:
-    """The booth page's three queries in one trip to the driver's thread (``run_sync``): with aiosqlite every
-    awaited statement costs several hops between the event loop and the connection's thread."""
+async def booth_page(db: Database, store: ObjectStore, principal: Principal, ref: int | str) -> BoothPage:
+    """The booth page's three queries in one trip (:meth:`Database.read`); 404 as :func:`get_booth`."""
 
     def read(sync: Session) -> BoothPage:
         bundle = _bundle(list(sync.execute(_booth_query(ref, True)).all()), principal, ref, True)
         product_ids = [p.id for p in bundle.products]
         assets = _assets()
         if assets is None:
-            media: dict[str, list[dict[str, Any]]] = {kind: [] for kind in MEDIA_KINDS}
+            media: PageMedia = {kind: [] for kind in MEDIA_KINDS}
             thumbs: dict[int, str] = {}
         else:
             rows = sync.scalars(_page_media_query(assets, bundle.booth.id, product_ids)).all()
@@ -306,7 +309,7 @@ async def booth_page(session: AsyncSession, store: ObjectStore, principal: Princ
         staff = list(sync.scalars(_staff_query(bundle.exhibitor.id)).all())
         return BoothPage(bundle, media, thumbs, staff)
 
-    return await session.run_sync(read)
+    return await db.read(read)
 
 
 async def product_media(session: AsyncSession, store: ObjectStore, product_id: int) -> list[dict[str, Any]]:
@@ -331,7 +334,7 @@ async def product_pictures(session: AsyncSession, store: ObjectStore, product_id
     for asset in rows:
         if asset.product_id in out:
             continue
-        view = assets.asset_view(store, asset)
+        view = assets.AssetView(store, asset)
         thumbs = view.get("thumbs") or {}
         out[asset.product_id] = thumbs[min(thumbs)] if thumbs else view.get("url") or ""
     return out
@@ -353,7 +356,7 @@ async def logos(session: AsyncSession, store: ObjectStore, booth_ids: list[int],
     for asset in rows:
         if asset.booth_id in out:
             continue
-        view = assets.asset_view(store, asset)
+        view = assets.AssetView(store, asset)
         thumbs = view.get("thumbs") or {}
         out[asset.booth_id] = thumbs[min(thumbs)] if thumbs else view.get("url") or ""
     return out

@@ -8,24 +8,29 @@ branch per package, see ``cloudexpo/migrations``).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, DateTime, MetaData, event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_THREADS = 4  # worker threads for :meth:`Database.read` on SQLite
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -70,21 +75,32 @@ class DatabaseError(RuntimeError):
     """The database does not answer or its schema is not usable."""
 
 
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def make_read_engine(url: str) -> Engine | None:
+    """A plain sqlite3 engine beside the async one, for :meth:`Database.read` (None: not a SQLite file)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:") or "memory" in parsed.query.values():
+        return None
+    engine = create_engine(parsed.set(drivername="sqlite"), pool_size=READ_THREADS, max_overflow=0,
+                           connect_args={"timeout": 30, "check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 class Database:
@@ -98,6 +114,9 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_engine = make_read_engine(url)
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False) if self._read_engine else None
+        self._read_threads: ThreadPoolExecutor | None = None
 
     @property
     def dialect(self) -> str:
@@ -107,6 +126,31 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:
             yield session
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn``, which only reads, over a synchronous ORM session in one trip; returns what it returns.
+
+        For pages that need several statements. With aiosqlite every awaited
+        statement hops between the event loop and the connection's thread
+        about four times (and so does the transaction around them), which
+        costs more than the statements themselves: on SQLite ``fn`` runs
+        whole in a worker thread on a sqlite3 connection of its own (WAL lets
+        it read beside the writer, and it sees every committed write). On
+        other databases it runs in :meth:`AsyncSession.run_sync`. Objects
+        it returns are detached: load what the caller needs inside ``fn``.
+        """
+        if self._read_sessions is None:
+            async with self.sessions() as session:
+                return await session.run_sync(fn)
+        if self._read_threads is None:
+            self._read_threads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="db-read")
+        sessions = self._read_sessions
+
+        def run() -> T:
+            with sessions() as session:
+                return fn(session)
+
+        return await asyncio.get_running_loop().run_in_executor(self._read_threads, run)
 
     async def check(self) -> None:
         try:
@@ -131,6 +175,11 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._read_threads is not None:
+            self._read_threads.shutdown(wait=True)
+            self._read_threads = None
+        if self._read_engine is not None:
+            self._read_engine.dispose()
 
 
 def alembic_config() -> Any:

@@ -28,7 +28,7 @@ from booths.catalog import INDUSTRIES, REGIONS
 from booths.errors import BoothsError
 from booths.models import Booth, Exhibitor, Hall, Product, Zone
 from booths.text import sanitize_html
-from cloudexpo.db import utcnow
+from cloudexpo.db import Database, utcnow
 from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.permissions import Principal
 from streaming.models import Slot
@@ -278,14 +278,14 @@ class BoothPageCache:
         self._items.clear()
         self._slot_booths = None
 
-    async def booths_with_slots(self, session: AsyncSession) -> frozenset[int]:
+    async def booths_with_slots(self, db: Database) -> frozenset[int]:
         """Booths with at least one slot, in one query per ``ttl`` (dropped with the pages on a slot write)."""
         item = self._slot_booths
         if item is not None and item[0] >= time.monotonic():
             return item[1]
         expires = time.monotonic() + self.ttl
-        rows = await session.scalars(select(Slot.booth_id).where(Slot.booth_id.is_not(None)).distinct())
-        ids = frozenset(booth_id for booth_id in rows.all() if booth_id is not None)
+        rows = await db.read(lambda s: s.scalars(select(Slot.booth_id).where(Slot.booth_id.is_not(None)).distinct()).all())
+        ids = frozenset(booth_id for booth_id in rows if booth_id is not None)
         self._slot_booths = (expires, ids)
         return ids
 
@@ -322,15 +322,15 @@ async def booth_page(request: Request) -> Response:
     booth_pages = BoothPageCache.of(svc)
     data = booth_pages.get(ref)
     if data is None or who.is_moderator or who.can_manage_exhibitor(data["b"].exhibitor_id):
-        async with svc.db.session() as session:
-            read = await exhibition.booth_page(session, svc.store, who, ref)
-            bundle, media, thumbs, staff = read.bundle, read.media, read.thumbs, read.staff
-            manages = who.is_moderator or who.can_manage_exhibitor(bundle.booth.exhibitor_id)
-            # Managers read the slots themselves (their own writes may come from another process).
-            if manages or bundle.booth.id in await booth_pages.booths_with_slots(session):
+        read = await exhibition.booth_page(svc.db, svc.store, who, ref)
+        bundle, media, thumbs, staff = read.bundle, read.media, read.thumbs, read.staff
+        manages = who.is_moderator or who.can_manage_exhibitor(bundle.booth.exhibitor_id)
+        # Managers read the slots themselves (their own writes may come from another process).
+        if manages or bundle.booth.id in await booth_pages.booths_with_slots(svc.db):
+            async with svc.db.session() as session:
                 launches, replays = await booth_launches(session, who, bundle.booth.id)
-            else:
-                launches, replays = [], []
+        else:
+            launches, replays = [], []
         data = {
             "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "hall": bundle.hall,
             "products": bundle.products, "media": media, "staff": staff, "product_thumbs": thumbs,
