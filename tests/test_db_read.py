@@ -61,3 +61,17 @@ async def test_an_error_inside_a_read_reaches_the_caller(services: Services) -> 
     with pytest.raises(DBAPIError, match="no_such_table"):
         await services.db.read(broken)
     assert await services.db.read(emails) == []  # the pool is still good
+
+
+async def test_a_read_on_a_connection_the_server_closed_is_repeated(services: Services, make_user: Any) -> None:
+    if services.db.dialect != "postgresql":
+        pytest.skip("SQLite connections are files: the server cannot close them")
+    email, _, _ = await make_user()
+    assert await services.db.read(emails) == [email]  # the read pool now holds a connection
+    async with services.db.session() as session:
+        killed = (await session.execute(text(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t"
+        ))).scalar_one()
+    assert killed >= 1
+    assert await services.db.read(emails) == [email]
