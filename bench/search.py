@@ -6,7 +6,8 @@ For each database: typical queries in four groups (two-character Chinese,
 three or more characters, Traditional Chinese, English) go through
 ``booths.search.search`` (count, first page, highlights) — p50/p99 per group,
 and the ratio of each p50 to the baseline measured in the same run (a plain
-``SELECT ... WHERE id = ?`` of one booth). Target: p99 ≤ 10 ms. A scratch
+``SELECT ... WHERE id = ?`` of one booth, through the same
+``Database.read`` trip). Target: p99 ≤ 10 ms. A scratch
 PostgreSQL database is created and dropped; after the bulk fill it gets the
 ``VACUUM ANALYZE`` that autovacuum would soon run on a live database (planner
 statistics, visibility map for index-only scans), so the figures are those of
@@ -86,32 +87,31 @@ async def fill(db: Database, count: int) -> None:
 
 async def measure(db: Database, runs: int) -> dict[str, tuple[float, float]]:
     out: dict[str, tuple[float, float]] = {}
-    async with db.session() as session:
-        ids = list((await session.scalars(select(Booth.id))).all())
-        for _ in range(20):  # warm up caches and the OpenCC table
-            await search.search(session, "质量")
-        times: list[float] = []
-        for n in range(runs):
-            booth_id = ids[(n * 7919) % len(ids)]
-            t = time.perf_counter()
-            (await session.execute(select(Booth).where(Booth.id == booth_id))).scalar_one()
-            times.append(time.perf_counter() - t)
-        out["baseline: booth by id"] = (percentile(times, 50), percentile(times, 99))
-        for group, queries in QUERIES.items():
-            times = []
-            for n in range(runs):
-                query = queries[n % len(queries)]
-                t = time.perf_counter()
-                await search.search(session, query, language="zh-Hans")
-                times.append(time.perf_counter() - t)
-            out[group] = (percentile(times, 50), percentile(times, 99))
+    ids = list(await db.read(lambda session: session.scalars(select(Booth.id)).all()))
+    for _ in range(20):  # warm up caches and the OpenCC table
+        await search.search(db, "质量")
+    times: list[float] = []
+    for n in range(runs):
+        booth_id = ids[(n * 7919) % len(ids)]
+        t = time.perf_counter()
+        await db.read(lambda session, booth_id=booth_id: session.execute(select(Booth).where(Booth.id == booth_id)).scalar_one())
+        times.append(time.perf_counter() - t)
+    out["baseline: booth by id"] = (percentile(times, 50), percentile(times, 99))
+    for group, queries in QUERIES.items():
         times = []
         for n in range(runs):
+            query = queries[n % len(queries)]
             t = time.perf_counter()
-            await search.search(session, QUERIES["zh 2 chars"][n % 6], search.Filters(region="sichuan", has_video=True))
+            await search.search(db, query, language="zh-Hans")
             times.append(time.perf_counter() - t)
-        out["zh 2 chars + filters"] = (percentile(times, 50), percentile(times, 99))
-        total = (await search.search(session, "汽车")).total
+        out[group] = (percentile(times, 50), percentile(times, 99))
+    times = []
+    for n in range(runs):
+        t = time.perf_counter()
+        await search.search(db, QUERIES["zh 2 chars"][n % 6], search.Filters(region="sichuan", has_video=True))
+        times.append(time.perf_counter() - t)
+    out["zh 2 chars + filters"] = (percentile(times, 50), percentile(times, 99))
+    total = (await search.search(db, "汽车")).total
     out["_hits"] = (float(total), 0.0)
     return out
 

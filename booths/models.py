@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloudexpo.db import Base, utcnow
@@ -127,7 +127,20 @@ class Application(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class SearchDoc(Base):
+class SearchFacets:
+    """What search filters by, copied from the booth and its exhibitor into each search row (and posting)."""
+
+    zone_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    industry: Mapped[str] = mapped_column(String(40), default="")
+    region: Mapped[str] = mapped_column(String(40), default="")
+    has_video: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_products: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+FACETS = ("zone_id", "industry", "region", "has_video", "has_products")
+
+
+class SearchDoc(SearchFacets, Base):
     """One searchable row per booth (with its exhibitor) and per product.
 
     ``body`` is the normalised text (Traditional folded to Simplified, lower
@@ -145,28 +158,33 @@ class SearchDoc(Base):
     booth_id: Mapped[int] = mapped_column(ForeignKey("booths.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), nullable=True, unique=True)
     body: Mapped[str] = mapped_column(Text, default="")
-    # Copies of what search ranks and filters by, so that it needs no join (migration bo0004):
-    # set by booths.search.refresh_booths, kept in step by triggers on booths, exhibitors, products.
+    # Copies of what search ranks and filters by (the facets too), so that it needs no join (migration
+    # bo0004): set by booths.search.refresh_booths, kept in step by triggers on booths, exhibitors, products.
     visible: Mapped[bool] = mapped_column(Boolean, default=False)
     # "0" booth / "1" product / "9" not visible, "0" featured / "1" not, then the booth number:
     # results order by (sort_key, id); visible rows are sort_key < "2".
     sort_key: Mapped[str] = mapped_column(String(24), default="")
-    zone_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    industry: Mapped[str] = mapped_column(String(40), default="")
-    region: Mapped[str] = mapped_column(String(40), default="")
-    has_video: Mapped[bool] = mapped_column(Boolean, default=False)
-    has_products: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class SearchGram(Base):
+class SearchGram(SearchFacets, Base):
+    """One posting: a two-character piece (or a lone character, or a short Latin word) of a document.
+
+    Stored in result order (primary key gram, sort_key, doc_id; on SQLite a
+    WITHOUT ROWID table, so a gram's postings lie together in that order) with
+    their document's ``sort_key`` and facets (migration bo0005; a trigger on
+    ``search_docs`` keeps them in step): a two-character query, filtered or
+    not, reads one range of postings and touches ``search_docs`` only for
+    the rows of its page. On PostgreSQL the primary key's index INCLUDEs the
+    facets, for index-only scans.
+    """
+
     __tablename__ = "search_grams"
     __table_args__ = (
-        Index("ix_search_grams_doc_id", "doc_id"),
-        Index("ix_search_grams_rank", "gram", "sort_key", "doc_id"),
+        PrimaryKeyConstraint("gram", "sort_key", "doc_id", postgresql_include=list(FACETS)),
+        Index("ix_search_grams_doc_id", "doc_id", "gram"),
         {"sqlite_with_rowid": False},
     )
 
-    gram: Mapped[str] = mapped_column(String(8), primary_key=True)
-    doc_id: Mapped[int] = mapped_column(ForeignKey("search_docs.id", ondelete="CASCADE"), primary_key=True)
-    # The document's sort_key: a gram's postings read in result order (ix_search_grams_rank).
+    gram: Mapped[str] = mapped_column(String(8))
     sort_key: Mapped[str] = mapped_column(String(24), default="")
+    doc_id: Mapped[int] = mapped_column(ForeignKey("search_docs.id", ondelete="CASCADE"))

@@ -34,13 +34,27 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, literal, literal_column, or_, select, text
+from sqlalchemy import (
+    Integer,
+    String,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from booths.catalog import INDUSTRIES, REGIONS
-from booths.models import Booth, Exhibitor, Product, SearchDoc, SearchGram, Zone
+from booths.models import FACETS, Booth, Exhibitor, Product, SearchDoc, SearchGram, Zone
 from booths.text import plain_text
+from cloudexpo.db import Database
 from cloudexpo.i18n import LANGUAGES, pick
 
 MAX_TERMS = 5
@@ -180,7 +194,7 @@ async def refresh_booths(session: AsyncSession, booth_ids: Sequence[int]) -> Non
     if not docs:
         return
     new_ids = (await session.scalars(insert(SearchDoc).returning(SearchDoc.id), docs)).all()
-    gram_rows = [{"gram": g, "doc_id": doc_id, "sort_key": doc["sort_key"]}
+    gram_rows = [{"gram": g, "doc_id": doc_id, "sort_key": doc["sort_key"], **{f: doc[f] for f in FACETS}}
                  for doc_id, doc in zip(new_ids, docs, strict=True) for g in grams(doc["body"])]
     for start in range(0, len(gram_rows), 5000):
         await session.execute(insert(SearchGram), gram_rows[start:start + 5000])
@@ -232,49 +246,118 @@ def _term_kind(term: str) -> str:
     return "like"
 
 
-def _term_condition(term: str, dialect: str) -> Any:
-    kind = _term_kind(term)
+def _term_condition(kind: str, name: str, dialect: str, doc_id: Any) -> tuple[Any, bool]:
+    """The condition that a document (whose id is the column ``doc_id``) holds the term bound as ``name``,
+    and whether it reads ``search_docs`` itself (its body) rather than only the document's id."""
     if kind == "long":
         if dialect == "sqlite":
-            phrase = '"' + term.replace('"', '""') + '"'
-            return SearchDoc.id.in_(
-                select(literal_column("rowid")).select_from(text("search_fts")).where(text("search_fts MATCH :p").bindparams(p=phrase))
-            )
+            fts: Any = select(literal_column("rowid")).select_from(text("search_fts")).where(text(f"search_fts MATCH :{name}"))
+            return doc_id.in_(fts), False
         # The body is normalised (lower case) like the term: LIKE, cheaper than ILIKE, uses the trigram index too.
-        return SearchDoc.body.like(f"%{_like_escape(term)}%", escape="\\")
+        return SearchDoc.body.like(bindparam(name, type_=String), escape="\\"), True
     if kind == "gram":
         posting = aliased(SearchGram)
-        return exists(select(literal(1)).where(posting.gram == term, posting.doc_id == SearchDoc.id))
+        return exists(select(literal(1)).where(posting.gram == bindparam(name), posting.doc_id == doc_id)), False
     if kind == "prefix":
-        return SearchDoc.id.in_(
-            select(SearchGram.doc_id).where(SearchGram.gram >= term, SearchGram.gram < term + "\U0010ffff")
-        )
-    return SearchDoc.body.like(f"%{_like_escape(term)}%", escape="\\")
+        return doc_id.in_(select(SearchGram.doc_id).where(SearchGram.gram >= bindparam(name), SearchGram.gram < bindparam(name + "_end"))), False
+    return SearchDoc.body.like(bindparam(name, type_=String), escape="\\"), True
 
 
-def _filter_conditions(filters: Filters) -> list[Any]:
-    conds: list[Any] = [SearchDoc.visible == True]  # noqa: E712 (an index column: "= true", not "IS true")
-    if filters.zone_id is not None:
-        conds.append(SearchDoc.zone_id == filters.zone_id)
-    if filters.industry:
-        conds.append(SearchDoc.industry == filters.industry)
-    if filters.region:
-        conds.append(SearchDoc.region == filters.region)
-    if filters.has_video is not None:
-        conds.append(SearchDoc.has_video == filters.has_video)
-    if filters.has_products is not None:
-        conds.append(SearchDoc.has_products == filters.has_products)
-    return conds
+def _term_values(kind: str, name: str, term: str, dialect: str) -> dict[str, str]:
+    """The values of :func:`_term_condition`'s parameters for ``term``."""
+    if kind == "long" and dialect == "sqlite":
+        return {name: '"' + term.replace('"', '""') + '"'}  # an FTS5 phrase
+    if kind in ("long", "like"):
+        return {name: f"%{_like_escape(term)}%"}
+    if kind == "prefix":
+        return {name: term, name + "_end": term + "\U0010ffff"}
+    return {name: term}
 
 
-async def _postings(session: AsyncSession, gram: str) -> int:
+def _facets(filters: Filters) -> dict[str, Any]:
+    """The filters in use, by facet column."""
+    return {name: value for name in FACETS if (value := getattr(filters, name)) is not None and value != ""}
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a search statement's SQL depends on (the values are bound): one statement is built per shape."""
+
+    dialect: str
+    driven: bool  # a two-character term's postings drive the query
+    facets: tuple[str, ...]
+    others: tuple[str, ...]  # kinds of the other terms
+    booths_only: bool  # no terms: list booths, not products
+    combined: bool  # page and capped count in one statement (SQLite)
+
+
+@lru_cache(maxsize=256)
+def _statements(shape: _Shape) -> tuple[Any, Any]:
+    """The page statement and the capped count statement of a shape."""
+    posting = aliased(SearchGram)
+    if not shape.driven:
+        doc_id: Any = SearchDoc.id
+        row: Any = SearchDoc
+        conds: list[Any] = [SearchDoc.visible == True]  # noqa: E712 (an index column: "= true", not "IS true")
+        if shape.booths_only:
+            conds.append(SearchDoc.kind == "booth")
+        order: tuple[Any, ...] = (SearchDoc.sort_key, SearchDoc.id)
+    else:
+        doc_id, row = posting.doc_id, posting
+        conds = [posting.gram == bindparam("driver"), posting.sort_key < VISIBLE_BELOW]
+        order = (posting.sort_key, posting.doc_id)
+    conds += [getattr(row, name) == bindparam(f"f_{name}") for name in shape.facets]
+    others = [_term_condition(kind, f"t{n}", shape.dialect, doc_id) for n, kind in enumerate(shape.others)]
+    conds += [condition for condition, _ in others]
+    reads_doc = shape.driven and any(needs_doc for _, needs_doc in others)
+
+    def matching(*columns: Any) -> Any:
+        if not shape.driven:
+            return select(*columns).where(*conds)
+        chosen = select(*columns).select_from(posting)
+        if reads_doc:
+            chosen = chosen.join(SearchDoc, SearchDoc.id == posting.doc_id)
+        return chosen.where(*conds)
+
+    def with_docs(ranked: Any, *extra: Any) -> Any:
+        """The page's rows of ``ranked`` (doc_id, o0, o1) with what a hit needs of their search rows."""
+        return (select(SearchDoc.kind, SearchDoc.booth_id, SearchDoc.product_id, *extra).select_from(ranked)
+                .join(SearchDoc, SearchDoc.id == ranked.c.doc_id).order_by(ranked.c.o0, ranked.c.o1))
+
+    ranked = matching(doc_id.label("doc_id"), order[0].label("o0"), order[1].label("o1")).order_by(*order)
+    limit, offset = bindparam("limit", type_=Integer), bindparam("offset", type_=Integer)
+    if shape.combined:
+        # Page and (capped) count in one statement: the first COUNT_CAP + 1 matches in result order, counted by a
+        # window over them, the page cut from them; the FTS lookup (MATCH) runs once instead of twice.
+        capped = ranked.limit(COUNT_CAP + 1).subquery()
+        paged = (select(capped, func.count().over().label("total"))
+                 .order_by(capped.c.o0, capped.c.o1).limit(limit).offset(offset).subquery())
+        page = with_docs(paged, paged.c.total)
+    else:
+        page = with_docs(ranked.limit(limit).offset(offset).subquery())
+    count = select(func.count()).select_from(matching(literal(1)).limit(COUNT_CAP + 1).subquery())
+    return page, count
+
+
+_POSTINGS = select(func.count()).select_from(
+    select(literal(1)).where(SearchGram.gram == bindparam("gram")).limit(COUNT_CAP + 1).subquery()
+)
+_HIT_BOOTHS = (
+    select(Booth, Exhibitor, Zone)
+    .join(Exhibitor, Exhibitor.id == Booth.exhibitor_id)
+    .join(Zone, Zone.id == Booth.zone_id)
+    .where(Booth.id.in_(bindparam("ids", expanding=True)))
+)
+_HIT_PRODUCTS = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
+
+
+def _postings(session: Session, gram: str) -> int:
     """How many documents hold ``gram`` (counted up to a bound: enough to pick the rarest term)."""
-    inner = select(literal(1)).where(SearchGram.gram == gram).limit(COUNT_CAP + 1).subquery()
-    return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
+    return int(session.scalar(_POSTINGS, {"gram": gram}) or 0)
 
 
 async def search(
-    session: AsyncSession,
+    db: Database,
     query: str,
     filters: Filters | None = None,
     *,
@@ -282,75 +365,62 @@ async def search(
     limit: int = PAGE,
     offset: int = 0,
 ) -> Results:
-    """Visible booths and products matching every term of ``query`` and the filters."""
+    """Visible booths and products matching every term of ``query`` and the filters.
+
+    Its few statements and the highlighting run in one trip (:meth:`Database.read`)."""
+    return await db.read(lambda session: search_in(session, query, filters, language=language, limit=limit, offset=offset))
+
+
+def search_in(
+    session: Session,
+    query: str,
+    filters: Filters | None = None,
+    *,
+    language: str = "zh-Hans",
+    limit: int = PAGE,
+    offset: int = 0,
+) -> Results:
+    """:func:`search` within a (synchronous) session."""
     filters = filters or Filters()
     terms = terms_of(query)
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    conds = _filter_conditions(filters)
-    if not terms:
-        conds.append(SearchDoc.kind == "booth")
-    # A two-character term drives the query: its postings are stored in result order.
+    dialect = session.get_bind().dialect.name
+    # A two-character term drives the query: its postings are stored in result order, with the facets.
     grams_ = list(dict.fromkeys(t for t in terms if _term_kind(t) == "gram"))
     driver: str | None = None
     if len(grams_) == 1:
         driver = grams_[0]
     elif grams_:
-        sizes = [await _postings(session, g) for g in grams_]
+        sizes = [_postings(session, g) for g in grams_]
         driver = grams_[sizes.index(min(sizes))]
-    conds += [_term_condition(t, dialect) for t in dict.fromkeys(terms) if t != driver]
-    only_visibility = len(conds) == 1  # no filter, no other term: the driver's postings alone tell the count
-    posting = aliased(SearchGram)
-    order: tuple[Any, ...] = (SearchDoc.sort_key, SearchDoc.id)
-    if driver is not None:
-        conds += [posting.gram == driver, posting.sort_key < VISIBLE_BELOW]
-        order = (posting.sort_key, posting.doc_id)
-
-    def matching(*columns: Any) -> Any:
-        if driver is None:
-            return select(*columns).where(*conds)
-        return select(*columns).select_from(posting).join(SearchDoc, SearchDoc.id == posting.doc_id).where(*conds)
-
+    facets = _facets(filters)
+    others = [t for t in dict.fromkeys(terms) if t != driver]
+    kinds = tuple(_term_kind(t) for t in others)
+    # Only the driver's visible postings: they alone tell the count (from the index, without a page's window).
+    plain = driver is not None and not facets and not others
+    combined = dialect == "sqlite" and not plain and offset + limit <= COUNT_CAP + 1
+    page_statement, count_statement = _statements(_Shape(dialect, driver is not None, tuple(facets), kinds, not terms, combined))
+    params: dict[str, Any] = {"driver": driver, "limit": limit, "offset": offset}
+    params.update({f"f_{name}": value for name, value in facets.items()})
+    for n, (kind, term) in enumerate(zip(kinds, others, strict=True)):
+        params.update(_term_values(kind, f"t{n}", term, dialect))
+    page = list(session.execute(page_statement, params).all())
     total = -1
-    if dialect == "sqlite" and not (driver is not None and only_visibility) and offset + limit <= COUNT_CAP + 1:
-        # Page and (capped) count in one statement: the first COUNT_CAP + 1 matches in result order, counted by a
-        # window over them, the page cut from them; the FTS lookup (MATCH) runs once instead of twice.
-        ordered = [c.label(f"o{n}") for n, c in enumerate(order)]
-        capped = matching(SearchDoc.kind, SearchDoc.booth_id, SearchDoc.product_id, *ordered).order_by(*order) \
-            .limit(COUNT_CAP + 1).subquery()
-        rows = (await session.execute(
-            select(capped.c.kind, capped.c.booth_id, capped.c.product_id, func.count().over().label("total"))
-            .order_by(*(capped.c[f"o{n}"] for n in range(len(order)))).limit(limit).offset(offset)
-        )).all()
-        page = list(rows)
-        if rows:
-            total = int(rows[0].total)
+    if combined:
+        if page:
+            total = int(page[0].total)
         elif offset == 0:
             total = 0
-    else:
-        page = list((await session.execute(
-            matching(SearchDoc.kind, SearchDoc.booth_id, SearchDoc.product_id).order_by(*order).limit(limit).offset(offset)
-        )).all())
-        if len(page) < limit and (page or offset == 0):
-            total = offset + len(page)  # the last page: no need to count
+    elif len(page) < limit and (page or offset == 0):
+        total = offset + len(page)  # the last page: no need to count
     if total < 0:
-        if driver is not None and only_visibility:
-            counted = (select(literal(1)).where(SearchGram.gram == driver, SearchGram.sort_key < VISIBLE_BELOW)
-                       .limit(COUNT_CAP + 1).subquery())
-        else:
-            counted = matching(literal(1)).limit(COUNT_CAP + 1).subquery()
-        total = int(await session.scalar(select(func.count()).select_from(counted)) or 0)
+        total = int(session.scalar(count_statement, params) or 0)
     booth_ids = {row.booth_id for row in page}
     product_ids = {row.product_id for row in page if row.product_id is not None}
     booths: dict[int, tuple[Booth, Exhibitor, Zone]] = {}
     if booth_ids:
-        for b, e, z in (await session.execute(
-            select(Booth, Exhibitor, Zone)
-            .join(Exhibitor, Exhibitor.id == Booth.exhibitor_id)
-            .join(Zone, Zone.id == Booth.zone_id)
-            .where(Booth.id.in_(booth_ids))
-        )).all():
+        for b, e, z in session.execute(_HIT_BOOTHS, {"ids": list(booth_ids)}).all():
             booths[b.id] = (b, e, z)
-    products = {p.id: p for p in (await session.scalars(select(Product).where(Product.id.in_(product_ids)))).all()} if product_ids else {}
+    products = {p.id: p for p in session.scalars(_HIT_PRODUCTS, {"ids": list(product_ids)}).all()} if product_ids else {}
     hits: list[Hit] = []
     for row in page:
         if row.booth_id not in booths or (row.product_id and row.product_id not in products):

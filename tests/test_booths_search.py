@@ -29,8 +29,7 @@ def test_highlight_escapes_html_and_marks_matches() -> None:
 
 
 async def _numbers(services: Services, q: str, filters: Filters | None = None, language: str = "zh-Hans") -> list[str]:
-    async with services.db.session() as session:
-        results = await search.search(session, q, filters, language=language)
+    results = await search.search(services.db, q, filters, language=language)
     return [h.booth.number for h in results.hits]
 
 
@@ -72,6 +71,39 @@ async def test_filters(services: Services) -> None:
     assert set(await _numbers(services, "", Filters(industry="new-energy-vehicles"))) == {"1A-001"}
     assert await _numbers(services, "", Filters(zone_id=expo.zones["regional"])) == []
     assert await _numbers(services, "汽车", Filters(region="sichuan")) == []
+
+
+async def test_two_character_postings_follow_changes_made_anywhere(services: Services) -> None:
+    """The postings carry their booth's facets and rank: triggers keep them in step with plain UPDATEs/INSERTs."""
+    from sqlalchemy import update
+
+    from booths.models import Booth, Exhibitor, Product
+
+    expo = await make_expo(services)
+    byd = expo.booths["1A-001"]
+    assert await _numbers(services, "汽车", Filters(region="sichuan")) == []
+    async with services.db.session() as session:
+        await session.execute(update(Exhibitor).where(Exhibitor.id == expo.exhibitors["1A-001"]).values(region="sichuan"))
+        await session.execute(update(Booth).where(Booth.id == byd).values(has_video=True, zone_id=expo.zones["regional"]))
+        await session.commit()
+    assert await _numbers(services, "汽车", Filters(region="sichuan", has_video=True)) == ["1A-001"]
+    assert await _numbers(services, "汽车", Filters(zone_id=expo.zones["regional"])) == ["1A-001"]
+    assert await _numbers(services, "汽车", Filters(zone_id=expo.zones["innovation"])) == []
+    # 1A-002 has no products; one added with a plain INSERT makes it match "has products".
+    assert "1A-002" not in await _numbers(services, "展台", Filters(has_products=True))
+    async with services.db.session() as session:
+        session.add(Product(booth_id=expo.booths["1A-002"], name={"zh-Hans": "绿茶"}, description={}, specifications=[], position=0))
+        await session.commit()
+    assert "1A-002" in await _numbers(services, "展台", Filters(has_products=True))
+    # Unpublished: gone from two-character results at once; published again: back.
+    async with services.db.session() as session:
+        await session.execute(update(Booth).where(Booth.id == byd).values(published=False))
+        await session.commit()
+    assert await _numbers(services, "汽车") == []
+    async with services.db.session() as session:
+        await session.execute(update(Booth).where(Booth.id == byd).values(published=True))
+        await session.commit()
+    assert await _numbers(services, "汽车") == ["1A-001"]
 
 
 async def test_index_follows_edits(services: Services, make_user: Any) -> None:

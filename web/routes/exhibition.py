@@ -394,9 +394,13 @@ async def product_page(request: Request) -> Response:
     })
 
 
-async def _search(request: Request, session: AsyncSession) -> tuple[search.Results, dict[str, Any]]:
+async def _search(request: Request) -> tuple[search.Results, dict[str, Any]]:
+    db = services(request).db
     q = (request.query_params.get("q") or "").strip()[:200]
-    zone = await query_zone(session, request)
+    zone = None
+    if request.query_params.get("zone"):
+        async with db.session() as session:
+            zone = await query_zone(session, request)
     filters = search.Filters(
         zone_id=zone.id if zone else None,
         industry=query_choice(request, "industry", INDUSTRIES),
@@ -406,7 +410,7 @@ async def _search(request: Request, session: AsyncSession) -> tuple[search.Resul
     )
     limit = query_int(request, "limit", search.PAGE, 1, 100)
     offset = query_int(request, "offset", 0, 0, 10_000)
-    results = await search.search(session, q, filters, language=language(request), limit=limit, offset=offset)
+    results = await search.search(db, q, filters, language=language(request), limit=limit, offset=offset)
     form = {"q": q, "zone": zone.slug if zone else "", "industry": filters.industry or "", "region": filters.region or "",
             "has_products": filters.has_products, "has_video": filters.has_video, "limit": limit, "offset": offset}
     return results, form
@@ -426,9 +430,8 @@ def hit_json(hit: search.Hit) -> dict[str, Any]:
 
 
 async def search_page(request: Request) -> Response:
-    svc = services(request)
-    async with svc.db.session() as session:
-        results, form = await _search(request, session)
+    results, form = await _search(request)
+    async with services(request).db.session() as session:
         zones = await exhibition.list_zones(session)
     hits = [(h, {k: Markup(v) for k, v in h.highlights.items()}) for h in results.hits]
     return page(request, "exhibition/search.html", {"results": results, "hits": hits, "form": form, "zones": zones})
@@ -566,8 +569,7 @@ async def api_delete_product(request: Request) -> Response:
 
 
 async def api_search(request: Request) -> Response:
-    async with services(request).db.session() as session:
-        results, form = await _search(request, session)
+    results, form = await _search(request)
     return JSONResponse({
         "query": results.query, "terms": results.terms, "total": results.total, "total_capped": results.total_capped,
         "limit": form["limit"], "offset": form["offset"], "results": [hit_json(h) for h in results.hits],
