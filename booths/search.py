@@ -320,16 +320,23 @@ def _statements(shape: _Shape) -> tuple[Any, Any]:
         return chosen.where(*conds)
 
     def with_docs(ranked: Any, *extra: Any) -> Any:
-        """The page's rows of ``ranked`` (doc_id, o0, o1) with what a hit needs of their search rows."""
-        return (select(SearchDoc.kind, SearchDoc.booth_id, SearchDoc.product_id, *extra).select_from(ranked)
-                .join(SearchDoc, SearchDoc.id == ranked.c.doc_id).order_by(ranked.c.o0, ranked.c.o1))
+        """The page's rows of ``ranked`` (doc_id, o0, o1) with everything a hit shows, in the same statement."""
+        return (select(SearchDoc.kind, Booth, Exhibitor, Zone, Product, *extra).select_from(ranked)
+                .join(SearchDoc, SearchDoc.id == ranked.c.doc_id)
+                .join(Booth, Booth.id == SearchDoc.booth_id)
+                .join(Exhibitor, Exhibitor.id == Booth.exhibitor_id)
+                .join(Zone, Zone.id == Booth.zone_id)
+                .outerjoin(Product, Product.id == SearchDoc.product_id)
+                .order_by(ranked.c.o0, ranked.c.o1))
 
     ranked = matching(doc_id.label("doc_id"), order[0].label("o0"), order[1].label("o1")).order_by(*order)
     limit, offset = bindparam("limit", type_=Integer), bindparam("offset", type_=Integer)
     if shape.combined:
         # Page and (capped) count in one statement: the first COUNT_CAP + 1 matches in result order, counted by a
-        # window over them, the page cut from them; the FTS lookup (MATCH) runs once instead of twice.
-        capped = ranked.limit(COUNT_CAP + 1).subquery()
+        # window over them, the page cut from them; the text lookup (FTS MATCH, trigram LIKE) runs once, not twice.
+        # MATERIALIZED: else PostgreSQL plans the inner query for the page's 20 rows (walking the rank index and
+        # testing every body) although the count reads all of them; fetched whole, it uses the trigram index.
+        capped = ranked.limit(COUNT_CAP + 1).cte("capped").prefix_with("MATERIALIZED", dialect="postgresql")
         paged = (select(capped, func.count().over().label("total"))
                  .order_by(capped.c.o0, capped.c.o1).limit(limit).offset(offset).subquery())
         page = with_docs(paged, paged.c.total)
@@ -342,15 +349,6 @@ def _statements(shape: _Shape) -> tuple[Any, Any]:
 _POSTINGS = select(func.count()).select_from(
     select(literal(1)).where(SearchGram.gram == bindparam("gram")).limit(COUNT_CAP + 1).subquery()
 )
-_HIT_BOOTHS = (
-    select(Booth, Exhibitor, Zone)
-    .join(Exhibitor, Exhibitor.id == Booth.exhibitor_id)
-    .join(Zone, Zone.id == Booth.zone_id)
-    .where(Booth.id.in_(bindparam("ids", expanding=True)))
-)
-_HIT_PRODUCTS = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
-
-
 def _postings(session: Session, gram: str) -> int:
     """How many documents hold ``gram`` (counted up to a bound: enough to pick the rarest term)."""
     return int(session.scalar(_POSTINGS, {"gram": gram}) or 0)
@@ -397,7 +395,7 @@ def search_in(
     kinds = tuple(_term_kind(t) for t in others)
     # Only the driver's visible postings: they alone tell the count (from the index, without a page's window).
     plain = driver is not None and not facets and not others
-    combined = dialect == "sqlite" and not plain and offset + limit <= COUNT_CAP + 1
+    combined = not plain and offset + limit <= COUNT_CAP + 1
     page_statement, count_statement = _statements(_Shape(dialect, driver is not None, tuple(facets), kinds, not terms, combined))
     params: dict[str, Any] = {"driver": driver, "limit": limit, "offset": offset}
     params.update({f"f_{name}": value for name, value in facets.items()})
@@ -414,20 +412,9 @@ def search_in(
         total = offset + len(page)  # the last page: no need to count
     if total < 0:
         total = int(session.scalar(count_statement, params) or 0)
-    booth_ids = {row.booth_id for row in page}
-    product_ids = {row.product_id for row in page if row.product_id is not None}
-    booths: dict[int, tuple[Booth, Exhibitor, Zone]] = {}
-    if booth_ids:
-        for b, e, z in session.execute(_HIT_BOOTHS, {"ids": list(booth_ids)}).all():
-            booths[b.id] = (b, e, z)
-    products = {p.id: p for p in session.scalars(_HIT_PRODUCTS, {"ids": list(product_ids)}).all()} if product_ids else {}
     hits: list[Hit] = []
     for row in page:
-        if row.booth_id not in booths or (row.product_id and row.product_id not in products):
-            continue  # changed meanwhile
-        b, e, z = booths[row.booth_id]
-        product = products.get(row.product_id) if row.product_id else None
-        hit = Hit(row.kind, b, e, z, product)
+        hit = Hit(row.kind, row.Booth, row.Exhibitor, row.Zone, row.Product)
         hit.highlights = _highlights(hit, terms, language)
         hits.append(hit)
     return Results(query, terms, min(total, COUNT_CAP), total > COUNT_CAP, hits)
