@@ -263,10 +263,12 @@ def _term_condition(kind: str, name: str, dialect: str, doc_id: Any) -> tuple[An
     return SearchDoc.body.like(bindparam(name, type_=String), escape="\\"), True
 
 
-def _term_values(kind: str, name: str, term: str, dialect: str) -> dict[str, str]:
-    """The values of :func:`_term_condition`'s parameters for ``term``."""
+def _term_values(kind: str, name: str, term: str | tuple[str, ...], dialect: str) -> dict[str, str]:
+    """The values of :func:`_term_condition`'s parameters for ``term`` (on SQLite, all long terms at once)."""
     if kind == "long" and dialect == "sqlite":
-        return {name: '"' + term.replace('"', '""') + '"'}  # an FTS5 phrase
+        # FTS5 phrases, ANDed in one MATCH: the FTS index intersects them itself.
+        return {name: " AND ".join('"' + t.replace('"', '""') + '"' for t in (term if isinstance(term, tuple) else (term,)))}
+    assert isinstance(term, str)
     if kind in ("long", "like"):
         return {name: f"%{_like_escape(term)}%"}
     if kind == "prefix":
@@ -391,8 +393,11 @@ def search_in(
         sizes = [_postings(session, g) for g in grams_]
         driver = grams_[sizes.index(min(sizes))]
     facets = _facets(filters)
-    others = [t for t in dict.fromkeys(terms) if t != driver]
-    kinds = tuple(_term_kind(t) for t in others)
+    others: list[str | tuple[str, ...]] = [t for t in dict.fromkeys(terms) if t != driver]
+    if dialect == "sqlite":  # one FTS MATCH for all long terms
+        longs = tuple(t for t in others if isinstance(t, str) and _term_kind(t) == "long")
+        others = [t for t in others if t not in longs] + ([longs] if longs else [])
+    kinds = tuple("long" if isinstance(t, tuple) else _term_kind(t) for t in others)
     # Only the driver's visible postings: they alone tell the count (from the index, without a page's window).
     plain = driver is not None and not facets and not others
     combined = not plain and offset + limit <= COUNT_CAP + 1

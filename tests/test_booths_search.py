@@ -55,6 +55,14 @@ async def test_finds(services: Services, query: str, expected: str) -> None:
     assert expected in found
 
 
+async def test_every_term_must_match(services: Services) -> None:
+    await make_expo(services)
+    assert await _numbers(services, "byd vehicles") == ["1A-001"]      # two long terms (one FTS MATCH on SQLite)
+    assert await _numbers(services, "byd 蒙顶山") == []                  # each matches another booth
+    assert await _numbers(services, "比亚迪 汽车 energy") == ["1A-001"]  # long, two-character and Latin terms
+    assert await _numbers(services, "汽车 茶叶") == []
+
+
 async def test_unpublished_and_hidden_booths_are_never_found(services: Services) -> None:
     await make_expo(services)
     assert await _numbers(services, "展台") == ["1A-001", "1A-002"]  # 展臺 folds to 展台
