@@ -88,6 +88,7 @@ async def _preflight(settings: Settings) -> None:
 def _serve(settings: Settings, banner: Callable[[], None] | None = None, *, demo_live: bool = False) -> None:
     import uvicorn
 
+    from cloudexpo import heap
     from cloudexpo.app import create_app
     from cloudexpo.logs import configure_logging
 
@@ -105,14 +106,15 @@ def _serve(settings: Settings, banner: Callable[[], None] | None = None, *, demo
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    if banner is not None:
-        original = server.startup
+    original = server.startup
 
-        async def startup(sockets: Any = None) -> None:
-            await original(sockets)
+    async def startup(sockets: Any = None) -> None:
+        await original(sockets)
+        heap.settle()
+        if banner is not None:
             banner()
 
-        server.startup = startup  # type: ignore[method-assign]
+    server.startup = startup  # type: ignore[method-assign]
     server.run()
 
 
