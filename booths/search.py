@@ -6,8 +6,8 @@ character at a time so that offsets stay the same for highlighting) and to
 lower case. Chinese has no spaces, so matching is by substring:
 
 - three characters or more: SQLite FTS5 with the trigram tokenizer
-  (``search_fts``), PostgreSQL pg_trgm (a GIN index on ``search_docs.body``
-  and ILIKE);
+  (``search_fts``; all long terms in one MATCH), PostgreSQL pg_trgm (a GIN
+  index on ``search_docs.body`` and LIKE on the normalised body);
 - one or two characters (most Chinese words are two): the ``search_grams``
   table of two-character pieces of every Chinese run (and short Latin
   words), on both databases.
@@ -18,11 +18,16 @@ their text calls :func:`refresh_booth`.
 
 Each search row also carries copies of what results are filtered and ranked by
 (``visible``, ``sort_key``, zone, industry, region, has video, has products;
-triggers keep them in step, migration bo0004), and each gram its document's
-``sort_key``: a query needs no join to rank or filter, and a two-character
-query reads its gram's postings already in result order and stops after one
-page (and after ``COUNT_CAP`` + 1 rows for the count). Only the rows of the
-page are loaded and highlighted.
+triggers keep them in step, migration bo0004), and each posting its
+document's ``sort_key`` and facets (bo0005): a query needs no join to rank or
+filter, and a two-character query, filtered or not, reads one range of its
+gram's postings already in result order and stops after one page (and after
+``COUNT_CAP`` + 1 rows for the count).
+
+A search is one statement (the capped matches, their count, the page, and
+the page's booths, exhibitors, zones and products), built once per query
+shape with the values bound (:func:`_statements`), run with the highlighting
+in one :meth:`Database.read` trip.
 """
 
 from __future__ import annotations
