@@ -25,9 +25,10 @@ gram's postings already in result order and stops after one page (and after
 ``COUNT_CAP`` + 1 rows for the count).
 
 A search is one statement (the capped matches, their count, the page, and
-the page's booths, exhibitors, zones and products), built once per query
-shape with the values bound (:func:`_statements`), run with the highlighting
-in one :meth:`Database.read` trip.
+the page's booths, exhibitors, zones and products; an unfiltered
+two-character query counts its postings apart, from the index alone), built
+once per query shape with the values bound (:func:`_statements`), run with
+the highlighting in one :meth:`Database.read` trip.
 """
 
 from __future__ import annotations
