@@ -105,7 +105,7 @@ def make_read_engine(url: str) -> Engine | AsyncEngine | None:
     None for an in-memory SQLite database (one connection only: reads go through the main engine)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_size=5, max_overflow=10, isolation_level="AUTOCOMMIT")
+        return create_async_engine(url, pool_size=5, max_overflow=5, isolation_level="AUTOCOMMIT")
     if parsed.database in (None, "", ":memory:") or "memory" in parsed.query.values():
         return None
     engine = create_engine(parsed.set(drivername="sqlite"), pool_size=READ_THREADS, max_overflow=0,
