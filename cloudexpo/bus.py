@@ -183,6 +183,13 @@ class RedisBus(_LocalFanout):
                 await self._redis.aclose()
         self._subs.clear()
 
+    @property
+    def client(self) -> Any:
+        """The Redis connection pool (after :meth:`start`), for other shared state such as rate limits."""
+        if self._redis is None:
+            raise BusError("the Redis bus is not started")
+        return self._redis
+
     async def check(self) -> None:
         try:
             await self._redis.ping()

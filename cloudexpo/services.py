@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from cloudexpo.bus import EventBus, make_bus
 from cloudexpo.db import Database
+from cloudexpo.ratelimit import RateLimiter, SharedRateLimiter, make_limiter
 from cloudexpo.settings import Settings
 from cloudexpo.storage import ObjectStore, open_store
 
@@ -47,6 +48,10 @@ class Services:
             bus=make_bus(settings.redis_url),
             secret_key=secret,
         )
+
+    def rate_limiter(self, limit: int, window: float) -> RateLimiter | SharedRateLimiter:
+        """At most ``limit`` hits per ``window`` seconds per key, counted across every node when there are several."""
+        return make_limiter(self.bus, self.secret_key, limit, window)
 
     async def start(self) -> None:
         if self.settings.is_sqlite:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloudexpo.bus import EventBus
 from cloudexpo.db import utcnow
 from cloudexpo.permissions import Forbidden, Principal, require
-from cloudexpo.ratelimit import RateLimiter
+from cloudexpo.ratelimit import RateLimiter, SharedRateLimiter
 
 from .models import ChatMessage, ChatMute, Slot, SlotState
 from .schedule import SlotClosed, get_slot
@@ -91,11 +91,11 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
 
 
 class Chat:
-    """Chat rules for one process: the rate limiter lives here."""
+    """Chat rules: mutes, closed chats and the rate limit (shared by every node with the Redis bus)."""
 
-    def __init__(self, bus: EventBus, limit: int = RATE_LIMIT, window: float = RATE_WINDOW) -> None:
+    def __init__(self, bus: EventBus, limiter: RateLimiter | SharedRateLimiter | None = None) -> None:
         self.bus = bus
-        self.limiter = RateLimiter(limit, window)
+        self.limiter = limiter or RateLimiter(RATE_LIMIT, RATE_WINDOW)
 
     async def is_muted(self, db: AsyncSession, slot_id: int, user_id: int) -> bool:
         found = await db.scalar(
@@ -118,7 +118,7 @@ class Chat:
         body = clean_text(raw)
         if await self.is_muted(db, slot_id, principal.user_id):
             raise ChatMuted("A moderator muted you in this chat.")
-        self.limiter.hit(f"chat:{principal.user_id}")
+        await self.limiter.check(f"chat:{principal.user_id}")
         now = utcnow()
         message = ChatMessage(
             slot_id=slot_id,

@@ -12,7 +12,7 @@ from typing import Any
 
 from cloudexpo.services import Services
 
-from .chat import Chat
+from .chat import RATE_LIMIT, RATE_WINDOW, Chat
 from .live import LiveService
 
 
@@ -34,7 +34,7 @@ def install_live(services: Services, *, demo_live: bool = False, engine: Any = N
     )
     services.extras["media"] = engine
     services.extras["live"] = live
-    services.extras["chat"] = Chat(services.bus)
+    services.extras["chat"] = Chat(services.bus, services.rate_limiter(RATE_LIMIT, RATE_WINDOW))
 
     async def start(svc: Services) -> None:
         await live.start()

@@ -10,7 +10,6 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
-from cloudexpo.ratelimit import RateLimiter
 from cloudexpo.services import Services
 from web import i18n
 from web.errors import EXCEPTION_HANDLERS
@@ -96,5 +95,5 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug:
     )
     app.state.services = services
     app.state.principal_cache = cache
-    app.state.signin_limiter = RateLimiter(settings.signin_rate, 60.0)
+    app.state.signin_limiter = services.rate_limiter(settings.signin_rate, 60.0)
     return app

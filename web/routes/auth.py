@@ -13,7 +13,7 @@ from cloudexpo import accounts
 from cloudexpo.accounts import AccountError
 from cloudexpo.i18n import LANGUAGES
 from cloudexpo.permissions import Principal
-from cloudexpo.ratelimit import RateLimiter
+from cloudexpo.ratelimit import RateLimiter, SharedRateLimiter
 from web.context import client_ip, csrf_token, language, principal, services
 from web.errors import ApiError, wants_json
 from web.forms import read_input
@@ -21,7 +21,7 @@ from web.middleware import LANG_COOKIE
 from web.templating import render
 
 
-def _limiter(request: Request) -> RateLimiter:
+def _limiter(request: Request) -> RateLimiter | SharedRateLimiter:
     return request.app.state.signin_limiter
 
 
@@ -57,8 +57,8 @@ async def signin_page(request: Request) -> Response:
 async def signin(request: Request) -> Response:
     data = await read_input(request)
     email = str(data.get("email", "")).strip().lower()
-    _limiter(request).hit(f"signin:{client_ip(request)}")
-    _limiter(request).hit(f"signin:{email}")
+    await _limiter(request).check(f"signin:{client_ip(request)}")
+    await _limiter(request).check(f"signin:{email}")
     async with services(request).db.session() as db:
         user = await accounts.authenticate(db, email, str(data.get("password", "")))
         await db.commit()
@@ -79,7 +79,7 @@ async def signup_page(request: Request) -> Response:
 
 async def signup(request: Request) -> Response:
     data = await read_input(request)
-    _limiter(request).hit(f"signup:{client_ip(request)}")
+    await _limiter(request).check(f"signup:{client_ip(request)}")
     try:
         async with services(request).db.session() as db:
             user = await accounts.create_user(
