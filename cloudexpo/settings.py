@@ -250,7 +250,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("default_language", "zh-Hans", "Language for visitors whose browser asks for none Cloud Expo speaks.", "en", _language),
     Setting("log_format", "text", "Log lines as text or as JSON objects (one per line).", "json", _choice("text", "json")),
     Setting("log_level", "info", "Lowest level that is logged.", "debug", _choice("info", "debug", "warning", "error")),
-    Setting("signin_rate", 10, "Sign-in and sign-up attempts allowed per address and per minute.", "10", _int_range(1, 10000, "10")),
+    Setting("signin_rate", 10, "Sign-in and sign-up attempts allowed per address (and per e-mail address) and per minute; counted across every node when CLOUDEXPO_REDIS_URL is set.", "10", _int_range(1, 10000, "10")),
     Setting("secure_cookies", None, "Mark cookies Secure; by default on when the public URL is https.", "true", lambda n, r: _bool(n, r)),
     Setting("quota_bytes", 2 * 1024**3, "Booth media each exhibitor may keep, in bytes, counting every file but rejected ones.", "5368709120", _int_range(1, 1024**5, "2147483648")),
     Setting("max_image_bytes", 20 * 1000**2, "Largest picture (logo, banner, gallery image) one upload may be, in bytes.", "20000000", _int_range(1, 5 * 1024**3, "20000000")),
