@@ -36,6 +36,7 @@ from booths.seed_data import (
     REGIONAL,
     ZONES,
 )
+from booths.seed_meetings import seed_meetings
 from booths.text import to_traditional
 from cloudexpo import accounts
 from cloudexpo.accounts import Role
@@ -439,6 +440,7 @@ async def seed_exhibition(services: Services, password: str) -> list[tuple[str, 
         new_ids = await _booths(session, zones)
         await search.refresh_booths(session, new_ids)
         logins = await _accounts(session, password, zones)
+        logins += await seed_meetings(session, password, services.settings.timezone)
         await session.commit()
         made = await _media(session, services.store)
         await session.commit()

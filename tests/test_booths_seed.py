@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from booths import seed
+from booths import meetings, seed, seed_meetings
+from booths.engagement_models import MeetingSlot, Profile
 from booths.models import Application, Booth, Exhibitor, Hall, Product, SearchDoc, Zone
 from cloudexpo import accounts
+from cloudexpo.db import utcnow
 from cloudexpo.services import Services
 
 
@@ -17,7 +20,8 @@ async def _counts(services: Services) -> dict[str, int]:
     async with services.db.session() as session:
         return {
             model.__name__: int(await session.scalar(select(func.count()).select_from(model)) or 0)
-            for model in (Hall, Zone, Exhibitor, Booth, Product, Application, SearchDoc, accounts.User)
+            for model in (Hall, Zone, Exhibitor, Booth, Product, Application, SearchDoc, accounts.User, Profile,
+                          MeetingSlot)
         }
 
 
@@ -32,7 +36,8 @@ async def test_seed_is_idempotent(services: Services, monkeypatch: pytest.Monkey
     assert await _counts(services) == first
     assert first["Hall"] == 2 and first["Zone"] == 5 and first["Booth"] >= 240
     assert first["Product"] >= 240 and first["Application"] == 3
-    assert {role for role, _ in first_logins} == {"exhibitor", "visitor"}
+    assert {role for role, _ in first_logins} == {"exhibitor", "visitor", "expert"}
+    assert first["Profile"] == len(seed_meetings.EXPERTS)
     async with services.db.session() as session:
         booths = (await session.scalars(select(Booth))).all()
         assert all(set(b.name) == {"zh-Hans", "zh-Hant", "en"} for b in booths)
@@ -42,6 +47,21 @@ async def test_seed_is_idempotent(services: Services, monkeypatch: pytest.Monkey
         assert len(set(regions)) >= 15
         industries = set((await session.scalars(select(Exhibitor.industry))).all())
         assert len(industries) == 8
+        # Matchmaking: the experts are in the directory and every host offers times to come, none overlapping.
+        experts = await meetings.list_experts(session)
+        assert len(experts) == len(seed_meetings.EXPERTS) and len({p.field for _, p in experts}) >= 4
+        slots = (await session.scalars(select(MeetingSlot).order_by(MeetingSlot.host_id, MeetingSlot.starts_at))).all()
+        now = utcnow()
+        assert all(s.starts_at > now and s.ends_at > s.starts_at for s in slots)
+        hosts = {s.host_id for s in slots}
+        assert {u.id for u, _ in experts} <= hosts and len(hosts) == len(experts) + 3  # and the three demo exhibitors
+        for a, b in itertools.pairwise(slots):
+            assert a.host_id != b.host_id or a.ends_at <= b.starts_at
+        assert {s.mode for s in slots} == {"online", "table"}
+        exhibitor_ids = {s.exhibitor_id for s in slots if s.exhibitor_id is not None}
+        assert len(exhibitor_ids) == 3
+        for exhibitor_id in exhibitor_ids:  # what a booth's "book a meeting" offers
+            assert await meetings.open_slots(session, exhibitor_id=exhibitor_id)
 
 
 def test_generated_media_are_valid() -> None:
