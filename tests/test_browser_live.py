@@ -56,12 +56,14 @@ def test_go_live_from_the_browser_and_watch(live_server: Any, artifacts: Path) -
         errors: list[str] = []
         golive.on("pageerror", lambda exc: errors.append(f"golive: {exc} {exc.stack}"))
         golive.goto(f"{base}/dashboard/live/{slot_id}?lang=en")
+        assert golive.text_content('[data-role="air-state"]') in ("Scheduled", "Green room")
         golive.click('[data-role="use-camera"]')
         golive.wait_for_function("document.getElementById('preview-video').videoWidth > 0", timeout=15000)
         golive.click('[data-role="start"]')
         golive.wait_for_function("document.querySelector('[data-role=conn-state]').textContent === 'connected'", timeout=20000)
         golive.wait_for_function("document.querySelector('[data-role=bitrate]').textContent.includes('kbit')", timeout=15000)
         golive.wait_for_function("document.querySelector('[data-role=air-state]').classList.contains('live')", timeout=10000)
+        assert golive.text_content('[data-role="air-state"]') == "Live"
 
         viewer_context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True, has_touch=True)
         watch = viewer_context.new_page()
