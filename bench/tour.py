@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -29,12 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 10
 sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
+from bench._serving import free_port, start, wait_up  # noqa: E402
 
 APP = textwrap.dedent("""
     import sys
@@ -62,22 +55,6 @@ BARE = textwrap.dedent("""
     uvicorn.run(Starlette(routes=[Route("/booths/{ref}", booth)]), host="127.0.0.1", port=int(sys.argv[2]),
                 log_level="warning", access_log=False)
 """)
-
-
-def start(code: str, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-
-
-async def wait_up(url: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            try:
-                if (await client.get(url)).status_code < 500:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 class Load:

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -29,6 +26,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._serving import free_port, start, wait_up  # noqa: E402
 
 APP = textwrap.dedent("""
     import sys
@@ -47,28 +46,6 @@ APP = textwrap.dedent("""
 
 SESSION_COOKIE = "cloudexpo_session"
 VISITORS = 500
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start(*args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", APP, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-
-
-async def wait_up(url: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            try:
-                if (await client.get(url)).status_code < 500:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 async def visitor_sessions(base: str, number: str, count: int) -> list[str]:
@@ -140,7 +117,7 @@ async def main() -> None:
     for _ in range(args.rounds):
         for mode in ("off", "on"):
             port = free_port()
-            proc = start(str(data), str(port), mode)
+            proc = start(APP, str(data), str(port), mode)
             try:
                 await wait_up(f"http://127.0.0.1:{port}/healthz")
                 if not numbers:

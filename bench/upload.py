@@ -34,7 +34,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import struct
 import subprocess
 import sys
@@ -48,16 +47,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._serving import free_port
+
 BUCKET = "bench"
 PASSWORD = "bench password 123"
 EMAIL = "staff@bench.example"
 BLOCK = 1 << 20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def parse_size(text: str) -> int:
