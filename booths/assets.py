@@ -322,6 +322,11 @@ class AssetView(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._fields) + len(self._links)
 
+    def small_url(self) -> str:
+        """The smallest thumbnail's URL (else the picture's own; "" when not ready), for lists and cards."""
+        thumbs = self["thumbs"]
+        return str(thumbs[min(thumbs)]) if thumbs else self["url"] or ""
+
     def as_dict(self) -> dict[str, Any]:
         out = {name: self[name] for name in list(self)}
         out["thumbs"], out["webp"] = dict(out["thumbs"]), dict(out["webp"])

@@ -266,9 +266,7 @@ def _page_media_views(
             if asset.booth_id == booth_id and asset.kind in out:
                 out[asset.kind].append(assets.AssetView(store, asset))
         elif asset.product_id in product_ids and asset.kind == "image" and asset.product_id not in thumbs:
-            view = assets.AssetView(store, asset)
-            small = view.get("thumbs") or {}
-            thumbs[asset.product_id] = small[min(small)] if small else view.get("url") or ""
+            thumbs[asset.product_id] = assets.AssetView(store, asset).small_url()
     return out, thumbs
 
 
@@ -334,9 +332,7 @@ async def product_pictures(session: AsyncSession, store: ObjectStore, product_id
     for asset in rows:
         if asset.product_id in out:
             continue
-        view = assets.AssetView(store, asset)
-        thumbs = view.get("thumbs") or {}
-        out[asset.product_id] = thumbs[min(thumbs)] if thumbs else view.get("url") or ""
+        out[asset.product_id] = assets.AssetView(store, asset).small_url()
     return out
 
 
@@ -356,7 +352,5 @@ async def logos(session: AsyncSession, store: ObjectStore, booth_ids: list[int],
     for asset in rows:
         if asset.booth_id in out:
             continue
-        view = assets.AssetView(store, asset)
-        thumbs = view.get("thumbs") or {}
-        out[asset.booth_id] = thumbs[min(thumbs)] if thumbs else view.get("url") or ""
+        out[asset.booth_id] = assets.AssetView(store, asset).small_url()
     return out

@@ -50,7 +50,6 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
-    or_,
     select,
     text,
 )
@@ -523,7 +522,3 @@ def _highlights(hit: Hit, terms: Sequence[str], language: str) -> dict[str, str]
     out["snippet"] = snippet(desc, terms) if hit_desc or not hit_tag else highlight(tagline, terms)
     out["tagline"] = highlight(tagline, terms)
     return out
-
-
-def or_any(conditions: Sequence[Any]) -> Any:
-    return or_(*conditions)
