@@ -85,7 +85,7 @@ async def load(base: str, numbers: list[str], sessions: list[str], total: int, c
 async def rows_written(data: Path) -> int:
     from sqlalchemy import func, select
 
-    from booths.engagement_models import BoothDaily
+    from booths.engagement.models import BoothDaily
     from cloudexpo.db import Database
 
     db = Database(f"sqlite+aiosqlite:///{(data / 'cloudexpo.db').resolve()}")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booths.engagement_models import MeetingSlot, Profile
+from booths.engagement.models import MeetingSlot, Profile
 from cloudexpo import accounts
 from cloudexpo.accounts import Role
 from cloudexpo.db import utcnow

@@ -15,7 +15,7 @@ DEMO_PASSWORD = "cloudexpo-demo"
 def import_models() -> None:
     """Import every package's models so that Base.metadata knows all tables."""
     import booths.assets
-    import booths.engagement_models
+    import booths.engagement.models
     import booths.models  # noqa: F401
     import cloudexpo.accounts  # noqa: F401
     import streaming.models
@@ -27,7 +27,7 @@ def create_app(settings: Settings, *, services: Services | None = None, demo_liv
 
     ``demo_live`` starts the demo's simulated launch with the server.
     """
-    from booths import analytics, notify
+    from booths.engagement import analytics, notify
     from booths.media import start_media_worker
     from streaming.recorder import install_recorder
     from streaming.runtime import install_live

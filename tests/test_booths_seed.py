@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from booths import meetings, seed, seed_meetings
-from booths.engagement_models import MeetingSlot, Profile
+from booths import seed, seed_meetings
+from booths.engagement import meetings
+from booths.engagement.models import MeetingSlot, Profile
 from booths.models import Application, Booth, Exhibitor, Hall, Product, SearchDoc, Zone
 from cloudexpo import accounts
 from cloudexpo.db import utcnow

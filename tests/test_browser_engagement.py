@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from booths.engagement_models import MeetingSlot
+from booths.engagement.models import MeetingSlot
 from cloudexpo import accounts
 from cloudexpo.services import Services
 from tests.browser_support import chromium

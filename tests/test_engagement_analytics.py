@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from booths import analytics
+from booths.engagement import analytics
 from cloudexpo.services import Services
 from tests.test_engagement_support import make_expo, role_client
 

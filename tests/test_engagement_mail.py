@@ -97,7 +97,7 @@ async def test_reminders_for_meetings_and_bookmarked_launches(app: Any, services
     import datetime as dt
     import secrets
 
-    from booths.notify import send_reminders
+    from booths.engagement.notify import send_reminders
     from streaming.models import Slot, Stage
 
     expo = await make_expo(services)

@@ -98,7 +98,7 @@ async def test_directory_offer_request_accept_and_invitations(signed_in: Any, ma
 async def test_double_booking_is_refused_by_the_database_too(services: Services, make_user: Any) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from booths.engagement_models import Meeting, MeetingSlot
+    from booths.engagement.models import Meeting, MeetingSlot
 
     _, _, host = await make_user("visitor")
     _, _, visitor = await make_user("visitor")
@@ -145,7 +145,7 @@ async def test_bad_slots_are_refused(signed_in: Any, services: Services, body: d
 
 
 async def test_requests_in_the_past_and_for_unknown_slots(signed_in: Any, services: Services) -> None:
-    from booths.engagement_models import MeetingSlot
+    from booths.engagement.models import MeetingSlot
 
     expo = await make_expo(services)
     staff = await signed_in("exhibitor", expo.exhibitors["1A-001"])

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths import analytics
+from booths.engagement import analytics
 from booths.errors import Invalid, NotFound
 from booths.models import Booth
 from cloudexpo.i18n import pick

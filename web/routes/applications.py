@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths import applications, editing, exhibition, notify
+from booths import applications, editing, exhibition
+from booths.engagement import notify
 from booths.errors import BoothsError, NotFound
 from booths.models import Application, Booth, Zone
 from cloudexpo.accounts import Role

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths import bookmarks, cards, meetings
-from booths.analytics import Counter
-from booths.engagement_models import (
+from booths.engagement import bookmarks, cards, meetings
+from booths.engagement.analytics import Counter
+from booths.engagement.models import (
     BOOKMARK_KINDS,
     Bookmark,
     Card,
@@ -31,9 +31,9 @@ from booths.engagement_models import (
     Notification,
     Profile,
 )
+from booths.engagement.notify import Notifier
 from booths.errors import Invalid, NotFound
 from booths.exhibition import staff_of
-from booths.notify import Notifier
 from cloudexpo.accounts import User
 from cloudexpo.i18n import pick
 from cloudexpo.permissions import require
@@ -451,7 +451,7 @@ def _openapi() -> dict[str, Any]:
                                                       errors=("401", "404"), params=[path("meeting_id")])},
         "/api/leads": {"get": op("The leads inbox", obj, tags=tag, errors=("401", "403", "422"), params=[
             param("exhibitor", schema=pid), param("status"), param("kind")])},
-        "/api/leads.csv": {"get": op("The leads inbox as CSV (UTF-8 with BOM; columns in booths.leads)", None,
+        "/api/leads.csv": {"get": op("The leads inbox as CSV (UTF-8 with BOM; columns in booths.engagement.leads)", None,
                                      tags=tag, errors=("401", "403", "422"), params=[param("exhibitor", schema=pid)])},
         "/api/leads/{lead_id}": {"patch": op("Set a lead's status or note", obj, body=obj, tags=tag,
                                              errors=("401", "403", "404", "422"), params=[path("lead_id")])},

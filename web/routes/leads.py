@@ -1,7 +1,7 @@
 """The exhibitor's leads inbox: page, JSON, status and notes, CSV export.
 
 Staff see their own exhibitor's leads; moderators name one with
-``?exhibitor=ID``. The CSV's columns are documented in :mod:`booths.leads`.
+``?exhibitor=ID``. The CSV's columns are documented in :mod:`booths.engagement.leads`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths import leads
-from booths.engagement_models import LEAD_STATUSES
+from booths.engagement import leads
+from booths.engagement.models import LEAD_STATUSES
 from booths.models import Exhibitor
 from cloudexpo.permissions import Forbidden, Principal, require
 from web.context import principal, services

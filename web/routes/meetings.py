@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths import meetings
-from booths.engagement_models import Meeting, MeetingSlot
+from booths.engagement import meetings
+from booths.engagement.models import Meeting, MeetingSlot
 from booths.errors import BoothsError, Invalid
 from booths.models import Booth
 from cloudexpo.accounts import User

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths import notify
+from booths.engagement import notify
 from cloudexpo.i18n import pick
 from cloudexpo.permissions import require
 from web.context import language, principal, services
@@ -107,7 +107,7 @@ async def preferences(request: Request) -> Response:
     async with services(request).db.session() as session:
         from sqlalchemy import delete
 
-        from booths.engagement_models import MailOptOut
+        from booths.engagement.models import MailOptOut
 
         await session.execute(delete(MailOptOut).where(MailOptOut.user_id == who.user_id))
         for kind in notify.KINDS:

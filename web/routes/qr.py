@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from booths import qr
-from booths.bookmarks import read_slots
+from booths.engagement import qr
+from booths.engagement.bookmarks import read_slots
 from booths.errors import NotFound
 from booths.exhibition import get_booth, get_product
 from cloudexpo.i18n import LANGUAGES

@@ -137,7 +137,7 @@ async def replay_progress(request: Request) -> Response:
         slot, replay = await _load(request, db)
         counted = await replays.record_progress(db, replay, _visitor(request), seconds)
     if counted and slot.booth_id is not None:
-        # The booth's analytics count replay views too (booths.analytics listens on this topic).
+        # The booth's analytics count replay views too (booths.engagement.analytics listens on this topic).
         with contextlib.suppress(Exception):
             await svc.bus.publish("analytics", {"booth_id": slot.booth_id, "metric": "replay_views", "value": 1})
     return Response(status_code=204)

@@ -28,7 +28,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booths.engagement_models import MEETING_MODES, Lead, Meeting, MeetingSlot, Profile
+from booths.engagement.models import MEETING_MODES, Lead, Meeting, MeetingSlot, Profile
 from booths.errors import Conflict, Invalid, NotFound
 from cloudexpo.accounts import Role, User
 from cloudexpo.db import utcnow

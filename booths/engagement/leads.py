@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booths.engagement_models import LEAD_STATUSES, Card, Lead, Meeting, Profile
+from booths.engagement.models import LEAD_STATUSES, Card, Lead, Meeting, Profile
 from booths.errors import Invalid, NotFound
 from booths.models import Booth
 from cloudexpo.accounts import Role, User

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booths.engagement_models import Card, Lead, Profile
+from booths.engagement.models import Card, Lead, Profile
 from booths.errors import Invalid, NotFound
 from booths.exhibition import can_see
 from booths.models import Booth

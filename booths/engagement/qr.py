@@ -1,7 +1,7 @@
 """QR codes (segno) for booths, products and launches, as SVG and PNG.
 
 A code holds the public URL of the page with ``?src=qr``; the booth page
-counts such a visit as one "from QR" (:mod:`booths.analytics`). The A4
+counts such a visit as one "from QR" (:mod:`booths.engagement.analytics`). The A4
 poster (``web/templates/engagement/poster.html``) prints the code with the
 booth's number and its name in the three languages.
 """

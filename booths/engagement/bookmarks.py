@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booths.engagement_models import BOOKMARK_KINDS, Bookmark
+from booths.engagement.models import BOOKMARK_KINDS, Bookmark
 from booths.errors import Invalid, NotFound
 from booths.exhibition import can_see
 from booths.models import Booth, Product

@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booths.engagement_models import BoothDaily, BoothSeen
+from booths.engagement.models import BoothDaily, BoothSeen
 from booths.models import Booth, Exhibitor, Zone
 
 if TYPE_CHECKING:
@@ -256,7 +256,7 @@ def day_range(last: dt.date, days: int) -> list[dt.date]:
 async def launch_viewers(session: AsyncSession, booth_ids: list[int] | None, first: dt.date, last: dt.date,
                          zone: ZoneInfo) -> dict[tuple[int, dt.date], int]:
     """Peak viewers of each booth's launches by day, from the schedule (if there is one)."""
-    from booths.bookmarks import slots_table_exists
+    from booths.engagement.bookmarks import slots_table_exists
 
     if not await slots_table_exists(session):
         return {}

@@ -2,7 +2,7 @@
 notifications, mail opt-outs and booth analytics.
 
 Times are aware UTC. Double booking is refused twice: in code (overlapping
-times, :mod:`booths.meetings`) and by the database (one accepted meeting per
+times, :mod:`booths.engagement.meetings`) and by the database (one accepted meeting per
 offered slot; one pending-or-accepted request per visitor and start time;
 one slot per host and start time). Analytics keep counters per day, booth
 and metric, and, for "never count the same visitor twice a day", a hash of
