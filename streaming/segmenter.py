@@ -1,0 +1,285 @@
+"""The writer thread of one recording: packets back in order, on one timeline, into segments.
+
+:class:`SegmentWriter` reads what :class:`~streaming.recording_sink.RecordingSink`
+queued, puts packets back in order (:class:`~streaming.depacketize.ReorderBuffer`),
+depacketizes video into access units (:mod:`streaming.depacketize`) and hands
+them to the :class:`~streaming.muxer.SegmentMuxer` untouched (H.264) or through
+:class:`~streaming.transcode.Vp8ToH264`; Opus goes through
+:class:`~streaming.transcode.OpusToAac`. It asks the publisher for a keyframe
+when its keyframes are too far apart for ``target``-second segments.
+
+The timeline: video pts 0 is the first keyframe. Audio is placed on it from
+the publisher's RTCP sender reports (NTP ↔ RTP), or from arrival times when no
+report came within :data:`SYNC_WAIT` seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import av
+
+from .depacketize import Frame, H264Depacketizer, ReorderBuffer, VP8Depacketizer
+from .muxer import SegmentMuxer
+from .recording_sink import END, RecorderQueue, RecordingSink
+from .spool import SpoolRecording
+from .transcode import AUDIO_RATE, VIDEO_RATE, OpusToAac, Vp8ToH264
+
+log = logging.getLogger(__name__)
+
+SYNC_WAIT = 2.5  # seconds to wait for sender reports before aligning by arrival times
+KEYFRAME_LATE = 0.3  # seconds past the target with no keyframe: ask for one
+KEYFRAME_REQUEST_EVERY = 1.0
+
+
+def ntp_seconds(ntp: int) -> float:
+    return (ntp >> 32) + (ntp & 0xFFFFFFFF) / 4294967296.0
+
+
+def unwrap(ts: int, ref: int | None) -> int:
+    """``ts`` (32-bit RTP) extended to the 64-bit value nearest ``ref``."""
+    if ref is None:
+        return ts
+    return ref + (((ts - ref) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+
+
+class SegmentWriter(threading.Thread):
+    """The writer thread of one recording (see the module doc).
+
+    ``on_segment()``, ``request_keyframe()`` and ``on_start(wall_time)`` are
+    called from this thread; the service wraps them with ``call_soon_threadsafe``.
+    """
+
+    def __init__(
+        self,
+        spool: SpoolRecording,
+        *,
+        on_segment: Callable[[], object] = lambda: None,
+        request_keyframe: Callable[[], object] = lambda: None,
+        on_start: Callable[[float], object] = lambda wall: None,
+        target: float = 2.0,
+    ) -> None:
+        super().__init__(name=f"recorder-{spool.slot_id}", daemon=True)
+        self.spool = spool
+        self.queue: RecorderQueue = queue.SimpleQueue()
+        self.sink = RecordingSink(self.queue)
+        self.request_keyframe_cb = request_keyframe
+        self.on_start = on_start
+        self.target = target
+        self.codecs: dict[str, str] = {}
+        self.sender_reports: dict[str, tuple[float, int]] = {}  # kind -> (NTP seconds, extended RTP)
+        self._extended_ts: dict[str, int | None] = {"video": None, "audio": None}  # last 64-bit RTP timestamp
+        self._reorder: dict[str, ReorderBuffer[tuple[int, bool, bytes, float]]] = {
+            "video": ReorderBuffer(96),
+            "audio": ReorderBuffer(16),
+        }
+        self._video_depack: H264Depacketizer | VP8Depacketizer | None = None
+        self.pending: list[tuple[Any, ...]] = []
+        self.ready = False
+        self.sync_mode = ""
+        self.first_arrival: float | None = None
+        self._last_video_arrival = 0.0
+        # the timeline
+        self.video_origin: int | None = None  # extended RTP timestamp of video pts 0
+        self.t0_ntp = 0.0
+        self.t0_mono = 0.0
+        self.audio_origin: int | None = None  # extended RTP timestamp of audio sample 0
+        # outputs
+        self.muxer = SegmentMuxer(spool, self.codecs, target=target, on_segment=on_segment)
+        self._vp8: Vp8ToH264 | None = None
+        self._aac: OpusToAac | None = None
+        self._last_kf_request = -1e9
+        # figures
+        self.keyframe_requests = 0
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+
+    # -- control (any thread) ----------------------------------------------------
+
+    def stop(self) -> None:
+        self.queue.put(END)
+
+    # -- the thread -------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            while True:
+                try:
+                    item = self.queue.get(timeout=0.1)
+                except queue.Empty:
+                    item = None
+                if item is END:
+                    break
+                try:
+                    if item is not None:
+                        self._handle(item)
+                    if not self.ready:
+                        self._check_ready()
+                    self._check_keyframe_age()
+                except Exception:
+                    log.exception("recorder %s: a packet could not be recorded", self.spool.slot_id)
+            self._finish()
+        except BaseException as exc:  # keep the thread's failure for the service
+            self.error = exc
+            log.exception("recorder %s failed", self.spool.slot_id)
+        finally:
+            self.finished.set()
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        kind = item[1]
+        if item[0] == "pkt":
+            if self.first_arrival is None:
+                self.first_arrival = item[6]
+            if self.ready:
+                self._packet(item)
+            else:
+                self.pending.append(item)
+        elif item[0] == "sr":
+            _, kind, ntp, rtp = item
+            extended = unwrap(rtp, self._extended_ts.get(kind))
+            self.sender_reports[kind] = (ntp_seconds(ntp), extended)
+        elif item[0] == "codec":
+            name = item[2]
+            if self.codecs.get(kind) != name:
+                self.codecs[kind] = name
+                if kind == "video":
+                    self._video_depack = VP8Depacketizer() if name == "VP8" else H264Depacketizer()
+
+    def _check_ready(self) -> None:
+        has_audio = "audio" in self.codecs
+        if "video" in self.sender_reports and (not has_audio or "audio" in self.sender_reports):
+            self.sync_mode = "rtcp"
+        elif self.first_arrival is not None and time.monotonic() - self.first_arrival >= SYNC_WAIT:
+            self.sync_mode = "arrival"
+            log.info("recorder %s: no sender reports; aligning audio and video by arrival", self.spool.slot_id)
+        else:
+            return
+        self.ready = True
+        pending, self.pending = self.pending, []
+        for item in pending:
+            self._packet(item)
+
+    def _request_keyframe(self) -> None:
+        now = time.monotonic()
+        if now - self._last_kf_request < KEYFRAME_REQUEST_EVERY:
+            return
+        self._last_kf_request = now
+        self.keyframe_requests += 1
+        try:
+            self.request_keyframe_cb()
+        except Exception:
+            log.exception("recorder %s: keyframe request failed", self.spool.slot_id)
+
+    def _check_keyframe_age(self) -> None:
+        if not self.ready or self.codecs.get("video") == "VP8":
+            return  # VP8 recordings force keyframes in their own encoder
+        depack = self._video_depack
+        if depack is not None and depack.waiting_for_keyframe and self.first_arrival is not None:
+            self._request_keyframe()
+            return
+        age = self.muxer.segment_age()
+        if age is not None and age >= self.target + KEYFRAME_LATE:
+            self._request_keyframe()
+
+    # -- packets ----------------------------------------------------------------------
+
+    def _packet(self, item: tuple[Any, ...]) -> None:
+        _, kind, seq, ts, marker, payload, arrival = item
+        if kind == "video":
+            self._last_video_arrival = arrival
+        self._in_order(kind, self._reorder[kind].push(seq, (ts, marker, payload, arrival)))
+
+    def _in_order(self, kind: str, packets: list[tuple[tuple[int, bool, bytes, float], bool]]) -> None:
+        for (ts, marker, payload, arrival), lost in packets:
+            extended = unwrap(ts, self._extended_ts[kind])
+            self._extended_ts[kind] = extended
+            if kind == "video":
+                self._video_packet(extended, marker, payload, lost)
+            elif kind == "audio":
+                self._audio_packet(extended, payload, arrival)
+
+    def _video_packet(self, extended: int, marker: bool, payload: bytes, lost: bool) -> None:
+        depack = self._video_depack
+        if depack is None:
+            return
+        # the depacketizer works on 32-bit timestamps; frames carry them back
+        for frame in depack.push(payload, extended & 0xFFFFFFFF, marker, lost):
+            self._video_frame(frame, unwrap(frame.timestamp, extended))
+
+    def _set_origin(self, extended: int) -> None:
+        self.video_origin = extended
+        self.t0_mono = self._last_video_arrival
+        wall0 = time.time() - (time.monotonic() - self.t0_mono)
+        self.muxer.wall0 = wall0
+        if self.sync_mode == "rtcp":
+            ntp, rtp = self.sender_reports["video"]
+            self.t0_ntp = ntp + (extended - rtp) / VIDEO_RATE
+            if "audio" in self.sender_reports:
+                a_ntp, a_rtp = self.sender_reports["audio"]
+                self.audio_origin = round(a_rtp + (self.t0_ntp - a_ntp) * AUDIO_RATE)
+        self.spool.append(
+            {
+                "type": "start",
+                "at": dt.datetime.fromtimestamp(wall0, dt.UTC).isoformat(),
+                "video": self.codecs.get("video"),
+                "audio": self.codecs.get("audio"),
+                "sync": self.sync_mode,
+            }
+        )
+        self.on_start(wall0)
+
+    def _video_frame(self, frame: Frame, extended: int) -> None:
+        if self.video_origin is None:
+            if not frame.keyframe:
+                return
+            self._set_origin(extended)
+        assert self.video_origin is not None
+        pts = extended - self.video_origin
+        if pts <= self.muxer.last_video_pts:
+            return  # a frame out of order cannot be muxed
+        if self.codecs.get("video") == "VP8":
+            if self._vp8 is None:
+                self._vp8 = Vp8ToH264(self.target * VIDEO_RATE)
+            self._write_video(self._vp8.push(frame.data, pts))
+        else:
+            self.muxer.write_video(pts, frame.data, frame.keyframe)
+
+    def _write_video(self, packets: list[tuple[int, bytes, bool]]) -> None:
+        for pts, data, keyframe in packets:
+            self.muxer.write_video(pts, data, keyframe)
+
+    def _audio_packet(self, extended: int, payload: bytes, arrival: float) -> None:
+        if self.video_origin is None or self.muxer.segment is None or self.codecs.get("audio") != "opus":
+            return
+        if self.audio_origin is None:  # aligned by arrival time
+            self.audio_origin = extended - round((arrival - self.t0_mono) * AUDIO_RATE)
+        if self._aac is None:
+            if self.muxer.audio_encoder is None:
+                return  # the segments were opened before the audio codec was known
+            self._aac = OpusToAac(self.muxer.audio_encoder)
+        for packet in self._aac.push(extended - self.audio_origin, payload):
+            self.muxer.write_audio(packet)
+
+    def _finish(self) -> None:
+        for kind in ("video", "audio"):
+            self._in_order(kind, self._reorder[kind].flush())
+        if self._video_depack is not None:
+            extended = self._extended_ts["video"] or 0
+            for frame in self._video_depack.flush():
+                self._video_frame(frame, unwrap(frame.timestamp, extended))
+        try:
+            if self._vp8 is not None:
+                self._write_video(self._vp8.flush())
+            if self.muxer.audio_encoder is not None and self.muxer.segment is not None:
+                aac = self._aac or OpusToAac(self.muxer.audio_encoder)
+                for packet in aac.flush():
+                    self.muxer.write_audio(packet)
+        except av.FFmpegError:
+            pass  # what the encoders still held is lost; the segments written stay
+        self.muxer.finish()
