@@ -26,7 +26,7 @@ from cloudexpo.permissions import Forbidden, Principal, require
 from cloudexpo.ratelimit import RateLimiter, SharedRateLimiter
 
 from .models import ChatMessage, ChatMute, Slot, SlotState
-from .schedule import SlotClosed, get_slot
+from .schedule import SlotClosed, get_slot, get_visible_slot
 
 MAX_LENGTH = 500
 RATE_LIMIT = 1  # messages ...
@@ -112,7 +112,7 @@ class Chat:
         """Store and publish a message; raises ChatError, ChatMuted, RateLimited, NotSignedIn."""
         require(principal)
         assert principal.user_id is not None
-        slot = await get_slot(db, slot_id)
+        slot = await get_visible_slot(db, slot_id, principal)
         if slot.state == SlotState.CANCELLED.value:
             raise SlotClosed(f"Slot {slot_id} is cancelled; its chat is closed.")
         body = clean_text(raw)

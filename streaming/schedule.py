@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import inspect, or_, select, text
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudexpo.db import utcnow
 from cloudexpo.i18n import LANGUAGES
+from cloudexpo.permissions import Forbidden, Principal
 
 from .models import CLOSED_STATES, Slot, SlotState, Stage, StageKind
 
@@ -323,6 +324,46 @@ async def create_slot(
     await db.flush()
     _new_token(secret_key, slot)
     await db.flush()
+    return slot
+
+
+async def request_slot(db: AsyncSession, secret_key: str, data: SlotInput, who: Principal) -> Slot:
+    """An exhibitor's request for a launch of their own booth; waits for a moderator's approval.
+
+    The booth decides the exhibitor: staff may ask only for a booth of their
+    own exhibitor, whatever ``data.exhibitor_id`` says; a moderator may ask
+    for any booth.
+    """
+    if not who.is_moderator and who.exhibitor_id is None:
+        raise Forbidden("Only an exhibitor's staff request launch slots.")
+    if data.booth_id is None:
+        raise InvalidSlot("'booth_id' is required: the booth the launch is for.", "booth_id")
+    owner = await booth_exhibitor(db, data.booth_id)
+    if owner is None and not who.is_moderator:
+        raise InvalidSlot(f"There is no booth {data.booth_id}; request a launch for your own booth.", "booth_id")
+    if not who.is_moderator and owner != who.exhibitor_id:
+        raise Forbidden(f"Booth {data.booth_id} is not your exhibitor's booth; request launches for your own booth only.")
+    exhibitor_id = owner if owner is not None else data.exhibitor_id
+    if who.is_moderator and data.exhibitor_id is not None and owner is not None and data.exhibitor_id != owner:
+        raise InvalidSlot(f"Booth {data.booth_id} belongs to exhibitor {owner}, not {data.exhibitor_id}.", "exhibitor_id")
+    form = replace(data, exhibitor_id=exhibitor_id, forum=None)
+    return await create_slot(db, secret_key, form, requested_by=who.user_id)
+
+
+def may_see(slot: Slot, who: Principal) -> bool:
+    """Approved slots are public; a request is seen only by its booth's staff and moderators."""
+    return slot.approved or who.can_manage_exhibitor(slot.exhibitor_id)
+
+
+async def get_visible_slot(db: AsyncSession, slot_id: int, who: Principal) -> Slot:
+    """The slot as ``who`` may see it: an unapproved slot of someone else does not exist.
+
+    Every slot sub-resource (chat, the watch page, its websocket topic, WHEP)
+    looks slots up this way, so none tells a stranger that a request exists.
+    """
+    slot = await get_slot(db, slot_id)
+    if not may_see(slot, who):
+        raise SlotNotFound(f"There is no slot {slot_id}.")
     return slot
 
 

@@ -17,6 +17,7 @@ from cloudexpo.services import Services
 from streaming.schedule import find_overlap, overlaps
 from streaming.seed import seed_programme
 from tests.live_support import make_slot, slot_row
+from tests.test_booths_support import make_expo
 
 T0 = dt.datetime(2023, 9, 1, 6, 0, tzinfo=dt.UTC)
 
@@ -85,15 +86,17 @@ async def test_bad_slot_input_says_what_to_fix(signed_in: Any, services: Service
 
 async def test_exhibitor_requests_a_slot_and_a_moderator_approves(signed_in: Any, services: Services) -> None:
     await make_slot(services, start_in=dt.timedelta(days=3000))
-    exhibitor = await signed_in("exhibitor", 42)
+    expo = await make_expo(services)
+    owner = expo.exhibitors["1A-001"]
+    exhibitor = await signed_in("exhibitor", owner)
     visitor = await signed_in("visitor")
     moderator = await signed_in("moderator")
-    payload = {"stage": "release-a", "title": "Our new robot", "booth_id": 9, "starts_at": "2031-02-01T10:00+08:00", "minutes": 30}
+    payload = {"stage": "release-a", "title": "Our new robot", "booth_id": expo.booths["1A-001"], "starts_at": "2031-02-01T10:00+08:00", "minutes": 30}
     assert (await visitor.post("/api/slot-requests", json=payload)).status_code == 403
     requested = await exhibitor.post("/api/slot-requests", json=payload)
     assert requested.status_code == 201, requested.text
     slot_id = requested.json()["id"]
-    assert requested.json()["approved"] is False and requested.json()["exhibitor_id"] == 42
+    assert requested.json()["approved"] is False and requested.json()["exhibitor_id"] == owner
     assert (await exhibitor.post(f"/api/slots/{slot_id}/approve")).status_code == 403
     assert (await exhibitor.post("/api/slots", json=payload)).status_code == 403
     # not on the public programme until approved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
@@ -26,6 +27,21 @@ def language(request: HTTPConnection) -> str:
 
 def csrf_token(request: HTTPConnection) -> str:
     return request.scope.get("cloudexpo.csrf", "")
+
+
+def page_principal(request: HTTPConnection) -> Principal:
+    """The signed-in principal only when the request shows this session's CSRF token.
+
+    For endpoints the CSRF middleware leaves alone because a bearer token is
+    their authority (``/whip/``, ``/whep/``): there the session cookie counts
+    only with ``X-CSRF-Token``, so another site cannot borrow a signed-in
+    browser's cookie.
+    """
+    given = request.headers.get("x-csrf-token", "")
+    expected = csrf_token(request)
+    if not given or not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        return ANONYMOUS
+    return principal(request)
 
 
 def client_ip(request: HTTPConnection) -> str:

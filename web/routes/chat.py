@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from streaming.chat import Chat, message_json
-from streaming.schedule import get_slot
+from streaming.schedule import get_slot, get_visible_slot
 from web.context import principal, services
 from web.forms import read_input
 from web.routes.control import require_moderator
@@ -26,7 +26,7 @@ def chat_service(request: Request) -> Chat:
 async def api_history(request: Request) -> Response:
     slot_id = int(request.path_params["slot_id"])
     async with services(request).db.session() as db:
-        await get_slot(db, slot_id)
+        await get_visible_slot(db, slot_id, principal(request))
         messages = await chat_service(request).history(db, slot_id)
     return JSONResponse({"slot": slot_id, "messages": [message_json(m) for m in messages]})
 

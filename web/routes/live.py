@@ -31,11 +31,12 @@ from streaming.schedule import (
     SlotOverlap,
     StageNotFound,
     create_slot,
-    get_slot,
     get_stage,
+    get_visible_slot,
     list_slots,
     list_stages,
     localized,
+    request_slot,
     token_of,
 )
 from web.context import language, principal, services
@@ -201,7 +202,7 @@ async def api_create_slot(request: Request) -> Response:
 
 @domain_errors
 async def api_request_slot(request: Request) -> Response:
-    """Exhibitor staff ask for a launch slot for their booth; a moderator approves it."""
+    """Exhibitor staff ask for a launch slot for their own booth; a moderator approves it."""
     who = require(principal(request))
     if who.exhibitor_id is None and not who.is_moderator:
         raise Forbidden("Only an exhibitor's staff request launch slots.")
@@ -209,14 +210,13 @@ async def api_request_slot(request: Request) -> Response:
     if int_field(data, "booth_id") is None:
         raise ApiError(422, "'booth_id' is required: the booth the launch is for.", extra={"field": "booth_id"})
     svc = services(request)
-    exhibitor_id = who.exhibitor_id if not who.is_moderator else int_field(data, "exhibitor_id")
     data = {k: v for k, v in data.items() if k != "forum"}
     async with svc.db.session() as db:
         release = {s.id for s in await list_stages(db, StageKind.RELEASE)}
-        form = await slot_input(request, data, exhibitor_id=exhibitor_id)
+        form = await slot_input(request, data, exhibitor_id=None if who.is_moderator else who.exhibitor_id)
         if form.stage_id not in release:
             raise ApiError(422, "Launches go on a release-zone stage.", extra={"field": "stage"})
-        slot = await create_slot(db, svc.secret_key, form, requested_by=who.user_id)
+        slot = await request_slot(db, svc.secret_key, form, who)
         await db.commit()
         body = slot_json(slot, language(request), svc.settings.resolved_public_url)
     return JSONResponse(body, status_code=201)
@@ -227,9 +227,7 @@ async def api_get_slot(request: Request) -> Response:
     svc = services(request)
     who = principal(request)
     async with svc.db.session() as db:
-        slot = await get_slot(db, int(request.path_params["slot_id"]))
-        if not slot.approved and not may_manage(who, slot):
-            raise SlotNotFound(f"There is no slot {slot.id}.")
+        slot = await get_visible_slot(db, int(request.path_params["slot_id"]), who)
         stage = await db.get(Stage, slot.stage_id)
     body = slot_json(slot, language(request), svc.settings.resolved_public_url, stage, viewers=live_service(request).viewers(slot.id))
     body["publisher"] = live_service(request).publisher_status(slot.id)
@@ -242,7 +240,7 @@ async def api_slot_token(request: Request) -> Response:
     svc = services(request)
     who = require(principal(request))
     async with svc.db.session() as db:
-        slot = await get_slot(db, int(request.path_params["slot_id"]))
+        slot = await get_visible_slot(db, int(request.path_params["slot_id"]), who)
     require_exhibitor_access(who, slot.exhibitor_id)
     urls = slot_urls(svc.settings.resolved_public_url, slot.id)
     return JSONResponse({"id": slot.id, "whip_url": urls["whip_url"], "whip_token": token_of(svc.secret_key, slot), "whep_url": urls["whep_url"]})
@@ -254,7 +252,7 @@ async def api_slot_stats(request: Request) -> Response:
     svc = services(request)
     who = require(principal(request))
     async with svc.db.session() as db:
-        slot = await get_slot(db, int(request.path_params["slot_id"]))
+        slot = await get_visible_slot(db, int(request.path_params["slot_id"]), who)
     require_exhibitor_access(who, slot.exhibitor_id)
     live = live_service(request)
     stats = live.stats(slot.id)
@@ -271,7 +269,7 @@ async def _slot_and_stage(request: Request) -> tuple[Slot, Stage | None]:
     raw = request.path_params["slot_id"]
     async with services(request).db.session() as db:
         try:
-            slot = await get_slot(db, int(raw))
+            slot = await get_visible_slot(db, int(raw), principal(request))
         except SlotNotFound as exc:
             raise ApiError(404, str(exc)) from None
         stage = await db.get(Stage, slot.stage_id)
@@ -281,8 +279,6 @@ async def _slot_and_stage(request: Request) -> tuple[Slot, Stage | None]:
 async def watch_page(request: Request) -> Response:
     slot, stage = await _slot_and_stage(request)
     who = principal(request)
-    if not slot.approved and not may_manage(who, slot):
-        raise ApiError(404, f"There is no slot {slot.id}.")
     svc = services(request)
     chat = svc.extras["chat"]
     async with svc.db.session() as db:
@@ -333,8 +329,8 @@ async def dashboard_page(request: Request) -> Response:
 
 
 async def golive_page(request: Request) -> Response:
-    slot, stage = await _slot_and_stage(request)
     who = require(principal(request))
+    slot, stage = await _slot_and_stage(request)
     require_exhibitor_access(who, slot.exhibitor_id)
     svc = services(request)
     lang = language(request)

@@ -24,8 +24,8 @@ from cloudexpo.settings import IceServer
 from streaming.errors import SessionNotFound, StreamNotLive, UnusableOffer
 from streaming.live import LiveService, MissingToken, WrongToken
 from streaming.models import SlotState
-from streaming.schedule import SlotClosed, SlotNotFound, get_slot, token_matches
-from web.context import principal, services
+from streaming.schedule import SlotClosed, SlotNotFound, get_slot, may_see, token_matches
+from web.context import page_principal, principal, services
 from web.errors import error_body
 
 MAX_SDP = 64 * 1024
@@ -37,6 +37,10 @@ CORS = {
 }
 RESOURCE_METHODS = "POST, OPTIONS"
 SESSION_METHODS = "DELETE, OPTIONS"
+CSRF_NEEDED = (
+    "The sign-in cookie counts here only from a Cloud Expo page: send the page's X-CSRF-Token "
+    "header (or the slot's token as 'Authorization: Bearer <token>')."
+)
 NO_TRICKLE = (
     "Trickle ICE and ICE restarts (PATCH) are not supported: send an offer with every candidate "
     "gathered (wait for ICE gathering to complete), and POST a new offer to reconnect."
@@ -125,6 +129,8 @@ async def whip_post(request: Request) -> Response:
     try:
         async with services(request).db.session() as db:
             slot = await get_slot(db, slot_id)
+        if not token_matches(slot, token) and not may_see(slot, principal(request)):
+            raise SlotNotFound(f"There is no slot {slot_id}.")
         if token is None:
             raise MissingToken("Send the slot's token as 'Authorization: Bearer <token>' (OBS: Settings → Stream → Bearer Token).")
         if not token_matches(slot, token):
@@ -149,11 +155,14 @@ async def whip_post(request: Request) -> Response:
 
 
 async def _may_end(request: Request, slot_id: int) -> bool:
+    """The slot's token, or a moderator's or the booth staff's sign-in from one of our pages."""
     async with services(request).db.session() as db:
         slot = await get_slot(db, slot_id)
     token = bearer(request)
-    who = principal(request)
-    return (token is not None and token_matches(slot, token)) or who.can_manage_exhibitor(slot.exhibitor_id)
+    allowed = token_matches(slot, token) or page_principal(request).can_manage_exhibitor(slot.exhibitor_id)
+    if not allowed and not may_see(slot, principal(request)):
+        raise SlotNotFound(f"There is no slot {slot_id}.")
+    return allowed
 
 
 async def whip_delete(request: Request) -> Response:
@@ -165,6 +174,8 @@ async def whip_delete(request: Request) -> Response:
         if not await _may_end(request, slot_id):
             if bearer(request) is None and not principal(request).signed_in:
                 return _error(401, "Send the slot's token as 'Authorization: Bearer <token>' to end the broadcast.", headers={"WWW-Authenticate": 'Bearer realm="whip"'})
+            if bearer(request) is None and not page_principal(request).signed_in:
+                return _error(403, CSRF_NEEDED)
             return _error(403, "This is not the slot's token; only its publisher or a moderator ends the broadcast.")
         await live_service(request).unpublish(slot_id, session_id)
     except SlotNotFound as exc:
@@ -184,13 +195,17 @@ async def whep_post(request: Request) -> Response:
         token = bearer(request)
         if token is not None and not token_matches(slot, token):
             return _error(403, "This is not the slot's token; leave the Authorization header out to watch when it is live.")
-        who = principal(request)
+        who = page_principal(request)
         preview = token is not None or who.can_manage_exhibitor(slot.exhibitor_id)
+        if not preview and not may_see(slot, principal(request)):
+            raise SlotNotFound(f"There is no slot {slot_id}.")
         if slot.state == SlotState.GREEN_ROOM.value and not preview:
             detail = (
                 f"Slot {slot_id} is in the green room (starting soon); its preview needs the slot's token "
                 "as 'Authorization: Bearer <token>', or the sign-in of a moderator or the booth's staff."
             )
+            if principal(request).signed_in and not who.signed_in:
+                return _error(403, f"{detail} {CSRF_NEEDED}")
             if who.signed_in:
                 return _error(403, detail)
             return _error(401, detail, headers={"WWW-Authenticate": 'Bearer realm="whep"'})

@@ -36,7 +36,7 @@ from cloudexpo.ratelimit import RateLimited
 from streaming.chat import Chat, ChatError, message_json, topic
 from streaming.live import state_event
 from streaming.models import Slot
-from streaming.schedule import ScheduleError
+from streaming.schedule import ScheduleError, may_see
 from web.context import principal, services
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class Connection:
                 return
             async with self.svc.db.session() as db:
                 slot = await db.get(Slot, slot_id)
-            if slot is None or not slot.approved:
+            if slot is None or not may_see(slot, self.principal):
                 await self.send({"type": "error", "detail": f"There is no slot {slot_id}."})
                 continue
             sub = await self.svc.bus.subscribe(topic(slot_id), maxsize=200)

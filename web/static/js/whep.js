@@ -27,6 +27,9 @@
       await window.cloudexpo.waitForIce(pc, 2000);
       const headers = { "Content-Type": "application/sdp" };
       if (this.options.token) headers["Authorization"] = "Bearer " + this.options.token;
+      // A moderator's or the booth staff's green-room preview rides on the sign-in cookie,
+      // which the server accepts only with this page's CSRF token.
+      else if (window.cloudexpo.csrf) headers["X-CSRF-Token"] = window.cloudexpo.csrf;
       const res = await fetch(this.url, { method: "POST", headers: headers, body: pc.localDescription.sdp, credentials: "same-origin" });
       const text = await res.text();
       if (res.status !== 201) {
