@@ -5,16 +5,16 @@ The HTTP layer calls :class:`MediaEngine`; everything below it is in
 connections restricted to ``ice_hosts``) and :mod:`streaming.sdp` (offer
 checks).
 
-Stream states, reported to listeners added with
-:meth:`MediaEngine.add_state_listener` as ``listener(stream_id, state)``:
+Stream states (:class:`streaming.states.StreamState`), reported to listeners
+added with :meth:`MediaEngine.add_state_listener` as ``listener(stream_id, state)``:
 
-``"live"``
+``LIVE``
     a publisher is connected (or connecting) and forwarding;
-``"publisher_gone"``
+``PUBLISHER_GONE``
     the publisher's connection failed or closed; viewers stay connected and a
     new :meth:`~MediaEngine.publish` within ``grace_period`` seconds takes
     over seamlessly;
-``"ended"``
+``ENDED``
     :meth:`~MediaEngine.unpublish` was called, or the grace period ran out:
     every viewer was disconnected and the stream is forgotten.
 """
@@ -37,14 +37,11 @@ from .errors import AlreadyPublishing, SessionNotFound, StreamNotLive, UnusableO
 from .forwarder import ForwardingReceiver, ForwardingSender, PacketSink, TrackForwarder
 from .peers import answer_offer, new_peer_connection
 from .sdp import CodecChoice, check_publish_offer, check_view_offer, forwardable_codecs, pick_codec
+from .states import StreamState
 
 logger = logging.getLogger(__name__)
 
-LIVE = "live"
-PUBLISHER_GONE = "publisher_gone"
-ENDED = "ended"
-
-StateListener = Callable[[str, str], None]
+StateListener = Callable[[str, StreamState], None]
 
 
 @dataclass(frozen=True)
@@ -93,7 +90,7 @@ class _Stream:
         }
         self.publisher: _Publisher | None = None
         self.viewers: dict[str, _Viewer] = {}
-        self.state = LIVE
+        self.state = StreamState.LIVE
         self.grace_timer: asyncio.TimerHandle | None = None
         self.last_keyframe_request = -1e9
         self.keyframe_requests = 0
@@ -255,7 +252,7 @@ class MediaEngine:
                 if receiver in self._receivers:
                     self._receivers.remove(receiver)
             self._spawn(previous.pc.close())
-        self._set_state(stream, LIVE)
+        self._set_state(stream, StreamState.LIVE)
         return PublishSession(
             stream_id,
             publisher.session_id,
@@ -276,7 +273,7 @@ class MediaEngine:
         """Accept a viewer's recvonly offer (WHEP) and return our answer."""
         self._check_open()
         stream = self._streams.get(stream_id)
-        if stream is None or stream.state == ENDED or stream.tracks["video"].codec is None:
+        if stream is None or stream.state == StreamState.ENDED or stream.tracks["video"].codec is None:
             raise StreamNotLive(f"stream {stream_id} is not live")
         video = stream.tracks["video"].codec
         audio = stream.tracks["audio"].codec
@@ -309,7 +306,7 @@ class MediaEngine:
         except Exception as exc:
             await pc.close()
             raise UnusableOffer(f"the offer could not be answered: {exc}") from exc
-        if stream.state == ENDED:
+        if stream.state == StreamState.ENDED:
             await pc.close()
             raise StreamNotLive(f"stream {stream_id} ended")
         stream.viewers[viewer.session_id] = viewer
@@ -339,8 +336,8 @@ class MediaEngine:
             raise SessionNotFound(f"no viewer session {session_id} on stream {stream_id}")
         await viewer.pc.close()
 
-    def state(self, stream_id: str) -> str | None:
-        """``"live"``, ``"publisher_gone"``, or ``None`` for a stream that is not running."""
+    def state(self, stream_id: str) -> StreamState | None:
+        """``LIVE``, ``PUBLISHER_GONE``, or ``None`` for a stream that is not running."""
         stream = self._streams.get(stream_id)
         return stream.state if stream is not None else None
 
@@ -461,12 +458,12 @@ class MediaEngine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _set_state(self, stream: _Stream, state: str) -> None:
-        if stream.state == state and state != LIVE:
+    def _set_state(self, stream: _Stream, state: StreamState) -> None:
+        if stream.state == state and state != StreamState.LIVE:
             return
         changed = stream.state != state
         stream.state = state
-        if changed or state == LIVE:
+        if changed or state == StreamState.LIVE:
             for listener in self._listeners:
                 try:
                     listener(stream.id, state)
@@ -478,27 +475,27 @@ class MediaEngine:
         stream.publisher = None
         if publisher is not None:
             self._spawn(publisher.pc.close())
-        if stream.state == ENDED:
+        if stream.state == StreamState.ENDED:
             return
-        self._set_state(stream, PUBLISHER_GONE)
+        self._set_state(stream, StreamState.PUBLISHER_GONE)
         loop = asyncio.get_running_loop()
         stream.grace_timer = loop.call_later(
             self.grace_period, lambda: self._spawn(self._end_if_gone(stream))
         )
 
     async def _end_if_gone(self, stream: _Stream) -> None:
-        if stream.publisher is None and stream.state == PUBLISHER_GONE:
+        if stream.publisher is None and stream.state == StreamState.PUBLISHER_GONE:
             await self._end(stream)
 
     async def _end(self, stream: _Stream) -> None:
-        if stream.state == ENDED:
+        if stream.state == StreamState.ENDED:
             return
         if stream.grace_timer is not None:
             stream.grace_timer.cancel()
             stream.grace_timer = None
         if self._streams.get(stream.id) is stream:
             del self._streams[stream.id]
-        self._set_state(stream, ENDED)
+        self._set_state(stream, StreamState.ENDED)
         publisher, stream.publisher = stream.publisher, None
         viewers = list(stream.viewers.values())
         stream.viewers.clear()
@@ -512,7 +509,7 @@ class MediaEngine:
                     self._receivers.remove(receiver)
 
     def _forget_if_empty(self, stream: _Stream) -> None:
-        if stream.publisher is None and not stream.viewers and stream.state == LIVE:
+        if stream.publisher is None and not stream.viewers and stream.state == StreamState.LIVE:
             self._streams.pop(stream.id, None)
 
 

@@ -37,14 +37,9 @@ from .schedule import (
     should_be_on_air,
     token_matches,
 )
+from .states import PublisherStatus, StreamState
 
 log = logging.getLogger(__name__)
-
-# Engine stream states (streaming.engine: LIVE, PUBLISHER_GONE, ENDED).
-ENGINE_LIVE = "live"
-ENGINE_GONE = "publisher_gone"
-ENGINE_ENDED = "ended"
-
 
 class Engine(Protocol):
     """What the service uses of :class:`streaming.engine.MediaEngine`."""
@@ -53,7 +48,7 @@ class Engine(Protocol):
     async def unpublish(self, stream_id: str, session_id: str) -> None: ...
     async def watch(self, stream_id: str, offer_sdp: str) -> Any: ...
     async def leave(self, stream_id: str, session_id: str) -> None: ...
-    def state(self, stream_id: str) -> str | None: ...
+    def state(self, stream_id: str) -> StreamState | None: ...
     def stats(self, stream_id: str) -> dict[str, Any]: ...
     def add_state_listener(self, listener: Any) -> None: ...
     async def close(self) -> None: ...
@@ -99,7 +94,7 @@ def slot_id_of(stream: str) -> int | None:
     return None
 
 
-def state_event(slot: Slot, publisher: str | None) -> dict[str, Any]:
+def state_event(slot: Slot, publisher: PublisherStatus | None) -> dict[str, Any]:
     return {
         "type": "state",
         "slot": slot.id,
@@ -167,7 +162,7 @@ class LiveService:
             await self.check_token(slot, token)
             check_can_publish(slot, self.green_room)
         sid = stream_id(slot_id)
-        if self.engine.state(sid) == ENGINE_LIVE:
+        if self.engine.state(sid) == StreamState.LIVE:
             try:
                 connected = bool(self.engine.stats(sid).get("publisher_connected"))
             except StreamNotLive:
@@ -190,7 +185,7 @@ class LiveService:
             elif slot.state == SlotState.SCHEDULED.value:
                 slot.state = SlotState.GREEN_ROOM.value
             await db.commit()
-            event = state_event(slot, "connected")
+            event = state_event(slot, PublisherStatus.CONNECTED)
         await self.bus.publish(topic(slot_id), event)
         codec = getattr(getattr(session, "video_codec", None), "describe", lambda: None)()
         return Published(
@@ -285,12 +280,12 @@ class LiveService:
             slot = await get_slot(db, slot_id)
         return slot, token
 
-    def publisher_status(self, slot_id: int) -> str | None:
+    def publisher_status(self, slot_id: int) -> PublisherStatus | None:
         state = self.engine.state(stream_id(slot_id))
-        if state == ENGINE_LIVE:
-            return "connected"
-        if state == ENGINE_GONE:
-            return "reconnecting"
+        if state == StreamState.LIVE:
+            return PublisherStatus.CONNECTED
+        if state == StreamState.PUBLISHER_GONE:
+            return PublisherStatus.RECONNECTING
         return None
 
     def stats(self, slot_id: int) -> dict[str, Any] | None:
@@ -304,14 +299,14 @@ class LiveService:
 
     # -- engine callbacks ------------------------------------------------------------------
 
-    def _on_engine_state(self, stream: str, state: str) -> None:
+    def _on_engine_state(self, stream: str, state: StreamState) -> None:
         slot_id = slot_id_of(stream)
         if slot_id is None:
             return
-        if state == ENGINE_ENDED:
+        if state == StreamState.ENDED:
             self._spawn(self._engine_ended(slot_id))
-        elif state == ENGINE_GONE:
-            self._spawn(self._publish_state(slot_id, "reconnecting"))
+        elif state == StreamState.PUBLISHER_GONE:
+            self._spawn(self._publish_state(slot_id, PublisherStatus.RECONNECTING))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -323,7 +318,7 @@ class LiveService:
         if not task.cancelled() and task.exception() is not None:
             log.error("live: a state update failed", exc_info=task.exception())
 
-    async def _publish_state(self, slot_id: int, publisher: str | None) -> None:
+    async def _publish_state(self, slot_id: int, publisher: PublisherStatus | None) -> None:
         async with self.db.session() as db:
             slot = await db.get(Slot, slot_id)
             if slot is None:

@@ -37,6 +37,7 @@ from cloudexpo.storage import ObjectStore
 from .salvage import salvage_part
 from .segmenter import SegmentWriter
 from .spool import SpoolRecording, Uploader, unfinished_recordings
+from .states import StreamState
 
 log = logging.getLogger(__name__)
 
@@ -84,18 +85,18 @@ class RecorderService:
 
     # -- engine events (synchronous, on the loop) ----------------------------------------
 
-    def _on_state(self, stream: str, state: str) -> None:
+    def _on_state(self, stream: str, state: StreamState) -> None:
         from .live import slot_id_of
 
         slot_id = slot_id_of(stream)
         if slot_id is None:
             return
-        if state == "live" and slot_id not in self.active and not self._closed:
+        if state == StreamState.LIVE and slot_id not in self.active and not self._closed:
             try:
                 self.start(slot_id, stream)
             except Exception:
                 log.exception("recorder: could not start recording slot %s", slot_id)
-        elif state == "ended" and slot_id in self.active:
+        elif state == StreamState.ENDED and slot_id in self.active:
             self._finishing[slot_id] = self._spawn(self.finish(slot_id))
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
