@@ -4,7 +4,7 @@
 
 For each database: typical queries in four groups (two-character Chinese,
 three or more characters, Traditional Chinese, English) go through
-``booths.search.search`` (count, first page, highlights) — p50/p99 per group,
+``booths.exhibition.search.search`` (count, first page, highlights) — p50/p99 per group,
 and the ratio of each p50 to the baseline measured in the same run (a plain
 ``SELECT ... WHERE id = ?`` of one booth, through the same
 ``Database.read`` trip). Target: p99 ≤ 10 ms, in the steady state: every
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, select, text
 
-from booths import search
-from booths.models import Booth, Exhibitor, Product
+from booths.exhibition import search
+from booths.exhibition.models import Booth, Exhibitor, Product
 from booths.seed import _description, _halls_and_zones, _localized, plans
 from cloudexpo.app import import_models
 from cloudexpo.db import Database

@@ -161,7 +161,7 @@ class SourceFile(io.RawIOBase):
 
 
 async def seed(env: dict[str, str]) -> int:
-    from booths.models import Booth, Exhibitor, Hall, Zone
+    from booths.exhibition.models import Booth, Exhibitor, Hall, Zone
     from cloudexpo import accounts
     from cloudexpo.app import import_models
     from cloudexpo.services import Services

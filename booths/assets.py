@@ -169,7 +169,7 @@ async def refresh_booth_has_video(session: AsyncSession, booth_id: int | None) -
     """``booths.has_video``: whether the booth shows a ready, visible video."""
     if booth_id is None:
         return
-    from booths.models import Booth
+    from booths.exhibition.models import Booth
 
     exists = await session.scalar(
         select(func.count(Asset.id)).where(

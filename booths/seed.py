@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booths import search
-from booths.applications import booth_slot
-from booths.catalog import INDUSTRIES
-from booths.models import Application, Booth, Exhibitor, Hall, Product, Zone
+from booths.exhibition import search
+from booths.exhibition.applications import booth_slot
+from booths.exhibition.catalog import INDUSTRIES
+from booths.exhibition.models import Application, Booth, Exhibitor, Hall, Product, Zone
+from booths.exhibition.text import to_traditional
 from booths.seed_data import (
     BRANDS,
     CITIES,
@@ -37,7 +38,6 @@ from booths.seed_data import (
     ZONES,
 )
 from booths.seed_meetings import seed_meetings
-from booths.text import to_traditional
 from cloudexpo import accounts
 from cloudexpo.accounts import Role
 

@@ -16,7 +16,7 @@ def import_models() -> None:
     """Import every package's models so that Base.metadata knows all tables."""
     import booths.assets
     import booths.engagement.models
-    import booths.models  # noqa: F401
+    import booths.exhibition.models  # noqa: F401
     import cloudexpo.accounts  # noqa: F401
     import streaming.models
     import streaming.replay_models  # noqa: F401

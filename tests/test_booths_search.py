@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from booths import search
-from booths.search import Filters, grams, highlight, normalize
+from booths.exhibition import search
+from booths.exhibition.search import Filters, grams, highlight, normalize
 from cloudexpo.services import Services
 from tests.test_booths_support import make_expo
 
@@ -85,7 +85,7 @@ async def test_two_character_postings_follow_changes_made_anywhere(services: Ser
     """The postings carry their booth's facets and rank: triggers keep them in step with plain UPDATEs/INSERTs."""
     from sqlalchemy import update
 
-    from booths.models import Booth, Exhibitor, Product
+    from booths.exhibition.models import Booth, Exhibitor, Product
 
     expo = await make_expo(services)
     byd = expo.booths["1A-001"]
@@ -115,8 +115,8 @@ async def test_two_character_postings_follow_changes_made_anywhere(services: Ser
 
 
 async def test_index_follows_edits(services: Services, make_user: Any) -> None:
-    from booths import editing
-    from booths.models import Booth
+    from booths.exhibition import editing
+    from booths.exhibition.models import Booth
     from cloudexpo.accounts import Role
     from cloudexpo.permissions import Principal
 

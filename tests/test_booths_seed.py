@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from booths import seed, seed_meetings
 from booths.engagement import meetings
 from booths.engagement.models import MeetingSlot, Profile
-from booths.models import Application, Booth, Exhibitor, Hall, Product, SearchDoc, Zone
+from booths.exhibition.models import Application, Booth, Exhibitor, Hall, Product, SearchDoc, Zone
 from cloudexpo import accounts
 from cloudexpo.db import utcnow
 from cloudexpo.services import Services

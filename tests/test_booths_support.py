@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from booths import search
-from booths.models import Booth, Exhibitor, Product
+from booths.exhibition import search
+from booths.exhibition.models import Booth, Exhibitor, Product
 from booths.seed import _halls_and_zones
 from cloudexpo.services import Services
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from booths.assets import Asset
-from booths.models import Booth, Exhibitor, Hall, Zone
+from booths.exhibition.models import Booth, Exhibitor, Hall, Zone
 from cloudexpo import accounts
 from cloudexpo.services import Services
 from tests.browser_support import chromium

@@ -15,7 +15,7 @@ from PIL import Image
 
 from booths import assets, media
 from booths.assets import Asset
-from booths.models import Booth, Exhibitor, Hall, Product, Zone
+from booths.exhibition.models import Booth, Exhibitor, Hall, Product, Zone
 from cloudexpo.services import Services
 from tests.test_media_support import (
     jpeg_with_exif,

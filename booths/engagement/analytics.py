@@ -42,7 +42,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booths.engagement.models import BoothDaily, BoothSeen
-from booths.models import Booth, Exhibitor, Zone
+from booths.exhibition.models import Booth, Exhibitor, Zone
 
 if TYPE_CHECKING:
     from cloudexpo.db import Database

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booths.engagement.models import BOOKMARK_KINDS, Bookmark
 from booths.errors import Invalid, NotFound
-from booths.exhibition import can_see
-from booths.models import Booth, Product
+from booths.exhibition.directory import can_see
+from booths.exhibition.models import Booth, Product
 from cloudexpo.i18n import pick
 from cloudexpo.permissions import Principal, require
 

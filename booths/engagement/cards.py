@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booths.engagement.models import Card, Lead, Profile
 from booths.errors import Invalid, NotFound
-from booths.exhibition import can_see
-from booths.models import Booth
+from booths.exhibition.directory import can_see
+from booths.exhibition.models import Booth
 from cloudexpo.accounts import AccountError, User, normalize_email
 from cloudexpo.db import utcnow
 from cloudexpo.permissions import Forbidden, Principal
@@ -180,6 +180,6 @@ def card_json(card: Card) -> dict[str, Any]:
 
 
 async def staff_emails(session: AsyncSession, exhibitor_id: int) -> list[User]:
-    from booths.exhibition import staff_of
+    from booths.exhibition.directory import staff_of
 
     return await staff_of(session, exhibitor_id)

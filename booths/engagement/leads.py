@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booths.engagement.models import LEAD_STATUSES, Card, Lead, Meeting, Profile
 from booths.errors import Invalid, NotFound
-from booths.models import Booth
+from booths.exhibition.models import Booth
 from cloudexpo.accounts import Role, User
 from cloudexpo.db import utcnow
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access

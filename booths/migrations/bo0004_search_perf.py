@@ -9,7 +9,7 @@ Create Date: 2026-11-26
 ``has_products``) and ``search_grams`` the ``sort_key`` of its document, so a
 two-character query reads its postings in result order and stops after one
 page. Triggers keep the copies in step with ``booths``, ``exhibitors`` and
-``products`` whatever code changes them; ``booths.search.refresh_booths`` sets
+``products`` whatever code changes them; ``booths.exhibition.search.refresh_booths`` sets
 them when it (re)builds a booth's rows.
 
 ``sort_key`` is ``'0'`` (booth), ``'1'`` (product) or ``'9'`` (not visible:

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from booths.engagement import analytics
 from booths.errors import Invalid, NotFound
-from booths.models import Booth
+from booths.exhibition.models import Booth
 from cloudexpo.i18n import pick
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
 from web.context import language, principal, services

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths import applications, editing, exhibition
 from booths.engagement import notify
 from booths.errors import BoothsError, NotFound
-from booths.models import Application, Booth, Zone
+from booths.exhibition import applications, directory, editing
+from booths.exhibition.models import Application, Booth, Zone
 from cloudexpo.accounts import Role
 from cloudexpo.permissions import Forbidden, Principal, require
 from web.context import principal, services
@@ -50,9 +50,9 @@ async def dashboard(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as session:
         own = await applications.list_own(session, who)
-        booth = await exhibition.booth_of_exhibitor(session, who.exhibitor_id) if who.role is Role.EXHIBITOR else None
-        bundle = await exhibition.get_booth(session, who, booth.id) if booth else None
-        zones = {z.id: z for z in await exhibition.list_zones(session)}
+        booth = await directory.booth_of_exhibitor(session, who.exhibitor_id) if who.role is Role.EXHIBITOR else None
+        bundle = await directory.get_booth(session, who, booth.id) if booth else None
+        zones = {z.id: z for z in await directory.list_zones(session)}
         pending = await applications.pending_count(session) if who.is_moderator else 0
     return page(request, "dashboard/index.html", {
         "applications": own, "bundle": bundle, "zones": zones, "pending": pending, "saved": request.query_params.get("saved"),
@@ -62,7 +62,7 @@ async def dashboard(request: Request) -> Response:
 async def apply_page(request: Request) -> Response:
     who = require(principal(request))
     async with services(request).db.session() as session:
-        zones = await exhibition.list_zones(session)
+        zones = await directory.list_zones(session)
     return page(request, "dashboard/apply.html", {"zones": zones, "values": {}, "error": None, "field": None, "who_role": who.role.value})
 
 
@@ -74,7 +74,7 @@ async def apply_submit(request: Request) -> Response:
             await applications.apply(session, who, data)
             await session.commit()
         except BoothsError as exc:
-            zones = await exhibition.list_zones(session)
+            zones = await directory.list_zones(session)
             return page(request, "dashboard/apply.html", {
                 "zones": zones, "values": data, "error": str(exc), "field": exc.field, "who_role": who.role.value,
             }, status_code=exc.status)
@@ -96,7 +96,7 @@ async def _own_booth(request: Request) -> tuple[Any, Booth]:
 async def booth_edit_page(request: Request) -> Response:
     who, _ = await _own_booth(request)
     async with services(request).db.session() as session:
-        bundle = await exhibition.get_booth(session, who, path_int(request, "booth_id"))
+        bundle = await directory.get_booth(session, who, path_int(request, "booth_id"))
     return page(request, "dashboard/booth_edit.html", {"bundle": bundle, "error": None, "field": None, "values": None})
 
 
@@ -105,13 +105,13 @@ async def booth_edit_submit(request: Request) -> Response:
     data = await read_input(request)
     changes = {field: localized_from_form(data, field) for field in ("name", "tagline", "description")}
     async with services(request).db.session() as session:
-        bundle = await exhibition.get_booth(session, who, path_int(request, "booth_id"))
+        bundle = await directory.get_booth(session, who, path_int(request, "booth_id"))
         try:
             await editing.update_booth(session, who, bundle.booth, changes)
             await session.commit()
         except BoothsError as exc:
             await session.rollback()
-            bundle = await exhibition.get_booth(session, who, path_int(request, "booth_id"))
+            bundle = await directory.get_booth(session, who, path_int(request, "booth_id"))
             return page(request, "dashboard/booth_edit.html", {
                 "bundle": bundle, "error": str(exc), "field": exc.field, "values": changes,
             }, status_code=exc.status)
@@ -122,7 +122,7 @@ async def booth_publish(request: Request) -> Response:
     who, _ = await _own_booth(request)
     data = await read_input(request)
     async with services(request).db.session() as session:
-        bundle = await exhibition.get_booth(session, who, path_int(request, "booth_id"), with_products=False)
+        bundle = await directory.get_booth(session, who, path_int(request, "booth_id"), with_products=False)
         await editing.set_published(session, who, bundle.booth, data.get("published") == "true")
         await session.commit()
     return RedirectResponse("/dashboard?saved=published", status_code=303)
@@ -157,7 +157,7 @@ async def product_form_submit(request: Request) -> Response:
             if product_id is None:
                 await editing.create_product(session, who, booth, changes)
             else:
-                product, bundle = await exhibition.get_product(session, who, int(product_id))
+                product, bundle = await directory.get_product(session, who, int(product_id))
                 if bundle.booth.id != booth.id:
                     raise NotFound(f"There is no product {product_id} in this booth.")
                 if data.get("delete") == "1":
@@ -178,7 +178,7 @@ async def product_form_submit(request: Request) -> Response:
 async def product_edit_page(request: Request) -> Response:
     who, booth = await _own_booth(request)
     async with services(request).db.session() as session:
-        product, bundle = await exhibition.get_product(session, who, path_int(request, "product_id"))
+        product, bundle = await directory.get_product(session, who, path_int(request, "product_id"))
         if bundle.booth.id != booth.id:
             raise NotFound("There is no such product in this booth.")
     return page(request, "dashboard/product_edit.html", {"booth": booth, "product": product, "error": None, "field": None, "values": None})
@@ -206,7 +206,7 @@ async def api_list(request: Request) -> Response:
             items = await applications.list_all(session, who, state)
         else:
             items = [a for a in await applications.list_own(session, who) if state is None or a.state == state]
-        zones = {z.id: z for z in await exhibition.list_zones(session)}
+        zones = {z.id: z for z in await directory.list_zones(session)}
     return JSONResponse({"applications": [application_json(a, zones.get(a.zone_id)) for a in items]})
 
 

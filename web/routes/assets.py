@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from booths import assets, uploads
 from booths.assets import Asset, asset_view
-from booths.models import Booth
+from booths.exhibition.models import Booth
 from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
 from web.context import language, principal, services

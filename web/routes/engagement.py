@@ -33,7 +33,7 @@ from booths.engagement.models import (
 )
 from booths.engagement.notify import Notifier
 from booths.errors import Invalid, NotFound
-from booths.exhibition import staff_of
+from booths.exhibition.directory import staff_of
 from cloudexpo.accounts import User
 from cloudexpo.i18n import pick
 from cloudexpo.permissions import require
@@ -234,7 +234,7 @@ async def api_withdraw_card(request: Request) -> Response:
 
 async def contact_page(request: Request) -> Response:
     """A booth's contact page: bookmark it, leave a card, book a meeting (also the QR codes' mobile landing)."""
-    from booths.exhibition import get_booth
+    from booths.exhibition.directory import get_booth
 
     who = principal(request)
     svc = services(request)

@@ -23,11 +23,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths import editing, exhibition, search
-from booths.catalog import INDUSTRIES, REGIONS
 from booths.errors import BoothsError
-from booths.models import Booth, Exhibitor, Hall, Product, Zone
-from booths.text import sanitize_html
+from booths.exhibition import directory, editing, search, showcase
+from booths.exhibition.catalog import INDUSTRIES, REGIONS
+from booths.exhibition.models import Booth, Exhibitor, Hall, Product, Zone
+from booths.exhibition.text import sanitize_html
 from cloudexpo.db import Database, utcnow
 from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.permissions import Principal
@@ -108,7 +108,7 @@ async def query_zone(session: AsyncSession, request: Request) -> Zone | None:
     if raw is None:
         return None
     try:
-        return await exhibition.get_zone(session, raw)
+        return await directory.get_zone(session, raw)
     except BoothsError:
         raise ApiError(422, "'zone' names no zone; use a zone's id or slug.", extra={"field": "zone"}) from None
 
@@ -173,9 +173,9 @@ def path_int(request: Request, name: str) -> int:
     return int(request.path_params[name])
 
 
-async def managed_booth(session: AsyncSession, who: Principal, booth_id: int) -> exhibition.BoothBundle:
+async def managed_booth(session: AsyncSession, who: Principal, booth_id: int) -> directory.BoothBundle:
     """A booth the principal may change (404 when they may not even see it, 403 when only see)."""
-    bundle = await exhibition.get_booth(session, who, booth_id, with_products=False)
+    bundle = await directory.get_booth(session, who, booth_id, with_products=False)
     return bundle
 
 
@@ -186,12 +186,12 @@ async def home(request: Request) -> Response:
     svc = services(request)
     who = principal(request)
     async with svc.db.session() as session:
-        halls = await exhibition.list_halls(session)
-        zones = await exhibition.list_zones(session)
-        counts = await exhibition.visible_counts(session)
-        totals = await exhibition.totals(session)
-        _, featured = await exhibition.list_booths(session, who, exhibition.BoothQuery(featured=True, limit=8))
-        logos = await exhibition.logos(session, svc.store, [b.id for b, _, _ in featured])
+        halls = await directory.list_halls(session)
+        zones = await directory.list_zones(session)
+        counts = await directory.visible_counts(session)
+        totals = await directory.totals(session)
+        _, featured = await directory.list_booths(session, who, directory.BoothQuery(featured=True, limit=8))
+        logos = await showcase.logos(session, svc.store, [b.id for b, _, _ in featured])
     return page(request, "home.html", {
         "halls": halls, "zones": zones, "counts": counts, "totals": totals, "featured": featured, "logos": logos,
     })
@@ -201,9 +201,9 @@ async def floor_map(request: Request) -> Response:
     svc = services(request)
     who = principal(request)
     async with svc.db.session() as session:
-        halls = await exhibition.list_halls(session)
-        zones = await exhibition.list_zones(session)
-        _, booths = await exhibition.list_booths(session, who, exhibition.BoothQuery(limit=2000))
+        halls = await directory.list_halls(session)
+        zones = await directory.list_zones(session)
+        _, booths = await directory.list_booths(session, who, directory.BoothQuery(limit=2000))
     by_zone: dict[int, list[tuple[Booth, Exhibitor, Zone]]] = {z.id: [] for z in zones}
     for row in booths:
         by_zone.setdefault(row[2].id, []).append(row)
@@ -216,16 +216,16 @@ async def zone_page(request: Request) -> Response:
     svc = services(request)
     who = principal(request)
     async with svc.db.session() as session:
-        zone = await exhibition.get_zone(session, request.path_params["slug"])
-        hall = await exhibition.get_hall(session, zone.hall_id)
+        zone = await directory.get_zone(session, request.path_params["slug"])
+        hall = await directory.get_hall(session, zone.hall_id)
         industry = query_choice(request, "industry", INDUSTRIES)
         region = query_choice(request, "region", REGIONS)
         has_video = query_bool(request, "has_video")
-        total, booths = await exhibition.list_booths(
-            session, who, exhibition.BoothQuery(zone_id=zone.id, industry=industry, region=region, has_video=has_video, limit=500)
+        total, booths = await directory.list_booths(
+            session, who, directory.BoothQuery(zone_id=zone.id, industry=industry, region=region, has_video=has_video, limit=500)
         )
-        logos = await exhibition.logos(session, svc.store, [b.id for b, _, _ in booths])
-        zones = await exhibition.list_zones(session)
+        logos = await showcase.logos(session, svc.store, [b.id for b, _, _ in booths])
+        zones = await directory.list_zones(session)
     return page(request, "exhibition/zone.html", {
         "zone": zone, "hall": hall, "booths": booths, "total": total, "logos": logos, "zones": zones,
         "filters": {"industry": industry or "", "region": region or "", "has_video": has_video},
@@ -322,7 +322,7 @@ async def booth_page(request: Request) -> Response:
     booth_pages = BoothPageCache.of(svc)
     data = booth_pages.get(ref)
     if data is None or who.is_moderator or who.can_manage_exhibitor(data["b"].exhibitor_id):
-        read = await exhibition.booth_page(svc.db, svc.store, who, ref)
+        read = await showcase.booth_page(svc.db, svc.store, who, ref)
         bundle, media, thumbs, staff = read.bundle, read.media, read.thumbs, read.staff
         manages = who.is_moderator or who.can_manage_exhibitor(bundle.booth.exhibitor_id)
         # Managers read the slots themselves (their own writes may come from another process).
@@ -386,8 +386,8 @@ async def product_page(request: Request) -> Response:
     svc = services(request)
     who = principal(request)
     async with svc.db.session() as session:
-        product, bundle = await exhibition.get_product(session, who, path_int(request, "product_id"))
-        pictures = [v for v in await exhibition.product_media(session, svc.store, product.id) if v["kind"] == "image"]
+        product, bundle = await directory.get_product(session, who, path_int(request, "product_id"))
+        pictures = [v for v in await showcase.product_media(session, svc.store, product.id) if v["kind"] == "image"]
     return page(request, "exhibition/product.html", {
         "p": product, "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "pictures": pictures,
         "manager": who.can_manage_exhibitor(bundle.booth.exhibitor_id),
@@ -432,7 +432,7 @@ def hit_json(hit: search.Hit) -> dict[str, Any]:
 async def search_page(request: Request) -> Response:
     results, form = await _search(request)
     async with services(request).db.session() as session:
-        zones = await exhibition.list_zones(session)
+        zones = await directory.list_zones(session)
     hits = [(h, {k: Markup(v) for k, v in h.highlights.items()}) for h in results.hits]
     return page(request, "exhibition/search.html", {"results": results, "hits": hits, "form": form, "zones": zones})
 
@@ -442,9 +442,9 @@ async def search_page(request: Request) -> Response:
 
 async def api_halls(request: Request) -> Response:
     async with services(request).db.session() as session:
-        halls = await exhibition.list_halls(session)
-        zones = await exhibition.list_zones(session)
-        counts = await exhibition.visible_counts(session)
+        halls = await directory.list_halls(session)
+        zones = await directory.list_zones(session)
+        counts = await directory.visible_counts(session)
     return JSONResponse({"halls": [
         {**hall_json(h), "zones": [zone_json(z, counts.get(z.id, 0)) for z in zones if z.hall_id == h.id]} for h in halls
     ]})
@@ -453,15 +453,15 @@ async def api_halls(request: Request) -> Response:
 async def api_zones(request: Request) -> Response:
     async with services(request).db.session() as session:
         hall = query_int(request, "hall", 0, 0, 1_000_000) or None
-        zones = await exhibition.list_zones(session, hall)
-        counts = await exhibition.visible_counts(session)
+        zones = await directory.list_zones(session, hall)
+        counts = await directory.visible_counts(session)
     return JSONResponse({"zones": [zone_json(z, counts.get(z.id, 0)) for z in zones]})
 
 
 async def api_zone(request: Request) -> Response:
     async with services(request).db.session() as session:
-        zone = await exhibition.get_zone(session, request.path_params["ref"])
-        counts = await exhibition.visible_counts(session)
+        zone = await directory.get_zone(session, request.path_params["ref"])
+        counts = await directory.visible_counts(session)
     return JSONResponse(zone_json(zone, counts.get(zone.id, 0)))
 
 
@@ -470,7 +470,7 @@ async def api_booths(request: Request) -> Response:
     who = principal(request)
     async with svc.db.session() as session:
         zone = await query_zone(session, request)
-        q = exhibition.BoothQuery(
+        q = directory.BoothQuery(
             zone_id=zone.id if zone else None,
             hall_id=query_int(request, "hall", 0, 0, 1_000_000) or None,
             industry=query_choice(request, "industry", INDUSTRIES),
@@ -481,10 +481,10 @@ async def api_booths(request: Request) -> Response:
             limit=query_int(request, "limit", 50, 1, 500),
             offset=query_int(request, "offset", 0, 0, 1_000_000),
         )
-        total, rows = await exhibition.list_booths(session, who, q)
+        total, rows = await directory.list_booths(session, who, q)
         ids = [b.id for b, _, _ in rows]
         counts = await product_counts(session, ids)
-        logos = await exhibition.logos(session, svc.store, ids)
+        logos = await showcase.logos(session, svc.store, ids)
     return JSONResponse({
         "total": total, "limit": q.limit, "offset": q.offset,
         "booths": [booth_json(b, e, z, product_count=counts.get(b.id, 0), logo=logos.get(b.id),
@@ -496,9 +496,9 @@ async def api_booth(request: Request) -> Response:
     svc = services(request)
     who = principal(request)
     async with svc.db.session() as session:
-        bundle = await exhibition.get_booth(session, who, request.path_params["ref"])
-        media = await exhibition.booth_media(session, svc.store, bundle.booth.id)
-        staff = await exhibition.staff_of(session, bundle.exhibitor.id)
+        bundle = await directory.get_booth(session, who, request.path_params["ref"])
+        media = await showcase.booth_media(session, svc.store, bundle.booth.id)
+        staff = await directory.staff_of(session, bundle.exhibitor.id)
     b = bundle.booth
     manager = who.can_manage_exhibitor(b.exhibitor_id)
     logo = media["logo"][0]["url"] if media["logo"] else None
@@ -514,7 +514,7 @@ async def api_update_booth(request: Request) -> Response:
     who = principal(request)
     data = await read_input(request)
     async with svc.db.session() as session:
-        bundle = await exhibition.get_booth(session, who, path_int(request, "booth_id"), with_products=False)
+        bundle = await directory.get_booth(session, who, path_int(request, "booth_id"), with_products=False)
         await editing.update_booth(session, who, bundle.booth, data)
         if "published" in data:
             await editing.set_published(session, who, bundle.booth, editing._flag(data["published"], "published"))
@@ -526,7 +526,7 @@ async def api_update_booth(request: Request) -> Response:
 async def api_products(request: Request) -> Response:
     who = principal(request)
     async with services(request).db.session() as session:
-        bundle = await exhibition.get_booth(session, who, path_int(request, "booth_id"))
+        bundle = await directory.get_booth(session, who, path_int(request, "booth_id"))
     return JSONResponse({"products": [product_json(p, bundle.booth) for p in bundle.products]})
 
 
@@ -534,7 +534,7 @@ async def api_create_product(request: Request) -> Response:
     who = principal(request)
     data = await read_input(request)
     async with services(request).db.session() as session:
-        bundle = await exhibition.get_booth(session, who, path_int(request, "booth_id"), with_products=False)
+        bundle = await directory.get_booth(session, who, path_int(request, "booth_id"), with_products=False)
         product = await editing.create_product(session, who, bundle.booth, data)
         await session.commit()
         return JSONResponse(product_json(product, bundle.booth), status_code=201)
@@ -544,8 +544,8 @@ async def api_product(request: Request) -> Response:
     svc = services(request)
     who = principal(request)
     async with svc.db.session() as session:
-        product, bundle = await exhibition.get_product(session, who, path_int(request, "product_id"))
-        media = await exhibition.product_media(session, svc.store, product.id)
+        product, bundle = await directory.get_product(session, who, path_int(request, "product_id"))
+        media = await showcase.product_media(session, svc.store, product.id)
     return JSONResponse({**product_json(product, bundle.booth), "media": media})
 
 
@@ -553,7 +553,7 @@ async def api_update_product(request: Request) -> Response:
     who = principal(request)
     data = await read_input(request)
     async with services(request).db.session() as session:
-        product, bundle = await exhibition.get_product(session, who, path_int(request, "product_id"))
+        product, bundle = await directory.get_product(session, who, path_int(request, "product_id"))
         await editing.update_product(session, who, bundle.booth, product, data)
         await session.commit()
         return JSONResponse(product_json(product, bundle.booth))
@@ -562,7 +562,7 @@ async def api_update_product(request: Request) -> Response:
 async def api_delete_product(request: Request) -> Response:
     who = principal(request)
     async with services(request).db.session() as session:
-        product, bundle = await exhibition.get_product(session, who, path_int(request, "product_id"))
+        product, bundle = await directory.get_product(session, who, path_int(request, "product_id"))
         await editing.delete_product(session, who, bundle.booth, product)
         await session.commit()
     return Response(status_code=204)

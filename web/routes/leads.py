@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from booths.engagement import leads
 from booths.engagement.models import LEAD_STATUSES
-from booths.models import Exhibitor
+from booths.exhibition.models import Exhibitor
 from cloudexpo.permissions import Forbidden, Principal, require
 from web.context import principal, services
 from web.errors import ApiError, wants_json

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 from booths.engagement import meetings
 from booths.engagement.models import Meeting, MeetingSlot
 from booths.errors import BoothsError, Invalid
-from booths.models import Booth
+from booths.exhibition.models import Booth
 from cloudexpo.accounts import User
 from cloudexpo.i18n import pick
 from cloudexpo.mail import Attachment

@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths import applications, editing, exhibition
 from booths.errors import BoothsError, NotFound
-from booths.models import Booth, Exhibitor, Hall, Zone
+from booths.exhibition import applications, directory, editing
+from booths.exhibition.models import Booth, Exhibitor, Hall, Zone
 from cloudexpo import accounts
 from cloudexpo.accounts import Role
 from cloudexpo.permissions import Principal, require
@@ -38,7 +38,7 @@ async def applications_page(request: Request) -> Response:
     state = request.query_params.get("state") or "pending"
     async with services(request).db.session() as session:
         items = await applications.list_all(session, who, None if state == "all" else state)
-        zones = {z.id: z for z in await exhibition.list_zones(session)}
+        zones = {z.id: z for z in await directory.list_zones(session)}
         users = {u.id: u for u in (await session.scalars(
             select(accounts.User).where(accounts.User.id.in_({a.user_id for a in items}))
         )).all()} if items else {}
@@ -62,7 +62,7 @@ async def decide(request: Request) -> Response:
             if isinstance(exc, NotFound):
                 raise
             await session.rollback()
-            zones = {z.id: z for z in await exhibition.list_zones(session)}
+            zones = {z.id: z for z in await directory.list_zones(session)}
             items = await applications.list_all(session, who, "pending")
             users = {u.id: u for u in (await session.scalars(select(accounts.User))).all()}
             return page(request, "moderation/applications.html", {
@@ -76,8 +76,8 @@ async def booths_page(request: Request) -> Response:
     who = moderator(request)
     hidden = request.query_params.get("hidden") == "1"
     async with services(request).db.session() as session:
-        query = exhibition.BoothQuery(limit=1000)
-        _, rows = await exhibition.list_booths(session, who, query)
+        query = directory.BoothQuery(limit=1000)
+        _, rows = await directory.list_booths(session, who, query)
     if hidden:
         rows = [r for r in rows if r[0].hidden or not r[0].published]
     return page(request, "moderation/booths.html", {"rows": rows, "only_hidden": hidden})
@@ -103,8 +103,8 @@ async def booth_visibility(request: Request) -> Response:
 async def map_page(request: Request) -> Response:
     moderator(request)
     async with services(request).db.session() as session:
-        halls = await exhibition.list_halls(session)
-        zones = await exhibition.list_zones(session)
+        halls = await directory.list_halls(session)
+        zones = await directory.list_zones(session)
     return page(request, "moderation/map.html", {"halls": halls, "zones": zones, "saved": request.query_params.get("saved")})
 
 
@@ -119,7 +119,7 @@ async def zone_submit(request: Request) -> Response:
     who = moderator(request)
     data = await read_input(request)
     async with services(request).db.session() as session:
-        zone = await exhibition.get_zone(session, path_int(request, "zone_id"))
+        zone = await directory.get_zone(session, path_int(request, "zone_id"))
         await editing.update_zone(session, who, zone, _place_fields(data))
         await session.commit()
     return RedirectResponse("/moderate/map?saved=zone", status_code=303)
@@ -129,7 +129,7 @@ async def hall_submit(request: Request) -> Response:
     who = moderator(request)
     data = await read_input(request)
     async with services(request).db.session() as session:
-        hall = await exhibition.get_hall(session, path_int(request, "hall_id"))
+        hall = await directory.get_hall(session, path_int(request, "hall_id"))
         await editing.update_hall(session, who, hall, _place_fields(data))
         await session.commit()
     return RedirectResponse("/moderate/map?saved=hall", status_code=303)
@@ -190,7 +190,7 @@ async def api_zone_update(request: Request) -> Response:
     who = moderator(request)
     data = await read_input(request)
     async with services(request).db.session() as session:
-        zone = await exhibition.get_zone(session, path_int(request, "zone_id"))
+        zone = await directory.get_zone(session, path_int(request, "zone_id"))
         await editing.update_zone(session, who, zone, data)
         await session.commit()
         return JSONResponse(zone_json(zone))

@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 from booths.engagement import qr
 from booths.engagement.bookmarks import read_slots
 from booths.errors import NotFound
-from booths.exhibition import get_booth, get_product
+from booths.exhibition.directory import get_booth, get_product
 from cloudexpo.i18n import LANGUAGES
 from web.context import principal, services
 from web.routes.engagement import epage, path_int

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from booths import media, uploads
 from booths.assets import Asset, Upload, asset_view
 from booths.errors import BoothsError
-from booths.models import Booth, Product
+from booths.exhibition.models import Booth, Product
 from cloudexpo.permissions import Principal, require, require_exhibitor_access
 from cloudexpo.services import Services
 from web.context import principal, services

@@ -56,9 +56,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from booths.catalog import INDUSTRIES, REGIONS
-from booths.models import FACETS, Booth, Exhibitor, Product, SearchDoc, SearchGram, Zone
-from booths.text import plain_text
+from booths.exhibition.catalog import INDUSTRIES, REGIONS
+from booths.exhibition.models import FACETS, Booth, Exhibitor, Product, SearchDoc, SearchGram, Zone
+from booths.exhibition.text import plain_text
 from cloudexpo.db import Database
 from cloudexpo.i18n import LANGUAGES, pick
 
@@ -77,7 +77,7 @@ def _is_cjk(ch: str) -> bool:
 @lru_cache(maxsize=65536)
 def _fold(ch: str) -> str:
     if _is_cjk(ch):
-        from booths.text import to_simplified
+        from booths.exhibition.text import to_simplified
 
         out = to_simplified(ch)
         return out if len(out) == 1 else ch

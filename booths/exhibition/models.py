@@ -72,7 +72,7 @@ class Booth(Base):
     exhibitor_id: Mapped[int] = mapped_column(ForeignKey("exhibitors.id", ondelete="CASCADE"), index=True)
     name: Mapped[Localized] = mapped_column(JSON, default=dict)
     tagline: Mapped[Localized] = mapped_column(JSON, default=dict)
-    # Sanitised HTML per language (booths.editing.sanitize_html).
+    # Sanitised HTML per language (booths.exhibition.editing.sanitize_html).
     description: Mapped[Localized] = mapped_column(JSON, default=dict)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -144,7 +144,7 @@ class SearchDoc(SearchFacets, Base):
     """One searchable row per booth (with its exhibitor) and per product.
 
     ``body`` is the normalised text (Traditional folded to Simplified, lower
-    case; see :func:`booths.search.normalize`). SQLite mirrors it into the FTS5
+    case; see :func:`booths.exhibition.search.normalize`). SQLite mirrors it into the FTS5
     table ``search_fts`` (trigram) and both databases keep ``search_grams``
     (two-character pieces) for short Chinese queries; PostgreSQL indexes
     ``body`` with pg_trgm.
@@ -159,7 +159,7 @@ class SearchDoc(SearchFacets, Base):
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), nullable=True, unique=True)
     body: Mapped[str] = mapped_column(Text, default="")
     # Copies of what search ranks and filters by (the facets too), so that it needs no join (migration
-    # bo0004): set by booths.search.refresh_booths, kept in step by triggers on booths, exhibitors, products.
+    # bo0004): set by booths.exhibition.search.refresh_booths, kept in step by triggers on booths, exhibitors, products.
     visible: Mapped[bool] = mapped_column(Boolean, default=False)
     # "0" booth / "1" product / "9" not visible, "0" featured / "1" not, then the booth number:
     # results order by (sort_key, id); visible rows are sort_key < "2".

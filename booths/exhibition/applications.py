@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booths import search
-from booths.catalog import INDUSTRIES, REGIONS
 from booths.errors import Conflict, Invalid, NotFound
-from booths.models import Application, Booth, Exhibitor, Zone
-from booths.text import clean_plain, to_simplified, to_traditional
+from booths.exhibition import search
+from booths.exhibition.catalog import INDUSTRIES, REGIONS
+from booths.exhibition.models import Application, Booth, Exhibitor, Zone
+from booths.exhibition.text import clean_plain, to_simplified, to_traditional
 from cloudexpo import accounts
 from cloudexpo.accounts import Role
 from cloudexpo.db import utcnow

@@ -6,27 +6,16 @@ moderator; its own staff and moderators see it in every state.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from booths.errors import NotFound
-from booths.models import Booth, Exhibitor, Hall, Product, Zone
+from booths.exhibition.models import Booth, Exhibitor, Hall, Product, Zone
 from cloudexpo.accounts import Role, User
-from cloudexpo.db import Database
 from cloudexpo.permissions import Principal
-
-if TYPE_CHECKING:
-    from cloudexpo.storage import ObjectStore
-
-log = logging.getLogger(__name__)
-
-MEDIA_KINDS = ("logo", "banner", "image", "video", "document")
 
 
 @dataclass
@@ -152,7 +141,8 @@ async def list_booths(
     return int(total or 0), [(b, e, z) for b, e, z in rows]
 
 
-def _booth_query(ref: int | str, with_products: bool) -> Any:
+def booth_query(ref: int | str, with_products: bool) -> Any:
+    """The booth by id or number with its exhibitor, zone and hall (and products: one row each)."""
     query = (
         select(Booth, Exhibitor, Zone, Hall)
         .join(Exhibitor, Exhibitor.id == Booth.exhibitor_id)
@@ -174,7 +164,8 @@ def _booth_query(ref: int | str, with_products: bool) -> Any:
     return query
 
 
-def _bundle(rows: list[Any], principal: Principal, ref: int | str, with_products: bool) -> BoothBundle:
+def bundle_of(rows: list[Any], principal: Principal, ref: int | str, with_products: bool) -> BoothBundle:
+    """The rows of :func:`booth_query` as a bundle, when the principal may see the booth (404 otherwise)."""
     if not rows or not can_see(principal, rows[0][0]):
         raise NotFound(f"There is no booth {ref}.")
     bundle = BoothBundle(*rows[0][:4])
@@ -185,12 +176,8 @@ def _bundle(rows: list[Any], principal: Principal, ref: int | str, with_products
 
 async def get_booth(session: AsyncSession, principal: Principal, ref: int | str, *, with_products: bool = True) -> BoothBundle:
     """A booth by id or number, as the principal may see it (404 otherwise)."""
-    rows: list[Any] = list((await session.execute(_booth_query(ref, with_products))).all())
-    return _bundle(rows, principal, ref, with_products)
-
-
-async def list_products(session: AsyncSession, booth_id: int) -> list[Product]:
-    return list((await session.scalars(select(Product).where(Product.booth_id == booth_id).order_by(Product.position, Product.id))).all())
+    rows: list[Any] = list((await session.execute(booth_query(ref, with_products))).all())
+    return bundle_of(rows, principal, ref, with_products)
 
 
 async def get_product(session: AsyncSession, principal: Principal, product_id: int) -> tuple[Product, BoothBundle]:
@@ -210,147 +197,11 @@ async def booth_of_exhibitor(session: AsyncSession, exhibitor_id: int | None) ->
     return await session.scalar(select(Booth).where(Booth.exhibitor_id == exhibitor_id).order_by(Booth.id).limit(1))
 
 
-def _staff_query(exhibitor_id: int) -> Any:
+def staff_query(exhibitor_id: int) -> Any:
+    """The exhibitor's active staff accounts, oldest first."""
     query = select(User).where(User.exhibitor_id == exhibitor_id, User.role == Role.EXHIBITOR.value, User.active.is_(True))
     return query.order_by(User.id)
 
 
 async def staff_of(session: AsyncSession, exhibitor_id: int) -> list[User]:
-    return list((await session.scalars(_staff_query(exhibitor_id))).all())
-
-
-# --- media (booths.assets, written by the media engineer) ----------------------------
-
-
-def _assets() -> Any:
-    try:
-        from booths import assets
-    except ImportError:  # the media module is not there yet
-        return None
-    return assets
-
-
-async def booth_media(
-    session: AsyncSession, store: ObjectStore, booth_id: int, *, include_hidden: bool = False
-) -> dict[str, list[dict[str, Any]]]:
-    """The booth's own media (not its products'), by kind, as views with URLs."""
-    out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in MEDIA_KINDS}
-    assets = _assets()
-    if assets is None:
-        return out
-    for asset in await assets.list_assets(session, booth_id=booth_id, include_hidden=include_hidden):
-        if asset.product_id is not None or asset.kind not in out:
-            continue
-        out[asset.kind].append(assets.asset_view(store, asset))
-    return out
-
-
-PageMedia = dict[str, list[Mapping[str, Any]]]  # a booth page's media by kind (lazily signed views)
-
-
-def _page_media_query(assets: Any, booth_id: int, product_ids: list[int]) -> Any:
-    Asset = assets.Asset
-    owner = Asset.booth_id == booth_id
-    if product_ids:
-        owner = or_(owner, Asset.product_id.in_(product_ids))
-    return select(Asset).where(owner, Asset.state == "ready", Asset.hidden.is_(False)).order_by(Asset.position, Asset.id)
-
-
-def _page_media_views(
-    assets: Any, store: ObjectStore, rows: Sequence[Any], booth_id: int, product_ids: list[int]
-) -> tuple[PageMedia, dict[int, str]]:
-    out: PageMedia = {kind: [] for kind in MEDIA_KINDS}
-    thumbs: dict[int, str] = {}
-    for asset in rows:
-        if asset.product_id is None:
-            if asset.booth_id == booth_id and asset.kind in out:
-                out[asset.kind].append(assets.AssetView(store, asset))
-        elif asset.product_id in product_ids and asset.kind == "image" and asset.product_id not in thumbs:
-            thumbs[asset.product_id] = assets.AssetView(store, asset).small_url()
-    return out, thumbs
-
-
-async def booth_page_media(
-    session: AsyncSession, store: ObjectStore, booth_id: int, product_ids: list[int]
-) -> tuple[PageMedia, dict[int, str]]:
-    """:func:`booth_media` and :func:`product_pictures` of one booth page, in one query."""
-    assets = _assets()
-    if assets is None:
-        return {kind: [] for kind in MEDIA_KINDS}, {}
-    rows = (await session.scalars(_page_media_query(assets, booth_id, product_ids))).all()
-    return _page_media_views(assets, store, rows, booth_id, product_ids)
-
-
-@dataclass
-class BoothPage:
-    """What every booth page reads: :func:`get_booth`, :func:`booth_page_media` and :func:`staff_of`."""
-
-    bundle: BoothBundle
-    media: PageMedia
-    thumbs: dict[int, str]
-    staff: list[User]
-
-
-async def booth_page(db: Database, store: ObjectStore, principal: Principal, ref: int | str) -> BoothPage:
-    """The booth page's three queries in one trip (:meth:`Database.read`); 404 as :func:`get_booth`."""
-
-    def read(sync: Session) -> BoothPage:
-        bundle = _bundle(list(sync.execute(_booth_query(ref, True)).all()), principal, ref, True)
-        product_ids = [p.id for p in bundle.products]
-        assets = _assets()
-        if assets is None:
-            media: PageMedia = {kind: [] for kind in MEDIA_KINDS}
-            thumbs: dict[int, str] = {}
-        else:
-            rows = sync.scalars(_page_media_query(assets, bundle.booth.id, product_ids)).all()
-            media, thumbs = _page_media_views(assets, store, rows, bundle.booth.id, product_ids)
-        staff = list(sync.scalars(_staff_query(bundle.exhibitor.id)).all())
-        return BoothPage(bundle, media, thumbs, staff)
-
-    return await db.read(read)
-
-
-async def product_media(session: AsyncSession, store: ObjectStore, product_id: int) -> list[dict[str, Any]]:
-    assets = _assets()
-    if assets is None:
-        return []
-    return [assets.asset_view(store, a) for a in await assets.list_assets(session, product_id=product_id)]
-
-
-async def product_pictures(session: AsyncSession, store: ObjectStore, product_ids: list[int]) -> dict[int, str]:
-    """The first picture's thumbnail URL per product, in one query."""
-    assets = _assets()
-    if assets is None or not product_ids:
-        return {}
-    Asset = assets.Asset
-    rows = (await session.scalars(
-        select(Asset)
-        .where(Asset.product_id.in_(product_ids), Asset.kind == "image", Asset.state == "ready", Asset.hidden.is_(False))
-        .order_by(Asset.position, Asset.id)
-    )).all()
-    out: dict[int, str] = {}
-    for asset in rows:
-        if asset.product_id in out:
-            continue
-        out[asset.product_id] = assets.AssetView(store, asset).small_url()
-    return out
-
-
-async def logos(session: AsyncSession, store: ObjectStore, booth_ids: list[int], kind: str = "logo") -> dict[int, str]:
-    """A small picture URL per booth (its logo's thumbnail), for lists and cards."""
-    assets = _assets()
-    if assets is None or not booth_ids:
-        return {}
-    Asset = assets.Asset
-    rows = (await session.scalars(
-        select(Asset)
-        .where(Asset.booth_id.in_(booth_ids), Asset.kind == kind, Asset.state == "ready", Asset.hidden.is_(False),
-               Asset.product_id.is_(None))
-        .order_by(Asset.position, Asset.id)
-    )).all()
-    out: dict[int, str] = {}
-    for asset in rows:
-        if asset.booth_id in out:
-            continue
-        out[asset.booth_id] = assets.AssetView(store, asset).small_url()
-    return out
+    return list((await session.scalars(staff_query(exhibitor_id))).all())

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booths import search
 from booths.errors import Invalid, NotFound
-from booths.models import Booth, Hall, Product, Zone
-from booths.text import clean_localized, clean_plain
+from booths.exhibition import search
+from booths.exhibition.models import Booth, Hall, Product, Zone
+from booths.exhibition.text import clean_localized, clean_plain
 from cloudexpo import accounts
 from cloudexpo.accounts import Role
 from cloudexpo.db import utcnow
