@@ -32,7 +32,7 @@ from sqlalchemy import insert, select, text
 
 from booths.exhibition import search
 from booths.exhibition.models import Booth, Exhibitor, Product
-from booths.seed import _description, _halls_and_zones, _localized, plans
+from booths.seed.exhibition import _description, _halls_and_zones, _localized, plans
 from cloudexpo.app import import_models
 from cloudexpo.db import Database
 

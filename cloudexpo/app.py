@@ -53,7 +53,7 @@ async def seed_demo(settings: Settings) -> DemoLogins:
     """Fill an empty data folder with the seed exhibition; safe to run again."""
     from sqlalchemy import select
 
-    from booths.seed import seed_exhibition
+    from booths.seed.exhibition import seed_exhibition
     from cloudexpo import accounts
     from streaming.seed import seed_programme
 

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from booths import seed, seed_meetings
 from booths.engagement import meetings
 from booths.engagement.models import MeetingSlot, Profile
 from booths.exhibition.models import Application, Booth, Exhibitor, Hall, Product, SearchDoc, Zone
+from booths.seed import exhibition as seed
+from booths.seed import meetings as seed_meetings
 from cloudexpo import accounts
 from cloudexpo.db import utcnow
 from cloudexpo.services import Services

@@ -7,7 +7,7 @@ from typing import Any
 
 from booths.exhibition import search
 from booths.exhibition.models import Booth, Exhibitor, Product
-from booths.seed import _halls_and_zones
+from booths.seed.exhibition import _halls_and_zones
 from cloudexpo.services import Services
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
-from booths.seed_data import HALLS, ZONES
+from booths.seed.data import HALLS, ZONES
 from web import floorplan
 
 

@@ -26,7 +26,7 @@ from booths.exhibition.applications import booth_slot
 from booths.exhibition.catalog import INDUSTRIES
 from booths.exhibition.models import Application, Booth, Exhibitor, Hall, Product, Zone
 from booths.exhibition.text import to_traditional
-from booths.seed_data import (
+from booths.seed.data import (
     BRANDS,
     CITIES,
     GEO,
@@ -37,7 +37,7 @@ from booths.seed_data import (
     REGIONAL,
     ZONES,
 )
-from booths.seed_meetings import seed_meetings
+from booths.seed.meetings import seed_meetings
 from cloudexpo import accounts
 from cloudexpo.accounts import Role
 
