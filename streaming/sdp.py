@@ -192,13 +192,18 @@ def pick_codec(choices: list[CodecChoice], like: CodecChoice | None = None) -> C
 
 
 def summarize_offer(sdp_text: str) -> OfferSummary:
-    """Parse an offer; raise :class:`UnusableOffer` if it is not SDP at all."""
+    """Check and parse an offer; raise :class:`UnusableOffer` if it cannot be honoured.
+
+    :func:`check_offer_structure` runs first, so what aiortc's parser sees is
+    well formed; rejected sections (port 0) are left out of the summary.
+    """
     if not sdp_text.lstrip().startswith("v=0"):
         raise UnusableOffer("the body is not an SDP offer: it must start with v=0")
+    active = check_offer_structure(sdp_text)
     try:
         desc = aiortc_sdp.SessionDescription.parse(sdp_text)
-    except (ValueError, KeyError, IndexError) as exc:
-        raise UnusableOffer(f"the SDP offer could not be parsed: {exc}") from exc
+    except (ValueError, KeyError, IndexError, AssertionError, StopIteration, TypeError, AttributeError) as exc:
+        raise UnusableOffer(f"the SDP offer could not be parsed: {exc or type(exc).__name__}") from exc
     media = [
         MediaSummary(
             kind=m.kind,
@@ -207,8 +212,8 @@ def summarize_offer(sdp_text: str) -> OfferSummary:
             codec_names=[c.mimeType.split("/", 1)[1] for c in m.rtp.codecs],
             forwardable=forwardable_codecs(m.kind, m.rtp.codecs),
         )
-        for m in desc.media
-        if m.kind in ("audio", "video")
+        for index, m in enumerate(desc.media)
+        if m.kind in ("audio", "video") and index in active
     ]
     lines = sdp_text.splitlines()
     first_m = next((i for i, line in enumerate(lines) if line.startswith("m=")), len(lines))
@@ -274,6 +279,181 @@ def check_view_offer(
     if video is not None and summary.section("video") is None and summary.section("audio") is None:
         raise UnusableOffer("the offer has no audio or video section to play the stream on")
     return summary
+
+
+# --- structure: what every offer must carry (RFC 8866, 8839, 8842, 8122, 9725) ----------
+
+#: Hash functions a DTLS fingerprint may use (RFC 8122 §5 forbids MD2 and MD5; WebRTC
+#: endpoints use SHA-256, RFC 8827 §6.5; these are the ones aiortc can verify).
+FINGERPRINT_HASHES = {"sha-256": 32, "sha-384": 48, "sha-512": 64}
+DTLS_SETUP = ("actpass", "active", "passive")
+_CONTROL_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_LINE = re.compile(r"^[a-z]=")
+_M_LINE = re.compile(r"^m=([a-z]+) (\d{1,5})(?:/\d+)? (\S+)((?: \S+)+)$")
+# RFC 4855 / RFC 6838 restricted-name: what a codec (encoding) name may hold.
+_RTPMAP = re.compile(r"^(\d{1,3}) ([A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62})/(\d{1,9})(?:/(\d{1,2}))?$")
+_ICE_CHARS = re.compile(r"^[A-Za-z0-9+/]+$")  # RFC 8839 §5.4 ice-char
+_FINGERPRINT_VALUE = re.compile(r"^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})*$")
+_MAX_SECTIONS = 32
+
+
+@dataclass
+class _Section:
+    line: int  # 1-based line number of its m= line
+    kind: str
+    port: int
+    formats: list[str]
+    attributes: list[tuple[int, str, str]] = field(default_factory=list)  # (line, name, value)
+
+    def values(self, name: str) -> list[tuple[int, str]]:
+        return [(n, v) for n, a, v in self.attributes if a == name]
+
+    def has(self, name: str) -> bool:
+        return any(a == name for _, a, _ in self.attributes)
+
+    @property
+    def active(self) -> bool:
+        """Not rejected: a port, or bundled into another section (RFC 8843 bundle-only)."""
+        return self.port != 0 or self.has("bundle-only")
+
+
+def _shown(line: str) -> str:
+    text = line if len(line) <= 60 else line[:57] + "..."
+    return ascii(text)
+
+
+def _attribute(text: str) -> tuple[str, str]:
+    name, _, value = text[2:].partition(":")
+    return name, value
+
+
+def check_offer_structure(sdp_text: str) -> set[int]:
+    """Refuse an offer that is not whole, well-formed WebRTC SDP; return its active sections.
+
+    What is checked, each refusal naming the line or section at fault:
+    printable text only (no NUL or other control characters); every line
+    ``<letter>=`` and the last one ended (a cut offer stops mid-line); the
+    session lines ``v= o= s= t=``; at least one ``m=`` section and not all of
+    them rejected (port 0); BUNDLE naming only sections that exist; every
+    dynamic payload type with its ``a=rtpmap`` and codec names that are names;
+    ICE credentials (``a=ice-ufrag`` 4–256 and ``a=ice-pwd`` 22–256 ice-chars,
+    RFC 8839 §5.4), a DTLS ``a=fingerprint`` with SHA-256/384/512 (RFC 8122,
+    RFC 8827) and ``a=setup`` (RFC 8842) for every active section, at session
+    level or its own. The indexes of the active sections are returned.
+    """
+    for number, line in enumerate(sdp_text.split("\n"), 1):
+        bad = _CONTROL_CHAR.search(line.removesuffix("\r"))
+        if bad is not None:
+            raise UnusableOffer(
+                f"line {number} {_shown(line.rstrip())} holds the control character U+{ord(bad.group()):04X}: "
+                "SDP is printable text, one line per field"
+            )
+    if not sdp_text.endswith("\n"):
+        last = sdp_text.rsplit("\n", 1)[-1]
+        raise UnusableOffer(
+            f"the offer ends in the middle of a line ({_shown(last)}): it was cut short; send the whole offer, "
+            "every line ending with CRLF"
+        )
+    lines = [line.removesuffix("\r") for line in sdp_text.split("\n")[:-1]]
+    session: list[tuple[int, str, str]] = []
+    sections: list[_Section] = []
+    for number, line in enumerate(lines, 1):
+        if not line:
+            continue
+        if not _LINE.match(line):
+            raise UnusableOffer(f"line {number} {_shown(line)} is not an SDP line: each line is <letter>=<value>")
+        if line.startswith("m="):
+            match = _M_LINE.match(line)
+            if match is None or int(match.group(2)) > 65535:
+                raise UnusableOffer(f"line {number} {_shown(line)} is not a media line: m=<media> <port> <proto> <formats>")
+            sections.append(_Section(number, match.group(1), int(match.group(2)), match.group(4).split()))
+            if len(sections) > _MAX_SECTIONS:
+                raise UnusableOffer(f"the offer has more than {_MAX_SECTIONS} media sections")
+        elif line.startswith("a="):
+            name, value = _attribute(line)
+            (sections[-1].attributes if sections else session).append((number, name, value))
+    head = lines[: sections[0].line - 1] if sections else lines
+    session_types = {line[:2] for line in head}
+    for kind in ("v=", "o=", "s=", "t="):
+        if kind not in session_types:
+            raise UnusableOffer(f"the offer has no {kind} line: an SDP session starts with v=, o=, s= and t=")
+    if not sections:
+        raise UnusableOffer(
+            "the offer has no media sections (m=audio, m=video): add the tracks to the connection before creating the offer"
+        )
+    active = {index for index, section in enumerate(sections) if section.active}
+    if not active:
+        raise UnusableOffer("every media section of the offer is rejected (port 0): offer at least one track to send or receive")
+    mids = {value for section in sections for _, value in section.values("mid")}
+    for number, name, value in session:
+        if name == "group" and value.startswith("BUNDLE"):
+            missing = [mid for mid in value.split()[1:] if mid not in mids]
+            if missing:
+                raise UnusableOffer(
+                    f"line {number} bundles mid {missing[0]}, but no section has a=mid:{missing[0]}: "
+                    "the offer looks cut short; send the whole offer"
+                )
+    session_values = {name: value for _, name, value in session}
+    session_fingerprints = [(n, v) for n, a, v in session if a == "fingerprint"]
+    for index in sorted(active):
+        _check_section(sections[index], session_values, session_fingerprints)
+    return active
+
+
+def _check_section(section: _Section, session: dict[str, str], session_fingerprints: list[tuple[int, str]]) -> None:
+    where = f"the m={section.kind} section (line {section.line})"
+    if section.kind in ("audio", "video"):
+        mapped: set[str] = set()
+        for number, value in section.values("rtpmap"):
+            match = _RTPMAP.match(value)
+            if match is None:
+                raise UnusableOffer(
+                    f"line {number} a=rtpmap:{_shown(value)} is malformed: write <payload type> <codec name>/<clock rate>, "
+                    "a codec name being letters, digits and -._+"
+                )
+            mapped.add(match.group(1))
+        for fmt in section.formats:
+            if not fmt.isascii() or not fmt.isdigit() or int(fmt) > 127:
+                raise UnusableOffer(f"{where} lists {_shown(fmt)}: RTP payload types are numbers 0-127")
+            if int(fmt) >= 96 and fmt not in mapped:
+                raise UnusableOffer(
+                    f"{where} lists payload type {fmt} without its a=rtpmap line: the offer looks cut short; send the whole offer"
+                )
+    ufrag = next((v for _, v in section.values("ice-ufrag")), session.get("ice-ufrag"))
+    pwd = next((v for _, v in section.values("ice-pwd")), session.get("ice-pwd"))
+    if ufrag is None or pwd is None:
+        raise UnusableOffer(
+            f"{where} has no ICE credentials: an offer needs a=ice-ufrag and a=ice-pwd (RFC 8839), "
+            "at session level or in every media section"
+        )
+    if not 4 <= len(ufrag) <= 256 or not _ICE_CHARS.match(ufrag):
+        raise UnusableOffer(f"{where}: a=ice-ufrag must be 4 to 256 characters of A-Z a-z 0-9 + / (RFC 8839)")
+    if not 22 <= len(pwd) <= 256 or not _ICE_CHARS.match(pwd):
+        raise UnusableOffer(f"{where}: a=ice-pwd must be 22 to 256 characters of A-Z a-z 0-9 + / (RFC 8839)")
+    fingerprints = section.values("fingerprint") or session_fingerprints
+    if not fingerprints:
+        raise UnusableOffer(
+            f"{where} has no a=fingerprint: WebRTC media is encrypted with DTLS-SRTP, and the offer must name "
+            "its certificate's SHA-256 fingerprint (RFC 8122, RFC 8827)"
+        )
+    for number, value in fingerprints:
+        algorithm, _, digest = value.strip().partition(" ")
+        size = FINGERPRINT_HASHES.get(algorithm.lower())
+        if size is None:
+            raise UnusableOffer(
+                f"line {number} a=fingerprint uses {_shown(algorithm)}, which cannot vouch for a DTLS certificate: "
+                "use sha-256 (or sha-384, sha-512)"
+            )
+        digest = digest.strip()
+        if not _FINGERPRINT_VALUE.match(digest) or len(digest.split(":")) != size:
+            raise UnusableOffer(
+                f"line {number}: a {algorithm} fingerprint is {size} hexadecimal bytes separated by colons"
+            )
+    setup = next((v for _, v in section.values("setup")), session.get("setup"))
+    if setup is None:
+        raise UnusableOffer(f"{where} has no a=setup: an offer says a=setup:actpass (RFC 8842)")
+    if setup not in DTLS_SETUP:
+        raise UnusableOffer(f"{where}: a=setup:{_shown(setup)} is not one of {', '.join(DTLS_SETUP)} (RFC 8842)")
 
 
 def candidate_hosts(sdp_text: str) -> list[str]:

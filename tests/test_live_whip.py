@@ -20,11 +20,11 @@ SDP = {"Content-Type": "application/sdp"}
 
 
 def audio_only(offer: str) -> str:
-    """The OBS offer without its video section."""
+    """The OBS offer without its video section (mid 1, so its BUNDLE group names only mid 0)."""
     head, *sections = offer.split("\r\nm=") if "\r\n" in offer else offer.split("\nm=")
     sep = "\r\n" if "\r\n" in offer else "\n"
     kept = [s for s in sections if not s.startswith("video")]
-    return sep.join([head] + ["m=" + s for s in kept])
+    return sep.join([head.replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 0")] + ["m=" + s for s in kept])
 
 
 def auth(token: str) -> dict[str, str]:
