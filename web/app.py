@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -31,12 +30,6 @@ def live_routes() -> list[BaseRoute]:
 
     return [*whip.routes, *ws.routes, *programme.routes, *replays.routes, *live.routes, *control.routes,
             *chat.routes]
-
-
-def exhibition_errors() -> dict[Any, Any]:
-    from web.routes.exhibition import EXCEPTION_HANDLERS as handlers
-
-    return handlers
 
 
 def exhibition_routes() -> list[BaseRoute]:
@@ -90,7 +83,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug:
             ),
             Middleware(ContextMiddleware, services_getter=lambda: services, cache=cache),
         ],
-        exception_handlers={**EXCEPTION_HANDLERS, **exhibition_errors()},
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.services = services

@@ -1,22 +1,47 @@
-"""One error shape: JSON under /api/ and on machine endpoints, a friendly page elsewhere.
+"""One error shape, one table: every refusal becomes HTTP here, at the boundary.
 
-Every refusal is ``{"error": <short code>, "detail": <what to fix>}`` with the
-right 4xx status. Domain exceptions are mapped here, at the boundary.
+Every refusal is ``{"error": <short code>, "detail": <what to fix>, ...}`` with
+the right 4xx status: JSON under ``/api/`` and on machine endpoints, the
+friendly ``error.html`` page elsewhere. Domain code raises its own exceptions
+(``booths.errors``, ``streaming``, ``cloudexpo.permissions`` …); route code
+raises :class:`ApiError` for what only the route knows (a bad header, a
+missing field). :data:`REFUSALS` says, for each domain exception, which
+status, code and message it answers with; :data:`EXCEPTION_HANDLERS`
+registers the one handler for all of them in the app, so route modules never
+catch a domain error to turn it into HTTP.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.websockets import WebSocket
 
+from booths.errors import BoothsError, Conflict, Invalid, NotFound
+from booths.media import MediaRejected
+from booths.uploads import BadUpload, TooLarge, WrongType
 from cloudexpo.accounts import AccountError
 from cloudexpo.permissions import Forbidden, NotSignedIn
 from cloudexpo.ratelimit import RateLimited
+from streaming.chat import ChatError, ChatMuted
+from streaming.errors import AlreadyPublishing, SessionNotFound, StreamNotLive, UnusableOffer
+from streaming.live import MissingToken, WrongToken
+from streaming.replays import InvalidCaptions, InvalidTrim, ReplayError, ReplayNotFound
+from streaming.schedule import (
+    InvalidSlot,
+    ScheduleError,
+    SlotClosed,
+    SlotNotFound,
+    SlotOverlap,
+    StageNotFound,
+)
+from web.templating import render
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +81,7 @@ class ApiError(HTTPException):
         self.extra = extra or {}
 
 
-def wants_json(request: Request) -> bool:
+def wants_json(request: HTTPConnection) -> bool:
     path = request.url.path
     if path.startswith(MACHINE_PREFIXES):
         return True
@@ -72,12 +97,157 @@ def error_response(request: Request, status: int, detail: str, *, error: str | N
                    headers: Mapping[str, str] | None = None, extra: dict[str, Any] | None = None) -> Response:
     if wants_json(request):
         return JSONResponse(error_body(status, detail, error, **(extra or {})), status_code=status, headers=dict(headers or {}))
-    from web.templating import render
-
     response = render(request, "error.html", {"status": status, "detail": detail}, status_code=status)
     if headers:
         response.headers.update(headers)
     return response
+
+
+# --- the table -------------------------------------------------------------------------------
+
+Detail = Callable[[Any, Request], str]
+Extra = Callable[[Any, Request], "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """How one kind of domain exception answers over HTTP.
+
+    ``detail`` (default: the exception's message) says what to fix; ``error``
+    (default: the status's code in :data:`ERROR_CODES`) is the short code;
+    ``extra`` adds keys to the JSON body and ``headers`` to the answer.
+    """
+
+    status: int
+    error: str | None = None
+    detail: Detail | None = None
+    extra: Extra | None = None
+    headers: Callable[[Any, Request], dict[str, str]] | None = None
+
+
+def _field(exc: Any, request: Request) -> dict[str, Any] | None:
+    """``field`` names the input at fault; the figures of a limit (``extra``) come along."""
+    out: dict[str, Any] = dict(getattr(exc, "extra", None) or {})
+    if getattr(exc, "field", None):
+        out.setdefault("field", exc.field)
+    return out or None
+
+
+def _field_named(name: str) -> Extra:
+    return lambda exc, request: {"field": name}
+
+
+def _clash(exc: SlotOverlap, request: Request) -> dict[str, Any]:
+    c = exc.clash
+    return {"clash": {"id": c.id, "title": c.title, "starts_at": c.starts_at.isoformat(), "ends_at": c.ends_at.isoformat()}}
+
+
+def _ingest(request: Request) -> bool:
+    """A publisher's WHIP request (rather than a viewer's WHEP one)."""
+    return request.url.path.startswith("/whip/")
+
+
+def _slot_not_found(exc: SlotNotFound, request: Request) -> str:
+    if _ingest(request) and request.method == "POST":
+        return f"{exc} Copy the WHIP URL from the go-live page."
+    return str(exc)
+
+
+def _unusable_offer(exc: UnusableOffer, request: Request) -> str:
+    if _ingest(request):
+        return f"The offer cannot be used: {exc}. Send H.264 (packetization-mode=1) or VP8 video and Opus audio."
+    return f"The offer cannot be used: {exc}. Offer to receive H.264 or VP8 video and Opus audio (recvonly)."
+
+
+def _session_not_found(exc: SessionNotFound, request: Request) -> str:
+    kind = "publishing" if _ingest(request) else "viewing"
+    return f"There is no such {kind} session (it ended already)."
+
+
+def _bearer_challenge(exc: Exception, request: Request) -> dict[str, str]:
+    realm = "whip" if _ingest(request) else "whep"
+    return {"WWW-Authenticate": f'Bearer realm="{realm}"'}
+
+
+def _retry_after(exc: RateLimited, request: Request) -> dict[str, str]:
+    return {"Retry-After": str(int(exc.retry_after) + 1)}
+
+
+REFUSALS: dict[type[Exception], Refusal] = {
+    # accounts and permissions (cloudexpo)
+    NotSignedIn: Refusal(401, detail=lambda exc, request: str(exc) or "Sign in to do this."),
+    Forbidden: Refusal(403, detail=lambda exc, request: str(exc) or "You may not do this."),
+    AccountError: Refusal(422, extra=_field),
+    RateLimited: Refusal(429, headers=_retry_after),
+    # the exhibition, its media and engagement (booths)
+    BoothsError: Refusal(400, extra=_field),
+    NotFound: Refusal(404, extra=_field),
+    Invalid: Refusal(422, extra=_field),
+    Conflict: Refusal(409, extra=_field),
+    MediaRejected: Refusal(422, error="rejected", extra=_field),
+    TooLarge: Refusal(413, extra=_field),
+    WrongType: Refusal(415, extra=_field),
+    BadUpload: Refusal(400, extra=_field),
+    # the schedule and chat (streaming)
+    ScheduleError: Refusal(400),
+    StageNotFound: Refusal(404),
+    SlotNotFound: Refusal(404, detail=_slot_not_found),
+    InvalidSlot: Refusal(422, extra=_field),
+    SlotOverlap: Refusal(409, error="overlap", extra=_clash),
+    SlotClosed: Refusal(409),
+    ChatError: Refusal(422, extra=_field_named("text")),
+    ChatMuted: Refusal(403, error="muted"),
+    # replays (streaming)
+    ReplayError: Refusal(409),
+    ReplayNotFound: Refusal(404),
+    InvalidTrim: Refusal(422, extra=_field_named("trim")),
+    InvalidCaptions: Refusal(422, extra=_field_named("captions")),
+    # WHIP and WHEP (streaming)
+    MissingToken: Refusal(401, headers=_bearer_challenge),
+    WrongToken: Refusal(403),
+    UnusableOffer: Refusal(400, error="unusable_offer", detail=_unusable_offer),
+    StreamNotLive: Refusal(409, detail=lambda exc, request: f"{exc}; try again when the slot is live."),
+    AlreadyPublishing: Refusal(409),
+    SessionNotFound: Refusal(404, detail=_session_not_found),
+}
+
+
+def refusal_for(exc: BaseException) -> Refusal | None:
+    """The table's entry for the exception's own class or its nearest base."""
+    for cls in type(exc).__mro__:
+        if (found := REFUSALS.get(cls)) is not None:
+            return found
+    return None
+
+
+def status_of(exc: BaseException) -> int:
+    """The HTTP status the table gives this domain exception (pages that re-show a form use it)."""
+    found = refusal_for(exc)
+    return found.status if found is not None else 500
+
+
+# --- handlers ------------------------------------------------------------------------------
+
+
+async def refuse(conn: HTTPConnection, exc: Exception) -> Response | None:
+    """The handler of every exception in :data:`REFUSALS`."""
+    found = refusal_for(exc)
+    assert found is not None
+    if isinstance(conn, WebSocket):
+        await conn.close(code=1008, reason=str(exc)[:120])
+        return None
+    assert isinstance(conn, Request)
+    if isinstance(exc, NotSignedIn) and not wants_json(conn) and conn.method == "GET":
+        return RedirectResponse(f"/signin?next={conn.url.path}", status_code=303)
+    detail = found.detail(exc, conn) if found.detail else str(exc)
+    return error_response(
+        conn,
+        found.status,
+        detail,
+        error=found.error,
+        headers=found.headers(exc, conn) if found.headers else None,
+        extra=found.extra(exc, conn) if found.extra else None,
+    )
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:
@@ -94,26 +264,6 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status_code, detail, error=error, headers=exc.headers, extra=extra)
 
 
-async def not_signed_in(request: Request, exc: Exception) -> Response:
-    if not wants_json(request) and request.method == "GET":
-        return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
-    return error_response(request, 401, str(exc) or "Sign in to do this.")
-
-
-async def forbidden(request: Request, exc: Exception) -> Response:
-    return error_response(request, 403, str(exc) or "You may not do this.")
-
-
-async def account_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AccountError)
-    return error_response(request, 422, str(exc), extra={"field": exc.field} if exc.field else None)
-
-
-async def rate_limited(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RateLimited)
-    return error_response(request, 429, str(exc), headers={"Retry-After": str(int(exc.retry_after) + 1)})
-
-
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(request, 500, "Something went wrong on our side; it has been logged.")
@@ -121,9 +271,6 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: http_exception,
-    NotSignedIn: not_signed_in,
-    Forbidden: forbidden,
-    AccountError: account_error,
-    RateLimited: rate_limited,
+    **dict.fromkeys(REFUSALS, refuse),
     Exception: server_error,
 }

@@ -15,14 +15,13 @@ from streaming.schedule import get_slot, get_visible_slot
 from web.context import principal, services
 from web.forms import read_input
 from web.routes.control import require_moderator
-from web.routes.live import domain_errors, int_field
+from web.routes.live import int_field
 
 
 def chat_service(request: Request) -> Chat:
     return services(request).extras["chat"]
 
 
-@domain_errors
 async def api_history(request: Request) -> Response:
     slot_id = int(request.path_params["slot_id"])
     async with services(request).db.session() as db:
@@ -31,7 +30,6 @@ async def api_history(request: Request) -> Response:
     return JSONResponse({"slot": slot_id, "messages": [message_json(m) for m in messages]})
 
 
-@domain_errors
 async def api_post(request: Request) -> Response:
     data = await read_input(request)
     async with services(request).db.session() as db:
@@ -39,7 +37,6 @@ async def api_post(request: Request) -> Response:
     return JSONResponse(message_json(message), status_code=201)
 
 
-@domain_errors
 async def api_delete(request: Request) -> Response:
     require_moderator(request)
     async with services(request).db.session() as db:
@@ -47,7 +44,6 @@ async def api_delete(request: Request) -> Response:
     return JSONResponse(message_json(message))
 
 
-@domain_errors
 async def api_mute(request: Request) -> Response:
     require_moderator(request)
     data = await read_input(request)
@@ -61,7 +57,6 @@ async def api_mute(request: Request) -> Response:
     return JSONResponse({"user_id": mute.user_id, "slot_id": mute.slot_id}, status_code=201)
 
 
-@domain_errors
 async def api_unmute(request: Request) -> Response:
     require_moderator(request)
     slot_id = int(request.path_params["slot_id"])

@@ -28,7 +28,7 @@ from streaming.schedule import (
 )
 from web.context import language, principal, services
 from web.forms import read_input
-from web.routes.live import domain_errors, exhibition_zone, live_service, parse_time, slot_json
+from web.routes.live import exhibition_zone, live_service, parse_time, slot_json
 from web.templating import render
 
 
@@ -43,7 +43,6 @@ def _slot_id(request: Request) -> int:
     return int(request.path_params["slot_id"])
 
 
-@domain_errors
 async def api_move(request: Request) -> Response:
     require_moderator(request)
     data = await read_input(request)
@@ -70,7 +69,6 @@ async def api_move(request: Request) -> Response:
     return JSONResponse(body)
 
 
-@domain_errors
 async def api_cancel(request: Request) -> Response:
     require_moderator(request)
     svc = services(request)
@@ -86,7 +84,6 @@ async def api_cancel(request: Request) -> Response:
     return JSONResponse(body)
 
 
-@domain_errors
 async def api_approve(request: Request) -> Response:
     require_moderator(request)
     svc = services(request)
@@ -97,21 +94,18 @@ async def api_approve(request: Request) -> Response:
     return JSONResponse(body)
 
 
-@domain_errors
 async def api_on_air(request: Request) -> Response:
     require_moderator(request)
     slot = await live_service(request).on_air(_slot_id(request))
     return JSONResponse(slot_json(slot, language(request), services(request).settings.resolved_public_url))
 
 
-@domain_errors
 async def api_end(request: Request) -> Response:
     require_moderator(request)
     slot = await live_service(request).end(_slot_id(request))
     return JSONResponse(slot_json(slot, language(request), services(request).settings.resolved_public_url))
 
 
-@domain_errors
 async def api_kick(request: Request) -> Response:
     require_moderator(request)
     slot, token = await live_service(request).kick(_slot_id(request))
@@ -120,7 +114,6 @@ async def api_kick(request: Request) -> Response:
     return JSONResponse(body)
 
 
-@domain_errors
 async def api_rotate(request: Request) -> Response:
     require_moderator(request)
     svc = services(request)

@@ -35,22 +35,12 @@ from streaming.models import Slot
 from streaming.replays import list_replays
 from web import floorplan
 from web.context import csrf_token, language, principal, services
-from web.errors import ApiError, error_response
+from web.errors import ApiError
 from web.forms import read_input
 from web.routes.analytics import count_booth_view
 from web.templating import render
 
 # --- shared by the area's route modules ---------------------------------------------
-
-
-async def booths_error(request: Request, exc: Exception) -> Response:
-    """Domain refusals from ``booths`` as 4xx, naming the field at fault."""
-    assert isinstance(exc, BoothsError)
-    extra = {"field": exc.field} if exc.field else None
-    return error_response(request, exc.status, str(exc), extra=extra)
-
-
-EXCEPTION_HANDLERS: dict[Any, Any] = {BoothsError: booths_error}
 
 
 @lru_cache(maxsize=2048)

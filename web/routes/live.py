@@ -1,14 +1,12 @@
 """Slots over JSON, the watch page and the exhibitor's go-live pages.
 
 Shared helpers for the other live route modules (programme, chat, control,
-ws) live here too: :func:`slot_json`, :func:`domain_errors`, time parsing.
+ws) live here too: :func:`slot_json`, time parsing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,18 +16,12 @@ from starlette.routing import BaseRoute, Route
 
 from cloudexpo.i18n import pick
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
-from cloudexpo.ratelimit import RateLimited
-from streaming.chat import ChatError, ChatMuted, message_json
+from streaming.chat import message_json
 from streaming.live import LiveService
 from streaming.models import Slot, SlotState, Stage, StageKind
 from streaming.schedule import (
-    InvalidSlot,
-    ScheduleError,
-    SlotClosed,
     SlotInput,
     SlotNotFound,
-    SlotOverlap,
-    StageNotFound,
     create_slot,
     get_stage,
     get_visible_slot,
@@ -43,35 +35,6 @@ from web.context import language, principal, services
 from web.errors import ApiError
 from web.forms import read_input
 from web.templating import render
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def domain_errors(handler: Handler) -> Handler:
-    """Turn the schedule's and chat's exceptions into JSON refusals."""
-
-    @functools.wraps(handler)
-    async def wrapper(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except SlotOverlap as exc:
-            raise ApiError(409, str(exc), error="overlap", extra={"clash": {"id": exc.clash.id, "title": exc.clash.title, "starts_at": exc.clash.starts_at.isoformat(), "ends_at": exc.clash.ends_at.isoformat()}}) from None
-        except (SlotNotFound, StageNotFound) as exc:
-            raise ApiError(404, str(exc)) from None
-        except InvalidSlot as exc:
-            raise ApiError(422, str(exc), extra={"field": exc.field} if exc.field else None) from None
-        except SlotClosed as exc:
-            raise ApiError(409, str(exc)) from None
-        except ChatMuted as exc:
-            raise ApiError(403, str(exc), error="muted") from None
-        except ChatError as exc:
-            raise ApiError(422, str(exc), extra={"field": "text"}) from None
-        except ScheduleError as exc:
-            raise ApiError(400, str(exc)) from None
-        except RateLimited:
-            raise
-
-    return wrapper
 
 
 def live_service(request: Request) -> LiveService:
@@ -183,7 +146,6 @@ async def slot_input(request: Request, data: dict[str, Any], *, exhibitor_id: in
 # --- JSON API -----------------------------------------------------------------------------
 
 
-@domain_errors
 async def api_create_slot(request: Request) -> Response:
     """Moderators put a slot on a stage."""
     who = require(principal(request))
@@ -200,7 +162,6 @@ async def api_create_slot(request: Request) -> Response:
     return JSONResponse(body, status_code=201)
 
 
-@domain_errors
 async def api_request_slot(request: Request) -> Response:
     """Exhibitor staff ask for a launch slot for their own booth; a moderator approves it."""
     who = require(principal(request))
@@ -222,7 +183,6 @@ async def api_request_slot(request: Request) -> Response:
     return JSONResponse(body, status_code=201)
 
 
-@domain_errors
 async def api_get_slot(request: Request) -> Response:
     svc = services(request)
     who = principal(request)
@@ -234,7 +194,6 @@ async def api_get_slot(request: Request) -> Response:
     return JSONResponse(body)
 
 
-@domain_errors
 async def api_slot_token(request: Request) -> Response:
     """The WHIP URL and bearer token, for the booth's staff and moderators."""
     svc = services(request)
@@ -246,7 +205,6 @@ async def api_slot_token(request: Request) -> Response:
     return JSONResponse({"id": slot.id, "whip_url": urls["whip_url"], "whip_token": token_of(svc.secret_key, slot), "whep_url": urls["whep_url"]})
 
 
-@domain_errors
 async def api_slot_stats(request: Request) -> Response:
     """The engine's figures for the slot's stream (booth's staff and moderators)."""
     svc = services(request)
@@ -268,10 +226,7 @@ async def api_slot_stats(request: Request) -> Response:
 async def _slot_and_stage(request: Request) -> tuple[Slot, Stage | None]:
     raw = request.path_params["slot_id"]
     async with services(request).db.session() as db:
-        try:
-            slot = await get_visible_slot(db, int(raw), principal(request))
-        except SlotNotFound as exc:
-            raise ApiError(404, str(exc)) from None
+        slot = await get_visible_slot(db, int(raw), principal(request))
         stage = await db.get(Stage, slot.stage_id)
         return slot, stage
 
@@ -365,4 +320,4 @@ routes: list[BaseRoute] = [
     Route("/dashboard/live/{slot_id:int}", golive_page, methods=["GET"]),
 ]
 
-__all__ = ["SlotState", "domain_errors", "routes", "slot_json"]
+__all__ = ["SlotState", "routes", "slot_json"]

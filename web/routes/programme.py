@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from cloudexpo.i18n import pick
 from streaming.models import Slot, Stage, StageKind
-from streaming.schedule import StageNotFound, get_stage, list_slots, list_stages
+from streaming.schedule import get_stage, list_slots, list_stages
 from web.context import language, services
 from web.errors import ApiError
 from web.routes.live import live_service, slot_json
@@ -30,13 +30,6 @@ def _day(value: str | None) -> dt.date | None:
         raise ApiError(400, "Give the day as YYYY-MM-DD, like 2023-09-01.") from None
 
 
-async def _stage_or_404(db: Any, slug: str) -> Stage:
-    try:
-        return await get_stage(db, slug)
-    except StageNotFound as exc:
-        raise ApiError(404, str(exc)) from None
-
-
 async def programme_data(request: Request, stage_slug: str | None) -> dict[str, Any]:
     svc = services(request)
     zone = ZoneInfo(svc.settings.timezone)
@@ -46,7 +39,7 @@ async def programme_data(request: Request, stage_slug: str | None) -> dict[str, 
     kind = request.query_params.get("kind")
     async with svc.db.session() as db:
         stages = await list_stages(db)
-        stage = await _stage_or_404(db, stage_slug) if stage_slug else None
+        stage = await get_stage(db, stage_slug) if stage_slug else None
         slots = await list_slots(db, stage_id=stage.id if stage else None)
     if kind in (StageKind.RELEASE.value, StageKind.FORUM.value):
         kinds = {s.id for s in stages if s.kind == kind}
@@ -177,7 +170,7 @@ async def ics(request: Request) -> Response:
     slug = request.path_params.get("stage")
     async with svc.db.session() as db:
         stages = {s.id: s for s in await list_stages(db)}
-        stage = await _stage_or_404(db, slug) if slug else None
+        stage = await get_stage(db, slug) if slug else None
         slots = await list_slots(db, stage_id=stage.id if stage else None)
     name = "Light of Quality — programme"
     if stage is not None:

@@ -11,9 +11,7 @@ the slot's exhibitor staff see it (``streaming.replays.visible_to``).
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -30,27 +28,7 @@ from web.errors import ApiError
 from web.forms import read_input
 from web.templating import render
 
-Handler = Callable[[Request], Awaitable[Response]]
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
-
-
-def replay_errors(handler: Handler) -> Handler:
-    """The replay domain's refusals as JSON 4xx."""
-
-    @functools.wraps(handler)
-    async def wrapper(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except replays.ReplayNotFound as exc:
-            raise ApiError(404, str(exc)) from None
-        except replays.InvalidTrim as exc:
-            raise ApiError(422, str(exc), extra={"field": "trim"}) from None
-        except replays.InvalidCaptions as exc:
-            raise ApiError(422, str(exc), extra={"field": "captions"}) from None
-        except replays.ReplayError as exc:
-            raise ApiError(409, str(exc)) from None
-
-    return wrapper
 
 
 def _slot_id(request: Request) -> int:
@@ -80,7 +58,6 @@ def _playlist_response(text: str, *, live: bool) -> Response:
     )
 
 
-@replay_errors
 async def replay_playlist(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as db:
@@ -89,7 +66,6 @@ async def replay_playlist(request: Request) -> Response:
     return _playlist_response(text, live="#EXT-X-ENDLIST" not in text)
 
 
-@replay_errors
 async def dvr_playlist(request: Request) -> Response:
     """The EVENT playlist of a broadcast still on air: rewinding while live."""
     svc = services(request)
@@ -99,7 +75,6 @@ async def dvr_playlist(request: Request) -> Response:
     return _playlist_response(text, live=replay.state == ReplayState.RECORDING.value)
 
 
-@replay_errors
 async def replay_info(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as db:
@@ -109,7 +84,6 @@ async def replay_info(request: Request) -> Response:
     return JSONResponse(data)
 
 
-@replay_errors
 async def replay_chat(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as db:
@@ -125,7 +99,6 @@ def _visitor(request: Request) -> str:
     return "s:" + hashlib.sha256(csrf_token(request).encode()).hexdigest()[:40]
 
 
-@replay_errors
 async def replay_progress(request: Request) -> Response:
     data = await read_input(request)
     try:
@@ -143,7 +116,6 @@ async def replay_progress(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@replay_errors
 async def replay_stats(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as db:
@@ -162,7 +134,6 @@ def _number(data: dict[str, Any], name: str) -> float | None:
         raise ApiError(422, f"'{name}' must be a number of seconds.", extra={"field": name}) from None
 
 
-@replay_errors
 async def replay_update(request: Request) -> Response:
     """PATCH: ``published`` (bool), ``trim_start`` / ``trim_end`` (seconds, snapped to keyframes)."""
     data = await read_input(request)
@@ -194,7 +165,6 @@ def _spawn_mp4(request: Request, slot_id: int, spool: Any) -> None:
     task.add_done_callback(tasks.discard)
 
 
-@replay_errors
 async def replay_delete(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as db:
@@ -204,7 +174,6 @@ async def replay_delete(request: Request) -> Response:
     return JSONResponse({"deleted": True, "objects_removed": removed})
 
 
-@replay_errors
 async def captions_put(request: Request) -> Response:
     """PUT the WebVTT file as the body (``text/vtt``) or as the ``file`` field of a form."""
     lang = request.path_params["lang"]
@@ -225,7 +194,6 @@ async def captions_put(request: Request) -> Response:
         return JSONResponse(replays.replay_json(svc.store, slot, replay, manage=True), status_code=201)
 
 
-@replay_errors
 async def captions_delete(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as db:
@@ -269,7 +237,6 @@ async def archive_page(request: Request) -> Response:
     return render(request, "live/archive.html", {"replays": items, "query": query, "slot": None, "pick": pick})
 
 
-@replay_errors
 async def replay_page(request: Request) -> Response:
     """A replay on its own page (the watch page ``/live/{id}`` includes the same player)."""
     async with services(request).db.session() as db:

@@ -20,22 +20,12 @@ from starlette.routing import BaseRoute, Route
 
 from booths import media, uploads
 from booths.assets import Asset, Upload, asset_view
-from booths.errors import BoothsError
 from booths.exhibition.models import Booth, Product
 from cloudexpo.permissions import Principal, require, require_exhibitor_access
 from cloudexpo.services import Services
 from web.context import principal, services
 from web.errors import ApiError
 from web.forms import read_input
-
-
-def api_error(exc: BoothsError) -> ApiError:
-    """A domain refusal as the JSON error every API answers with."""
-    extra: dict[str, Any] = dict(getattr(exc, "extra", None) or {})
-    if exc.field:
-        extra.setdefault("field", exc.field)
-    error = "rejected" if isinstance(exc, media.MediaRejected) else None
-    return ApiError(exc.status, str(exc), error=error, extra=extra)
 
 
 def limits_of(svc: Services) -> uploads.Limits:
@@ -66,10 +56,7 @@ def path_int(request: Request, name: str) -> int:
 
 async def load_upload(session: AsyncSession, request: Request, who: Principal) -> tuple[Asset, Upload]:
     require(who)
-    try:
-        asset, upload = await uploads.get_upload(session, path_int(request, "upload_id"))
-    except BoothsError as exc:
-        raise api_error(exc) from None
+    asset, upload = await uploads.get_upload(session, path_int(request, "upload_id"))
     require_exhibitor_access(who, asset.exhibitor_id)
     return asset, upload
 
@@ -90,22 +77,19 @@ async def create(request: Request) -> Response:
             product = await session.get(Product, product_id)
             if product is None or product.booth_id != booth.id:
                 raise ApiError(422, "That product is not one of this booth's.", extra={"field": "product_id"})
-        try:
-            asset, upload = await uploads.create_ticket(
-                session,
-                svc.store,
-                exhibitor_id=booth.exhibitor_id,
-                booth_id=booth.id,
-                product_id=product_id,
-                kind=str(data.get("kind", "")),
-                filename=str(data.get("filename", "")),
-                size=size if size is not None else 0,
-                content_type=str(data.get("content_type", "") or ""),
-                limits=limits_of(svc),
-                user_id=who.user_id,
-            )
-        except BoothsError as exc:
-            raise api_error(exc) from None
+        asset, upload = await uploads.create_ticket(
+            session,
+            svc.store,
+            exhibitor_id=booth.exhibitor_id,
+            booth_id=booth.id,
+            product_id=product_id,
+            kind=str(data.get("kind", "")),
+            filename=str(data.get("filename", "")),
+            size=size if size is not None else 0,
+            content_type=str(data.get("content_type", "") or ""),
+            limits=limits_of(svc),
+            user_id=who.user_id,
+        )
         await session.commit()
         return JSONResponse(uploads.ticket_view(svc.store, asset, upload), status_code=201)
 
@@ -127,10 +111,7 @@ async def parts(request: Request) -> Response:
         raise ApiError(422, 'Send {"part_numbers": [1, 2, …]}.', extra={"field": "part_numbers"})
     async with svc.db.session() as session:
         asset, upload = await load_upload(session, request, principal(request))
-        try:
-            urls = uploads.part_urls(svc.store, asset, upload, numbers)
-        except BoothsError as exc:
-            raise api_error(exc) from None
+        urls = uploads.part_urls(svc.store, asset, upload, numbers)
         return JSONResponse({"id": upload.id, "parts": urls, "expires_in": uploads.URL_EXPIRES})
 
 
@@ -142,10 +123,8 @@ async def complete(request: Request) -> Response:
         try:
             await uploads.complete_upload(session, svc.store, asset, upload, data.get("parts"), limits_of(svc))
         except media.MediaRejected as exc:
-            raise ApiError(422, asset.problem or str(exc), error="rejected",
-                           extra={"asset": asset_view(svc.store, asset)}) from None
-        except BoothsError as exc:
-            raise api_error(exc) from None
+            # As web.errors.REFUSALS answers it, plus the asset (now marked rejected) that only this route holds.
+            raise ApiError(422, str(exc), error="rejected", extra={"asset": asset_view(svc.store, asset)}) from None
         await session.commit()
         view = asset_view(svc.store, asset)
     await submit(svc, asset.id)
@@ -165,10 +144,7 @@ async def cancel(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as session:
         asset, upload = await load_upload(session, request, principal(request))
-        try:
-            await uploads.abort_upload(session, svc.store, asset, upload)
-        except BoothsError as exc:
-            raise api_error(exc) from None
+        await uploads.abort_upload(session, svc.store, asset, upload)
         await session.commit()
     return Response(status_code=204)
 
