@@ -20,6 +20,7 @@ from booths.exhibition.models import Application, Booth, Zone
 from cloudexpo.accounts import Role
 from cloudexpo.permissions import Forbidden, Principal, require
 from web.context import principal, services
+from web.errors import status_of
 from web.forms import read_input
 from web.routes.exhibition import page, path_int
 
@@ -77,7 +78,7 @@ async def apply_submit(request: Request) -> Response:
             zones = await directory.list_zones(session)
             return page(request, "dashboard/apply.html", {
                 "zones": zones, "values": data, "error": str(exc), "field": exc.field, "who_role": who.role.value,
-            }, status_code=exc.status)
+            }, status_code=status_of(exc))
     return RedirectResponse("/dashboard?saved=application", status_code=303)
 
 
@@ -114,7 +115,7 @@ async def booth_edit_submit(request: Request) -> Response:
             bundle = await directory.get_booth(session, who, path_int(request, "booth_id"))
             return page(request, "dashboard/booth_edit.html", {
                 "bundle": bundle, "error": str(exc), "field": exc.field, "values": changes,
-            }, status_code=exc.status)
+            }, status_code=status_of(exc))
     return RedirectResponse("/dashboard?saved=booth", status_code=303)
 
 
@@ -171,7 +172,7 @@ async def product_form_submit(request: Request) -> Response:
             await session.rollback()
             return page(request, "dashboard/product_edit.html", {
                 "booth": booth, "product": product, "error": str(exc), "field": exc.field, "values": changes,
-            }, status_code=exc.status)
+            }, status_code=status_of(exc))
     return RedirectResponse("/dashboard?saved=product", status_code=303)
 
 

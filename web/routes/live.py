@@ -21,7 +21,6 @@ from streaming.live import LiveService
 from streaming.models import Slot, SlotState, Stage, StageKind
 from streaming.schedule import (
     SlotInput,
-    SlotNotFound,
     create_slot,
     get_stage,
     get_visible_slot,

@@ -16,6 +16,7 @@ from cloudexpo import accounts
 from cloudexpo.accounts import Role
 from cloudexpo.permissions import Principal, require
 from web.context import principal, services
+from web.errors import status_of
 from web.forms import read_input
 from web.routes.applications import decide_application, localized_from_form
 from web.routes.exhibition import booth_json, hall_json, page, path_int, zone_json
@@ -68,7 +69,7 @@ async def decide(request: Request) -> Response:
             return page(request, "moderation/applications.html", {
                 "items": items, "zones": zones, "users": users, "state": "pending", "done": None,
                 "error": str(exc), "error_for": application_id,
-            }, status_code=exc.status)
+            }, status_code=status_of(exc))
     return RedirectResponse(f"/moderate/applications?done={action}", status_code=303)
 
 
