@@ -373,7 +373,7 @@ def main() -> int:
             sampler.join()
             counters = httpx.get(f"{base}/bench/counters", trust_env=False).json()
 
-            from booths.uploads import plan_parts
+            from booths.media.uploads import plan_parts
 
             part_size, parts = plan_parts(size)
             print(f"uploaded {mb(size)} in {parts} parts of {part_size // 2**20} MiB, {args.concurrency} at a time, "

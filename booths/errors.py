@@ -1,6 +1,8 @@
-"""The exhibition's refusals: each says what to fix; ``web`` maps them to 4xx."""
+"""The refusals of the booths package: each says what to fix; ``web`` maps them to 4xx."""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class BoothsError(Exception):
@@ -29,3 +31,33 @@ class Conflict(BoothsError):
     """The thing is not in a state that allows this (an application already decided, ...)."""
 
     status = 409
+
+
+class MediaRejected(Invalid):
+    """An uploaded or made file is not what its kind allows; the message tells the exhibitor why."""
+
+
+class TooLarge(BoothsError):
+    """Beyond a per-file limit or the exhibitor's media quota (413); ``extra`` has the figures."""
+
+    status = 413
+
+    def __init__(self, message: str, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message, "size")
+        self.extra = extra or {}
+
+
+class WrongType(BoothsError):
+    """The browser's claimed type does not fit the kind of media chosen (415)."""
+
+    status = 415
+
+
+class BadUpload(BoothsError):
+    """An upload cannot be completed as asked: parts missing or wrong (400)."""
+
+    status = 400
+
+    def __init__(self, message: str, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message, "parts")
+        self.extra = extra or {}

@@ -14,9 +14,6 @@ DEMO_PASSWORD = "cloudexpo-demo"
 
 def import_models() -> None:
     """Import every package's models so that Base.metadata knows all tables."""
-    import booths.assets
-    import booths.engagement.models
-    import booths.exhibition.models  # noqa: F401
     import cloudexpo.accounts  # noqa: F401
     import streaming.models
     import streaming.replay_models  # noqa: F401
@@ -28,7 +25,7 @@ def create_app(settings: Settings, *, services: Services | None = None, demo_liv
     ``demo_live`` starts the demo's simulated launch with the server.
     """
     from booths.engagement import analytics, notify
-    from booths.media import start_media_worker
+    from booths.media.worker import start_media_worker
     from streaming.recorder import install_recorder
     from streaming.runtime import install_live
     from web.app import build_app

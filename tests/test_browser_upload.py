@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from booths.assets import Asset
 from booths.exhibition.models import Booth, Exhibitor, Hall, Zone
+from booths.media.models import Asset
 from cloudexpo import accounts
 from cloudexpo.services import Services
 from tests.browser_support import chromium

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from booths import media, uploads
+from booths.errors import MediaRejected
+from booths.media import checks, documents, images, sniffing, uploads, video
 from tests.test_media_support import jpeg_with_exif, make_video, pdf_bytes, png_bomb, png_bytes
 
 MiB = 1024 * 1024
@@ -33,23 +34,23 @@ MiB = 1024 * 1024
     ],
 )
 def test_sniff(head: bytes, expected: str | None) -> None:
-    assert media.sniff(head) == expected
+    assert sniffing.sniff(head) == expected
 
 
 def test_type_is_judged_by_content_not_name() -> None:
-    assert media.check_type("image", png_bytes(), "photo.jpg") == "image/png"
-    with pytest.raises(media.MediaRejected, match="a PDF document"):
-        media.check_type("image", pdf_bytes(), "photo.jpg")
-    with pytest.raises(media.MediaRejected, match="not recognise"):
-        media.check_type("video", b"MZ\x90\x00 an executable", "film.mp4")
+    assert sniffing.check_type("image", png_bytes(), "photo.jpg") == "image/png"
+    with pytest.raises(MediaRejected, match="a PDF document"):
+        sniffing.check_type("image", pdf_bytes(), "photo.jpg")
+    with pytest.raises(MediaRejected, match="not recognise"):
+        sniffing.check_type("video", b"MZ\x90\x00 an executable", "film.mp4")
 
 
 def test_size_checks() -> None:
-    media.check_size("image", 100, 100, 1000, "a.png")
-    with pytest.raises(media.MediaRejected, match="announced"):
-        media.check_size("image", 101, 100, 1000, "a.png")
-    with pytest.raises(media.MediaRejected, match="at most"):
-        media.check_size("image", 2000, 2000, 1000, "a.png")
+    checks.check_size("image", 100, 100, 1000, "a.png")
+    with pytest.raises(MediaRejected, match="announced"):
+        checks.check_size("image", 101, 100, 1000, "a.png")
+    with pytest.raises(MediaRejected, match="at most"):
+        checks.check_size("image", 2000, 2000, 1000, "a.png")
 
 
 @pytest.mark.parametrize(
@@ -69,7 +70,7 @@ def test_part_plan(size: int, part_size: int, count: int) -> None:
 
 
 def test_images_lose_exif_and_keep_orientation() -> None:
-    result = media.process_image(jpeg_with_exif(1600, 1200, orientation=6))
+    result = images.process_image(jpeg_with_exif(1600, 1200, orientation=6))
     assert (result.width, result.height) == (1200, 1600)
     names = {d.name: d for d in result.derived}
     assert set(names) == {"display", "thumb_320", "thumb_640", "thumb_1280", "webp_320", "webp_640", "webp_1280"}
@@ -82,16 +83,16 @@ def test_images_lose_exif_and_keep_orientation() -> None:
 
 
 def test_decompression_bomb_is_refused() -> None:
-    with pytest.raises(media.MediaRejected, match="pixels"):
-        media.process_image(png_bomb())
-    with pytest.raises(media.MediaRejected, match="pixels"):
-        media.process_image(png_bytes(100, 100), max_pixels=5000)
+    with pytest.raises(MediaRejected, match="pixels"):
+        images.process_image(png_bomb())
+    with pytest.raises(MediaRejected, match="pixels"):
+        images.process_image(png_bytes(100, 100), max_pixels=5000)
     assert Image.MAX_IMAGE_PIXELS != 5000  # the limit is restored
 
 
 def test_broken_picture_is_refused() -> None:
-    with pytest.raises(media.MediaRejected, match="cannot be decoded"):
-        media.process_image(png_bytes()[:40])
+    with pytest.raises(MediaRejected, match="cannot be decoded"):
+        images.process_image(png_bytes()[:40])
 
 
 @pytest.mark.parametrize(
@@ -106,8 +107,8 @@ def test_broken_picture_is_refused() -> None:
 )
 def test_video_probe(tmp_path: Path, codec: str, container: str, audio: str | None, sniffed: str, ok: bool) -> None:
     path = make_video(tmp_path / f"v.{container}", codec=codec, container=container, audio=audio)
-    assert media.sniff(path.read_bytes()[:64]) == sniffed
-    result = media.probe_video(path, sniffed)
+    assert sniffing.sniff(path.read_bytes()[:64]) == sniffed
+    result = video.probe_video(path, sniffed)
     assert (result.width, result.height) == (320, 240)
     assert result.duration is not None and 0.9 < result.duration < 1.2
     assert result.browser_playable is ok
@@ -120,14 +121,14 @@ def test_video_probe(tmp_path: Path, codec: str, container: str, audio: str | No
 def test_truncated_video_is_refused(tmp_path: Path) -> None:
     path = make_video(tmp_path / "v.mp4")
     path.write_bytes(path.read_bytes()[:600])
-    with pytest.raises(media.MediaRejected):
-        media.probe_video(path, "video/mp4")
+    with pytest.raises(MediaRejected):
+        video.probe_video(path, "video/mp4")
 
 
 def test_pdf_trailer() -> None:
-    media.check_pdf_tail(pdf_bytes()[-1024:])
-    with pytest.raises(media.MediaRejected, match="EOF"):
-        media.check_pdf_tail(b"%PDF-1.4\n1 0 obj")
+    documents.check_pdf_tail(pdf_bytes()[-1024:])
+    with pytest.raises(MediaRejected, match="EOF"):
+        documents.check_pdf_tail(b"%PDF-1.4\n1 0 obj")
 
 
 def test_video_probed_through_ranged_reads(tmp_path: Path) -> None:
@@ -138,8 +139,8 @@ def test_video_probed_through_ranged_reads(tmp_path: Path) -> None:
         reads.append((start, length))
         return data[start : start + length]
 
-    reader = media.RangeReader(fetch, len(data), block=4096, keep=4)
-    result = media.probe_video(reader, "video/mp4")
+    reader = video.RangeReader(fetch, len(data), block=4096, keep=4)
+    result = video.probe_video(reader, "video/mp4")
     assert result.video_codec == "h264" and result.poster is not None
     assert reads and all(length == 4096 for _, length in reads)
     reader.seek(-10, 2)

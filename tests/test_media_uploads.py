@@ -13,9 +13,13 @@ import httpx
 import pytest
 from PIL import Image
 
-from booths import assets, media
-from booths.assets import Asset
+from booths.errors import MediaRejected
 from booths.exhibition.models import Booth, Exhibitor, Hall, Product, Zone
+from booths.media import assets
+from booths.media.models import Asset, asset_folder
+from booths.media.processing import create_asset_from_bytes
+from booths.media.views import asset_view
+from booths.media.worker import WORKER_KEY, start_media_worker, worker_for
 from cloudexpo.services import Services
 from tests.test_media_support import (
     jpeg_with_exif,
@@ -100,7 +104,7 @@ async def upload_single(client: Any, w: World, kind: str, filename: str, data: b
 
 
 async def processed(w: World, asset_id: int) -> Asset:
-    worker = media.worker_for(w.services)
+    worker = worker_for(w.services)
     assert worker is not None, "the media worker runs once the app started"
     await worker.wait_idle(120)
     async with w.services.db.session() as db:
@@ -245,7 +249,7 @@ async def test_pdf_is_accepted_and_a_fake_pdf_rejected(staff: Any, world: World)
     assert "%%EOF" in done.json()["detail"]
     view = done.json()["asset"]
     assert view["state"] == "rejected"
-    assert await world.services.store.list_keys(assets.asset_folder(world.exhibitor, view["id"])) == []
+    assert await world.services.store.list_keys(asset_folder(world.exhibitor, view["id"])) == []
 
 
 # --- bad input ---------------------------------------------------------------------
@@ -261,7 +265,7 @@ async def test_a_text_file_named_jpg_is_rejected_and_deleted(staff: Any, world: 
     listed = (await staff.get(f"/api/booths/{world.booth}/assets")).json()["assets"]
     mine = next(a for a in listed if a["id"] == asset_id)
     assert mine["state"] == "rejected" and mine["problem"] == body["detail"]
-    assert await world.services.store.list_keys(assets.asset_folder(world.exhibitor, asset_id)) == []
+    assert await world.services.store.list_keys(asset_folder(world.exhibitor, asset_id)) == []
     # a PDF given as a picture is refused by content too
     done = await upload_single(staff, world, "image", "scan.png", pdf_bytes(), "image/png")
     assert done.status_code == 422 and "PDF" in done.json()["detail"]
@@ -288,7 +292,7 @@ async def test_oversize_refused_before_upload_and_larger_object_rejected(staff: 
         assert put.status_code == 200  # S3 cannot bound a presigned PUT: the check afterwards does
         assert done.status_code == 422
         assert "announced" in done.json()["detail"]
-        assert await world.services.store.list_keys(assets.asset_folder(world.exhibitor, t["asset_id"])) == []
+        assert await world.services.store.list_keys(asset_folder(world.exhibitor, t["asset_id"])) == []
 
 
 async def test_completing_with_a_missing_part_stores_nothing(staff: Any, world: World) -> None:
@@ -308,7 +312,7 @@ async def test_completing_with_a_missing_part_stores_nothing(staff: Any, world: 
     done = await staff.post(f"/api/uploads/{t['id']}/complete", json={"parts": fake})
     assert done.status_code == 400
     store = world.services.store
-    assert await store.head(f"{assets.asset_folder(world.exhibitor, t['asset_id'])}original.mp4") is None
+    assert await store.head(f"{asset_folder(world.exhibitor, t['asset_id'])}original.mp4") is None
     status = (await staff.get(f"/api/uploads/{t['id']}")).json()
     assert status["state"] == "uploading" and len(status["parts"]) == 2  # still resumable
     # cancelling frees everything
@@ -447,7 +451,7 @@ async def test_delete_removes_every_object(staff: Any, world: World, tmp_path: P
 
 async def test_processing_left_over_is_picked_up_at_start(app: Any, staff: Any, world: World) -> None:
     svc = world.services
-    worker = media.worker_for(svc)
+    worker = worker_for(svc)
     assert worker is not None
     data = png_bytes(300, 200)
     t = (await ticket(staff, world, "image", "left.png", len(data), "image/png")).json()
@@ -459,8 +463,8 @@ async def test_processing_left_over_is_picked_up_at_start(app: Any, staff: Any, 
         asset.state = "processing"
         await db.commit()
     await worker.close()
-    svc.extras.pop(media.WORKER_KEY)
-    await media.start_media_worker(svc)
+    svc.extras.pop(WORKER_KEY)
+    await start_media_worker(svc)
     asset = await processed(world, t["asset_id"])
     assert asset.state == "ready" and asset.meta["width"] == 300
 
@@ -468,25 +472,25 @@ async def test_processing_left_over_is_picked_up_at_start(app: Any, staff: Any, 
 async def test_create_asset_from_bytes_for_the_seed(services: Services, world: World, tmp_path: Path) -> None:
     store = services.store
     async with services.db.session() as db:
-        logo = await assets.create_asset_from_bytes(
+        logo = await create_asset_from_bytes(
             db, store, exhibitor_id=world.exhibitor, booth_id=world.booth, kind="logo",
-            data=png_bytes(200, 200, alpha=True), filename="logo.png", content_type="image/png",
+            data=png_bytes(200, 200, alpha=True), filename="logo.png",
             title={"en": "Logo"},
         )
-        video = await assets.create_asset_from_bytes(
+        video = await create_asset_from_bytes(
             db, store, exhibitor_id=world.exhibitor, booth_id=world.booth, kind="video",
-            data=make_video(tmp_path / "s.mp4").read_bytes(), filename="s.mp4", content_type="video/mp4",
+            data=make_video(tmp_path / "s.mp4").read_bytes(), filename="s.mp4",
         )
-        with pytest.raises(media.MediaRejected):
-            await assets.create_asset_from_bytes(
+        with pytest.raises(MediaRejected):
+            await create_asset_from_bytes(
                 db, store, exhibitor_id=world.exhibitor, booth_id=world.booth, kind="document",
-                data=b"nope", filename="x.pdf", content_type="application/pdf",
+                data=b"nope", filename="x.pdf",
             )
         await db.commit()
         assert logo.state == "ready" and video.state == "ready"
-        view = assets.asset_view(store, logo)
+        view = asset_view(store, logo)
         assert view["url"] and view["thumbs"][320] and view["webp"][640] and view["download"]
-        assert assets.asset_view(store, video)["poster"]
+        assert asset_view(store, video)["poster"]
         listed = await assets.list_assets(db, booth_id=world.booth)
         assert [a.id for a in listed] == [logo.id, video.id]
         booth = await db.get(Booth, world.booth)

@@ -14,9 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from booths.errors import BoothsError, Conflict, Invalid, NotFound
-from booths.media import MediaRejected
-from booths.uploads import TooLarge
+from booths.errors import BoothsError, Conflict, Invalid, MediaRejected, NotFound, TooLarge
 from cloudexpo.accounts import AccountError
 from cloudexpo.permissions import Forbidden, NotSignedIn
 from cloudexpo.ratelimit import RateLimited

@@ -23,9 +23,16 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.websockets import WebSocket
 
-from booths.errors import BoothsError, Conflict, Invalid, NotFound
-from booths.media import MediaRejected
-from booths.uploads import BadUpload, TooLarge, WrongType
+from booths.errors import (
+    BadUpload,
+    BoothsError,
+    Conflict,
+    Invalid,
+    MediaRejected,
+    NotFound,
+    TooLarge,
+    WrongType,
+)
 from cloudexpo.accounts import AccountError
 from cloudexpo.permissions import Forbidden, NotSignedIn
 from cloudexpo.ratelimit import RateLimited

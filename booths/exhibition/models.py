@@ -78,7 +78,7 @@ class Booth(Base):
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden_reason: Mapped[str] = mapped_column(String(500), default="")
     featured: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Set by the media code (booths.assets) when a ready, visible video exists.
+    # Set by the media code (booths.media.assets) when a ready, visible video exists.
     has_video: Mapped[bool] = mapped_column(Boolean, default=False)
     map_x: Mapped[int] = mapped_column(Integer, default=0)
     map_y: Mapped[int] = mapped_column(Integer, default=0)

@@ -15,8 +15,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from booths.assets import KINDS, Asset, AssetView, asset_view, list_assets
 from booths.exhibition.directory import BoothBundle, booth_query, bundle_of, staff_query
+from booths.media.assets import list_assets
+from booths.media.models import KINDS, Asset
+from booths.media.views import AssetView, asset_view
 from cloudexpo.accounts import User
 from cloudexpo.db import Database
 from cloudexpo.permissions import Principal

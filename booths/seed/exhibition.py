@@ -26,6 +26,8 @@ from booths.exhibition.applications import booth_slot
 from booths.exhibition.catalog import INDUSTRIES
 from booths.exhibition.models import Application, Booth, Exhibitor, Hall, Product, Zone
 from booths.exhibition.text import to_traditional
+from booths.media.models import Asset
+from booths.media.processing import create_asset_from_bytes
 from booths.seed.data import (
     BRANDS,
     CITIES,
@@ -364,12 +366,7 @@ async def _booths(session: AsyncSession, zones: dict[str, Zone]) -> list[int]:
 
 async def _media(session: AsyncSession, store: ObjectStore) -> int:
     """Logo and banner for every booth without a logo; a video and a PDF for about one in ten."""
-    try:
-        from booths import assets
-    except ImportError:
-        log.warning("booths.assets is not there: the seed booths get no media")
-        return 0
-    have = set((await session.scalars(select(assets.Asset.booth_id).where(assets.Asset.kind == "logo"))).all())
+    have = set((await session.scalars(select(Asset.booth_id).where(Asset.kind == "logo"))).all())
     rows = (await session.execute(
         select(Booth, Zone).join(Zone, Zone.id == Booth.zone_id).order_by(Booth.id)
     )).all()
@@ -381,24 +378,24 @@ async def _media(session: AsyncSession, store: ObjectStore) -> int:
         name_en = booth.name.get("en") or booth.number
         tagline_en = booth.tagline.get("en", "")
         common = {"exhibitor_id": booth.exhibitor_id, "booth_id": booth.id}
-        await assets.create_asset_from_bytes(
+        await create_asset_from_bytes(
             session, store, kind="logo", data=logo_png(name_en, booth.id), filename="logo.png",
-            content_type="image/png", title={"en": f"{name_en} logo"}, **common,
+            title={"en": f"{name_en} logo"}, **common,
         )
-        await assets.create_asset_from_bytes(
+        await create_asset_from_bytes(
             session, store, kind="banner", data=banner_jpeg(name_en, tagline_en, booth.id, zone.color),
-            filename="banner.jpg", content_type="image/jpeg", title={"en": name_en}, **common,
+            filename="banner.jpg", title={"en": name_en}, **common,
         )
         if i % 10 == 3:
             if len(videos) < 2:
                 videos.append(video_mp4(len(videos) + 1))
-            await assets.create_asset_from_bytes(
+            await create_asset_from_bytes(
                 session, store, kind="video", data=videos[i % len(videos)], filename="launch.mp4",
-                content_type="video/mp4", title=_localized("新品发布短片", "Launch film"), **common,
+                title=_localized("新品发布短片", "Launch film"), **common,
             )
-            await assets.create_asset_from_bytes(
+            await create_asset_from_bytes(
                 session, store, kind="document", data=brochure_pdf(name_en, booth.id), filename="brochure.pdf",
-                content_type="application/pdf", title=_localized("产品手册", "Product brochure"), **common,
+                title=_localized("产品手册", "Product brochure"), **common,
             )
         made += 1
         if made % 40 == 0:

@@ -14,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths import assets, uploads
-from booths.assets import Asset, asset_view
 from booths.exhibition.models import Booth
+from booths.media import assets, uploads
+from booths.media.models import KINDS, Asset
+from booths.media.views import asset_view
 from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
 from web.context import language, principal, services
@@ -166,7 +167,7 @@ async def media_page(request: Request) -> Response:
             "booth": booth,
             "booth_name": name,
             "quota": quota,
-            "kinds": assets.KINDS,
+            "kinds": KINDS,
             "single_limit": uploads.SINGLE_PUT_LIMIT,
             "is_moderator": who.is_moderator,
         },

@@ -18,9 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths import media, uploads
-from booths.assets import Asset, Upload, asset_view
+from booths.errors import MediaRejected
 from booths.exhibition.models import Booth, Product
+from booths.media import processing, uploads, worker
+from booths.media.models import Asset, Upload
+from booths.media.views import asset_view
 from cloudexpo.permissions import Principal, require, require_exhibitor_access
 from cloudexpo.services import Services
 from web.context import principal, services
@@ -122,8 +124,9 @@ async def complete(request: Request) -> Response:
         asset, upload = await load_upload(session, request, principal(request))
         try:
             await uploads.complete_upload(session, svc.store, asset, upload, data.get("parts"), limits_of(svc))
-        except media.MediaRejected as exc:
+        except MediaRejected as exc:
             # As web.errors.REFUSALS answers it, plus the asset (now marked rejected) that only this route holds.
+            await session.commit()  # the rejection stays: the page shows its problem
             raise ApiError(422, str(exc), error="rejected", extra={"asset": asset_view(svc.store, asset)}) from None
         await session.commit()
         view = asset_view(svc.store, asset)
@@ -133,11 +136,11 @@ async def complete(request: Request) -> Response:
 
 async def submit(svc: Services, asset_id: int) -> None:
     """Hand the asset to the background worker (or process it now when none runs)."""
-    worker = media.worker_for(svc)
-    if worker is not None:
-        worker.submit(asset_id)
+    running = worker.worker_for(svc)
+    if running is not None:
+        running.submit(asset_id)
     else:
-        await media.process_asset(svc.db, svc.store, asset_id, limits_of(svc))
+        await processing.process_asset(svc.db, svc.store, asset_id)
 
 
 async def cancel(request: Request) -> Response:

@@ -7,8 +7,9 @@ with the file, the page asking for part URLs in batches (:func:`part_urls`)
 and sending several parts at once. The page remembers the upload; after a
 reload or a dropped network it asks which parts storage already holds
 (:func:`upload_status`) and sends the rest. :func:`complete_upload` joins the
-parts, runs the cheap checks of :mod:`booths.media` (size, type by the first
-bytes) and leaves the asset ``processing`` for the background worker.
+parts, runs the checks of :mod:`booths.media.checks` once (size, type by the
+first bytes) and leaves the asset ``processing`` for the background worker
+(:mod:`booths.media.worker`).
 
 With the local folder store the URLs are the app's own signed ones; the page
 code is the same. With S3 no byte passes through the app.
@@ -25,18 +26,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booths import media
-from booths.assets import (
-    IMAGE_KINDS,
-    KINDS,
-    Asset,
-    Upload,
-    delete_asset,
-    next_position,
-    safe_filename,
-    used_bytes,
-)
-from booths.errors import BoothsError, Conflict, Invalid, NotFound
+from booths.errors import BadUpload, Conflict, Invalid, MediaRejected, NotFound, TooLarge, WrongType
+from booths.media.assets import delete_asset, next_position, reject, used_bytes
+from booths.media.checks import check_object, human_bytes
+from booths.media.models import IMAGE_KINDS, KINDS, Asset, Upload, safe_filename
+from booths.media.sniffing import KIND_WORDS
 from cloudexpo.db import Database, utcnow
 from cloudexpo.settings import Settings
 from cloudexpo.storage import InvalidUpload, ObjectNotFound, ObjectStore
@@ -55,32 +49,6 @@ URL_EXPIRES = 3600
 MAX_URLS_PER_REQUEST = 100
 #: Uploads never completed are aborted after this long (they hold quota).
 STALE_AFTER = dt.timedelta(days=7)
-
-
-class TooLarge(BoothsError):
-    """Beyond a per-file limit or the exhibitor's quota (413); ``extra`` has the figures."""
-
-    status = 413
-
-    def __init__(self, message: str, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(message, "size")
-        self.extra = extra or {}
-
-
-class WrongType(BoothsError):
-    """The browser's claimed type does not fit the kind chosen (415)."""
-
-    status = 415
-
-
-class BadUpload(BoothsError):
-    """The completion cannot be done as asked: parts missing or wrong (400)."""
-
-    status = 400
-
-    def __init__(self, message: str, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(message, "parts")
-        self.extra = extra or {}
 
 
 @dataclass(frozen=True)
@@ -158,7 +126,7 @@ def _claimed_type(kind: str, content_type: str, filename: str) -> str:
         raise Invalid("content_type is not a media type like image/jpeg.", "content_type")
     if claim != "application/octet-stream" and not claim.startswith(_CLAIM_FAMILIES[kind]):
         raise WrongType(
-            f"“{filename}” looks like {claim}, but a {kind} must be {media.KIND_WORDS[kind]}. "
+            f"“{filename}” looks like {claim}, but a {kind} must be {KIND_WORDS[kind]}. "
             "Choose the kind that fits the file, or another file."
         )
     return claim
@@ -191,7 +159,7 @@ async def create_ticket(
     limit = limits.for_kind(kind)
     if size > limit:
         raise TooLarge(
-            f"“{name}” is {media.human_bytes(size)}; a {kind} may be at most {media.human_bytes(limit)}. "
+            f"“{name}” is {human_bytes(size)}; a {kind} may be at most {human_bytes(limit)}. "
             "Make the file smaller (export at a lower resolution or bit rate) and try again.",
             {"limit": limit, "size": size},
         )
@@ -200,8 +168,8 @@ async def create_ticket(
     if used + size > limits.quota_bytes:
         free = max(0, limits.quota_bytes - used)
         raise TooLarge(
-            f"“{name}” needs {media.human_bytes(size)} but only {media.human_bytes(free)} of your "
-            f"{media.human_bytes(limits.quota_bytes)} media quota is free. Delete media you no longer "
+            f"“{name}” needs {human_bytes(size)} but only {human_bytes(free)} of your "
+            f"{human_bytes(limits.quota_bytes)} media quota is free. Delete media you no longer "
             "show, or ask the organisers for more room.",
             {"quota": limits.quota_bytes, "used": used, "free": free, "size": size},
         )
@@ -224,8 +192,7 @@ async def create_ticket(
     )
     session.add(asset)
     await session.flush()
-    ext = _extension(name)
-    asset.key = f"{asset.folder}original{ext}"
+    asset.key = f"{asset.folder}original{_suffix(name)}"
     upload_id = await store.create_multipart(asset.key, claim) if part_size else None
     upload = Upload(
         asset_id=asset.id,
@@ -240,11 +207,12 @@ async def create_ticket(
     return asset, upload
 
 
-def _extension(filename: str) -> str:
-    _, dot, ext = filename.rpartition(".")
-    ext = ext.lower()
-    if dot and 1 <= len(ext) <= 5 and ext.isascii() and ext.isalnum():
-        return "." + ext
+def _suffix(filename: str) -> str:
+    """The name's suffix (".jpg") for the stored original, when it is a plain short one; else ""."""
+    _, dot, extension = filename.rpartition(".")
+    extension = extension.lower()
+    if dot and 1 <= len(extension) <= 5 and extension.isascii() and extension.isalnum():
+        return "." + extension
     return ""
 
 
@@ -341,11 +309,12 @@ async def complete_upload(
     parts: Any,
     limits: Limits,
 ) -> Asset:
-    """Join the parts and check the object. Missing or wrong parts: :class:`BadUpload`
+    """Join the parts and check the object once. Missing or wrong parts: :class:`BadUpload`
     and nothing is stored (the upload stays resumable). A wrong object:
-    :class:`booths.media.MediaRejected` after it is deleted and the asset marked
-    ``rejected`` (committed). Else the asset is ``processing``; the caller commits
-    and hands it to the worker."""
+    :class:`MediaRejected` after the object is deleted and the asset marked
+    ``rejected``. Else the asset is ``processing``, with the sniffed type.
+    Either way the caller commits (the rejection too) and hands a
+    ``processing`` asset to the worker."""
     if asset.state != "uploading":
         raise Conflict(f"This upload is already complete (the file is {asset.state}).")
     if upload.upload_id is not None:
@@ -391,10 +360,9 @@ async def complete_upload(
     upload.completed_at = utcnow()
     upload.parts_done = upload.part_count
     try:
-        found = await media.check_object(store, asset, limits.for_kind(asset.kind))
-    except media.MediaRejected as exc:
-        await media.reject(session, store, asset, str(exc))
-        await session.commit()
+        found = await check_object(store, asset, limits.for_kind(asset.kind))
+    except MediaRejected as exc:
+        await reject(session, store, asset, str(exc))
         raise
     asset.content_type = found
     asset.state = "processing"
@@ -406,14 +374,6 @@ def _ranges(numbers: list[int]) -> str:
     if len(numbers) > 12:
         return ", ".join(map(str, numbers[:12])) + f" … ({len(numbers)} in all)"
     return ", ".join(map(str, numbers))
-
-
-async def abort_in_store(store: ObjectStore, asset: Asset, upload: Upload) -> None:
-    if upload.upload_id is not None and upload.completed_at is None:
-        try:
-            await store.abort_multipart(asset.key, upload.upload_id)
-        except ObjectNotFound:
-            pass
 
 
 async def abort_upload(session: AsyncSession, store: ObjectStore, asset: Asset, upload: Upload) -> None:

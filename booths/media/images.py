@@ -1,0 +1,130 @@
+"""Pictures (Pillow): decoded under a pixel limit, re-encoded without EXIF into a display copy
+and thumbnails 320/640/1280 wide in JPEG and WebP. CPU-bound; callers run it in a thread."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from booths.errors import MediaRejected
+
+MAX_PIXELS = 40_000_000
+THUMB_WIDTHS = (320, 640, 1280)
+DISPLAY_MAX = 2560
+POSTER_MAX_WIDTH = 1280
+JPEG_QUALITY = 85
+WEBP_QUALITY = 80
+
+
+@dataclass
+class Derived:
+    """One picture made from the original: its name in ``meta``, bytes, type and file suffix."""
+
+    name: str
+    data: bytes
+    content_type: str
+    suffix: str
+
+
+@dataclass
+class ImageResult:
+    width: int
+    height: int
+    format: str
+    derived: list[Derived] = field(default_factory=list)
+
+
+def _open_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Decode under a pixel limit; bombs and undecodable data become MediaRejected."""
+    previous = Image.MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = max_pixels
+            img = Image.open(io.BytesIO(data))
+            width, height = img.size
+            if width * height > max_pixels:
+                raise MediaRejected(
+                    f"the picture declares {width} × {height} pixels; at most {max_pixels:,} pixels "
+                    "are accepted. Scale it down and upload it again."
+                )
+            img.load()
+            return img
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaRejected(
+            f"the picture declares more pixels than the {max_pixels:,} accepted ({exc}). "
+            "Scale it down and upload it again."
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise MediaRejected(f"the picture cannot be decoded ({exc}); it may be damaged. Export it again.") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _flatten(img: Image.Image, keep_alpha: bool) -> Image.Image:
+    has_alpha = img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info)
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        if keep_alpha:
+            return rgba
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return img.convert("RGB")
+
+
+def _encode(img: Image.Image, fmt: str) -> bytes:
+    """Re-encode without any metadata (no EXIF, no XMP, no ICC but sRGB assumed)."""
+    buf = io.BytesIO()
+    if fmt == "JPEG":
+        img.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+    elif fmt == "WEBP":
+        img.save(buf, "WEBP", quality=WEBP_QUALITY, method=4)
+    else:
+        img.save(buf, "PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _resize(img: Image.Image, width: int) -> Image.Image:
+    if img.width <= width:
+        return img
+    height = max(1, round(img.height * width / img.width))
+    return img.resize((width, height), Image.Resampling.LANCZOS)
+
+
+def process_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> ImageResult:
+    """Decode safely; a display copy and thumbnails, all without EXIF. CPU-bound."""
+    img = _open_image(data, max_pixels)
+    fmt = img.format or "?"
+    with contextlib.suppress(Exception):
+        img.seek(0)  # first frame of an animation
+    # Apply the EXIF orientation to the pixels, since the EXIF itself goes.
+    upright = ImageOps.exif_transpose(img) or img
+    result = ImageResult(width=upright.width, height=upright.height, format=fmt)
+    with_alpha = _flatten(upright, keep_alpha=True)
+    has_alpha = with_alpha.mode == "RGBA"
+    opaque = _flatten(upright, keep_alpha=False)
+
+    display = _resize(with_alpha if has_alpha else opaque, DISPLAY_MAX)
+    if has_alpha or fmt == "PNG":
+        result.derived.append(Derived("display", _encode(display, "PNG"), "image/png", ".png"))
+    else:
+        result.derived.append(Derived("display", _encode(display, "JPEG"), "image/jpeg", ".jpg"))
+    for width in THUMB_WIDTHS:
+        result.derived.append(
+            Derived(f"thumb_{width}", _encode(_resize(opaque, width), "JPEG"), "image/jpeg", ".jpg")
+        )
+        source = with_alpha if has_alpha else opaque
+        result.derived.append(
+            Derived(f"webp_{width}", _encode(_resize(source, width), "WEBP"), "image/webp", ".webp")
+        )
+    return result
+
+
+def poster_from_image(img: Image.Image) -> Derived:
+    frame = _resize(img.convert("RGB"), POSTER_MAX_WIDTH)
+    return Derived("poster", _encode(frame, "JPEG"), "image/jpeg", ".jpg")
