@@ -41,8 +41,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from booths.engagement.bookmarks import slots_table_exists
 from booths.engagement.models import BoothDaily, BoothSeen
-from booths.exhibition.models import Booth, Exhibitor, Zone
+from booths.exhibition.models import Booth, Zone
 
 if TYPE_CHECKING:
     from cloudexpo.db import Database
@@ -256,8 +257,6 @@ def day_range(last: dt.date, days: int) -> list[dt.date]:
 async def launch_viewers(session: AsyncSession, booth_ids: list[int] | None, first: dt.date, last: dt.date,
                          zone: ZoneInfo) -> dict[tuple[int, dt.date], int]:
     """Peak viewers of each booth's launches by day, from the schedule (if there is one)."""
-    from booths.engagement.bookmarks import slots_table_exists
-
     if not await slots_table_exists(session):
         return {}
     start = dt.datetime.combine(first, dt.time(), zone).astimezone(dt.UTC) - dt.timedelta(days=1)
@@ -355,13 +354,6 @@ async def top_zones(session: AsyncSession, *, days: int, last: dt.date) -> list[
 
 async def booths_of(session: AsyncSession, exhibitor_id: int) -> list[Booth]:
     return list((await session.scalars(select(Booth).where(Booth.exhibitor_id == exhibitor_id).order_by(Booth.id))).all())
-
-
-async def exhibitor_of_booth(session: AsyncSession, booth_id: int) -> tuple[Booth, Exhibitor] | None:
-    row = (await session.execute(
-        select(Booth, Exhibitor).join(Exhibitor, Exhibitor.id == Booth.exhibitor_id).where(Booth.id == booth_id)
-    )).first()
-    return (row[0], row[1]) if row else None
 
 
 def to_csv(series: Series) -> bytes:

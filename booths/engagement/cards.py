@@ -23,7 +23,7 @@ from booths.engagement.models import Card, Lead, Profile
 from booths.errors import Invalid, NotFound
 from booths.exhibition.directory import can_see
 from booths.exhibition.models import Booth
-from cloudexpo.accounts import AccountError, User, normalize_email
+from cloudexpo.accounts import AccountError, normalize_email
 from cloudexpo.db import utcnow
 from cloudexpo.permissions import Forbidden, Principal
 
@@ -177,9 +177,3 @@ def card_json(card: Card) -> dict[str, Any]:
         "consent": card.consent,
         "created_at": card.created_at.isoformat(),
     }
-
-
-async def staff_emails(session: AsyncSession, exhibitor_id: int) -> list[User]:
-    from booths.exhibition.directory import staff_of
-
-    return await staff_of(session, exhibitor_id)

@@ -35,6 +35,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from booths.engagement import meetings
+from booths.engagement.bookmarks import upcoming_slots
 from booths.engagement.models import Bookmark, MailOptOut, Notification
 from cloudexpo.accounts import User
 from cloudexpo.db import utcnow
@@ -347,9 +349,6 @@ async def application_decided(batch: Batch, session: AsyncSession, application: 
 
 async def send_reminders(services: Services, notifier: Notifier, now: dt.datetime | None = None) -> int:
     """Meetings and bookmarked launches starting within :data:`REMIND_BEFORE`; returns how many were told."""
-    from booths.engagement import meetings
-    from booths.engagement.bookmarks import upcoming_slots
-
     now = now or utcnow()
     told = 0
     async with services.db.session() as session:

@@ -58,7 +58,7 @@ from sqlalchemy.orm import Session, aliased
 
 from booths.exhibition.catalog import INDUSTRIES, REGIONS
 from booths.exhibition.models import FACETS, Booth, Exhibitor, Product, SearchDoc, SearchGram, Zone
-from booths.exhibition.text import plain_text
+from booths.exhibition.text import plain_text, to_simplified
 from cloudexpo.db import Database
 from cloudexpo.i18n import LANGUAGES, pick
 
@@ -77,8 +77,6 @@ def _is_cjk(ch: str) -> bool:
 @lru_cache(maxsize=65536)
 def _fold(ch: str) -> str:
     if _is_cjk(ch):
-        from booths.exhibition.text import to_simplified
-
         out = to_simplified(ch)
         return out if len(out) == 1 else ch
     low = ch.lower()
