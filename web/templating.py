@@ -1,20 +1,30 @@
-"""Jinja2 pages: one environment, a context every page gets, and :func:`render`."""
+"""Jinja2 pages: one environment, a context every page gets, and :func:`render`.
+
+Every page can use, besides the request's ``lang``, ``principal``,
+``csrf_token`` and ``timezone``: ``loc(values)`` (a per-language text in the
+visitor's language, see :func:`cloudexpo.i18n.pick`), ``local(moment, fmt)``
+(a time in the exhibition's time zone), ``iso(moment)``, ``rich(html)`` (rich
+text re-sanitised), and the catalogues ``INDUSTRIES`` and ``REGIONS``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from cloudexpo.i18n import LANGUAGE_NAMES, LANGUAGES
+from booths.exhibition.catalog import INDUSTRIES, REGIONS
+from booths.exhibition.text import sanitize_html
+from cloudexpo.i18n import LANGUAGE_NAMES, LANGUAGES, pick
 from web import context
 from web.i18n import gettext_for
 
@@ -47,6 +57,16 @@ def _format_datetime(value: dt.datetime | None, tz: str, fmt: str = "%Y-%m-%d %H
     return value.astimezone(ZoneInfo(tz)).strftime(fmt)
 
 
+def _iso(value: dt.datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+@lru_cache(maxsize=2048)
+def rich(html: str | None) -> Markup:
+    """Rich text re-sanitised for a page (pure, so remembered: booth descriptions are read far more than written)."""
+    return Markup(sanitize_html(html or ""))
+
+
 env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
     autoescape=jinja2.select_autoescape(["html", "xml", "svg"]),
@@ -57,7 +77,8 @@ env = jinja2.Environment(
     # Restart the server after editing one.
     auto_reload=False,
 )
-env.globals.update(here=here, static=static_url, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES)
+env.globals.update(here=here, static=static_url, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES,
+                   INDUSTRIES=INDUSTRIES, REGIONS=REGIONS, rich=rich, iso=_iso)
 env.filters["datetime"] = _format_datetime
 
 
@@ -75,6 +96,8 @@ def base_context(request: Request) -> dict[str, Any]:
         "timezone": settings.timezone,
         "public_url": settings.resolved_public_url,
         "request_id": request.scope.get("state", {}).get("request_id", ""),
+        "loc": lambda values: pick(values, lang),
+        "local": lambda value, fmt="%Y-%m-%d %H:%M": _format_datetime(value, settings.timezone, fmt),
     }
 
 

@@ -24,7 +24,8 @@ from cloudexpo.permissions import Forbidden, Principal, require, require_exhibit
 from web.context import language, principal, services
 from web.forms import read_input
 from web.i18n import gettext_for
-from web.routes.engagement import counter, epage, path_int, visitor_key
+from web.routes.engagement import counter, path_int, visitor_key
+from web.templating import render
 
 COUNTED = "cloudexpo.analytics"
 MAX_DAYS = 366
@@ -185,7 +186,7 @@ async def dashboard(request: Request) -> Response:
     async with services(request).db.session() as session:
         if who.is_moderator and not booth_param:
             overview = await _overview(request, days)
-            return epage(request, "engagement/analytics.html", {
+            return render(request, "engagement/analytics.html", {
                 "overview": overview, "booth": None, "booths": [], "days": days, "metrics": CHART_METRICS,
                 "label": lambda m: metric_label(request, m), "totals": overview["totals"],
             })
@@ -203,7 +204,7 @@ async def dashboard(request: Request) -> Response:
         chosen = [b for b in booths if b.id == int(booth_param)]
         booth = chosen[0] if chosen else booth
     series = await _series(request, [booth.id], days)
-    return epage(request, "engagement/analytics.html", {
+    return render(request, "engagement/analytics.html", {
         "overview": None, "booth": booth, "booths": booths, "days": days, "metrics": CHART_METRICS,
         "label": lambda m: metric_label(request, m), "totals": series.totals(),
     })

@@ -22,7 +22,8 @@ from cloudexpo.permissions import Forbidden, Principal, require
 from web.context import principal, services
 from web.errors import status_of
 from web.forms import read_input
-from web.routes.exhibition import page, path_int
+from web.routes.exhibition import path_int
+from web.templating import render
 
 FORM_LANGS = {"zh-Hans": "zh_hans", "zh-Hant": "zh_hant", "en": "en"}
 
@@ -55,7 +56,7 @@ async def dashboard(request: Request) -> Response:
         bundle = await directory.get_booth(session, who, booth.id) if booth else None
         zones = {z.id: z for z in await directory.list_zones(session)}
         pending = await applications.pending_count(session) if who.is_moderator else 0
-    return page(request, "dashboard/index.html", {
+    return render(request, "dashboard/index.html", {
         "applications": own, "bundle": bundle, "zones": zones, "pending": pending, "saved": request.query_params.get("saved"),
     })
 
@@ -64,7 +65,7 @@ async def apply_page(request: Request) -> Response:
     who = require(principal(request))
     async with services(request).db.session() as session:
         zones = await directory.list_zones(session)
-    return page(request, "dashboard/apply.html", {"zones": zones, "values": {}, "error": None, "field": None, "who_role": who.role.value})
+    return render(request, "dashboard/apply.html", {"zones": zones, "values": {}, "error": None, "field": None, "who_role": who.role.value})
 
 
 async def apply_submit(request: Request) -> Response:
@@ -76,7 +77,7 @@ async def apply_submit(request: Request) -> Response:
             await session.commit()
         except BoothsError as exc:
             zones = await directory.list_zones(session)
-            return page(request, "dashboard/apply.html", {
+            return render(request, "dashboard/apply.html", {
                 "zones": zones, "values": data, "error": str(exc), "field": exc.field, "who_role": who.role.value,
             }, status_code=status_of(exc))
     return RedirectResponse("/dashboard?saved=application", status_code=303)
@@ -98,7 +99,7 @@ async def booth_edit_page(request: Request) -> Response:
     who, _ = await _own_booth(request)
     async with services(request).db.session() as session:
         bundle = await directory.get_booth(session, who, path_int(request, "booth_id"))
-    return page(request, "dashboard/booth_edit.html", {"bundle": bundle, "error": None, "field": None, "values": None})
+    return render(request, "dashboard/booth_edit.html", {"bundle": bundle, "error": None, "field": None, "values": None})
 
 
 async def booth_edit_submit(request: Request) -> Response:
@@ -113,7 +114,7 @@ async def booth_edit_submit(request: Request) -> Response:
         except BoothsError as exc:
             await session.rollback()
             bundle = await directory.get_booth(session, who, path_int(request, "booth_id"))
-            return page(request, "dashboard/booth_edit.html", {
+            return render(request, "dashboard/booth_edit.html", {
                 "bundle": bundle, "error": str(exc), "field": exc.field, "values": changes,
             }, status_code=status_of(exc))
     return RedirectResponse("/dashboard?saved=booth", status_code=303)
@@ -140,7 +141,7 @@ def _specs_from_form(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def product_new_page(request: Request) -> Response:
     _who, booth = await _own_booth(request)
-    return page(request, "dashboard/product_edit.html", {"booth": booth, "product": None, "error": None, "field": None, "values": None})
+    return render(request, "dashboard/product_edit.html", {"booth": booth, "product": None, "error": None, "field": None, "values": None})
 
 
 async def product_form_submit(request: Request) -> Response:
@@ -170,7 +171,7 @@ async def product_form_submit(request: Request) -> Response:
             if isinstance(exc, NotFound):
                 raise
             await session.rollback()
-            return page(request, "dashboard/product_edit.html", {
+            return render(request, "dashboard/product_edit.html", {
                 "booth": booth, "product": product, "error": str(exc), "field": exc.field, "values": changes,
             }, status_code=status_of(exc))
     return RedirectResponse("/dashboard?saved=product", status_code=303)
@@ -182,7 +183,7 @@ async def product_edit_page(request: Request) -> Response:
         product, bundle = await directory.get_product(session, who, path_int(request, "product_id"))
         if bundle.booth.id != booth.id:
             raise NotFound("There is no such product in this booth.")
-    return page(request, "dashboard/product_edit.html", {"booth": booth, "product": product, "error": None, "field": None, "values": None})
+    return render(request, "dashboard/product_edit.html", {"booth": booth, "product": product, "error": None, "field": None, "values": None})
 
 
 # --- JSON ---------------------------------------------------------------------------------------

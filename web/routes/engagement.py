@@ -1,7 +1,7 @@
 """My tour (bookmarks), business cards, the visitor's profile and their own data.
 
 Also the helpers the other engagement route modules share (``counter``,
-``notifier``, ``visitor_key``, ``epage``). Partials for other areas' pages:
+``notifier``, ``visitor_key``). Partials for other areas' pages:
 ``engagement/booth_panel.html`` (bookmark button, card form and meeting
 link; needs ``b``, the booth), ``engagement/bookmark_button.html`` (needs
 ``bm_kind`` and ``bm_id``) and ``engagement/card_form.html`` (needs ``b``).
@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from starlette.requests import Request
@@ -35,7 +34,6 @@ from booths.engagement.notify import Notifier
 from booths.errors import Invalid, NotFound
 from booths.exhibition.directory import staff_of
 from cloudexpo.accounts import User
-from cloudexpo.i18n import pick
 from cloudexpo.permissions import require
 from web.context import csrf_token, language, principal, services
 from web.errors import ApiError, wants_json
@@ -63,23 +61,6 @@ def visitor_key(request: Request) -> str:
         return f"u{who.user_id}"
     token = csrf_token(request)
     return f"s{token}" if token else ""
-
-
-def local_time(value: dt.datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return value.astimezone(ZoneInfo(tz)).strftime(fmt) if value else ""
-
-
-def epage(request: Request, template: str, ctx: dict[str, Any] | None = None, *, status_code: int = 200) -> Response:
-    """``render`` with the engagement pages' helpers."""
-    lang = language(request)
-    tz = services(request).settings.timezone
-    values: dict[str, Any] = {
-        "loc": lambda v: pick(v, lang),
-        "local": lambda v, fmt="%Y-%m-%d %H:%M": local_time(v, tz, fmt),
-        "iso": lambda v: v.isoformat() if v else "",
-    }
-    values.update(ctx or {})
-    return render(request, template, values, status_code=status_code)
 
 
 def path_int(request: Request, name: str) -> int:
@@ -112,7 +93,7 @@ async def tour_page(request: Request) -> Response:
         items = await bookmarks.tour(session, who, kind=kind, sort=sort, language=language(request))
         mine = await meetings.mine(session, who)
         own_cards = await cards.list_own(session, who)
-    return epage(request, "engagement/tour.html", {
+    return render(request, "engagement/tour.html", {
         "items": items, "kind": kind or "", "sort": sort, "kinds": BOOKMARK_KINDS, "sorts": bookmarks.SORTS,
         "requested": mine["requested"], "cards": own_cards,
     })
@@ -247,7 +228,7 @@ async def contact_page(request: Request) -> Response:
     from web.routes.analytics import count_booth_view
 
     count_booth_view(request, bundle.booth.id)
-    return epage(request, "engagement/contact.html", {
+    return render(request, "engagement/contact.html", {
         "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "card_values": values,
         "slots": slots, "hosts": hosts, "bookmarked": marked,
         "card_sent": request.query_params.get("card") == "sent",
@@ -345,7 +326,7 @@ async def api_delete_my_data(request: Request) -> Response:
 
 async def data_page(request: Request) -> Response:
     require(principal(request))
-    return epage(request, "engagement/data.html", {"deleted": request.query_params.get("deleted") == "1"})
+    return render(request, "engagement/data.html", {"deleted": request.query_params.get("deleted") == "1"})
 
 
 async def api_delete_my_data_form(request: Request) -> Response:

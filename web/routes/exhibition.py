@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 import time
 import weakref
-from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup
@@ -27,7 +26,6 @@ from booths.errors import BoothsError
 from booths.exhibition import directory, editing, search, showcase
 from booths.exhibition.catalog import INDUSTRIES, REGIONS
 from booths.exhibition.models import Booth, Exhibitor, Hall, Product, Zone
-from booths.exhibition.text import sanitize_html
 from cloudexpo.db import Database, utcnow
 from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.permissions import Principal
@@ -41,25 +39,6 @@ from web.routes.analytics import count_booth_view
 from web.templating import render
 
 # --- shared by the area's route modules ---------------------------------------------
-
-
-@lru_cache(maxsize=2048)
-def _rich(html: str | None) -> Markup:
-    """Rich text re-sanitised for a page (pure, so remembered: booth descriptions are read far more than written)."""
-    return Markup(sanitize_html(html or ""))
-
-
-def page(request: Request, template: str, ctx: dict[str, Any] | None = None, *, status_code: int = 200) -> Response:
-    """``render`` with the area's helpers: ``loc(values)`` picks a language, ``rich`` re-sanitises."""
-    lang = language(request)
-    values: dict[str, Any] = {
-        "loc": lambda v: pick(v, lang),
-        "rich": _rich,
-        "INDUSTRIES": INDUSTRIES,
-        "REGIONS": REGIONS,
-    }
-    values.update(ctx or {})
-    return render(request, template, values, status_code=status_code)
 
 
 def query_bool(request: Request, name: str) -> bool | None:
@@ -182,7 +161,7 @@ async def home(request: Request) -> Response:
         totals = await directory.totals(session)
         _, featured = await directory.list_booths(session, who, directory.BoothQuery(featured=True, limit=8))
         logos = await showcase.logos(session, svc.store, [b.id for b, _, _ in featured])
-    return page(request, "home.html", {
+    return render(request, "home.html", {
         "halls": halls, "zones": zones, "counts": counts, "totals": totals, "featured": featured, "logos": logos,
     })
 
@@ -199,7 +178,7 @@ async def floor_map(request: Request) -> Response:
         by_zone.setdefault(row[2].id, []).append(row)
     lang = language(request)
     plans = floorplan.plan(halls, zones, by_zone, lambda item: pick(item.name, lang).text)
-    return page(request, "exhibition/map.html", {"halls": halls, "zones": zones, "by_zone": by_zone, "plans": plans})
+    return render(request, "exhibition/map.html", {"halls": halls, "zones": zones, "by_zone": by_zone, "plans": plans})
 
 
 async def zone_page(request: Request) -> Response:
@@ -216,7 +195,7 @@ async def zone_page(request: Request) -> Response:
         )
         logos = await showcase.logos(session, svc.store, [b.id for b, _, _ in booths])
         zones = await directory.list_zones(session)
-    return page(request, "exhibition/zone.html", {
+    return render(request, "exhibition/zone.html", {
         "zone": zone, "hall": hall, "booths": booths, "total": total, "logos": logos, "zones": zones,
         "filters": {"industry": industry or "", "region": region or "", "has_video": has_video},
     })
@@ -346,8 +325,8 @@ async def booth_page(request: Request) -> Response:
     values = {k: v for k, v in data.items() if not k.startswith("_")}
     values.update(manager=manager and not preview, preview=preview and manager)
     if not whole_page:
-        return page(request, "exhibition/booth.html", values)
-    response = page(request, "exhibition/booth.html", {**values, "csrf_token": _CSRF_HOLE})
+        return render(request, "exhibition/booth.html", values)
+    response = render(request, "exhibition/booth.html", {**values, "csrf_token": _CSRF_HOLE})
     data["_html"][lang] = bytes(response.body).decode()
     return HTMLResponse(
         data["_html"][lang].replace(_CSRF_HOLE, csrf_token(request)),
@@ -378,7 +357,7 @@ async def product_page(request: Request) -> Response:
     async with svc.db.session() as session:
         product, bundle = await directory.get_product(session, who, path_int(request, "product_id"))
         pictures = [v for v in await showcase.product_media(session, svc.store, product.id) if v["kind"] == "image"]
-    return page(request, "exhibition/product.html", {
+    return render(request, "exhibition/product.html", {
         "p": product, "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "pictures": pictures,
         "manager": who.can_manage_exhibitor(bundle.booth.exhibitor_id),
     })
@@ -424,7 +403,7 @@ async def search_page(request: Request) -> Response:
     async with services(request).db.session() as session:
         zones = await directory.list_zones(session)
     hits = [(h, {k: Markup(v) for k, v in h.highlights.items()}) for h in results.hits]
-    return page(request, "exhibition/search.html", {"results": results, "hits": hits, "form": form, "zones": zones})
+    return render(request, "exhibition/search.html", {"results": results, "hits": hits, "form": form, "zones": zones})
 
 
 # --- JSON ------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from cloudexpo.permissions import Forbidden, Principal, require
 from web.context import principal, services
 from web.errors import ApiError, wants_json
 from web.forms import read_input
-from web.routes.engagement import epage, path_int
+from web.routes.engagement import path_int
+from web.templating import render
 
 
 def exhibitor_param(request: Request, who: Principal) -> int:
@@ -74,7 +75,7 @@ async def inbox_page(request: Request) -> Response:
     async with services(request).db.session() as session:
         views = await leads.inbox(session, who, exhibitor_id, status=status)
         exhibitor = await session.get(Exhibitor, exhibitor_id)
-    return epage(request, "engagement/leads.html", {
+    return render(request, "engagement/leads.html", {
         "leads": views, "exhibitor": exhibitor, "exhibitor_id": exhibitor_id, "status": status or "",
         "statuses": LEAD_STATUSES, "moderator": who.is_moderator,
     })

@@ -21,7 +21,8 @@ from cloudexpo.permissions import require
 from web.context import principal, services
 from web.errors import wants_json
 from web.forms import read_input
-from web.routes.engagement import counter, epage, notifier, path_int
+from web.routes.engagement import counter, notifier, path_int
+from web.templating import render
 
 
 def _bool(value: Any) -> bool:
@@ -58,7 +59,7 @@ async def experts_page(request: Request) -> Response:
         experts = await meetings.list_experts(session, field=field, language=lang, q=q)
         fields = await meetings.expert_fields(session)
         slots = {u.id: await meetings.open_slots(session, host_id=u.id) for u, _ in experts}
-    return epage(request, "engagement/experts.html", {
+    return render(request, "engagement/experts.html", {
         "experts": experts, "fields": fields, "field": field or "", "q": q or "", "language_filter": lang or "",
         "slots": slots,
     })
@@ -98,7 +99,7 @@ async def host_page(request: Request) -> Response:
         if host is None or not host.active:
             raise Invalid(f"There is no host {host_id}.")
         slots = await meetings.open_slots(session, host_id=host_id)
-    return epage(request, "engagement/host.html", {"host": host, "profile": profile, "slots": slots})
+    return render(request, "engagement/host.html", {"host": host, "profile": profile, "slots": slots})
 
 
 async def meetings_page(request: Request) -> Response:
@@ -110,7 +111,7 @@ async def meetings_page(request: Request) -> Response:
         ids = {m.visitor_id for m, _ in mine["hosting"]} | {m.host_id for m, _ in mine["requested"]}
         people = {u.id: u for u in (await session.scalars(select(User).where(User.id.in_(ids)))).all()} if ids else {}
     booked = {m.slot_id for m, _ in mine["hosting"] if m.state == "accepted"}
-    return epage(request, "engagement/meetings.html", {
+    return render(request, "engagement/meetings.html", {
         "hosting": mine["hosting"], "requested": mine["requested"], "own_slots": own, "is_host": host,
         "people": people, "booked": booked, "exhibition_tz": services(request).settings.timezone,
     })

@@ -19,7 +19,8 @@ from web.context import principal, services
 from web.errors import status_of
 from web.forms import read_input
 from web.routes.applications import decide_application, localized_from_form
-from web.routes.exhibition import booth_json, hall_json, page, path_int, zone_json
+from web.routes.exhibition import booth_json, hall_json, path_int, zone_json
+from web.templating import render
 
 
 def moderator(request: Request) -> Principal:
@@ -43,7 +44,7 @@ async def applications_page(request: Request) -> Response:
         users = {u.id: u for u in (await session.scalars(
             select(accounts.User).where(accounts.User.id.in_({a.user_id for a in items}))
         )).all()} if items else {}
-    return page(request, "moderation/applications.html", {
+    return render(request, "moderation/applications.html", {
         "items": items, "zones": zones, "users": users, "state": state, "done": request.query_params.get("done"),
         "error": request.query_params.get("error"),
     })
@@ -66,7 +67,7 @@ async def decide(request: Request) -> Response:
             zones = {z.id: z for z in await directory.list_zones(session)}
             items = await applications.list_all(session, who, "pending")
             users = {u.id: u for u in (await session.scalars(select(accounts.User))).all()}
-            return page(request, "moderation/applications.html", {
+            return render(request, "moderation/applications.html", {
                 "items": items, "zones": zones, "users": users, "state": "pending", "done": None,
                 "error": str(exc), "error_for": application_id,
             }, status_code=status_of(exc))
@@ -81,7 +82,7 @@ async def booths_page(request: Request) -> Response:
         _, rows = await directory.list_booths(session, who, query)
     if hidden:
         rows = [r for r in rows if r[0].hidden or not r[0].published]
-    return page(request, "moderation/booths.html", {"rows": rows, "only_hidden": hidden})
+    return render(request, "moderation/booths.html", {"rows": rows, "only_hidden": hidden})
 
 
 async def booth_visibility(request: Request) -> Response:
@@ -106,7 +107,7 @@ async def map_page(request: Request) -> Response:
     async with services(request).db.session() as session:
         halls = await directory.list_halls(session)
         zones = await directory.list_zones(session)
-    return page(request, "moderation/map.html", {"halls": halls, "zones": zones, "saved": request.query_params.get("saved")})
+    return render(request, "moderation/map.html", {"halls": halls, "zones": zones, "saved": request.query_params.get("saved")})
 
 
 def _place_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +142,7 @@ async def users_page(request: Request) -> Response:
     async with services(request).db.session() as session:
         users = await accounts.list_users(session)
         exhibitors = {e.id: e for e in (await session.scalars(select(Exhibitor))).all()}
-    return page(request, "moderation/users.html", {"users": users, "exhibitors": exhibitors, "roles": [r.value for r in Role],
+    return render(request, "moderation/users.html", {"users": users, "exhibitors": exhibitors, "roles": [r.value for r in Role],
                                                     "saved": request.query_params.get("saved")})
 
 

@@ -19,7 +19,7 @@ from cloudexpo.permissions import require
 from web.context import language, principal, services
 from web.errors import ApiError, wants_json
 from web.forms import read_input
-from web.routes.engagement import epage
+from web.templating import render
 
 
 async def api_list(request: Request) -> Response:
@@ -59,7 +59,7 @@ async def page(request: Request) -> Response:
         items = await notify.recent(session, who.user_id, 100)  # type: ignore[arg-type]
         opted = await notify.opted_out(session, who.user_id)  # type: ignore[arg-type]
     kinds = [(k, pick(notify.KIND_NAMES[k], lang).text, k in opted) for k in notify.KINDS]
-    return epage(request, "engagement/notifications.html", {
+    return render(request, "engagement/notifications.html", {
         "items": [notify.notification_json(n, lang, tz) for n in items], "kinds": kinds,
     })
 
@@ -77,7 +77,7 @@ async def unsubscribe_page(request: Request) -> Response:
     if not notify.check_unsubscribe(services(request).secret_key, user_id, kind, token):
         raise ApiError(400, "This unsubscribe link is not valid; use the whole link from the e-mail.")
     lang = language(request)
-    return epage(request, "engagement/unsubscribe.html", {
+    return render(request, "engagement/unsubscribe.html", {
         "u": user_id, "k": kind, "t": token, "kind_name": pick(notify.KIND_NAMES[kind], lang).text, "done": False,
     })
 
@@ -94,7 +94,7 @@ async def unsubscribe(request: Request) -> Response:
     if wants_json(request):
         return JSONResponse({"unsubscribed": kind})
     lang = language(request)
-    return epage(request, "engagement/unsubscribe.html", {
+    return render(request, "engagement/unsubscribe.html", {
         "u": user_id, "k": kind, "t": token, "kind_name": pick(notify.KIND_NAMES[kind], lang).text, "done": True,
     })
 

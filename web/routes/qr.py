@@ -13,7 +13,8 @@ from booths.errors import NotFound
 from booths.exhibition.directory import get_booth, get_product
 from cloudexpo.i18n import LANGUAGES
 from web.context import principal, services
-from web.routes.engagement import epage, path_int
+from web.routes.engagement import path_int
+from web.templating import render
 
 
 async def _url(request: Request, kind: str, ref: int) -> str:
@@ -60,7 +61,7 @@ async def poster(request: Request) -> Response:
     url = qr.target_url(services(request).settings.resolved_public_url, "booth", bundle.booth.number)
     names = [(lang, bundle.booth.name.get(lang, "")) for lang in LANGUAGES if bundle.booth.name.get(lang)]
     zone_names = [bundle.zone.name.get(lang, "") for lang in LANGUAGES if bundle.zone.name.get(lang)]
-    return epage(request, "engagement/poster.html", {
+    return render(request, "engagement/poster.html", {
         "b": bundle.booth, "zone": bundle.zone, "hall": bundle.hall, "names": names, "zone_names": zone_names,
         "qr_svg": Markup(qr.inline_svg(url, 10)), "url": url,
     })
