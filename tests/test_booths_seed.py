@@ -12,6 +12,7 @@ from booths.engagement import meetings
 from booths.engagement.models import MeetingSlot, Profile
 from booths.exhibition.models import Application, Booth, Exhibitor, Hall, Product, SearchDoc, Zone
 from booths.seed import exhibition as seed
+from booths.seed import media as seed_media
 from booths.seed import meetings as seed_meetings
 from cloudexpo import accounts
 from cloudexpo.db import utcnow
@@ -72,10 +73,10 @@ def test_generated_media_are_valid() -> None:
     import av
     from PIL import Image
 
-    assert Image.open(io.BytesIO(seed.logo_png("Tianfu Heavy Equipment", 3))).size == (240, 240)
-    assert Image.open(io.BytesIO(seed.banner_jpeg("Tianfu", "Quality", 3, "#13315c"))).format == "JPEG"
-    assert seed.brochure_pdf("Tianfu", 3).startswith(b"%PDF")
-    with av.open(io.BytesIO(seed.video_mp4(1))) as container:
+    assert Image.open(io.BytesIO(seed_media.logo_png("Tianfu Heavy Equipment", 3))).size == (240, 240)
+    assert Image.open(io.BytesIO(seed_media.banner_jpeg("Tianfu", "Quality", 3, "#13315c"))).format == "JPEG"
+    assert seed_media.brochure_pdf("Tianfu", 3).startswith(b"%PDF")
+    with av.open(io.BytesIO(seed_media.video_mp4(1))) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
         assert 2.5 <= float(container.duration or 0) / 1_000_000 <= 5.5

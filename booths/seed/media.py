@@ -1,0 +1,137 @@
+"""The seed's generated media: a logo and a banner per booth, a short launch film, a brochure.
+
+Made here (Pillow, PyAV) so the demo needs no files and works on any object store.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import io
+import tempfile
+from typing import Any
+
+import av
+from PIL import Image, ImageDraw, ImageFont
+
+
+def _colour(seed: int) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb((seed * 0.137) % 1.0, 0.62, 0.72)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def _font(size: int) -> Any:
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType: the small bitmap font
+        return ImageFont.load_default()
+
+
+def initials(name_en: str) -> str:
+    words = [w for w in name_en.replace("-", " ").split() if w[:1].isalnum() and w.lower() not in {"of", "and", "the", "co.,", "ltd.", "for"}]
+    return "".join(w[0] for w in words[:2]).upper() or "CX"
+
+
+def logo_png(name_en: str, seed: int) -> bytes:
+    size = 240
+    img = Image.new("RGB", (size, size), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    colour = _colour(seed)
+    draw.rounded_rectangle((8, 8, size - 8, size - 8), radius=48, fill=colour)
+    draw.ellipse((size - 90, -30, size + 30, 90), fill=tuple(min(255, c + 50) for c in colour))
+    draw.text((size / 2, size / 2 + 6), initials(name_en), fill=(255, 255, 255), font=_font(104), anchor="mm")
+    buf = io.BytesIO()
+    img.save(buf, "PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _fit(draw: Any, text: str, size: int, width: int, smallest: int, max_lines: int = 2) -> tuple[list[str], Any]:
+    """``text`` on one line, or on two, in the largest font down to ``smallest`` where each line is at most ``width`` wide."""
+    words = text.split()
+    for lines_allowed in range(1, max_lines + 1):
+        for px in range(size, smallest - 1, -2):
+            font = _font(px)
+            if lines_allowed == 1 and draw.textlength(text, font=font) <= width:
+                return [text], font
+            if lines_allowed == 2:
+                for cut in range(len(words) // 2, len(words)):  # the most even split that fits
+                    first, second = " ".join(words[:cut] or words[:1]), " ".join(words[cut:] if cut else words[1:])
+                    if max(draw.textlength(first, font=font), draw.textlength(second, font=font)) <= width:
+                        return [first, second], font
+    font = _font(smallest)
+    while len(text) > 4 and draw.textlength(text, font=font) > width:
+        text = text[:-2].rstrip() + "…"
+    return [text], font
+
+
+def banner_jpeg(name_en: str, tagline_en: str, seed: int, zone_colour: str) -> bytes:
+    """A 3:1 banner whose words stay in the middle: the booth page shows banners with ``object-fit: cover``.
+
+    The text keeps to a centred safe area (the middle 60 % of the width, 70 % of
+    the height) that survives cropping to any shape from 16:9 to 5:1, so a wide
+    or narrow screen never cuts a name in half; the decoration fills the rest.
+    """
+    w, h = 1500, 500
+    base = tuple(int(zone_colour[i:i + 2], 16) for i in (1, 3, 5))
+    img = Image.new("RGB", (w, h), base)
+    draw = ImageDraw.Draw(img)
+    accent = _colour(seed)
+    for i in range(5):  # stripes at both ends, outside the safe area
+        x = w - 330 + i * 90
+        draw.polygon([(x, h), (x + 180, 0), (x + 230, 0), (x + 50, h)], fill=tuple(min(255, c + 18 * i) for c in accent))
+        x = -170 + i * 90
+        draw.polygon([(x, h), (x + 180, 0), (x + 206, 0), (x + 26, h)], fill=tuple(min(255, c + 14 * i) for c in accent))
+    draw.rectangle((0, h - 14, w, h), fill=(245, 183, 0))
+    safe = int(w * 0.6) - 40
+    name, name_font = _fit(draw, name_en, 72, safe, 44)
+    tagline, tagline_font = _fit(draw, tagline_en, 36, safe, 26, max_lines=1)
+    name_step, tagline_step = name_font.size * 1.15, tagline_font.size * 1.3
+    top = h / 2 - (len(name) * name_step + 18 + tagline_step) / 2
+    for i, line in enumerate(name):
+        draw.text((w / 2, top + (i + 0.5) * name_step), line, fill=(255, 255, 255), font=name_font, anchor="mm")
+    draw.text((w / 2, top + len(name) * name_step + 18 + tagline_step / 2), tagline[0], fill=(235, 240, 250), font=tagline_font, anchor="mm")
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=80, optimize=True)
+    return buf.getvalue()
+
+
+def video_mp4(seed: int, seconds: int = 3, fps: int = 12) -> bytes:
+    """A small H.264 MP4: moving colour bars and a counter (no audio)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/clip.mp4"
+        _encode(path, seed, seconds, fps)
+        with open(path, "rb") as fh:
+            return fh.read()
+
+
+def _encode(path: str, seed: int, seconds: int, fps: int) -> None:
+    # faststart: the index first, so browsers start playing before the end arrives
+    with av.open(path, "w", format="mp4", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "30"}
+        colour = _colour(seed)
+        for n in range(seconds * fps):
+            img = Image.new("RGB", (320, 180), (11, 37, 69))
+            draw = ImageDraw.Draw(img)
+            offset = (n * 8) % 320
+            for i in range(6):
+                x = (offset + i * 64) % 384 - 64
+                draw.rectangle((x, 40, x + 40, 140), fill=tuple(min(255, c + 20 * i) for c in colour))
+            draw.text((12, 8), f"Light of Quality  {n // fps + 1}s", fill=(245, 183, 0), font=_font(18))
+            for packet in stream.encode(av.VideoFrame.from_image(img)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def brochure_pdf(name_en: str, seed: int) -> bytes:
+    page = Image.new("RGB", (595, 842), (255, 255, 255))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 0, 595, 160), fill=_colour(seed))
+    draw.text((40, 60), name_en[:30], fill=(255, 255, 255), font=_font(30))
+    draw.text((40, 200), "Product brochure - Light of Quality 2023", fill=(20, 30, 50), font=_font(20))
+    for i in range(8):
+        draw.rectangle((40, 260 + i * 60, 555, 290 + i * 60), fill=(230, 234, 242))
+    buf = io.BytesIO()
+    page.save(buf, "PDF", resolution=72.0)
+    return buf.getvalue()
