@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
-from cloudexpo.permissions import ANONYMOUS, Principal
+from cloudexpo.accounts import Role
+from cloudexpo.permissions import ANONYMOUS, Principal, require
 
 if TYPE_CHECKING:
     from cloudexpo.services import Services
@@ -42,6 +43,11 @@ def page_principal(request: HTTPConnection) -> Principal:
     if not given or not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         return ANONYMOUS
     return principal(request)
+
+
+def moderator(request: HTTPConnection) -> Principal:
+    """The moderator asking; anyone else is refused (``NotSignedIn``, ``Forbidden``)."""
+    return require(principal(request), Role.MODERATOR)
 
 
 def client_ip(request: HTTPConnection) -> str:

@@ -30,17 +30,3 @@ async def read_input(request: Request) -> dict[str, Any]:
         form = await request.form()
         return {k: v for k, v in form.items() if isinstance(v, str)}
     raise ApiError(415, "Send application/json or a form (application/x-www-form-urlencoded).")
-
-
-def text_field(data: dict[str, Any], name: str, *, required: bool = True, max_length: int = 2000) -> str:
-    value = data.get(name, "")
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ApiError(422, f"'{name}' must be text.", extra={"field": name})
-    value = value.strip()
-    if required and not value:
-        raise ApiError(422, f"'{name}' is required.", extra={"field": name})
-    if len(value) > max_length:
-        raise ApiError(422, f"'{name}' is longer than {max_length} characters.", extra={"field": name})
-    return value

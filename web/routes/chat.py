@@ -12,9 +12,8 @@ from starlette.routing import BaseRoute, Route
 
 from streaming.chat import Chat, message_json
 from streaming.schedule import get_slot, get_visible_slot
-from web.context import principal, services
+from web.context import moderator, principal, services
 from web.forms import read_input
-from web.routes.control import require_moderator
 from web.routes.live import int_field
 
 
@@ -38,14 +37,14 @@ async def api_post(request: Request) -> Response:
 
 
 async def api_delete(request: Request) -> Response:
-    require_moderator(request)
+    moderator(request)
     async with services(request).db.session() as db:
         message = await chat_service(request).delete(db, principal(request), int(request.path_params["message_id"]))
     return JSONResponse(message_json(message))
 
 
 async def api_mute(request: Request) -> Response:
-    require_moderator(request)
+    moderator(request)
     data = await read_input(request)
     user_id = int_field(data, "user_id", required=True)
     assert user_id is not None
@@ -58,7 +57,7 @@ async def api_mute(request: Request) -> Response:
 
 
 async def api_unmute(request: Request) -> Response:
-    require_moderator(request)
+    moderator(request)
     slot_id = int(request.path_params["slot_id"])
     async with services(request).db.session() as db:
         removed = await chat_service(request).unmute(db, principal(request), slot_id, int(request.path_params["user_id"]))

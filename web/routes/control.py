@@ -13,7 +13,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cloudexpo.i18n import pick
-from cloudexpo.permissions import Forbidden, Principal, require
 from streaming.chat import topic
 from streaming.live import state_event
 from streaming.models import Stage
@@ -26,17 +25,11 @@ from streaming.schedule import (
     move_slot,
     rotate_token,
 )
-from web.context import language, principal, services
+from web.context import language, moderator, services
 from web.forms import read_input
-from web.routes.live import exhibition_zone, live_service, parse_time, slot_json
+from web.routes.live import exhibition_zone, live_service, parse_time
+from web.shapes.live import slot_json
 from web.templating import render
-
-
-def require_moderator(request: Request) -> Principal:
-    who = require(principal(request))
-    if not who.is_moderator:
-        raise Forbidden("Only moderators run the broadcast schedule.")
-    return who
 
 
 def _slot_id(request: Request) -> int:
@@ -44,7 +37,7 @@ def _slot_id(request: Request) -> int:
 
 
 async def api_move(request: Request) -> Response:
-    require_moderator(request)
+    moderator(request)
     data = await read_input(request)
     svc = services(request)
     zone = exhibition_zone(request)
@@ -70,7 +63,7 @@ async def api_move(request: Request) -> Response:
 
 
 async def api_cancel(request: Request) -> Response:
-    require_moderator(request)
+    moderator(request)
     svc = services(request)
     live = live_service(request)
     slot_id = _slot_id(request)
@@ -85,7 +78,7 @@ async def api_cancel(request: Request) -> Response:
 
 
 async def api_approve(request: Request) -> Response:
-    require_moderator(request)
+    moderator(request)
     svc = services(request)
     async with svc.db.session() as db:
         slot = await approve_slot(db, await get_slot(db, _slot_id(request)))
@@ -95,19 +88,19 @@ async def api_approve(request: Request) -> Response:
 
 
 async def api_on_air(request: Request) -> Response:
-    require_moderator(request)
+    moderator(request)
     slot = await live_service(request).on_air(_slot_id(request))
     return JSONResponse(slot_json(slot, language(request), services(request).settings.resolved_public_url))
 
 
 async def api_end(request: Request) -> Response:
-    require_moderator(request)
+    moderator(request)
     slot = await live_service(request).end(_slot_id(request))
     return JSONResponse(slot_json(slot, language(request), services(request).settings.resolved_public_url))
 
 
 async def api_kick(request: Request) -> Response:
-    require_moderator(request)
+    moderator(request)
     slot, token = await live_service(request).kick(_slot_id(request))
     body = slot_json(slot, language(request), services(request).settings.resolved_public_url)
     body["whip_token"] = token
@@ -115,7 +108,7 @@ async def api_kick(request: Request) -> Response:
 
 
 async def api_rotate(request: Request) -> Response:
-    require_moderator(request)
+    moderator(request)
     svc = services(request)
     async with svc.db.session() as db:
         slot = await get_slot(db, _slot_id(request))
@@ -155,12 +148,12 @@ async def status_rows(request: Request) -> list[dict[str, object]]:
 
 
 async def api_status(request: Request) -> Response:
-    require_moderator(request)
+    moderator(request)
     return JSONResponse({"stages": await status_rows(request)})
 
 
 async def control_page(request: Request) -> Response:
-    require_moderator(request)
+    moderator(request)
     return render(request, "live/control.html", {"stages": await status_rows(request)})
 
 

@@ -31,7 +31,7 @@ from booths.engagement.models import (
     Profile,
 )
 from booths.engagement.notify import Notifier
-from booths.errors import Invalid, NotFound
+from booths.errors import Invalid
 from booths.exhibition.directory import staff_of
 from cloudexpo.accounts import User
 from cloudexpo.permissions import require
@@ -332,10 +332,6 @@ async def data_page(request: Request) -> Response:
 async def api_delete_my_data_form(request: Request) -> Response:
     await read_input(request)
     return await api_delete_my_data(request)
-
-
-def _not_found(name: str) -> NotFound:
-    return NotFound(f"There is no {name}.")
 
 
 routes: list[BaseRoute] = [

@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from booths.errors import BoothsError
 from booths.exhibition import directory, editing, search, showcase
 from booths.exhibition.catalog import INDUSTRIES, REGIONS
-from booths.exhibition.models import Booth, Exhibitor, Hall, Product, Zone
+from booths.exhibition.models import Booth, Exhibitor, Product, Zone
 from cloudexpo.db import Database, utcnow
 from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.permissions import Principal
@@ -36,6 +36,7 @@ from web.context import csrf_token, language, principal, services
 from web.errors import ApiError
 from web.forms import read_input
 from web.routes.analytics import count_booth_view
+from web.shapes.exhibition import booth_json, hall_json, hit_json, product_json, zone_json
 from web.templating import render
 
 # --- shared by the area's route modules ---------------------------------------------
@@ -82,53 +83,6 @@ async def query_zone(session: AsyncSession, request: Request) -> Zone | None:
         raise ApiError(422, "'zone' names no zone; use a zone's id or slug.", extra={"field": "zone"}) from None
 
 
-def hall_json(hall: Hall) -> dict[str, Any]:
-    return {
-        "id": hall.id, "code": hall.code, "name": hall.name, "description": hall.description,
-        "map": {"x": hall.map_x, "y": hall.map_y, "w": hall.map_w, "h": hall.map_h},
-    }
-
-
-def zone_json(zone: Zone, booth_count: int | None = None) -> dict[str, Any]:
-    out = {
-        "id": zone.id, "hall_id": zone.hall_id, "slug": zone.slug, "code": zone.code, "kind": zone.kind,
-        "name": zone.name, "description": zone.description, "color": zone.color, "url": f"/zones/{zone.slug}",
-        "map": {"x": zone.map_x, "y": zone.map_y, "w": zone.map_w, "h": zone.map_h},
-    }
-    if booth_count is not None:
-        out["booth_count"] = booth_count
-    return out
-
-
-def exhibitor_json(e: Exhibitor) -> dict[str, Any]:
-    return {"id": e.id, "name": e.name, "region": e.region, "industry": e.industry, "website": e.website}
-
-
-def booth_json(b: Booth, e: Exhibitor, z: Zone, *, product_count: int | None = None, logo: str | None = None,
-               manager: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": b.id, "number": b.number, "url": f"/booths/{b.number}", "zone": {"id": z.id, "slug": z.slug, "name": z.name},
-        "exhibitor": exhibitor_json(e), "name": b.name, "tagline": b.tagline, "description": b.description,
-        "featured": b.featured, "has_video": b.has_video, "map": {"x": b.map_x, "y": b.map_y},
-        "logo": logo, "updated_at": b.updated_at.isoformat(),
-    }
-    if product_count is not None:
-        out["product_count"] = product_count
-    if manager:
-        out.update({"published": b.published, "hidden": b.hidden, "hidden_reason": b.hidden_reason})
-    return out
-
-
-def product_json(p: Product, booth: Booth | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": p.id, "booth_id": p.booth_id, "name": p.name, "description": p.description,
-        "specifications": p.specifications, "position": p.position, "url": f"/products/{p.id}",
-    }
-    if booth is not None:
-        out["booth_number"] = booth.number
-    return out
-
-
 async def product_counts(session: AsyncSession, booth_ids: list[int]) -> dict[int, int]:
     if not booth_ids:
         return {}
@@ -140,12 +94,6 @@ async def product_counts(session: AsyncSession, booth_ids: list[int]) -> dict[in
 
 def path_int(request: Request, name: str) -> int:
     return int(request.path_params[name])
-
-
-async def managed_booth(session: AsyncSession, who: Principal, booth_id: int) -> directory.BoothBundle:
-    """A booth the principal may change (404 when they may not even see it, 403 when only see)."""
-    bundle = await directory.get_booth(session, who, booth_id, with_products=False)
-    return bundle
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -383,19 +331,6 @@ async def _search(request: Request) -> tuple[search.Results, dict[str, Any]]:
     form = {"q": q, "zone": zone.slug if zone else "", "industry": filters.industry or "", "region": filters.region or "",
             "has_products": filters.has_products, "has_video": filters.has_video, "limit": limit, "offset": offset}
     return results, form
-
-
-def hit_json(hit: search.Hit) -> dict[str, Any]:
-    return {
-        "kind": hit.kind,
-        "url": f"/products/{hit.product.id}" if hit.product else f"/booths/{hit.booth.number}",
-        "booth": {"id": hit.booth.id, "number": hit.booth.number, "name": hit.booth.name, "tagline": hit.booth.tagline,
-                  "url": f"/booths/{hit.booth.number}", "has_video": hit.booth.has_video},
-        "exhibitor": exhibitor_json(hit.exhibitor),
-        "zone": {"id": hit.zone.id, "slug": hit.zone.slug, "name": hit.zone.name},
-        "product": product_json(hit.product) if hit.product else None,
-        "highlights": hit.highlights,
-    }
 
 
 async def search_page(request: Request) -> Response:

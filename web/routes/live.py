@@ -18,7 +18,7 @@ from cloudexpo.i18n import pick
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
 from streaming.chat import message_json
 from streaming.live import LiveService
-from streaming.models import Slot, SlotState, Stage, StageKind
+from streaming.models import Slot, Stage, StageKind
 from streaming.schedule import (
     SlotInput,
     create_slot,
@@ -33,6 +33,7 @@ from streaming.schedule import (
 from web.context import language, principal, services
 from web.errors import ApiError
 from web.forms import read_input
+from web.shapes.live import slot_json, slot_urls
 from web.templating import render
 
 
@@ -71,45 +72,9 @@ def int_field(data: dict[str, Any], name: str, *, required: bool = False) -> int
         raise ApiError(422, f"'{name}' must be a whole number.", extra={"field": name}) from None
 
 
-def slot_urls(base: str, slot_id: int) -> dict[str, str]:
-    return {
-        "whip_url": f"{base}/whip/{slot_id}",
-        "whep_url": f"{base}/whep/{slot_id}",
-        "watch_url": f"{base}/live/{slot_id}",
-        "golive_url": f"{base}/dashboard/live/{slot_id}",
-    }
-
-
 def may_manage(who: Principal, slot: Slot) -> bool:
     """The booth's staff or a moderator: sees the token and the preview."""
     return who.can_manage_exhibitor(slot.exhibitor_id)
-
-
-def slot_json(slot: Slot, lang: str, base: str, stage: Stage | None = None, *, viewers: int | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": slot.id,
-        "stage_id": slot.stage_id,
-        "booth_id": slot.booth_id,
-        "exhibitor_id": slot.exhibitor_id,
-        "forum": slot.forum,
-        "title": pick(slot.title, lang).text,
-        "titles": slot.title,
-        "description": pick(slot.description, lang).text,
-        "speakers": slot.speakers,
-        "starts_at": slot.starts_at.isoformat(),
-        "ends_at": slot.ends_at.isoformat(),
-        "state": slot.state,
-        "approved": slot.approved,
-        "requested_by": slot.requested_by,
-        "live_at": slot.live_at.isoformat() if slot.live_at else None,
-        "ended_at": slot.ended_at.isoformat() if slot.ended_at else None,
-        **slot_urls(base, slot.id),
-    }
-    if stage is not None:
-        out["stage"] = {"id": stage.id, "slug": stage.slug, "name": pick(stage.name, lang).text, "kind": stage.kind}
-    if viewers is not None:
-        out["viewers"] = viewers
-    return out
 
 
 async def slot_input(request: Request, data: dict[str, Any], *, exhibitor_id: int | None = None) -> SlotInput:
@@ -319,4 +284,3 @@ routes: list[BaseRoute] = [
     Route("/dashboard/live/{slot_id:int}", golive_page, methods=["GET"]),
 ]
 
-__all__ = ["SlotState", "routes", "slot_json"]

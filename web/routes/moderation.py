@@ -14,17 +14,13 @@ from booths.exhibition import applications, directory, editing
 from booths.exhibition.models import Booth, Exhibitor, Hall, Zone
 from cloudexpo import accounts
 from cloudexpo.accounts import Role
-from cloudexpo.permissions import Principal, require
-from web.context import principal, services
+from web.context import moderator, services
 from web.errors import status_of
 from web.forms import read_input
 from web.routes.applications import decide_application, localized_from_form
-from web.routes.exhibition import booth_json, hall_json, path_int, zone_json
+from web.routes.exhibition import path_int
+from web.shapes.exhibition import booth_json, hall_json, zone_json
 from web.templating import render
-
-
-def moderator(request: Request) -> Principal:
-    return require(principal(request), Role.MODERATOR)
 
 
 def user_json(u: accounts.User) -> dict[str, Any]:

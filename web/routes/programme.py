@@ -17,7 +17,8 @@ from streaming.models import Slot, Stage, StageKind
 from streaming.schedule import get_stage, list_slots, list_stages
 from web.context import language, services
 from web.errors import ApiError
-from web.routes.live import live_service, slot_json
+from web.routes.live import live_service
+from web.shapes.live import slot_json
 from web.templating import render
 
 
