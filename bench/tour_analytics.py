@@ -33,13 +33,14 @@ APP = textwrap.dedent("""
     import sys
     from pathlib import Path
     import uvicorn
-    from cloudexpo.app import create_app
+    from cloudexpo.app import build_runtime
     from cloudexpo.settings import Settings
+    from web.app import build_app
     data, port, counting = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "on"
     settings = Settings(data_dir=data, secret_key="bench-" + "x" * 32, port=port, public_url=f"http://127.0.0.1:{port}")
-    app = create_app(settings)
-    services = app.state.services
-    services.extras["analytics"].enabled = counting
+    runtime = build_runtime(settings)
+    runtime.booths.analytics.enabled = counting
+    app = build_app(runtime)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 """)
 

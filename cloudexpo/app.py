@@ -1,43 +1,106 @@
-"""The composition root: the one place that joins cloudexpo, booths, streaming and web."""
+"""The composition root: the one place that joins cloudexpo, booths, streaming and web.
+
+What one process runs, in the order it starts (it closes in reverse):
+
+1. the kernel's :class:`~cloudexpo.services.Services`: database (migrated at
+   start on SQLite), object store, event bus;
+2. each area's parts (:data:`AREAS`, built by their :class:`~cloudexpo.areas.Area`):
+   streaming (media engine, live service, chat, replay files, recorder), then
+   booths (analytics counter, notifier and reminders, media worker);
+3. the web's booth page cache (listens for writes while running);
+4. under ``cloudexpo demo``, the simulated launch (it waits until the server answers).
+"""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 
+from cloudexpo.areas import Area, Part, close_all, start_all
 from cloudexpo.services import Services
 from cloudexpo.settings import Settings
 
+if TYPE_CHECKING:
+    from booths.runtime import BoothsRuntime
+    from streaming.demo import DemoLaunch
+    from streaming.runtime import StreamingRuntime
+    from web.booth_pages import BoothPageCache
+
 DEMO_PASSWORD = "cloudexpo-demo"
+KERNEL_MODELS = ("cloudexpo.accounts",)
+
+
+def areas() -> tuple[Area[Part], ...]:
+    """The domain packages, in the order their parts start."""
+    from booths.area import AREA as BOOTHS
+    from streaming.area import AREA as STREAMING
+
+    return (STREAMING, BOOTHS)
 
 
 def import_models() -> None:
     """Import every package's models so that Base.metadata knows all tables."""
-    import cloudexpo.accounts  # noqa: F401
-    import streaming.models
-    import streaming.replay_models  # noqa: F401
+    for name in (*KERNEL_MODELS, *(model for area in areas() for model in area.models)):
+        importlib.import_module(name)
 
 
-def create_app(settings: Settings, *, services: Services | None = None, demo_live: bool = False) -> Starlette:
-    """The ASGI application for ``settings``; resources open in its lifespan.
+def migration_folders() -> list[Path]:
+    """Each area's Alembic branch (the kernel's own is always there)."""
+    return [area.migrations for area in areas()]
 
-    ``demo_live`` starts the demo's simulated launch with the server.
+
+@dataclass
+class Runtime:
+    """Everything one Cloud Expo process runs, each part typed and owned here.
+
+    :meth:`start` starts the parts in the order of :meth:`parts`; :meth:`close`
+    closes them in reverse (a part that fails to close is logged, the others
+    still close).
     """
-    from booths.engagement import analytics, notify
-    from booths.media.worker import start_media_worker
-    from streaming.recorder import install_recorder
-    from streaming.runtime import install_live
-    from web.app import build_app
+
+    services: Services
+    streaming: StreamingRuntime
+    booths: BoothsRuntime
+    booth_pages: BoothPageCache
+    demo: DemoLaunch | None = None
+
+    def parts(self) -> list[Part]:
+        return [self.services, self.streaming, self.booths, self.booth_pages, *([self.demo] if self.demo else [])]
+
+    async def start(self) -> None:
+        await start_all(self.parts())
+
+    async def close(self) -> None:
+        await close_all(self.parts())
+
+
+def build_runtime(settings: Settings, *, services: Services | None = None, demo_live: bool = False) -> Runtime:
+    """The parts of one process, built but not started (``demo_live``: the demo's simulated launch too)."""
+    from booths.area import AREA as BOOTHS
+    from streaming.area import AREA as STREAMING
+    from streaming.demo import DemoLaunch
+    from web.booth_pages import BoothPageCache
 
     import_models()
     services = services or Services.from_settings(settings)
-    install_live(services, demo_live=demo_live)  # the media engine: extras["media"], closed on shutdown
-    install_recorder(services)  # extras["recorder"]: records every broadcast; completes the spool at start-up
-    services.on_startup.append(start_media_worker)  # media processing; resumes unfinished work
-    analytics.install(services)  # extras["analytics"]: buffered counting, flushed every few seconds
-    notify.install(services)  # extras["notifier"]: in-app and e-mail notifications, reminders
-    return build_app(services)
+    return Runtime(
+        services=services,
+        streaming=STREAMING.build(services),
+        booths=BOOTHS.build(services),
+        booth_pages=BoothPageCache(),
+        demo=DemoLaunch(services) if demo_live else None,
+    )
+
+
+def create_app(settings: Settings, *, services: Services | None = None, demo_live: bool = False) -> Starlette:
+    """The ASGI application for ``settings``; its lifespan starts the runtime and closes it."""
+    from web.app import build_app
+
+    return build_app(build_runtime(settings, services=services, demo_live=demo_live))
 
 
 @dataclass

@@ -1,15 +1,13 @@
-"""The resources one Cloud Expo process owns: database, object store, bus.
+"""The kernel's resources one Cloud Expo process owns: database, object store, bus.
 
-Built by the composition root (:mod:`cloudexpo.app`), started and closed by
-the app's lifespan, handed to domain code as arguments.
+Built by the composition root (:mod:`cloudexpo.app`), started first and closed
+last by its ``Runtime`` (the areas' parts start after and close before them),
+handed to domain code as arguments.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -18,10 +16,6 @@ from cloudexpo.db import Database
 from cloudexpo.ratelimit import RateLimiter, SharedRateLimiter, make_limiter
 from cloudexpo.settings import Settings
 from cloudexpo.storage import ObjectStore, open_store
-
-log = logging.getLogger(__name__)
-
-Hook = Callable[["Services"], Awaitable[None]]
 
 
 @dataclass
@@ -32,11 +26,6 @@ class Services:
     bus: EventBus
     secret_key: str
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
-    # Started after the database, store and bus; stopped before them, in reverse.
-    on_startup: list[Hook] = field(default_factory=list)
-    on_shutdown: list[Hook] = field(default_factory=list)
-    # Long-lived objects other packages attach (the streaming engine, ...).
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -57,15 +46,8 @@ class Services:
         if self.settings.is_sqlite:
             await self.db.migrate()
         await self.bus.start()
-        for hook in self.on_startup:
-            await hook(self)
 
     async def close(self) -> None:
-        for hook in reversed(self.on_shutdown):
-            try:
-                await hook(self)
-            except Exception:
-                log.exception("shutdown hook failed")
         await self.bus.close()
         await self.store.close()
         await self.db.close()

@@ -57,7 +57,8 @@ class DemoLaunch:
         self.location: str | None = None
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Publish in the background once the server answers (it starts listening after start-up)."""
         self._task = asyncio.create_task(self._run(), name="demo-launch")
 
     async def _run(self) -> None:
@@ -125,7 +126,7 @@ class DemoLaunch:
             if slot is None or slot.state in (SlotState.ENDED.value, SlotState.CANCELLED.value) or slot.ends_at <= utcnow():
                 return
 
-    async def stop(self) -> None:
+    async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

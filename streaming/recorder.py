@@ -20,7 +20,7 @@ A recording runs along this path, one module per step:
 :class:`RecorderService` (this module) starts a recording when the engine
 reports a stream live and finishes it when the stream ends: the last segment
 is closed, the playlist gets ``#EXT-X-ENDLIST`` and the replay is playable; a
-single MP4 is then remuxed in the background (:func:`streaming.replays.remake_mp4`).
+single MP4 is then remuxed in the background (:meth:`streaming.replays.ReplayFiles.remake_mp4`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import Any
 from cloudexpo.db import Database
 from cloudexpo.storage import ObjectStore
 
+from .replays import ReplayFiles
 from .salvage import salvage_part
 from .segmenter import SegmentWriter
 from .spool import SpoolRecording, Uploader, unfinished_recordings
@@ -68,6 +69,7 @@ class RecorderService:
         make_mp4: bool = True,
         upload_first_delay: float = 0.5,
         upload_max_delay: float = 10.0,
+        files: ReplayFiles | None = None,
     ) -> None:
         self.engine = engine
         self.db = db
@@ -77,6 +79,8 @@ class RecorderService:
         self.make_mp4 = make_mp4
         self.upload_first_delay = upload_first_delay
         self.upload_max_delay = upload_max_delay
+        # Makes the download MP4s (shared with the replay pages, so one job per slot at a time).
+        self.files = files or ReplayFiles(db, store, spool_root)
         self.active: dict[int, _Active] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._finishing: dict[int, asyncio.Task[None]] = {}
@@ -171,10 +175,8 @@ class RecorderService:
             await asyncio.to_thread(SpoolRecording(self.spool_root, slot_id).remove)
 
     async def _mp4(self, slot_id: int) -> None:
-        from . import replays
-
         try:
-            await replays.remake_mp4(self.db, self.store, slot_id, self.spool_root)
+            await self.files.remake_mp4(slot_id)
         finally:
             if slot_id not in self.active:
                 await asyncio.to_thread(SpoolRecording(self.spool_root, slot_id).remove)
@@ -212,26 +214,3 @@ class RecorderService:
             if task is None or task.done():
                 await self.finish(slot_id)
         await self.wait_idle()
-
-
-def install_recorder(services: Any) -> RecorderService:
-    """Record every broadcast of ``services.extras["media"]``; recover the spool at start-up.
-
-    Called by the composition root after :func:`streaming.runtime.install_live`.
-    """
-    if "recorder" in services.extras:
-        return services.extras["recorder"]
-    recorder = RecorderService(
-        services.extras["media"], services.db, services.store, Path(services.settings.data_dir) / "spool"
-    )
-    services.extras["recorder"] = recorder
-
-    async def start(svc: Any) -> None:
-        await recorder.recover()
-
-    async def stop(svc: Any) -> None:
-        await recorder.close()
-
-    services.on_startup.append(start)
-    services.on_shutdown.append(stop)
-    return recorder

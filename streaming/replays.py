@@ -186,27 +186,22 @@ def _timeline_position(segments: Sequence[Any], at: dt.datetime) -> float | None
 
 # --- playlists ------------------------------------------------------------------------------
 
-_playlist_cache: dict[tuple[int, str], tuple[float, str]] = {}
-
-
-async def stored_playlist(store: ObjectStore, slot_id: int, *, max_age: float = 1.0) -> Playlist:
-    """The recorder's playlist from storage (cached for ``max_age`` seconds per process)."""
-    key = (id(store), str(slot_id))
-    cached = _playlist_cache.get(key)
-    now = time.monotonic()
-    if cached is not None and now - cached[0] < max_age:
-        return parse_playlist(cached[1])
+async def read_playlist_text(store: ObjectStore, slot_id: int) -> str:
     try:
-        text = (await store.get_bytes(replay_prefix(slot_id) + PLAYLIST)).decode()
+        return (await store.get_bytes(replay_prefix(slot_id) + PLAYLIST)).decode()
     except ObjectNotFound:
         raise ReplayNotFound(f"Slot {slot_id} has no recording in storage yet.") from None
-    _playlist_cache[key] = (now, text)
-    return parse_playlist(text)
 
 
-async def served_playlist(store: ObjectStore, replay: Replay, *, apply_trim: bool = True) -> str:
+async def read_playlist(store: ObjectStore, slot_id: int) -> Playlist:
+    """The recorder's playlist of ``slot_id`` as it is in storage now."""
+    return parse_playlist(await read_playlist_text(store, slot_id))
+
+
+async def served_playlist(files: ReplayFiles, replay: Replay, *, apply_trim: bool = True) -> str:
     """The playlist for players: signed or presigned segment URLs, trimmed once the recording ended."""
-    playlist = await stored_playlist(store, replay.slot_id)
+    store = files.store
+    playlist = await files.playlist(replay.slot_id)
     if apply_trim and playlist.ended and (replay.trim_start or replay.trim_end is not None):
         try:
             playlist = trim(playlist, replay.trim_start or None, replay.trim_end)
@@ -229,7 +224,7 @@ async def set_trim(db: AsyncSession, store: ObjectStore, replay: Replay, start: 
     """Trim to whole segments (keyframes); raises :class:`InvalidTrim` for points outside the recording."""
     if replay.state == ReplayState.RECORDING.value:
         raise InvalidTrim("Trim the replay after the broadcast has ended.")
-    playlist = await stored_playlist(store, replay.slot_id, max_age=0)
+    playlist = await read_playlist(store, replay.slot_id)
     try:
         _, last, snapped_start, snapped_end = snap_trim(playlist.segments, start, end)
     except TrimError as exc:
@@ -299,12 +294,12 @@ async def delete_captions(db: AsyncSession, store: ObjectStore, replay: Replay, 
     await db.commit()
 
 
-async def delete_replay(db: AsyncSession, store: ObjectStore, replay: Replay) -> int:
+async def delete_replay(db: AsyncSession, files: ReplayFiles, replay: Replay) -> int:
     """Remove every object under the replay's prefix and the replay itself; returns objects removed."""
     if replay.state == ReplayState.RECORDING.value:
         raise ReplayError("The broadcast is still being recorded; delete the replay after it ends.")
-    removed = await store.delete_prefix(replay_prefix(replay.slot_id))
-    _playlist_cache.pop((id(store), str(replay.slot_id)), None)
+    removed = await files.store.delete_prefix(replay_prefix(replay.slot_id))
+    files.forget(replay.slot_id)
     await db.delete(replay)
     await db.commit()
     return removed
@@ -312,38 +307,84 @@ async def delete_replay(db: AsyncSession, store: ObjectStore, replay: Replay) ->
 
 # --- the download MP4 ------------------------------------------------------------------------
 
-_mp4_locks: dict[int, asyncio.Lock] = {}
+class ReplayFiles:
+    """The replays' files in storage as one process uses them (one per process, see ``streaming.runtime``).
+
+    Playlists are read from storage at most once a second per slot (players
+    poll them); each replay's download MP4 is remade by one job at a time
+    (after the recording, after a trim), in the background; :meth:`close`
+    waits for the jobs still running.
+    """
+
+    def __init__(self, db: Database, store: ObjectStore, spool_root: Path, *, max_age: float = 1.0) -> None:
+        self.db = db
+        self.store = store
+        self.spool_root = spool_root
+        self.max_age = max_age
+        self._playlists: dict[int, tuple[float, str]] = {}
+        self._mp4_locks: dict[int, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def playlist(self, slot_id: int) -> Playlist:
+        """The recorder's playlist, as stored at most :attr:`max_age` seconds ago."""
+        now = time.monotonic()
+        cached = self._playlists.get(slot_id)
+        if cached is None or now - cached[0] >= self.max_age:
+            cached = self._playlists[slot_id] = (now, await read_playlist_text(self.store, slot_id))
+        return parse_playlist(cached[1])  # a fresh object each time: callers may trim it
+
+    def forget(self, slot_id: int) -> None:
+        self._playlists.pop(slot_id, None)
+
+    def spawn_mp4(self, slot_id: int) -> None:
+        """Remake the MP4 in the background (after a trim)."""
+        task = asyncio.get_running_loop().create_task(self.remake_mp4(slot_id), name=f"replay-mp4-{slot_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def remake_mp4(self, slot_id: int) -> None:
+        """Remux the (trimmed) segments into one MP4 (``ffmpeg -c copy``, no re-encode) and store it."""
+        lock = self._mp4_locks.setdefault(slot_id, asyncio.Lock())
+        async with lock:
+            await remake_mp4(self.db, self.store, slot_id, self.spool_root)
+
+    async def start(self) -> None:
+        """Nothing to open: jobs start as replays need them."""
+
+    async def close(self) -> None:
+        """Wait for the MP4 jobs still running."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
 async def remake_mp4(db: Database, store: ObjectStore, slot_id: int, spool_root: Path) -> None:
-    """Remux the (trimmed) segments into one MP4 (``ffmpeg -c copy``, no re-encode) and store it."""
-    lock = _mp4_locks.setdefault(slot_id, asyncio.Lock())
-    async with lock:
-        async with db.session() as session:
-            replay = await session.scalar(select(Replay).where(Replay.slot_id == slot_id))
-            if replay is None:
-                return
-            trim_start, trim_end = replay.trim_start, replay.trim_end
-        try:
-            playlist = await stored_playlist(store, slot_id, max_age=0)
-            if trim_start or trim_end is not None:
-                playlist = trim(playlist, trim_start or None, trim_end)
-            key = replay_prefix(slot_id) + MP4_NAME
-            size = await _build_mp4(store, slot_id, playlist, spool_root, key)
-            error = None
-        except Exception as exc:
-            log.exception("replay %s: the MP4 could not be made", slot_id)
-            key, size, error = None, None, f"The download could not be made: {exc}"[:500]
-        async with db.session() as session:
-            replay = await session.scalar(select(Replay).where(Replay.slot_id == slot_id))
-            if replay is None:
-                return
-            replay.mp4_key = key
-            replay.mp4_size = size
-            replay.error = error
-            if replay.state == ReplayState.PROCESSING.value:
-                replay.state = ReplayState.READY.value
-            await session.commit()
+    """Remux the (trimmed) segments into one MP4 and store it; call it through :meth:`ReplayFiles.remake_mp4`
+    (one job per slot at a time)."""
+    async with db.session() as session:
+        replay = await session.scalar(select(Replay).where(Replay.slot_id == slot_id))
+        if replay is None:
+            return
+        trim_start, trim_end = replay.trim_start, replay.trim_end
+    try:
+        playlist = await read_playlist(store, slot_id)
+        if trim_start or trim_end is not None:
+            playlist = trim(playlist, trim_start or None, trim_end)
+        key = replay_prefix(slot_id) + MP4_NAME
+        size = await _build_mp4(store, slot_id, playlist, spool_root, key)
+        error = None
+    except Exception as exc:
+        log.exception("replay %s: the MP4 could not be made", slot_id)
+        key, size, error = None, None, f"The download could not be made: {exc}"[:500]
+    async with db.session() as session:
+        replay = await session.scalar(select(Replay).where(Replay.slot_id == slot_id))
+        if replay is None:
+            return
+        replay.mp4_key = key
+        replay.mp4_size = size
+        replay.error = error
+        if replay.state == ReplayState.PROCESSING.value:
+            replay.state = ReplayState.READY.value
+        await session.commit()
 
 
 async def _build_mp4(store: ObjectStore, slot_id: int, playlist: Playlist, spool_root: Path, key: str) -> int:
@@ -425,10 +466,10 @@ def stats_json(replay: Replay) -> dict[str, Any]:
 # --- chat in replay time --------------------------------------------------------------------------
 
 
-async def chat_timeline(db: AsyncSession, store: ObjectStore, replay: Replay) -> list[dict[str, Any]]:
+async def chat_timeline(db: AsyncSession, files: ReplayFiles, replay: Replay) -> list[dict[str, Any]]:
     """The slot's chat with each message's place in the replay (``at``, seconds, after trimming)."""
     try:
-        playlist = await stored_playlist(store, replay.slot_id)
+        playlist = await files.playlist(replay.slot_id)
         segments: list[Any] = playlist.segments
     except ReplayNotFound:
         segments = []

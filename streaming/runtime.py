@@ -1,61 +1,58 @@
-"""Attaching the live parts to a process's :class:`~cloudexpo.services.Services`.
+"""The streaming area's long-lived parts in one process, and how they start and stop.
 
-Called by the composition root (``cloudexpo.app.create_app``): one media
-engine per process in ``services.extras["media"]``, the :class:`LiveService`
-around it in ``extras["live"]`` and the chat rules in ``extras["chat"]``.
+Built by the composition root through :data:`streaming.area.AREA`; the web
+reaches them with ``web.context.streaming_runtime(request)``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 
+from cloudexpo.areas import close_all
 from cloudexpo.services import Services
 
 from .chat import RATE_LIMIT, RATE_WINDOW, Chat
+from .engine import MediaEngine
 from .live import LiveService
+from .recorder import RecorderService
+from .replays import ReplayFiles
 
 
-def install_live(services: Services, *, demo_live: bool = False, engine: Any = None) -> LiveService:
-    """Create the engine (unless given), the live service and the chat; start and stop them with the app."""
-    if "live" in services.extras:
-        return services.extras["live"]
-    settings = services.settings
-    if engine is None:
-        from .engine import MediaEngine
+@dataclass
+class StreamingRuntime:
+    """One of each per process."""
 
+    engine: MediaEngine  # receives each broadcast once and forwards it to every viewer
+    live: LiveService  # slot states, WHIP/WHEP sessions, viewer counts; closes the engine
+    chat: Chat  # chat rules and the rate limit
+    replay_files: ReplayFiles  # playlists read from storage, download MP4 jobs
+    recorder: RecorderService  # records every broadcast; completes what a killed process left in the spool
+
+    @classmethod
+    def build(cls, services: Services) -> StreamingRuntime:
+        settings = services.settings
         engine = MediaEngine(settings.ice_servers, settings.ice_hosts)
-    live = LiveService(
-        services.db,
-        services.bus,
-        engine,
-        services.secret_key,
-        dt.timedelta(minutes=settings.green_room_minutes),
-    )
-    services.extras["media"] = engine
-    services.extras["live"] = live
-    services.extras["chat"] = Chat(services.bus, services.rate_limiter(RATE_LIMIT, RATE_WINDOW))
+        spool = Path(settings.data_dir) / "spool"
+        files = ReplayFiles(services.db, services.store, spool)
+        return cls(
+            engine=engine,
+            live=LiveService(services.db, services.bus, engine, services.secret_key,
+                             dt.timedelta(minutes=settings.green_room_minutes)),
+            chat=Chat(services.bus, services.rate_limiter(RATE_LIMIT, RATE_WINDOW)),
+            replay_files=files,
+            recorder=RecorderService(engine, services.db, services.store, spool, files=files),
+        )
 
-    async def start(svc: Services) -> None:
-        await live.start()
+    async def start(self) -> None:
+        await self.live.start()
+        try:
+            await self.recorder.recover()
+        except BaseException:
+            await self.live.close()
+            raise
 
-    async def stop(svc: Services) -> None:
-        await live.close()
-
-    services.on_startup.append(start)
-    services.on_shutdown.append(stop)
-    if demo_live:
-        from .demo import DemoLaunch
-
-        demo = DemoLaunch(services)
-        services.extras["demo_launch"] = demo
-
-        async def start_demo(svc: Services) -> None:
-            demo.start()
-
-        async def stop_demo(svc: Services) -> None:
-            await demo.stop()
-
-        services.on_startup.append(start_demo)
-        services.on_shutdown.append(stop_demo)
-    return live
+    async def close(self) -> None:
+        await self.recorder.close()  # finishes every recording (the engine may have ended them already)
+        await close_all([self.live, self.replay_files])  # then the MP4 jobs; the live service closes the engine

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cloudexpo.app import create_app, import_models
+from cloudexpo.app import Runtime, build_runtime, create_app, import_models
 from cloudexpo.services import Services
 from cloudexpo.settings import Settings
 
@@ -108,13 +108,21 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
 
 
 @pytest.fixture
-async def app(settings: Settings, services: Services) -> AsyncIterator[Any]:
-    application = create_app(settings, services=services)
-    await services.start()
+def runtime(settings: Settings, services: Services) -> Runtime:
+    """The parts of the app under test (``app`` starts them and closes them)."""
+    return build_runtime(settings, services=services)
+
+
+@pytest.fixture
+async def app(runtime: Runtime) -> AsyncIterator[Any]:
+    from web.app import build_app
+
+    application = build_app(runtime)
+    await runtime.start()
     try:
         yield application
     finally:
-        await services.close()
+        await runtime.close()
 
 
 @dataclass

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from booths.engagement import analytics
+from cloudexpo.app import Runtime
 from cloudexpo.services import Services
 from tests.test_engagement_support import make_expo, role_client
 
@@ -24,10 +25,10 @@ def test_svg_chart_is_pure_and_escaped() -> None:
 
 
 async def test_same_visitor_counts_once_a_day_and_qr_visits(services: Services, signed_in: Any, make_client: Any,
-                                                            app: Any) -> None:
+                                                            app: Any, runtime: Runtime) -> None:
     expo = await make_expo(services)
     booth = expo.booths["1A-001"]
-    counter = services.extras["analytics"]
+    counter = runtime.booths.analytics
     counter.interval = 3600  # flushed by hand below
     visitor = await signed_in("visitor")
     for _ in range(3):

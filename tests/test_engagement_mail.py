@@ -11,6 +11,7 @@ import pytest
 from icalendar import Calendar
 
 from cloudexpo.accounts import User
+from cloudexpo.app import Runtime
 from cloudexpo.mail import FolderMailer, Mail, SmtpMailer
 from cloudexpo.services import Services
 from tests.test_engagement_support import make_expo, smtp_inbox, soon, wait_for
@@ -36,9 +37,9 @@ def inbox() -> Any:
 
 
 async def test_mails_arrive_in_the_recipients_language_and_unsubscribe_works(
-        inbox: Any, app: Any, services: Services, signed_in: Any, make_client: Any) -> None:
+        inbox: Any, app: Any, services: Services, runtime: Runtime, signed_in: Any, make_client: Any) -> None:
     expo = await make_expo(services)
-    notifier = services.extras["notifier"]
+    notifier = runtime.booths.notifier
     notifier.mailer = SmtpMailer(f"smtp://127.0.0.1:{inbox.port}", "Cloud Expo <noreply@expo.example.org>")
     staff = await signed_in("exhibitor", expo.exhibitors["1A-001"])
     staff_me = await staff.refresh_csrf()
@@ -93,7 +94,8 @@ async def test_mails_arrive_in_the_recipients_language_and_unsubscribe_works(
     assert next(iter(Calendar.from_ical(host_invite.get_content()).walk("VEVENT")))["uid"] == event["uid"]
 
 
-async def test_reminders_for_meetings_and_bookmarked_launches(app: Any, services: Services, signed_in: Any) -> None:
+async def test_reminders_for_meetings_and_bookmarked_launches(app: Any, services: Services, runtime: Runtime,
+                                                              signed_in: Any) -> None:
     import datetime as dt
     import secrets
 
@@ -112,7 +114,7 @@ async def test_reminders_for_meetings_and_bookmarked_launches(app: Any, services
         session.add(slot)
         await session.commit()
     assert (await visitor.post("/api/bookmarks", json={"kind": "launch", "id": slot.id})).status_code == 201
-    notifier = services.extras["notifier"]
+    notifier = runtime.booths.notifier
     assert await send_reminders(services, notifier) == 1
     assert await send_reminders(services, notifier) == 0  # told once
     items = (await visitor.get("/api/notifications?lang=en")).json()["items"]

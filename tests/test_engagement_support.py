@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-from cloudexpo.services import Services
 from tests.conftest import free_port
 from tests.test_booths_support import Expo, make_expo
 
@@ -74,7 +73,3 @@ def smtp_inbox() -> tuple[Inbox, Any]:
     controller = Controller(_Handler(inbox), hostname="127.0.0.1", port=inbox.port)
     controller.start()
     return inbox, controller
-
-
-def services_extra(services: Services, name: str) -> Any:
-    return services.extras[name]

@@ -19,7 +19,7 @@ from booths.media import assets
 from booths.media.models import Asset, asset_folder
 from booths.media.processing import create_asset_from_bytes
 from booths.media.views import asset_view
-from booths.media.worker import WORKER_KEY, start_media_worker, worker_for
+from cloudexpo.app import Runtime
 from cloudexpo.services import Services
 from tests.test_media_support import (
     jpeg_with_exif,
@@ -36,9 +36,10 @@ MiB = 1024 * 1024
 class World:
     """Two exhibitors with a booth each, and clients for every role."""
 
-    def __init__(self, services: Services, booth: int, exhibitor: int, other_booth: int, other_exhibitor: int,
+    def __init__(self, runtime: Runtime, booth: int, exhibitor: int, other_booth: int, other_exhibitor: int,
                  product: int) -> None:
-        self.services = services
+        self.services = runtime.services
+        self.media = runtime.booths.media
         self.booth = booth
         self.exhibitor = exhibitor
         self.other_booth = other_booth
@@ -47,7 +48,8 @@ class World:
 
 
 @pytest.fixture
-async def world(services: Services) -> World:
+async def world(runtime: Runtime) -> World:
+    services = runtime.services
     async with services.db.session() as db:
         hall = Hall(code="1", name={"en": "Hall 1"})
         db.add(hall)
@@ -66,7 +68,7 @@ async def world(services: Services) -> World:
         product = Product(booth_id=b1.id, name={"en": "Widget"})
         db.add(product)
         await db.commit()
-        return World(services, b1.id, ex1.id, b2.id, ex2.id, product.id)
+        return World(runtime, b1.id, ex1.id, b2.id, ex2.id, product.id)
 
 
 async def put_to(client: Any, url: str, data: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -104,9 +106,7 @@ async def upload_single(client: Any, w: World, kind: str, filename: str, data: b
 
 
 async def processed(w: World, asset_id: int) -> Asset:
-    worker = worker_for(w.services)
-    assert worker is not None, "the media worker runs once the app started"
-    await worker.wait_idle(120)
+    await w.media.wait_idle(120)
     async with w.services.db.session() as db:
         asset = await db.get(Asset, asset_id)
         assert asset is not None
@@ -451,8 +451,7 @@ async def test_delete_removes_every_object(staff: Any, world: World, tmp_path: P
 
 async def test_processing_left_over_is_picked_up_at_start(app: Any, staff: Any, world: World) -> None:
     svc = world.services
-    worker = worker_for(svc)
-    assert worker is not None
+    worker = world.media
     data = png_bytes(300, 200)
     t = (await ticket(staff, world, "image", "left.png", len(data), "image/png")).json()
     await put_to(staff, t["url"], data, t["headers"])
@@ -463,8 +462,7 @@ async def test_processing_left_over_is_picked_up_at_start(app: Any, staff: Any, 
         asset.state = "processing"
         await db.commit()
     await worker.close()
-    svc.extras.pop(WORKER_KEY)
-    await start_media_worker(svc)
+    await worker.start()
     asset = await processed(world, t["asset_id"])
     assert asset.state == "ready" and asset.meta["width"] == 300
 

@@ -9,11 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from cloudexpo.app import create_app
+from cloudexpo.app import build_runtime
 from cloudexpo.ratelimit import RateLimited, RateLimiter, SharedRateLimiter, make_limiter
 from cloudexpo.services import Services
 from cloudexpo.settings import Settings
 from tests.conftest import REDIS_URL, require_service
+from web.app import build_app
 
 
 @pytest.fixture
@@ -79,8 +80,8 @@ def test_one_node_keeps_its_limits_in_memory() -> None:
 async def test_sign_in_attempts_are_limited_across_app_nodes(settings: Settings, services: Services, make_user: Any) -> None:
     email, _, _ = await make_user()
     node_settings = settings.replace(signin_rate=3)
-    nodes = [Services.from_settings(node_settings) for _ in range(2)]
-    apps = [create_app(node_settings, services=node) for node in nodes]
+    nodes = [build_runtime(node_settings) for _ in range(2)]
+    apps = [build_app(node) for node in nodes]
     clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") for app in apps]
     for node in nodes:
         await node.start()

@@ -23,7 +23,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from sqlalchemy import select
 
-from cloudexpo.app import create_app
+from cloudexpo.app import build_runtime
 from cloudexpo.services import Services
 from cloudexpo.settings import Settings
 from streaming import testsource as ts
@@ -143,12 +143,10 @@ async def test_a_killed_recording_is_completed_on_the_next_start(settings: Setti
     prefix = replay_prefix(slot_id)
     await services.store.put_bytes(prefix + "seg_00001.ts", SEGMENTS[0], "video/mp2t")
 
-    app = create_app(settings, services=services)
-    del app
-    await services.start()  # the start-up hooks: the recorder recovers the spool
+    runtime = build_runtime(settings, services=services)
+    await runtime.start()  # the recorder recovers the spool at start
     try:
-        recorder: RecorderService = services.extras["recorder"]
-        await recorder.wait_idle()
+        await runtime.streaming.recorder.wait_idle()
         playlist = parse_playlist((await services.store.get_bytes(prefix + "index.m3u8")).decode())
         assert playlist.ended
         assert [s.uri for s in playlist.segments] == ["seg_00001.ts", "seg_00002.ts", "seg_00003.ts"]
@@ -162,7 +160,7 @@ async def test_a_killed_recording_is_completed_on_the_next_start(settings: Setti
         assert {s["codec_type"] for s in probe["streams"]} == {"video", "audio"}
         assert not (settings.data_dir / "spool" / str(slot_id)).exists()
     finally:
-        await services.close()
+        await runtime.close()
 
 
 @pytest.mark.parametrize("backend", ["embedded"], indirect=True)

@@ -1,4 +1,4 @@
-"""Builds the Starlette application around a :class:`~cloudexpo.services.Services`."""
+"""Builds the Starlette application around a running process's parts (:class:`web.context.WebRuntime`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
-from cloudexpo.services import Services
 from web import i18n
+from web.context import WebRuntime
 from web.errors import EXCEPTION_HANDLERS
 from web.middleware import ContextMiddleware, PrincipalCache, RequestIdMiddleware, SessionlessAware
 from web.routes import assets, auth, health, pages, storage, uploads
@@ -48,18 +48,20 @@ def engagement_routes() -> list[BaseRoute]:
             *notifications.routes]
 
 
-def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug: bool = False) -> Starlette:
+def build_app(runtime: WebRuntime, extra_routes: Sequence[BaseRoute] = (), debug: bool = False) -> Starlette:
+    """The ASGI app; its lifespan starts ``runtime`` and closes it at shutdown."""
     i18n.load_all()
+    services = runtime.services
     settings = services.settings
     cache = PrincipalCache()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await services.start()
+        await runtime.start()
         try:
             yield
         finally:
-            await services.close()
+            await runtime.close()
 
     app = Starlette(
         debug=debug,
@@ -86,6 +88,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (), debug:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    app.state.runtime = runtime
     app.state.services = services
     app.state.principal_cache = cache
     app.state.signin_limiter = services.rate_limiter(settings.signin_rate, 60.0)

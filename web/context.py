@@ -1,9 +1,9 @@
-"""What a route needs to know about the request: services, principal, language."""
+"""What a route needs to know about the request: the running parts, the principal, the language."""
 
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import HTTPConnection
 
@@ -11,11 +11,57 @@ from cloudexpo.accounts import Role
 from cloudexpo.permissions import ANONYMOUS, Principal, require
 
 if TYPE_CHECKING:
+    from booths.runtime import BoothsRuntime
     from cloudexpo.services import Services
+    from streaming.runtime import StreamingRuntime
+    from web.booth_pages import BoothPageCache
+
+
+class WebRuntime(Protocol):
+    """What the HTTP side uses of a running process (``cloudexpo.app.Runtime`` has it all).
+
+    ``web.app.build_app`` keeps it in ``app.state.runtime``; the lifespan starts and closes it.
+    """
+
+    @property
+    def services(self) -> Services: ...
+
+    @property
+    def booths(self) -> BoothsRuntime: ...
+
+    @property
+    def streaming(self) -> StreamingRuntime: ...
+
+    @property
+    def booth_pages(self) -> BoothPageCache: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def runtime(request: HTTPConnection) -> WebRuntime:
+    found: WebRuntime = request.app.state.runtime
+    return found
 
 
 def services(request: HTTPConnection) -> Services:
-    return request.app.state.services
+    found: Services = request.app.state.services
+    return found
+
+
+def booths_runtime(request: HTTPConnection) -> BoothsRuntime:
+    """The analytics counter, the notifier, the media worker."""
+    return runtime(request).booths
+
+
+def streaming_runtime(request: HTTPConnection) -> StreamingRuntime:
+    """The live service, chat, recorder and replay files."""
+    return runtime(request).streaming
+
+
+def booth_page_cache(request: HTTPConnection) -> BoothPageCache:
+    return runtime(request).booth_pages
 
 
 def principal(request: HTTPConnection) -> Principal:

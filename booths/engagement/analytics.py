@@ -46,8 +46,8 @@ from booths.engagement.models import BoothDaily, BoothSeen
 from booths.exhibition.models import Booth, Zone
 
 if TYPE_CHECKING:
+    from cloudexpo.bus import EventBus
     from cloudexpo.db import Database
-    from cloudexpo.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,10 @@ def visitor_hash(secret: str, visitor_key: str, day: dt.date) -> str:
 class Counter:
     """Counts in memory, written to the database by :meth:`flush` (every ``interval`` seconds)."""
 
-    def __init__(self, db: Database, secret: str, timezone: str, *, interval: float = 2.0, enabled: bool = True) -> None:
+    def __init__(self, db: Database, secret: str, timezone: str, *, interval: float = 2.0, enabled: bool = True,
+                 bus: EventBus | None = None) -> None:
         self.db = db
+        self.bus = bus  # where other packages and nodes publish counts (followed from start to close)
         self.secret = secret
         self.zone = ZoneInfo(timezone)
         self.interval = interval
@@ -174,9 +176,9 @@ class Counter:
             await asyncio.sleep(self.interval)
             await self.flush()
 
-    async def follow_bus(self, services: Services) -> None:
+    async def follow_bus(self, bus: EventBus) -> None:
         """Counts other packages and nodes publish on the ``analytics`` topic."""
-        sub = await services.bus.subscribe(BUS_TOPIC, maxsize=10_000)
+        sub = await bus.subscribe(BUS_TOPIC, maxsize=10_000)
         try:
             async for event in sub:
                 data = event.data
@@ -187,11 +189,14 @@ class Counter:
         finally:
             await sub.close()
 
-    async def start(self, services: Services) -> None:
+    async def start(self) -> None:
+        """Flush every ``interval`` seconds and follow the bus, until :meth:`close`."""
         self._task = asyncio.create_task(self.run(), name="analytics-flush")
-        self._bus_task = asyncio.create_task(self.follow_bus(services), name="analytics-bus")
+        if self.bus is not None:
+            self._bus_task = asyncio.create_task(self.follow_bus(self.bus), name="analytics-bus")
 
-    async def stop(self, services: Services) -> None:
+    async def close(self) -> None:
+        """Stop counting in the background and write what is pending."""
         for task in (self._task, self._bus_task):
             if task is not None:
                 task.cancel()
@@ -222,15 +227,6 @@ def _as_date(value: Any) -> dt.date:
     if isinstance(value, str):
         return dt.date.fromisoformat(value[:10])
     return value
-
-
-def install(services: Services, *, interval: float = 2.0) -> Counter:
-    """Make the process's counter (``services.extras["analytics"]``) and start/stop it with the app."""
-    counter = Counter(services.db, services.secret_key, services.settings.timezone, interval=interval)
-    services.extras["analytics"] = counter
-    services.on_startup.append(counter.start)
-    services.on_shutdown.append(counter.stop)
-    return counter
 
 
 # --- reading ----------------------------------------------------------------------------

@@ -385,7 +385,9 @@ async def send_reminders(services: Services, notifier: Notifier, now: dt.datetim
 
 @dataclass
 class ReminderLoop:
-    services: Any
+    """Sends meeting and launch reminders every ``interval`` seconds, from :meth:`start` to :meth:`close`."""
+
+    services: Services
     notifier: Notifier
     interval: float = 30.0
     task: asyncio.Task[None] | None = None
@@ -400,22 +402,14 @@ class ReminderLoop:
                 log.exception("reminders failed; trying again in %.0f s", self.interval)
             await asyncio.sleep(self.interval)
 
-    async def start(self, services: Services) -> None:
+    async def start(self) -> None:
         self.task = asyncio.create_task(self.run(), name="engagement-reminders")
 
-    async def stop(self, services: Services) -> None:
+    async def close(self) -> None:
+        """Stop reminding; wait a little for the e-mails still on their way."""
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
+            self.task = None
         await self.notifier.drain(10.0)
-
-
-def install(services: Services, *, interval: float = 30.0) -> Notifier:
-    """The process's notifier (``services.extras["notifier"]``) and its reminder loop."""
-    notifier = Notifier.from_services(services)
-    services.extras["notifier"] = notifier
-    loop = ReminderLoop(services, notifier, interval)
-    services.on_startup.append(loop.start)
-    services.on_shutdown.append(loop.stop)
-    return notifier

@@ -40,9 +40,7 @@ def count_booth_view(request: Request, booth_id: int) -> None:
     counter writes to the database in the background.
     """
     request.scope[COUNTED] = True
-    found = counter(request)
-    if found is not None:
-        found.visit(booth_id, visitor_key(request), source="qr" if request.query_params.get("src") == "qr" else "")
+    counter(request).visit(booth_id, visitor_key(request), source="qr" if request.query_params.get("src") == "qr" else "")
 
 
 def days_param(request: Request) -> int:
@@ -69,18 +67,11 @@ async def _booth_for(request: Request, who: Principal, booth_id: int) -> Booth:
 
 
 def _today(request: Request) -> dt.date:
-    c = counter(request)
-    if c is not None:
-        return c.today()
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo(services(request).settings.timezone)).date()
+    return counter(request).today()
 
 
 async def _series(request: Request, booth_ids: list[int] | None, days: int) -> analytics.Series:
-    c = counter(request)
-    if c is not None:
-        await c.flush()  # what was counted a moment ago shows at once
+    await counter(request).flush()  # what was counted a moment ago shows at once
     async with services(request).db.session() as session:
         return await analytics.booth_series(session, booth_ids, days=days, last=_today(request),
                                             timezone=services(request).settings.timezone)
@@ -226,18 +217,17 @@ async def api_events(request: Request) -> Response:
     if booth is None or (not booth.visible and not principal(request).can_manage_exhibitor(booth.exhibitor_id)):
         raise NotFound(f"There is no booth {booth_id}.", "booth_id")
     c = counter(request)
-    if c is not None:
-        if data.get("visit") is True:
-            c.visit(booth.id, visitor_key(request), source="qr" if data.get("src") == "qr" else "")
-        for metric, value in events.items():
-            if metric not in analytics.REPORT_CAP or metric == "views":
-                raise Invalid(f"{metric!r} cannot be reported; use one of "
-                              f"{', '.join(m for m in analytics.REPORT_CAP if m != 'views')}.", "events")
-            try:
-                amount = max(0, min(int(value), analytics.REPORT_CAP[metric]))
-            except (TypeError, ValueError):
-                raise Invalid(f"'{metric}' must be a whole number.", "events") from None
-            c.add(booth.id, metric, amount)
+    if data.get("visit") is True:
+        c.visit(booth.id, visitor_key(request), source="qr" if data.get("src") == "qr" else "")
+    for metric, value in events.items():
+        if metric not in analytics.REPORT_CAP or metric == "views":
+            raise Invalid(f"{metric!r} cannot be reported; use one of "
+                          f"{', '.join(m for m in analytics.REPORT_CAP if m != 'views')}.", "events")
+        try:
+            amount = max(0, min(int(value), analytics.REPORT_CAP[metric]))
+        except (TypeError, ValueError):
+            raise Invalid(f"'{metric}' must be a whole number.", "events") from None
+        c.add(booth.id, metric, amount)
     return Response(status_code=204)
 
 

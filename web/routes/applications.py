@@ -19,7 +19,7 @@ from booths.exhibition import applications, directory, editing
 from booths.exhibition.models import Application, Booth, Zone
 from cloudexpo.accounts import Role
 from cloudexpo.permissions import Forbidden, Principal, require
-from web.context import principal, services
+from web.context import booths_runtime, principal, services
 from web.errors import status_of
 from web.forms import read_input
 from web.routes.exhibition import path_int
@@ -224,8 +224,7 @@ async def decide_application(
     request: Request, session: AsyncSession, who: Principal, application_id: int, action: str, reason: Any = None
 ) -> Any:
     """Approve or reject, commit, then tell the applicant (in-app and by e-mail)."""
-    notifier = services(request).extras.get("notifier")
-    batch = notifier.batch() if notifier is not None else None
+    batch = booths_runtime(request).notifier.batch()
     if action == "approve":
         application = await applications.approve(session, who, application_id)
     else:

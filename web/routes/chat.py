@@ -12,13 +12,13 @@ from starlette.routing import BaseRoute, Route
 
 from streaming.chat import Chat, message_json
 from streaming.schedule import get_slot, get_visible_slot
-from web.context import moderator, principal, services
+from web.context import moderator, principal, services, streaming_runtime
 from web.forms import read_input
 from web.routes.live import int_field
 
 
 def chat_service(request: Request) -> Chat:
-    return services(request).extras["chat"]
+    return streaming_runtime(request).chat
 
 
 async def api_history(request: Request) -> Response:

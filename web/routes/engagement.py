@@ -35,7 +35,7 @@ from booths.errors import Invalid
 from booths.exhibition.directory import staff_of
 from cloudexpo.accounts import User
 from cloudexpo.permissions import require
-from web.context import csrf_token, language, principal, services
+from web.context import booths_runtime, csrf_token, language, principal, services
 from web.errors import ApiError, wants_json
 from web.forms import read_input
 from web.templating import render
@@ -43,15 +43,12 @@ from web.templating import render
 # --- shared helpers ---------------------------------------------------------------------------
 
 
-def counter(request: Request) -> Counter | None:
-    return services(request).extras.get("analytics")
+def counter(request: Request) -> Counter:
+    return booths_runtime(request).analytics
 
 
 def notifier(request: Request) -> Notifier:
-    found = services(request).extras.get("notifier")
-    if found is None:  # an app built without the composition root (some tests)
-        found = services(request).extras["notifier"] = Notifier.from_services(services(request))
-    return found
+    return booths_runtime(request).notifier
 
 
 def visitor_key(request: Request) -> str:
@@ -181,8 +178,7 @@ async def leave_card(request: Request) -> Response:
         if form:
             return RedirectResponse(f"/booths/{booth_id}/contact?card_error={exc.field or ''}#card", status_code=303)
         raise
-    if (c := counter(request)) is not None:
-        c.add(booth.id, "cards")
+    counter(request).add(booth.id, "cards")
     withdraw = f"/api/cards/{card.id}?token={cards.withdraw_token(svc.secret_key, card.id)}"
     if form:
         return RedirectResponse(f"/booths/{booth_id}/contact?card=sent#card", status_code=303)

@@ -9,15 +9,11 @@ visitors and stay visible to their own staff and to moderators.
 from __future__ import annotations
 
 import secrets
-import time
-import weakref
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState
-from sqlalchemy.orm import Session as OrmSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -26,13 +22,13 @@ from booths.errors import BoothsError
 from booths.exhibition import directory, editing, search, showcase
 from booths.exhibition.catalog import INDUSTRIES, REGIONS
 from booths.exhibition.models import Booth, Exhibitor, Product, Zone
-from cloudexpo.db import Database, utcnow
+from cloudexpo.db import utcnow
 from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.permissions import Principal
 from streaming.models import Slot
 from streaming.replays import list_replays
 from web import floorplan
-from web.context import csrf_token, language, principal, services
+from web.context import booth_page_cache, csrf_token, language, principal, services
 from web.errors import ApiError
 from web.forms import read_input
 from web.routes.analytics import count_booth_view
@@ -149,94 +145,11 @@ async def zone_page(request: Request) -> Response:
     })
 
 
-class BoothPageCache:
-    """What a booth page shows to everyone who does not manage the booth, per booth, for ``ttl`` seconds.
-
-    A booth page needs three queries (booth with its products, media with the
-    product pictures, staff), two more (launches, replays) for the few booths
-    with slots (:meth:`booths_with_slots`); visitors mostly read. Staff of the booth and
-    moderators never use the cache (they see their edits at once, and more
-    than visitors). Every entry is dropped as soon as this process writes to a
-    table a booth page shows (ORM flush or UPDATE/INSERT/DELETE through a
-    session, see :func:`_forget_on_write`); writes by other processes show
-    after ``ttl``. Media URLs are signed for an hour, far longer than ``ttl``.
-    """
-
-    TABLES = frozenset({"booths", "exhibitors", "zones", "halls", "products", "assets", "users", "slots", "replays"})
-
-    def __init__(self, ttl: float = 30.0, max_size: int = 4096) -> None:
-        self.ttl = ttl
-        self.max_size = max_size
-        self._items: dict[str, tuple[float, dict[str, Any]]] = {}
-        # Ids of the booths that have any slot (few do): the others need no launches or replays query.
-        self._slot_booths: tuple[float, frozenset[int]] | None = None
-        _page_caches.add(self)
-
-    @classmethod
-    def of(cls, svc: Any) -> BoothPageCache:
-        """The cache of this app (one per ``Services``: tests run many apps in one process)."""
-        cache = svc.extras.get("booth_pages")
-        if cache is None:
-            cache = svc.extras["booth_pages"] = cls()
-        return cache
-
-    def get(self, ref: str) -> dict[str, Any] | None:
-        item = self._items.get(ref)
-        if item is None or item[0] < time.monotonic():
-            return None
-        return item[1]
-
-    def put(self, ref: str, data: dict[str, Any]) -> None:
-        if len(self._items) >= self.max_size:
-            self._items.clear()
-        self._items[ref] = (time.monotonic() + self.ttl, data)
-
-    def clear(self) -> None:
-        self._items.clear()
-        self._slot_booths = None
-
-    async def booths_with_slots(self, db: Database) -> frozenset[int]:
-        """Booths with at least one slot, in one query per ``ttl`` (dropped with the pages on a slot write)."""
-        item = self._slot_booths
-        if item is not None and item[0] >= time.monotonic():
-            return item[1]
-        expires = time.monotonic() + self.ttl
-        rows = await db.read(lambda s: s.scalars(select(Slot.booth_id).where(Slot.booth_id.is_not(None)).distinct()).all())
-        ids = frozenset(booth_id for booth_id in rows if booth_id is not None)
-        self._slot_booths = (expires, ids)
-        return ids
-
-
-_page_caches: weakref.WeakSet[BoothPageCache] = weakref.WeakSet()
-
-
-def _forget_all() -> None:
-    for cache in list(_page_caches):
-        cache.clear()
-
-
-@event.listens_for(OrmSession, "after_flush")
-def _forget_on_flush(session: OrmSession, _context: Any) -> None:
-    if any(
-        getattr(obj, "__tablename__", None) in BoothPageCache.TABLES
-        for obj in (*session.new, *session.dirty, *session.deleted)
-    ):
-        _forget_all()
-
-
-@event.listens_for(OrmSession, "do_orm_execute")
-def _forget_on_write(state: ORMExecuteState) -> None:
-    if state.is_update or state.is_delete or state.is_insert:
-        table = getattr(state.statement, "table", None)
-        if getattr(table, "name", None) in BoothPageCache.TABLES:
-            _forget_all()
-
-
 async def booth_page(request: Request) -> Response:
     svc = services(request)
     who = principal(request)
     ref = request.path_params["ref"].upper()
-    booth_pages = BoothPageCache.of(svc)
+    booth_pages = booth_page_cache(request)
     data = booth_pages.get(ref)
     if data is None or who.is_moderator or who.can_manage_exhibitor(data["b"].exhibitor_id):
         read = await showcase.booth_page(svc.db, svc.store, who, ref)

@@ -30,7 +30,7 @@ from streaming.schedule import (
     request_slot,
     token_of,
 )
-from web.context import language, principal, services
+from web.context import language, principal, services, streaming_runtime
 from web.errors import ApiError
 from web.forms import read_input
 from web.shapes.live import slot_json, slot_urls
@@ -38,7 +38,7 @@ from web.templating import render
 
 
 def live_service(request: Request) -> LiveService:
-    return services(request).extras["live"]
+    return streaming_runtime(request).live
 
 
 def exhibition_zone(request: Request) -> ZoneInfo:
@@ -199,7 +199,7 @@ async def watch_page(request: Request) -> Response:
     slot, stage = await _slot_and_stage(request)
     who = principal(request)
     svc = services(request)
-    chat = svc.extras["chat"]
+    chat = streaming_runtime(request).chat
     async with svc.db.session() as db:
         history = [message_json(m) for m in await chat.history(db, slot.id, limit=100)]
     lang = language(request)

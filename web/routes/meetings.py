@@ -182,11 +182,11 @@ async def api_request(request: Request) -> Response:
         if not wants_json(request):
             return RedirectResponse(f"/meetings?error={exc.field or 'request'}&detail={exc}", status_code=303)
         raise
-    if meeting.exhibitor_id is not None and (c := counter(request)) is not None:
+    if meeting.exhibitor_id is not None:
         async with services(request).db.session() as session:
             booth_id = await session.scalar(select(Booth.id).where(Booth.exhibitor_id == meeting.exhibitor_id).limit(1))
         if booth_id is not None:
-            c.add(booth_id, "meetings")
+            counter(request).add(booth_id, "meetings")
     if not wants_json(request):
         return RedirectResponse("/meetings#requested", status_code=303)
     return JSONResponse(meetings.meeting_json(meeting), status_code=201)

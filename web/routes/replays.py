@@ -23,7 +23,7 @@ from cloudexpo.permissions import Forbidden, NotSignedIn
 from streaming import replays
 from streaming.models import Slot
 from streaming.replay_models import Replay, ReplayState
-from web.context import csrf_token, language, principal, services
+from web.context import csrf_token, language, principal, services, streaming_runtime
 from web.errors import ApiError
 from web.forms import read_input
 from web.templating import render
@@ -62,7 +62,7 @@ async def replay_playlist(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as db:
         _, replay = await _load(request, db)
-    text = await replays.served_playlist(svc.store, replay)
+    text = await replays.served_playlist(streaming_runtime(request).replay_files, replay)
     return _playlist_response(text, live="#EXT-X-ENDLIST" not in text)
 
 
@@ -71,7 +71,7 @@ async def dvr_playlist(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as db:
         _, replay = await _load(request, db)
-    text = await replays.served_playlist(svc.store, replay, apply_trim=False)
+    text = await replays.served_playlist(streaming_runtime(request).replay_files, replay, apply_trim=False)
     return _playlist_response(text, live=replay.state == ReplayState.RECORDING.value)
 
 
@@ -88,7 +88,7 @@ async def replay_chat(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as db:
         _, replay = await _load(request, db)
-        messages = await replays.chat_timeline(db, svc.store, replay)
+        messages = await replays.chat_timeline(db, streaming_runtime(request).replay_files, replay)
     return JSONResponse({"messages": messages}, headers={"Cache-Control": "private, max-age=10"})
 
 
@@ -148,21 +148,9 @@ async def replay_update(request: Request) -> Response:
             await replays.set_published(db, replay, bool(value))
         if "trim_start" in data or "trim_end" in data:
             await replays.set_trim(db, svc.store, replay, _number(data, "trim_start"), _number(data, "trim_end"))
-            recorder = svc.extras.get("recorder")
-            spool = recorder.spool_root if recorder is not None else svc.settings.data_dir / "spool"
-            _spawn_mp4(request, replay.slot_id, spool)
+            streaming_runtime(request).replay_files.spawn_mp4(replay.slot_id)
         body = replays.replay_json(svc.store, slot, replay, manage=True)
     return JSONResponse(body)
-
-
-def _spawn_mp4(request: Request, slot_id: int, spool: Any) -> None:
-    import asyncio
-
-    svc = services(request)
-    tasks: set[Any] = svc.extras.setdefault("replay_tasks", set())
-    task = asyncio.ensure_future(replays.remake_mp4(svc.db, svc.store, slot_id, spool))
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
 
 
 async def replay_delete(request: Request) -> Response:
@@ -170,7 +158,7 @@ async def replay_delete(request: Request) -> Response:
     async with svc.db.session() as db:
         slot, replay = await _load(request, db)
         _require_manage(request, slot)
-        removed = await replays.delete_replay(db, svc.store, replay)
+        removed = await replays.delete_replay(db, streaming_runtime(request).replay_files, replay)
     return JSONResponse({"deleted": True, "objects_removed": removed})
 
 

@@ -20,12 +20,12 @@ from starlette.routing import BaseRoute, Route
 
 from booths.errors import MediaRejected
 from booths.exhibition.models import Booth, Product
-from booths.media import processing, uploads, worker
+from booths.media import uploads
 from booths.media.models import Asset, Upload
 from booths.media.views import asset_view
 from cloudexpo.permissions import Principal, require, require_exhibitor_access
 from cloudexpo.services import Services
-from web.context import principal, services
+from web.context import booths_runtime, principal, services
 from web.errors import ApiError
 from web.forms import read_input
 
@@ -130,17 +130,8 @@ async def complete(request: Request) -> Response:
             raise ApiError(422, str(exc), error="rejected", extra={"asset": asset_view(svc.store, asset)}) from None
         await session.commit()
         view = asset_view(svc.store, asset)
-    await submit(svc, asset.id)
+    booths_runtime(request).media.submit(asset.id)  # thumbnails and checks in the background
     return JSONResponse(view)
-
-
-async def submit(svc: Services, asset_id: int) -> None:
-    """Hand the asset to the background worker (or process it now when none runs)."""
-    running = worker.worker_for(svc)
-    if running is not None:
-        running.submit(asset_id)
-    else:
-        await processing.process_asset(svc.db, svc.store, asset_id)
 
 
 async def cancel(request: Request) -> Response:

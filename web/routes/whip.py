@@ -24,7 +24,7 @@ from cloudexpo.settings import IceServer
 from streaming.live import LiveService, MissingToken, WrongToken
 from streaming.models import SlotState
 from streaming.schedule import SlotNotFound, get_slot, may_see, token_matches
-from web.context import page_principal, principal, services
+from web.context import page_principal, principal, services, streaming_runtime
 from web.cors import WithHeaders
 from web.errors import ApiError
 
@@ -48,7 +48,7 @@ NO_TRICKLE = (
 
 
 def live_service(request: Request) -> LiveService:
-    return services(request).extras["live"]
+    return streaming_runtime(request).live
 
 
 def bearer(request: Request) -> str | None:

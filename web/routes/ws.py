@@ -33,11 +33,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from cloudexpo.bus import Subscription
 from cloudexpo.permissions import NotSignedIn
 from cloudexpo.ratelimit import RateLimited
-from streaming.chat import Chat, ChatError, message_json, topic
+from streaming.chat import ChatError, message_json, topic
 from streaming.live import state_event
 from streaming.models import Slot
 from streaming.schedule import ScheduleError, may_see
-from web.context import principal, services
+from web.context import principal, services, streaming_runtime
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class Connection:
     def __init__(self, websocket: WebSocket) -> None:
         self.ws = websocket
         self.svc = services(websocket)
+        self.streaming = streaming_runtime(websocket)
         self.principal = principal(websocket)
         self.subs: dict[int, tuple[Subscription, asyncio.Task[None]]] = {}
         self.personal: tuple[Subscription, asyncio.Task[None]] | None = None
@@ -75,7 +76,7 @@ class Connection:
             await self.ws.send_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
     async def subscribe(self, slot_ids: list[int]) -> None:
-        live = self.svc.extras["live"]
+        live = self.streaming.live
         for slot_id in slot_ids:
             if slot_id in self.subs:
                 continue
@@ -98,7 +99,7 @@ class Connection:
                 await self.send(event.data)
 
     async def chat(self, message: dict[str, Any]) -> None:
-        chat: Chat = self.svc.extras["chat"]
+        chat = self.streaming.chat
         try:
             slot_id = int(message.get("slot", 0))
             async with self.svc.db.session() as db:
