@@ -166,14 +166,3 @@ async def list_own(session: AsyncSession, principal: Principal) -> list[tuple[Ca
         .order_by(Card.created_at.desc())
     )
     return [(c, b) for c, b in rows.all()]
-
-
-def card_json(card: Card) -> dict[str, Any]:
-    return {
-        "id": card.id,
-        "booth_id": card.booth_id,
-        "source": card.source,
-        **{name: getattr(card, name) for name in FIELDS},
-        "consent": card.consent,
-        "created_at": card.created_at.isoformat(),
-    }

@@ -473,37 +473,3 @@ def invitation(meeting: Meeting, slot: MeetingSlot, *, host: User, visitor: User
         event.add("attendee", attendee, encode=False)
     cal.add_component(event)
     return cal.to_ical()
-
-
-def slot_json(slot: MeetingSlot) -> dict[str, Any]:
-    return {
-        "id": slot.id, "host_id": slot.host_id, "exhibitor_id": slot.exhibitor_id,
-        "starts_at": slot.starts_at.isoformat(), "ends_at": slot.ends_at.isoformat(),
-        "mode": slot.mode, "location": slot.location, "cancelled": slot.cancelled,
-    }
-
-
-def meeting_json(meeting: Meeting, slot: MeetingSlot | None = None, *, viewer_id: int | None = None) -> dict[str, Any]:
-    out = {
-        "id": meeting.id, "slot_id": meeting.slot_id, "host_id": meeting.host_id, "exhibitor_id": meeting.exhibitor_id,
-        "visitor_id": meeting.visitor_id, "starts_at": meeting.starts_at.isoformat(),
-        "ends_at": meeting.ends_at.isoformat(), "note": meeting.note, "state": meeting.state,
-        "created_at": meeting.created_at.isoformat(),
-    }
-    if slot is not None:
-        out["mode"] = slot.mode
-        # The link or table is for the two people in the meeting, once accepted.
-        out["location"] = slot.location if meeting.state == "accepted" else ""
-    return out
-
-
-def profile_json(user: User, profile: Profile | None) -> dict[str, Any]:
-    return {
-        "user_id": user.id, "name": user.display_name,
-        "is_expert": bool(profile and profile.is_expert),
-        "institution": profile.institution if profile else "",
-        "field": profile.field if profile else "",
-        "languages": list(profile.languages or []) if profile else [],
-        "title": profile.title if profile else "",
-        "bio": profile.bio if profile else "",
-    }

@@ -38,6 +38,7 @@ from cloudexpo.permissions import require
 from web.context import booths_runtime, csrf_token, language, principal, services
 from web.errors import ApiError, wants_json
 from web.forms import read_input
+from web.shapes.engagement import card_json, profile_json
 from web.templating import render
 
 # --- shared helpers ---------------------------------------------------------------------------
@@ -182,7 +183,7 @@ async def leave_card(request: Request) -> Response:
     withdraw = f"/api/cards/{card.id}?token={cards.withdraw_token(svc.secret_key, card.id)}"
     if form:
         return RedirectResponse(f"/booths/{booth_id}/contact?card=sent#card", status_code=303)
-    return JSONResponse({"card": cards.card_json(card), "withdraw_url": withdraw}, status_code=201)
+    return JSONResponse({"card": card_json(card), "withdraw_url": withdraw}, status_code=201)
 
 
 async def api_card_prefill(request: Request) -> Response:
@@ -195,7 +196,7 @@ async def api_my_cards(request: Request) -> Response:
     who = require(principal(request))
     async with services(request).db.session() as session:
         rows = await cards.list_own(session, who)
-    return JSONResponse({"cards": [cards.card_json(c) | {"booth_number": b.number} for c, b in rows]})
+    return JSONResponse({"cards": [card_json(c) | {"booth_number": b.number} for c, b in rows]})
 
 
 async def api_withdraw_card(request: Request) -> Response:
@@ -241,7 +242,7 @@ async def api_profile(request: Request) -> Response:
         user = await session.get(User, who.user_id)
         profile = await meetings.get_profile(session, who.user_id)  # type: ignore[arg-type]
     assert user is not None
-    return JSONResponse(meetings.profile_json(user, profile) | {
+    return JSONResponse(profile_json(user, profile) | {
         "organisation": profile.organisation if profile else "", "phone": profile.phone if profile else "",
         "timezone": profile.timezone if profile else "",
     })

@@ -22,6 +22,7 @@ from web.context import principal, services
 from web.errors import wants_json
 from web.forms import read_input
 from web.routes.engagement import counter, notifier, path_int
+from web.shapes.engagement import meeting_json, meeting_slot_json, profile_json
 from web.templating import render
 
 
@@ -71,7 +72,7 @@ async def api_experts(request: Request) -> Response:
                                               language=request.query_params.get("language") or None,
                                               q=request.query_params.get("q") or None)
         fields = await meetings.expert_fields(session)
-    return JSONResponse({"fields": fields, "experts": [meetings.profile_json(u, p) for u, p in experts]})
+    return JSONResponse({"fields": fields, "experts": [profile_json(u, p) for u, p in experts]})
 
 
 async def api_set_expert(request: Request) -> Response:
@@ -87,7 +88,7 @@ async def api_set_expert(request: Request) -> Response:
         user = await session.get(User, profile.user_id)
         await session.commit()
     assert user is not None
-    return JSONResponse(meetings.profile_json(user, profile))
+    return JSONResponse(profile_json(user, profile))
 
 
 async def host_page(request: Request) -> Response:
@@ -133,7 +134,7 @@ async def api_offer(request: Request) -> Response:
         raise
     if not wants_json(request):
         return RedirectResponse("/meetings#slots", status_code=303)
-    return JSONResponse(meetings.slot_json(slot), status_code=201)
+    return JSONResponse(meeting_slot_json(slot), status_code=201)
 
 
 async def api_slots(request: Request) -> Response:
@@ -144,7 +145,7 @@ async def api_slots(request: Request) -> Response:
     async with services(request).db.session() as session:
         slots = await meetings.open_slots(session, host_id=int(host) if host and host.isdigit() else None,
                                           exhibitor_id=int(exhibitor) if exhibitor and exhibitor.isdigit() else None)
-    return JSONResponse({"slots": [meetings.slot_json(s) for s in slots]})
+    return JSONResponse({"slots": [meeting_slot_json(s) for s in slots]})
 
 
 async def api_cancel_slot(request: Request) -> Response:
@@ -189,7 +190,7 @@ async def api_request(request: Request) -> Response:
             counter(request).add(booth_id, "meetings")
     if not wants_json(request):
         return RedirectResponse("/meetings#requested", status_code=303)
-    return JSONResponse(meetings.meeting_json(meeting), status_code=201)
+    return JSONResponse(meeting_json(meeting), status_code=201)
 
 
 async def _answer(request: Request, accept: bool) -> Response:
@@ -223,7 +224,7 @@ async def _answer(request: Request, accept: bool) -> Response:
         await batch.deliver(session)
     if not wants_json(request):
         return RedirectResponse("/meetings#hosting", status_code=303)
-    return JSONResponse(meetings.meeting_json(meeting, slot))
+    return JSONResponse(meeting_json(meeting, slot))
 
 
 async def api_accept(request: Request) -> Response:
@@ -246,14 +247,14 @@ async def api_cancel(request: Request) -> Response:
         await batch.deliver(session)
     if not wants_json(request):
         return RedirectResponse("/meetings", status_code=303)
-    return JSONResponse(meetings.meeting_json(meeting))
+    return JSONResponse(meeting_json(meeting))
 
 
 async def api_mine(request: Request) -> Response:
     who = require(principal(request))
     async with services(request).db.session() as session:
         mine = await meetings.mine(session, who)
-    return JSONResponse({key: [meetings.meeting_json(m, s) for m, s in rows] for key, rows in mine.items()})
+    return JSONResponse({key: [meeting_json(m, s) for m, s in rows] for key, rows in mine.items()})
 
 
 async def api_ics(request: Request) -> Response:
