@@ -18,6 +18,7 @@ PDF_TAIL = 1024
 
 
 def check_size(kind: str, size: int, declared: int, limit: int, filename: str) -> None:
+    """The stored size must be the one announced, within the kind's limit, and not empty."""
     if size != declared:
         raise MediaRejected(
             f"“{filename}” arrived with {size} bytes but {declared} were announced; "
@@ -33,6 +34,7 @@ def check_size(kind: str, size: int, declared: int, limit: int, filename: str) -
 
 
 def human_bytes(n: int) -> str:
+    """A size for people: 1.5 MB (powers of 1000, as file managers show)."""
     value = float(n)
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if value < 1000 or unit == "TB":

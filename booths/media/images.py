@@ -12,6 +12,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from booths.errors import MediaRejected
 
+#: Pictures larger than this many pixels are refused (about 8000 × 5000).
 MAX_PIXELS = 40_000_000
 THUMB_WIDTHS = (320, 640, 1280)
 DISPLAY_MAX = 2560
