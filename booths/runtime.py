@@ -23,7 +23,7 @@ class BoothsRuntime:
     analytics: Counter  # booth visits and views, counted in memory and written every few seconds
     notifier: Notifier  # in-app notifications and e-mails
     reminders: ReminderLoop  # meeting and launch reminders through the notifier
-    media: MediaWorker  # thumbnails and checks of uploaded media; resumes unfinished work at start
+    media: MediaWorker  # thumbnails, posters and facts of checked uploads; resumes unfinished work at start
 
     @classmethod
     def build(cls, services: Services, *, analytics_interval: float = 2.0,
