@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloudexpo.db import utcnow
 from cloudexpo.i18n import LANGUAGES
 from cloudexpo.permissions import Forbidden, Principal
+from cloudexpo.values import parse_id
 
 from .models import CLOSED_STATES, Slot, SlotState, Stage, StageKind
 
@@ -215,8 +216,9 @@ async def list_stages(db: AsyncSession, kind: StageKind | None = None) -> list[S
 async def get_stage(db: AsyncSession, key: int | str) -> Stage:
     """A stage by id or slug (or by a name in any language, for the command line)."""
     stage: Stage | None
-    if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
-        stage = await db.get(Stage, int(key))
+    if isinstance(key, int) or key.isdigit():
+        number = parse_id(key)
+        stage = await db.get(Stage, number) if number is not None else None
     else:
         stage = await db.scalar(select(Stage).where(Stage.slug == key))
         if stage is None:

@@ -1,32 +1,149 @@
-"""Reading request bodies the same way for forms and JSON."""
+"""Request bodies read one way: bounded in size, then JSON or a form.
+
+A body larger than the route's cap is refused from its declared
+``Content-Length`` before a byte is read, and while streaming when the length
+is not declared (or is wrong). JSON is refused when it nests deeper than
+:data:`MAX_DEPTH`, holds ``NaN``/``Infinity`` or a number beyond 64 bits
+(``1e999`` included), or a string with a lone UTF-16 surrogate (``"\\ud800"``),
+which no database or template can store or show.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from starlette.requests import Request
+from starlette.types import Message
 
+from cloudexpo.values import INT64_MAX, INT64_MIN, parse_id
 from web.errors import ApiError
 
-MAX_JSON = 1024 * 1024
+JSON_LIMIT = 64 * 1024
+#: Booth and product editing: three languages of a 20,000-character description, escaped.
+EDITING_LIMIT = 512 * 1024
+FORM_LIMIT = 2 * 1024 * 1024
+MAX_DEPTH = 32
 
 
-async def read_input(request: Request) -> dict[str, Any]:
-    """The body as a dict, from JSON or a form; 400/415 saying what to send instead."""
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 and limit % (1024 * 1024) == 0 else f"{limit // 1024} KiB"
+
+
+def refuse_declared_length(request: Request, limit: int, what: str = "body") -> None:
+    """413 when ``Content-Length`` announces more than ``limit`` bytes (nothing is read)."""
+    declared = request.headers.get("content-length")
+    if declared is None:
+        return
+    length = parse_id(declared)
+    if length is None:
+        raise ApiError(400, "Content-Length must be a whole number of bytes.")
+    if length > limit:
+        raise ApiError(413, f"Send a {what} of at most {_size(limit)} ({length} bytes announced).")
+
+
+async def read_body(request: Request, limit: int = JSON_LIMIT, what: str = "body") -> bytes:
+    """The raw body, at most ``limit`` bytes; 413 from the declared length or while reading."""
+    refuse_declared_length(request, limit, what)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"Send a {what} of at most {_size(limit)}.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class _BadNumber(ValueError):
+    pass
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise _BadNumber(f"the number {text[:24]}{'…' if len(text) > 24 else ''} does not fit in 64 bits")
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or abs(value) > INT64_MAX:
+        raise _BadNumber(f"the number {text[:24]} is out of range")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise _BadNumber(f"{text} is not a number JSON allows")
+
+
+def _check(value: Any, depth: int = 0) -> None:
+    """Nesting within :data:`MAX_DEPTH`; no lone surrogate in any key or string."""
+    if depth > MAX_DEPTH:
+        raise ApiError(400, f"The JSON nests too deep; at most {MAX_DEPTH} levels of arrays and objects.")
+    if isinstance(value, str):
+        _check_text(value)
+    elif isinstance(value, list):
+        for item in value:
+            _check(item, depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check(item, depth + 1)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "The JSON holds a lone surrogate (like \\ud800): send valid Unicode text.") from None
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON text as Python values, with the limits above; 400 saying what is wrong."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "The body is not UTF-8 text.") from None
+    try:
+        data = json.loads(text or "{}", parse_int=_int64, parse_float=_finite, parse_constant=_no_constant)
+    except RecursionError:
+        raise ApiError(400, f"The JSON nests too deep; at most {MAX_DEPTH} levels of arrays and objects.") from None
+    except _BadNumber as exc:
+        raise ApiError(400, f"The body is not usable JSON: {exc}; send numbers within 64 bits.") from None
+    except ValueError as exc:
+        raise ApiError(400, f"The body is not valid JSON: {exc}.") from None
+    _check(data)
+    return data
+
+
+async def read_input(request: Request, limit: int = JSON_LIMIT) -> dict[str, Any]:
+    """The body as a dict, from JSON or a form; 400/413/415 saying what to send instead."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type == "application/json":
-        body = await request.body()
-        if len(body) > MAX_JSON:
-            raise ApiError(413, f"Send at most {MAX_JSON // 1024} KiB of JSON.")
-        try:
-            data = json.loads(body or b"{}")
-        except ValueError as exc:
-            raise ApiError(400, f"The body is not valid JSON: {exc}.") from None
+        data = parse_json(await read_body(request, limit, "JSON body"))
         if not isinstance(data, dict):
             raise ApiError(400, "Send a JSON object, like {\"name\": \"...\"}.")
         return data
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
+        form = await _form(request, max(limit, FORM_LIMIT))
         return {k: v for k, v in form.items() if isinstance(v, str)}
     raise ApiError(415, "Send application/json or a form (application/x-www-form-urlencoded).")
+
+
+async def _form(request: Request, limit: int) -> Any:
+    body = await read_body(request, limit, "form")
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        return await Request(request.scope, receive=replay).form()
+    except (ValueError, KeyError) as exc:
+        raise ApiError(400, f"The form could not be read: {exc}.") from None

@@ -26,6 +26,7 @@ from booths.exhibition.models import Booth
 from cloudexpo.accounts import AccountError, normalize_email
 from cloudexpo.db import utcnow
 from cloudexpo.permissions import Forbidden, Principal
+from cloudexpo.values import parse_id, same_token
 
 FIELDS = {"name": 120, "organisation": 200, "title": 120, "email": 254, "phone": 40, "message": 2000}
 SOURCES = ("booth", "chat")
@@ -82,11 +83,10 @@ def parse(data: dict[str, Any]) -> CardInput:
     if source not in SOURCES:
         raise Invalid(f"'source' is one of {', '.join(SOURCES)}.", "source")
     slot_id = data.get("slot_id")
-    if slot_id is not None and not isinstance(slot_id, int):
-        try:
-            slot_id = int(str(slot_id))
-        except ValueError:
-            raise Invalid("'slot_id' must be a number.", "slot_id") from None
+    if slot_id is not None:
+        slot_id = parse_id(slot_id if isinstance(slot_id, int) else str(slot_id))
+        if slot_id is None:
+            raise Invalid("'slot_id' must be a number.", "slot_id")
     return CardInput(**values, consent=True, source=source, slot_id=slot_id)
 
 
@@ -151,7 +151,7 @@ async def withdraw(session: AsyncSession, principal: Principal, card_id: int, *,
     if card is None:
         raise NotFound(f"There is no card {card_id}.")
     own = principal.signed_in and card.user_id == principal.user_id
-    by_token = bool(token) and bool(secret) and hmac.compare_digest(token, withdraw_token(secret, card_id))
+    by_token = bool(token) and bool(secret) and same_token(token, withdraw_token(secret, card_id))
     if not (own or by_token):
         raise Forbidden("Only the visitor who left this card can withdraw it.")
     await session.delete(card)

@@ -42,6 +42,7 @@ from cloudexpo.accounts import User
 from cloudexpo.db import utcnow
 from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.mail import Attachment, Mail, Mailer, make_mailer
+from cloudexpo.values import same_token
 
 if TYPE_CHECKING:
     from cloudexpo.services import Services
@@ -166,7 +167,7 @@ def unsubscribe_token(secret: str, user_id: int, kind: str) -> str:
 
 
 def check_unsubscribe(secret: str, user_id: int, kind: str, token: str) -> bool:
-    return kind in KINDS and hmac.compare_digest(token or "", unsubscribe_token(secret, user_id, kind))
+    return kind in KINDS and same_token(token, unsubscribe_token(secret, user_id, kind))
 
 
 def unsubscribe_url(public_url: str, secret: str, user_id: int, kind: str) -> str:

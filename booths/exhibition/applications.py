@@ -23,6 +23,7 @@ from cloudexpo import accounts
 from cloudexpo.accounts import Role
 from cloudexpo.db import utcnow
 from cloudexpo.permissions import Forbidden, Principal, require
+from cloudexpo.values import parse_id
 
 REQUIRED = ("organisation", "region", "industry", "zone", "contact_name", "contact_phone", "contact_email")
 _PHONE = re.compile(r"^[0-9+()\- ]{5,40}$")
@@ -51,7 +52,11 @@ async def apply(session: AsyncSession, principal: Principal, data: dict[str, Any
     zone = None
     if isinstance(zone_ref, int) or (isinstance(zone_ref, str) and zone_ref.strip()):
         ref = str(zone_ref).strip()
-        zone = await session.get(Zone, int(ref)) if ref.isdigit() else await session.scalar(select(Zone).where(Zone.slug == ref))
+        number = parse_id(ref)
+        if number is not None:
+            zone = await session.get(Zone, number)
+        elif not ref.isdigit():
+            zone = await session.scalar(select(Zone).where(Zone.slug == ref))
     if zone is None:
         raise Invalid("'zone' names no zone of the exhibition.", "zone")
     description = data.get("description")

@@ -16,6 +16,7 @@ from booths.errors import NotFound
 from booths.exhibition.models import Booth, Exhibitor, Hall, Product, Zone
 from cloudexpo.accounts import Role, User
 from cloudexpo.permissions import Principal
+from cloudexpo.values import parse_id
 
 
 @dataclass
@@ -53,8 +54,9 @@ async def get_hall(session: AsyncSession, hall_id: int) -> Hall:
 
 async def get_zone(session: AsyncSession, ref: str | int) -> Zone:
     """A zone by id or by slug."""
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        zone = await session.get(Zone, int(ref))
+    if isinstance(ref, int) or ref.isdigit():
+        number = parse_id(ref)
+        zone = await session.get(Zone, number) if number is not None else None
     else:
         zone = await session.scalar(select(Zone).where(Zone.slug == ref))
     if zone is None:
@@ -150,7 +152,8 @@ def booth_query(ref: int | str, with_products: bool) -> Any:
         .join(Hall, Hall.id == Zone.hall_id)
     )
     if isinstance(ref, int) or ref.isdigit():
-        query = query.where(Booth.id == int(ref))
+        number = parse_id(ref)
+        query = query.where(Booth.id == (number if number is not None else -1))
     else:
         query = query.where(Booth.number == ref.upper())
     if with_products:

@@ -21,10 +21,12 @@ from booths.errors import Invalid, NotFound
 from booths.exhibition.models import Booth
 from cloudexpo.i18n import pick
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
+from cloudexpo.values import BadValue, parse_id, parse_int
 from web.context import language, principal, services
 from web.forms import read_input
 from web.i18n import gettext_for
-from web.routes.engagement import counter, path_int, visitor_key
+from web.params import optional_query_id, path_int, query_int
+from web.routes.engagement import counter, visitor_key
 from web.templating import render
 
 COUNTED = "cloudexpo.analytics"
@@ -44,13 +46,7 @@ def count_booth_view(request: Request, booth_id: int) -> None:
 
 
 def days_param(request: Request) -> int:
-    try:
-        days = int(request.query_params.get("days") or 30)
-    except ValueError:
-        raise Invalid("'days' is a whole number of days, like 30.", "days") from None
-    if not 1 <= days <= MAX_DAYS:
-        raise Invalid(f"'days' is between 1 and {MAX_DAYS}.", "days")
-    return days
+    return query_int(request, "days", 30, 1, MAX_DAYS)
 
 
 async def _booth_for(request: Request, who: Principal, booth_id: int) -> Booth:
@@ -173,17 +169,16 @@ async def dashboard(request: Request) -> Response:
     """Exhibitor staff: their booth(s). Moderators: every booth, or one with ``?booth=ID``."""
     who = require(principal(request))
     days = days_param(request)
-    booth_param = request.query_params.get("booth")
+    booth_param = optional_query_id(request, "booth")
     async with services(request).db.session() as session:
-        if who.is_moderator and not booth_param:
+        if who.is_moderator and booth_param is None:
             overview = await _overview(request, days)
             return render(request, "engagement/analytics.html", {
                 "overview": overview, "booth": None, "booths": [], "days": days, "metrics": CHART_METRICS,
                 "label": lambda m: metric_label(request, m), "totals": overview["totals"],
             })
         if who.is_moderator:
-            booths = [b for b in [await session.get(Booth, int(booth_param or 0))] if b is not None] \
-                if (booth_param or "").isdigit() else []
+            booths = [b for b in [await session.get(Booth, booth_param)] if b is not None]
         elif who.exhibitor_id is not None:
             booths = await analytics.booths_of(session, who.exhibitor_id)
         else:
@@ -191,8 +186,8 @@ async def dashboard(request: Request) -> Response:
     if not booths:
         raise NotFound("There is no booth to show analytics for yet.")
     booth = booths[0]
-    if booth_param and booth_param.isdigit():
-        chosen = [b for b in booths if b.id == int(booth_param)]
+    if booth_param is not None:
+        chosen = [b for b in booths if b.id == booth_param]
         booth = chosen[0] if chosen else booth
     series = await _series(request, [booth.id], days)
     return render(request, "engagement/analytics.html", {
@@ -205,10 +200,9 @@ async def api_events(request: Request) -> Response:
     """What only the browser knows: ``{"booth_id", "events": {"time_seconds": 42, "video_plays": 1, ...}}``,
     and ``"visit": true`` from a booth page that did not count its view on the server."""
     data = await read_input(request)
-    try:
-        booth_id = int(data.get("booth_id"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise Invalid("'booth_id' is the number of the booth.", "booth_id") from None
+    booth_id = parse_id(data.get("booth_id"))
+    if booth_id is None:
+        raise Invalid("'booth_id' is the number of the booth.", "booth_id")
     events = data.get("events") or {}
     if not isinstance(events, dict):
         raise Invalid("'events' maps metric names to numbers.", "events")
@@ -224,8 +218,8 @@ async def api_events(request: Request) -> Response:
             raise Invalid(f"{metric!r} cannot be reported; use one of "
                           f"{', '.join(m for m in analytics.REPORT_CAP if m != 'views')}.", "events")
         try:
-            amount = max(0, min(int(value), analytics.REPORT_CAP[metric]))
-        except (TypeError, ValueError):
+            amount = max(0, min(parse_int(value, metric), analytics.REPORT_CAP[metric]))
+        except BadValue:
             raise Invalid(f"'{metric}' must be a whole number.", "events") from None
         c.add(booth.id, metric, amount)
     return Response(status_code=204)

@@ -22,7 +22,7 @@ from cloudexpo.permissions import Forbidden, Principal, require
 from web.context import booths_runtime, principal, services
 from web.errors import status_of
 from web.forms import read_input
-from web.routes.exhibition import path_int
+from web.params import path_int
 from web.templating import render
 
 FORM_LANGS = {"zh-Hans": "zh_hans", "zh-Hant": "zh_hant", "en": "en"}

@@ -23,7 +23,8 @@ from cloudexpo.permissions import Forbidden, Principal, require, require_exhibit
 from web.context import language, principal, services
 from web.errors import ApiError
 from web.forms import read_input
-from web.routes.uploads import limits_of, path_int
+from web.params import path_int
+from web.routes.uploads import limits_of
 from web.templating import render
 
 MAX_TITLE = 200

@@ -14,6 +14,7 @@ from streaming.chat import Chat, message_json
 from streaming.schedule import get_slot, get_visible_slot
 from web.context import moderator, principal, services, streaming_runtime
 from web.forms import read_input
+from web.params import path_int
 from web.routes.live import int_field
 
 
@@ -22,7 +23,7 @@ def chat_service(request: Request) -> Chat:
 
 
 async def api_history(request: Request) -> Response:
-    slot_id = int(request.path_params["slot_id"])
+    slot_id = path_int(request, "slot_id")
     async with services(request).db.session() as db:
         await get_visible_slot(db, slot_id, principal(request))
         messages = await chat_service(request).history(db, slot_id)
@@ -32,14 +33,14 @@ async def api_history(request: Request) -> Response:
 async def api_post(request: Request) -> Response:
     data = await read_input(request)
     async with services(request).db.session() as db:
-        message = await chat_service(request).post(db, principal(request), int(request.path_params["slot_id"]), data.get("text", ""))
+        message = await chat_service(request).post(db, principal(request), path_int(request, "slot_id"), data.get("text", ""))
     return JSONResponse(message_json(message), status_code=201)
 
 
 async def api_delete(request: Request) -> Response:
     moderator(request)
     async with services(request).db.session() as db:
-        message = await chat_service(request).delete(db, principal(request), int(request.path_params["message_id"]))
+        message = await chat_service(request).delete(db, principal(request), path_int(request, "message_id"))
     return JSONResponse(message_json(message))
 
 
@@ -48,7 +49,7 @@ async def api_mute(request: Request) -> Response:
     data = await read_input(request)
     user_id = int_field(data, "user_id", required=True)
     assert user_id is not None
-    slot_id = int(request.path_params["slot_id"])
+    slot_id = path_int(request, "slot_id")
     scope = None if data.get("everywhere") else slot_id
     async with services(request).db.session() as db:
         await get_slot(db, slot_id)
@@ -58,9 +59,9 @@ async def api_mute(request: Request) -> Response:
 
 async def api_unmute(request: Request) -> Response:
     moderator(request)
-    slot_id = int(request.path_params["slot_id"])
+    slot_id = path_int(request, "slot_id")
     async with services(request).db.session() as db:
-        removed = await chat_service(request).unmute(db, principal(request), slot_id, int(request.path_params["user_id"]))
+        removed = await chat_service(request).unmute(db, principal(request), slot_id, path_int(request, "user_id"))
     return JSONResponse({"removed": removed})
 
 

@@ -17,6 +17,7 @@ from streaming.chat import topic
 from streaming.live import state_event
 from streaming.models import Stage
 from streaming.schedule import (
+    MAX_SLOT,
     approve_slot,
     cancel_slot,
     get_slot,
@@ -27,13 +28,14 @@ from streaming.schedule import (
 )
 from web.context import language, moderator, services
 from web.forms import read_input
+from web.params import body_int, path_int
 from web.routes.live import exhibition_zone, live_service, parse_time
 from web.shapes.live import slot_json
 from web.templating import render
 
 
 def _slot_id(request: Request) -> int:
-    return int(request.path_params["slot_id"])
+    return path_int(request, "slot_id")
 
 
 async def api_move(request: Request) -> Response:
@@ -47,7 +49,7 @@ async def api_move(request: Request) -> Response:
         if data.get("ends_at"):
             ends_at = parse_time(data["ends_at"], "ends_at", zone)
         elif data.get("minutes"):
-            ends_at = starts_at + dt.timedelta(minutes=int(data["minutes"]))
+            ends_at = starts_at + dt.timedelta(minutes=body_int(data, "minutes", low=1, high=MAX_SLOT // dt.timedelta(minutes=1)) or 0)
         else:
             ends_at = starts_at + (slot.ends_at - slot.starts_at)
         stage_id = None

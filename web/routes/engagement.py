@@ -36,8 +36,9 @@ from booths.exhibition.directory import staff_of
 from cloudexpo.accounts import User
 from cloudexpo.permissions import require
 from web.context import booths_runtime, csrf_token, language, principal, services
-from web.errors import ApiError, wants_json
+from web.errors import wants_json
 from web.forms import read_input
+from web.params import path_int
 from web.shapes.engagement import card_json, profile_json
 from web.templating import render
 
@@ -61,11 +62,6 @@ def visitor_key(request: Request) -> str:
     return f"s{token}" if token else ""
 
 
-def path_int(request: Request, name: str) -> int:
-    try:
-        return int(request.path_params[name])
-    except (KeyError, ValueError):
-        raise ApiError(404, "There is nothing at this address.") from None
 
 
 def back(request: Request, fallback: str = "/") -> str:

@@ -30,7 +30,8 @@ from streaming.replays import list_replays
 from web import floorplan
 from web.context import booth_page_cache, csrf_token, language, principal, services
 from web.errors import ApiError
-from web.forms import read_input
+from web.forms import EDITING_LIMIT, read_input
+from web.params import path_int, query_int
 from web.routes.analytics import count_booth_view
 from web.shapes.exhibition import booth_json, hall_json, hit_json, product_json, zone_json
 from web.templating import render
@@ -47,19 +48,6 @@ def query_bool(request: Request, name: str) -> bool | None:
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise ApiError(422, f"'{name}' must be true or false.", extra={"field": name})
-
-
-def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(422, f"'{name}' must be a whole number.", extra={"field": name}) from None
-    if not low <= value <= high:
-        raise ApiError(422, f"'{name}' must be between {low} and {high}.", extra={"field": name})
-    return value
 
 
 def query_choice(request: Request, name: str, choices: dict[str, Any]) -> str | None:
@@ -88,8 +76,6 @@ async def product_counts(session: AsyncSession, booth_ids: list[int]) -> dict[in
     return {booth_id: count for booth_id, count in rows.all()}
 
 
-def path_int(request: Request, name: str) -> int:
-    return int(request.path_params[name])
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -329,7 +315,7 @@ async def api_booth(request: Request) -> Response:
 async def api_update_booth(request: Request) -> Response:
     svc = services(request)
     who = principal(request)
-    data = await read_input(request)
+    data = await read_input(request, EDITING_LIMIT)
     async with svc.db.session() as session:
         bundle = await directory.get_booth(session, who, path_int(request, "booth_id"), with_products=False)
         await editing.update_booth(session, who, bundle.booth, data)
@@ -349,7 +335,7 @@ async def api_products(request: Request) -> Response:
 
 async def api_create_product(request: Request) -> Response:
     who = principal(request)
-    data = await read_input(request)
+    data = await read_input(request, EDITING_LIMIT)
     async with services(request).db.session() as session:
         bundle = await directory.get_booth(session, who, path_int(request, "booth_id"), with_products=False)
         product = await editing.create_product(session, who, bundle.booth, data)
@@ -368,7 +354,7 @@ async def api_product(request: Request) -> Response:
 
 async def api_update_product(request: Request) -> Response:
     who = principal(request)
-    data = await read_input(request)
+    data = await read_input(request, EDITING_LIMIT)
     async with services(request).db.session() as session:
         product, bundle = await directory.get_product(session, who, path_int(request, "product_id"))
         await editing.update_product(session, who, bundle.booth, product, data)

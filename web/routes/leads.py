@@ -17,18 +17,16 @@ from cloudexpo.permissions import Forbidden, Principal, require
 from web.context import principal, services
 from web.errors import ApiError, wants_json
 from web.forms import read_input
-from web.routes.engagement import path_int
+from web.params import optional_query_id, path_int
 from web.templating import render
 
 
 def exhibitor_param(request: Request, who: Principal) -> int:
     """Whose inbox: the staff's own exhibitor, or ``?exhibitor=ID`` for a moderator."""
     require(who)
-    raw = request.query_params.get("exhibitor")
-    if raw:
-        if not raw.isdigit():
-            raise ApiError(422, "'exhibitor' is the exhibitor's number.", extra={"field": "exhibitor"})
-        return int(raw)
+    exhibitor = optional_query_id(request, "exhibitor")
+    if exhibitor is not None:
+        return exhibitor
     if who.exhibitor_id is not None and not who.is_moderator:
         return who.exhibitor_id
     if who.is_moderator:

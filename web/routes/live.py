@@ -20,6 +20,7 @@ from streaming.chat import message_json
 from streaming.live import LiveService
 from streaming.models import Slot, Stage, StageKind
 from streaming.schedule import (
+    MAX_SLOT,
     SlotInput,
     create_slot,
     get_stage,
@@ -33,6 +34,7 @@ from streaming.schedule import (
 from web.context import language, principal, services, streaming_runtime
 from web.errors import ApiError
 from web.forms import read_input
+from web.params import body_int, body_time, path_int
 from web.shapes.live import slot_json, slot_urls
 from web.templating import render
 
@@ -49,27 +51,11 @@ def parse_time(value: Any, field: str, zone: ZoneInfo) -> dt.datetime:
     """ISO 8601 (a time without zone is in the exhibition's time zone) or ``now``."""
     if isinstance(value, str) and value.strip().lower() == "now":
         return dt.datetime.now(dt.UTC).replace(microsecond=0)
-    if not isinstance(value, str) or not value.strip():
-        raise ApiError(422, f"'{field}' is required: an ISO time like 2023-09-01T14:00+08:00.", extra={"field": field})
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(422, f"'{field}' is not an ISO time; write it like 2023-09-01T14:00+08:00.", extra={"field": field}) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(dt.UTC)
+    return body_time({field: value}, field, zone)
 
 
 def int_field(data: dict[str, Any], name: str, *, required: bool = False) -> int | None:
-    value = data.get(name)
-    if value in (None, ""):
-        if required:
-            raise ApiError(422, f"'{name}' is required.", extra={"field": name})
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ApiError(422, f"'{name}' must be a whole number.", extra={"field": name}) from None
+    return body_int(data, name, required=required)
 
 
 def may_manage(who: Principal, slot: Slot) -> bool:
@@ -88,7 +74,7 @@ async def slot_input(request: Request, data: dict[str, Any], *, exhibitor_id: in
     if data.get("ends_at"):
         ends_at = parse_time(data.get("ends_at"), "ends_at", zone)
     else:
-        minutes = int_field(data, "minutes", required=True) or 0
+        minutes = body_int(data, "minutes", low=1, high=MAX_SLOT // dt.timedelta(minutes=1)) or 0
         ends_at = starts_at + dt.timedelta(minutes=minutes)
     speakers = data.get("speakers") or []
     if not isinstance(speakers, list) or not all(isinstance(s, dict) and s.get("name") for s in speakers):
@@ -151,7 +137,7 @@ async def api_get_slot(request: Request) -> Response:
     svc = services(request)
     who = principal(request)
     async with svc.db.session() as db:
-        slot = await get_visible_slot(db, int(request.path_params["slot_id"]), who)
+        slot = await get_visible_slot(db, path_int(request, "slot_id"), who)
         stage = await db.get(Stage, slot.stage_id)
     body = slot_json(slot, language(request), svc.settings.resolved_public_url, stage, viewers=live_service(request).viewers(slot.id))
     body["publisher"] = live_service(request).publisher_status(slot.id)
@@ -163,7 +149,7 @@ async def api_slot_token(request: Request) -> Response:
     svc = services(request)
     who = require(principal(request))
     async with svc.db.session() as db:
-        slot = await get_visible_slot(db, int(request.path_params["slot_id"]), who)
+        slot = await get_visible_slot(db, path_int(request, "slot_id"), who)
     require_exhibitor_access(who, slot.exhibitor_id)
     urls = slot_urls(svc.settings.resolved_public_url, slot.id)
     return JSONResponse({"id": slot.id, "whip_url": urls["whip_url"], "whip_token": token_of(svc.secret_key, slot), "whep_url": urls["whep_url"]})
@@ -174,7 +160,7 @@ async def api_slot_stats(request: Request) -> Response:
     svc = services(request)
     who = require(principal(request))
     async with svc.db.session() as db:
-        slot = await get_visible_slot(db, int(request.path_params["slot_id"]), who)
+        slot = await get_visible_slot(db, path_int(request, "slot_id"), who)
     require_exhibitor_access(who, slot.exhibitor_id)
     live = live_service(request)
     stats = live.stats(slot.id)
@@ -188,9 +174,8 @@ async def api_slot_stats(request: Request) -> Response:
 
 
 async def _slot_and_stage(request: Request) -> tuple[Slot, Stage | None]:
-    raw = request.path_params["slot_id"]
     async with services(request).db.session() as db:
-        slot = await get_visible_slot(db, int(raw), principal(request))
+        slot = await get_visible_slot(db, path_int(request, "slot_id"), principal(request))
         stage = await db.get(Stage, slot.stage_id)
         return slot, stage
 

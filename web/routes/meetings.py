@@ -21,7 +21,8 @@ from cloudexpo.permissions import require
 from web.context import principal, services
 from web.errors import wants_json
 from web.forms import read_input
-from web.routes.engagement import counter, notifier, path_int
+from web.params import optional_query_id, path_int
+from web.routes.engagement import counter, notifier
 from web.shapes.engagement import meeting_json, meeting_slot_json, profile_json
 from web.templating import render
 
@@ -138,13 +139,12 @@ async def api_offer(request: Request) -> Response:
 
 
 async def api_slots(request: Request) -> Response:
-    host = request.query_params.get("host")
-    exhibitor = request.query_params.get("exhibitor")
-    if not (host and host.isdigit()) and not (exhibitor and exhibitor.isdigit()):
+    host = optional_query_id(request, "host")
+    exhibitor = optional_query_id(request, "exhibitor")
+    if host is None and exhibitor is None:
         raise Invalid("Name whose slots to list: ?host=USER_ID or ?exhibitor=ID.", "host")
     async with services(request).db.session() as session:
-        slots = await meetings.open_slots(session, host_id=int(host) if host and host.isdigit() else None,
-                                          exhibitor_id=int(exhibitor) if exhibitor and exhibitor.isdigit() else None)
+        slots = await meetings.open_slots(session, host_id=host, exhibitor_id=exhibitor)
     return JSONResponse({"slots": [meeting_slot_json(s) for s in slots]})
 
 

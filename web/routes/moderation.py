@@ -17,8 +17,8 @@ from cloudexpo.accounts import Role
 from web.context import moderator, services
 from web.errors import status_of
 from web.forms import read_input
+from web.params import body_int, path_int
 from web.routes.applications import decide_application, localized_from_form
-from web.routes.exhibition import path_int
 from web.shapes.exhibition import booth_json, hall_json, zone_json
 from web.templating import render
 
@@ -145,15 +145,7 @@ async def users_page(request: Request) -> Response:
 async def _set_role(request: Request) -> accounts.User:
     who = moderator(request)
     data = await read_input(request)
-    raw_exhibitor = data.get("exhibitor_id")
-    exhibitor_id = None
-    if raw_exhibitor not in (None, ""):
-        try:
-            exhibitor_id = int(raw_exhibitor)
-        except (TypeError, ValueError):
-            from booths.errors import Invalid
-
-            raise Invalid("'exhibitor_id' must be a whole number.", "exhibitor_id") from None
+    exhibitor_id = body_int(data, "exhibitor_id", required=False)
     async with services(request).db.session() as session:
         if exhibitor_id is not None and await session.get(Exhibitor, exhibitor_id) is None:
             from booths.errors import Invalid

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 from booths.engagement import notify
 from cloudexpo.i18n import pick
 from cloudexpo.permissions import require
+from cloudexpo.values import parse_id
 from web.context import language, principal, services
 from web.errors import ApiError, wants_json
 from web.forms import read_input
@@ -65,10 +66,9 @@ async def page(request: Request) -> Response:
 
 
 def _unsubscribe_args(source: Any) -> tuple[int, str, str]:
-    try:
-        user_id = int(source.get("u", ""))
-    except (TypeError, ValueError):
-        raise ApiError(400, "This unsubscribe link is incomplete; use the whole link from the e-mail.") from None
+    user_id = parse_id(source.get("u", ""))
+    if user_id is None:
+        raise ApiError(400, "This unsubscribe link is incomplete; use the whole link from the e-mail.")
     return user_id, str(source.get("k", "")), str(source.get("t", ""))
 
 

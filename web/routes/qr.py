@@ -13,7 +13,7 @@ from booths.errors import NotFound
 from booths.exhibition.directory import get_booth, get_product
 from cloudexpo.i18n import LANGUAGES
 from web.context import principal, services
-from web.routes.engagement import path_int
+from web.params import path_int, query_int
 from web.templating import render
 
 
@@ -41,10 +41,7 @@ async def code(request: Request) -> Response:
     fmt = request.path_params["fmt"]
     if kind not in qr.KINDS or fmt not in qr.FORMATS:
         raise NotFound(f"QR codes are /qr/{{{'|'.join(qr.KINDS)}}}/ID.{{svg|png}}.")
-    try:
-        scale = int(request.query_params.get("scale") or 8)
-    except ValueError:
-        scale = 8
+    scale = query_int(request, "scale", 8, 1, 40)
     url = await _url(request, kind, path_int(request, "ref"))
     body = qr.render(url, fmt, scale)
     headers = {"Cache-Control": "public, max-age=3600"}

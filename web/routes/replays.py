@@ -26,16 +26,14 @@ from streaming.replay_models import Replay, ReplayState
 from web.context import csrf_token, language, principal, services, streaming_runtime
 from web.errors import ApiError
 from web.forms import read_input
+from web.params import optional_query_id, path_int
 from web.templating import render
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 
 
 def _slot_id(request: Request) -> int:
-    raw = request.path_params["slot_id"]
-    if not str(raw).isdigit():
-        raise ApiError(404, f"There is no slot {raw}.")
-    return int(raw)
+    return path_int(request, "slot_id", f"There is no slot {request.path_params['slot_id']}.")
 
 
 def _require_manage(request: Request, slot: Slot) -> None:
@@ -208,11 +206,11 @@ def _item_json(item: replays.ReplayItem, lang: str) -> dict[str, Any]:
 
 async def replay_list_api(request: Request) -> Response:
     """GET /api/replays?q=&booth_id=: the archive as JSON."""
-    booth = request.query_params.get("booth_id")
+    booth = optional_query_id(request, "booth_id")
     query = request.query_params.get("q", "").strip()[:100] or None
     async with services(request).db.session() as db:
         items = await replays.list_replays(
-            db, booth_id=int(booth) if booth and booth.isdigit() else None, query=query, principal=principal(request)
+            db, booth_id=booth, query=query, principal=principal(request)
         )
     lang = language(request)
     return JSONResponse({"replays": [_item_json(i, lang) for i in items]})

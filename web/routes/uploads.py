@@ -28,6 +28,7 @@ from cloudexpo.services import Services
 from web.context import booths_runtime, principal, services
 from web.errors import ApiError
 from web.forms import read_input
+from web.params import body_int, path_int
 
 
 def limits_of(svc: Services) -> uploads.Limits:
@@ -35,25 +36,7 @@ def limits_of(svc: Services) -> uploads.Limits:
 
 
 def int_field(data: dict[str, Any], name: str, *, required: bool = True) -> int | None:
-    value = data.get(name)
-    if value is None or value == "":
-        if required:
-            raise ApiError(422, f"'{name}' is required.", extra={"field": name})
-        return None
-    if isinstance(value, bool):
-        raise ApiError(422, f"'{name}' must be a whole number.", extra={"field": name})
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if not isinstance(value, int):
-        raise ApiError(422, f"'{name}' must be a whole number.", extra={"field": name})
-    return value
-
-
-def path_int(request: Request, name: str) -> int:
-    raw = request.path_params[name]
-    if isinstance(raw, int):
-        return raw
-    raise ApiError(404, "There is nothing at this address.")
+    return body_int(data, name, required=required)
 
 
 async def load_upload(session: AsyncSession, request: Request, who: Principal) -> tuple[Asset, Upload]:

@@ -27,6 +27,7 @@ from streaming.schedule import SlotNotFound, get_slot, may_see, token_matches
 from web.context import page_principal, principal, services, streaming_runtime
 from web.cors import WithHeaders
 from web.errors import ApiError
+from web.params import path_id
 
 MAX_SDP = 64 * 1024
 CORS = {
@@ -72,8 +73,7 @@ def link_header(servers: list[IceServer]) -> str | None:
 
 
 def slot_id_param(request: Request) -> int | None:
-    raw = request.path_params.get("slot_id", "")
-    return int(raw) if str(raw).isdigit() else None
+    return path_id(request, "slot_id")
 
 
 async def _read_offer(request: Request) -> str:

@@ -1,0 +1,140 @@
+"""Untrusted scalar values read one way: ids, tokens, moments and time-zone names.
+
+Pure functions shared by the domain packages and ``web/params.py`` (which turns
+their refusals into HTTP answers). Each returns ``None`` or raises
+:class:`BadValue` with a message that says what to send instead.
+
+- An id is ASCII digits (``isdigit()`` also accepts ``²`` and ``١``, which
+  ``int()`` then refuses) within a signed 64-bit column.
+- Tokens are compared as bytes in constant time; a token that is not ASCII
+  can never match (``hmac.compare_digest`` raises on non-ASCII ``str``).
+- Moments fall within years :data:`MIN_YEAR`–:data:`MAX_YEAR`, so converting
+  them to any time zone and back never overflows ``datetime``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+MIN_YEAR = 1970
+MAX_YEAR = 2199
+MAX_TIME_TEXT = 64
+MAX_ZONE_NAME = 64
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+class BadValue(ValueError):
+    """A value that cannot be accepted; ``str(exc)`` says what to send instead."""
+
+
+def _at_most(limit: str) -> str:
+    """A regex matching the ASCII digit strings of ``limit``'s length that are <= ``limit``."""
+    options = [limit]
+    for i, digit in enumerate(limit):
+        if digit != "0":
+            options.append(f"{limit[:i]}[0-{int(digit) - 1}][0-9]{{{len(limit) - i - 1}}}")
+    return "|".join(options)
+
+
+#: ASCII digits whose value fits a signed 64-bit integer (the path convertor's regex).
+ID_REGEX = f"(?:[0-9]{{1,{len(str(INT64_MAX)) - 1}}}|{_at_most(str(INT64_MAX))})"
+
+
+def parse_id(value: object) -> int | None:
+    """``value`` as a non-negative 64-bit integer (an ``int`` or ASCII digits), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value <= INT64_MAX else None
+    if isinstance(value, str):
+        text = value.strip()
+        if _DIGITS.fullmatch(text):
+            number = int(text)
+            return number if number <= INT64_MAX else None
+    return None
+
+
+def parse_int(value: object, name: str, low: int = INT64_MIN, high: int = INT64_MAX) -> int:
+    """A whole number within ``low``–``high``: an ``int`` (not a bool), an integral float, or ASCII digits."""
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer() and INT64_MIN <= value <= INT64_MAX:
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        sign = -1 if text.startswith("-") else 1
+        digits = text[1:] if text[:1] in "+-" else text
+        if _DIGITS.fullmatch(digits):
+            number = sign * int(digits)
+    if number is None:
+        raise BadValue(f"'{name}' must be a whole number.")
+    if not low <= number <= high:
+        raise BadValue(f"'{name}' must be between {low} and {high}.")
+    return number
+
+
+def same_token(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of two tokens as bytes; a non-ASCII ``given`` never matches."""
+    if not given:
+        return False
+    try:
+        raw = given.encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(raw, expected.encode("ascii"))
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """A zoneinfo time zone by its IANA name (``Asia/Shanghai``)."""
+    if not isinstance(name, str) or not name or len(name) > MAX_ZONE_NAME:
+        raise BadValue(f"Give a time zone name of at most {MAX_ZONE_NAME} characters, like Asia/Shanghai.")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise BadValue(f"{name!r} is not a known time zone; use one like Asia/Shanghai.") from None
+
+
+def check_moment(moment: dt.datetime, name: str) -> dt.datetime:
+    """``moment`` if its year lies within :data:`MIN_YEAR`–:data:`MAX_YEAR`."""
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise BadValue(f"'{name}' must fall between the years {MIN_YEAR} and {MAX_YEAR}.")
+    return moment
+
+
+def parse_moment(value: object, name: str, zone: dt.tzinfo) -> dt.datetime:
+    """An ISO 8601 time as aware UTC; a time without an offset is read in ``zone``."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        if not isinstance(value, str) or not value.strip():
+            raise BadValue(f"'{name}' is required: an ISO time like 2023-09-01T14:00+08:00.")
+        text = value.strip()
+        if len(text) > MAX_TIME_TEXT:
+            raise BadValue(f"'{name}' is too long for a time; write it like 2023-09-01T14:00+08:00.")
+        try:
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadValue(f"'{name}' is not an ISO time; write it like 2023-09-01T14:00+08:00.") from None
+    check_moment(moment, name)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return check_moment(moment.astimezone(dt.UTC), name)
+
+
+def local_text(value: dt.datetime | None, zone_name: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored moment shown in a time zone; never fails on what was stored (falls back to UTC)."""
+    if value is None:
+        return ""
+    try:
+        return value.astimezone(ZoneInfo(zone_name)).strftime(fmt)
+    except (OverflowError, ValueError, OSError, ZoneInfoNotFoundError):
+        return value.strftime(fmt) + " UTC"
