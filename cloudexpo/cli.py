@@ -91,6 +91,7 @@ def _serve(settings: Settings, banner: Callable[[], None] | None = None, *, demo
     from cloudexpo import heap
     from cloudexpo.app import create_app
     from cloudexpo.logs import configure_logging
+    from web.routes.ws import MAX_FRAME
 
     configure_logging(settings.log_format, settings.log_level)
     _run(lambda: _preflight(settings))
@@ -100,6 +101,7 @@ def _serve(settings: Settings, banner: Callable[[], None] | None = None, *, demo
         host=settings.host,
         port=settings.port,
         ws="websockets-sansio",
+        ws_max_size=MAX_FRAME,
         log_config=None,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",

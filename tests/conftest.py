@@ -243,7 +243,10 @@ def serve_app(settings: Settings, name: str = "live-server") -> Iterator[LiveSer
     import uvicorn
 
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, ws="websockets-sansio", log_config=None, lifespan="on")
+    from web.routes.ws import MAX_FRAME
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, ws="websockets-sansio", ws_max_size=MAX_FRAME,
+                            log_config=None, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()

@@ -214,3 +214,99 @@ async def test_json_bodies_over_64_kib_are_413(client: Any, size: int) -> None:
     body = b'{"email":"' + b"a" * size + b'"}'
     r = await client.post("/api/session", content=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 413 and "KiB" in r.json()["detail"]
+
+
+# --- times and stored values ------------------------------------------------------------------
+
+FAR = "9999-12-31T22:00:00+00:00"
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"starts_at": FAR, "minutes": 30, "mode": "online"}, "starts_at"),
+    ({"starts_at": "0001-01-01T00:30", "minutes": 30, "mode": "online"}, "starts_at"),
+    ({"starts_at": "2031-05-01T10:00", "minutes": 10 ** 30, "mode": "online"}, None),
+    ({"starts_at": "2031-05-01T10:00", "minutes": "x", "mode": "online"}, "minutes"),
+    ({"starts_at": "2031-05-01T10:00", "minutes": 30, "mode": "online", "timezone": "A" * 300}, "timezone"),
+    ({"starts_at": "2031-05-01T10:00", "minutes": 30, "mode": "online", "timezone": "../../etc/passwd"}, "timezone"),
+    ({"starts_at": "2" * 5000, "minutes": 30, "mode": "online"}, "starts_at"),
+])
+async def test_meeting_times_out_of_range_are_refused(services: Services, signed_in: Any, body: dict[str, Any],
+                                                      field: str | None) -> None:
+    expo = await make_expo(services)
+    staff = await signed_in("exhibitor", expo.exhibitors["1A-001"])
+    r = await staff.post("/api/meeting-slots", json=body)
+    assert r.status_code in (400, 422), r.text
+    if field:
+        assert r.json().get("field") == field, r.text
+
+
+async def test_expert_slot_far_in_the_future_is_refused(services: Services, signed_in: Any, make_user: Any,
+                                                        make_client: Any) -> None:
+    moderator = await signed_in("moderator")
+    email, password, uid = await make_user("visitor")
+    r = await moderator.put(f"/api/experts/{uid}", json={"is_expert": True, "institution": "NIM", "field": "计量",
+                                                         "languages": ["zh"]})
+    assert r.status_code == 200, r.text
+    expert = await make_client()
+    await expert.sign_in(email, password)
+    r = await expert.post("/api/meeting-slots", json={"starts_at": FAR, "minutes": 30, "mode": "online"})
+    assert r.status_code in (400, 422) and "year" in r.json()["detail"], r.text
+
+
+async def test_pages_survive_a_stored_far_future_slot(services: Services, signed_in: Any, make_user: Any,
+                                                      make_client: Any) -> None:
+    """Data stored before the checks (or by another tool) never breaks a page for everyone."""
+    import datetime as dt
+
+    from booths.engagement.models import MeetingSlot
+
+    expo = await make_expo(services)
+    booth = expo.booths["1A-001"]
+    moderator = await signed_in("moderator")
+    _, _, staff_id = await make_user("exhibitor", expo.exhibitors["1A-001"])
+    _, _, expert_id = await make_user("visitor")
+    r = await moderator.put(f"/api/experts/{expert_id}", json={"is_expert": True, "institution": "NIM",
+                                                               "field": "计量", "languages": ["zh"]})
+    assert r.status_code == 200, r.text
+    far = dt.datetime(9999, 12, 31, 22, 0, tzinfo=dt.UTC)
+    async with services.db.session() as session:
+        session.add(MeetingSlot(host_id=staff_id, exhibitor_id=expo.exhibitors["1A-001"], starts_at=far,
+                                ends_at=far + dt.timedelta(minutes=30), mode="online", location=""))
+        session.add(MeetingSlot(host_id=expert_id, starts_at=far, ends_at=far + dt.timedelta(minutes=30),
+                                mode="online", location=""))
+        await session.commit()
+    visitor = await signed_in("visitor")
+    for url in (f"/booths/{booth}/contact", f"/experts/{expert_id}", "/experts", "/meetings",
+                f"/api/meeting-slots?host={expert_id}", f"/api/meeting-slots?exhibitor={expo.exhibitors['1A-001']}"):
+        r = await visitor.get(url)
+        assert r.status_code == 200, (url, r.status_code)
+
+
+@pytest.mark.parametrize("body", [{"minutes": "x"}, {"minutes": 10 ** 30}, {"minutes": 10 ** 12},
+                                  {"starts_at": "0001-01-01T00:00:00+00:00"}, {"starts_at": FAR},
+                                  {"starts_at": "2031-01-01T10:00", "ends_at": "x" * 300}])
+async def test_moving_a_slot_with_bad_times_is_422(services: Services, signed_in: Any, body: dict[str, Any]) -> None:
+    from tests.live_support import make_slot
+
+    slot_id, _ = await make_slot(services)
+    moderator = await signed_in("moderator")
+    r = await moderator.patch(f"/api/slots/{slot_id}", json=body)
+    assert r.status_code in (400, 409, 422), r.text
+
+
+@pytest.mark.parametrize("body", [{"minutes": 10 ** 30}, {"starts_at": "0001-01-01T00:00"}, {"starts_at": FAR}])
+async def test_requesting_a_launch_with_bad_times_is_4xx(services: Services, signed_in: Any,
+                                                          body: dict[str, Any]) -> None:
+    expo = await make_expo(services)
+    staff = await signed_in("exhibitor", expo.exhibitors["1A-001"])
+    full = {"booth_id": expo.booths["1A-001"], "stage": "release-a", "title": "Launch",
+            "starts_at": "2031-01-01T10:00", "minutes": 30, **body}
+    r = await staff.post("/api/slot-requests", json=full)
+    assert 400 <= r.status_code < 500, r.text
+
+
+@pytest.mark.parametrize("folder", [".meta", ".uploads", ".tmp"])
+async def test_storage_folders_of_the_store_itself_are_404(client: Any, folder: str) -> None:
+    for url in (f"/storage/o/{folder}/x", f"/storage/o/{folder}/x?exp=1&sig=abc"):
+        r = await client.get(url)
+        assert r.status_code in (403, 404), (url, r.status_code)

@@ -24,6 +24,8 @@ JSON_LIMIT = 64 * 1024
 #: Booth and product editing: three languages of a 20,000-character description, escaped.
 EDITING_LIMIT = 512 * 1024
 FORM_LIMIT = 2 * 1024 * 1024
+#: Room for a multipart form's boundaries and part headers around a file.
+FORM_OVERHEAD = 16 * 1024
 MAX_DEPTH = 32
 
 
@@ -127,12 +129,13 @@ async def read_input(request: Request, limit: int = JSON_LIMIT) -> dict[str, Any
             raise ApiError(400, "Send a JSON object, like {\"name\": \"...\"}.")
         return data
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await _form(request, max(limit, FORM_LIMIT))
+        form = await read_form(request, max(limit, FORM_LIMIT))
         return {k: v for k, v in form.items() if isinstance(v, str)}
     raise ApiError(415, "Send application/json or a form (application/x-www-form-urlencoded).")
 
 
-async def _form(request: Request, limit: int) -> Any:
+async def read_form(request: Request, limit: int = FORM_LIMIT) -> Any:
+    """The form (urlencoded or multipart) of at most ``limit`` bytes."""
     body = await read_body(request, limit, "form")
     sent = False
 

@@ -15,7 +15,6 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import jinja2
 from markupsafe import Markup
@@ -25,6 +24,7 @@ from starlette.responses import HTMLResponse
 from booths.exhibition.catalog import INDUSTRIES, REGIONS
 from booths.exhibition.text import sanitize_html
 from cloudexpo.i18n import LANGUAGE_NAMES, LANGUAGES, pick
+from cloudexpo.values import local_text
 from web import context
 from web.i18n import gettext_for
 
@@ -52,9 +52,7 @@ def here(request: Request) -> str:
 
 
 def _format_datetime(value: dt.datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+    return local_text(value, tz, fmt)
 
 
 def _iso(value: dt.datetime | None) -> str:

@@ -22,7 +22,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +33,7 @@ from booths.errors import Conflict, Invalid, NotFound
 from cloudexpo.accounts import Role, User
 from cloudexpo.db import utcnow
 from cloudexpo.permissions import Forbidden, Principal, require
+from cloudexpo.values import BadValue, parse_int, parse_moment, time_zone
 
 MIN_MINUTES = 5
 MAX_MINUTES = 240
@@ -125,26 +126,17 @@ async def expert_fields(session: AsyncSession) -> list[str]:
 
 def zone_or_error(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid(f"{name!r} is not a known time zone; use one like Asia/Shanghai.", "timezone") from None
+        return time_zone(name)
+    except BadValue as exc:
+        raise Invalid(str(exc), "timezone") from None
 
 
 def parse_time(value: Any, name: str, tz: str) -> dt.datetime:
     """An ISO time; without an offset it is read in ``tz``. Returns aware UTC."""
-    if isinstance(value, dt.datetime):
-        moment = value
-    else:
-        text = str(value or "").strip()
-        if not text:
-            raise Invalid(f"'{name}' is required, like 2023-09-01T14:00+08:00.", name)
-        try:
-            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise Invalid(f"'{name}' is not a time like 2023-09-01T14:00+08:00.", name) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone_or_error(tz))
-    return moment.astimezone(dt.UTC)
+    try:
+        return parse_moment(value, name, zone_or_error(tz))
+    except BadValue as exc:
+        raise Invalid(str(exc), name) from None
 
 
 def overlaps(a_start: dt.datetime, a_end: dt.datetime, b_start: dt.datetime, b_end: dt.datetime) -> bool:
@@ -191,9 +183,9 @@ def parse_slot(data: dict[str, Any], tz: str, now: dt.datetime) -> SlotInput:
         end = parse_time(data.get("ends_at"), "ends_at", tz)
     else:
         try:
-            minutes = int(data.get("minutes") or 30)
-        except (TypeError, ValueError):
-            raise Invalid("'minutes' must be a whole number.", "minutes") from None
+            minutes = parse_int(data.get("minutes") or 30, "minutes", MIN_MINUTES, MAX_MINUTES)
+        except BadValue as exc:
+            raise Invalid(str(exc), "minutes") from None
         end = start + dt.timedelta(minutes=minutes)
     length = (end - start).total_seconds() / 60
     if length < MIN_MINUTES or length > MAX_MINUTES:

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +41,7 @@ from cloudexpo.accounts import User
 from cloudexpo.db import utcnow
 from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.mail import Attachment, Mail, Mailer, make_mailer
-from cloudexpo.values import same_token
+from cloudexpo.values import local_text, same_token
 
 if TYPE_CHECKING:
     from cloudexpo.services import Services
@@ -135,10 +134,10 @@ def word(key: str, language: str) -> str:
 def format_time(value: str | dt.datetime, language: str, timezone: str) -> str:
     """A UTC time in the exhibition's time zone, with the zone named."""
     moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    local = moment.astimezone(ZoneInfo(timezone))
+    local = local_text(moment, timezone)
     if language.startswith("zh"):
-        return f"{local:%Y-%m-%d %H:%M}（{timezone}）"
-    return f"{local:%Y-%m-%d %H:%M} ({timezone})"
+        return f"{local}（{timezone}）"
+    return f"{local} ({timezone})"
 
 
 def render(kind: str, params: dict[str, Any], language: str, timezone: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cloudexpo.i18n import pick
+from cloudexpo.values import MAX_YEAR, MIN_YEAR
 from streaming.models import Slot, Stage, StageKind
 from streaming.schedule import get_stage, list_slots, list_stages
 from web.context import language, services
@@ -26,9 +27,12 @@ def _day(value: str | None) -> dt.date | None:
     if not value:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise ApiError(400, "Give the day as YYYY-MM-DD, like 2023-09-01.") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ApiError(400, f"Give a day between the years {MIN_YEAR} and {MAX_YEAR}.")
+    return day
 
 
 async def programme_data(request: Request, stage_slug: str | None) -> dict[str, Any]:

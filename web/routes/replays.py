@@ -25,7 +25,7 @@ from streaming.models import Slot
 from streaming.replay_models import Replay, ReplayState
 from web.context import csrf_token, language, principal, services, streaming_runtime
 from web.errors import ApiError
-from web.forms import read_input
+from web.forms import FORM_OVERHEAD, read_body, read_form, read_input
 from web.params import optional_query_id, path_int
 from web.templating import render
 
@@ -165,13 +165,13 @@ async def captions_put(request: Request) -> Response:
     lang = request.path_params["lang"]
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form()
+        form = await read_form(request, replays.MAX_CAPTION_BYTES + FORM_OVERHEAD)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ApiError(422, "Send the caption file in the 'file' field.", extra={"field": "file"})
         body = await upload.read(replays.MAX_CAPTION_BYTES + 1)
     else:
-        body = await request.body()
+        body = await read_body(request, replays.MAX_CAPTION_BYTES, "caption file")
     svc = services(request)
     async with svc.db.session() as db:
         slot, replay = await _load(request, db)

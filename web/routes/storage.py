@@ -175,11 +175,10 @@ def _if_range_ok(request: Request, info: ObjectInfo) -> bool:
 async def _get(request: Request, store: LocalStore, key: str) -> Response:
     try:
         ticket = store.verify_get(key, request.query_params.multi_items())
+        file, info = await store.open_for_read(key)
     except SignatureError as exc:
         return _error(403, exc.code, exc.detail)
-    try:
-        file, info = await store.open_for_read(key)
-    except ObjectNotFound:
+    except (ObjectNotFound, InvalidKey):  # InvalidKey: the store's own folders (.meta/, .uploads/, .tmp/)
         return _error(404, "not_found", f"no object {key!r}")
     headers = {
         **_CORS,

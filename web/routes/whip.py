@@ -27,6 +27,7 @@ from streaming.schedule import SlotNotFound, get_slot, may_see, token_matches
 from web.context import page_principal, principal, services, streaming_runtime
 from web.cors import WithHeaders
 from web.errors import ApiError
+from web.forms import read_body, refuse_declared_length
 from web.params import path_id
 
 MAX_SDP = 64 * 1024
@@ -84,9 +85,7 @@ async def _read_offer(request: Request) -> str:
             f"Send the SDP offer as 'Content-Type: application/sdp' (got {content_type or 'none'}).",
             headers={"Accept-Post": "application/sdp"},
         )
-    body = await request.body()
-    if len(body) > MAX_SDP:
-        raise ApiError(413, f"An SDP offer of at most {MAX_SDP // 1024} KiB, please.")
+    body = await read_body(request, MAX_SDP, "SDP offer")
     try:
         offer = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -118,6 +117,7 @@ async def options(request: Request) -> Response:
 
 
 async def whip_post(request: Request) -> Response:
+    refuse_declared_length(request, MAX_SDP, "SDP offer")  # before any database or token work
     slot_id = slot_id_param(request)
     if slot_id is None:
         raise ApiError(404, "There is no slot at this address; copy the WHIP URL from the go-live page.")
@@ -164,6 +164,7 @@ async def whip_delete(request: Request) -> Response:
 
 
 async def whep_post(request: Request) -> Response:
+    refuse_declared_length(request, MAX_SDP, "SDP offer")  # before any database or token work
     slot_id = slot_id_param(request)
     if slot_id is None:
         raise ApiError(404, "There is no slot at this address.")

@@ -13,6 +13,13 @@ user also receives their own ``notification`` events (bus topic ``user.{id}``),
 which keep the bell's unread count live. Because it
 reads the bus, a client on one node sees what happens on every node.
 
+Frames are text of at most :data:`MAX_MESSAGE` bytes holding a JSON object.
+A binary frame closes the socket with 1003 (unsupported data), a larger one
+with 1009 (too big; the server, started with ``ws_max_size`` of
+:data:`MAX_FRAME`, closes bigger frames before reading them); JSON that is
+malformed, too deep or holds numbers beyond 64 bits is answered with an
+``error`` message. A client's fault is never logged as a server error.
+
 The ``Origin`` header must name this site (``CLOUDEXPO_PUBLIC_URL``'s host or
 the Host the browser asked for): a page elsewhere cannot use a visitor's
 cookies over a websocket (cross-site websocket hijacking).
@@ -33,16 +40,23 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from cloudexpo.bus import Subscription
 from cloudexpo.permissions import NotSignedIn
 from cloudexpo.ratelimit import RateLimited
+from cloudexpo.values import parse_id
 from streaming.chat import ChatError, message_json, topic
 from streaming.live import state_event
 from streaming.models import Slot
 from streaming.schedule import ScheduleError, may_see
 from web.context import principal, services, streaming_runtime
+from web.errors import ApiError
+from web.forms import parse_json
 
 log = logging.getLogger(__name__)
 
 MAX_SLOTS = 20
 MAX_MESSAGE = 4096
+#: The server's own frame limit (uvicorn ``ws_max_size``): bigger frames are refused unread.
+MAX_FRAME = 16 * 1024
+UNSUPPORTED_DATA = 1003
+MESSAGE_TOO_BIG = 1009
 
 
 def origin_allowed(websocket: WebSocket) -> bool:
@@ -100,8 +114,11 @@ class Connection:
 
     async def chat(self, message: dict[str, Any]) -> None:
         chat = self.streaming.chat
+        slot_id = parse_id(message.get("slot"))
+        if slot_id is None:
+            await self.send({"type": "error", "code": 422, "ref": message.get("ref"), "detail": "'slot' is the id of a slot."})
+            return
         try:
-            slot_id = int(message.get("slot", 0))
             async with self.svc.db.session() as db:
                 posted = await chat.post(db, self.principal, slot_id, str(message.get("text", "")))
             await self.send({"type": "chat_ok", "id": posted.id, "ref": message.get("ref"), "message": message_json(posted)})
@@ -129,10 +146,11 @@ def _slot_ids(value: Any) -> list[int]:
     if not isinstance(value, list):
         return []
     out = []
-    for item in value:
-        with contextlib.suppress(TypeError, ValueError):
-            out.append(int(item))
-    return out[:MAX_SLOTS]
+    for item in value[:MAX_SLOTS]:
+        slot_id = parse_id(item.strip() if isinstance(item, str) else item)
+        if slot_id is not None:
+            out.append(slot_id)
+    return out
 
 
 async def endpoint(websocket: WebSocket) -> None:
@@ -147,16 +165,24 @@ async def endpoint(websocket: WebSocket) -> None:
         if websocket.query_params.get("slots"):
             await conn.subscribe(_slot_ids(websocket.query_params["slots"]))
         while True:
-            raw = await websocket.receive_text()
-            if len(raw) > MAX_MESSAGE:
-                await conn.send({"type": "error", "detail": f"Send at most {MAX_MESSAGE} bytes per message."})
-                continue
+            frame = await websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                break
+            raw = frame.get("text")
+            if raw is None:
+                await websocket.close(UNSUPPORTED_DATA, "send JSON as text frames")
+                break
+            body = raw.encode("utf-8", "surrogatepass")
+            if len(body) > MAX_MESSAGE:
+                await websocket.close(MESSAGE_TOO_BIG, f"send at most {MAX_MESSAGE} bytes per message")
+                break
             try:
-                message = json.loads(raw)
-                if not isinstance(message, dict):
-                    raise ValueError
-            except ValueError:
-                await conn.send({"type": "error", "detail": "Send JSON objects like {\"type\": \"subscribe\", \"slots\": [1]}."})
+                message = parse_json(body)
+            except ApiError as exc:
+                await conn.send({"type": "error", "code": 400, "detail": exc.detail})
+                continue
+            if not isinstance(message, dict):
+                await conn.send({"type": "error", "code": 400, "detail": "Send JSON objects like {\"type\": \"subscribe\", \"slots\": [1]}."})
                 continue
             kind = message.get("type")
             if kind == "subscribe":
