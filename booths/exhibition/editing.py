@@ -20,6 +20,7 @@ from cloudexpo import accounts
 from cloudexpo.accounts import Role
 from cloudexpo.db import utcnow
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
+from cloudexpo.values import parse_id
 
 MAX_NAME = 120
 MAX_TAGLINE = 200
@@ -172,10 +173,8 @@ async def update_zone(session: AsyncSession, principal: Principal, zone: Zone, d
             raise Invalid("'color' must look like #13315c.", "color")
         zone.color = color
     if "hall_id" in data:
-        try:
-            hall = await session.get(Hall, int(data["hall_id"]))
-        except (TypeError, ValueError):
-            hall = None
+        hall_id = parse_id(data["hall_id"])
+        hall = await session.get(Hall, hall_id) if hall_id is not None else None
         if hall is None:
             raise Invalid("'hall_id' names no hall.", "hall_id")
         zone.hall_id = hall.id

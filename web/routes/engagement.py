@@ -35,6 +35,7 @@ from booths.errors import Invalid
 from booths.exhibition.directory import staff_of
 from cloudexpo.accounts import User
 from cloudexpo.permissions import require
+from cloudexpo.values import parse_id
 from web.context import booths_runtime, csrf_token, language, principal, services
 from web.errors import wants_json
 from web.forms import read_input
@@ -115,10 +116,10 @@ async def api_bookmarks(request: Request) -> Response:
 def _target(data: dict[str, Any]) -> tuple[str, int]:
     kind = str(data.get("kind") or "")
     bookmarks.check_kind(kind)
-    try:
-        return kind, int(data.get("id"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise Invalid("'id' is the number of the booth, product, launch or replay to bookmark.", "id") from None
+    target = parse_id(data.get("id"))
+    if target is None:
+        raise Invalid("'id' is the number of the booth, product, launch or replay to bookmark.", "id")
+    return kind, target
 
 
 async def api_add_bookmark(request: Request) -> Response:
