@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 MIN_YEAR = 1970
-MAX_YEAR = 2199
+MAX_YEAR = 2999
 MAX_TIME_TEXT = 64
 MAX_ZONE_NAME = 64
 

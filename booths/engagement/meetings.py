@@ -183,7 +183,7 @@ def parse_slot(data: dict[str, Any], tz: str, now: dt.datetime) -> SlotInput:
         end = parse_time(data.get("ends_at"), "ends_at", tz)
     else:
         try:
-            minutes = parse_int(data.get("minutes") or 30, "minutes", MIN_MINUTES, MAX_MINUTES)
+            minutes = parse_int(data.get("minutes") or 30, "minutes", -10**6, 10**6)
         except BadValue as exc:
             raise Invalid(str(exc), "minutes") from None
         end = start + dt.timedelta(minutes=minutes)
