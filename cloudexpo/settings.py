@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Callable, Mapping
@@ -197,6 +198,31 @@ def _ice_servers(name: str, raw: str) -> list[IceServer]:
     return servers
 
 
+TURN_EXAMPLE = "turn:turn.example.org:3478?transport=udp,turn:turn.example.org:3478?transport=tcp,turns:turn.example.org:443?transport=tcp"
+_TURN_ADDRESS = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?")
+
+
+def _turn_urls(name: str, raw: str) -> list[str]:
+    """``turn:`` / ``turns:`` URLs (RFC 7065): ``host[:port][?transport=udp|tcp]``, no credentials."""
+    urls = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        scheme, _, rest = part.partition(":")
+        if scheme not in {"turn", "turns"} or not rest or rest.startswith("//"):
+            raise SettingsError(name, f"{part!r} is not a turn: or turns: URL", TURN_EXAMPLE)
+        address, _, query = rest.partition("?")
+        if "@" in address:
+            raise SettingsError(name, f"{part!r} carries credentials; Cloud Expo mints them from CLOUDEXPO_TURN_SECRET", TURN_EXAMPLE)
+        shape = _TURN_ADDRESS.fullmatch(address)
+        if shape is None or (shape["port"] and not 1 <= int(shape["port"]) <= 65535):
+            raise SettingsError(name, f"{part!r} is not host[:port] after {scheme}:", TURN_EXAMPLE)
+        if query and query not in {"transport=udp", "transport=tcp"}:
+            raise SettingsError(name, f"{part!r}: the only query is ?transport=udp or ?transport=tcp", TURN_EXAMPLE)
+        urls.append(part)
+    return urls
+
+
 def _ice_hosts(name: str, raw: str) -> list[str]:
     hosts = [h.strip() for h in raw.split(",") if h.strip()]
     for host in hosts:
@@ -245,6 +271,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", 8000, "Port `cloudexpo serve` listens on.", "8000", _int_range(1, 65535, "8000")),
     Setting("ice_servers", [], "STUN/TURN servers for WebRTC, comma-separated URLs (credentials as user:pass@) or a JSON list. Empty means none: Cloud Expo never falls back to a public STUN server.", "stun:stun.example.org:3478,turn:user:secret@turn.example.org:3478", _ice_servers),
     Setting("ice_hosts", [], "IP addresses for WebRTC, comma-separated. An address of this machine is gathered on and advertised (127.0.0.1 for tests on one machine); any other is taken as the public address of a 1:1 NAT in front of it and advertised beside the local candidates, with the same ports. Empty means every interface.", "127.0.0.1", _ice_hosts),
+    Setting("turn_urls", [], "TURN servers (coturn with use-auth-secret) for visitors whose networks block UDP, comma-separated turn:/turns: URLs without credentials: browsers get them with a fresh time-limited credential for every session (RFC 9725 Link headers and the pages). Needs CLOUDEXPO_TURN_SECRET.", TURN_EXAMPLE, _turn_urls),
+    Setting("turn_secret", None, "The TURN servers' shared secret (coturn's static-auth-secret); it signs each session's TURN credential and never leaves the server.", "a long random string, the same as in turnserver.conf", _opt_str),
+    Setting("turn_credential_seconds", 12 * 3600, "How long a minted TURN credential stays valid, in seconds. coturn checks it again on every allocation refresh, so it must cover the longest session (a launch and its green room).", "43200", _int_range(60, 7 * 24 * 3600, "43200")),
     Setting("green_room_minutes", 15, "Minutes before a slot's start from which its publisher may connect (the green room: a preview for the exhibitor and moderators, \"starting soon\" for visitors).", "30", _int_range(0, 24 * 60, "15")),
     Setting("timezone", "Asia/Shanghai", "The exhibition's time zone, used to show the programme.", "Europe/Berlin", _timezone),
     Setting("default_language", "zh-Hans", "Language for visitors whose browser asks for none Cloud Expo speaks.", "en", _language),
@@ -277,6 +306,9 @@ class Settings:
     port: int = 8000
     ice_servers: list[IceServer] = field(default_factory=list)
     ice_hosts: list[str] = field(default_factory=list)
+    turn_urls: list[str] = field(default_factory=list)
+    turn_secret: str | None = None
+    turn_credential_seconds: int = 12 * 3600
     green_room_minutes: int = 15
     timezone: str = "Asia/Shanghai"
     default_language: str = "zh-Hans"
@@ -376,4 +408,13 @@ def load_settings(
             if isinstance(raw, list):
                 raw = json.dumps(raw) if raw and isinstance(raw[0], dict) else ",".join(map(str, raw))
             values[setting.name] = setting.cast(setting.name, str(raw))
+    _check_together(values)
     return Settings(**values)
+
+
+def _check_together(values: Mapping[str, Any]) -> None:
+    """Settings that only work in pairs."""
+    if values.get("turn_urls") and not values.get("turn_secret"):
+        raise SettingsError("turn_secret", "is needed with CLOUDEXPO_TURN_URLS (coturn's static-auth-secret)", "a long random string")
+    if values.get("turn_secret") and not values.get("turn_urls"):
+        raise SettingsError("turn_urls", "is needed with CLOUDEXPO_TURN_SECRET: the TURN servers to hand out", TURN_EXAMPLE)
