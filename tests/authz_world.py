@@ -14,8 +14,10 @@ from typing import Any
 
 import httpx
 
-from booths import assets
-from booths.models import Application, Zone
+from booths.exhibition.models import Application, Zone
+from booths.media.models import Asset
+from booths.media.processing import create_asset_from_bytes
+from booths.media.views import asset_view
 from cloudexpo.services import Services
 from streaming.models import ChatMessage, StageKind
 from streaming.schedule import SlotInput, create_slot, ensure_stage
@@ -114,18 +116,18 @@ class World:
 
     async def asset(self) -> int:
         async with self.services.db.session() as db:
-            row = await assets.create_asset_from_bytes(
+            row = await create_asset_from_bytes(
                 db, self.services.store, exhibitor_id=self.exhibitors["owner"], booth_id=self.values["booth"],
-                kind="image", data=png_bytes(64, 48), filename="saloon.png", content_type="image/png",
+                kind="image", data=png_bytes(64, 48), filename="saloon.png",
                 title={"en": "Saloon"})
             await db.commit()
             return row.id
 
     async def signed_asset_url(self) -> str:
         async with self.services.db.session() as db:
-            row = await db.get(assets.Asset, self.values["asset"])
+            row = await db.get(Asset, self.values["asset"])
             assert row is not None
-            return str(assets.asset_view(self.services.store, row)["url"]).replace("http://testserver", "")
+            return str(asset_view(self.services.store, row)["url"]).replace("http://testserver", "")
 
     async def _ok(self, response: Any, status: int = 201) -> Any:
         assert response.status_code == status, response.text
