@@ -33,7 +33,7 @@ from sqlalchemy import insert, select, text
 from booths.exhibition import search
 from booths.exhibition.models import Booth, Exhibitor, Product
 from booths.seed.exhibition import _description, _halls_and_zones, _localized, plans
-from cloudexpo.app import import_models
+from cloudexpo.app import import_models, migration_folders
 from cloudexpo.db import Database
 
 QUERIES = {
@@ -143,7 +143,7 @@ def report(name: str, figures: dict[str, tuple[float, float]], build: float, cou
 
 
 async def run_one(url: str, count: int, runs: int) -> tuple[dict[str, tuple[float, float]], float]:
-    db = Database(url)
+    db = Database(url, migration_folders())
     try:
         await db.migrate()
         started = time.perf_counter()

@@ -163,12 +163,10 @@ class SourceFile(io.RawIOBase):
 async def seed(env: dict[str, str]) -> int:
     from booths.exhibition.models import Booth, Exhibitor, Hall, Zone
     from cloudexpo import accounts
-    from cloudexpo.app import import_models
-    from cloudexpo.services import Services
+    from cloudexpo.app import open_services
     from cloudexpo.settings import load_settings
 
-    import_models()
-    services = Services.from_settings(load_settings(env))
+    services = open_services(load_settings(env))
     try:
         await services.db.migrate()
         async with services.db.session() as db:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 
 from cloudexpo.areas import Area, Part, close_all, start_all
+from cloudexpo.db import Database
 from cloudexpo.services import Services
 from cloudexpo.settings import Settings
 
@@ -51,6 +52,18 @@ def import_models() -> None:
 def migration_folders() -> list[Path]:
     """Each area's Alembic branch (the kernel's own is always there)."""
     return [area.migrations for area in areas()]
+
+
+def open_services(settings: Settings) -> Services:
+    """The kernel's resources for ``settings`` (not started), knowing every area's tables and migrations."""
+    import_models()
+    return Services.from_settings(settings, migrations=migration_folders())
+
+
+def open_database(settings: Settings) -> Database:
+    """The database alone (commands that need nothing else), knowing every area's tables and migrations."""
+    import_models()
+    return Database(settings.resolved_database_url, migration_folders())
 
 
 @dataclass
@@ -85,8 +98,7 @@ def build_runtime(settings: Settings, *, services: Services | None = None, demo_
     from streaming.demo import DemoLaunch
     from web.booth_pages import BoothPageCache
 
-    import_models()
-    services = services or Services.from_settings(settings)
+    services = services or open_services(settings)
     return Runtime(
         services=services,
         streaming=STREAMING.build(services),
@@ -117,8 +129,7 @@ async def seed_demo(settings: Settings) -> DemoLogins:
     from cloudexpo import accounts
     from streaming.seed import seed_programme
 
-    import_models()
-    services = Services.from_settings(settings)
+    services = open_services(settings)
     logins = DemoLogins(DEMO_PASSWORD)
     try:
         await services.db.check()

@@ -11,12 +11,15 @@ import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from cloudexpo import __version__
 from cloudexpo.settings import SETTINGS, Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from cloudexpo.db import Database
 
 T = TypeVar("T")
 
@@ -28,6 +31,12 @@ class Context:
     def __init__(self, config: str | None) -> None:
         self.config = config
         self._settings: Settings | None = None
+
+    def database(self, settings: Settings) -> Database:
+        """The database of ``settings`` for a command of another package (``cloudexpo slot``)."""
+        from cloudexpo.app import open_database
+
+        return open_database(settings)
 
     def settings(self, **overrides: Any) -> Settings:
         try:
@@ -67,11 +76,9 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 async def _preflight(settings: Settings) -> None:
     """Open every service once, so that a wrong URL fails now with one clear line."""
-    from cloudexpo.app import import_models
-    from cloudexpo.services import Services
+    from cloudexpo.app import open_services
 
-    import_models()
-    services = Services.from_settings(settings)
+    services = open_services(settings)
     try:
         await services.db.check()
         if settings.is_sqlite:
@@ -165,14 +172,12 @@ def demo(obj: Context, host: str | None, port: int | None, no_live: bool) -> Non
 @click.pass_obj
 def migrate(obj: Context) -> None:
     """Bring the database schema up to date (run once per release on PostgreSQL)."""
-    from cloudexpo.app import import_models
-    from cloudexpo.db import Database
+    from cloudexpo.app import open_database
 
     settings = obj.settings()
-    import_models()
 
     async def go() -> list[str]:
-        db = Database(settings.resolved_database_url)
+        db = open_database(settings)
         try:
             await db.check()
             return await db.migrate()
@@ -187,14 +192,12 @@ def migrate(obj: Context) -> None:
 @click.pass_obj
 def check(obj: Context) -> None:
     """Print which database, storage and bus Cloud Expo would use, and whether each answers."""
-    from cloudexpo.app import import_models
-    from cloudexpo.services import Services
+    from cloudexpo.app import open_services
 
     settings = obj.settings()
-    import_models()
 
     async def go() -> bool:
-        services = Services.from_settings(settings)
+        services = open_services(settings)
         ok = True
         rows: list[tuple[str, str, Callable[[], Awaitable[None]]]] = [
             ("database", services.db.engine.url.render_as_string(hide_password=True), services.db.check),
@@ -249,11 +252,9 @@ def user() -> None:
 def user_add(obj: Context, email: str, role: str, display_name: str | None, exhibitor_id: int | None, password_stdin: bool) -> None:
     """Create an account. The password is asked for, or read from standard input."""
     from cloudexpo import accounts
-    from cloudexpo.app import import_models
-    from cloudexpo.db import Database
+    from cloudexpo.app import open_database
 
     settings = obj.settings()
-    import_models()
     if role == "exhibitor" and exhibitor_id is None:
         raise click.UsageError("an exhibitor account needs --exhibitor ID (the exhibitor it is staff of)")
     if password_stdin:
@@ -264,7 +265,7 @@ def user_add(obj: Context, email: str, role: str, display_name: str | None, exhi
             raise click.ClickException("the two passwords differ")
 
     async def go() -> int:
-        db = Database(settings.resolved_database_url)
+        db = open_database(settings)
         try:
             await db.check()
             if settings.is_sqlite:
@@ -290,14 +291,12 @@ def user_add(obj: Context, email: str, role: str, display_name: str | None, exhi
 def user_list(obj: Context, role: str | None, as_json: bool) -> None:
     """List accounts with their role and, for staff, their exhibitor."""
     from cloudexpo import accounts
-    from cloudexpo.app import import_models
-    from cloudexpo.db import Database
+    from cloudexpo.app import open_database
 
     settings = obj.settings()
-    import_models()
 
     async def go() -> list[dict[str, Any]]:
-        db = Database(settings.resolved_database_url)
+        db = open_database(settings)
         try:
             await db.check()
             if settings.is_sqlite:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -117,8 +117,11 @@ def make_read_engine(url: str) -> Engine | AsyncEngine | None:
 class Database:
     """The engine and session factory of one process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, migrations: Sequence[Path] = ()) -> None:
+        """:param migrations: the areas' Alembic branch folders (``cloudexpo.app.migration_folders()``);
+        the kernel's own branch is always upgraded with them."""
         self.url = url
+        self.migrations = [MIGRATIONS / "versions", *migrations]
         if url.startswith("sqlite"):
             path = url.split(":///", 1)[-1]
             if path and path != ":memory:":
@@ -185,7 +188,7 @@ class Database:
         """Bring the schema to the newest revision of every branch; returns the heads."""
         try:
             async with self.engine.begin() as conn:
-                return await conn.run_sync(_upgrade)
+                return await conn.run_sync(_upgrade, self.migrations)
         except DatabaseError:
             raise
         except OSError as exc:
@@ -206,34 +209,21 @@ class Database:
             self._read_engine.dispose()
 
 
-def alembic_config() -> Any:
+def alembic_config(version_locations: Sequence[Path]) -> Any:
+    """Alembic's configuration: the kernel's environment, each package's branch in ``version_locations``."""
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("version_locations", " ".join(str(p) for p in version_locations()))
+    cfg.set_main_option("version_locations", " ".join(str(p) for p in version_locations))
     cfg.set_main_option("path_separator", "space")
     return cfg
 
 
-def version_locations() -> list[Path]:
-    """Each package keeps its own migration branch beside its models."""
-    root = Path(__file__).parent.parent
-    return [
-        p
-        for p in (
-            MIGRATIONS / "versions",
-            root / "booths" / "migrations",
-            root / "streaming" / "migrations",
-        )
-        if p.is_dir()
-    ]
-
-
-def _upgrade(conn: Connection) -> list[str]:
+def _upgrade(conn: Connection, version_locations: Sequence[Path]) -> list[str]:
     from alembic import command
 
-    cfg = alembic_config()
+    cfg = alembic_config(version_locations)
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, "heads")
     return sorted(_current(conn))

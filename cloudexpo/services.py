@@ -7,7 +7,9 @@ handed to domain code as arguments.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
@@ -28,11 +30,12 @@ class Services:
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
+    def from_settings(cls, settings: Settings, *, migrations: Sequence[Path] = ()) -> Services:
+        """:param migrations: the areas' Alembic branches (the composition root's ``open_services`` passes them)."""
         secret = settings.resolved_secret_key()
         return cls(
             settings=settings,
-            db=Database(settings.resolved_database_url),
+            db=Database(settings.resolved_database_url, migrations),
             store=open_store(settings.resolved_storage_url, secret, settings.resolved_public_url),
             bus=make_bus(settings.redis_url),
             secret_key=secret,

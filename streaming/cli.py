@@ -35,12 +35,9 @@ def _settings(ctx: click.Context) -> Any:
     return obj.settings()
 
 
-async def _with_db(settings: Any, work: Any) -> Any:
-    from cloudexpo.app import import_models
-    from cloudexpo.db import Database
-
-    import_models()
-    db = Database(settings.resolved_database_url)
+async def _with_db(ctx: click.Context, settings: Any, work: Any) -> Any:
+    # The ``cloudexpo`` command opens the database: it knows every package's tables and migrations.
+    db = ctx.obj.database(settings)
     try:
         await db.check()
         if settings.is_sqlite:
@@ -118,7 +115,7 @@ def slot_add(ctx: click.Context, stage: str, title: str, booth_id: int | None, f
         }
 
     try:
-        row = _run(_with_db(settings, work))
+        row = _run(_with_db(ctx, settings, work))
     except (InvalidSlot, ScheduleError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -163,7 +160,7 @@ def slot_list(ctx: click.Context, stage: str | None, show_stages: bool, as_json:
         ]
 
     try:
-        rows = _run(_with_db(settings, work))
+        rows = _run(_with_db(ctx, settings, work))
     except ScheduleError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cloudexpo.app import Runtime, build_runtime, create_app, import_models
+from cloudexpo.app import Runtime, build_runtime, create_app, import_models, open_services
 from cloudexpo.services import Services
 from cloudexpo.settings import Settings
 
@@ -102,7 +102,7 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
 
 @pytest.fixture
 async def services(settings: Settings) -> AsyncIterator[Services]:
-    svc = Services.from_settings(settings)
+    svc = open_services(settings)
     await svc.db.migrate()
     yield svc
 

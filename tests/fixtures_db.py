@@ -38,10 +38,12 @@ async def _admin(sql: list[str]) -> None:
 
 
 async def _migrate(url: str) -> None:
+    from cloudexpo.app import import_models, migration_folders
     from cloudexpo.db import Database
     from cloudexpo.settings import _database_url
 
-    db = Database(_database_url("database_url", url) or url)
+    import_models()
+    db = Database(_database_url("database_url", url) or url, migration_folders())
     try:
         await db.migrate()
     finally:

@@ -15,7 +15,7 @@ import pytest
 
 from booths.engagement.models import MeetingSlot
 from cloudexpo import accounts
-from cloudexpo.services import Services
+from cloudexpo.app import open_services
 from tests.browser_support import chromium
 from tests.conftest import PASSWORD, LiveServer, live_settings, serve_app
 from tests.test_engagement_support import Inbox, make_expo, smtp_inbox
@@ -43,7 +43,7 @@ def expo_server(tmp_path: Path, mail_server: Inbox) -> Iterator[LiveServer]:
 
 
 async def _seed(live: LiveServer) -> dict[str, Any]:
-    services = Services.from_settings(live.settings)
+    services = open_services(live.settings)
     try:
         await services.db.migrate()
         expo = await make_expo(services)

@@ -188,16 +188,13 @@ def test_cli_slot_add_json_and_list(tmp_path: Path, backend: str) -> None:
     runner = CliRunner()
     import asyncio
 
-    from cloudexpo.app import import_models
+    from cloudexpo.app import open_database
     from cloudexpo.settings import load_settings
 
-    import_models()
     settings = load_settings(env)
 
     async def seed() -> None:
-        from cloudexpo.db import Database
-
-        db = Database(settings.resolved_database_url)
+        db = open_database(settings)
         await db.migrate()
         async with db.session() as session:
             await seed_programme(session, settings.resolved_secret_key())

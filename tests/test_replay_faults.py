@@ -23,7 +23,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from sqlalchemy import select
 
-from cloudexpo.app import build_runtime
+from cloudexpo.app import build_runtime, open_services
 from cloudexpo.services import Services
 from cloudexpo.settings import Settings
 from streaming import testsource as ts
@@ -52,7 +52,7 @@ async def test_storage_down_mid_broadcast_loses_nothing(
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     bucket = f"rec-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
-    services = Services.from_settings(settings.replace(storage_url=f"s3://{bucket}"))
+    services = open_services(settings.replace(storage_url=f"s3://{bucket}"))
     await services.db.migrate()
     engine = MediaEngine(ice_servers=[], ice_hosts=["127.0.0.1"], grace_period=1.0)
     recorder = RecorderService(engine, services.db, services.store, tmp_path / "spool", upload_max_delay=1.0)
