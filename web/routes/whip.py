@@ -2,7 +2,8 @@
 
 ``POST /whip/{slot}`` with ``application/sdp`` and ``Authorization: Bearer``
 answers ``201`` with the SDP answer, ``Location`` (the session, for
-``DELETE``), ``ETag`` and the ICE servers as ``Link: <...>; rel="ice-server"``.
+``DELETE``), ``ETag`` and the ICE servers as ``Link: <...>; rel="ice-server"`` (TURN with a
+credential minted for the session, ``cloudexpo.turn``).
 ``/whep/{slot}`` is the same for viewers: public while the slot is live; the
 green-room preview needs the slot's token or a moderator's or the booth's
 staff's sign-in. Trickle ICE (``PATCH``) is not supported: offers and answers
@@ -21,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from cloudexpo.permissions import Forbidden
 from cloudexpo.settings import IceServer
+from cloudexpo.turn import client_ice_servers
 from streaming.live import LiveService, MissingToken, WrongToken
 from streaming.models import SlotState
 from streaming.schedule import SlotNotFound, get_slot, may_see, token_matches
@@ -99,7 +101,7 @@ def _created(request: Request, kind: str, slot_id: int, session_id: str, answer:
     svc = services(request)
     location = f"{svc.settings.resolved_public_url}/{kind}/{slot_id}/{session_id}"
     headers = {"Location": location, "ETag": f'"{session_id}"', **(extra or {})}
-    link = link_header(svc.settings.ice_servers)
+    link = link_header(client_ice_servers(svc.settings, session_id))
     if link:
         headers["Link"] = link
     return Response(answer, status_code=201, media_type="application/sdp", headers=headers)
@@ -110,7 +112,7 @@ async def options(request: Request) -> Response:
     headers = {"Access-Control-Allow-Methods": methods, "Allow": methods}
     if "session_id" not in request.path_params:
         headers["Accept-Post"] = "application/sdp"
-        link = link_header(services(request).settings.ice_servers)
+        link = link_header(client_ice_servers(services(request).settings))
         if link:
             headers["Link"] = link
     return Response(status_code=204, headers=headers)
