@@ -90,3 +90,13 @@ async def test_the_booth_page_cache_listens_from_start_to_close_of_its_own_app(
     assert not event.contains(OrmSession, "after_flush", mine._on_flush)
     assert not event.contains(OrmSession, "do_orm_execute", mine._on_execute)
     await mine.start()  # the app fixture closes it again
+
+
+def test_every_route_module_is_mounted_by_exactly_one_web_area() -> None:
+    from web.app import WEB_AREAS
+
+    mounted = [module.__name__ for area in WEB_AREAS for module in area.modules]
+    assert len(mounted) == len(set(mounted)), mounted
+    modules = {f"web.routes.{p.stem}" for p in (ROOT / "web" / "routes").glob("*.py") if p.stem != "__init__"}
+    assert modules <= set(mounted), f"not in any web.app.WEB_AREAS: {sorted(modules - set(mounted))}"
+    assert {area.domain for area in WEB_AREAS} == {"cloudexpo", *(area.name for area in areas())}
