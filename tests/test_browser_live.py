@@ -101,5 +101,5 @@ def test_go_live_from_the_browser_and_watch(live_server: Any, artifacts: Path) -
         watch.wait_for_selector('[data-msg="ended"]:not([hidden])', timeout=15000)
         watch.screenshot(path=str(artifacts / "live-watch-ended.png"))
         # only the live scripts are judged here (other areas' scripts on these pages have their own tests)
-        ours = ("/js/whip.js", "/js/whep.js", "/js/golive.js", "/js/watch.js", "/js/chat.js")
+        ours = ("/js/ice.js", "/js/whip.js", "/js/whep.js", "/js/golive.js", "/js/watch.js", "/js/chat.js")
         assert not [e for e in errors if any(name in e for name in ours)], errors

@@ -5,6 +5,7 @@ A real aiortc publisher and viewer on 127.0.0.1; the TURN URLs are never contact
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 import time
@@ -96,6 +97,7 @@ async def test_whip_and_whep_answers_carry_fresh_turn_credentials_only_when_conf
                 viewer = await watch(whep, hosts=HOSTS)
                 await viewer.wait_frames(3, within=20)
                 again = await http.options(f"/whep/{slot_id}")
+                page = (await http.get(f"/live/{slot_id}")).text
             finally:
                 if viewer is not None:
                     await viewer.close()
@@ -103,10 +105,17 @@ async def test_whip_and_whep_answers_carry_fresh_turn_credentials_only_when_conf
     for response in (answers["whip"], answers["whep"], preflight):
         assert "Link" in response.headers["access-control-expose-headers"]
         assert not any(link["url"].startswith("stun") for link in ice_links(response.headers.get("link")))
+    page_servers = json.loads(re.search(r'<script type="application/json" id="live-data">(.*?)</script>', page, re.S).group(1))["ice_servers"]  # type: ignore[union-attr]
     if not configured:
         for response in (answers["whip"], answers["whep"], preflight, again):
             assert "link" not in response.headers
+        assert page_servers == []
         return
+    # the watch page's RTCPeerConnection gets the TURN servers with a credential of its own
+    [server] = page_servers
+    assert server["urls"] == TURN_URLS
+    assert abs(int(server["username"].split(":")[0]) - (time.time() + LIFETIME)) < 30
+    assert server["credential"] == turn_password(secret, server["username"])
     whip_user = check_minted(answers["whip"].headers["link"], secret, answers["whip"].headers["location"].rsplit("/", 1)[1])
     whep_user = check_minted(answers["whep"].headers["link"], secret, answers["whep"].headers["location"].rsplit("/", 1)[1])
     assert whip_user != whep_user

@@ -16,6 +16,8 @@ from starlette.routing import BaseRoute, Route
 
 from cloudexpo.i18n import pick
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
+from cloudexpo.settings import Settings
+from cloudexpo.turn import client_ice_servers
 from streaming.chat import message_json
 from streaming.live import LiveService
 from streaming.models import Slot, Stage, StageKind
@@ -173,6 +175,11 @@ async def api_slot_stats(request: Request) -> Response:
 # --- pages --------------------------------------------------------------------------------
 
 
+def page_ice_servers(settings: Settings, who: Principal) -> list[dict[str, Any]]:
+    """``iceServers`` for the page's RTCPeerConnection: TURN credentials minted for this visit."""
+    return [s.as_dict() for s in client_ice_servers(settings, None if who.user_id is None else f"user{who.user_id}")]
+
+
 async def _slot_and_stage(request: Request) -> tuple[Slot, Stage | None]:
     async with services(request).db.session() as db:
         slot = await get_visible_slot(db, path_int(request, "slot_id"), principal(request))
@@ -208,6 +215,7 @@ async def watch_page(request: Request) -> Response:
             "moderator": who.is_moderator,
             "user_id": who.user_id,
             "preview": may_manage(who, slot),
+            "ice_servers": page_ice_servers(svc.settings, who),
         },
     })
 
@@ -251,7 +259,7 @@ async def golive_page(request: Request) -> Response:
             "whip": f"/whip/{slot.id}",
             "token": token_of(svc.secret_key, slot),
             "state": slot.state,
-            "ice_servers": [s.as_dict() for s in svc.settings.ice_servers],
+            "ice_servers": page_ice_servers(svc.settings, who),
             "green_room_minutes": svc.settings.green_room_minutes,
             "starts_at": slot.starts_at.isoformat(),
         },

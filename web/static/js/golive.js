@@ -154,6 +154,7 @@
       whip = new window.cloudexpo.WhipClient(data.whip, data.token, data.ice_servers);
       try {
         const pc = await whip.publish(stream);
+        data.ice_servers = whip.iceServers;  // fresh TURN credentials from the answer, for the next start
         pc.addEventListener("connectionstatechange", function () { setText("conn-state", pc.connectionState); setText("ice-state", pc.connectionState); });
         stopBtn.disabled = false;
         if (whip.state) airState(whip.state);

@@ -53,6 +53,7 @@
     const video = document.getElementById("player-video");
     const player = $('[data-role="player"]');
     let state = data.state, client = null, playing = false, retry = null, attempt = 0;
+    let iceServers = data.ice_servers || [];  // TURN credentials minted for this page; each answer brings fresher ones
 
     const show = function (name) {
       player.querySelectorAll("[data-msg]").forEach(function (el) { el.hidden = el.dataset.msg !== name; });
@@ -78,7 +79,7 @@
       stop();
       playing = true;
       show(attempt ? "reconnecting" : "connecting");
-      const mine = new window.cloudexpo.WhepClient(data.whep);
+      const mine = new window.cloudexpo.WhepClient(data.whep, { iceServers: iceServers });
       client = mine;
       client.onstate = function (cs) {
         if (client !== mine || !(state === "live" || (state === "green_room" && data.preview))) return;
@@ -89,7 +90,8 @@
         }
       };
       try {
-        await client.play(video);
+        await mine.play(video);
+        if (mine.linkedIceServers.length) iceServers = mine.linkedIceServers;
       } catch (err) {
         playing = false;
         if (err.blocked) { show("blocked"); return; }

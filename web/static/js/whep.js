@@ -1,4 +1,5 @@
 // WHEP client: receive a live broadcast (recvonly offer, 201 + Location, DELETE to leave).
+// options.iceServers: STUN/TURN servers for RTCPeerConnection (the page's). Needs ice.js.
 (function () {
   "use strict";
   window.cloudexpo = window.cloudexpo || {};
@@ -6,7 +7,7 @@
   class WhepClient {
     constructor(url, options) {
       this.url = url; this.options = options || {};
-      this.pc = null; this.location = null; this.stream = null;
+      this.pc = null; this.location = null; this.stream = null; this.linkedIceServers = [];
       this.onstate = null;
     }
     async play(video) {
@@ -24,7 +25,8 @@
       const self = this;
       pc.addEventListener("connectionstatechange", function () { if (self.onstate) self.onstate(pc.connectionState); });
       await pc.setLocalDescription(await pc.createOffer());
-      await window.cloudexpo.waitForIce(pc, 2000);
+      // Relay candidates over TCP/TLS take a round trip or two to the TURN server.
+      await window.cloudexpo.waitForIce(pc, (this.options.iceServers || []).length ? 3000 : 2000);
       const headers = { "Content-Type": "application/sdp" };
       if (this.options.token) headers["Authorization"] = "Bearer " + this.options.token;
       // A moderator's or the booth staff's green-room preview rides on the sign-in cookie,
@@ -39,6 +41,8 @@
         const err = new Error(detail || ("WHEP answered " + res.status)); err.status = res.status; throw err;
       }
       this.location = res.headers.get("Location");
+      // The ICE servers this answer names (TURN with a fresh credential), for the next attempt.
+      this.linkedIceServers = window.cloudexpo.linkIceServers(res.headers.get("Link"));
       await pc.setRemoteDescription({ type: "answer", sdp: text });
       return pc;
     }
@@ -50,14 +54,5 @@
     }
   }
 
-  if (!window.cloudexpo.waitForIce) {
-    window.cloudexpo.waitForIce = function (pc, ms) {
-      if (pc.iceGatheringState === "complete") return Promise.resolve();
-      return new Promise(function (resolve) {
-        const t = setTimeout(resolve, ms || 2000);
-        pc.addEventListener("icegatheringstatechange", function () { if (pc.iceGatheringState === "complete") { clearTimeout(t); resolve(); } });
-      });
-    };
-  }
   window.cloudexpo.WhepClient = WhepClient;
 })();

@@ -1,34 +1,9 @@
 // WHIP client (RFC 9725): publish a MediaStream to a WHIP endpoint with a bearer token.
 // Non-trickle: the offer carries every ICE candidate (we wait for gathering to finish).
+// Needs ice.js.
 (function () {
   "use strict";
   window.cloudexpo = window.cloudexpo || {};
-
-  function waitForIce(pc, timeoutMs) {
-    if (pc.iceGatheringState === "complete") return Promise.resolve();
-    return new Promise(function (resolve) {
-      const done = function () { pc.removeEventListener("icegatheringstatechange", check); clearTimeout(timer); resolve(); };
-      const check = function () { if (pc.iceGatheringState === "complete") done(); };
-      const timer = setTimeout(done, timeoutMs || 3000);
-      pc.addEventListener("icegatheringstatechange", check);
-    });
-  }
-
-  function linkIceServers(header) {
-    // Link: <stun:host>; rel="ice-server", <turn:host>; rel="ice-server"; username="u"; credential="p"
-    const out = [];
-    if (!header) return out;
-    header.split(/,(?=\s*<)/).forEach(function (part) {
-      const m = part.match(/<([^>]+)>/);
-      if (!m || !/rel="?ice-server"?/.test(part)) return;
-      const server = { urls: m[1] };
-      const u = part.match(/username="([^"]*)"/); const c = part.match(/credential="([^"]*)"/);
-      if (u) server.username = u[1];
-      if (c) server.credential = c[1];
-      out.push(server);
-    });
-    return out;
-  }
 
   class WhipClient {
     constructor(url, token, iceServers) {
@@ -54,7 +29,7 @@
         }
       }
       await pc.setLocalDescription(await pc.createOffer());
-      await waitForIce(pc, 3000);
+      await window.cloudexpo.waitForIce(pc, 3000);
       const res = await fetch(this.url, {
         method: "POST",
         headers: { "Content-Type": "application/sdp", "Authorization": "Bearer " + this.token },
@@ -69,6 +44,9 @@
       }
       this.location = res.headers.get("Location");
       this.state = res.headers.get("X-Slot-State");
+      // Fresh TURN credentials for the next publish (a reconnect may come after these expire).
+      const linked = window.cloudexpo.linkIceServers(res.headers.get("Link"));
+      if (linked.length) this.iceServers = linked;
       await pc.setRemoteDescription({ type: "answer", sdp: text });
       return pc;
     }
@@ -83,6 +61,4 @@
   }
 
   window.cloudexpo.WhipClient = WhipClient;
-  window.cloudexpo.waitForIce = waitForIce;
-  window.cloudexpo.linkIceServers = linkIceServers;
 })();
