@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,15 +40,64 @@ def require_chromium() -> None:
     pytest.skip("system Chromium not installed")
 
 
+def wait_until(page: Any, expression: str, timeout: float = 30000) -> Any:
+    """Wait until ``expression`` is truthy in the page, without eval in the page.
+
+    Playwright's ``wait_for_function`` evaluates its predicate with ``eval``,
+    which our Content-Security-Policy (no 'unsafe-eval') refuses, while
+    ``page.evaluate`` goes through the DevTools protocol.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout:.0f} ms: {expression}")
+        page.wait_for_timeout(50)
+
+
+def _watch_csp(browser: Any, violations: list[str]) -> None:
+    """Collect every Content-Security-Policy violation any page of ``browser`` reports."""
+
+    def watch(page: Any) -> None:
+        def on_console(message: Any) -> None:
+            if "Content Security Policy" in message.text:
+                violations.append(f"{page.url}: {message.text}")
+
+        page.on("console", on_console)
+
+    new_context, new_page = browser.new_context, browser.new_page
+
+    def watched_context(*args: Any, **kwargs: Any) -> Any:
+        context = new_context(*args, **kwargs)
+        context.on("page", watch)
+        return context
+
+    def watched_page(*args: Any, **kwargs: Any) -> Any:
+        page = new_page(*args, **kwargs)
+        watch(page)
+        return page
+
+    browser.new_context, browser.new_page = watched_context, watched_page
+
+
 @contextmanager
 def chromium(extra_args: list[str] | None = None) -> Iterator[Any]:
-    """A headless system Chromium; yields the Playwright Browser."""
+    """A headless system Chromium; yields the Playwright Browser.
+
+    Every page it opens is watched for Content-Security-Policy violations:
+    a page that loads or runs something our policy refuses fails the test.
+    """
     require_chromium()
     from playwright.sync_api import sync_playwright
 
+    violations: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + (extra_args or []))
+        _watch_csp(browser, violations)
         try:
             yield browser
         finally:
             browser.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)

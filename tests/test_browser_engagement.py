@@ -16,7 +16,7 @@ import pytest
 from booths.engagement.models import MeetingSlot
 from cloudexpo import accounts
 from cloudexpo.app import open_services
-from tests.browser_support import chromium
+from tests.browser_support import chromium, wait_until
 from tests.conftest import PASSWORD, LiveServer, live_settings, serve_app
 from tests.test_engagement_support import Inbox, make_expo, smtp_inbox
 
@@ -103,7 +103,7 @@ def test_visitor_and_exhibitor_in_the_browser(expo_server: LiveServer, mail_serv
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.goto(f"{url}/booths/1A-001?src=qr")
-        page.wait_for_function("window.cloudexpoEngagement === true")
+        wait_until(page, "window.cloudexpoEngagement === true")
         bookmark = page.locator(".engage-panel button.bookmark")
         bookmark.click()
         try:
@@ -167,7 +167,7 @@ def test_visitor_and_exhibitor_in_the_browser(expo_server: LiveServer, mail_serv
         assert 'data-value="1"' in qr_chart.text()
         staff.goto(f"{url}/dashboard/analytics?days=7")
         assert staff.locator("[data-metric=visitors]").inner_text() == "1"
-        staff.wait_for_function("[...document.querySelectorAll('img[data-chart]')].every(i => i.complete && i.naturalWidth > 0)")
+        wait_until(staff, "[...document.querySelectorAll('img[data-chart]')].every(i => i.complete && i.naturalWidth > 0)")
         _shots(staff, artifacts, "analytics", "zh-Hans")
         staff.goto(f"{url}/booths/{seed['booth']}/poster")
         staff.screenshot(path=str(artifacts / "engagement-poster-zh-Hans-1280.png"), full_page=True)

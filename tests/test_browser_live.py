@@ -15,7 +15,7 @@ from cloudexpo import accounts
 from cloudexpo.app import import_models
 from cloudexpo.services import Services
 from streaming.seed import seed_programme
-from tests.browser_support import chromium
+from tests.browser_support import chromium, wait_until
 from tests.conftest import PASSWORD
 from tests.live_support import make_slot
 
@@ -58,25 +58,25 @@ def test_go_live_from_the_browser_and_watch(live_server: Any, artifacts: Path) -
         golive.goto(f"{base}/dashboard/live/{slot_id}?lang=en")
         assert golive.text_content('[data-role="air-state"]') in ("Scheduled", "Green room")
         golive.click('[data-role="use-camera"]')
-        golive.wait_for_function("document.getElementById('preview-video').videoWidth > 0", timeout=15000)
+        wait_until(golive, "document.getElementById('preview-video').videoWidth > 0", timeout=15000)
         golive.click('[data-role="start"]')
-        golive.wait_for_function("document.querySelector('[data-role=conn-state]').textContent === 'connected'", timeout=20000)
-        golive.wait_for_function("document.querySelector('[data-role=bitrate]').textContent.includes('kbit')", timeout=15000)
-        golive.wait_for_function("document.querySelector('[data-role=air-state]').classList.contains('live')", timeout=10000)
+        wait_until(golive, "document.querySelector('[data-role=conn-state]').textContent === 'connected'", timeout=20000)
+        wait_until(golive, "document.querySelector('[data-role=bitrate]').textContent.includes('kbit')", timeout=15000)
+        wait_until(golive, "document.querySelector('[data-role=air-state]').classList.contains('live')", timeout=10000)
         assert golive.text_content('[data-role="air-state"]') == "Live"
 
         viewer_context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True, has_touch=True)
         watch = viewer_context.new_page()
         watch.on("pageerror", lambda exc: errors.append(f"watch: {exc} {exc.stack}"))
         watch.goto(f"{base}/live/{slot_id}")
-        watch.wait_for_function("document.getElementById('player-video').videoWidth > 0", timeout=20000)
+        wait_until(watch, "document.getElementById('player-video').videoWidth > 0", timeout=20000)
         first = watch.evaluate("document.getElementById('player-video').currentTime")
         watch.wait_for_timeout(1500)
         second = watch.evaluate("document.getElementById('player-video').currentTime")
         assert second > first, (first, second)
         size = watch.evaluate("[document.getElementById('player-video').videoWidth, document.getElementById('player-video').videoHeight]")
         assert size[0] > 0 and size[1] > 0
-        watch.wait_for_function("Number(document.querySelector('[data-role=viewers]').textContent) >= 1", timeout=10000)
+        wait_until(watch, "Number(document.querySelector('[data-role=viewers]').textContent) >= 1", timeout=10000)
         golive.wait_for_timeout(1000)
         golive.screenshot(path=str(artifacts / "live-golive.png"), full_page=True)
         watch.screenshot(path=str(artifacts / "live-watch-phone.png"), full_page=True)
@@ -93,7 +93,7 @@ def test_go_live_from_the_browser_and_watch(live_server: Any, artifacts: Path) -
         _sign_in(moderator, base, "mod@example.org")
         control = moderator.new_page()
         control.goto(f"{base}/moderate/live?lang=en")
-        control.wait_for_function("document.querySelector('[data-role=updated]').textContent !== ''", timeout=10000)
+        wait_until(control, "document.querySelector('[data-role=updated]').textContent !== ''", timeout=10000)
         control.screenshot(path=str(artifacts / "live-control-room.png"), full_page=True)
 
         # the broadcaster stops: the watcher sees the end

@@ -19,7 +19,7 @@ from cloudexpo.services import Services
 from streaming.models import ChatMessage
 from streaming.replay_models import Replay
 from streaming.replays import put_captions
-from tests.browser_support import chromium
+from tests.browser_support import chromium, wait_until
 from tests.live_support import make_slot as make_live_slot
 from tests.media_flash import flash_tracks
 from tests.test_replay_api import make_recording
@@ -73,11 +73,11 @@ def test_replay_plays_with_captions_and_chat_in_sync(live_server: Any, artifacts
         except Exception:
             page.screenshot(path=str(artifacts / "replay-failed.png"), full_page=True)
             raise AssertionError((errors, console, page.evaluate(f"fetch('/api/replays/{slot_id}').then(r => r.text())"))) from None
-        page.wait_for_function("document.getElementById('replay-video').readyState >= 2", timeout=15000)
+        wait_until(page, "document.getElementById('replay-video').readyState >= 2", timeout=15000)
         page.evaluate("document.getElementById('replay-video').play()")
-        page.wait_for_function("document.getElementById('replay-video').currentTime > 1.3", timeout=15000)
+        wait_until(page, "document.getElementById('replay-video').currentTime > 1.3", timeout=15000)
         # captions: the cue is active and shown
-        page.wait_for_function(
+        wait_until(page,
             "(() => { const t = document.getElementById('replay-video').textTracks[0];"
             " return t && t.mode === 'showing' && t.activeCues && t.activeCues.length > 0"
             " && t.activeCues[0].text.includes('Hello from the replay'); })()", timeout=10000)
@@ -86,10 +86,10 @@ def test_replay_plays_with_captions_and_chat_in_sync(live_server: Any, artifacts
         page.screenshot(path=str(artifacts / "replay-playing.png"), full_page=True)
         # seek to the middle: time continues from there, the later message appears on cue
         page.evaluate("document.getElementById('replay-video').currentTime = 4.0")
-        page.wait_for_function("document.getElementById('replay-video').currentTime > 4.6", timeout=15000)
+        wait_until(page, "document.getElementById('replay-video').currentTime > 4.6", timeout=15000)
         now = page.evaluate("document.getElementById('replay-video').currentTime")
         assert 4.0 <= now < 7.0, now
-        page.wait_for_function(
+        wait_until(page,
             "[...document.querySelectorAll('[data-role=replay-chat-list] li')].some(li => li.textContent.includes('late message'))",
             timeout=10000)
         at = page.evaluate("document.getElementById('replay-video').currentTime")
@@ -165,12 +165,12 @@ def test_rewind_during_a_live_broadcast(live_server: Any, artifacts: Path) -> No
             page.goto(f"{base}/live/{slot_id}?lang=en")
             if not _supports_hls(page):
                 pytest.skip("this Chromium has no H.264/AAC in MSE")
-            page.wait_for_function("document.getElementById('player-video').videoWidth > 0", timeout=20000)
+            wait_until(page, "document.getElementById('player-video').videoWidth > 0", timeout=20000)
             page.wait_for_timeout(5000)  # a few segments into the broadcast
             page.wait_for_selector('[data-role="replay-rewind"]:not([hidden])', timeout=10000)
             page.click('[data-role="rewind"]')
             page.wait_for_selector('[data-role="replay-player"]:not([hidden])', timeout=5000)
-            page.wait_for_function("document.getElementById('replay-video').currentTime > 0.5", timeout=15000)
+            wait_until(page, "document.getElementById('replay-video').currentTime > 0.5", timeout=15000)
             first = page.evaluate("document.getElementById('replay-video').currentTime")
             page.wait_for_timeout(1500)
             second = page.evaluate("document.getElementById('replay-video').currentTime")

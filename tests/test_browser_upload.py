@@ -13,7 +13,7 @@ from booths.exhibition.models import Booth, Exhibitor, Hall, Zone
 from booths.media.models import Asset
 from cloudexpo import accounts
 from cloudexpo.services import Services
-from tests.browser_support import chromium
+from tests.browser_support import chromium, wait_until
 from tests.conftest import PASSWORD, LiveServer
 from tests.test_media_support import make_video, pad_mp4
 
@@ -73,7 +73,7 @@ def test_video_upload_resumes_after_a_reload(live_server: LiveServer, artifacts:
         page.click("button[type=submit]")
         page.wait_for_selector(".who")
         page.goto(f"{live_server.url}/dashboard/booths/{booth_id}/media")
-        page.wait_for_function("document.getElementById('quota-text').textContent.includes('free')")
+        wait_until(page, "document.getElementById('quota-text').textContent.includes('free')")
         assert "2.1 GB" in page.locator("#quota-text").inner_text()  # the quota shows before anything starts
 
         # The first parts pass; then the network stalls (the rest are held).
@@ -106,12 +106,12 @@ def test_video_upload_resumes_after_a_reload(live_server: LiveServer, artifacts:
             route.abort("connectionreset")  # the network drops them
         page.unroute("**/storage/part/**")
         page.reload()
-        page.wait_for_function("document.getElementById('resume-notice').textContent.includes('interrupted')")
+        wait_until(page, "document.getElementById('resume-notice').textContent.includes('interrupted')")
         page.screenshot(path=str(artifacts / "media-upload-interrupted.png"), full_page=True)
         resumed: list[str] = []
         page.on("request", lambda r: resumed.append(r.url) if "/storage/part/" in r.url else None)
         page.set_input_files("#upload-file", str(video))
-        page.wait_for_function("document.getElementById('resume-notice').textContent.includes('Resuming')")
+        wait_until(page, "document.getElementById('resume-notice').textContent.includes('Resuming')")
         page.click("#upload-start")
         page.wait_for_selector("#media-app[data-upload-state='complete']", timeout=120_000)
         app = page.locator("#media-app")

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Mount
 from web import i18n, openapi
 from web.context import WebRuntime
 from web.errors import EXCEPTION_HANDLERS
+from web.headers import SecurityHeadersMiddleware
 from web.middleware import ContextMiddleware, PrincipalCache, RequestIdMiddleware, SessionlessAware
 from web.routes import (
     analytics,
@@ -101,6 +102,8 @@ def build_app(runtime: WebRuntime, extra_routes: Sequence[BaseRoute] = (), debug
         ],
         middleware=[
             Middleware(RequestIdMiddleware, registry=services.metrics),
+            Middleware(SecurityHeadersMiddleware, store_getter=lambda: services.store,
+                       https=settings.resolved_public_url.startswith("https://")),
             Middleware(
                 SessionlessAware,  # type: ignore[arg-type]
                 secret_key=services.secret_key,

@@ -36,6 +36,7 @@ from streaming.schedule import (
 from web.context import language, principal, services, streaming_runtime
 from web.errors import ApiError
 from web.forms import read_input
+from web.headers import GO_LIVE_PERMISSIONS
 from web.params import body_int, body_time, path_int
 from web.shapes.live import slot_json, slot_urls
 from web.templating import render
@@ -247,7 +248,7 @@ async def golive_page(request: Request) -> Response:
     svc = services(request)
     lang = language(request)
     urls = slot_urls(svc.settings.resolved_public_url, slot.id)
-    return render(request, "live/golive.html", {
+    page = render(request, "live/golive.html", {
         "slot": slot,
         "title": pick(slot.title, lang).text,
         "stage_name": pick(stage.name, lang).text if stage else "",
@@ -264,6 +265,8 @@ async def golive_page(request: Request) -> Response:
             "starts_at": slot.starts_at.isoformat(),
         },
     })
+    page.headers["Permissions-Policy"] = GO_LIVE_PERMISSIONS  # camera, microphone and screen: only here
+    return page
 
 
 routes: list[BaseRoute] = [

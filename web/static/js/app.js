@@ -9,6 +9,13 @@
       toggle.setAttribute("aria-expanded", String(open));
     });
   }
+  // Behaviour declared in the markup (the Content-Security-Policy allows no inline handlers).
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { if (select.form) select.form.submit(); });
+  });
   // Every fetch() from our pages carries the CSRF token of this session.
   const meta = document.querySelector('meta[name="csrf-token"]');
   window.cloudexpo = window.cloudexpo || {};
