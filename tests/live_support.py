@@ -1,9 +1,13 @@
-"""Helpers for the live tests: stages and slots straight in the database."""
+"""Helpers for the live tests: stages and slots straight in the database, a publisher in a thread."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import threading
 from typing import Any
+
+import httpx
 
 from cloudexpo.services import Services
 from streaming.models import Slot, StageKind
@@ -45,3 +49,45 @@ async def slot_row(services: Services, slot_id: int) -> Slot:
         slot = await db.get(Slot, slot_id)
         assert slot is not None
         return slot
+
+
+class PublisherThread(threading.Thread):
+    """An aiortc publisher of the flash card over the real WHIP endpoint, in its own loop."""
+
+    def __init__(self, base: str, slot_id: int, token: str) -> None:
+        super().__init__(daemon=True)
+        self.base, self.slot_id, self.token = base, slot_id, token
+        self.stop_event = threading.Event()
+        self.started = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except BaseException as exc:
+            self.error = exc
+            self.started.set()
+
+    async def _run(self) -> None:
+        from streaming import testsource as ts
+        from tests.media_flash import flash_tracks
+
+        location = ""
+
+        async def signal(offer: str) -> str:
+            nonlocal location
+            async with httpx.AsyncClient() as http:
+                response = await http.post(f"{self.base}/whip/{self.slot_id}", content=offer,
+                                           headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {self.token}"})
+                assert response.status_code == 201, response.text
+                location = response.headers["location"]
+                return response.text
+
+        video, audio = flash_tracks()
+        publisher = await ts.make_publisher(video, audio, signal)
+        self.started.set()
+        await asyncio.to_thread(self.stop_event.wait)
+        async with httpx.AsyncClient() as http:
+            await http.delete(location if location.startswith("http") else self.base + location,
+                              headers={"Authorization": f"Bearer {self.token}"})
+        await publisher.close()

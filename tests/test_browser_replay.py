@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,8 @@ from streaming.models import ChatMessage
 from streaming.replay_models import Replay
 from streaming.replays import put_captions
 from tests.browser_support import chromium, wait_until
+from tests.live_support import PublisherThread
 from tests.live_support import make_slot as make_live_slot
-from tests.media_flash import flash_tracks
 from tests.test_replay_api import make_recording
 from tests.test_replay_media import make_slot
 
@@ -102,47 +101,6 @@ def test_replay_plays_with_captions_and_chat_in_sync(live_server: Any, artifacts
         assert not errors, errors
 
 
-class _Publisher(threading.Thread):
-    """An aiortc publisher of the flash card over the real WHIP endpoint, in its own loop."""
-
-    def __init__(self, base: str, slot_id: int, token: str) -> None:
-        super().__init__(daemon=True)
-        self.base, self.slot_id, self.token = base, slot_id, token
-        self.stop_event = threading.Event()
-        self.started = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            asyncio.run(self._run())
-        except BaseException as exc:
-            self.error = exc
-            self.started.set()
-
-    async def _run(self) -> None:
-        from streaming import testsource as ts
-
-        location = ""
-
-        async def signal(offer: str) -> str:
-            nonlocal location
-            async with httpx.AsyncClient() as http:
-                response = await http.post(f"{self.base}/whip/{self.slot_id}", content=offer,
-                                           headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {self.token}"})
-                assert response.status_code == 201, response.text
-                location = response.headers["location"]
-                return response.text
-
-        video, audio = flash_tracks()
-        publisher = await ts.make_publisher(video, audio, signal)
-        self.started.set()
-        await asyncio.to_thread(self.stop_event.wait)
-        async with httpx.AsyncClient() as http:
-            await http.delete(location if location.startswith("http") else self.base + location,
-                              headers={"Authorization": f"Bearer {self.token}"})
-        await publisher.close()
-
-
 def test_rewind_during_a_live_broadcast(live_server: Any, artifacts: Path) -> None:
     async def seed() -> tuple[int, str]:
         import_models()
@@ -154,7 +112,7 @@ def test_rewind_during_a_live_broadcast(live_server: Any, artifacts: Path) -> No
 
     slot_id, token = asyncio.run(seed())
     base = live_server.url
-    publisher = _Publisher(base, slot_id, token)
+    publisher = PublisherThread(base, slot_id, token)
     publisher.start()
     assert publisher.started.wait(30) and publisher.error is None, publisher.error
     try:
