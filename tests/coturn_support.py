@@ -81,15 +81,19 @@ def _listening(port: int) -> bool:
 
 
 @contextmanager
-def run_coturn(folder: Path) -> Iterator[Coturn]:
-    """``turnserver`` with use-auth-secret on 127.0.0.1, relaying to loopback peers only."""
+def run_coturn(folder: Path, config: Path | None = None) -> Iterator[Coturn]:
+    """``turnserver`` with use-auth-secret on 127.0.0.1, relaying to loopback peers only.
+
+    With ``config`` (``infra/turnserver.conf``) coturn reads that file first; the flags
+    here, which win over it, keep it on 127.0.0.1 with this test's ports and secret.
+    """
     binary = require_turnserver()
     folder.mkdir(parents=True, exist_ok=True)
     cert, key, spki = self_signed(folder)
     server = Coturn(port=free_port(), tls_port=free_port(), secret=secrets.token_hex(16), log=folder / "turnserver.log", cert=cert, spki=spki)
     args = [
         binary,
-        "-n",  # no configuration file: every setting is on this command line
+        *(["-c", str(config)] if config is not None else ["-n"]),  # -n: no configuration file at all
         "--listening-ip=127.0.0.1",
         "--relay-ip=127.0.0.1",
         f"--listening-port={server.port}",

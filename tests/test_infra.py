@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from cloudexpo.settings import SETTINGS
+from cloudexpo.settings import SETTINGS, load_settings
 
 INFRA = Path(__file__).resolve().parent.parent / "infra"
 KNOWN = {f"CLOUDEXPO_{s.name.upper()}" for s in SETTINGS}
@@ -41,3 +41,43 @@ def test_sample_env_sets_the_values_every_node_must_share() -> None:
     sample = (INFRA / "cloudexpo.env.sample").read_text()
     for name in ("CLOUDEXPO_SECRET_KEY", "CLOUDEXPO_PUBLIC_URL", "CLOUDEXPO_ICE_HOSTS"):
         assert re.search(rf"^{name}=", sample, re.M), name
+
+
+def conf_lines(text: str) -> dict[str, list[str]]:
+    """coturn's ``name[=value]`` lines (comments dropped), value lists per name."""
+    lines: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, value = line.partition("=")
+            lines.setdefault(name.strip(), []).append(value.strip())
+    return lines
+
+
+def test_sample_env_is_valid_settings_and_its_turn_urls_match_coturn() -> None:
+    sample = dict(re.findall(r"^(CLOUDEXPO_[A-Z0-9_]+)=(.*)$", (INFRA / "cloudexpo.env.sample").read_text(), re.M))
+    settings = load_settings({k: v for k, v in sample.items() if k not in NOT_SETTINGS})
+    assert settings.turn_secret and settings.turn_urls
+    conf = conf_lines((INFRA / "turnserver.conf").read_text())
+    ports = {"turn": conf["listening-port"][0], "turns": conf["tls-listening-port"][0]}
+    for url in settings.turn_urls:
+        scheme, _, rest = url.partition(":")
+        assert rest.split("?")[0].rsplit(":", 1)[1] == ports[scheme], url
+    assert {u.partition("?")[2] for u in settings.turn_urls if u.startswith("turn:")} == {"transport=udp", "transport=tcp"}
+
+
+def test_coturn_checks_the_apps_minted_credentials_and_relays_to_public_peers_only() -> None:
+    conf = conf_lines((INFRA / "turnserver.conf").read_text())
+    assert "use-auth-secret" in conf and conf["realm"]
+    # the secret comes from the same variable the app signs with; no static accounts
+    assert not {"static-auth-secret", "lt-cred-mech", "user", "userdb"} & set(conf)
+    coturn = yaml.safe_load((INFRA / "compose.yaml").read_text())["services"]["coturn"]
+    assert "--static-auth-secret=${CLOUDEXPO_TURN_SECRET}" in coturn["command"]
+    assert "-c" in coturn["command"] and "/etc/coturn/turnserver.conf" in coturn["command"]
+    # production relays no loopback (coturn's default), multicast or private peers
+    assert not {"allow-loopback-peers", "no-loopback-peers"} & set(conf)
+    assert "no-multicast-peers" in conf and "no-tcp-relay" in conf
+    denied = " ".join(conf["denied-peer-ip"])
+    for private in ("10.0.0.0-", "172.16.0.0-", "192.168.0.0-", "169.254.0.0-", "fc00::-"):
+        assert private in denied, private
+    assert {"no-tlsv1", "no-tlsv1_1", "cert", "pkey"} <= set(conf)

@@ -26,6 +26,7 @@ from tests.coturn_support import Coturn, run_coturn
 from tests.live_support import PublisherThread, make_slot
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
+INFRA = Path(__file__).resolve().parent.parent / "infra"
 
 # The page's RTCPeerConnection, as on a network where only the TURN server is reachable.
 FORCE_RELAY = """
@@ -150,3 +151,18 @@ async def test_coturn_takes_minted_credentials_and_refuses_expired_or_foreign_on
         with pytest.raises(TransactionFailed) as refused:
             await _allocate(coturn, username, password, transport)
         assert refused.value.response.attributes["ERROR-CODE"][0] == 401
+
+
+async def test_the_deployment_config_runs_in_coturn_and_takes_minted_credentials(tmp_path: Path) -> None:
+    """``infra/turnserver.conf`` as compose runs it, moved to 127.0.0.1 and this test's ports."""
+    with run_coturn(tmp_path / "coturn", config=INFRA / "turnserver.conf") as coturn:
+        settings = Settings(turn_urls=[f"turn:127.0.0.1:{coturn.port}"], turn_secret=coturn.secret)
+        [server] = client_ice_servers(settings, "session-1")
+        assert server.username and server.credential
+        for transport in ("udp", "tcp", "tls"):
+            host, _ = await _allocate(coturn, server.username, server.credential, transport)
+            assert host == "127.0.0.1"
+        with pytest.raises(TransactionFailed):
+            await _allocate(coturn, *mint("change-me", "session-2", 600, time.time()), "udp")
+        log = coturn.log_text()
+    assert "CONFIG ERROR" not in log and "Bad configuration" not in log, log[:3000]
