@@ -24,6 +24,7 @@ from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtp import RtpPacket
 from PIL import Image
 
+from streaming import aiortc_internals
 from streaming.peers import accept_answer, create_offer, new_peer_connection
 from streaming.testsource import draw_test_card, prefer_codec
 
@@ -138,18 +139,16 @@ class CountingReceiver(RTCRtpReceiver):
 
     @classmethod
     def install(cls, receiver: RTCRtpReceiver) -> CountingReceiver:
-        receiver.__class__ = cls
-        assert isinstance(receiver, CountingReceiver)
-        receiver.seqs = {}
-        return receiver
+        counting = aiortc_internals.become(receiver, cls)
+        counting.seqs = {}
+        return counting
 
     async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
-        if not self._RTCRtpReceiver__started:  # type: ignore[attr-defined]
-            self.transport._register_rtp_receiver(self, parameters)
-            self._RTCRtpReceiver__started = True  # type: ignore[attr-defined]
+        if not aiortc_internals.receiver_started(self):
+            aiortc_internals.mark_receiver_started(self, parameters)
 
     async def stop(self) -> None:
-        self.transport._unregister_rtp_receiver(self)
+        aiortc_internals.unregister_receiver(self)
 
     def _handle_disconnect(self) -> None:
         pass

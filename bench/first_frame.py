@@ -57,7 +57,7 @@ from bench._common import (
     signal,
     start_engine_publisher,
 )
-from streaming import forwarder
+from streaming import aiortc_internals, forwarder
 from streaming.engine import MediaEngine
 from streaming.payloads import h264_inspect
 from streaming.peers import accept_answer, answer_offer, create_offer, new_peer_connection
@@ -75,10 +75,9 @@ class StampingReceiver(RTCRtpReceiver):
 
     @classmethod
     def install(cls, receiver: RTCRtpReceiver, stamps: dict[str, float]) -> StampingReceiver:
-        receiver.__class__ = cls
-        assert isinstance(receiver, StampingReceiver)
-        receiver.stamps = stamps
-        return receiver
+        stamping = aiortc_internals.become(receiver, cls)
+        stamping.stamps = stamps
+        return stamping
 
     async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
         stamps = self.stamps

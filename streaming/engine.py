@@ -33,6 +33,7 @@ from aiortc import RTCPeerConnection
 from aiortc.codecs import is_rtx
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
+from . import aiortc_internals as internals
 from .errors import AlreadyPublishing, SessionNotFound, StreamNotLive, UnusableOffer
 from .forwarder import ForwardingReceiver, ForwardingSender, PacketSink, TrackForwarder
 from .peers import answer_offer, new_peer_connection
@@ -153,6 +154,7 @@ class MediaEngine:
         keyframe_request_interval: float = 0.5,
         connect_timeout: float = 30.0,
     ) -> None:
+        internals.check()  # an aiortc that is not the pinned one fails here, at start-up, saying what changed
         self.ice_servers = list(ice_servers)
         self.ice_hosts = list(ice_hosts)
         self.grace_period = grace_period
@@ -208,9 +210,10 @@ class MediaEngine:
                 if choice is None or transceiver.kind in publisher.receivers:
                     transceiver.direction = "inactive"
                     continue
-                transceiver._codecs = _only(transceiver._codecs, choice.payload_type)
-                if not transceiver._codecs:
+                codecs = _only(internals.transceiver_codecs(transceiver), choice.payload_type)
+                if not codecs:
                     raise UnusableOffer(f"no {transceiver.kind} codec we forward in the offer")
+                internals.set_transceiver_codecs(transceiver, codecs)
                 receiver = ForwardingReceiver.install(
                     transceiver.receiver, stream.tracks[transceiver.kind], is_current, self._decoded
                 )
@@ -288,11 +291,13 @@ class MediaEngine:
                     transceiver.direction = "inactive"
                     continue
                 choice = pick_codec(
-                    forwardable_codecs(track.kind, transceiver._codecs), track.codec
+                    forwardable_codecs(track.kind, internals.transceiver_codecs(transceiver)), track.codec
                 )
                 if choice is None:
                     raise UnusableOffer(f"the offer cannot receive {track.codec.describe()}")
-                transceiver._codecs = _only(transceiver._codecs, choice.payload_type)
+                internals.set_transceiver_codecs(
+                    transceiver, _only(internals.transceiver_codecs(transceiver), choice.payload_type)
+                )
                 transceiver.direction = "sendonly"
                 viewer.senders[transceiver.kind] = ForwardingSender.install(
                     transceiver.sender, track

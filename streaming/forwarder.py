@@ -3,9 +3,9 @@
 One :class:`TrackForwarder` per stream and kind (audio, video) keeps the
 stream's *output* numbering: sequence numbers and timestamps that stay
 continuous when a publisher takes over from another (offsets are rebased on a
-new publisher SSRC). Each incoming packet is turned once into an entry (its
-header pieces, its payload and the whole output packet with payload type and
-SSRC left blank) kept in a ring for retransmission; each viewer then copies
+new publisher SSRC). Each incoming packet is turned once into an
+:data:`OutputPacket` (the whole output RTP packet with payload type and SSRC
+left blank) kept in a ring for retransmission; each viewer then copies
 that packet into a buffer of its own, writes its payload type and SSRC, has
 libsrtp protect it in place with its own session and hands a view of the
 result to its UDP socket, with no await, no queue and no per-viewer Python
@@ -14,7 +14,8 @@ dropped (their ids are the publisher's; viewers demultiplex by the SSRC in our
 answer).
 
 Publisher side, :class:`ForwardingReceiver` takes the place of aiortc's
-``RTCRtpReceiver`` on the engine's connections: it keeps aiortc's receiver
+``RTCRtpReceiver`` on the engine's connections (through
+:mod:`streaming.aiortc_internals`, the one place that reaches aiortc's private parts): it keeps aiortc's receiver
 reports, REMB (from abs-send-time, never below REMB_FLOOR) and NACK generation towards the publisher,
 but starts no decoder thread and hands packets straight to the forwarder
 instead of to the jitter buffer.
@@ -39,7 +40,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-import pylibsrtp
 from aiortc import clock
 from aiortc.codecs import is_rtx
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters, RTCRtpSendParameters
@@ -63,9 +63,8 @@ from aiortc.rtp import (
     pack_remb_fci,
     unwrap_rtx,
 )
-from pylibsrtp._binding import ffi as _srtp_ffi
-from pylibsrtp._binding import lib as _srtp_lib
 
+from . import aiortc_internals as internals
 from .payloads import INSPECTORS
 from .sdp import CodecChoice
 
@@ -85,15 +84,17 @@ REMB_INTERVAL = 0.2  # seconds between REMBs to a publisher, unless the estimate
 # for less than this: real congestion on the publisher's uplink shows as loss in
 # our receiver reports, which the publisher's own loss-based control obeys.
 REMB_FLOOR = 3_000_000
-_B0 = [bytes([0x80 | cc]) for cc in range(16)]  # V=2, no padding, no extension, CSRC count
+_BYTE0 = [bytes([0x80 | cc]) for cc in range(16)]  # the RTP header's first byte: V=2, no padding, no extension, CSRC count
 _SEQ_TS = struct.Struct("!HI")
 _NTP_PER_SECOND = 1 << 32
 
-_SRTP_MAX_IN = 1500 - pylibsrtp.SRTP_MAX_TRAILER_LEN  # what fits in a session's buffer
+_SRTP_MAX_IN = internals.SRTP_MAX_IN  # what fits in our libsrtp buffer
 
-# An output packet: (output sequence number, byte 0, marker, seq+ts bytes, CSRCs+payload,
-# the whole RTP packet with payload type 0 and SSRC 0 for each viewer to fill in)
-Entry = tuple[int, bytes, int, bytes, bytes, bytes]
+#: A packet as the forwarder sends it, made once per incoming packet and kept in the ring:
+#: ``(output sequence number, marker bit (0 or 1), RTP packet)``, the RTP packet with the
+#: output numbering and its payload type and SSRC left 0 for each viewer to fill in.
+#: A plain tuple: the hot path unpacks it with no attribute lookups.
+OutputPacket = tuple[int, int, bytes]
 
 # Measurement hook (bench/latency.py): when set, called once per forwarded media packet
 # as ``probe(kind, input ssrc, input seq, perf_counter_ns() at on_packet entry, viewers)``
@@ -128,120 +129,118 @@ class PacketSink(Protocol):
 class ViewerOutput:
     """One viewer's end of a track: its SSRC, payload type, SRTP session and socket.
 
-    The hot path (:meth:`send`) copies the entry's ready-made packet into a buffer
-    of its own, writes its payload type and SSRC into it, has libsrtp protect it
+    The hot path (:meth:`send`) copies the ready-made packet into a buffer of
+    its own, writes its payload type and SSRC into it, has libsrtp protect it
     in place (no Python objects in between) and hands a view of the result to the
     ICE pair's UDP socket. What asyncio's transport would do differently (a full
     socket buffer, an error, data already queued) goes through the transport.
+    Everything it needs of aiortc is resolved once, when the viewer connects.
     """
 
     __slots__ = (
-        "addr",
-        "backlog",
+        "byte1",
+        "catch_up",
         "dtls",
-        "nominated",
+        "nominated_pairs",
         "octets",
         "packets",
         "pair",
         "protect",
-        "pt_bytes",
-        "pt_marker",
+        "remote_addr",
         "sender",
-        "sendto",
-        "sock_sendto",
-        "srtp",
-        "srtp_buf",
-        "srtp_len",
+        "socket_backlog",
+        "socket_sendto",
+        "srtp_buffer",
+        "srtp_length",
+        "srtp_session",
         "srtp_view",
         "ssrc",
         "ssrc_bytes",
-        "tx_queue",
+        "transport_sendto",
     )
 
     def __init__(
-        self, sender: ForwardingSender, dtls: RTCDtlsTransport, pt: int, ssrc: int
+        self, sender: ForwardingSender, dtls: RTCDtlsTransport, payload_type: int, ssrc: int
     ) -> None:
         self.sender = sender
         self.dtls = dtls
         self.ssrc = ssrc
-        self.pt_bytes = (bytes([pt]), bytes([0x80 | pt]))
-        self.pt_marker = (pt, 0x80 | pt)
+        # the RTP header's second byte (marker bit and payload type) for marker 0 and 1
+        self.byte1 = (payload_type, 0x80 | payload_type)
         self.ssrc_bytes = struct.pack("!I", ssrc)
-        session = dtls._tx_srtp
-        self.protect: Callable[[bytes], bytes] = session.protect
-        # libsrtp called directly on a buffer of our own (pylibsrtp 1.0 internals, pinned);
-        # the session object is kept alive by self.protect
-        self.srtp: Any = session._srtp[0]
-        self.srtp_buf: Any = _srtp_ffi.new("char[]", 1500)
-        self.srtp_view = memoryview(_srtp_ffi.buffer(self.srtp_buf))
-        self.srtp_len: Any = _srtp_ffi.new("int *")
-        self.nominated: dict[int, Any] = dtls.transport._connection._nominated
+        srtp = internals.srtp_sender(dtls)
+        self.protect: Callable[[bytes], bytes] = srtp.protect  # also keeps the session alive
+        self.srtp_session: Any = srtp.session
+        self.srtp_buffer: Any = srtp.buffer
+        self.srtp_view = srtp.view
+        self.srtp_length: Any = srtp.length
+        self.nominated_pairs: dict[int, Any] = internals.nominated_pairs(dtls)
         self.pair: Any = None
-        self.sendto: Callable[[bytes, Any], Any] = _drop
-        self.sock_sendto: Callable[[Any, Any], Any] = _drop
-        self.tx_queue: Any = ()
-        self.addr: Any = None
+        self.transport_sendto: Callable[[bytes, Any], Any] = _drop
+        self.socket_sendto: Callable[[Any, Any], Any] = _drop
+        self.socket_backlog: Any = ()  # what asyncio still holds for the socket
+        self.remote_addr: Any = None
         self.packets = 0
         self.octets = 0
-        self.backlog: deque[Entry] | None = None
+        self.catch_up: deque[OutputPacket] | None = None  # the cached GOP still to send to a joining viewer
         self.refresh()
 
     def refresh(self) -> None:
         """Pick up the ICE pair in use (it may change); send on its UDP transport."""
-        pair = self.nominated.get(1)
+        pair = self.nominated_pairs.get(1)
         self.pair = pair
         if pair is None:
-            self.sendto, self.addr = _drop, None
-            self.sock_sendto, self.tx_queue = _drop, ()
+            self.transport_sendto, self.remote_addr = _drop, None
+            self.socket_sendto, self.socket_backlog = _drop, ()
+            return
+        transport = pair.protocol.transport
+        self.transport_sendto, self.remote_addr = transport.sendto, pair.remote_addr
+        direct = internals.datagram_socket(transport)
+        if direct is None:  # not asyncio's selector transport
+            self.socket_sendto, self.socket_backlog = transport.sendto, ()
         else:
-            transport = pair.protocol.transport
-            self.sendto, self.addr = transport.sendto, pair.remote_addr
-            sock = getattr(transport, "_sock", None)
-            queued = getattr(transport, "_buffer", None)
-            if sock is None or queued is None:  # not asyncio's selector transport
-                self.sock_sendto, self.tx_queue = transport.sendto, ()
-            else:
-                self.sock_sendto, self.tx_queue = sock.sendto, queued
+            self.socket_sendto, self.socket_backlog = direct
 
-    def send(self, entry: Entry) -> None:
-        if self.nominated.get(1) is not self.pair:
+    def send(self, packet: OutputPacket) -> None:
+        if self.nominated_pairs.get(1) is not self.pair:
             self.refresh()
-        data = entry[5]
-        size = len(data)
+        _, marker, rtp = packet
+        size = len(rtp)
         if size > _SRTP_MAX_IN:
-            self._send_slow(entry)
+            self._send_large(marker, rtp)
             return
         view = self.srtp_view
-        view[:size] = data
-        view[1] = self.pt_marker[entry[2]]
+        view[:size] = rtp
+        view[1] = self.byte1[marker]
         view[8:12] = self.ssrc_bytes
-        length = self.srtp_len
+        length = self.srtp_length
         length[0] = size
-        rc = _srtp_protect(self.srtp, self.srtp_buf, length)
+        rc = _srtp_protect(self.srtp_session, self.srtp_buffer, length)
         if rc:
-            pylibsrtp._srtp_assert(rc)
+            _srtp_raise(rc)
         out = view[: length[0]]
-        if self.tx_queue:  # asyncio already holds packets for this socket: keep the order
-            self.sendto(bytes(out), self.addr)
+        if self.socket_backlog:  # asyncio already holds packets for this socket: keep the order
+            self.transport_sendto(bytes(out), self.remote_addr)
         else:
             try:
-                self.sock_sendto(out, self.addr)
+                self.socket_sendto(out, self.remote_addr)
             except OSError:  # full socket buffer, or an error: asyncio's handling
-                self.sendto(bytes(out), self.addr)
+                self.transport_sendto(bytes(out), self.remote_addr)
         self.packets += 1
         self.octets += size - 12
 
-    def _send_slow(self, entry: Entry) -> None:
-        _, b0, marker, seqts, tail, _ = entry
-        self.sendto(
-            self.protect(b"".join((b0, self.pt_bytes[marker], seqts, self.ssrc_bytes, tail))),
-            self.addr,
-        )
+    def _send_large(self, marker: int, rtp: bytes) -> None:
+        """A packet too large for our buffer: pylibsrtp's own protect."""
+        header = bytearray(rtp[:12])
+        header[1] = self.byte1[marker]
+        header[8:12] = self.ssrc_bytes
+        self.transport_sendto(self.protect(bytes(header) + rtp[12:]), self.remote_addr)
         self.packets += 1
-        self.octets += len(tail)
+        self.octets += len(rtp) - 12
 
 
-_srtp_protect = _srtp_lib.srtp_protect
+_srtp_protect = internals.srtp_protect
+_srtp_raise = internals.srtp_raise
 
 
 def _drop(data: bytes, addr: Any) -> None:
@@ -260,8 +259,8 @@ class TrackForwarder:
         self.sinks: list[PacketSink] = []
         self.request_keyframe = request_keyframe
         self._inspect: Callable[[bytes], tuple[bool, int | None]] | None = None
-        self._ring: list[Entry | None] = [None] * RING_SIZE
-        self.gop: list[Entry] | None = None
+        self._ring: list[OutputPacket | None] = [None] * RING_SIZE
+        self.gop: list[OutputPacket] | None = None  # from the last keyframe on, for viewers who join
         self._gop_ts = -1
         # input -> output numbering
         self._in_ssrc: int | None = None
@@ -347,43 +346,42 @@ class TrackForwarder:
             self._last_arrival = now
         marker = packet.marker
         csrc = packet.csrc
-        b0 = _B0[len(csrc)]
-        seqts = _SEQ_TS.pack(out_seq, out_ts)
-        tail = b"".join(struct.pack("!I", c) for c in csrc) + payload if csrc else payload
-        entry: Entry = (
-            out_seq,
-            b0,
-            marker,
-            seqts,
-            tail,
-            b"".join((b0, b"\x00", seqts, b"\x00\x00\x00\x00", tail)),
+        rtp = b"".join(
+            (
+                _BYTE0[len(csrc)],
+                b"\x00",  # marker and payload type: each viewer's own
+                _SEQ_TS.pack(out_seq, out_ts),
+                b"\x00\x00\x00\x00",  # SSRC: each viewer's own
+                b"".join(struct.pack("!I", c) for c in csrc) + payload if csrc else payload,
+            )
         )
-        self._ring[out_seq & RING_MASK] = entry
+        out: OutputPacket = (out_seq, marker, rtp)
+        self._ring[out_seq & RING_MASK] = out
 
         if self._inspect is not None:
             keyframe, slice_type = self._inspect(payload)
             if slice_type == 1:
                 self.bframes_detected = True
             if keyframe and packet.timestamp != self._gop_ts:
-                self.gop = [entry]
+                self.gop = [out]
                 self._gop_ts = packet.timestamp
                 self.keyframes += 1
                 self.keyframe_at = now
             elif self.gop is not None:
                 if len(self.gop) < GOP_LIMIT:
-                    self.gop.append(entry)
+                    self.gop.append(out)
                 else:
                     self.gop = None
         if marker or self.kind == "audio":
             self.frames += 1
 
         for output in self.outputs:
-            output.send(entry)
+            output.send(out)
         if probe is not None:
             probe(self.kind, packet.ssrc, seq, t_in, len(self.outputs))
         self.packets_forwarded += len(self.outputs)
         for output in self.joining:
-            output.backlog.append(entry)  # type: ignore[union-attr]
+            output.catch_up.append(out)  # type: ignore[union-attr]
 
         if self.sinks:
             packet.sequence_number = out_seq
@@ -397,9 +395,9 @@ class TrackForwarder:
     def retransmit(self, output: ViewerOutput, sequence_numbers: list[int]) -> None:
         ring = self._ring
         for seq in sequence_numbers:
-            entry = ring[seq & RING_MASK]
-            if entry is not None and entry[0] == seq:
-                output.send(entry)
+            cached = ring[seq & RING_MASK]
+            if cached is not None and cached[0] == seq:
+                output.send(cached)
                 self.retransmitted += 1
 
     def on_sender_report(self, packet: RtcpSrPacket) -> None:
@@ -440,23 +438,23 @@ class TrackForwarder:
         if self.kind == "video":
             self.request_keyframe()
         if self.gop:
-            output.backlog = deque(self.gop)
+            output.catch_up = deque(self.gop)
             self.joining.append(output)
             asyncio.get_running_loop().call_soon(self._catch_up, output)
         else:
             self.outputs.append(output)
 
     def _catch_up(self, output: ViewerOutput) -> None:
-        if output not in self.joining or output.backlog is None:
+        if output not in self.joining or output.catch_up is None:
             return
-        backlog = output.backlog
-        for _ in range(min(CATCH_UP_BATCH, len(backlog))):
-            output.send(backlog.popleft())
+        pending = output.catch_up
+        for _ in range(min(CATCH_UP_BATCH, len(pending))):
+            output.send(pending.popleft())
             self.packets_forwarded += 1
-        if backlog:
+        if pending:
             asyncio.get_running_loop().call_later(CATCH_UP_PAUSE, self._catch_up, output)
         else:
-            output.backlog = None
+            output.catch_up = None
             self.joining.remove(output)
             self.outputs.append(output)
 
@@ -465,7 +463,7 @@ class TrackForwarder:
             self.outputs.remove(output)
         if output in self.joining:
             self.joining.remove(output)
-        output.backlog = None
+        output.catch_up = None
 
 
 class _CountingQueue(queue.Queue):
@@ -485,16 +483,14 @@ class ForwardingReceiver(RTCRtpReceiver):
     """An ``RTCRtpReceiver`` that forwards instead of decoding (see module doc).
 
     Installed on a transceiver after ``setRemoteDescription`` with
-    :meth:`install`; uses aiortc 1.16's private receiver state (pinned).
+    :meth:`install`; aiortc's private receiver state is resolved once there
+    (:mod:`streaming.aiortc_internals`).
     """
 
     _fwd_track: TrackForwarder
     _fwd_is_current: Callable[[], bool]
     _fwd_remb: tuple[float, int]  # (monotonic time, bitrate) of the last REMB sent
-    # aiortc's private receiver state that receive() reads and sets (``__started`` and
-    # ``__rtcp_task`` of RTCRtpReceiver, name-mangled)
-    _RTCRtpReceiver__started: bool
-    _RTCRtpReceiver__rtcp_task: asyncio.Future[None] | None
+    _fwd_state: internals.ReceiverState
 
     @classmethod
     def install(
@@ -504,31 +500,23 @@ class ForwardingReceiver(RTCRtpReceiver):
         is_current: Callable[[], bool],
         decoded_counter: list[int],
     ) -> ForwardingReceiver:
-        receiver.__class__ = cls
-        assert isinstance(receiver, ForwardingReceiver)
-        receiver._fwd_track = track
-        receiver._fwd_is_current = is_current
-        receiver._fwd_remb = (-1e9, 0)
-        receiver._RTCRtpReceiver__decoder_queue = _CountingQueue(decoded_counter)  # type: ignore[attr-defined]
-        return receiver
+        forwarding = internals.become(receiver, cls)
+        forwarding._fwd_track = track
+        forwarding._fwd_is_current = is_current
+        forwarding._fwd_remb = (-1e9, 0)
+        forwarding._fwd_state = internals.receiver_state(receiver)
+        internals.replace_decoder_queue(receiver, _CountingQueue(decoded_counter))
+        return forwarding
 
     async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
         # RTCRtpReceiver.receive() minus the decoder thread
-        if self._RTCRtpReceiver__started:
+        if internals.receiver_started(self):
             return
-        codecs = self._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
-        for codec in parameters.codecs:
-            codecs[codec.payloadType] = codec
-        for encoding in parameters.encodings:
-            if encoding.rtx:
-                self._RTCRtpReceiver__rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc  # type: ignore[attr-defined]
-        self.transport._register_rtp_receiver(self, parameters)
-        self._RTCRtpReceiver__rtcp_task = asyncio.ensure_future(self._run_rtcp())
-        self._RTCRtpReceiver__started = True
+        internals.start_receiver(self, parameters, asyncio.ensure_future(self._run_rtcp()))
 
     @property
     def decoder_running(self) -> bool:
-        return self._RTCRtpReceiver__decoder_thread is not None  # type: ignore[attr-defined]
+        return internals.decoder_running(self)
 
     async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
         if isinstance(packet, RtcpSrPacket) and self._fwd_is_current():
@@ -540,7 +528,8 @@ class ForwardingReceiver(RTCRtpReceiver):
     async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
         if not self._enabled or not self._fwd_is_current():
             return
-        estimator = self._RTCRtpReceiver__remote_bitrate_estimator  # type: ignore[attr-defined]
+        state = self._fwd_state
+        estimator = state.bitrate_estimator
         if estimator is not None and packet.extensions.abs_send_time is not None:
             remb = estimator.add(
                 abs_send_time=packet.extensions.abs_send_time,
@@ -548,34 +537,34 @@ class ForwardingReceiver(RTCRtpReceiver):
                 payload_size=len(packet.payload) + packet.padding_size,
                 ssrc=packet.ssrc,
             )
-            rtcp_ssrc = self._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
             # aiortc would send one REMB per packet while its detector says "overusing"
             # (hundreds a second, as the fan-out delays arrival times); send like
             # libwebrtc: a drop of 3 % at once, otherwise at most every REMB_INTERVAL
-            if rtcp_ssrc is not None and remb is not None:
+            if remb is not None:
+                rtcp_ssrc = internals.rtcp_ssrc(self)
                 bitrate = max(remb[0], REMB_FLOOR)
-                if self._remb_due(bitrate):
+                if rtcp_ssrc is not None and self._remb_due(bitrate):
                     await self._send_rtcp(
                         RtcpPsfbPacket(
                             fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(bitrate, remb[1])
                         )
                     )
-        codecs = self._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
+        codecs = state.codecs
         codec = codecs.get(packet.payload_type)
         if codec is None:
             return
-        streams: dict[int, StreamStatistics] = self._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
+        streams = state.remote_streams
         stats = streams.get(packet.ssrc)
         if stats is None:
             stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
         stats.add(packet)
         if is_rtx(codec):
-            original_ssrc = self._RTCRtpReceiver__rtx_ssrc.get(packet.ssrc)  # type: ignore[attr-defined]
+            original_ssrc = state.rtx_ssrc.get(packet.ssrc)
             apt = codec.parameters.get("apt")
             if original_ssrc is None or len(packet.payload) < 2 or apt not in codecs:
                 return
             packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
-        nack = self._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
+        nack = state.nack_generator
         if nack is not None and nack.add(packet):
             await self._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
         self._fwd_track.on_packet(packet)
@@ -602,26 +591,27 @@ class ForwardingSender(RTCRtpSender):
     _fwd_rtcp_task: asyncio.Task[None] | None
     _fwd_cname: str | None
     _fwd_loss: tuple[int, int]  # (packets lost, fraction lost/256) from the viewer's reports
+    _fwd_ssrc: int  # our SSRC towards the viewer
 
     @classmethod
     def install(cls, sender: RTCRtpSender, track: TrackForwarder) -> ForwardingSender:
-        sender.__class__ = cls
-        assert isinstance(sender, ForwardingSender)
-        sender._fwd_track = track
-        sender._fwd_output = None
-        sender._fwd_rtcp_task = None
-        sender._fwd_cname = None
-        sender._fwd_loss = (0, 0)
-        return sender
+        forwarding = internals.become(sender, cls)
+        forwarding._fwd_track = track
+        forwarding._fwd_output = None
+        forwarding._fwd_rtcp_task = None
+        forwarding._fwd_cname = None
+        forwarding._fwd_loss = (0, 0)
+        forwarding._fwd_ssrc = internals.sender_ssrc(sender)
+        return forwarding
 
     async def send(self, parameters: RTCRtpSendParameters) -> None:
         if self._fwd_output is not None:
             return
         self._fwd_cname = parameters.rtcp.cname
-        self.transport._register_rtp_sender(self, parameters)
+        internals.register_sender(self.transport, self, parameters)
         codec = next(c for c in parameters.codecs if not is_rtx(c))
         # aiortc types payloadType Optional; negotiated codecs always carry one
-        self._fwd_output = ViewerOutput(self, self.transport, codec.payloadType, self._ssrc)  # type: ignore[arg-type]
+        self._fwd_output = ViewerOutput(self, self.transport, codec.payloadType, self._fwd_ssrc)  # type: ignore[arg-type]
         self._fwd_track.attach(self._fwd_output)
         self._fwd_rtcp_task = asyncio.ensure_future(self._run_rtcp())
 
@@ -630,11 +620,11 @@ class ForwardingSender(RTCRtpSender):
         if output is None:
             return
         self._fwd_track.detach(output)
-        self.transport._unregister_rtp_sender(self)
+        internals.unregister_sender(self.transport, self)
         if self._fwd_rtcp_task is not None:
             self._fwd_rtcp_task.cancel()
             self._fwd_rtcp_task = None
-            await self._send_rtcp([RtcpByePacket(sources=[self._ssrc])])
+            await self._send_rtcp([RtcpByePacket(sources=[self._fwd_ssrc])])
 
     @property
     def output(self) -> ViewerOutput | None:
@@ -650,7 +640,7 @@ class ForwardingSender(RTCRtpSender):
             self._fwd_track.request_keyframe()
         elif isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             for report in packet.reports:
-                if report.ssrc == self._ssrc:
+                if report.ssrc == self._fwd_ssrc:
                     self._fwd_loss = (report.packets_lost, report.fraction_lost)
         # REMB (RTCP_PSFB_APP) is ignored: see the module doc.
 
@@ -664,7 +654,7 @@ class ForwardingSender(RTCRtpSender):
                 ntp, rtp = self._fwd_track.sender_info_now()
                 packets: list[AnyRtcpPacket] = [
                     RtcpSrPacket(
-                        ssrc=self._ssrc,
+                        ssrc=self._fwd_ssrc,
                         sender_info=RtcpSenderInfo(
                             ntp_timestamp=ntp,
                             rtp_timestamp=rtp,
@@ -678,7 +668,7 @@ class ForwardingSender(RTCRtpSender):
                         RtcpSdesPacket(
                             chunks=[
                                 RtcpSourceInfo(
-                                    ssrc=self._ssrc, items=[(1, self._fwd_cname.encode())]
+                                    ssrc=self._fwd_ssrc, items=[(1, self._fwd_cname.encode())]
                                 )
                             ]
                         )
@@ -689,6 +679,6 @@ class ForwardingSender(RTCRtpSender):
 
     async def _send_rtcp(self, packets: list[AnyRtcpPacket]) -> None:
         try:
-            await self.transport._send_rtp(b"".join(bytes(p) for p in packets))
+            await internals.send_rtcp(self.transport, b"".join(bytes(p) for p in packets))
         except ConnectionError:
             pass

@@ -1,6 +1,6 @@
 """Making aiortc peer connections that stay on the configured hosts.
 
-Two hooks into aiortc/aioice (both pinned in ``pyproject.toml``), each scoped
+Two hooks into aiortc/aioice (through :mod:`streaming.aiortc_internals`), each scoped
 with a :class:`contextvars.ContextVar` so they only apply to the coroutines that
 ask for them (and to the tasks those coroutines start, which copy the context):
 
@@ -27,17 +27,16 @@ import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-import aioice.ice
 from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
     RTCSessionDescription,
 )
-from aiortc import rtcpeerconnection as _aiortc_pc
 from aiortc.codecs import CODECS
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
+from . import aiortc_internals
 from .sdp import advertise_public_addresses, filter_candidates, is_loopback
 
 _HOSTS: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
@@ -46,7 +45,7 @@ _HOSTS: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
 _WIDE_CODECS: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "cloudexpo_wide_codecs", default=False
 )
-_original_get_host_addresses = aioice.ice.get_host_addresses
+_original_get_host_addresses = aiortc_internals.host_addresses_function()
 
 
 def local_addresses() -> set[str]:
@@ -113,12 +112,12 @@ def _extra_h264() -> list[RTCRtpCodecParameters]:
 
 
 def _install() -> None:
-    if aioice.ice.get_host_addresses is not _get_host_addresses:
-        aioice.ice.get_host_addresses = _get_host_addresses
-    if not isinstance(_aiortc_pc.CODECS, _CodecTable):
+    if aiortc_internals.host_addresses_function() is not _get_host_addresses:
+        aiortc_internals.replace_host_addresses(_get_host_addresses)
+    if not isinstance(aiortc_internals.codec_table(), _CodecTable):
         table = _CodecTable(CODECS)
         table.extra = {"video": _extra_h264()}
-        _aiortc_pc.CODECS = table
+        aiortc_internals.replace_codec_table(table)
 
 
 _install()

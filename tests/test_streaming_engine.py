@@ -12,6 +12,7 @@ import aioice.ice
 import pytest
 from aiortc.rtp import RtpPacket
 
+from streaming import aiortc_internals
 from streaming import testsource as ts
 from streaming.engine import MediaEngine
 from streaming.errors import SessionNotFound, StreamNotLive, UnusableOffer
@@ -82,7 +83,7 @@ async def test_gathering_is_restricted_to_ice_hosts() -> None:
     # outside the scope aioice is unchanged: it never gathers on loopback
     assert "127.0.0.1" not in aioice.ice.get_host_addresses(True, False)
     pc = new_peer_connection()
-    assert pc._RTCPeerConnection__configuration.iceServers == []  # type: ignore[attr-defined]
+    assert aiortc_internals.configuration(pc).iceServers == []
     await pc.close()
 
 

@@ -12,7 +12,7 @@ from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtp import RtpPacket
 
-from streaming.forwarder import Entry, TrackForwarder
+from streaming.forwarder import OutputPacket, TrackForwarder
 from streaming.payloads import h264_inspect, h264_slice_type, vp8_inspect
 from streaming.sdp import CodecChoice
 from streaming.testsource import draw_test_card
@@ -24,11 +24,11 @@ class FakeOutput:
     """Stands in for a ViewerOutput: records what would be sent."""
 
     def __init__(self) -> None:
-        self.sent: list[Entry] = []
-        self.backlog = None
+        self.sent: list[OutputPacket] = []
+        self.catch_up = None
 
-    def send(self, entry: Entry) -> None:
-        self.sent.append(entry)
+    def send(self, out: OutputPacket) -> None:
+        self.sent.append(out)
 
 
 def packet(ssrc: int, seq: int, ts: int, payload: bytes, marker: int = 0) -> RtpPacket:
@@ -40,8 +40,10 @@ def packet(ssrc: int, seq: int, ts: int, payload: bytes, marker: int = 0) -> Rtp
     return p
 
 
-def seq_ts(entry: Entry) -> tuple[int, int]:
-    seq, ts = struct.unpack("!HI", entry[3])
+def seq_ts(out: OutputPacket) -> tuple[int, int]:
+    sequence_number, _marker, rtp = out
+    seq, ts = struct.unpack("!HI", rtp[2:8])
+    assert seq == sequence_number and rtp[1] == 0 and rtp[8:12] == b"\x00" * 4  # PT and SSRC: each viewer's
     return seq, ts
 
 
@@ -117,7 +119,7 @@ async def test_late_joiner_starts_at_the_last_keyframe() -> None:
     track.on_packet(packet(1, 8, 24000, P_SLICE, 1))  # arrives while catching up
     await asyncio.sleep(0.05)
     seqs = [seq_ts(e)[0] for e in out.sent]
-    assert len(seqs) == 6 and out.sent[0][4] == IDR
+    assert len(seqs) == 6 and out.sent[0][2][12:] == IDR
     assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
     assert out in track.outputs and not track.joining  # type: ignore[comparison-overlap]
 
