@@ -2,8 +2,11 @@
 
 One :class:`LiveService` per process, made by the composition root around the
 process's :class:`~streaming.engine.MediaEngine`. It checks a publisher's
-token and window, moves a slot through scheduled → green room → live → ended,
-and publishes what changed on the bus topic ``slot.{id}``:
+token and window (:func:`check_token`, :func:`check_preview`: the rules
+live here, the HTTP layer calls them), moves a slot through scheduled → green
+room → live → ended, carries out the moderators' changes (move, cancel,
+approve, on air, end, kick), and publishes every change of a slot on the bus
+topic ``slot.{id}``:
 
 ``{"type": "state", "slot": id, "state": ..., "publisher": "connected" | "reconnecting" | null, "live_at": iso | null}``
 ``{"type": "viewers", "slot": id, "count": n}`` (at most once a second per slot)
@@ -31,8 +34,12 @@ from .errors import SessionNotFound, StreamNotLive
 from .models import CLOSED_STATES, Slot, SlotState
 from .schedule import (
     SlotClosed,
+    approve_slot,
+    cancel_slot,
     check_can_publish,
     get_slot,
+    get_stage,
+    move_slot,
     rotate_token,
     should_be_on_air,
     token_matches,
@@ -70,7 +77,11 @@ class AlreadyLive(SlotClosed):
 
 
 class NotWatchable(SlotClosed):
-    """The slot is not live (or its preview needs a token)."""
+    """The slot is not live."""
+
+
+class PreviewOnly(NotWatchable):
+    """The slot is in the green room: only its preview (the token, a moderator, the booth's staff) may watch."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,34 @@ def slot_id_of(stream: str) -> int | None:
     if stream.startswith("slot-") and stream[5:].isdigit():
         return int(stream[5:])
     return None
+
+
+def check_token(slot: Slot, token: str | None) -> None:
+    """The WHIP rule: a publisher sends the slot's current token as a bearer token."""
+    if not token:
+        raise MissingToken("Send the slot's token as 'Authorization: Bearer <token>' (OBS: Settings → Stream → Bearer Token).")
+    if not token_matches(slot, token):
+        raise WrongToken(
+            f"This is not slot {slot.id}'s token; copy it again from the go-live page (a moderator may have rotated it)."
+        )
+
+
+def check_preview(slot: Slot, *, preview: bool) -> None:
+    """The green-room rule: a slot in the green room may be watched only as a preview (token, moderator, staff)."""
+    if slot.state == SlotState.GREEN_ROOM.value and not preview:
+        raise PreviewOnly(
+            f"Slot {slot.id} is in the green room (starting soon); its preview needs the slot's token "
+            "as 'Authorization: Bearer <token>', or the sign-in of a moderator or the booth's staff."
+        )
+
+
+def check_watchable(slot: Slot, *, preview: bool) -> None:
+    """A live slot is public; one in the green room only for its preview; any other is not watchable."""
+    check_preview(slot, preview=preview)
+    if slot.state not in (SlotState.LIVE.value, SlotState.GREEN_ROOM.value):
+        raise NotWatchable(
+            f"Slot {slot.id} is {slot.state.replace('_', ' ')}, not live; watch it when it is on air."
+        )
 
 
 def state_event(slot: Slot, publisher: PublisherStatus | None) -> dict[str, Any]:
@@ -148,18 +187,10 @@ class LiveService:
 
     # -- publishing (WHIP) ---------------------------------------------------------------
 
-    async def check_token(self, slot: Slot, token: str | None) -> None:
-        if not token:
-            raise MissingToken("Send the slot's token as 'Authorization: Bearer <token>'.")
-        if not token_matches(slot, token):
-            raise WrongToken(
-                f"This is not slot {slot.id}'s token; copy it again from the go-live page (a moderator may have rotated it)."
-            )
-
     async def publish(self, slot_id: int, token: str | None, offer_sdp: str) -> Published:
         async with self.db.session() as db:
             slot = await get_slot(db, slot_id)
-            await self.check_token(slot, token)
+            check_token(slot, token)
             check_can_publish(slot, self.green_room)
         sid = stream_id(slot_id)
         if self.engine.state(sid) == StreamState.LIVE:
@@ -220,15 +251,7 @@ class LiveService:
     async def watch(self, slot_id: int, offer_sdp: str, *, preview: bool) -> Any:
         async with self.db.session() as db:
             slot = await get_slot(db, slot_id)
-        if slot.state == SlotState.GREEN_ROOM.value and not preview:
-            raise NotWatchable(
-                f"Slot {slot_id} is in the green room and starts at {slot.starts_at:%H:%M} UTC; "
-                "the preview needs the slot's token or a moderator's sign-in."
-            )
-        if slot.state not in (SlotState.LIVE.value, SlotState.GREEN_ROOM.value):
-            raise NotWatchable(
-                f"Slot {slot_id} is {slot.state.replace('_', ' ')}, not live; watch it when it is on air."
-            )
+        check_watchable(slot, preview=preview)
         try:
             return await self.engine.watch(stream_id(slot_id), offer_sdp)
         except StreamNotLive:
@@ -240,6 +263,49 @@ class LiveService:
         await self.engine.leave(stream_id(slot_id), session_id)
 
     # -- moderators ------------------------------------------------------------------------
+
+    async def move(
+        self,
+        slot_id: int,
+        *,
+        starts_at: dt.datetime | None = None,
+        ends_at: dt.datetime | None = None,
+        minutes: int | None = None,
+        stage: str | None = None,
+    ) -> Slot:
+        """Move a slot in time or to another stage (by slug, id or name); it keeps its length unless told."""
+        async with self.db.session() as db:
+            slot = await get_slot(db, slot_id, for_update=True)
+            start = starts_at or slot.starts_at
+            if ends_at is not None:
+                end = ends_at
+            elif minutes:
+                end = start + dt.timedelta(minutes=minutes)
+            else:
+                end = start + (slot.ends_at - slot.starts_at)
+            stage_id = (await get_stage(db, stage)).id if stage else None
+            await move_slot(db, slot, start, end, stage_id)
+            await db.commit()
+        await self.bus.publish(topic(slot.id), state_event(slot, self.publisher_status(slot.id)))
+        return slot
+
+    async def cancel(self, slot_id: int) -> Slot:
+        """Take a slot off the programme; a running broadcast ends first."""
+        if self.publisher_status(slot_id) is not None:
+            await self.end(slot_id)
+        async with self.db.session() as db:
+            slot = await cancel_slot(db, await get_slot(db, slot_id))
+            await db.commit()
+        await self.bus.publish(topic(slot.id), state_event(slot, None))
+        return slot
+
+    async def approve(self, slot_id: int) -> Slot:
+        """Put an exhibitor's requested slot on the programme."""
+        async with self.db.session() as db:
+            slot = await approve_slot(db, await get_slot(db, slot_id))
+            await db.commit()
+        await self.bus.publish(topic(slot.id), state_event(slot, self.publisher_status(slot.id)))
+        return slot
 
     async def on_air(self, slot_id: int) -> Slot:
         """A moderator's "on air": now if a publisher is connected, else as soon as one is."""

@@ -13,17 +13,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cloudexpo.i18n import pick
-from streaming.chat import topic
-from streaming.live import state_event
 from streaming.models import Stage
 from streaming.schedule import (
     MAX_SLOT,
-    approve_slot,
-    cancel_slot,
     get_slot,
     list_slots,
     list_stages,
-    move_slot,
     rotate_token,
 )
 from web.context import language, moderator, services
@@ -41,52 +36,27 @@ def _slot_id(request: Request) -> int:
 async def api_move(request: Request) -> Response:
     moderator(request)
     data = await read_input(request)
-    svc = services(request)
     zone = exhibition_zone(request)
-    async with svc.db.session() as db:
-        slot = await get_slot(db, _slot_id(request), for_update=True)
-        starts_at = parse_time(data["starts_at"], "starts_at", zone) if data.get("starts_at") else slot.starts_at
-        if data.get("ends_at"):
-            ends_at = parse_time(data["ends_at"], "ends_at", zone)
-        elif data.get("minutes"):
-            ends_at = starts_at + dt.timedelta(minutes=body_int(data, "minutes", low=1, high=MAX_SLOT // dt.timedelta(minutes=1)) or 0)
-        else:
-            ends_at = starts_at + (slot.ends_at - slot.starts_at)
-        stage_id = None
-        if data.get("stage"):
-            from streaming.schedule import get_stage
-
-            stage_id = (await get_stage(db, str(data["stage"]))).id
-        await move_slot(db, slot, starts_at, ends_at, stage_id)
-        await db.commit()
-        body = slot_json(slot, language(request), svc.settings.resolved_public_url)
-    await svc.bus.publish(topic(slot.id), state_event(slot, live_service(request).publisher_status(slot.id)))
-    return JSONResponse(body)
+    slot = await live_service(request).move(
+        _slot_id(request),
+        starts_at=parse_time(data["starts_at"], "starts_at", zone) if data.get("starts_at") else None,
+        ends_at=parse_time(data["ends_at"], "ends_at", zone) if data.get("ends_at") else None,
+        minutes=body_int(data, "minutes", low=1, high=MAX_SLOT // dt.timedelta(minutes=1)) if data.get("minutes") else None,
+        stage=str(data["stage"]) if data.get("stage") else None,
+    )
+    return JSONResponse(slot_json(slot, language(request), services(request).settings.resolved_public_url))
 
 
 async def api_cancel(request: Request) -> Response:
     moderator(request)
-    svc = services(request)
-    live = live_service(request)
-    slot_id = _slot_id(request)
-    if live.publisher_status(slot_id) is not None:
-        await live.end(slot_id)
-    async with svc.db.session() as db:
-        slot = await cancel_slot(db, await get_slot(db, slot_id))
-        await db.commit()
-        body = slot_json(slot, language(request), svc.settings.resolved_public_url)
-    await svc.bus.publish(topic(slot.id), state_event(slot, None))
-    return JSONResponse(body)
+    slot = await live_service(request).cancel(_slot_id(request))
+    return JSONResponse(slot_json(slot, language(request), services(request).settings.resolved_public_url))
 
 
 async def api_approve(request: Request) -> Response:
     moderator(request)
-    svc = services(request)
-    async with svc.db.session() as db:
-        slot = await approve_slot(db, await get_slot(db, _slot_id(request)))
-        await db.commit()
-        body = slot_json(slot, language(request), svc.settings.resolved_public_url)
-    return JSONResponse(body)
+    slot = await live_service(request).approve(_slot_id(request))
+    return JSONResponse(slot_json(slot, language(request), services(request).settings.resolved_public_url))
 
 
 async def api_on_air(request: Request) -> Response:

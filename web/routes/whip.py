@@ -23,8 +23,14 @@ from starlette.routing import BaseRoute, Route
 from cloudexpo.permissions import Forbidden
 from cloudexpo.settings import IceServer
 from cloudexpo.turn import client_ice_servers
-from streaming.live import LiveService, MissingToken, WrongToken
-from streaming.models import SlotState
+from streaming.live import (
+    LiveService,
+    MissingToken,
+    PreviewOnly,
+    WrongToken,
+    check_preview,
+    check_token,
+)
 from streaming.schedule import SlotNotFound, get_slot, may_see, token_matches
 from web.context import page_principal, principal, services, streaming_runtime
 from web.cors import WithHeaders
@@ -128,12 +134,7 @@ async def whip_post(request: Request) -> Response:
         slot = await get_slot(db, slot_id)
     if not token_matches(slot, token) and not may_see(slot, principal(request)):
         raise SlotNotFound(f"There is no slot {slot_id}.")
-    if token is None:
-        raise MissingToken("Send the slot's token as 'Authorization: Bearer <token>' (OBS: Settings → Stream → Bearer Token).")
-    if not token_matches(slot, token):
-        raise WrongToken(
-            f"This is not slot {slot_id}'s token; copy it again from the go-live page (a moderator may have rotated it)."
-        )
+    check_token(slot, token)
     offer = await _read_offer(request)
     published = await live_service(request).publish(slot_id, token, offer)
     return _created(request, "whip", slot_id, published.session_id, published.answer_sdp, {"X-Slot-State": published.state})
@@ -179,14 +180,12 @@ async def whep_post(request: Request) -> Response:
     preview = token is not None or who.can_manage_exhibitor(slot.exhibitor_id)
     if not preview and not may_see(slot, principal(request)):
         raise SlotNotFound(f"There is no slot {slot_id}.")
-    if slot.state == SlotState.GREEN_ROOM.value and not preview:
-        detail = (
-            f"Slot {slot_id} is in the green room (starting soon); its preview needs the slot's token "
-            "as 'Authorization: Bearer <token>', or the sign-in of a moderator or the booth's staff."
-        )
+    try:
+        check_preview(slot, preview=preview)
+    except PreviewOnly as exc:  # 401 or 403 here (the route knows who asked), not the domain's 409
         if principal(request).signed_in and not who.signed_in:
-            raise WrongToken(f"{detail} {CSRF_NEEDED}")
-        raise WrongToken(detail) if who.signed_in else MissingToken(detail)
+            raise WrongToken(f"{exc} {CSRF_NEEDED}") from None
+        raise (WrongToken(str(exc)) if who.signed_in else MissingToken(str(exc))) from None
     offer = await _read_offer(request)
     viewer = await live_service(request).watch(slot_id, offer, preview=preview)
     return _created(request, "whep", slot_id, viewer.session_id, viewer.answer_sdp)
