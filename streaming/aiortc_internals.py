@@ -13,8 +13,8 @@ changed and where to look.
 The hot path pays nothing for this module: each accessor is called once per
 connection (or once at import) and hands back the object the forwarder keeps.
 
-Besides the attributes read here, :class:`~streaming.forwarder.ForwardingReceiver`
-and :class:`~streaming.forwarder.ForwardingSender` override and call aiortc's
+Besides the attributes read here, :class:`~streaming.rtp_endpoints.ForwardingReceiver`
+and :class:`~streaming.rtp_endpoints.ForwardingSender` override and call aiortc's
 private methods listed in :data:`RECEIVER_METHODS`, :data:`SENDER_METHODS` and
 :data:`DTLS_METHODS`; :func:`check` makes sure they are still there.
 

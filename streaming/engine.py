@@ -1,7 +1,8 @@
 """The media engine: WHIP-style publishing in, WHEP-style viewing out, no decoding.
 
 The HTTP layer calls :class:`MediaEngine`; everything below it is in
-:mod:`streaming.forwarder` (the hot path), :mod:`streaming.peers` (aiortc
+:mod:`streaming.forwarder` (the hot path), :mod:`streaming.rtp_endpoints` (aiortc's
+receiver and sender replaced), :mod:`streaming.peers` (aiortc
 connections restricted to ``ice_hosts``) and :mod:`streaming.sdp` (offer
 checks).
 
@@ -35,8 +36,9 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from . import aiortc_internals as internals
 from .errors import AlreadyPublishing, SessionNotFound, StreamNotLive, UnusableOffer
-from .forwarder import ForwardingReceiver, ForwardingSender, PacketSink, TrackForwarder
+from .forwarder import PacketSink, TrackForwarder
 from .peers import answer_offer, new_peer_connection
+from .rtp_endpoints import ForwardingReceiver, ForwardingSender
 from .sdp import CodecChoice, check_publish_offer, check_view_offer, forwardable_codecs, pick_codec
 from .states import StreamState
 

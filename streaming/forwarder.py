@@ -13,26 +13,15 @@ objects in between. Publisher header extensions are
 dropped (their ids are the publisher's; viewers demultiplex by the SSRC in our
 answer).
 
-Publisher side, :class:`ForwardingReceiver` takes the place of aiortc's
-``RTCRtpReceiver`` on the engine's connections (through
-:mod:`streaming.aiortc_internals`, the one place that reaches aiortc's private parts): it keeps aiortc's receiver
-reports, REMB (from abs-send-time, never below REMB_FLOOR) and NACK generation towards the publisher,
-but starts no decoder thread and hands packets straight to the forwarder
-instead of to the jitter buffer.
-
-Viewer side, :class:`ForwardingSender` takes the place of ``RTCRtpSender``: it
-runs no encoder and no RTP task; it answers NACKs from the ring, turns PLI/FIR
-into a (rate-limited) keyframe request to the publisher, and sends sender
-reports whose NTP/RTP pair is the publisher's last report mapped through the
-output offsets, so lip sync survives forwarding. REMB from viewers is ignored
-on purpose: one weak viewer must not lower the quality every viewer gets.
+Packets come in through :class:`streaming.rtp_endpoints.ForwardingReceiver`
+(the publisher's side) and each viewer's :class:`ViewerOutput` belongs to a
+:class:`streaming.rtp_endpoints.ForwardingSender`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import random
 import struct
 import time
@@ -41,28 +30,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiortc import clock
-from aiortc.codecs import is_rtx
-from aiortc.rtcrtpparameters import RTCRtpReceiveParameters, RTCRtpSendParameters
-from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
-from aiortc.rtcrtpsender import RTCRtpSender
-from aiortc.rtp import (
-    RTCP_PSFB_APP,
-    RTCP_PSFB_FIR,
-    RTCP_PSFB_PLI,
-    RTCP_RTPFB_NACK,
-    AnyRtcpPacket,
-    RtcpByePacket,
-    RtcpPsfbPacket,
-    RtcpRrPacket,
-    RtcpRtpfbPacket,
-    RtcpSdesPacket,
-    RtcpSenderInfo,
-    RtcpSourceInfo,
-    RtcpSrPacket,
-    RtpPacket,
-    pack_remb_fci,
-    unwrap_rtx,
-)
+from aiortc.rtp import RtcpSrPacket, RtpPacket
 
 from . import aiortc_internals as internals
 from .payloads import INSPECTORS
@@ -71,6 +39,8 @@ from .sdp import CodecChoice
 if TYPE_CHECKING:
     from aiortc.rtcdtlstransport import RTCDtlsTransport
 
+    from .rtp_endpoints import ForwardingSender
+
 logger = logging.getLogger(__name__)
 
 RING_SIZE = 1024  # power of two; ~3 s of 720p30 video at 2.5 Mbit/s, ~20 s of Opus
@@ -78,12 +48,6 @@ RING_MASK = RING_SIZE - 1
 GOP_LIMIT = 3000  # packets; a longer GOP is not cached (the joiner waits for a keyframe)
 CATCH_UP_BATCH = 32  # cached packets sent to a joining viewer per loop turn
 CATCH_UP_PAUSE = 0.004  # seconds between catch-up batches (~8 MB/s, below socket buffers)
-REMB_INTERVAL = 0.2  # seconds between REMBs to a publisher, unless the estimate drops >= 3 %
-# The server's delay-based estimate reads the fan-out's own event-loop delay as
-# congestion and would talk a publisher down as the audience grows. Never ask
-# for less than this: real congestion on the publisher's uplink shows as loss in
-# our receiver reports, which the publisher's own loss-based control obeys.
-REMB_FLOOR = 3_000_000
 _BYTE0 = [bytes([0x80 | cc]) for cc in range(16)]  # the RTP header's first byte: V=2, no padding, no extension, CSRC count
 _SEQ_TS = struct.Struct("!HI")
 _NTP_PER_SECOND = 1 << 32
@@ -263,7 +227,7 @@ class TrackForwarder:
         self.gop: list[OutputPacket] | None = None  # from the last keyframe on, for viewers who join
         self._gop_ts = -1
         # input -> output numbering
-        self._in_ssrc: int | None = None
+        self.input_ssrc: int | None = None  # the current publisher's SSRC
         self._last_in_seq = 0
         self._seq_offset = 0
         self._ts_offset = 0
@@ -309,7 +273,7 @@ class TrackForwarder:
             self._started = True
         self._seq_offset = (next_out_seq - packet.sequence_number) & 0xFFFF
         self._ts_offset = (next_out_ts - packet.timestamp) & 0xFFFFFFFF
-        self._in_ssrc = packet.ssrc
+        self.input_ssrc = packet.ssrc
         self._last_in_seq = (packet.sequence_number - 1) & 0xFFFF
         self._last_arrival = now
         self.sender_report = None
@@ -321,7 +285,7 @@ class TrackForwarder:
     def on_packet(self, packet: RtpPacket) -> None:
         t_in = _perf_ns() if probe is not None else 0
         now = time.monotonic()
-        if packet.ssrc != self._in_ssrc:
+        if packet.ssrc != self.input_ssrc:
             self._rebase(packet, now)
         seq = packet.sequence_number
         delta = (seq - self._last_in_seq) & 0xFFFF
@@ -401,7 +365,7 @@ class TrackForwarder:
                 self.retransmitted += 1
 
     def on_sender_report(self, packet: RtcpSrPacket) -> None:
-        if packet.ssrc != self._in_ssrc:
+        if packet.ssrc != self.input_ssrc:
             return
         info = packet.sender_info
         out_rtp = (info.rtp_timestamp + self._ts_offset) & 0xFFFFFFFF
@@ -464,221 +428,3 @@ class TrackForwarder:
         if output in self.joining:
             self.joining.remove(output)
         output.catch_up = None
-
-
-class _CountingQueue(queue.Queue):
-    """Stands in for aiortc's decoder queue: anything put in it would be decoded."""
-
-    def __init__(self, counter: list[int]) -> None:
-        super().__init__()
-        self.counter = counter
-
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        if item is not None:
-            self.counter[0] += 1
-        super().put(item, block, timeout)
-
-
-class ForwardingReceiver(RTCRtpReceiver):
-    """An ``RTCRtpReceiver`` that forwards instead of decoding (see module doc).
-
-    Installed on a transceiver after ``setRemoteDescription`` with
-    :meth:`install`; aiortc's private receiver state is resolved once there
-    (:mod:`streaming.aiortc_internals`).
-    """
-
-    _fwd_track: TrackForwarder
-    _fwd_is_current: Callable[[], bool]
-    _fwd_remb: tuple[float, int]  # (monotonic time, bitrate) of the last REMB sent
-    _fwd_state: internals.ReceiverState
-
-    @classmethod
-    def install(
-        cls,
-        receiver: RTCRtpReceiver,
-        track: TrackForwarder,
-        is_current: Callable[[], bool],
-        decoded_counter: list[int],
-    ) -> ForwardingReceiver:
-        forwarding = internals.become(receiver, cls)
-        forwarding._fwd_track = track
-        forwarding._fwd_is_current = is_current
-        forwarding._fwd_remb = (-1e9, 0)
-        forwarding._fwd_state = internals.receiver_state(receiver)
-        internals.replace_decoder_queue(receiver, _CountingQueue(decoded_counter))
-        return forwarding
-
-    async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
-        # RTCRtpReceiver.receive() minus the decoder thread
-        if internals.receiver_started(self):
-            return
-        internals.start_receiver(self, parameters, asyncio.ensure_future(self._run_rtcp()))
-
-    @property
-    def decoder_running(self) -> bool:
-        return internals.decoder_running(self)
-
-    async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
-        if isinstance(packet, RtcpSrPacket) and self._fwd_is_current():
-            self._fwd_track.on_sender_report(packet)
-        if isinstance(packet, RtcpByePacket):
-            return  # the base class would stop a decoder we never started
-        await super()._handle_rtcp_packet(packet)
-
-    async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
-        if not self._enabled or not self._fwd_is_current():
-            return
-        state = self._fwd_state
-        estimator = state.bitrate_estimator
-        if estimator is not None and packet.extensions.abs_send_time is not None:
-            remb = estimator.add(
-                abs_send_time=packet.extensions.abs_send_time,
-                arrival_time_ms=arrival_time_ms,
-                payload_size=len(packet.payload) + packet.padding_size,
-                ssrc=packet.ssrc,
-            )
-            # aiortc would send one REMB per packet while its detector says "overusing"
-            # (hundreds a second, as the fan-out delays arrival times); send like
-            # libwebrtc: a drop of 3 % at once, otherwise at most every REMB_INTERVAL
-            if remb is not None:
-                rtcp_ssrc = internals.rtcp_ssrc(self)
-                bitrate = max(remb[0], REMB_FLOOR)
-                if rtcp_ssrc is not None and self._remb_due(bitrate):
-                    await self._send_rtcp(
-                        RtcpPsfbPacket(
-                            fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(bitrate, remb[1])
-                        )
-                    )
-        codecs = state.codecs
-        codec = codecs.get(packet.payload_type)
-        if codec is None:
-            return
-        streams = state.remote_streams
-        stats = streams.get(packet.ssrc)
-        if stats is None:
-            stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
-        stats.add(packet)
-        if is_rtx(codec):
-            original_ssrc = state.rtx_ssrc.get(packet.ssrc)
-            apt = codec.parameters.get("apt")
-            if original_ssrc is None or len(packet.payload) < 2 or apt not in codecs:
-                return
-            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
-        nack = state.nack_generator
-        if nack is not None and nack.add(packet):
-            await self._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
-        self._fwd_track.on_packet(packet)
-
-    def _remb_due(self, bitrate: int) -> bool:
-        now = time.monotonic()
-        last_at, last_bitrate = self._fwd_remb
-        if now - last_at < REMB_INTERVAL and bitrate >= last_bitrate * 0.97:
-            return False
-        self._fwd_remb = (now, bitrate)
-        return True
-
-    async def request_keyframe(self) -> None:
-        ssrc = self._fwd_track._in_ssrc
-        if ssrc is not None:
-            await self._send_rtcp_pli(ssrc)
-
-
-class ForwardingSender(RTCRtpSender):
-    """An ``RTCRtpSender`` fed by a :class:`TrackForwarder` (see module doc)."""
-
-    _fwd_track: TrackForwarder
-    _fwd_output: ViewerOutput | None
-    _fwd_rtcp_task: asyncio.Task[None] | None
-    _fwd_cname: str | None
-    _fwd_loss: tuple[int, int]  # (packets lost, fraction lost/256) from the viewer's reports
-    _fwd_ssrc: int  # our SSRC towards the viewer
-
-    @classmethod
-    def install(cls, sender: RTCRtpSender, track: TrackForwarder) -> ForwardingSender:
-        forwarding = internals.become(sender, cls)
-        forwarding._fwd_track = track
-        forwarding._fwd_output = None
-        forwarding._fwd_rtcp_task = None
-        forwarding._fwd_cname = None
-        forwarding._fwd_loss = (0, 0)
-        forwarding._fwd_ssrc = internals.sender_ssrc(sender)
-        return forwarding
-
-    async def send(self, parameters: RTCRtpSendParameters) -> None:
-        if self._fwd_output is not None:
-            return
-        self._fwd_cname = parameters.rtcp.cname
-        internals.register_sender(self.transport, self, parameters)
-        codec = next(c for c in parameters.codecs if not is_rtx(c))
-        # aiortc types payloadType Optional; negotiated codecs always carry one
-        self._fwd_output = ViewerOutput(self, self.transport, codec.payloadType, self._fwd_ssrc)  # type: ignore[arg-type]
-        self._fwd_track.attach(self._fwd_output)
-        self._fwd_rtcp_task = asyncio.ensure_future(self._run_rtcp())
-
-    async def stop(self) -> None:
-        output = self._fwd_output
-        if output is None:
-            return
-        self._fwd_track.detach(output)
-        internals.unregister_sender(self.transport, self)
-        if self._fwd_rtcp_task is not None:
-            self._fwd_rtcp_task.cancel()
-            self._fwd_rtcp_task = None
-            await self._send_rtcp([RtcpByePacket(sources=[self._fwd_ssrc])])
-
-    @property
-    def output(self) -> ViewerOutput | None:
-        return self._fwd_output
-
-    async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
-        output = self._fwd_output
-        if output is None:
-            return
-        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
-            self._fwd_track.retransmit(output, packet.lost)
-        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
-            self._fwd_track.request_keyframe()
-        elif isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
-            for report in packet.reports:
-                if report.ssrc == self._fwd_ssrc:
-                    self._fwd_loss = (report.packets_lost, report.fraction_lost)
-        # REMB (RTCP_PSFB_APP) is ignored: see the module doc.
-
-    async def _run_rtcp(self) -> None:
-        try:
-            while True:
-                await asyncio.sleep(0.5 + random.random())
-                output = self._fwd_output
-                if output is None or output.packets == 0:
-                    continue
-                ntp, rtp = self._fwd_track.sender_info_now()
-                packets: list[AnyRtcpPacket] = [
-                    RtcpSrPacket(
-                        ssrc=self._fwd_ssrc,
-                        sender_info=RtcpSenderInfo(
-                            ntp_timestamp=ntp,
-                            rtp_timestamp=rtp,
-                            packet_count=output.packets & 0xFFFFFFFF,
-                            octet_count=output.octets & 0xFFFFFFFF,
-                        ),
-                    )
-                ]
-                if self._fwd_cname:
-                    packets.append(
-                        RtcpSdesPacket(
-                            chunks=[
-                                RtcpSourceInfo(
-                                    ssrc=self._fwd_ssrc, items=[(1, self._fwd_cname.encode())]
-                                )
-                            ]
-                        )
-                    )
-                await self._send_rtcp(packets)
-        except asyncio.CancelledError:
-            pass
-
-    async def _send_rtcp(self, packets: list[AnyRtcpPacket]) -> None:
-        try:
-            await internals.send_rtcp(self.transport, b"".join(bytes(p) for p in packets))
-        except ConnectionError:
-            pass

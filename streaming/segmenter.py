@@ -87,14 +87,14 @@ class SegmentWriter(threading.Thread):
         self._last_video_arrival = 0.0
         # the timeline
         self.video_origin: int | None = None  # extended RTP timestamp of video pts 0
-        self.t0_ntp = 0.0
-        self.t0_mono = 0.0
+        self.origin_ntp = 0.0  # NTP seconds of video pts 0 (sender reports)
+        self.origin_arrival = 0.0  # monotonic arrival time of video pts 0
         self.audio_origin: int | None = None  # extended RTP timestamp of audio sample 0
         # outputs
         self.muxer = SegmentMuxer(spool, self.codecs, target=target, on_segment=on_segment)
         self._vp8: Vp8ToH264 | None = None
         self._aac: OpusToAac | None = None
-        self._last_kf_request = -1e9
+        self._last_keyframe_request = -1e9
         # figures
         self.keyframe_requests = 0
         self.error: BaseException | None = None
@@ -167,9 +167,9 @@ class SegmentWriter(threading.Thread):
 
     def _request_keyframe(self) -> None:
         now = time.monotonic()
-        if now - self._last_kf_request < KEYFRAME_REQUEST_EVERY:
+        if now - self._last_keyframe_request < KEYFRAME_REQUEST_EVERY:
             return
-        self._last_kf_request = now
+        self._last_keyframe_request = now
         self.keyframe_requests += 1
         try:
             self.request_keyframe_cb()
@@ -214,15 +214,15 @@ class SegmentWriter(threading.Thread):
 
     def _set_origin(self, extended: int) -> None:
         self.video_origin = extended
-        self.t0_mono = self._last_video_arrival
-        wall0 = time.time() - (time.monotonic() - self.t0_mono)
+        self.origin_arrival = self._last_video_arrival
+        wall0 = time.time() - (time.monotonic() - self.origin_arrival)
         self.muxer.wall0 = wall0
         if self.sync_mode == "rtcp":
             ntp, rtp = self.sender_reports["video"]
-            self.t0_ntp = ntp + (extended - rtp) / VIDEO_RATE
+            self.origin_ntp = ntp + (extended - rtp) / VIDEO_RATE
             if "audio" in self.sender_reports:
                 a_ntp, a_rtp = self.sender_reports["audio"]
-                self.audio_origin = round(a_rtp + (self.t0_ntp - a_ntp) * AUDIO_RATE)
+                self.audio_origin = round(a_rtp + (self.origin_ntp - a_ntp) * AUDIO_RATE)
         self.spool.append(
             {
                 "type": "start",
@@ -258,7 +258,7 @@ class SegmentWriter(threading.Thread):
         if self.video_origin is None or self.muxer.segment is None or self.codecs.get("audio") != "opus":
             return
         if self.audio_origin is None:  # aligned by arrival time
-            self.audio_origin = extended - round((arrival - self.t0_mono) * AUDIO_RATE)
+            self.audio_origin = extended - round((arrival - self.origin_arrival) * AUDIO_RATE)
         if self._aac is None:
             if self.muxer.audio_encoder is None:
                 return  # the segments were opened before the audio codec was known
