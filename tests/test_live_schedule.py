@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from icalendar import Calendar
 
 from cloudexpo.services import Services
+from streaming.chat import topic
 from streaming.schedule import find_overlap, overlaps
 from streaming.seed import seed_programme
 from tests.live_support import make_slot, slot_row
@@ -105,6 +106,22 @@ async def test_exhibitor_requests_a_slot_and_a_moderator_approves(signed_in: Any
     assert (await moderator.post(f"/api/slots/{slot_id}/approve")).status_code == 200
     assert (await slot_row(services, slot_id)).approved
     assert (await visitor.get(f"/api/slots/{slot_id}")).status_code == 200
+
+
+async def test_every_moderator_change_of_a_slot_is_published_on_its_topic(signed_in: Any, services: Services) -> None:
+    """Move, approve and cancel publish the slot's state event (the domain does it, not the route)."""
+    slot_id, _ = await make_slot(services, start_in=dt.timedelta(days=2000))
+    moderator = await signed_in("moderator")
+    async with await services.bus.subscribe(topic(slot_id)) as events:
+        moved = await moderator.patch(f"/api/slots/{slot_id}", json={"minutes": 45})
+        assert moved.status_code == 200, moved.text
+        event = (await events.get(timeout=5)).data
+        assert event["type"] == "state" and event["slot"] == slot_id
+        assert dt.datetime.fromisoformat(event["ends_at"]) - dt.datetime.fromisoformat(event["starts_at"]) == dt.timedelta(minutes=45)
+        assert (await moderator.post(f"/api/slots/{slot_id}/approve")).status_code == 200
+        assert (await events.get(timeout=5)).data["state"] == "scheduled"
+        assert (await moderator.post(f"/api/slots/{slot_id}/cancel")).status_code == 200
+        assert (await events.get(timeout=5)).data["state"] == "cancelled"
 
 
 async def test_ical_feeds_parse_back(client: Any, services: Services) -> None:
