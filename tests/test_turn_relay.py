@@ -25,7 +25,7 @@ from tests.conftest import live_settings, serve_app
 from tests.coturn_support import Coturn, run_coturn
 from tests.live_support import PublisherThread, make_slot
 
-pytestmark = [pytest.mark.browser, pytest.mark.media]
+pytestmark = pytest.mark.media
 INFRA = Path(__file__).resolve().parent.parent / "infra"
 
 # The page's RTCPeerConnection, as on a network where only the TURN server is reachable.
@@ -78,6 +78,7 @@ def _slot(settings: Any) -> tuple[int, str]:
     return asyncio.run(go())
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("transport", ["tcp", "tls"])
 def test_a_viewer_forced_to_relay_plays_through_coturn(coturn: Coturn, tmp_path: Path, artifacts: Path, transport: str) -> None:
     url = f"turn:127.0.0.1:{coturn.port}?transport=tcp" if transport == "tcp" else f"turns:127.0.0.1:{coturn.tls_port}?transport=tcp"
