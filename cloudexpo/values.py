@@ -5,7 +5,8 @@ their refusals into HTTP answers). Each returns ``None`` or raises
 :class:`BadValue` with a message that says what to send instead.
 
 - An id is ASCII digits (``isdigit()`` also accepts ``²`` and ``١``, which
-  ``int()`` then refuses) within a signed 64-bit column.
+  ``int()`` then refuses) within the id columns: ``INTEGER``, 32-bit on
+  PostgreSQL (:data:`ID_MAX`). Other whole numbers stay within 64 bits.
 - Tokens are compared as bytes in constant time; a token that is not ASCII
   can never match (``hmac.compare_digest`` raises on non-ASCII ``str``).
 - Moments fall within years :data:`MIN_YEAR`–:data:`MAX_YEAR`, so converting
@@ -21,6 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
+#: Ids are INTEGER columns: 32-bit on PostgreSQL (SQLite would take 64).
+ID_MAX = 2**31 - 1
 MIN_YEAR = 1970
 MAX_YEAR = 2999
 MAX_TIME_TEXT = 64
@@ -42,21 +45,21 @@ def _at_most(limit: str) -> str:
     return "|".join(options)
 
 
-#: ASCII digits whose value fits a signed 64-bit integer (the path convertor's regex).
-ID_REGEX = f"(?:[0-9]{{1,{len(str(INT64_MAX)) - 1}}}|{_at_most(str(INT64_MAX))})"
+#: ASCII digits whose value is at most :data:`ID_MAX` (the path convertor's regex).
+ID_REGEX = f"(?:[0-9]{{1,{len(str(ID_MAX)) - 1}}}|{_at_most(str(ID_MAX))})"
 
 
-def parse_id(value: object) -> int | None:
-    """``value`` as a non-negative 64-bit integer (an ``int`` or ASCII digits), else ``None``."""
+def parse_id(value: object, maximum: int = ID_MAX) -> int | None:
+    """``value`` as an id (an ``int`` or ASCII digits, 0 to ``maximum``), else ``None``."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if 0 <= value <= INT64_MAX else None
+        return value if 0 <= value <= maximum else None
     if isinstance(value, str):
         text = value.strip()
         if _DIGITS.fullmatch(text):
             number = int(text)
-            return number if number <= INT64_MAX else None
+            return number if number <= maximum else None
     return None
 
 

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from cloudexpo.services import Services
 from tests.test_engagement_support import make_expo
 
+OVER_INT32 = "2147483648"  # ids are INTEGER columns: 32-bit on PostgreSQL
 OVER_INT64 = "9223372036854775808"  # 2**63
 HUGE = "9999999999999999999999999"
 UNICODE_DIGITS = ["%C2%B2", "%D9%A1%D9%A2", "%EF%BC%91"]  # ², Arabic-Indic 12, fullwidth 1
@@ -76,17 +77,17 @@ async def test_every_path_id_beyond_64_bits_or_in_unicode_digits_is_404(app: Any
     admin = await signed_in("admin")
 
     def bad_ids(route: Route) -> list[tuple[str, str]]:
-        return [(name, value) for name in _id_params(route) for value in (OVER_INT64, HUGE, *UNICODE_DIGITS)]
+        return [(name, value) for name in _id_params(route) for value in (OVER_INT32, OVER_INT64, HUGE, *UNICODE_DIGITS)]
 
     assert await _sweep(app, admin, bad_ids) == []
     # A GET of such an address is "nothing here", never a 400 or a 500.
-    for url in (f"/api/booths/{HUGE}", f"/booths/{UNICODE_DIGITS[0]}", f"/api/replays/{OVER_INT64}",
+    for url in (f"/api/booths/{OVER_INT32}", f"/api/booths/{HUGE}", f"/booths/{UNICODE_DIGITS[0]}", f"/api/replays/{OVER_INT64}",
                 f"/live/{HUGE}/dvr.m3u8", f"/zones/{UNICODE_DIGITS[1]}", f"/api/zones/{HUGE}",
                 f"/programme/{UNICODE_DIGITS[0]}.ics", f"/replays/{UNICODE_DIGITS[2]}"):
         assert (await admin.get(url)).status_code == 404, url
 
 
-@pytest.mark.parametrize("value", [OVER_INT64, HUGE, "1e999", "-1", "%C2%B2", "1.5", "x"])
+@pytest.mark.parametrize("value", [OVER_INT32, OVER_INT64, HUGE, "1e999", "-1", "%C2%B2", "1.5", "x"])
 async def test_query_integers_are_ascii_and_within_64_bits(client: Any, services: Services, signed_in: Any,
                                                            value: str) -> None:
     await make_expo(services)
@@ -127,7 +128,7 @@ async def test_deeply_nested_json_is_refused_on_every_json_route(app: Any, servi
 
 
 BAD_NUMBERS: list[tuple[str, bytes]] = [
-    ("infinity", b"1e999"), ("Infinity", b"Infinity"), ("NaN", b"NaN"), ("beyond int64", OVER_INT64.encode()),
+    ("infinity", b"1e999"), ("beyond int32", OVER_INT32.encode()), ("Infinity", b"Infinity"), ("NaN", b"NaN"), ("beyond int64", OVER_INT64.encode()),
     ("huge", HUGE.encode()), ("float id", b"1e25"), ("unicode digits text", '"²"'.encode()),
     ("big text", f'"{HUGE}"'.encode()),
 ]

@@ -38,7 +38,7 @@ def refuse_declared_length(request: Request, limit: int, what: str = "body") -> 
     declared = request.headers.get("content-length")
     if declared is None:
         return
-    length = parse_id(declared)
+    length = parse_id(declared, INT64_MAX)
     if length is None:
         raise ApiError(400, "Content-Length must be a whole number of bytes.")
     if length > limit:

@@ -1,6 +1,6 @@
 """Path and query parameters and body fields, read one way (see ``cloudexpo/values.py``).
 
-- A path id that is not ASCII digits within 64 bits is "nothing at this
+- A path id that is not ASCII digits within the id columns (:data:`ID_MAX`) is "nothing at this
   address" (404). The ``int`` path convertor is replaced on import (from
   ``web/__init__.py``, before any route is compiled) by one that only matches
   such ids, so ``{booth_id:int}`` never hands a handler ``2**70``.
@@ -17,6 +17,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import HTTPConnection
 
 from cloudexpo.values import (
+    ID_MAX,
     ID_REGEX,
     INT64_MAX,
     BadValue,
@@ -32,8 +33,8 @@ __all__ = ["body_int", "body_time", "body_zone", "optional_query_id", "path_id",
            "same_token"]
 
 
-class Int64Convertor(Convertor[int]):
-    """``{name:int}``: ASCII digits whose value fits a signed 64-bit column."""
+class IdConvertor(Convertor[int]):
+    """``{name:int}``: ASCII digits whose value fits the id columns."""
 
     regex = ID_REGEX
 
@@ -42,11 +43,11 @@ class Int64Convertor(Convertor[int]):
 
     def to_string(self, value: int) -> str:
         number = int(value)
-        assert 0 <= number <= INT64_MAX, "path ids are 64-bit and not negative"
+        assert 0 <= number <= ID_MAX, "path ids fit the id columns and are not negative"
         return str(number)
 
 
-register_url_convertor("int", Int64Convertor())
+register_url_convertor("int", IdConvertor())
 
 NOT_HERE = "There is nothing at this address."
 
@@ -82,13 +83,13 @@ def optional_query_id(conn: HTTPConnection, name: str) -> int | None:
         return None
     number = parse_id(raw)
     if number is None:
-        raise ApiError(400, f"'{name}' must be an id (digits 0-9, at most {INT64_MAX}).", extra={"field": name})
+        raise ApiError(400, f"'{name}' must be an id (digits 0-9, at most {ID_MAX}).", extra={"field": name})
     return number
 
 
 def body_int(data: dict[str, Any], name: str, *, required: bool = True, low: int = 0,
-             high: int = INT64_MAX, default: int | None = None) -> int | None:
-    """The body field ``name`` as a whole number within ``low``–``high``; 422 naming the field otherwise."""
+             high: int = ID_MAX, default: int | None = None) -> int | None:
+    """The body field ``name`` as a whole number within ``low``–``high`` (an id unless said); 422 otherwise."""
     value = data.get(name)
     if value is None or value == "":
         if required:

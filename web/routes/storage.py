@@ -39,7 +39,7 @@ from cloudexpo.storage.base import (
 )
 from cloudexpo.storage.local import LocalStore, ObjectTooLarge
 from cloudexpo.storage.signing import SignatureError
-from cloudexpo.values import parse_id
+from cloudexpo.values import INT64_MAX, parse_id
 from web.errors import error_body
 
 _CORS = {
@@ -213,7 +213,7 @@ async def _get(request: Request, store: LocalStore, key: str) -> Response:
 
 def _too_large(request: Request, max_size: int) -> Response | None:
     declared = request.headers.get("content-length")
-    if declared is not None and (length := parse_id(declared)) is not None and length > max_size:
+    if declared is not None and (length := parse_id(declared, INT64_MAX)) is not None and length > max_size:
         return _error(413, "too_large", f"{declared} bytes sent; this URL allows at most {max_size}")
     return None
 

@@ -25,6 +25,7 @@ from booths.media.models import Asset, Upload
 from booths.media.views import asset_view
 from cloudexpo.permissions import Principal, require, require_exhibitor_access
 from cloudexpo.services import Services
+from cloudexpo.values import ID_MAX, INT64_MAX
 from web.context import booths_runtime, principal, services
 from web.errors import ApiError
 from web.forms import read_input
@@ -35,8 +36,8 @@ def limits_of(svc: Services) -> uploads.Limits:
     return uploads.Limits.from_settings(svc.settings)
 
 
-def int_field(data: dict[str, Any], name: str, *, required: bool = True) -> int | None:
-    return body_int(data, name, required=required)
+def int_field(data: dict[str, Any], name: str, *, required: bool = True, high: int = ID_MAX) -> int | None:
+    return body_int(data, name, required=required, high=high)
 
 
 async def load_upload(session: AsyncSession, request: Request, who: Principal) -> tuple[Asset, Upload]:
@@ -52,7 +53,7 @@ async def create(request: Request) -> Response:
     data = await read_input(request)
     booth_id = int_field(data, "booth_id")
     product_id = int_field(data, "product_id", required=False)
-    size = int_field(data, "size")
+    size = int_field(data, "size", high=INT64_MAX)
     async with svc.db.session() as session:
         booth = await session.get(Booth, booth_id)
         if booth is None:
