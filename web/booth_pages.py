@@ -8,7 +8,7 @@ listening for writes, :meth:`BoothPageCache.close` stops.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState
@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session as OrmSession
 
 from cloudexpo.db import Database
 from streaming.models import Slot
+
+if TYPE_CHECKING:
+    from web.page_contexts import BoothPage
 
 
 class BoothPageCache:
@@ -37,18 +40,18 @@ class BoothPageCache:
     def __init__(self, ttl: float = 30.0, max_size: int = 4096) -> None:
         self.ttl = ttl
         self.max_size = max_size
-        self._items: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._items: dict[str, tuple[float, BoothPage]] = {}
         # Ids of the booths that have any slot (few do): the others need no launches or replays query.
         self._slot_booths: tuple[float, frozenset[int]] | None = None
         self._listening = False
 
-    def get(self, ref: str) -> dict[str, Any] | None:
+    def get(self, ref: str) -> BoothPage | None:
         item = self._items.get(ref)
         if item is None or item[0] < time.monotonic():
             return None
         return item[1]
 
-    def put(self, ref: str, data: dict[str, Any]) -> None:
+    def put(self, ref: str, data: BoothPage) -> None:
         if not self._listening:
             return  # without hearing writes, a cached page could stay stale for ttl
         if len(self._items) >= self.max_size:

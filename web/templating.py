@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import jinja2
@@ -27,6 +29,9 @@ from cloudexpo.i18n import LANGUAGE_NAMES, LANGUAGES, pick
 from cloudexpo.values import local_text
 from web import context
 from web.i18n import gettext_for
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -99,17 +104,28 @@ def base_context(request: Request) -> dict[str, Any]:
     }
 
 
+def template_values(ctx: Mapping[str, Any] | DataclassInstance | None) -> dict[str, Any]:
+    """A page context (``web.page_contexts``) or a dict as the template's names."""
+    if ctx is None:
+        return {}
+    if is_dataclass(ctx):
+        return {f.name: getattr(ctx, f.name) for f in fields(ctx) if f.metadata.get("template", True)}
+    return dict(ctx)
+
+
 def render(
     request: Request,
     template: str,
-    ctx: dict[str, Any] | None = None,
+    ctx: Mapping[str, Any] | DataclassInstance | None = None,
     *,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    **more: Any,
 ) -> HTMLResponse:
+    """The page: ``base_context``, then ``ctx`` (a page context or a dict), then ``more``."""
     values = base_context(request)
-    if ctx:
-        values.update(ctx)
+    values.update(template_values(ctx))
+    values.update(more)
     html = env.get_template(template).render(values)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers.setdefault("Cache-Control", "no-cache")

@@ -3,8 +3,8 @@
 Also the helpers the other engagement route modules share (``counter``,
 ``notifier``, ``visitor_key``). Partials for other areas' pages:
 ``engagement/booth_panel.html`` (bookmark button, card form and meeting
-link; needs ``b``, the booth), ``engagement/bookmark_button.html`` (needs
-``bm_kind`` and ``bm_id``) and ``engagement/card_form.html`` (needs ``b``).
+link; needs ``booth``), ``engagement/bookmark_button.html`` (needs
+``bm_kind`` and ``bm_id``) and ``engagement/card_form.html`` (needs ``booth``).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from cloudexpo.values import parse_id
 from web.context import booths_runtime, csrf_token, language, principal, services
 from web.errors import wants_json
 from web.forms import read_input
+from web.page_contexts import BoothContactPage
 from web.params import path_int
 from web.shapes.engagement import card_json, profile_json
 from web.templating import render
@@ -222,12 +223,12 @@ async def contact_page(request: Request) -> Response:
     from web.routes.analytics import count_booth_view
 
     count_booth_view(request, bundle.booth.id)
-    return render(request, "engagement/contact.html", {
-        "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "card_values": values,
-        "slots": slots, "hosts": hosts, "bookmarked": marked,
-        "card_sent": request.query_params.get("card") == "sent",
-        "card_error": request.query_params.get("card_error"),
-    })
+    return render(request, "engagement/contact.html", BoothContactPage(
+        booth=bundle.booth, exhibitor=bundle.exhibitor, zone=bundle.zone, card_values=values,
+        slots=slots, hosts=hosts, bookmarked=marked,
+        card_sent=request.query_params.get("card") == "sent",
+        card_error=request.query_params.get("card_error"),
+    ))
 
 
 # --- profile ------------------------------------------------------------------------------------

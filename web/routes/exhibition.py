@@ -31,6 +31,7 @@ from web import floorplan
 from web.context import booth_page_cache, csrf_token, language, principal, services
 from web.errors import ApiError
 from web.forms import EDITING_LIMIT, read_input
+from web.page_contexts import BoothPage, ProductPage
 from web.params import path_int, query_int
 from web.routes.analytics import count_booth_view
 from web.shapes.exhibition import booth_json, hall_json, hit_json, product_json, zone_json
@@ -137,9 +138,9 @@ async def booth_page(request: Request) -> Response:
     ref = request.path_params["ref"].upper()
     booth_pages = booth_page_cache(request)
     data = booth_pages.get(ref)
-    if data is None or who.is_moderator or who.can_manage_exhibitor(data["b"].exhibitor_id):
+    if data is None or who.is_moderator or who.can_manage_exhibitor(data.booth.exhibitor_id):
         read = await showcase.booth_page(svc.db, svc.store, who, ref)
-        bundle, media, thumbs, staff = read.bundle, read.media, read.thumbs, read.staff
+        bundle = read.bundle
         manages = who.is_moderator or who.can_manage_exhibitor(bundle.booth.exhibitor_id)
         # Managers read the slots themselves (their own writes may come from another process).
         if manages or bundle.booth.id in await booth_pages.booths_with_slots(svc.db):
@@ -147,36 +148,36 @@ async def booth_page(request: Request) -> Response:
                 launches, replays = await booth_launches(session, who, bundle.booth.id)
         else:
             launches, replays = [], []
-        data = {
-            "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "hall": bundle.hall,
-            "products": bundle.products, "media": media, "staff": staff, "product_thumbs": thumbs,
-            "launches": launches, "replays": replays,
-        }
+        data = BoothPage(
+            booth=bundle.booth, exhibitor=bundle.exhibitor, zone=bundle.zone, hall=bundle.hall,
+            products=bundle.products, media=read.media, product_thumbs=read.thumbs, staff=read.staff,
+            launches=launches, replays=replays,
+        )
         if not manages:
             booth_pages.put(ref, data)
-    booth: Booth = data["b"]
+    booth = data.booth
     manager = who.can_manage_exhibitor(booth.exhibitor_id)
     preview = request.query_params.get("preview") == "1"
     if not preview:
         count_booth_view(request, booth.id)
     # Anonymous visitors without a query (but ?lang) all get the same page, but for the CSRF token:
     # kept with the cached data (so dropped with it), the session's token put in on the way out.
-    whole_page = "_html" in data or booth_pages.get(ref) is data
+    whole_page = bool(data.html) or booth_pages.get(ref) is data
     whole_page = whole_page and not who.signed_in and not manager and set(request.query_params) <= {"lang"}
     lang = language(request)
-    if whole_page and lang in data.setdefault("_html", {}):
+    if whole_page and lang in data.html:
         return HTMLResponse(
-            data["_html"][lang].replace(_CSRF_HOLE, csrf_token(request)),
+            data.html[lang].replace(_CSRF_HOLE, csrf_token(request)),
             headers={"Cache-Control": "no-cache", "Content-Language": lang},
         )
-    values = {k: v for k, v in data.items() if not k.startswith("_")}
-    values.update(manager=manager and not preview, preview=preview and manager)
+    shown_as_manager, shown_as_preview = manager and not preview, preview and manager
     if not whole_page:
-        return render(request, "exhibition/booth.html", values)
-    response = render(request, "exhibition/booth.html", {**values, "csrf_token": _CSRF_HOLE})
-    data["_html"][lang] = bytes(response.body).decode()
+        return render(request, "exhibition/booth.html", data, manager=shown_as_manager, preview=shown_as_preview)
+    response = render(request, "exhibition/booth.html", data, manager=shown_as_manager, preview=shown_as_preview,
+                      csrf_token=_CSRF_HOLE)
+    data.html[lang] = bytes(response.body).decode()
     return HTMLResponse(
-        data["_html"][lang].replace(_CSRF_HOLE, csrf_token(request)),
+        data.html[lang].replace(_CSRF_HOLE, csrf_token(request)),
         headers={"Cache-Control": "no-cache", "Content-Language": lang},
     )
 
@@ -204,10 +205,10 @@ async def product_page(request: Request) -> Response:
     async with svc.db.session() as session:
         product, bundle = await directory.get_product(session, who, path_int(request, "product_id"))
         pictures = [v for v in await showcase.product_media(session, svc.store, product.id) if v["kind"] == "image"]
-    return render(request, "exhibition/product.html", {
-        "p": product, "b": bundle.booth, "exhibitor": bundle.exhibitor, "zone": bundle.zone, "pictures": pictures,
-        "manager": who.can_manage_exhibitor(bundle.booth.exhibitor_id),
-    })
+    return render(request, "exhibition/product.html", ProductPage(
+        product=product, booth=bundle.booth, exhibitor=bundle.exhibitor, zone=bundle.zone, pictures=pictures,
+        manager=who.can_manage_exhibitor(bundle.booth.exhibitor_id),
+    ))
 
 
 async def _search(request: Request) -> tuple[search.Results, dict[str, Any]]:
