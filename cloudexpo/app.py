@@ -4,7 +4,7 @@ What one process runs, in the order it starts (it closes in reverse):
 
 1. the kernel's :class:`~cloudexpo.services.Services`: database (migrated at
    start on SQLite), object store, event bus;
-2. each area's parts (:data:`AREAS`, built by their :class:`~cloudexpo.areas.Area`):
+2. each area's parts (built by its :class:`~cloudexpo.areas.Area`, see :func:`areas`):
    streaming (media engine, live service, chat, replay files, recorder), then
    booths (analytics counter, notifier and reminders, media worker);
 3. the web's booth page cache (listens for writes while running);
@@ -36,7 +36,7 @@ KERNEL_MODELS = ("cloudexpo.accounts",)
 
 
 def areas() -> tuple[Area[Part], ...]:
-    """The domain packages, in the order their parts start."""
+    """The domain packages: their models, migration branches and parts (started as :meth:`Runtime.parts` says)."""
     from booths.area import AREA as BOOTHS
     from streaming.area import AREA as STREAMING
 
@@ -98,6 +98,7 @@ def build_runtime(settings: Settings, *, services: Services | None = None, demo_
     from streaming.demo import DemoLaunch
     from web.booth_pages import BoothPageCache
 
+    import_models()  # every table is known before the first query, also with the ``services`` given
     services = services or open_services(settings)
     return Runtime(
         services=services,
