@@ -14,6 +14,9 @@ command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
 command -v turnserver >/dev/null 2>&1 || need_apt+=(coturn)
+# The reliability drills (tests/test_drills.py) run a private PostgreSQL and Redis of their own.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   echo "Installing Debian packages: ${need_apt[*]}"

@@ -13,6 +13,7 @@ Everything a chat does is published on the bus topic ``slot.{id}`` (see
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import unicodedata
 from typing import Any
@@ -20,13 +21,15 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloudexpo.bus import EventBus
+from cloudexpo.bus import BusError, EventBus
 from cloudexpo.db import utcnow
 from cloudexpo.permissions import Forbidden, Principal, require
 from cloudexpo.ratelimit import RateLimiter, SharedRateLimiter
 
 from .models import ChatMessage, ChatMute, Slot, SlotState
 from .schedule import SlotClosed, get_slot, get_visible_slot
+
+log = logging.getLogger(__name__)
 
 MAX_LENGTH = 500
 RATE_LIMIT = 1  # messages ...
@@ -131,9 +134,12 @@ class Chat:
         )
         db.add(message)
         await db.commit()
-        await self.bus.publish(
-            topic(slot_id), {"type": "chat", "slot": slot_id, "message": message_json(message)}
-        )
+        try:
+            await self.bus.publish(
+                topic(slot_id), {"type": "chat", "slot": slot_id, "message": message_json(message)}
+            )
+        except BusError as exc:  # kept: the history shows it, and the bus reconnects by itself
+            log.warning("chat: message %d kept but not sent live: %s", message.id, exc)
         return message
 
     async def history(

@@ -34,6 +34,7 @@ from booths.errors import (
     WrongType,
 )
 from cloudexpo.accounts import AccountError
+from cloudexpo.bus import BusError
 from cloudexpo.permissions import Forbidden, NotSignedIn
 from cloudexpo.ratelimit import RateLimited
 from streaming.chat import ChatError, ChatMuted
@@ -186,6 +187,8 @@ REFUSALS: dict[type[Exception], Refusal] = {
     Forbidden: Refusal(403, detail=lambda exc, request: str(exc) or "You may not do this."),
     AccountError: Refusal(422, extra=_field),
     RateLimited: Refusal(429, headers=_retry_after),
+    BusError: Refusal(503, error="unavailable", headers=lambda exc, request: {"Retry-After": "5"},
+                      detail=lambda exc, request: "Live updates are briefly unavailable; try again in a few seconds."),
     # the exhibition, its media and engagement (booths)
     BoothsError: Refusal(400, extra=_field),
     NotFound: Refusal(404, extra=_field),
