@@ -352,6 +352,10 @@ class MediaEngine:
     def stream_ids(self) -> list[str]:
         return list(self._streams)
 
+    def peer_connections(self) -> int:
+        """Open peer connections: every stream's publisher and viewers (for /metrics and the soak)."""
+        return sum(len(s.viewers) + (s.publisher is not None) for s in self._streams.values())
+
     def add_state_listener(self, listener: StateListener) -> None:
         """Call ``listener(stream_id, state)`` on every state change (see module doc)."""
         self._listeners.append(listener)

@@ -50,6 +50,9 @@ async def test_metrics_are_prometheus_text(client: Client) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert 'cloudexpo_http_requests_total{method="GET",route="/healthz",status="200"}' in response.text
+    figures = dict(line.split(" ", 1) for line in response.text.splitlines() if line and not line.startswith("#"))
+    assert float(figures["process_resident_memory_bytes"]) > 10e6 and float(figures["process_open_fds"]) > 3
+    assert int(figures["cloudexpo_asyncio_tasks"]) >= 1 and figures["cloudexpo_peer_connections"] == "0"
 
 
 async def test_every_response_has_a_request_id(client: Client) -> None:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    ProcessCollector,
+    generate_latest,
+)
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from web.context import services
+from web.context import services, streaming_runtime
 
 
 async def healthz(request: Request) -> Response:
@@ -39,8 +44,25 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "checks": results})
 
 
+# The process's own figures (resident memory, open file descriptors, CPU): what a leak shows in first.
+PROCESS = CollectorRegistry()
+ProcessCollector(registry=PROCESS)
+
+
+def runtime_gauges(request: Request) -> bytes:
+    """Asyncio tasks and WebRTC peer connections now, in the text format."""
+    peers = streaming_runtime(request).engine.peer_connections()
+    return (
+        "# HELP cloudexpo_asyncio_tasks Asyncio tasks not yet done.\n# TYPE cloudexpo_asyncio_tasks gauge\n"
+        f"cloudexpo_asyncio_tasks {len(asyncio.all_tasks())}\n"
+        "# HELP cloudexpo_peer_connections WebRTC peer connections open (publishers and viewers).\n"
+        f"# TYPE cloudexpo_peer_connections gauge\ncloudexpo_peer_connections {peers}\n"
+    ).encode()
+
+
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(services(request).metrics), media_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(services(request).metrics) + generate_latest(PROCESS) + runtime_gauges(request)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 routes: list[BaseRoute] = [
