@@ -85,29 +85,40 @@ async def seed(data: Path, secret: str, minutes: float) -> dict[str, Any]:
 
 
 def publisher_process(base: str, slot: int, token: str, media_path: str, stop: Any) -> None:
-    """Publish the pre-encoded media over WHIP until ``stop`` is set, then DELETE the session."""
+    """Publish the pre-encoded media over WHIP until ``stop`` is set; when the connection fails (a
+    starved machine misses ICE consent checks), publish again at once, as an encoder does."""
     import pickle
 
     from streaming.peers import accept_answer, create_offer, new_peer_connection
     from streaming.testsource import prefer_codec
 
-    async def run() -> None:
-        media = pickle.loads(Path(media_path).read_bytes())  # noqa: ASYNC240
+    async def publish(http: httpx.AsyncClient, media: Any) -> tuple[Any, str]:
         video, audio = media_tracks(media, SECONDS)
         pc = new_peer_connection()
         pc.addTransceiver(video, direction="sendonly")
         pc.addTransceiver(audio, direction="sendonly")
         prefer_codec(pc, "video", "H264")
         offer = await create_offer(pc, HOSTS)
+        answer = await http.post(f"/whip/{slot}", content=offer, headers={
+            "Content-Type": "application/sdp", "Authorization": f"Bearer {token}"})
+        assert answer.status_code == 201, answer.text
+        await accept_answer(pc, answer.text, HOSTS)
+        return pc, answer.headers["location"]
+
+    async def run() -> None:
+        media = pickle.loads(Path(media_path).read_bytes())  # noqa: ASYNC240
+        again = 0
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            answer = await http.post(f"/whip/{slot}", content=offer, headers={
-                "Content-Type": "application/sdp", "Authorization": f"Bearer {token}"})
-            assert answer.status_code == 201, answer.text
-            await accept_answer(pc, answer.text, HOSTS)
-            while not stop.is_set():  # noqa: ASYNC110
+            pc, location = await publish(http, media)
+            while not stop.is_set():
                 await asyncio.sleep(0.2)
-            await http.delete(answer.headers["location"], headers={"Authorization": f"Bearer {token}"})
+                if pc.connectionState in ("failed", "closed"):
+                    await pc.close()
+                    again += 1
+                    pc, location = await publish(http, media)
+            await http.delete(location, headers={"Authorization": f"Bearer {token}"})
         await pc.close()
+        print(f"publisher: published again {again} times after a failed connection", flush=True)
 
     asyncio.run(run())
 
