@@ -215,7 +215,7 @@ async def test_postgres_restart_under_load(private_postgres: PrivatePostgres, tm
     with serve_app(settings, name="drill-pg") as server:
         workers = [asyncio.create_task(visitor(n, server.url)) for n in range(8)]
         warm = time.monotonic() + 60
-        while answers["before:200"] < 20 and time.monotonic() < warm:  # load flows before the restart
+        while answers["before:200"] < 20 and time.monotonic() < warm:  # noqa: ASYNC110 (load flows first)
             await asyncio.sleep(0.2)
         phase = "down"
         await asyncio.to_thread(private_postgres.stop)
