@@ -31,7 +31,6 @@ from web.routes import (
     meetings,
     moderation,
     notifications,
-    pages,
     programme,
     qr,
     replays,
@@ -66,9 +65,9 @@ class WebArea:
 
 
 WEB_AREAS: tuple[WebArea, ...] = (
-    # health, sign-in and accounts, signed storage URLs, uploads and assets, the shell's pages
-    WebArea("core", "cloudexpo", (health, auth, storage, uploads, assets, pages)),
-    # map, zones, booths, products, search, applications, dashboard, moderation, OpenAPI
+    # health, sign-in and accounts, signed storage URLs, uploads and assets
+    WebArea("core", "cloudexpo", (health, auth, storage, uploads, assets)),
+    # home, map, zones, booths, products, search, applications, dashboard, moderation, OpenAPI
     WebArea("exhibition", "booths", (exhibition, applications, moderation, openapi)),
     # programme, WHIP/WHEP, /ws, replays, watch and go-live pages, control room, chat
     WebArea("live", "streaming", (whip, ws, programme, replays, live, control, chat)),

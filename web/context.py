@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
 
 from starlette.requests import HTTPConnection
 
@@ -11,8 +12,11 @@ from cloudexpo.accounts import Role
 from cloudexpo.permissions import ANONYMOUS, Principal, require
 
 if TYPE_CHECKING:
+    from booths.engagement.analytics import Counter
+    from booths.engagement.notify import Notifier
     from booths.runtime import BoothsRuntime
     from cloudexpo.services import Services
+    from streaming.live import LiveService
     from streaming.runtime import StreamingRuntime
     from web.booth_pages import BoothPageCache
 
@@ -62,6 +66,24 @@ def streaming_runtime(request: HTTPConnection) -> StreamingRuntime:
 
 def booth_page_cache(request: HTTPConnection) -> BoothPageCache:
     return runtime(request).booth_pages
+
+
+def counter(request: HTTPConnection) -> Counter:
+    """The booth analytics counter (visits and events, written in the background)."""
+    return booths_runtime(request).analytics
+
+
+def notifier(request: HTTPConnection) -> Notifier:
+    return booths_runtime(request).notifier
+
+
+def live_service(request: HTTPConnection) -> LiveService:
+    return streaming_runtime(request).live
+
+
+def exhibition_zone(request: HTTPConnection) -> ZoneInfo:
+    """The exhibition's time zone (times given without one are in it)."""
+    return ZoneInfo(services(request).settings.timezone)
 
 
 def principal(request: HTTPConnection) -> Principal:

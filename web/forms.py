@@ -150,3 +150,12 @@ async def read_form(request: Request, limit: int = FORM_LIMIT) -> Any:
         return await Request(request.scope, receive=replay).form()
     except (ValueError, KeyError) as exc:
         raise ApiError(400, f"The form could not be read: {exc}.") from None
+
+
+#: The form fields' suffix per language: ``name_zh_hans``, ``name_zh_hant``, ``name_en``.
+FORM_LANGS = {"zh-Hans": "zh_hans", "zh-Hant": "zh_hant", "en": "en"}
+
+
+def localized_from_form(data: dict[str, Any], field: str) -> dict[str, str]:
+    """``name_zh_hans``, ``name_zh_hant``, ``name_en`` form fields as one per-language mapping."""
+    return {lang: str(data.get(f"{field}_{suffix}", "")) for lang, suffix in FORM_LANGS.items()}

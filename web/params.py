@@ -115,3 +115,10 @@ def body_zone(data: dict[str, Any], name: str, default: str) -> ZoneInfo:
         return time_zone(str(data.get(name) or default))
     except BadValue as exc:
         raise ApiError(422, str(exc), extra={"field": name}) from None
+
+
+def parse_time(value: Any, field: str, zone: ZoneInfo) -> dt.datetime:
+    """ISO 8601 (a time without zone is in the exhibition's time zone) or ``now``."""
+    if isinstance(value, str) and value.strip().lower() == "now":
+        return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return body_time({field: value}, field, zone)

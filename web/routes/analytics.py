@@ -22,27 +22,16 @@ from booths.exhibition.models import Booth
 from cloudexpo.i18n import pick
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
 from cloudexpo.values import BadValue, parse_id, parse_int
-from web.context import language, principal, services
+from web.context import counter, language, principal, services
 from web.forms import read_input
 from web.i18n import gettext_for
 from web.params import optional_query_id, path_int, query_int
-from web.routes.engagement import counter, visitor_key
 from web.templating import render
+from web.visits import visitor_key
 
-COUNTED = "cloudexpo.analytics"
 MAX_DAYS = 366
 CHART_METRICS = ("visitors", "views", "qr_visitors", "time_seconds", "video_plays", "watch_seconds", "downloads",
                  "cards", "meetings", "launch_viewers", "replay_views")
-
-
-def count_booth_view(request: Request, booth_id: int) -> None:
-    """Count a booth page view (and the visitor, once a day); ``?src=qr`` counts it as a QR visit.
-
-    For the booth page's handler: costs a few dictionary operations; the
-    counter writes to the database in the background.
-    """
-    request.scope[COUNTED] = True
-    counter(request).visit(booth_id, visitor_key(request), source="qr" if request.query_params.get("src") == "qr" else "")
 
 
 def days_param(request: Request) -> int:

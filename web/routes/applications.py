@@ -8,24 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths.engagement import notify
 from booths.errors import BoothsError, NotFound
 from booths.exhibition import applications, directory, editing
 from booths.exhibition.models import Application, Booth, Zone
 from cloudexpo.accounts import Role
-from cloudexpo.permissions import Forbidden, Principal, require
-from web.context import booths_runtime, principal, services
+from cloudexpo.permissions import Forbidden, require
+from web.context import principal, services
 from web.errors import status_of
-from web.forms import read_input
+from web.forms import localized_from_form, read_input
 from web.params import path_int
+from web.reviews import decide_application
 from web.templating import render
-
-FORM_LANGS = {"zh-Hans": "zh_hans", "zh-Hant": "zh_hant", "en": "en"}
 
 
 def application_json(a: Application, zone: Zone | None = None) -> dict[str, Any]:
@@ -37,11 +34,6 @@ def application_json(a: Application, zone: Zone | None = None) -> dict[str, Any]
         "decided_at": a.decided_at.isoformat() if a.decided_at else None,
         "exhibitor_id": a.exhibitor_id, "booth_id": a.booth_id, "created_at": a.created_at.isoformat(),
     }
-
-
-def localized_from_form(data: dict[str, Any], field: str) -> dict[str, str]:
-    """``name_zh_hans``, ``name_zh_hant``, ``name_en`` form fields as one per-language mapping."""
-    return {lang: str(data.get(f"{field}_{suffix}", "")) for lang, suffix in FORM_LANGS.items()}
 
 
 # --- the dashboard pages ---------------------------------------------------------------------
@@ -218,24 +210,6 @@ async def api_get(request: Request) -> Response:
         application = await applications.get(session, who, path_int(request, "application_id"))
         zone = await session.get(Zone, application.zone_id)
         return JSONResponse(application_json(application, zone))
-
-
-async def decide_application(
-    request: Request, session: AsyncSession, who: Principal, application_id: int, action: str, reason: Any = None
-) -> Any:
-    """Approve or reject, commit, then tell the applicant (in-app and by e-mail)."""
-    batch = booths_runtime(request).notifier.batch()
-    if action == "approve":
-        application = await applications.approve(session, who, application_id)
-    else:
-        application = await applications.reject(session, who, application_id, reason)
-    if batch is not None:
-        await notify.application_decided(batch, session, application)
-    await session.commit()
-    if batch is not None:
-        await batch.deliver(session)
-    request.app.state.principal_cache.forget(application.user_id)
-    return application
 
 
 async def api_approve(request: Request) -> Response:

@@ -14,8 +14,7 @@ from streaming.chat import Chat, message_json
 from streaming.schedule import get_slot, get_visible_slot
 from web.context import moderator, principal, services, streaming_runtime
 from web.forms import read_input
-from web.params import path_int
-from web.routes.live import int_field
+from web.params import body_int, path_int
 
 
 def chat_service(request: Request) -> Chat:
@@ -47,7 +46,7 @@ async def api_delete(request: Request) -> Response:
 async def api_mute(request: Request) -> Response:
     moderator(request)
     data = await read_input(request)
-    user_id = int_field(data, "user_id", required=True)
+    user_id = body_int(data, "user_id")
     assert user_id is not None
     slot_id = path_int(request, "slot_id")
     scope = None if data.get("everywhere") else slot_id

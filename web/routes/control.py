@@ -21,10 +21,9 @@ from streaming.schedule import (
     list_stages,
     rotate_token,
 )
-from web.context import language, moderator, services
+from web.context import exhibition_zone, language, live_service, moderator, services
 from web.forms import read_input
-from web.params import body_int, path_int
-from web.routes.live import exhibition_zone, live_service, parse_time
+from web.params import body_int, parse_time, path_int
 from web.shapes.live import slot_json
 from web.templating import render
 

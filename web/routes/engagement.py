@@ -19,7 +19,6 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from booths.engagement import bookmarks, cards, meetings
-from booths.engagement.analytics import Counter
 from booths.engagement.models import (
     BOOKMARK_KINDS,
     Bookmark,
@@ -30,40 +29,21 @@ from booths.engagement.models import (
     Notification,
     Profile,
 )
-from booths.engagement.notify import Notifier
 from booths.errors import Invalid
 from booths.exhibition.directory import staff_of
 from cloudexpo.accounts import User
 from cloudexpo.permissions import require
 from cloudexpo.values import parse_id
-from web.context import booths_runtime, csrf_token, language, principal, services
+from web.context import counter, language, notifier, principal, services
 from web.errors import wants_json
 from web.forms import read_input
 from web.page_contexts import BoothContactPage
 from web.params import path_int
 from web.shapes.engagement import card_json, profile_json
 from web.templating import render
+from web.visits import count_booth_view
 
 # --- shared helpers ---------------------------------------------------------------------------
-
-
-def counter(request: Request) -> Counter:
-    return booths_runtime(request).analytics
-
-
-def notifier(request: Request) -> Notifier:
-    return booths_runtime(request).notifier
-
-
-def visitor_key(request: Request) -> str:
-    """Who a visit counts as: the signed-in user, else this browser session (hashed before storing)."""
-    who = principal(request)
-    if who.user_id is not None:
-        return f"u{who.user_id}"
-    token = csrf_token(request)
-    return f"s{token}" if token else ""
-
-
 
 
 def back(request: Request, fallback: str = "/") -> str:
@@ -220,8 +200,6 @@ async def contact_page(request: Request) -> Response:
         slots = await meetings.open_slots(session, exhibitor_id=bundle.booth.exhibitor_id)
         hosts = {u.id: u for u in (await session.scalars(select(User).where(User.id.in_({s.host_id for s in slots})))).all()}
         marked = await bookmarks.bookmarked(session, who.user_id, "booth", bundle.booth.id)
-    from web.routes.analytics import count_booth_view
-
     count_booth_view(request, bundle.booth.id)
     return render(request, "engagement/contact.html", BoothContactPage(
         booth=bundle.booth, exhibitor=bundle.exhibitor, zone=bundle.zone, card_values=values,

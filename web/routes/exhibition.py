@@ -33,9 +33,9 @@ from web.errors import ApiError
 from web.forms import EDITING_LIMIT, read_input
 from web.page_contexts import BoothPage, ProductPage
 from web.params import path_int, query_int
-from web.routes.analytics import count_booth_view
 from web.shapes.exhibition import booth_json, hall_json, hit_json, product_json, zone_json
 from web.templating import render
+from web.visits import count_booth_view
 
 # --- shared by the area's route modules ---------------------------------------------
 
@@ -385,6 +385,7 @@ async def api_catalog(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
+    Route("/", home, methods=["GET", "HEAD"], name="home"),
     Route("/map", floor_map, methods=["GET"], name="map"),
     Route("/zones/{slug}", zone_page, methods=["GET"], name="zone"),
     Route("/booths/{ref}", booth_page, methods=["GET"], name="booth"),

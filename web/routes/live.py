@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,7 +18,6 @@ from cloudexpo.permissions import Forbidden, Principal, require, require_exhibit
 from cloudexpo.settings import Settings
 from cloudexpo.turn import client_ice_servers
 from streaming.chat import message_json
-from streaming.live import LiveService
 from streaming.models import Slot, Stage, StageKind
 from streaming.schedule import (
     MAX_SLOT,
@@ -33,28 +31,20 @@ from streaming.schedule import (
     request_slot,
     token_of,
 )
-from web.context import language, principal, services, streaming_runtime
+from web.context import (
+    exhibition_zone,
+    language,
+    live_service,
+    principal,
+    services,
+    streaming_runtime,
+)
 from web.errors import ApiError
 from web.forms import read_input
 from web.headers import GO_LIVE_PERMISSIONS
-from web.params import body_int, body_time, path_int
+from web.params import body_int, parse_time, path_int
 from web.shapes.live import slot_json, slot_urls
 from web.templating import render
-
-
-def live_service(request: Request) -> LiveService:
-    return streaming_runtime(request).live
-
-
-def exhibition_zone(request: Request) -> ZoneInfo:
-    return ZoneInfo(services(request).settings.timezone)
-
-
-def parse_time(value: Any, field: str, zone: ZoneInfo) -> dt.datetime:
-    """ISO 8601 (a time without zone is in the exhibition's time zone) or ``now``."""
-    if isinstance(value, str) and value.strip().lower() == "now":
-        return dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return body_time({field: value}, field, zone)
 
 
 def int_field(data: dict[str, Any], name: str, *, required: bool = False) -> int | None:

@@ -18,11 +18,10 @@ from cloudexpo.accounts import User
 from cloudexpo.i18n import pick
 from cloudexpo.mail import Attachment
 from cloudexpo.permissions import require
-from web.context import principal, services
+from web.context import counter, notifier, principal, services
 from web.errors import wants_json
 from web.forms import read_input
 from web.params import optional_query_id, path_int
-from web.routes.engagement import counter, notifier
 from web.shapes.engagement import meeting_json, meeting_slot_json, profile_json
 from web.templating import render
 

@@ -16,9 +16,9 @@ from cloudexpo import accounts
 from cloudexpo.accounts import Role
 from web.context import moderator, services
 from web.errors import status_of
-from web.forms import read_input
+from web.forms import localized_from_form, read_input
 from web.params import body_int, path_int
-from web.routes.applications import decide_application, localized_from_form
+from web.reviews import decide_application
 from web.shapes.exhibition import booth_json, hall_json, zone_json
 from web.templating import render
 

@@ -16,9 +16,8 @@ from cloudexpo.i18n import pick
 from cloudexpo.values import MAX_YEAR, MIN_YEAR
 from streaming.models import Slot, Stage, StageKind
 from streaming.schedule import get_stage, list_slots, list_stages
-from web.context import language, services
+from web.context import language, live_service, services
 from web.errors import ApiError
-from web.routes.live import live_service
 from web.shapes.live import slot_json
 from web.templating import render
 

@@ -24,16 +24,11 @@ from booths.media import uploads
 from booths.media.models import Asset, Upload
 from booths.media.views import asset_view
 from cloudexpo.permissions import Principal, require, require_exhibitor_access
-from cloudexpo.services import Services
 from cloudexpo.values import ID_MAX, INT64_MAX
 from web.context import booths_runtime, principal, services
 from web.errors import ApiError
 from web.forms import read_input
 from web.params import body_int, path_int
-
-
-def limits_of(svc: Services) -> uploads.Limits:
-    return uploads.Limits.from_settings(svc.settings)
 
 
 def int_field(data: dict[str, Any], name: str, *, required: bool = True, high: int = ID_MAX) -> int | None:
@@ -73,7 +68,7 @@ async def create(request: Request) -> Response:
             filename=str(data.get("filename", "")),
             size=size if size is not None else 0,
             content_type=str(data.get("content_type", "") or ""),
-            limits=limits_of(svc),
+            limits=uploads.Limits.from_settings(svc.settings),
             user_id=who.user_id,
         )
         await session.commit()
@@ -107,7 +102,7 @@ async def complete(request: Request) -> Response:
     async with svc.db.session() as session:
         asset, upload = await load_upload(session, request, principal(request))
         try:
-            await uploads.complete_upload(session, svc.store, asset, upload, data.get("parts"), limits_of(svc))
+            await uploads.complete_upload(session, svc.store, asset, upload, data.get("parts"), uploads.Limits.from_settings(svc.settings))
         except MediaRejected as exc:
             # As web.errors.REFUSALS answers it, plus the asset (now marked rejected) that only this route holds.
             await session.commit()  # the rejection stays: the page shows its problem
@@ -133,7 +128,7 @@ async def quota(request: Request) -> Response:
     require_exhibitor_access(who, exhibitor_id)
     svc = services(request)
     async with svc.db.session() as session:
-        return JSONResponse(await uploads.quota_view(session, exhibitor_id, limits_of(svc)))
+        return JSONResponse(await uploads.quota_view(session, exhibitor_id, uploads.Limits.from_settings(svc.settings)))
 
 
 routes: list[BaseRoute] = [

@@ -24,7 +24,6 @@ from cloudexpo.permissions import Forbidden
 from cloudexpo.settings import IceServer
 from cloudexpo.turn import client_ice_servers
 from streaming.live import (
-    LiveService,
     MissingToken,
     PreviewOnly,
     WrongToken,
@@ -32,7 +31,7 @@ from streaming.live import (
     check_token,
 )
 from streaming.schedule import SlotNotFound, get_slot, may_see, token_matches
-from web.context import page_principal, principal, services, streaming_runtime
+from web.context import live_service, page_principal, principal, services
 from web.cors import WithHeaders
 from web.errors import ApiError
 from web.forms import read_body, refuse_declared_length
@@ -55,10 +54,6 @@ NO_TRICKLE = (
     "Trickle ICE and ICE restarts (PATCH) are not supported: send an offer with every candidate "
     "gathered (wait for ICE gathering to complete), and POST a new offer to reconnect."
 )
-
-
-def live_service(request: Request) -> LiveService:
-    return streaming_runtime(request).live
 
 
 def bearer(request: Request) -> str | None:
