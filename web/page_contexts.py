@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from markupsafe import Markup
+
 from booths.engagement.models import MeetingSlot
 from booths.exhibition.models import Booth, Exhibitor, Hall, Product, Zone
 from booths.exhibition.showcase import PageMedia
@@ -77,3 +79,18 @@ class BoothContactPage:
     card_sent: bool
     #: The card form's field at fault after a refused card, else None.
     card_error: str | None
+
+
+@dataclass
+class BoothPoster:
+    """``engagement/poster.html``: a printable poster with the booth's QR code."""
+
+    booth: Booth
+    #: The booth's name in each language it has one, as (language, name).
+    names: list[tuple[str, str]]
+    #: The zone's name in each language it has one.
+    zone_names: list[str]
+    #: The QR code as inline SVG.
+    qr_svg: Markup
+    #: The address the QR code leads to.
+    url: str

@@ -324,14 +324,6 @@ async def opted_out(session: AsyncSession, user_id: int) -> set[str]:
     return set((await session.scalars(select(MailOptOut.kind).where(MailOptOut.user_id == user_id))).all())
 
 
-def notification_json(note: Notification, language: str, timezone: str) -> dict[str, Any]:
-    title, body = render(note.kind, note.params or {}, language, timezone)
-    return {
-        "id": note.id, "kind": note.kind, "title": title, "body": body, "url": note.url,
-        "read": note.read_at is not None, "created_at": note.created_at.isoformat(),
-    }
-
-
 # --- events from other areas --------------------------------------------------------------------
 
 

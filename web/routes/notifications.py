@@ -20,6 +20,7 @@ from cloudexpo.values import parse_id
 from web.context import language, principal, services
 from web.errors import ApiError, wants_json
 from web.forms import read_input
+from web.shapes.notifications import notification_json
 from web.templating import render
 
 
@@ -33,7 +34,7 @@ async def api_list(request: Request) -> Response:
         items = await notify.recent(session, who.user_id, 20)  # type: ignore[arg-type]
         unread = await notify.unread_count(session, who.user_id)  # type: ignore[arg-type]
     return JSONResponse({"signed_in": True, "unread": unread,
-                         "items": [notify.notification_json(n, lang, tz) for n in items]})
+                         "items": [notification_json(n, lang, tz) for n in items]})
 
 
 async def api_read(request: Request) -> Response:
@@ -61,7 +62,7 @@ async def page(request: Request) -> Response:
         opted = await notify.opted_out(session, who.user_id)  # type: ignore[arg-type]
     kinds = [(k, pick(notify.KIND_NAMES[k], lang).text, k in opted) for k in notify.KINDS]
     return render(request, "engagement/notifications.html", {
-        "items": [notify.notification_json(n, lang, tz) for n in items], "kinds": kinds,
+        "items": [notification_json(n, lang, tz) for n in items], "kinds": kinds,
     })
 
 

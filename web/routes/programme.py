@@ -100,7 +100,7 @@ async def programme_data(request: Request, stage_slug: str | None) -> dict[str, 
 
 async def programme_page(request: Request) -> Response:
     data = await programme_data(request, request.path_params.get("stage"))
-    return render(request, "live/programme.html", {"p": data})
+    return render(request, "live/programme.html", {"programme": data})
 
 
 async def programme_json(request: Request) -> Response:

@@ -13,6 +13,7 @@ from booths.errors import NotFound
 from booths.exhibition.directory import get_booth, get_product
 from cloudexpo.i18n import LANGUAGES
 from web.context import principal, services
+from web.page_contexts import BoothPoster
 from web.params import path_int, query_int
 from web.templating import render
 
@@ -58,10 +59,9 @@ async def poster(request: Request) -> Response:
     url = qr.target_url(services(request).settings.resolved_public_url, "booth", bundle.booth.number)
     names = [(lang, bundle.booth.name.get(lang, "")) for lang in LANGUAGES if bundle.booth.name.get(lang)]
     zone_names = [bundle.zone.name.get(lang, "") for lang in LANGUAGES if bundle.zone.name.get(lang)]
-    return render(request, "engagement/poster.html", {
-        "b": bundle.booth, "zone": bundle.zone, "hall": bundle.hall, "names": names, "zone_names": zone_names,
-        "qr_svg": Markup(qr.inline_svg(url, 10)), "url": url,
-    })
+    return render(request, "engagement/poster.html", BoothPoster(
+        booth=bundle.booth, names=names, zone_names=zone_names, qr_svg=Markup(qr.inline_svg(url, 10)), url=url,
+    ))
 
 
 routes: list[BaseRoute] = [

@@ -27,6 +27,7 @@ from web.context import csrf_token, language, principal, services, streaming_run
 from web.errors import ApiError
 from web.forms import FORM_OVERHEAD, read_body, read_form, read_input
 from web.params import optional_query_id, path_int
+from web.shapes.replays import replay_json, stats_json
 from web.templating import render
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
@@ -77,7 +78,7 @@ async def replay_info(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as db:
         slot, replay = await _load(request, db)
-    data = replays.replay_json(svc.store, slot, replay, manage=replays.can_manage(principal(request), slot))
+    data = replay_json(svc.store, slot, replay, manage=replays.can_manage(principal(request), slot))
     data["title_text"] = pick(slot.title, language(request)).text
     return JSONResponse(data)
 
@@ -119,7 +120,7 @@ async def replay_stats(request: Request) -> Response:
     async with svc.db.session() as db:
         slot, replay = await _load(request, db)
         _require_manage(request, slot)
-        return JSONResponse(replays.stats_json(replay))
+        return JSONResponse(stats_json(replay))
 
 
 def _number(data: dict[str, Any], name: str) -> float | None:
@@ -147,7 +148,7 @@ async def replay_update(request: Request) -> Response:
         if "trim_start" in data or "trim_end" in data:
             await replays.set_trim(db, svc.store, replay, _number(data, "trim_start"), _number(data, "trim_end"))
             streaming_runtime(request).replay_files.spawn_mp4(replay.slot_id)
-        body = replays.replay_json(svc.store, slot, replay, manage=True)
+        body = replay_json(svc.store, slot, replay, manage=True)
     return JSONResponse(body)
 
 
@@ -177,7 +178,7 @@ async def captions_put(request: Request) -> Response:
         slot, replay = await _load(request, db)
         _require_manage(request, slot)
         await replays.put_captions(db, svc.store, replay, lang, body)
-        return JSONResponse(replays.replay_json(svc.store, slot, replay, manage=True), status_code=201)
+        return JSONResponse(replay_json(svc.store, slot, replay, manage=True), status_code=201)
 
 
 async def captions_delete(request: Request) -> Response:
