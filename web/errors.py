@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -279,8 +280,30 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 500, "Something went wrong on our side; it has been logged.")
 
 
+def _unavailable_state(exc: DBAPIError) -> bool:
+    """SQLSTATE class 08 (connection exception) or 57P (shutting down, starting up, cannot connect now)."""
+    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        state = str(getattr(error, "sqlstate", "") or "")
+        if state.startswith(("08", "57P")):
+            return True
+    return False
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """A lost or refused database connection (a restart, a failover) is a 503 to retry, not a bug.
+
+    Other database errors stay 500s with their traceback."""
+    if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _unavailable_state(exc):
+        raise exc
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(request, 503, "The database is briefly unavailable; try again in a few seconds.",
+                          error="unavailable", headers={"Retry-After": "5"})
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: http_exception,
     **dict.fromkeys(REFUSALS, refuse),
+    DBAPIError: database_unavailable,
+    ConnectionError: database_unavailable,
     Exception: server_error,
 }
