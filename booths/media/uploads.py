@@ -6,7 +6,7 @@ PUT URL; larger ones a multipart upload whose part size (8–64 MiB) grows
 with the file, the page asking for part URLs in batches (:func:`part_urls`)
 and sending several parts at once. The page remembers the upload; after a
 reload or a dropped network it asks which parts storage already holds
-(:func:`upload_status`) and sends the rest. :func:`complete_upload` joins the
+(:func:`upload_progress`) and sends the rest. :func:`complete_upload` joins the
 parts, runs the checks of :mod:`booths.media.checks` once (size, type by the
 first bytes) and leaves the asset ``processing`` for the background worker
 (:mod:`booths.media.worker`).
@@ -96,17 +96,6 @@ def expected_part_size(upload: Upload, number: int) -> int:
     return upload.total_size - upload.part_size * (upload.part_count - 1)
 
 
-async def quota_view(session: AsyncSession, exhibitor_id: int, limits: Limits) -> dict[str, Any]:
-    used = await used_bytes(session, exhibitor_id)
-    return {
-        "exhibitor_id": exhibitor_id,
-        "used": used,
-        "quota": limits.quota_bytes,
-        "free": max(0, limits.quota_bytes - used),
-        "max_file": limits.as_dict(),
-    }
-
-
 _CLAIM_FAMILIES = {
     "logo": ("image/",),
     "banner": ("image/",),
@@ -148,7 +137,7 @@ async def create_ticket(
 ) -> tuple[Asset, Upload]:
     """Refuse what cannot fit (413) or is plainly the wrong kind (415/422);
     else reserve the quota with an ``uploading`` asset and start the upload.
-    The caller checks who asks, commits, and hands :func:`ticket_view` to the page."""
+    The caller checks who asks, commits, and hands the ticket (``web.shapes.uploads``) to the page."""
     if kind not in KINDS:
         raise Invalid(f"kind must be one of {', '.join(KINDS)}.", "kind")
     if not isinstance(filename, str) or not filename.strip():
@@ -216,29 +205,6 @@ def _suffix(filename: str) -> str:
     return ""
 
 
-def ticket_view(store: ObjectStore, asset: Asset, upload: Upload) -> dict[str, Any]:
-    """What the page needs to send the file: for a single PUT the URL and the
-    Content-Type it must send; for multipart the part size and count."""
-    view: dict[str, Any] = {
-        "id": upload.id,
-        "asset_id": asset.id,
-        "kind": asset.kind,
-        "filename": asset.filename,
-        "mode": upload.mode,
-        "size": upload.total_size,
-        "content_type": asset.content_type,
-        "part_size": upload.part_size,
-        "part_count": upload.part_count,
-        "concurrency": CONCURRENCY,
-        "expires_in": URL_EXPIRES,
-        "state": asset.state,
-    }
-    if upload.upload_id is None and asset.state == "uploading":
-        view["url"] = store.put_url(asset.key, asset.content_type, URL_EXPIRES, max_size=upload.total_size)
-        view["headers"] = {"Content-Type": asset.content_type}
-    return view
-
-
 async def get_upload(session: AsyncSession, upload_id: int) -> tuple[Asset, Upload]:
     upload = await session.get(Upload, upload_id)
     asset = await session.get(Asset, upload.asset_id) if upload is not None else None
@@ -247,26 +213,38 @@ async def get_upload(session: AsyncSession, upload_id: int) -> tuple[Asset, Uplo
     return asset, upload
 
 
-async def upload_status(store: ObjectStore, asset: Asset, upload: Upload) -> dict[str, Any]:
-    """The ticket again, with the parts storage already holds: the page resumes from it."""
-    view = ticket_view(store, asset, upload)
-    view["problem"] = asset.problem
-    parts: list[dict[str, Any]] = []
-    if asset.state == "uploading" and upload.upload_id is not None:
-        try:
-            stored = await store.list_parts(asset.key, upload.upload_id)
-        except ObjectNotFound:
-            stored = []
-            view["state"] = "lost"
-        for part in stored:
-            if part.size == expected_part_size(upload, part.part_number):
-                parts.append({"part_number": part.part_number, "etag": part.etag, "size": part.size})
-    elif asset.state == "uploading":
+@dataclass(frozen=True)
+class StoredPart:
+    part_number: int
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True)
+class UploadProgress:
+    """What storage already holds of an upload still being sent: the page resumes from it."""
+
+    #: The multipart upload's whole parts (of the expected size).
+    parts: list[StoredPart]
+    #: Storage no longer knows the multipart upload (aborted or expired): start again.
+    lost: bool = False
+    #: A single-PUT upload's object is there with the whole size (None for multipart).
+    uploaded: bool | None = None
+
+
+async def upload_progress(store: ObjectStore, asset: Asset, upload: Upload) -> UploadProgress:
+    """Asks storage which parts (or whether the object) it holds; nothing for a finished upload."""
+    if asset.state != "uploading":
+        return UploadProgress([])
+    if upload.upload_id is None:
         info = await store.head(asset.key)
-        view["uploaded"] = info is not None and info.size == upload.total_size
-    view["parts"] = parts
-    view["done_bytes"] = sum(p["size"] for p in parts)
-    return view
+        return UploadProgress([], uploaded=info is not None and info.size == upload.total_size)
+    try:
+        stored = await store.list_parts(asset.key, upload.upload_id)
+    except ObjectNotFound:
+        return UploadProgress([], lost=True)
+    whole = [StoredPart(p.part_number, p.etag, p.size) for p in stored if p.size == expected_part_size(upload, p.part_number)]
+    return UploadProgress(whole)
 
 
 def part_urls(store: ObjectStore, asset: Asset, upload: Upload, numbers: list[int]) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from web.context import language, principal, services
 from web.errors import ApiError
 from web.forms import read_input
 from web.params import path_int
+from web.shapes.uploads import quota_json
 from web.templating import render
 
 MAX_TITLE = 200
@@ -63,7 +64,7 @@ async def booth_assets(request: Request) -> Response:
         items = await assets.list_assets(session, booth_id=booth.id, include_hidden=manager)
         body: dict[str, Any] = {"booth_id": booth.id, "assets": [asset_view(svc.store, a) for a in items]}
         if manager:
-            body["quota"] = await uploads.quota_view(session, booth.exhibitor_id, uploads.Limits.from_settings(svc.settings))
+            body["quota"] = quota_json(booth.exhibitor_id, await assets.used_bytes(session, booth.exhibitor_id), uploads.Limits.from_settings(svc.settings))
         return JSONResponse(body)
 
 
@@ -157,7 +158,7 @@ async def media_page(request: Request) -> Response:
     async with svc.db.session() as session:
         booth = await _booth(session, path_int(request, "booth_id"))
         require_exhibitor_access(who, booth.exhibitor_id)
-        quota = await uploads.quota_view(session, booth.exhibitor_id, uploads.Limits.from_settings(svc.settings))
+        quota = quota_json(booth.exhibitor_id, await assets.used_bytes(session, booth.exhibitor_id), uploads.Limits.from_settings(svc.settings))
     lang = language(request)
     name = pick(booth.name, lang).text or booth.number
     return render(

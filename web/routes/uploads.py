@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from booths.errors import MediaRejected
 from booths.exhibition.models import Booth, Product
 from booths.media import uploads
+from booths.media.assets import used_bytes
 from booths.media.models import Asset, Upload
 from booths.media.views import asset_view
 from cloudexpo.permissions import Principal, require, require_exhibitor_access
@@ -29,6 +30,7 @@ from web.context import booths_runtime, principal, services
 from web.errors import ApiError
 from web.forms import read_input
 from web.params import body_int, path_int
+from web.shapes.uploads import quota_json, ticket_json, upload_status_json
 
 
 def int_field(data: dict[str, Any], name: str, *, required: bool = True, high: int = ID_MAX) -> int | None:
@@ -72,14 +74,14 @@ async def create(request: Request) -> Response:
             user_id=who.user_id,
         )
         await session.commit()
-        return JSONResponse(uploads.ticket_view(svc.store, asset, upload), status_code=201)
+        return JSONResponse(ticket_json(svc.store, asset, upload), status_code=201)
 
 
 async def status(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as session:
         asset, upload = await load_upload(session, request, principal(request))
-        view = await uploads.upload_status(svc.store, asset, upload)
+        view = upload_status_json(svc.store, asset, upload, await uploads.upload_progress(svc.store, asset, upload))
         view["asset"] = asset_view(svc.store, asset)
         return JSONResponse(view)
 
@@ -128,7 +130,7 @@ async def quota(request: Request) -> Response:
     require_exhibitor_access(who, exhibitor_id)
     svc = services(request)
     async with svc.db.session() as session:
-        return JSONResponse(await uploads.quota_view(session, exhibitor_id, uploads.Limits.from_settings(svc.settings)))
+        return JSONResponse(quota_json(exhibitor_id, await used_bytes(session, exhibitor_id), uploads.Limits.from_settings(svc.settings)))
 
 
 routes: list[BaseRoute] = [
