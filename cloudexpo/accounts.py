@@ -17,6 +17,7 @@ from sqlalchemy import Integer, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cloudexpo import sessions
 from cloudexpo.db import Base, utcnow
 
 
@@ -171,9 +172,32 @@ async def set_role(session: AsyncSession, user: User, role: Role | str, exhibito
         raise AccountError(f"Unknown role {role!r}; use one of {', '.join(r.value for r in Role)}.", "role") from None
     if role is Role.EXHIBITOR and exhibitor_id is None and user.exhibitor_id is None:
         raise AccountError("An exhibitor account must belong to an exhibitor; give its id.", "exhibitor_id")
+    before = (ROLE_RANK[Role(user.role)], user.exhibitor_id)
     user.role = role.value
     if exhibitor_id is not None:
         user.exhibitor_id = exhibitor_id
     if role is not Role.EXHIBITOR:
         user.exhibitor_id = None
+    if ROLE_RANK[role] < before[0] or (before[1] is not None and user.exhibitor_id != before[1]):
+        # A role (or an exhibitor's staff rights) taken away: no session keeps what it had.
+        await sessions.end_all(session, user.id)
+    return user
+
+
+async def change_password(session: AsyncSession, user: User, current: str, new: str) -> None:
+    """Check the current password, set the new one and end every session of the user."""
+    if not verify_password(user.password_hash, current or ""):
+        raise AccountError("The current password is not right.", "current_password")
+    check_password_strength(new)
+    if new == current:
+        raise AccountError("Choose a new password that differs from the current one.", "new_password")
+    user.password_hash = hash_password(new)
+    await sessions.end_all(session, user.id)
+
+
+async def set_active(session: AsyncSession, user: User, active: bool) -> User:
+    """Deactivate (no sign-in, every session ended) or reactivate an account."""
+    user.active = active
+    if not active:
+        await sessions.end_all(session, user.id)
     return user

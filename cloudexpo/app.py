@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from web.booth_pages import BoothPageCache
 
 DEMO_PASSWORD = "cloudexpo-demo"
-KERNEL_MODELS = ("cloudexpo.accounts",)
+KERNEL_MODELS = ("cloudexpo.accounts", "cloudexpo.sessions")
 
 
 def areas() -> tuple[Area[Part], ...]:

@@ -149,6 +149,16 @@ ROWS: list[Row] = [
     row("PATCH /api/halls/{hall_id:int}", MOD, "/api/halls/{hall}", {"name": {"en": "Hall 1"}}),
     row("GET /api/users", MOD),
     row("POST /api/users/{user_id:int}/role", MOD, "/api/users/{spare_user}/role", {"role": "visitor"}),
+    row("POST /moderate/users/{user_id:int}/active", ADMIN, "/moderate/users/{spare_user}/active", {"active": True}),
+    row("POST /api/users/{user_id:int}/active", ADMIN, "/api/users/{spare_user}/active", {"active": True}),
+    # one's own account: new accounts, since these end the account's sessions
+    row("GET /account", SIGNED),
+    row("POST /account/password", SIGNED, body={"current_password": PASSWORD, "new_password": "another horse battery"},
+        client="new_user"),
+    row("POST /api/me/password", SIGNED, body={"current_password": PASSWORD, "new_password": "another horse battery"},
+        client="new_user"),
+    row("POST /account/sign-out-everywhere", SIGNED, client="new_user"),
+    row("DELETE /api/me/sessions", SIGNED, client="new_user"),
     row("GET /api/openapi.json", ALL),
     # --- WHIP/WHEP: the bearer token is the authority (tests/test_live_whip.py, test_live_media.py) ---
     row("POST /whip/{slot_id}", NOBODY, "/whip/{slot}", (b"v=0\r\n", "application/sdp"), refused=401,

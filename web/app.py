@@ -17,6 +17,7 @@ from web.errors import EXCEPTION_HANDLERS
 from web.headers import SecurityHeadersMiddleware
 from web.middleware import ContextMiddleware, PrincipalCache, RequestIdMiddleware, SessionlessAware
 from web.routes import (
+    account,
     analytics,
     applications,
     assets,
@@ -66,7 +67,7 @@ class WebArea:
 
 WEB_AREAS: tuple[WebArea, ...] = (
     # health, sign-in and accounts, signed storage URLs, uploads and assets
-    WebArea("core", "cloudexpo", (health, auth, storage, uploads, assets)),
+    WebArea("core", "cloudexpo", (health, auth, account, storage, uploads, assets)),
     # home, map, zones, booths, products, search, applications, dashboard, moderation, OpenAPI
     WebArea("exhibition", "booths", (exhibition, applications, moderation, openapi)),
     # programme, WHIP/WHEP, /ws, replays, watch and go-live pages, control room, chat

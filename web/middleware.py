@@ -21,7 +21,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cloudexpo import accounts
+from cloudexpo import accounts, sessions
 from cloudexpo.i18n import LANGUAGES, negotiate
 from cloudexpo.logs import request_id
 from cloudexpo.permissions import ANONYMOUS, Principal
@@ -90,26 +90,34 @@ def _route_name(scope: Scope) -> str:
 
 
 class PrincipalCache:
-    """Users looked up by id, kept a few seconds so pages do not hit the database each time."""
+    """Who a sign-in session belongs to, kept a moment so pages do not hit the database each time.
 
-    def __init__(self, ttl: float = 5.0, max_size: int = 10_000) -> None:
+    Keyed by the session id. Ending sessions on this node forgets them at
+    once (:meth:`forget` drops every entry of a user); other nodes forget
+    within ``ttl``, which is kept short for that reason: a revoked session
+    lives on another node for at most two seconds.
+    """
+
+    def __init__(self, ttl: float = 2.0, max_size: int = 10_000) -> None:
         self.ttl = ttl
         self.max_size = max_size
-        self._items: dict[int, tuple[float, Principal]] = {}
+        self._items: dict[str, tuple[float, Principal]] = {}
 
-    def get(self, user_id: int) -> Principal | None:
-        item = self._items.get(user_id)
+    def get(self, session_id: str) -> Principal | None:
+        item = self._items.get(session_id)
         if item is None or item[0] < time.monotonic():
             return None
         return item[1]
 
-    def put(self, user_id: int, principal: Principal) -> None:
+    def put(self, session_id: str, principal: Principal) -> None:
         if len(self._items) >= self.max_size:
             self._items.clear()
-        self._items[user_id] = (time.monotonic() + self.ttl, principal)
+        self._items[session_id] = (time.monotonic() + self.ttl, principal)
 
-    def forget(self, user_id: int) -> None:
-        self._items.pop(user_id, None)
+    def forget(self, user_id: int | None) -> None:
+        """Forget every session of the user (signed out, role or password changed, deactivated)."""
+        for key in [k for k, (_, p) in self._items.items() if p.user_id == user_id]:
+            self._items.pop(key, None)
 
 
 class ContextMiddleware:
@@ -145,19 +153,21 @@ class ContextMiddleware:
         await self.app(scope, receive, send)
 
     async def _principal(self, session: MutableMapping[str, Any]) -> Principal:
-        uid = session.get("uid")
-        if not isinstance(uid, int):
+        session.pop("uid", None)  # a cookie from before server-side sessions signs nobody in
+        sid = session.get("sid")
+        if not isinstance(sid, str):
             return ANONYMOUS
-        cached = self.cache.get(uid)
+        cached = self.cache.get(sid)
         if cached is not None:
             return cached
         async with self.services().db.session() as db:
-            user = await accounts.get_user(db, uid)
+            uid = await sessions.lookup(db, sid)
+            user = await accounts.get_user(db, uid) if uid is not None else None
         if user is None:
-            session.pop("uid", None)
+            session.pop("sid", None)  # ended, expired or deactivated: anonymous from now on
             return ANONYMOUS
         principal = Principal.from_user(user)
-        self.cache.put(uid, principal)
+        self.cache.put(sid, principal)
         return principal
 
     def _language(self, conn: HTTPConnection, session: MutableMapping[str, Any]) -> str:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from cloudexpo import accounts
+from cloudexpo import accounts, sessions
 from cloudexpo.accounts import AccountError
 from cloudexpo.i18n import LANGUAGES
 from cloudexpo.permissions import Principal
@@ -43,11 +43,15 @@ def user_json(p: Principal) -> dict[str, Any]:
     }
 
 
-def _start_session(request: Request, user: accounts.User) -> None:
+async def start_session(request: Request, user_id: int) -> None:
+    """A new server-side session for the user, its id in the cookie, and a new CSRF token."""
+    async with services(request).db.session() as db:
+        sid = await sessions.start(db, user_id, request.headers.get("user-agent", ""))
+        await db.commit()
     request.session.clear()  # a new session on sign-in: no fixation
-    request.session["uid"] = user.id
+    request.session["sid"] = sid
     request.session["csrf"] = secrets.token_urlsafe(32)
-    request.app.state.principal_cache.forget(user.id)
+    request.app.state.principal_cache.forget(user_id)
 
 
 async def signin_page(request: Request) -> Response:
@@ -67,7 +71,7 @@ async def signin(request: Request) -> Response:
         if wants_json(request):
             raise ApiError(401, detail, error="bad_credentials")
         return render(request, "signin.html", {"next": safe_next(str(data.get("next", ""))), "error": detail, "email": email}, status_code=401)
-    _start_session(request, user)
+    await start_session(request, user.id)
     if wants_json(request):
         return JSONResponse(user_json(Principal.from_user(user)))
     return RedirectResponse(safe_next(str(data.get("next", ""))), status_code=303)
@@ -95,16 +99,18 @@ async def signup(request: Request) -> Response:
             raise
         values = {"email": data.get("email", ""), "display_name": data.get("display_name", "")}
         return render(request, "signup.html", {"next": safe_next(str(data.get("next", ""))), "error": str(exc), "field": exc.field, "values": values}, status_code=422)
-    _start_session(request, user)
+    await start_session(request, user.id)
     if wants_json(request):
         return JSONResponse(user_json(Principal.from_user(user)), status_code=201)
     return RedirectResponse(safe_next(str(data.get("next", ""))), status_code=303)
 
 
 async def signout(request: Request) -> Response:
-    uid = request.session.get("uid")
-    if isinstance(uid, int):
-        request.app.state.principal_cache.forget(uid)
+    """End this session on the server: a copy of the cookie stops working too."""
+    async with services(request).db.session() as db:
+        uid = await sessions.end(db, request.session.get("sid"))
+        await db.commit()
+    request.app.state.principal_cache.forget(uid)
     request.session.clear()
     if wants_json(request):
         return JSONResponse({"signed_in": False})
