@@ -49,6 +49,8 @@ async def start(db: AsyncSession, user_id: int, user_agent: str = "") -> str:
     """A new session for the user; returns the id to put in the cookie."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
+    # the user's expired sessions go as a new one starts, so the table stays as small as the live ones
+    await db.execute(delete(SignInSession).where(SignInSession.user_id == user_id, SignInSession.expires_at <= now))
     db.add(SignInSession(id=_digest(token), user_id=user_id, created_at=now, expires_at=now + LIFETIME,
                          user_agent=user_agent[:200]))
     await db.flush()

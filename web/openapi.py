@@ -234,6 +234,21 @@ EXHIBITION: dict[str, Any] = {
                                                  body={"type": "object", "required": ["role"], "properties": {
                                                      "role": {"type": "string"}, "exhibitor_id": {"type": ["integer", "null"]}}},
                                                  errors=("401", "403", "404", "422"), tags=("moderation",))},
+        "/api/users/{user_id}/active": {"post": op(
+            "Deactivate (no sign-in, every session ended) or reactivate an account (admins)", ref("User"),
+            params=[param("user_id", "path", {"type": "integer"})],
+            body={"type": "object", "required": ["active"], "properties": {"active": {"type": "boolean"}}},
+            errors=("401", "403", "404", "422"), tags=("accounts",))},
+        "/api/me/password": {"post": op(
+            "Change one's password: every other session ends, this one gets a new session", None,
+            body={"type": "object", "required": ["current_password", "new_password"], "properties": {
+                "current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 8}}},
+            errors=("401", "403", "422"), tags=("accounts",))},
+        "/api/me/sessions": {"delete": op(
+            "Sign out everywhere: every session of the account ends, this one included",
+            {"type": "object", "required": ["signed_in", "sessions_ended"], "properties": {
+                "signed_in": {"type": "boolean"}, "sessions_ended": {"type": "integer"}}},
+            errors=("401", "403"), tags=("accounts",))},
     },
     "components": {"schemas": SCHEMAS},
 }
