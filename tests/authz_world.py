@@ -17,13 +17,13 @@ import httpx
 from booths.exhibition.models import Application, Zone
 from booths.media.models import Asset
 from booths.media.processing import create_asset_from_bytes
-from booths.media.views import asset_view
 from cloudexpo.services import Services
 from streaming.models import ChatMessage, StageKind
 from streaming.schedule import SlotInput, create_slot, ensure_stage
 from tests.conftest import PASSWORD
 from tests.test_booths_support import make_expo
 from tests.test_media_support import png_bytes
+from web.shapes.media import asset_json
 
 PRINCIPALS = ("anonymous", "visitor", "other", "owner", "moderator", "admin")
 ROLES = {"visitor": "visitor", "other": "exhibitor", "owner": "exhibitor", "moderator": "moderator", "admin": "admin"}
@@ -127,7 +127,7 @@ class World:
         async with self.services.db.session() as db:
             row = await db.get(Asset, self.values["asset"])
             assert row is not None
-            return str(asset_view(self.services.store, row)["url"]).replace("http://testserver", "")
+            return str(asset_json(self.services.store, row)["url"]).replace("http://testserver", "")
 
     async def _ok(self, response: Any, status: int = 201) -> Any:
         assert response.status_code == status, response.text

@@ -18,7 +18,6 @@ from booths.exhibition.models import Booth, Exhibitor, Hall, Product, Zone
 from booths.media import assets
 from booths.media.models import Asset, asset_folder
 from booths.media.processing import create_asset_from_bytes
-from booths.media.views import asset_view
 from cloudexpo.app import Runtime
 from cloudexpo.services import Services
 from tests.test_media_support import (
@@ -29,6 +28,7 @@ from tests.test_media_support import (
     png_bomb,
     png_bytes,
 )
+from web.shapes.media import asset_json
 
 MiB = 1024 * 1024
 
@@ -486,9 +486,9 @@ async def test_create_asset_from_bytes_for_the_seed(services: Services, world: W
             )
         await db.commit()
         assert logo.state == "ready" and video.state == "ready"
-        view = asset_view(store, logo)
+        view = asset_json(store, logo)
         assert view["url"] and view["thumbs"][320] and view["webp"][640] and view["download"]
-        assert asset_view(store, video)["poster"]
+        assert asset_json(store, video)["poster"]
         listed = await assets.list_assets(db, booth_id=world.booth)
         assert [a.id for a in listed] == [logo.id, video.id]
         booth = await db.get(Booth, world.booth)
@@ -497,3 +497,23 @@ async def test_create_asset_from_bytes_for_the_seed(services: Services, world: W
         assert booth.has_video
     display = await store.get_bytes(logo.meta["display"])
     assert Image.open(io.BytesIO(display)).mode == "RGBA"  # transparency kept for logos
+
+
+async def test_a_product_picture_shows_on_its_page_and_in_the_api(staff: Any, world: World) -> None:
+    """The domain hands out lazily signed views; the page reads them and the API sends them as JSON."""
+    data = jpeg_with_exif(640, 480, orientation=1)
+    answer = await ticket(staff, world, "image", "widget.jpg", len(data), "image/jpeg", product_id=world.product)
+    assert answer.status_code == 201, answer.text
+    t = answer.json()
+    assert (await put_to(staff, t["url"], data, t["headers"])).status_code == 200
+    done = await staff.post(f"/api/uploads/{t['id']}/complete", json={"parts": []})
+    assert done.status_code == 200, done.text
+    assert (await processed(world, done.json()["id"])).state == "ready"
+    api = await staff.get(f"/api/products/{world.product}")
+    assert api.status_code == 200, api.text
+    [picture] = api.json()["media"]
+    assert picture["kind"] == "image" and picture["url"] and picture["thumbs"] and picture["download"]
+    page = await staff.get(f"/products/{world.product}", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    shown = {url.split("?")[0] for url in [picture["url"], *picture["thumbs"].values()]}
+    assert any(f'<img src="{path}' in page.text for path in shown), "the product page shows its picture"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from booths.exhibition.directory import BoothBundle, booth_query, bundle_of, staff_query
 from booths.media.assets import list_assets
 from booths.media.models import KINDS, Asset
-from booths.media.views import AssetView, asset_view
+from booths.media.views import AssetView
 from cloudexpo.accounts import User
 from cloudexpo.db import Database
 from cloudexpo.permissions import Principal
@@ -31,17 +31,17 @@ PageMedia = dict[str, list[Mapping[str, Any]]]  # a booth page's media by kind (
 
 async def booth_media(
     session: AsyncSession, store: ObjectStore, booth_id: int, *, include_hidden: bool = False
-) -> dict[str, list[dict[str, Any]]]:
-    """The booth's own media (not its products'), by kind, as views with URLs."""
-    out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+) -> dict[str, list[AssetView]]:
+    """The booth's own media (not its products'), by kind, as views whose links are signed when read."""
+    out: dict[str, list[AssetView]] = {kind: [] for kind in KINDS}
     for asset in await list_assets(session, booth_id=booth_id, include_hidden=include_hidden):
         if asset.product_id is None and asset.kind in out:
-            out[asset.kind].append(asset_view(store, asset))
+            out[asset.kind].append(AssetView(store, asset))
     return out
 
 
-async def product_media(session: AsyncSession, store: ObjectStore, product_id: int) -> list[dict[str, Any]]:
-    return [asset_view(store, a) for a in await list_assets(session, product_id=product_id)]
+async def product_media(session: AsyncSession, store: ObjectStore, product_id: int) -> list[AssetView]:
+    return [AssetView(store, a) for a in await list_assets(session, product_id=product_id)]
 
 
 async def logos(session: AsyncSession, store: ObjectStore, booth_ids: list[int], kind: str = "logo") -> dict[int, str]:

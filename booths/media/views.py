@@ -130,8 +130,3 @@ class AssetView(Mapping[str, Any]):
         out = {name: self[name] for name in list(self)}
         out["thumbs"], out["webp"] = dict(out["thumbs"]), dict(out["webp"])
         return out
-
-
-def asset_view(store: ObjectStore, asset: Asset, expires: int = URL_EXPIRES) -> dict[str, Any]:
-    """:class:`AssetView` with every link signed, as plain JSON-ready data."""
-    return AssetView(store, asset, expires).as_dict()

@@ -17,13 +17,13 @@ from starlette.routing import BaseRoute, Route
 from booths.exhibition.models import Booth
 from booths.media import assets, uploads
 from booths.media.models import KINDS, Asset
-from booths.media.views import asset_view
 from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
 from web.context import language, principal, services
 from web.errors import ApiError
 from web.forms import read_input
 from web.params import path_int
+from web.shapes.media import asset_json
 from web.shapes.uploads import quota_json
 from web.templating import render
 
@@ -62,7 +62,7 @@ async def booth_assets(request: Request) -> Response:
         if not manager and not booth.visible:
             raise ApiError(404, "There is no such booth.")
         items = await assets.list_assets(session, booth_id=booth.id, include_hidden=manager)
-        body: dict[str, Any] = {"booth_id": booth.id, "assets": [asset_view(svc.store, a) for a in items]}
+        body: dict[str, Any] = {"booth_id": booth.id, "assets": [asset_json(svc.store, a) for a in items]}
         if manager:
             body["quota"] = quota_json(booth.exhibitor_id, await assets.used_bytes(session, booth.exhibitor_id), uploads.Limits.from_settings(svc.settings))
         return JSONResponse(body)
@@ -75,7 +75,7 @@ async def get_asset(request: Request) -> Response:
         asset = await _asset(session, request)
         if not await _visible_to(session, who, asset):
             raise ApiError(404, "There is no such media file.")
-        return JSONResponse(asset_view(svc.store, asset))
+        return JSONResponse(asset_json(svc.store, asset))
 
 
 def _title(value: Any) -> dict[str, str]:
@@ -118,7 +118,7 @@ async def update_asset(request: Request) -> Response:
                 raise ApiError(422, "position must be a whole number from 0.", extra={"field": "position"})
             asset.position = position
         await session.commit()
-        return JSONResponse(asset_view(svc.store, asset))
+        return JSONResponse(asset_json(svc.store, asset))
 
 
 async def delete_asset(request: Request) -> Response:
@@ -149,7 +149,7 @@ async def reorder(request: Request) -> Response:
         await assets.reorder(session, [items[i] for i in ids] + sorted(rest, key=lambda a: (a.position, a.id)))
         await session.commit()
         ordered = await assets.list_assets(session, booth_id=booth.id, include_hidden=True)
-        return JSONResponse({"booth_id": booth.id, "assets": [asset_view(svc.store, a) for a in ordered]})
+        return JSONResponse({"booth_id": booth.id, "assets": [asset_json(svc.store, a) for a in ordered]})
 
 
 async def media_page(request: Request) -> Response:

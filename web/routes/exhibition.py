@@ -34,6 +34,7 @@ from web.forms import EDITING_LIMIT, read_input
 from web.page_contexts import BoothPage, ProductPage
 from web.params import path_int, query_int
 from web.shapes.exhibition import booth_json, hall_json, hit_json, product_json, zone_json
+from web.shapes.media import views_json
 from web.templating import render
 from web.visits import count_booth_view
 
@@ -308,7 +309,7 @@ async def api_booth(request: Request) -> Response:
     logo = media["logo"][0]["url"] if media["logo"] else None
     out = booth_json(b, bundle.exhibitor, bundle.zone, product_count=len(bundle.products), logo=logo, manager=manager)
     out["products"] = [product_json(p) for p in bundle.products]
-    out["media"] = media
+    out["media"] = {kind: views_json(views) for kind, views in media.items()}
     out["staff"] = [{"display_name": u.display_name} for u in staff]
     return JSONResponse(out)
 
@@ -350,7 +351,7 @@ async def api_product(request: Request) -> Response:
     async with svc.db.session() as session:
         product, bundle = await directory.get_product(session, who, path_int(request, "product_id"))
         media = await showcase.product_media(session, svc.store, product.id)
-    return JSONResponse({**product_json(product, bundle.booth), "media": media})
+    return JSONResponse({**product_json(product, bundle.booth), "media": views_json(media)})
 
 
 async def api_update_product(request: Request) -> Response:

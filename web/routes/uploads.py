@@ -23,13 +23,13 @@ from booths.exhibition.models import Booth, Product
 from booths.media import uploads
 from booths.media.assets import used_bytes
 from booths.media.models import Asset, Upload
-from booths.media.views import asset_view
 from cloudexpo.permissions import Principal, require, require_exhibitor_access
 from cloudexpo.values import ID_MAX, INT64_MAX
 from web.context import booths_runtime, principal, services
 from web.errors import ApiError
 from web.forms import read_input
 from web.params import body_int, path_int
+from web.shapes.media import asset_json
 from web.shapes.uploads import quota_json, ticket_json, upload_status_json
 
 
@@ -82,7 +82,7 @@ async def status(request: Request) -> Response:
     async with svc.db.session() as session:
         asset, upload = await load_upload(session, request, principal(request))
         view = upload_status_json(svc.store, asset, upload, await uploads.upload_progress(svc.store, asset, upload))
-        view["asset"] = asset_view(svc.store, asset)
+        view["asset"] = asset_json(svc.store, asset)
         return JSONResponse(view)
 
 
@@ -108,9 +108,9 @@ async def complete(request: Request) -> Response:
         except MediaRejected as exc:
             # As web.errors.REFUSALS answers it, plus the asset (now marked rejected) that only this route holds.
             await session.commit()  # the rejection stays: the page shows its problem
-            raise ApiError(422, str(exc), error="rejected", extra={"asset": asset_view(svc.store, asset)}) from None
+            raise ApiError(422, str(exc), error="rejected", extra={"asset": asset_json(svc.store, asset)}) from None
         await session.commit()
-        view = asset_view(svc.store, asset)
+        view = asset_json(svc.store, asset)
     booths_runtime(request).media.submit(asset.id)  # thumbnails and checks in the background
     return JSONResponse(view)
 
