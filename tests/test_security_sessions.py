@@ -17,6 +17,7 @@ from sqlalchemy import select
 from cloudexpo.services import Services
 from cloudexpo.sessions import SignInSession
 from tests.conftest import PASSWORD, Client
+from tests.test_live_chat import two_nodes  # noqa: F401  (a fixture: two nodes sharing Redis)
 
 NEEDS_SIGN_IN = "/api/me/cards"
 
@@ -176,3 +177,36 @@ async def test_the_account_page_in_three_languages(make_client: Any, make_user: 
     assert not await works(browser)
     anonymous = await make_client()
     assert (await anonymous.get("/account")).status_code == 303  # to the sign-in page
+
+
+async def test_a_session_ended_on_one_node_ends_on_the_other_at_once(two_nodes: tuple[str, str, Any]) -> None:  # noqa: F811
+    """Node B caches who a session is for; signing out on node A reaches it over the bus,
+    well before the cache entry would expire by itself."""
+    import time
+
+    import httpx
+
+    from cloudexpo import accounts
+    from cloudexpo.app import open_services
+
+    url_a, url_b, settings = two_nodes
+    svc = open_services(settings)
+    try:
+        async with svc.db.session() as db:
+            await accounts.create_user(db, "both@example.org", PASSWORD)
+            await db.commit()
+    finally:
+        await svc.db.close()
+    async with httpx.AsyncClient(base_url=url_a) as a, httpx.AsyncClient(base_url=url_b) as b:
+        csrf = (await a.get("/api/me")).json()["csrf_token"]
+        signin = await a.post("/api/session", json={"email": "both@example.org", "password": PASSWORD}, headers={"X-CSRF-Token": csrf})
+        assert signin.status_code == 200
+        b.cookies.update(a.cookies)  # the same cookie, on the other node
+        assert (await b.get(NEEDS_SIGN_IN)).status_code == 200  # node B now has it cached
+        cached_at = time.monotonic()
+        csrf = (await a.get("/api/me")).json()["csrf_token"]
+        assert (await a.delete("/api/session", headers={"X-CSRF-Token": csrf})).status_code == 200
+        status = 200
+        while status == 200 and time.monotonic() - cached_at < 1.5:
+            status = (await b.get(NEEDS_SIGN_IN)).status_code
+        assert status == 401, "node B still trusted a session ended on node A"

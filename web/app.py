@@ -88,9 +88,11 @@ def build_app(runtime: WebRuntime, extra_routes: Sequence[BaseRoute] = (), debug
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
+        await cache.listen(services.bus)  # sessions ended on another node end here too
         try:
             yield
         finally:
+            await cache.close()
             await runtime.close()
 
     app = Starlette(

@@ -6,6 +6,7 @@ responses and websockets pass through untouched.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
@@ -22,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cloudexpo import accounts, sessions
+from cloudexpo.bus import EventBus, Subscription
 from cloudexpo.i18n import LANGUAGES, negotiate
 from cloudexpo.logs import request_id
 from cloudexpo.permissions import ANONYMOUS, Principal
@@ -38,6 +40,7 @@ SESSIONLESS = ("/storage/", "/static/", "/healthz", "/readyz", "/metrics")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MAX_FORM_BYTES = 2 * 1024 * 1024
 LANG_COOKIE = "cloudexpo_lang"
+FORGET_TOPIC = "sessions.forget"  # {"user_id": n}: every node drops that user's cached sessions
 
 
 class RequestIdMiddleware:
@@ -92,16 +95,20 @@ def _route_name(scope: Scope) -> str:
 class PrincipalCache:
     """Who a sign-in session belongs to, kept a moment so pages do not hit the database each time.
 
-    Keyed by the session id. Ending sessions on this node forgets them at
-    once (:meth:`forget` drops every entry of a user); other nodes forget
-    within ``ttl``, which is kept short for that reason: a revoked session
-    lives on another node for at most two seconds.
+    Keyed by the session id. :meth:`forget` drops every entry of a user at
+    once on this node and, once :meth:`listen` runs, tells the other nodes over
+    the bus (topic :data:`FORGET_TOPIC`), so a session ended on one node ends
+    on all of them; the short ``ttl`` bounds what a lost bus message could
+    leave behind.
     """
 
     def __init__(self, ttl: float = 2.0, max_size: int = 10_000) -> None:
         self.ttl = ttl
         self.max_size = max_size
         self._items: dict[str, tuple[float, Principal]] = {}
+        self._bus: EventBus | None = None
+        self._listening: tuple[Subscription, asyncio.Task[None]] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
 
     def get(self, session_id: str) -> Principal | None:
         item = self._items.get(session_id)
@@ -115,9 +122,41 @@ class PrincipalCache:
         self._items[session_id] = (time.monotonic() + self.ttl, principal)
 
     def forget(self, user_id: int | None) -> None:
-        """Forget every session of the user (signed out, role or password changed, deactivated)."""
+        """Forget every session of the user (signed out, role or password changed, deactivated), on every node."""
+        if user_id is None:
+            return
+        self._forget_here(user_id)
+        if self._bus is not None:
+            task = asyncio.get_running_loop().create_task(self._bus.publish(FORGET_TOPIC, {"user_id": user_id}))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    def _forget_here(self, user_id: int) -> None:
         for key in [k for k, (_, p) in self._items.items() if p.user_id == user_id]:
             self._items.pop(key, None)
+
+    async def listen(self, bus: EventBus) -> None:
+        """Follow the other nodes' :meth:`forget` (and send ours) until :meth:`close`."""
+        sub = await bus.subscribe(FORGET_TOPIC, maxsize=10_000)
+        self._bus = bus
+
+        async def follow() -> None:
+            async for event in sub:
+                user_id = event.data.get("user_id")
+                if isinstance(user_id, int):
+                    self._forget_here(user_id)
+
+        self._listening = (sub, asyncio.create_task(follow()))
+
+    async def close(self) -> None:
+        self._bus = None
+        if self._listening is not None:
+            sub, task = self._listening
+            task.cancel()
+            await sub.close()
+            self._listening = None
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
 
 
 class ContextMiddleware:
