@@ -18,7 +18,8 @@ from web.context import principal, services
 from web.errors import ApiError, wants_json
 from web.forms import read_input
 from web.params import path_int
-from web.routes.auth import start_session, user_json
+from web.sessions import start_session
+from web.shapes.accounts import user_json
 from web.templating import render
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -18,6 +15,8 @@ from web.context import client_ip, csrf_token, language, principal, services
 from web.errors import ApiError, wants_json
 from web.forms import read_input
 from web.middleware import LANG_COOKIE
+from web.sessions import start_session
+from web.shapes.accounts import user_json
 from web.templating import render
 
 
@@ -30,28 +29,6 @@ def safe_next(value: str | None) -> str:
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
     return "/"
-
-
-def user_json(p: Principal) -> dict[str, Any]:
-    return {
-        "id": p.user_id,
-        "email": p.email,
-        "display_name": p.display_name,
-        "role": p.role.value,
-        "exhibitor_id": p.exhibitor_id,
-        "signed_in": p.signed_in,
-    }
-
-
-async def start_session(request: Request, user_id: int) -> None:
-    """A new server-side session for the user, its id in the cookie, and a new CSRF token."""
-    async with services(request).db.session() as db:
-        sid = await sessions.start(db, user_id, request.headers.get("user-agent", ""))
-        await db.commit()
-    request.session.clear()  # a new session on sign-in: no fixation
-    request.session["sid"] = sid
-    request.session["csrf"] = secrets.token_urlsafe(32)
-    request.app.state.principal_cache.forget(user_id)
 
 
 async def signin_page(request: Request) -> Response:
