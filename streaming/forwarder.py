@@ -38,8 +38,8 @@ from .sdp import CodecChoice
 
 if TYPE_CHECKING:
     from aiortc.rtcdtlstransport import RTCDtlsTransport
+    from aiortc.rtcrtpsender import RTCRtpSender
 
-    from .rtp_endpoints import ForwardingSender
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class ViewerOutput:
     )
 
     def __init__(
-        self, sender: ForwardingSender, dtls: RTCDtlsTransport, payload_type: int, ssrc: int
+        self, sender: RTCRtpSender, dtls: RTCDtlsTransport, payload_type: int, ssrc: int
     ) -> None:
         self.sender = sender
         self.dtls = dtls
