@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cloudexpo.storage import ObjectStore
 
-PERMISSIONS_OFF = "camera=(), microphone=(), display-capture=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=()"
+PERMISSIONS_OFF = "camera=(), microphone=(), display-capture=(), geolocation=(), payment=(), usb=(), serial=()"
 GO_LIVE_PERMISSIONS = PERMISSIONS_OFF.replace("camera=()", "camera=(self)").replace(
     "microphone=()", "microphone=(self)").replace("display-capture=()", "display-capture=(self)")
 STORAGE_CSP = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox"
