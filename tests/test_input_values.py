@@ -311,3 +311,38 @@ async def test_storage_folders_of_the_store_itself_are_404(client: Any, folder: 
     for url in (f"/storage/o/{folder}/x", f"/storage/o/{folder}/x?exp=1&sig=abc"):
         r = await client.get(url)
         assert r.status_code in (403, 404), (url, r.status_code)
+
+
+async def test_a_nul_in_any_query_is_a_400_on_every_route(app: Any, services: Services, signed_in: Any) -> None:
+    """PostgreSQL refuses NUL in text: no route may hand one to the database (or 500 trying)."""
+    await make_expo(services)
+    moderator = await signed_in("moderator")
+    answers: dict[str, int] = {}
+    for route in _routes(app.routes):
+        if "GET" in (route.methods or set()):
+            url = _url(route, {})
+            r = await _send(moderator, "GET", f"{url}?zone=%00&q=a%00b&field=%00")
+            answers[url] = r.status_code
+            if r.status_code == 400:
+                assert "NUL" in r.json()["detail"], (url, r.text)
+    assert answers and set(answers.values()) == {400}, {u: s for u, s in answers.items() if s != 400}
+
+
+@pytest.mark.parametrize("path", ["/booths/%00", "/api/booths/1A-001%00", "/zones/a%00b", "/storage/o/%00"])
+async def test_a_nul_in_the_path_is_a_404(client: Any, path: str) -> None:
+    r = await client.get(path)
+    assert r.status_code == 404, r.text
+
+
+async def test_a_nul_in_json_or_form_text_is_a_400(client: Any, services: Services, signed_in: Any) -> None:
+    await make_expo(services)
+    visitor = await signed_in("visitor")
+    r = await visitor.put("/api/profile", content=b'{"display_name":"a\\u0000b"}',
+                          headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "NUL" in r.json()["detail"], r.text
+    r = await visitor.post("/api/booths/1/cards", content=b'{"consent":true,"name":"x","email":"v\\u0000@example.org"}',
+                           headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "NUL" in r.json()["detail"], r.text
+    r = await client.post("/api/session", data={"email": "x\x00@example.org", "password": "whatever-1"},
+                          headers={"X-CSRF-Token": client.csrf})
+    assert r.status_code == 400 and "NUL" in r.json()["detail"], r.text

@@ -15,7 +15,13 @@ from web import i18n, openapi
 from web.context import WebRuntime
 from web.errors import EXCEPTION_HANDLERS
 from web.headers import SecurityHeadersMiddleware
-from web.middleware import ContextMiddleware, PrincipalCache, RequestIdMiddleware, SessionlessAware
+from web.middleware import (
+    ContextMiddleware,
+    NulGuard,
+    PrincipalCache,
+    RequestIdMiddleware,
+    SessionlessAware,
+)
 from web.routes import (
     account,
     analytics,
@@ -106,6 +112,7 @@ def build_app(runtime: WebRuntime, extra_routes: Sequence[BaseRoute] = (), debug
             Middleware(RequestIdMiddleware, registry=services.metrics),
             Middleware(SecurityHeadersMiddleware, store_getter=lambda: services.store,
                        https=settings.resolved_public_url.startswith("https://")),
+            Middleware(NulGuard),
             Middleware(
                 SessionlessAware,  # type: ignore[arg-type]
                 secret_key=services.secret_key,

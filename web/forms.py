@@ -4,8 +4,9 @@ A body larger than the route's cap is refused from its declared
 ``Content-Length`` before a byte is read, and while streaming when the length
 is not declared (or is wrong). JSON is refused when it nests deeper than
 :data:`MAX_DEPTH`, holds ``NaN``/``Infinity`` or a number beyond 64 bits
-(``1e999`` included), or a string with a lone UTF-16 surrogate (``"\\ud800"``),
-which no database or template can store or show.
+(``1e999`` included), or a string with a lone UTF-16 surrogate (``"\\ud800"``)
+or a NUL character (``"\\u0000"``), which no database or template can store
+or show. Form values follow the same text rules.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ def _check_text(text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise ApiError(400, "The JSON holds a lone surrogate (like \\ud800): send valid Unicode text.") from None
+    if "\x00" in text:
+        raise ApiError(400, "The JSON holds a NUL character (\\u0000): send text without it.")
 
 
 def parse_json(body: bytes) -> Any:
@@ -130,7 +133,11 @@ async def read_input(request: Request, limit: int = JSON_LIMIT) -> dict[str, Any
         return data
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await read_form(request, max(limit, FORM_LIMIT))
-        return {k: v for k, v in form.items() if isinstance(v, str)}
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
+        for key, value in values.items():
+            if "\x00" in key or "\x00" in value:
+                raise ApiError(400, f"The form field {key[:40]!r} holds a NUL character; send text without it.")
+        return values
     raise ApiError(415, "Send application/json or a form (application/x-www-form-urlencoded).")
 
 

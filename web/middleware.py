@@ -92,6 +92,42 @@ def _route_name(scope: Scope) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
+_NUL_IN_QUERY = re.compile(rb"%00|\x00")
+
+
+class NulGuard:
+    """Refuses a NUL character anywhere in the address before any route sees it.
+
+    No database stores one in text (PostgreSQL refuses it outright) and no
+    page or name of Cloud Expo holds one, so a NUL in the path is a 404 and in
+    the query a 400 saying what to send instead, never a 500 from deep inside.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            if "\x00" in scope["path"]:
+                await self._refuse(scope, send, 404, "There is no page at this address (it holds a NUL character).")
+                return
+            if _NUL_IN_QUERY.search(scope.get("query_string", b"")):
+                await self._refuse(scope, send, 400, "The query holds a NUL character (%00); send text without it.")
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, status: int, detail: str) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
+            return
+        await JSONResponse(error_body(status, detail), status_code=status)(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
 class PrincipalCache:
     """Who a sign-in session belongs to, kept a moment so pages do not hit the database each time.
 
