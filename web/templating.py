@@ -4,7 +4,9 @@ Every page can use, besides the request's ``lang``, ``principal``,
 ``csrf_token`` and ``timezone``: ``loc(values)`` (a per-language text in the
 visitor's language, see :func:`cloudexpo.i18n.pick`), ``local(moment, fmt)``
 (a time in the exhibition's time zone), ``iso(moment)``, ``rich(html)`` (rich
-text re-sanitised), and the catalogues ``INDUSTRIES`` and ``REGIONS``.
+text re-sanitised), and the catalogues ``INDUSTRIES`` and ``REGIONS``. Times
+are shown with the ``when`` filter (``{{ start|when(end) }}``, see
+:mod:`web.times`): the exhibition's zone, the date whenever it is not today.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from cloudexpo.i18n import LANGUAGE_NAMES, LANGUAGES, pick
 from cloudexpo.values import local_text
 from web import context
 from web.i18n import gettext_for
+from web.times import jinja_when
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -83,6 +86,8 @@ env = jinja2.Environment(
 env.globals.update(here=here, static=static_url, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES,
                    INDUSTRIES=INDUSTRIES, REGIONS=REGIONS, rich=rich, iso=_iso)
 env.filters["datetime"] = _format_datetime
+# {{ moment|when }}, {{ start|when(end) }}: the one way pages show a time (web/times.py).
+env.filters["when"] = jinja2.pass_context(jinja_when)
 
 
 def base_context(request: Request) -> dict[str, Any]:

@@ -30,4 +30,49 @@
     if (!res.ok) { const err = new Error((data && data.detail) || res.statusText); err.status = res.status; err.data = data; throw err; }
     return data;
   };
+
+  // Times: the exhibition's zone, the date whenever it is not today (as web/times.py writes them).
+  const zoneMeta = document.querySelector('meta[name="cloudexpo-timezone"]');
+  const zone = (zoneMeta && zoneMeta.content) || "UTC";
+  const pageLang = document.documentElement.lang || "en";
+  const viewerZone = (function () { try { return Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return ""; } })();
+  const parts = function (date, tz) {
+    const out = {};
+    new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+      .formatToParts(date).forEach(function (p) { out[p.type] = p.value; });
+    return { day: out.year + "-" + out.month + "-" + out.day, year: out.year, hm: out.hour + ":" + out.minute };
+  };
+  const dayText = function (date, tz, withYear) {
+    const opts = { timeZone: tz, month: "short", day: "numeric", weekday: "short" };
+    if (withYear) opts.year = "numeric";
+    return new Intl.DateTimeFormat(pageLang, opts).format(date);
+  };
+  // when(start[, end[, tz]]): "15:30", "15:30–16:00", "12月7日周一 15:30–16:00" in the exhibition's zone.
+  window.cloudexpo.when = function (start, end, tz) {
+    tz = tz || zone;
+    const a = new Date(start);
+    if (isNaN(a)) return "";
+    const today = parts(new Date(), tz);
+    const pa = parts(a, tz);
+    let text = pa.day === today.day ? pa.hm : dayText(a, tz, pa.year !== today.year) + " " + pa.hm;
+    if (!end) return text;
+    const b = new Date(end);
+    const pb = parts(b, tz);
+    if (pb.day === pa.day) return text + "–" + pb.hm;
+    return text + " – " + dayText(b, tz, pb.year !== today.year) + " " + pb.hm;
+  };
+  window.cloudexpo.zone = zone;
+  // The viewer's own time on hover, when their zone is not the exhibition's.
+  window.cloudexpo.viewerTitles = function (root) {
+    if (!viewerZone || viewerZone === zone) return;
+    const label = (zoneMeta && zoneMeta.dataset.yourTime) || "Your time";
+    (root || document).querySelectorAll("time[data-when]").forEach(function (el) {
+      if (el.dataset.viewer) return;
+      const mine = window.cloudexpo.when(el.getAttribute("datetime"), el.dataset.end, viewerZone);
+      if (!mine) return;
+      el.dataset.viewer = "1";
+      el.title = (el.title ? el.title + "\n" : "") + label + ": " + mine + " " + viewerZone;
+    });
+  };
+  window.cloudexpo.viewerTitles(document);
 })();

@@ -1,0 +1,56 @@
+"""The one way pages show a time (web/times.py): the exhibition's zone, the date whenever it is not today."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from web.templating import env
+from web.times import when_html, when_text
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)  # 10:00 on 6 December in Shanghai
+
+
+def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    """A moment given in Shanghai's time."""
+    return dt.datetime(2026, 12, day, hour, minute, tzinfo=SHANGHAI).astimezone(dt.UTC)
+
+
+def test_today_shows_the_time_only_in_the_exhibition_zone() -> None:
+    assert when_text(at(6, 15, 30), zone=SHANGHAI, lang="en", now=NOW) == "15:30"
+    assert when_text(at(6, 15, 30), at(6, 16), zone=SHANGHAI, lang="zh-Hans", now=NOW) == "15:30–16:00"
+    # the ISO text of the API's JSON is read the same way
+    assert when_text(at(6, 15, 30).isoformat(), zone=SHANGHAI, lang="en", now=NOW) == "15:30"
+
+
+def test_another_day_shows_its_date_in_the_page_language() -> None:
+    tomorrow = at(7, 7, 30)
+    assert when_text(tomorrow, at(7, 8), zone=SHANGHAI, lang="en", now=NOW) == "Mon, Dec 7 07:30–08:00"
+    assert when_text(tomorrow, zone=SHANGHAI, lang="zh-Hans", now=NOW) == "12月7日周一 07:30"
+    assert when_text(tomorrow, zone=SHANGHAI, lang="zh-Hant", now=NOW) == "12月7日週一 07:30"
+    # 23:30 UTC on the 5th is already the 6th in Shanghai: today, no date
+    assert when_text(dt.datetime(2026, 12, 5, 23, 30, tzinfo=dt.UTC), zone=SHANGHAI, lang="en", now=NOW) == "07:30"
+
+
+def test_other_years_and_ranges_over_midnight() -> None:
+    assert when_text(dt.datetime(2027, 1, 4, 2, 0, tzinfo=dt.UTC), zone=SHANGHAI, lang="en", now=NOW) == \
+        "Mon, Jan 4, 2027 10:00"
+    late = when_text(at(6, 23, 30), at(7, 0, 30), zone=SHANGHAI, lang="en", now=NOW)
+    assert late == "23:30 – Mon, Dec 7 00:30"
+
+
+def test_the_time_element_carries_the_moment_and_the_zone() -> None:
+    html = str(when_html(at(7, 7, 30), at(7, 8), zone=SHANGHAI, lang="en", now=NOW))
+    assert html.startswith('<time datetime="2026-12-06T23:30:00+00:00" data-end="2026-12-07T00:00:00+00:00" data-when')
+    assert 'title="2026-12-07 07:30–08:00 Asia/Shanghai (UTC+08:00)"' in html
+    assert html.endswith(">Mon, Dec 7 07:30–08:00</time>")
+    assert str(when_html(None, zone=SHANGHAI, lang="en")) == ""
+
+
+def test_the_jinja_filter_reads_the_page_language_and_zone() -> None:
+    page = env.from_string("{{ start|when(end) }} {{ nothing|when }}")
+    html = page.render(timezone="Asia/Shanghai", lang="zh-Hans", start="2030-05-01T02:00:00+00:00",
+                       end="2030-05-01T02:30:00+00:00", nothing=None)
+    assert ">2030年5月1日周三 10:00–10:30</time>" in html
+    assert 'datetime="2030-05-01T02:00:00+00:00"' in html
