@@ -260,6 +260,45 @@ def publisher_process(port: int, media_path: str, seconds: int, stop: Any) -> No
     asyncio.run(run())
 
 
+def whip_publisher_process(base: str, slot: int, token: str, media_path: str, stop: Any, seconds: int = 4) -> None:
+    """Publish the pre-encoded media over WHIP until ``stop`` is set; when the connection fails (a
+    starved machine misses ICE consent checks), publish again at once, as an encoder does.
+
+    ``seconds``: the length of the pre-encoded loop (:func:`encode_media`)."""
+    import httpx
+
+    async def publish(http: httpx.AsyncClient, media: Any) -> tuple[Any, str]:
+        video, audio = media_tracks(media, seconds)
+        pc = new_peer_connection()
+        pc.addTransceiver(video, direction="sendonly")
+        pc.addTransceiver(audio, direction="sendonly")
+        prefer_codec(pc, "video", "H264")
+        offer = await create_offer(pc, HOSTS)
+        answer = await http.post(f"/whip/{slot}", content=offer, headers={
+            "Content-Type": "application/sdp", "Authorization": f"Bearer {token}"})
+        assert answer.status_code == 201, answer.text
+        await accept_answer(pc, answer.text, HOSTS)
+        return pc, answer.headers["location"]
+
+    async def run() -> None:
+        media = pickle.loads(Path(media_path).read_bytes())  # noqa: ASYNC240
+        again = 0
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            pc, location = await publish(http, media)
+            while not stop.is_set():
+                await asyncio.sleep(0.2)
+                if pc.connectionState in ("failed", "closed"):
+                    await pc.close()
+                    await http.delete(location, headers={"Authorization": f"Bearer {token}"})  # end that session
+                    again += 1
+                    pc, location = await publish(http, media)
+            await http.delete(location, headers={"Authorization": f"Bearer {token}"})
+        await pc.close()
+        print(f"publisher: published again {again} times after a failed connection", flush=True)
+
+    asyncio.run(run())
+
+
 class LightCounter:
     """Counts RTP per (socket, SSRC) from the clear SRTP header and drops it before aiortc.
 
@@ -303,15 +342,49 @@ class LightCounter:
         return received, max(0, expected - received)
 
 
+class Whep:
+    """WHEP signalling for viewers of a whole server: POST the offer, DELETE the session at the end."""
+
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        self.url = url
+        self.http = httpx.AsyncClient(timeout=30)
+        self.locations: list[str] = []
+
+    async def watch(self, offer: str) -> str:
+        answer = await self.http.post(self.url, content=offer, headers={"Content-Type": "application/sdp"})
+        if answer.status_code != 201:
+            raise RuntimeError(f"WHEP answered {answer.status_code}: {answer.text}")
+        self.locations.append(str(answer.url.join(answer.headers["location"])))
+        return answer.text
+
+    async def close(self) -> None:
+        for location in self.locations:
+            try:
+                await self.http.delete(location)
+            except Exception:
+                pass
+        await self.http.aclose()
+
+
 def viewers_process(
-    port: int, count: int, ready: Any, stop: Any, results: Any, light: bool = False, nice: int = 0
+    port: int | str,
+    count: int,
+    ready: Any,
+    stop: Any,
+    results: Any,
+    light: bool = False,
+    nice: int = 0,
 ) -> None:
     """Run ``count`` counting (non-decoding) viewers; report (received, lost) at ``stop``.
 
-    ``light``: count and drop media at the socket (:class:`LightCounter`) instead of
-    decrypting and parsing every packet in aiortc. ``nice``: lower this process's
-    CPU priority (viewers stand for other machines; on a small shared machine they
-    should not preempt the server being measured).
+    ``port``: the signalling port of :func:`serve_signalling`, or a WHEP URL
+    (a whole server). ``light``: count and drop media at the socket
+    (:class:`LightCounter`) instead of decrypting and parsing every packet in
+    aiortc. ``nice``: lower this process's CPU priority (viewers stand for other
+    machines; on a small shared machine they should not preempt the server being
+    measured).
     """
     if nice:
         os.nice(nice)
@@ -320,6 +393,7 @@ def viewers_process(
         counter = LightCounter() if light else None
         if counter is not None:
             counter.install()
+        whep = Whep(port) if isinstance(port, str) else None
         pcs = []
         receivers: list[CountingReceiver] = []
         for _ in range(count):
@@ -329,7 +403,8 @@ def viewers_process(
                 receivers.append(CountingReceiver.install(t.receiver))
             prefer_codec(pc, "video", "H264")
             offer = await create_offer(pc, HOSTS)
-            await accept_answer(pc, await signal(port, "watch", offer), HOSTS)
+            answer = await whep.watch(offer) if whep is not None else await signal(int(port), "watch", offer)
+            await accept_answer(pc, answer, HOSTS)
             pcs.append(pc)
         deadline = time.monotonic() + 30
         while any(pc.connectionState != "connected" for pc in pcs) and time.monotonic() < deadline:  # noqa: ASYNC110
@@ -346,12 +421,14 @@ def viewers_process(
             received, lost = counter.totals()
         results.put((received, lost))
         await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
+        if whep is not None:
+            await whep.close()
 
     asyncio.run(run())
 
 
 def start_viewers(
-    port: int, total: int, processes: int, light: bool = False, nice: int = 0
+    port: int | str, total: int, processes: int, light: bool = False, nice: int = 0
 ) -> tuple[list[mp.Process], Any, Any, Any]:
     ctx = mp.get_context("spawn")
     ready = ctx.Semaphore(0)

@@ -1,39 +1,54 @@
-"""Fan-out cost: CPU of the server process per viewer, our engine against stock aiortc.
+"""What a broadcast costs the server: CPU of ``cloudexpo serve`` (recording on) per viewer.
 
 One 720p30 H.264 (~2.5 Mbit/s, no B-frames) + Opus broadcast, encoded once at
-the start and replayed without re-encoding, goes to N viewers that run in
-other processes and only count packets (they never decode). Everything is on
-127.0.0.1.
+the start and replayed without re-encoding, goes to N viewers in other
+processes that count packets at the socket and never decrypt or decode (they
+stand for other machines). Everything is on 127.0.0.1. Each case is a server
+in its own process; the figure is that process's CPU time (user + system, all
+threads) over a window, as a fraction of one core.
 
-* ``engine``: a publisher process sends the media over WebRTC to
-  :class:`streaming.engine.MediaEngine`, which forwards it to the viewers.
-* ``stock``: the baseline, aiortc's usual way of relaying encoded media: the
-  pre-encoded packets (a ``decode=False``-style source) go through
-  ``MediaRelay`` to one ``RTCRtpSender`` per viewer, which packetizes them.
+* ``serve``: Cloud Expo as users run it: ``cloudexpo serve`` with its
+  database, object storage (a folder, or S3 with ``--storage s3``: moto's
+  server in another process) and the recorder. A publisher process sends the
+  broadcast over WHIP to a live slot; viewers join over WHEP.
+* ``engine``: :class:`streaming.engine.MediaEngine` alone (no recorder, no
+  web app), the forwarder's own figure; signalling is JSON over TCP.
+* ``stock``: the yardstick, stock aiortc relaying encoded media without
+  recording: the pre-encoded packets (a ``decode=False``-style source) go
+  through ``MediaRelay`` to one ``RTCRtpSender`` per viewer, which packetizes
+  and protects them.
 
-The figure is the server process's CPU time (user + system, all threads) over
-a window, minus the same without viewers, divided by N: a fraction of one
-core per viewer. Run::
+Per case: the server idle (no broadcast; ``serve`` only), the fixed cost
+(the broadcast received and, for ``serve``, recorded and stored, no viewers),
+then each N in turn. Printed: total CPU per viewer (everything included,
+fixed cost shared by the N viewers), marginal CPU per added viewer, and both
+as ratios to stock. Run::
 
-    .venv/bin/python bench/fanout.py --viewers 8,32 --window 8
+    .venv/bin/python bench/fanout.py --viewers 8,16,32,64 --window 8
+    .venv/bin/python bench/fanout.py --modes serve --viewers 64 --profile 20   # py-spy on the server
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing as mp
+import os
+import pickle
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from aiortc import RTCPeerConnection
-from aiortc.contrib.media import MediaRelay
 
 from bench._common import (
     HOSTS,
@@ -42,153 +57,331 @@ from bench._common import (
     serve_signalling,
     start_engine_publisher,
     start_viewers,
+    whip_publisher_process,
 )
-from streaming.engine import MediaEngine
-from streaming.peers import answer_offer, new_peer_connection
+from bench._serving import SERVER, free_port, start, wait_up
 
 SECONDS = 4  # length of the pre-encoded loop
-VERBOSE = False
+VIEWER_NICE = 10  # viewers stand for other machines: they yield the CPU to the server measured
 
 
-def cpu_seconds(proc: psutil.Process) -> float:
-    t = proc.cpu_times()
-    return float(t.user + t.system)
+@dataclass
+class Server:
+    """A server process under measurement and where its viewers sign in."""
+
+    pid: int
+    target: int | str  # a signalling port (engine, stock) or a WHEP URL (serve)
+    idle: float | None = None  # CPU with no broadcast
+    notes: list[str] = field(default_factory=list)
 
 
-async def measure(proc: psutil.Process, seconds: float) -> float:
-    c0, t0 = proc.cpu_times(), time.monotonic()
+SPLIT: dict[int, float] = {}  # pid -> the main thread's share of the last measurement
+
+
+async def cpu(pid: int, seconds: float) -> float:
+    """Fraction of one core the process (all threads) used over ``seconds``.
+
+    The event loop's (main thread's) share is kept in :data:`SPLIT`; the rest is
+    the recorder, the database and storage threads.
+    """
+    proc = psutil.Process(pid)
+
+    def main_thread() -> float:
+        return sum(t.user_time + t.system_time for t in proc.threads() if t.id == pid)
+
+    c0, m0, t0 = proc.cpu_times(), main_thread(), time.monotonic()
     await asyncio.sleep(seconds)
-    c1, elapsed = proc.cpu_times(), time.monotonic() - t0
-    user, system = (c1.user - c0.user) / elapsed, (c1.system - c0.system) / elapsed
-    if VERBOSE:
-        print(f"    cpu over {elapsed:.1f} s: user {user * 100:.1f}% system {system * 100:.1f}%")
-    return user + system
+    c1, m1, elapsed = proc.cpu_times(), main_thread(), time.monotonic() - t0
+    total = float((c1.user + c1.system - c0.user - c0.system) / elapsed)
+    SPLIT[pid] = (m1 - m0) / elapsed
+    return total
 
 
-async def run_case(
-    mode: str, viewers: int, media_path: Path, window: float, procs: int
-) -> dict[str, Any]:
-    import multiprocessing as mp
+def split(pid: int, total: float) -> str:
+    loop = SPLIT.get(pid, 0.0)
+    return f"event loop {loop * 100:.1f}%, other threads {(total - loop) * 100:.1f}%"
 
-    proc = psutil.Process()
-    loop = asyncio.get_running_loop()
+
+# -- the servers -----------------------------------------------------------------
+
+
+def engine_or_stock_process(mode: str, media_path: str, ports: Any, stop: Any) -> None:
+    """The engine alone (with a publisher process) or stock aiortc relaying the pre-encoded media."""
+
+    async def run() -> None:
+        from aiortc import RTCPeerConnection
+        from aiortc.contrib.media import MediaRelay
+
+        from streaming.engine import MediaEngine
+        from streaming.peers import answer_offer, new_peer_connection
+
+        ctx = mp.get_context("spawn")
+        pub_stop = ctx.Event()
+        pcs: list[RTCPeerConnection] = []
+        engine = None
+        publisher = None
+        if mode == "engine":
+            engine = MediaEngine(ice_servers=[], ice_hosts=HOSTS)
+            server, port, publisher = await start_engine_publisher(engine, media_path, SECONDS, ctx, pub_stop)
+        else:
+            media = pickle.loads(Path(media_path).read_bytes())  # noqa: ASYNC240
+            relay = MediaRelay()
+            video, audio = media_tracks(media, SECONDS)
+
+            async def handler(req: dict[str, Any]) -> str:
+                pc = new_peer_connection()
+                pcs.append(pc)
+
+                def prepare(pc: RTCPeerConnection) -> None:
+                    pc.addTrack(relay.subscribe(video, buffered=False))
+                    pc.addTrack(relay.subscribe(audio, buffered=False))
+
+                return await answer_offer(pc, req["sdp"], HOSTS, prepare)
+
+            server, port = await serve_signalling(handler)
+        ports.put(port)
+        while not stop.is_set():  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        pub_stop.set()
+        if publisher is not None:
+            publisher.join(30)
+        if engine is not None:
+            await engine.close()
+        await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
+        server.close()
+
+    asyncio.run(run())
+
+
+@asynccontextmanager
+async def engine_or_stock(mode: str, media_path: Path) -> AsyncIterator[Server]:
     ctx = mp.get_context("spawn")
-    publisher = None
-    pub_stop = ctx.Event()
-    engine: MediaEngine | None = None
-    pcs: list[RTCPeerConnection] = []
+    ports, stop = ctx.Queue(), ctx.Event()
+    proc = ctx.Process(target=engine_or_stock_process, args=(mode, str(media_path), ports, stop))
+    proc.start()
+    loop = asyncio.get_running_loop()
+    try:
+        port = await loop.run_in_executor(None, ports.get, True, 120)
+        yield Server(proc.pid or 0, port)
+    finally:
+        stop.set()
+        await loop.run_in_executor(None, proc.join, 60)
 
-    if mode == "engine":
-        engine = MediaEngine(ice_servers=[], ice_hosts=HOSTS)
-        server, port, publisher = await start_engine_publisher(engine, media_path, SECONDS, ctx, pub_stop)
-    else:
-        import pickle
 
-        media = pickle.loads(media_path.read_bytes())  # noqa: ASYNC240
-        relay = MediaRelay()
-        video, audio = media_tracks(media, SECONDS)
+def start_moto(port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-        async def handler(req: dict[str, Any]) -> str:
-            pc = new_peer_connection()
-            pcs.append(pc)
 
-            def prepare(pc: RTCPeerConnection) -> None:
-                pc.addTrack(relay.subscribe(video, buffered=False))
-                pc.addTrack(relay.subscribe(audio, buffered=False))
+@asynccontextmanager
+async def moto() -> AsyncIterator[dict[str, str]]:
+    """moto's S3 server in its own process and a bucket on it: the environment that points boto3 there."""
+    import boto3
 
-            return await answer_offer(pc, req["sdp"], HOSTS, prepare)
+    port = free_port()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    proc = start_moto(port)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        await wait_up(env["AWS_ENDPOINT_URL"] + "/")
+        boto3.client("s3").create_bucket(Bucket="bench-media")
+        yield env
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        proc.terminate()
+        proc.wait(30)
 
-        server, port = await serve_signalling(handler)
 
-    await asyncio.sleep(1.0)
-    idle = await measure(proc, 3.0)
-    forwarded0 = engine.stats("bench")["packets_forwarded"] if engine else 0
+@asynccontextmanager
+async def served(media_path: Path, storage: str, idle_window: float) -> AsyncIterator[Server]:
+    """``cloudexpo serve`` (recording on) with a live slot and a WHIP publisher sending the broadcast."""
+    data = Path(tempfile.mkdtemp(prefix="cloudexpo-fanout-"))
+    secret = "fanout-" + "x" * 32
+    async with moto() if storage == "s3" else _nothing() as s3:
+        storage_url = "s3://bench-media/fanout" if s3 else None
+        slot, token = await seed_slot_in(data, secret, storage_url)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        args = [str(data), str(port), secret] + ([storage_url] if storage_url else [])
+        server = start(SERVER, *args)
+        ctx = mp.get_context("spawn")
+        stop = ctx.Event()
+        publisher = None
+        try:
+            await wait_up(base + "/healthz")
+            await asyncio.sleep(1.0)
+            idle = await cpu(server.pid, idle_window)
+            publisher = ctx.Process(target=whip_publisher_process,
+                                    args=(base, slot, token, str(media_path), stop, SECONDS))
+            publisher.start()
+            await asyncio.sleep(4.0)  # connected, recording started (sender reports, first keyframe)
+            result = Server(server.pid, f"{base}/whep/{slot}", idle)
+            yield result
+            segments = sorted(p.name for p in (data / "spool").rglob("seg_*"))
+            objects = sorted(p.name for p in (data / "objects").rglob("*.ts")) if not s3 else []
+            result.notes.append(f"recorded: {len(segments)} segments in the spool"
+                                + (f", {len(objects)} in local storage" if not s3 else ""))
+        finally:
+            stop.set()
+            if publisher is not None:
+                await asyncio.get_running_loop().run_in_executor(None, publisher.join, 30)
+            server.terminate()
+            server.wait(timeout=30)
+            shutil.rmtree(data, ignore_errors=True)
 
-    children, ready, stop, results = start_viewers(port, viewers, procs)
+
+@asynccontextmanager
+async def _nothing() -> AsyncIterator[None]:
+    yield None
+
+
+async def seed_slot_in(data: Path, secret: str, storage_url: str | None) -> tuple[int, str]:
+    from bench._serving import seed_slot
+
+    return await seed_slot(data, secret, 30, storage_url)
+
+
+# -- measuring --------------------------------------------------------------------
+
+
+async def with_viewers(server: Server, n: int, window: float, procs: int) -> dict[str, Any]:
+    """Server CPU with ``n`` viewers watching; what the viewers received and lost."""
+    loop = asyncio.get_running_loop()
+    children, ready, stop, results = start_viewers(server.target, n, procs, light=True, nice=VIEWER_NICE)
     for _ in children:
         await loop.run_in_executor(None, ready.acquire)
-    await asyncio.sleep(2.0)  # warm up: late-join bursts and keyframe requests settle
-    f0 = engine.stats("bench")["packets_forwarded"] if engine else 0
-    busy = await measure(proc, window)
-    f1 = engine.stats("bench")["packets_forwarded"] if engine else 0
+    await asyncio.sleep(2.0)  # warm up: late-join catch-up and keyframe requests settle
+    busy = await cpu(server.pid, window)
+    where = split(server.pid, busy)
     stop.set()
     received = lost = 0
     for _ in children:
         r, lo = await loop.run_in_executor(None, results.get)
-        received += r
-        lost += lo
+        received, lost = received + r, lost + lo
     for child in children:
-        await loop.run_in_executor(None, child.join, 30)
-    stats = engine.stats("bench") if engine else {}
-    pub_stop.set()
-    if publisher is not None:
-        await loop.run_in_executor(None, publisher.join, 30)
-    if engine is not None:
-        await engine.close()
-    await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
-    server.close()
-    return {
-        "mode": mode,
-        "viewers": viewers,
-        "idle_core": idle,
-        "busy_core": busy,
-        "per_viewer_core": (busy - idle) / viewers,
-        "forwarded_per_s": (f1 - f0) / window if engine else None,
-        "forwarded_total": (stats.get("packets_forwarded", 0) - forwarded0) if engine else None,
-        "received": received,
-        "lost": lost,
-        "publisher_kbps": stats.get("publisher_bitrate", 0) / 1000 if engine else None,
-        "frames_decoded": engine.frames_decoded if engine else None,
-    }
+        await loop.run_in_executor(None, child.join, 60)
+    await asyncio.sleep(1.0)  # the viewers' sessions end
+    return {"busy": busy, "received": received, "lost": lost, "split": where}
+
+
+async def profile(pid: int, seconds: float, out: Path) -> None:
+    """py-spy (``pip install py-spy``) samples the server's Python stacks that hold the GIL."""
+    spy = shutil.which("py-spy")
+    if spy is None:
+        print("py-spy is not installed (pip install py-spy): no profile")
+        return
+    raw = out.with_suffix(".txt")
+    cmd = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
+           "--format", "raw", "--output", str(raw), "--nonblocking", "--gil"]
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.DEVNULL,
+                                                stderr=asyncio.subprocess.DEVNULL)
+    await proc.wait()
+    if raw.exists():
+        print_profile(raw)
+
+
+def print_profile(raw: Path, top: int = 25) -> None:
+    """Own time and total time per function from py-spy's collapsed stacks."""
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    samples = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        frames = stack.split(";")
+        samples += n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for f in set(frames):
+            total[f] = total.get(f, 0) + n
+    print(f"\nprofile: {samples} samples, {raw}\n  own%  total%  function")
+    for name, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {n / samples * 100:4.1f}  {total[name] / samples * 100:5.1f}   {name[:150]}")
+
+
+async def run_mode(mode: str, counts: list[int], media_path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    cm = served(media_path, args.storage, args.window) if mode == "serve" else engine_or_stock(mode, media_path)
+    rows: dict[str, Any] = {"mode": mode, "n": {}}
+    async with cm as server:
+        await asyncio.sleep(1.0)
+        rows["idle"] = server.idle
+        rows["fixed"] = await cpu(server.pid, args.window)
+        rows["fixed_split"] = split(server.pid, rows["fixed"])
+        if args.profile and mode == "serve":
+            await profile(server.pid, args.profile, Path(tempfile.gettempdir()) / "fanout-profile-0")
+        for n in counts:
+            rows["n"][n] = await with_viewers(server, n, args.window, args.procs)
+            r = rows["n"][n]
+            print(f"{mode:6} N={n:3}: server {r['busy'] * 100:5.1f}% of a core (fixed {rows['fixed'] * 100:.1f}%), "
+                  f"per viewer {r['busy'] / n * 100:.3f}% total, {(r['busy'] - rows['fixed']) / n * 100:.3f}% "
+                  f"marginal ({r['split']}); viewers received {r['received']} lost {r['lost']}", flush=True)
+        if args.profile and mode == "serve":
+            children, ready, stop, results = start_viewers(server.target, max(counts), args.procs, light=True,
+                                                           nice=VIEWER_NICE)
+            loop = asyncio.get_running_loop()
+            for _ in children:
+                await loop.run_in_executor(None, ready.acquire)
+            await asyncio.sleep(2.0)
+            await profile(server.pid, args.profile, Path(tempfile.gettempdir()) / f"fanout-profile-{max(counts)}")
+            stop.set()
+            for _ in children:
+                await loop.run_in_executor(None, results.get)
+            for child in children:
+                await loop.run_in_executor(None, child.join, 60)
+    for note in server.notes:
+        print(f"{mode:6} {note}")
+    idle = f"idle {rows['idle'] * 100:.1f}%, " if rows["idle"] is not None else ""
+    print(f"{mode:6} {idle}fixed cost (broadcast, no viewers) {rows['fixed'] * 100:.1f}% of a core "
+          f"({rows['fixed_split']})", flush=True)
+    return rows
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--viewers", default="8,32", help="comma-separated viewer counts")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--viewers", default="8,16,32,64", help="comma-separated viewer counts")
     parser.add_argument("--window", type=float, default=8.0, help="seconds measured per case")
     parser.add_argument("--procs", type=int, default=4, help="viewer processes")
-    parser.add_argument("--modes", default="engine,stock")
-    parser.add_argument("--verbose", action="store_true", help="print user/system CPU split")
+    parser.add_argument("--modes", default="serve,stock,engine")
+    parser.add_argument("--storage", choices=("local", "s3"), default="local",
+                        help="serve: object storage in the data folder, or S3 (moto's server)")
+    parser.add_argument("--profile", type=float, default=0.0,
+                        help="serve: seconds of py-spy on the server with no viewer, then with the largest N watching")
     args = parser.parse_args()
-    global VERBOSE
-    VERBOSE = args.verbose
     media_path = Path(tempfile.gettempdir()) / "cloudexpo-bench-720p30.pickle"
     t0 = time.monotonic()
     media = encode_media(media_path, SECONDS)
     video_bytes = sum(len(d) for d, _ in media["video"])
-    print(
-        f"media: {len(media['video'])} H.264 frames, {video_bytes * 8 / SECONDS / 1e6:.2f} Mbit/s, "
-        f"{len(media['audio'])} Opus packets (encoded in {time.monotonic() - t0:.1f} s)"
-    )
-    rows = []
-    for n in [int(x) for x in args.viewers.split(",")]:
-        for mode in args.modes.split(","):
-            row = await run_case(mode, n, media_path, args.window, args.procs)
-            rows.append(row)
-            print(
-                f"{mode:6} N={n:3}: server {row['busy_core'] * 100:5.1f}% of a core "
-                f"(idle {row['idle_core'] * 100:4.1f}%), per viewer {row['per_viewer_core'] * 100:.3f}%, "
-                f"viewers received {row['received']} lost {row['lost']}"
-                + (
-                    f", forwarded {row['forwarded_per_s']:.0f} pkt/s "
-                    f"({(row['busy_core'] - row['idle_core']) / max(row['forwarded_per_s'], 1) * 1e6:.1f} us "
-                    f"of CPU per packet sent), publisher {row['publisher_kbps']:.0f} kbit/s, "
-                    f"decoded {row['frames_decoded']}"
-                    if row["mode"] == "engine"
-                    else ""
-                ),
-                flush=True,
-            )
-    print("\nper-viewer CPU, engine / stock aiortc (lower is better):")
-    for n in sorted({r["viewers"] for r in rows}):
-        by_mode = {r["mode"]: r for r in rows if r["viewers"] == n}
-        if "engine" in by_mode and "stock" in by_mode:
-            e, s = by_mode["engine"]["per_viewer_core"], by_mode["stock"]["per_viewer_core"]
-            print(
-                f"  N={n:3}: engine {e * 100:.3f}% vs stock {s * 100:.3f}% of a core -> ratio {e / s:.2f}"
-            )
+    print(f"media: {len(media['video'])} H.264 frames, {video_bytes * 8 / SECONDS / 1e6:.2f} Mbit/s, "
+          f"{len(media['audio'])} Opus packets (encoded in {time.monotonic() - t0:.1f} s)")
+    counts = [int(x) for x in args.viewers.split(",")]
+    results = {mode: await run_mode(mode, counts, media_path, args) for mode in args.modes.split(",")}
+
+    print("\n% of a core            fixed " + "".join(f"   N={n:<3} per viewer (marginal)" for n in counts))
+    for mode, rows in results.items():
+        cells = "".join(f"   {rows['n'][n]['busy'] / n * 100:6.3f} ({(rows['n'][n]['busy'] - rows['fixed']) / n * 100:5.3f})"
+                        + " " * 11 for n in counts)
+        print(f"{mode:20} {rows['fixed'] * 100:6.2f}{cells}")
+    stock = results.get("stock")
+    if stock is not None:
+        for mode, rows in results.items():
+            if mode == "stock":
+                continue
+            ratios = ", ".join(
+                f"N={n}: {rows['n'][n]['busy'] / stock['n'][n]['busy']:.2f} "
+                f"(marginal {(rows['n'][n]['busy'] - rows['fixed']) / max(1e-9, stock['n'][n]['busy'] - stock['fixed']):.2f})"
+                for n in counts)
+            print(f"ratio {mode} / stock per viewer: {ratios}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import multiprocessing as mp
 import random
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -37,21 +36,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import HOSTS, encode_media, media_tracks
-from bench._serving import free_port, start, wait_up
+from bench._common import HOSTS, encode_media, whip_publisher_process
+from bench._serving import SERVER, free_port, start, wait_up
 
 PASSWORD = "soak-password-1"
 SECONDS = 4
-SERVER = textwrap.dedent("""
-    import sys
-    from pathlib import Path
-    from cloudexpo.cli import _serve
-    from cloudexpo.settings import Settings
-    data, port, secret = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    settings = Settings(data_dir=data, secret_key=secret, port=port, public_url=f"http://127.0.0.1:{port}",
-                        ice_hosts=["127.0.0.1"], log_level="warning", signin_rate=10000)
-    _serve(settings)  # as `cloudexpo serve` runs it, recording on
-""")
 
 
 async def seed(data: Path, secret: str, minutes: float) -> dict[str, Any]:
@@ -82,46 +71,6 @@ async def seed(data: Path, secret: str, minutes: float) -> dict[str, Any]:
 
 
 # --- media processes -------------------------------------------------------------------------------
-
-
-def publisher_process(base: str, slot: int, token: str, media_path: str, stop: Any) -> None:
-    """Publish the pre-encoded media over WHIP until ``stop`` is set; when the connection fails (a
-    starved machine misses ICE consent checks), publish again at once, as an encoder does."""
-    import pickle
-
-    from streaming.peers import accept_answer, create_offer, new_peer_connection
-    from streaming.testsource import prefer_codec
-
-    async def publish(http: httpx.AsyncClient, media: Any) -> tuple[Any, str]:
-        video, audio = media_tracks(media, SECONDS)
-        pc = new_peer_connection()
-        pc.addTransceiver(video, direction="sendonly")
-        pc.addTransceiver(audio, direction="sendonly")
-        prefer_codec(pc, "video", "H264")
-        offer = await create_offer(pc, HOSTS)
-        answer = await http.post(f"/whip/{slot}", content=offer, headers={
-            "Content-Type": "application/sdp", "Authorization": f"Bearer {token}"})
-        assert answer.status_code == 201, answer.text
-        await accept_answer(pc, answer.text, HOSTS)
-        return pc, answer.headers["location"]
-
-    async def run() -> None:
-        media = pickle.loads(Path(media_path).read_bytes())  # noqa: ASYNC240
-        again = 0
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            pc, location = await publish(http, media)
-            while not stop.is_set():
-                await asyncio.sleep(0.2)
-                if pc.connectionState in ("failed", "closed"):
-                    await pc.close()
-                    await http.delete(location, headers={"Authorization": f"Bearer {token}"})  # end that session
-                    again += 1
-                    pc, location = await publish(http, media)
-            await http.delete(location, headers={"Authorization": f"Bearer {token}"})
-        await pc.close()
-        print(f"publisher: published again {again} times after a failed connection", flush=True)
-
-    asyncio.run(run())
 
 
 def viewers_process(base: str, slot: int, count: int, stop: Any, results: Any, seed_value: int) -> None:
@@ -269,7 +218,7 @@ async def main() -> None:
         proc = psutil.Process(server.pid)
         idle = await figures(base, proc)
         show("idle", idle)
-        publisher = ctx.Process(target=publisher_process, args=(base, seeded["slot"], seeded["token"], str(media_path), stop_media))
+        publisher = ctx.Process(target=whip_publisher_process, args=(base, seeded["slot"], seeded["token"], str(media_path), stop_media))
         publisher.start()
         await asyncio.sleep(3)
         per = [args.viewers // 2, args.viewers - args.viewers // 2]
