@@ -29,7 +29,7 @@ from booths.exhibition.catalog import INDUSTRIES, REGIONS
 from booths.exhibition.text import sanitize_html
 from cloudexpo.i18n import LANGUAGE_NAMES, LANGUAGES, pick
 from cloudexpo.values import local_text
-from web import context
+from web import context, navigation
 from web.i18n import gettext_for
 from web.times import jinja_when
 
@@ -94,12 +94,17 @@ def base_context(request: Request) -> dict[str, Any]:
     lang = context.language(request)
     translation = gettext_for(lang)
     settings = context.services(request).settings
+    who = context.principal(request)
+    path = request.url.path
     return {
         "request": request,
         "lang": lang,
         "_": translation.gettext,
         "ngettext": translation.ngettext,
-        "principal": context.principal(request),
+        "principal": who,
+        "nav_items": navigation.items(navigation.MAIN, path, translation.gettext),
+        "workspace_items": navigation.items(navigation.workspace_for(who), path, translation.gettext),
+        "moderation_items": navigation.items(navigation.MODERATION, path, translation.gettext) if who.is_moderator else [],
         "csrf_token": context.csrf_token(request),
         "timezone": settings.timezone,
         "public_url": settings.resolved_public_url,

@@ -34,7 +34,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booths.engagement.models import LEAD_STATUSES, Card, Lead, Meeting, Profile
@@ -177,3 +177,9 @@ def _is_number(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+async def new_count(session: AsyncSession, exhibitor_id: int) -> int:
+    """Leads of the exhibitor nobody has answered yet (status ``new``): the dashboard's count."""
+    query = select(func.count(Lead.id)).where(Lead.exhibitor_id == exhibitor_id, Lead.status == "new")
+    return int(await session.scalar(query) or 0)

@@ -465,3 +465,14 @@ def invitation(meeting: Meeting, slot: MeetingSlot, *, host: User, visitor: User
         event.add("attendee", attendee, encode=False)
     cal.add_component(event)
     return cal.to_ical()
+
+
+async def day_counts(session: AsyncSession, principal: Principal, day: tuple[dt.datetime, dt.datetime]) -> tuple[int, int]:
+    """The principal's accepted meetings starting within ``day`` (start, end), and requests waiting for their answer."""
+    mine_now = await mine(session, principal)
+    start, end = day
+    both = [m for m, _ in (*mine_now["hosting"], *mine_now["requested"])]
+    today = len({m.id for m in both if m.state == "accepted" and start <= m.starts_at < end})
+    waiting = sum(1 for m, _ in mine_now["hosting"] if m.state == "pending")
+    return today, waiting
+

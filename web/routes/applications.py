@@ -22,6 +22,7 @@ from web.errors import status_of
 from web.forms import localized_from_form, read_input
 from web.params import path_int
 from web.reviews import decide_application
+from web.tasks import tasks_for
 from web.templating import render
 
 
@@ -47,9 +48,9 @@ async def dashboard(request: Request) -> Response:
         booth = await directory.booth_of_exhibitor(session, who.exhibitor_id) if who.role is Role.EXHIBITOR else None
         bundle = await directory.get_booth(session, who, booth.id) if booth else None
         zones = {z.id: z for z in await directory.list_zones(session)}
-        pending = await applications.pending_count(session) if who.is_moderator else 0
+        tasks = await tasks_for(session, who, svc.settings.timezone)
     return render(request, "dashboard/index.html", {
-        "applications": own, "bundle": bundle, "zones": zones, "pending": pending, "saved": request.query_params.get("saved"),
+        "applications": own, "bundle": bundle, "zones": zones, "tasks": tasks, "saved": request.query_params.get("saved"),
     })
 
 
