@@ -19,6 +19,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloudexpo import sessions
 from cloudexpo.db import Base, utcnow
+from cloudexpo.messages import message
+
+EMAIL_SHAPE = message("account.email_shape", "Enter an e-mail address like name@example.org.")
+PASSWORD_SHORT = message("account.password_short", "Use a password of at least {min} characters.")
+PASSWORD_LONG = message("account.password_long", "Use a password of at most 1024 characters.")
+NAME_LONG = message("account.display_name_long", "Use a display name of at most 120 characters.")
+EMAIL_TAKEN = message("account.email_taken", "An account with this e-mail already exists; sign in instead.")
+WRONG_PASSWORD = message("account.wrong_password", "The current password is not right.")
+SAME_PASSWORD = message("account.same_password", "Choose a new password that differs from the current one.")
 
 
 class Role(StrEnum):
@@ -67,15 +76,15 @@ MIN_PASSWORD = 8
 def normalize_email(email: str) -> str:
     email = (email or "").strip().lower()
     if len(email) > 254 or not _EMAIL.match(email):
-        raise AccountError("Enter an e-mail address like name@example.org.", "email")
+        raise AccountError(EMAIL_SHAPE(), "email")
     return email
 
 
 def check_password_strength(password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
-        raise AccountError(f"Use a password of at least {MIN_PASSWORD} characters.", "password")
+        raise AccountError(PASSWORD_SHORT(min=MIN_PASSWORD), "password")
     if len(password) > 1024:
-        raise AccountError("Use a password of at most 1024 characters.", "password")
+        raise AccountError(PASSWORD_LONG(), "password")
 
 
 def hash_password(password: str) -> str:
@@ -112,10 +121,10 @@ async def create_user(
         raise AccountError(f"Unknown role {role!r}; use one of {', '.join(r.value for r in Role)}.", "role") from None
     name = (display_name or "").strip() or email.split("@", 1)[0]
     if len(name) > 120:
-        raise AccountError("Use a display name of at most 120 characters.", "display_name")
+        raise AccountError(NAME_LONG(), "display_name")
     existing = await session.scalar(select(User.id).where(User.email == email))
     if existing is not None:
-        raise AccountError("An account with this e-mail already exists; sign in instead.", "email")
+        raise AccountError(EMAIL_TAKEN(), "email")
     user = User(
         email=email,
         display_name=name,
@@ -187,10 +196,10 @@ async def set_role(session: AsyncSession, user: User, role: Role | str, exhibito
 async def change_password(session: AsyncSession, user: User, current: str, new: str) -> None:
     """Check the current password, set the new one and end every session of the user."""
     if not verify_password(user.password_hash, current or ""):
-        raise AccountError("The current password is not right.", "current_password")
+        raise AccountError(WRONG_PASSWORD(), "current_password")
     check_password_strength(new)
     if new == current:
-        raise AccountError("Choose a new password that differs from the current one.", "new_password")
+        raise AccountError(SAME_PASSWORD(), "new_password")
     user.password_hash = hash_password(new)
     await sessions.end_all(session, user.id)
 

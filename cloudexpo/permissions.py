@@ -11,6 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cloudexpo.accounts import ROLE_RANK, Role, User
+from cloudexpo.messages import message
+
+SIGN_IN = message("auth.sign_in", "Sign in to do this.")
+NEEDS_ROLE = message("auth.needs_role", "This needs the {role} role; your account is a {yours}.")
+STAFF_ONLY = message("auth.staff_only", "Only this exhibitor's staff or a moderator can do this.")
 
 
 class PermissionDenied(Exception):
@@ -82,9 +87,9 @@ ANONYMOUS = Principal()
 def require(principal: Principal, role: Role = Role.VISITOR) -> Principal:
     """Refuse unless the principal is signed in with at least ``role``."""
     if not principal.signed_in:
-        raise NotSignedIn("Sign in to do this.")
+        raise NotSignedIn(SIGN_IN())
     if not principal.at_least(role):
-        raise Forbidden(f"This needs the {role.value} role; your account is a {principal.role.value}.")
+        raise Forbidden(NEEDS_ROLE(role=role.value, yours=principal.role.value))
     return principal
 
 
@@ -92,5 +97,5 @@ def require_exhibitor_access(principal: Principal, exhibitor_id: int | None) -> 
     """Refuse unless the principal is staff of this exhibitor or a moderator."""
     require(principal)
     if not principal.can_manage_exhibitor(exhibitor_id):
-        raise Forbidden("Only this exhibitor's staff or a moderator can do this.")
+        raise Forbidden(STAFF_ONLY())
     return principal

@@ -15,12 +15,17 @@ import time
 from collections import deque
 from typing import Any
 
+from cloudexpo.messages import message
+
 log = logging.getLogger(__name__)
+
+
+TRY_AGAIN = message("rate.try_again", "Too many attempts; try again in {seconds} s.")
 
 
 class RateLimited(Exception):
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"Too many attempts; try again in {int(retry_after) + 1} s.")
+        super().__init__(TRY_AGAIN(seconds=int(retry_after) + 1))
         self.retry_after = retry_after
 
 

@@ -20,6 +20,8 @@ import hmac
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cloudexpo.messages import message
+
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 #: Ids are INTEGER columns: 32-bit on PostgreSQL (SQLite would take 64).
@@ -30,6 +32,16 @@ MAX_TIME_TEXT = 64
 MAX_ZONE_NAME = 64
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+WHOLE_NUMBER = message("value.whole_number", "'{name}' must be a whole number.")
+BETWEEN = message("value.between", "'{name}' must be between {low} and {high}.")
+ZONE_TOO_LONG = message("value.zone_too_long", "Give a time zone name of at most {limit} characters, like Asia/Shanghai.")
+UNKNOWN_ZONE = message("value.unknown_zone", "{name} is not a known time zone; use one like Asia/Shanghai.")
+YEARS = message("value.years", "'{name}' must fall between the years {low} and {high}.")
+TIME_REQUIRED = message("value.time_required", "'{name}' is required: an ISO time like 2023-09-01T14:00+08:00.")
+TIME_TOO_LONG = message("value.time_too_long", "'{name}' is too long for a time; write it like 2023-09-01T14:00+08:00.")
+NOT_A_TIME = message("value.not_a_time", "'{name}' is not an ISO time; write it like 2023-09-01T14:00+08:00.")
 
 
 class BadValue(ValueError):
@@ -79,9 +91,9 @@ def parse_int(value: object, name: str, low: int = INT64_MIN, high: int = INT64_
         if _DIGITS.fullmatch(digits):
             number = sign * int(digits)
     if number is None:
-        raise BadValue(f"'{name}' must be a whole number.")
+        raise BadValue(WHOLE_NUMBER(name=name))
     if not low <= number <= high:
-        raise BadValue(f"'{name}' must be between {low} and {high}.")
+        raise BadValue(BETWEEN(name=name, low=low, high=high))
     return number
 
 
@@ -99,17 +111,17 @@ def same_token(given: str | None, expected: str) -> bool:
 def time_zone(name: str) -> ZoneInfo:
     """A zoneinfo time zone by its IANA name (``Asia/Shanghai``)."""
     if not isinstance(name, str) or not name or len(name) > MAX_ZONE_NAME:
-        raise BadValue(f"Give a time zone name of at most {MAX_ZONE_NAME} characters, like Asia/Shanghai.")
+        raise BadValue(ZONE_TOO_LONG(limit=MAX_ZONE_NAME))
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise BadValue(f"{name!r} is not a known time zone; use one like Asia/Shanghai.") from None
+        raise BadValue(UNKNOWN_ZONE(name=repr(name))) from None
 
 
 def check_moment(moment: dt.datetime, name: str) -> dt.datetime:
     """``moment`` if its year lies within :data:`MIN_YEAR`–:data:`MAX_YEAR`."""
     if not MIN_YEAR <= moment.year <= MAX_YEAR:
-        raise BadValue(f"'{name}' must fall between the years {MIN_YEAR} and {MAX_YEAR}.")
+        raise BadValue(YEARS(name=name, low=MIN_YEAR, high=MAX_YEAR))
     return moment
 
 
@@ -119,14 +131,14 @@ def parse_moment(value: object, name: str, zone: dt.tzinfo) -> dt.datetime:
         moment = value
     else:
         if not isinstance(value, str) or not value.strip():
-            raise BadValue(f"'{name}' is required: an ISO time like 2023-09-01T14:00+08:00.")
+            raise BadValue(TIME_REQUIRED(name=name))
         text = value.strip()
         if len(text) > MAX_TIME_TEXT:
-            raise BadValue(f"'{name}' is too long for a time; write it like 2023-09-01T14:00+08:00.")
+            raise BadValue(TIME_TOO_LONG(name=name))
         try:
             moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise BadValue(f"'{name}' is not an ISO time; write it like 2023-09-01T14:00+08:00.") from None
+            raise BadValue(NOT_A_TIME(name=name)) from None
     check_moment(moment, name)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)

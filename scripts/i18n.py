@@ -27,6 +27,20 @@ from cloudexpo.i18n import BABEL_LOCALES  # noqa: E402
 
 TRANSLATIONS = ROOT / "web" / "translations"
 PY_STRING = re.compile(r"""\b_\(\s*(["'])((?:\\.|(?!\1).)*)\1\s*\)""")
+# Server messages (cloudexpo/messages.py): message("code", "English text"), in any package.
+MESSAGE = re.compile(r"""\bmessage\(\s*"([a-z0-9_.]+)",\s*(["'])((?:\\.|(?!\2).)*)\2\s*\)""")
+PACKAGES = ("cloudexpo", "booths", "streaming", "web")
+
+
+def message_texts() -> dict[str, str]:
+    """Every declared server message: code -> English text (the msgid of its translations)."""
+    found: dict[str, str] = {}
+    for folder in PACKAGES:
+        for path in (ROOT / folder).rglob("*.py"):
+            for match in MESSAGE.finditer(path.read_text()):
+                raw = match.group(3)
+                found[match.group(1)] = raw.encode().decode("unicode_escape") if "\\" in raw else raw
+    return found
 
 
 def used_strings() -> set[str]:
@@ -39,6 +53,7 @@ def used_strings() -> set[str]:
         for path in (ROOT / folder).rglob("*.py"):
             for match in PY_STRING.finditer(path.read_text()):
                 found.add(match.group(2).encode().decode("unicode_escape") if "\\" in match.group(2) else match.group(2))
+    found.update(message_texts().values())
     return found
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudexpo.bus import BusError, EventBus
 from cloudexpo.db import utcnow
+from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require
 from cloudexpo.ratelimit import RateLimiter, SharedRateLimiter
 
@@ -43,6 +44,17 @@ _SPACES = re.compile(r"[ \t]+")
 _NEWLINES = re.compile(r"\n{3,}")
 
 
+SEND_TEXT = message("chat.send_text", "Send the message as text.")
+WRITE_SOMETHING = message("chat.empty", "Write something before sending.")
+TOO_LONG = message("chat.too_long", "Keep a message under {limit} characters; this one has {length}.")
+CANCELLED = message("chat.slot_cancelled", "Slot {slot} is cancelled; its chat is closed.")
+MUTED = message("chat.muted", "A moderator muted you in this chat.")
+ONLY_MODERATORS_DELETE = message("chat.delete_forbidden", "Only moderators delete chat messages.")
+NO_MESSAGE = message("chat.no_message", "There is no message {id}.")
+ONLY_MODERATORS_MUTE = message("chat.mute_forbidden", "Only moderators mute users.")
+ONLY_MODERATORS_UNMUTE = message("chat.unmute_forbidden", "Only moderators unmute users.")
+
+
 class ChatError(Exception):
     """A message that cannot be sent; the message says why."""
 
@@ -59,17 +71,15 @@ def topic(slot_id: int) -> str:
 def clean_text(raw: str) -> str:
     """Plain text: NFC, no control or direction-override characters, folded whitespace."""
     if not isinstance(raw, str):
-        raise ChatError("Send the message as text.")
+        raise ChatError(SEND_TEXT())
     text_value = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").replace("\r", "\n")
     text_value = _CONTROL.sub("", text_value)
     text_value = _SPACES.sub(" ", text_value)
     text_value = _NEWLINES.sub("\n\n", text_value).strip()
     if not text_value:
-        raise ChatError("Write something before sending.")
+        raise ChatError(WRITE_SOMETHING())
     if len(text_value) > MAX_LENGTH:
-        raise ChatError(
-            f"Keep a message under {MAX_LENGTH} characters; this one has {len(text_value)}."
-        )
+        raise ChatError(TOO_LONG(limit=MAX_LENGTH, length=len(text_value)))
     return text_value
 
 
@@ -117,10 +127,10 @@ class Chat:
         assert principal.user_id is not None
         slot = await get_visible_slot(db, slot_id, principal)
         if slot.state == SlotState.CANCELLED.value:
-            raise SlotClosed(f"Slot {slot_id} is cancelled; its chat is closed.")
+            raise SlotClosed(CANCELLED(slot=slot_id))
         body = clean_text(raw)
         if await self.is_muted(db, slot_id, principal.user_id):
-            raise ChatMuted("A moderator muted you in this chat.")
+            raise ChatMuted(MUTED())
         await self.limiter.check(f"chat:{principal.user_id}")
         now = utcnow()
         message = ChatMessage(
@@ -156,10 +166,10 @@ class Chat:
 
     async def delete(self, db: AsyncSession, principal: Principal, message_id: int) -> ChatMessage:
         if not principal.is_moderator:
-            raise Forbidden("Only moderators delete chat messages.")
+            raise Forbidden(ONLY_MODERATORS_DELETE())
         message = await db.get(ChatMessage, message_id)
         if message is None:
-            raise ChatError(f"There is no message {message_id}.")
+            raise ChatError(NO_MESSAGE(id=message_id))
         message.deleted = True
         message.deleted_by = principal.user_id
         await db.commit()
@@ -170,27 +180,36 @@ class Chat:
         return message
 
     async def mute(
-        self, db: AsyncSession, principal: Principal, slot_id: int | None, user_id: int
+        self, db: AsyncSession, principal: Principal, slot_id: int | None, user_id: int,
+        *, seen_in: int | None = None,
     ) -> ChatMute:
+        """Mute in one slot's chat, or everywhere (``slot_id`` None; ``seen_in`` is the chat it was done from)."""
         if not principal.is_moderator:
-            raise Forbidden("Only moderators mute users.")
+            raise Forbidden(ONLY_MODERATORS_MUTE())
         assert principal.user_id is not None
         if slot_id is not None:
             await get_slot(db, slot_id)
         mute = ChatMute(slot_id=slot_id, user_id=user_id, muted_by=principal.user_id)
         db.add(mute)
         await db.commit()
-        if slot_id is not None:
-            await self.bus.publish(
-                topic(slot_id), {"type": "muted", "slot": slot_id, "user_id": user_id}
-            )
+        await self._tell(slot_id or seen_in, "muted", user_id)
         return mute
+
+    async def _tell(self, slot_id: int | None, kind: str, user_id: int) -> None:
+        """Tell the chat's open pages that a user was muted or unmuted (their input follows)."""
+        if slot_id is None:
+            return
+        try:
+            await self.bus.publish(topic(slot_id), {"type": kind, "slot": slot_id, "user_id": user_id})
+        except BusError as exc:  # the mute holds; the page learns it at its next message
+            log.warning("chat: %s of user %d in slot %d not sent live: %s", kind, user_id, slot_id, exc)
 
     async def unmute(
         self, db: AsyncSession, principal: Principal, slot_id: int | None, user_id: int
     ) -> int:
+        """Lift a user's mutes in one slot's chat (``slot_id``) or everywhere (None)."""
         if not principal.is_moderator:
-            raise Forbidden("Only moderators unmute users.")
+            raise Forbidden(ONLY_MODERATORS_UNMUTE())
         rows = (
             await db.scalars(
                 select(ChatMute).where(
@@ -204,4 +223,6 @@ class Chat:
         for row in rows:
             await db.delete(row)
         await db.commit()
+        if rows and slot_id is not None and not await self.is_muted(db, slot_id, user_id):
+            await self._tell(slot_id, "unmuted", user_id)
         return len(rows)

@@ -125,7 +125,8 @@ async def test_ranges_s3_would_ignore(store: LocalStore, http: httpx.AsyncClient
 async def test_errors_are_json_with_cors(store: LocalStore, http: httpx.AsyncClient) -> None:
     missing = await http.get(store.get_url("nothing.txt"))
     assert missing.status_code == 404
-    assert missing.json() == {"error": "not_found", "detail": "no object 'nothing.txt'"}
+    assert missing.json() == {"error": "not_found", "code": "not_found", "message": "no object 'nothing.txt'",
+                              "detail": "no object 'nothing.txt'"}
     assert missing.headers["access-control-allow-origin"] == "*"
     preflight = await http.options(
         store.get_url("x"), headers={"Origin": "https://a.example", "Access-Control-Request-Method": "DELETE"}

@@ -67,7 +67,8 @@ async def test_every_response_has_a_request_id(client: Client) -> None:
 async def test_api_errors_are_json_and_pages_are_friendly_html(client: Client) -> None:
     api = await client.get("/api/does-not-exist")
     assert api.status_code == 404
-    assert api.json() == {"error": "not_found", "detail": "There is nothing at this address."}
+    assert api.json() == {"error": "not_found", "code": "http.not_found", "message": "此地址没有内容。",
+                          "detail": "There is nothing at this address."}
     page = await client.get("/does-not-exist", headers={"Accept": "text/html", "Accept-Language": "en"})
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")

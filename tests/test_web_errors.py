@@ -78,7 +78,8 @@ async def test_each_domain_error_answers_from_the_table(
     body = answer.json()
     assert body["error"] == code
     assert detail in body["detail"]
-    assert {k: v for k, v in body.items() if k not in ("error", "detail")} == extra
+    assert {k: v for k, v in body.items() if k not in ("error", "code", "message", "detail")} == extra
+    assert body["code"] and body["message"]  # a stable code, and the text for a person (English here)
     assert status_of(make()) == status
 
 

@@ -1,8 +1,11 @@
 """One error shape, one table: every refusal becomes HTTP here, at the boundary.
 
-Every refusal is ``{"error": <short code>, "detail": <what to fix>, ...}`` with
-the right 4xx status: JSON under ``/api/`` and on machine endpoints, the
-friendly ``error.html`` page elsewhere. Domain code raises its own exceptions
+Every refusal is ``{"error": <status code name>, "code": <message code>,
+"message": <what to fix, in the request's language>, "detail": <the same in
+English>, ...}`` with the right 4xx status: JSON under ``/api/`` and on machine
+endpoints, the friendly ``error.html`` page (in the visitor's language)
+elsewhere. ``code`` is the :mod:`cloudexpo.messages` code of the text when it
+has one (``chat.muted``), else the status's name (``not_found``). Domain code raises its own exceptions
 (``booths.errors``, ``streaming``, ``cloudexpo.permissions`` …); route code
 raises :class:`ApiError` for what only the route knows (a bad header, a
 missing field). :data:`REFUSALS` says, for each domain exception, which
@@ -36,7 +39,8 @@ from booths.errors import (
 )
 from cloudexpo.accounts import AccountError
 from cloudexpo.bus import BusError
-from cloudexpo.permissions import Forbidden, NotSignedIn
+from cloudexpo.messages import Said, message, said_by
+from cloudexpo.permissions import SIGN_IN, Forbidden, NotSignedIn
 from cloudexpo.ratelimit import RateLimited
 from streaming.chat import ChatError, ChatMuted
 from streaming.errors import AlreadyPublishing, SessionNotFound, StreamNotLive, UnusableOffer
@@ -50,6 +54,7 @@ from streaming.schedule import (
     SlotOverlap,
     StageNotFound,
 )
+from web.i18n import translate
 from web.templating import render
 
 log = logging.getLogger(__name__)
@@ -73,8 +78,24 @@ ERROR_CODES = {
 MACHINE_PREFIXES = ("/api/", "/whip/", "/whep/", "/storage/", "/metrics", "/readyz", "/healthz", "/ws")
 
 
+NOTHING_HERE = message("http.not_found", "There is nothing at this address.")
+NOT_ALLOWED = message("http.method_not_allowed", "{method} is not allowed here.")
+SERVER_ERROR = message("http.server_error", "Something went wrong on our side; it has been logged.")
+DATABASE_DOWN = message("http.database_unavailable", "The database is briefly unavailable; try again in a few seconds.")
+BUS_DOWN = message("http.bus_unavailable", "Live updates are briefly unavailable; try again in a few seconds.")
+NOT_ALLOWED_TO = message("auth.forbidden", "You may not do this.")
+WHIP_SLOT_NOT_FOUND = message("whip.slot_not_found", "{reason} Copy the WHIP URL from the go-live page.")
+WHIP_UNUSABLE_OFFER = message(
+    "whip.unusable_offer", "The offer cannot be used: {reason}. Send H.264 (packetization-mode=1) or VP8 video and Opus audio.")
+WHEP_UNUSABLE_OFFER = message(
+    "whep.unusable_offer", "The offer cannot be used: {reason}. Offer to receive H.264 or VP8 video and Opus audio (recvonly).")
+NO_PUBLISHING_SESSION = message("whip.no_session", "There is no such publishing session (it ended already).")
+NO_VIEWING_SESSION = message("whep.no_session", "There is no such viewing session (it ended already).")
+NOT_LIVE_YET = message("whep.not_live", "{reason}; try again when the slot is live.")
+
+
 class ApiError(HTTPException):
-    """An HTTP refusal with a machine-readable code and a human-readable detail."""
+    """An HTTP refusal with a machine-readable code and a human-readable detail (best a :class:`Said`)."""
 
     def __init__(
         self,
@@ -86,6 +107,8 @@ class ApiError(HTTPException):
         extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(status_code, detail, headers)
+        if detail:
+            self.detail = detail  # a Said stays one (HTTPException would keep it as it is too, but says so here)
         self.error = error or ERROR_CODES.get(status_code, "error")
         self.extra = extra or {}
 
@@ -98,15 +121,31 @@ def wants_json(request: HTTPConnection) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def error_body(status: int, detail: str, error: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {"error": error or ERROR_CODES.get(status, "error"), "detail": detail, **extra}
+def request_language(conn: HTTPConnection) -> str:
+    """The language the middleware chose for this request (the default language before it ran)."""
+    found = conn.scope.get("cloudexpo.language")
+    if found:
+        return str(found)
+    services = getattr(getattr(conn.scope.get("app"), "state", None), "services", None)
+    return str(services.settings.default_language) if services is not None else "en"
+
+
+def error_body(status: int, detail: str, error: str | None = None, *, language: str = "en",
+               **extra: Any) -> dict[str, Any]:
+    """The one error shape; ``detail`` is a :class:`Said` wherever the text is one of our messages."""
+    name = error or ERROR_CODES.get(status, "error")
+    code = detail.code if isinstance(detail, Said) else name
+    return {"error": name, "code": code, "message": translate(detail, language), "detail": str(detail), **extra}
 
 
 def error_response(request: Request, status: int, detail: str, *, error: str | None = None,
                    headers: Mapping[str, str] | None = None, extra: dict[str, Any] | None = None) -> Response:
+    language = request_language(request)
     if wants_json(request):
-        return JSONResponse(error_body(status, detail, error, **(extra or {})), status_code=status, headers=dict(headers or {}))
-    response = render(request, "error.html", {"status": status, "detail": detail}, status_code=status)
+        body = error_body(status, detail, error, language=language, **(extra or {}))
+        return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+    response = render(request, "error.html", {"status": status, "detail": translate(detail, language)},
+                      status_code=status)
     if headers:
         response.headers.update(headers)
     return response
@@ -156,21 +195,23 @@ def _ingest(request: Request) -> bool:
     return request.url.path.startswith("/whip/")
 
 
+def said_of(exc: BaseException) -> str:
+    """The exception's message, keeping its code when it was raised with one."""
+    return said_by(exc) or str(exc)
+
+
 def _slot_not_found(exc: SlotNotFound, request: Request) -> str:
     if _ingest(request) and request.method == "POST":
-        return f"{exc} Copy the WHIP URL from the go-live page."
-    return str(exc)
+        return WHIP_SLOT_NOT_FOUND(reason=said_of(exc))
+    return said_of(exc)
 
 
 def _unusable_offer(exc: UnusableOffer, request: Request) -> str:
-    if _ingest(request):
-        return f"The offer cannot be used: {exc}. Send H.264 (packetization-mode=1) or VP8 video and Opus audio."
-    return f"The offer cannot be used: {exc}. Offer to receive H.264 or VP8 video and Opus audio (recvonly)."
+    return (WHIP_UNUSABLE_OFFER if _ingest(request) else WHEP_UNUSABLE_OFFER)(reason=str(exc))
 
 
 def _session_not_found(exc: SessionNotFound, request: Request) -> str:
-    kind = "publishing" if _ingest(request) else "viewing"
-    return f"There is no such {kind} session (it ended already)."
+    return NO_PUBLISHING_SESSION() if _ingest(request) else NO_VIEWING_SESSION()
 
 
 def _bearer_challenge(exc: Exception, request: Request) -> dict[str, str]:
@@ -184,12 +225,12 @@ def _retry_after(exc: RateLimited, request: Request) -> dict[str, str]:
 
 REFUSALS: dict[type[Exception], Refusal] = {
     # accounts and permissions (cloudexpo)
-    NotSignedIn: Refusal(401, detail=lambda exc, request: str(exc) or "Sign in to do this."),
-    Forbidden: Refusal(403, detail=lambda exc, request: str(exc) or "You may not do this."),
+    NotSignedIn: Refusal(401, detail=lambda exc, request: said_of(exc) or SIGN_IN()),
+    Forbidden: Refusal(403, detail=lambda exc, request: said_of(exc) or NOT_ALLOWED_TO()),
     AccountError: Refusal(422, extra=_field),
     RateLimited: Refusal(429, headers=_retry_after),
     BusError: Refusal(503, error="unavailable", headers=lambda exc, request: {"Retry-After": "5"},
-                      detail=lambda exc, request: "Live updates are briefly unavailable; try again in a few seconds."),
+                      detail=lambda exc, request: BUS_DOWN()),
     # the exhibition, its media and engagement (booths)
     BoothsError: Refusal(400, extra=_field),
     NotFound: Refusal(404, extra=_field),
@@ -217,7 +258,7 @@ REFUSALS: dict[type[Exception], Refusal] = {
     MissingToken: Refusal(401, headers=_bearer_challenge),
     WrongToken: Refusal(403),
     UnusableOffer: Refusal(400, error="unusable_offer", detail=_unusable_offer),
-    StreamNotLive: Refusal(409, detail=lambda exc, request: f"{exc}; try again when the slot is live."),
+    StreamNotLive: Refusal(409, detail=lambda exc, request: NOT_LIVE_YET(reason=said_of(exc))),
     AlreadyPublishing: Refusal(409),
     SessionNotFound: Refusal(404, detail=_session_not_found),
 }
@@ -250,7 +291,7 @@ async def refuse(conn: HTTPConnection, exc: Exception) -> Response | None:
     assert isinstance(conn, Request)
     if isinstance(exc, NotSignedIn) and not wants_json(conn) and conn.method == "GET":
         return RedirectResponse(f"/signin?next={conn.url.path}", status_code=303)
-    detail = found.detail(exc, conn) if found.detail else str(exc)
+    detail = found.detail(exc, conn) if found.detail else said_of(exc)
     return error_response(
         conn,
         found.status,
@@ -269,15 +310,15 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     extra = getattr(exc, "extra", None)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     if exc.status_code == 404 and detail == "Not Found":
-        detail = "There is nothing at this address."
+        detail = NOTHING_HERE()
     if exc.status_code == 405 and detail == "Method Not Allowed":
-        detail = f"{request.method} is not allowed here."
+        detail = NOT_ALLOWED(method=request.method)
     return error_response(request, exc.status_code, detail, error=error, headers=exc.headers, extra=extra)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(request, 500, "Something went wrong on our side; it has been logged.")
+    return error_response(request, 500, SERVER_ERROR())
 
 
 def _unavailable_state(exc: DBAPIError) -> bool:
@@ -296,7 +337,7 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
     if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _unavailable_state(exc):
         raise exc
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return error_response(request, 503, "The database is briefly unavailable; try again in a few seconds.",
+    return error_response(request, 503, DATABASE_DOWN(),
                           error="unavailable", headers={"Retry-After": "5"})
 
 

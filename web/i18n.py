@@ -19,6 +19,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from cloudexpo.i18n import BABEL_LOCALES, LANGUAGES
+from cloudexpo.messages import Said
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 
@@ -57,3 +58,20 @@ def load_all() -> None:
 
 def gettext_for(language: str) -> gettext.NullTranslations:
     return translations(language if language in LANGUAGES else LANGUAGES[0])
+
+
+def translate(text: str, language: str) -> str:
+    """A server message in ``language``.
+
+    A :class:`~cloudexpo.messages.Said` is looked up by its English template
+    and gets its values put into the translation; other text is looked up as
+    it is and stays English when no catalog has it.
+    """
+    catalog = gettext_for(language)
+    if not isinstance(text, Said):
+        return catalog.gettext(text) if text else text
+    values = {k: translate(v, language) if isinstance(v, Said) else v for k, v in text.params.items()}
+    try:
+        return catalog.gettext(text.template).format(**values)
+    except (KeyError, IndexError, ValueError):  # a translation naming a value the English has not: say it in English
+        return str(text)

@@ -26,6 +26,7 @@ from cloudexpo import accounts, sessions
 from cloudexpo.bus import EventBus, Subscription
 from cloudexpo.i18n import LANGUAGES, negotiate
 from cloudexpo.logs import request_id
+from cloudexpo.messages import message
 from cloudexpo.permissions import ANONYMOUS, Principal
 from web.errors import error_body
 
@@ -93,6 +94,11 @@ def _route_name(scope: Scope) -> str:
 
 
 _NUL_IN_QUERY = re.compile(rb"%00|\x00")
+NUL_IN_PATH = message("http.nul_in_path", "There is no page at this address (it holds a NUL character).")
+NUL_IN_QUERY = message("http.nul_in_query", "The query holds a NUL character (%00); send text without it.")
+FORM_TOO_LARGE = message("http.form_too_large", "This form is too large; upload files through an upload ticket instead.")
+CSRF_MISSING = message("csrf.missing", "Missing CSRF token: send the page's token in the X-CSRF-Token header or the csrf_token form field, and reload the page if it is old.")
+CSRF_WRONG = message("csrf.wrong", "The CSRF token does not match this session; reload the page and try again.")
 
 
 class NulGuard:
@@ -109,10 +115,10 @@ class NulGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             if "\x00" in scope["path"]:
-                await self._refuse(scope, send, 404, "There is no page at this address (it holds a NUL character).")
+                await self._refuse(scope, send, 404, NUL_IN_PATH())
                 return
             if _NUL_IN_QUERY.search(scope.get("query_string", b"")):
-                await self._refuse(scope, send, 400, "The query holds a NUL character (%00); send text without it.")
+                await self._refuse(scope, send, 400, NUL_IN_QUERY())
                 return
         await self.app(scope, receive, send)
 
@@ -223,7 +229,8 @@ class ContextMiddleware:
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and not scope["path"].startswith(CSRF_EXEMPT):
             receive, problem = await self._check_csrf(scope, receive, csrf)
             if problem is not None:
-                await JSONResponse(error_body(403, problem, "csrf"), status_code=403)(scope, receive, send)
+                body = error_body(403, problem, "csrf", language=scope["cloudexpo.language"])
+                await JSONResponse(body, status_code=403)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -262,15 +269,12 @@ class ContextMiddleware:
             if content_type.startswith(FORM_TYPES):
                 body, receive = await _buffer_body(receive, MAX_FORM_BYTES)
                 if body is None:
-                    return receive, "This form is too large; upload files through an upload ticket instead."
+                    return receive, FORM_TOO_LARGE()
                 given = await _form_token(scope, body, content_type)
         if not given:
-            return receive, (
-                "Missing CSRF token: send the page's token in the X-CSRF-Token header "
-                "or the csrf_token form field, and reload the page if it is old."
-            )
+            return receive, CSRF_MISSING()
         if not hmac.compare_digest(given.encode(), expected.encode()):
-            return receive, "The CSRF token does not match this session; reload the page and try again."
+            return receive, CSRF_WRONG()
         return receive, None
 
 

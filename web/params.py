@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import HTTPConnection
 
+from cloudexpo.messages import message, said_by
 from cloudexpo.values import (
     ID_MAX,
     ID_REGEX,
@@ -27,7 +28,7 @@ from cloudexpo.values import (
     same_token,
     time_zone,
 )
-from web.errors import ApiError
+from web.errors import NOTHING_HERE, ApiError
 
 __all__ = ["body_int", "body_time", "body_zone", "optional_query_id", "path_id", "path_int", "query_int",
            "same_token"]
@@ -49,14 +50,15 @@ class IdConvertor(Convertor[int]):
 
 register_url_convertor("int", IdConvertor())
 
-NOT_HERE = "There is nothing at this address."
+NOT_AN_ID = message("value.not_an_id", "'{name}' must be an id (digits 0-9, at most {limit}).")
+REQUIRED = message("value.required", "'{name}' is required.")
 
 
-def path_int(conn: HTTPConnection, name: str, detail: str = NOT_HERE) -> int:
+def path_int(conn: HTTPConnection, name: str, detail: str | None = None) -> int:
     """The path parameter ``name`` as an id; 404 when it is not one."""
     number = parse_id(conn.path_params.get(name))
     if number is None:
-        raise ApiError(404, detail)
+        raise ApiError(404, detail or NOTHING_HERE())
     return number
 
 
@@ -73,7 +75,7 @@ def query_int(conn: HTTPConnection, name: str, default: int, low: int = 0, high:
     try:
         return parse_int(raw, name, low, high)
     except BadValue as exc:
-        raise ApiError(400, str(exc), extra={"field": name}) from None
+        raise ApiError(400, said_by(exc) or str(exc), extra={"field": name}) from None
 
 
 def optional_query_id(conn: HTTPConnection, name: str) -> int | None:
@@ -83,7 +85,7 @@ def optional_query_id(conn: HTTPConnection, name: str) -> int | None:
         return None
     number = parse_id(raw)
     if number is None:
-        raise ApiError(400, f"'{name}' must be an id (digits 0-9, at most {ID_MAX}).", extra={"field": name})
+        raise ApiError(400, NOT_AN_ID(name=name, limit=ID_MAX), extra={"field": name})
     return number
 
 
@@ -93,12 +95,12 @@ def body_int(data: dict[str, Any], name: str, *, required: bool = True, low: int
     value = data.get(name)
     if value is None or value == "":
         if required:
-            raise ApiError(422, f"'{name}' is required.", extra={"field": name})
+            raise ApiError(422, REQUIRED(name=name), extra={"field": name})
         return default
     try:
         return parse_int(value, name, low, high)
     except BadValue as exc:
-        raise ApiError(422, str(exc), extra={"field": name}) from None
+        raise ApiError(422, said_by(exc) or str(exc), extra={"field": name}) from None
 
 
 def body_time(data: dict[str, Any], name: str, zone: dt.tzinfo) -> dt.datetime:
@@ -106,7 +108,7 @@ def body_time(data: dict[str, Any], name: str, zone: dt.tzinfo) -> dt.datetime:
     try:
         return parse_moment(data.get(name), name, zone)
     except BadValue as exc:
-        raise ApiError(422, str(exc), extra={"field": name}) from None
+        raise ApiError(422, said_by(exc) or str(exc), extra={"field": name}) from None
 
 
 def body_zone(data: dict[str, Any], name: str, default: str) -> ZoneInfo:
@@ -114,7 +116,7 @@ def body_zone(data: dict[str, Any], name: str, default: str) -> ZoneInfo:
     try:
         return time_zone(str(data.get(name) or default))
     except BadValue as exc:
-        raise ApiError(422, str(exc), extra={"field": name}) from None
+        raise ApiError(422, said_by(exc) or str(exc), extra={"field": name}) from None
 
 
 def parse_time(value: Any, field: str, zone: ZoneInfo) -> dt.datetime:

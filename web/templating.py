@@ -28,9 +28,10 @@ from starlette.responses import HTMLResponse
 from booths.exhibition.catalog import INDUSTRIES, REGIONS
 from booths.exhibition.text import sanitize_html
 from cloudexpo.i18n import LANGUAGE_NAMES, LANGUAGES, pick
+from cloudexpo.messages import Said
 from cloudexpo.values import local_text
 from web import context, navigation
-from web.i18n import gettext_for
+from web.i18n import gettext_for, translate
 from web.times import jinja_when
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def base_context(request: Request) -> dict[str, Any]:
     return {
         "request": request,
         "lang": lang,
-        "_": translation.gettext,
+        "_": lambda text: translate(text, lang) if isinstance(text, Said) else translation.gettext(text),
         "ngettext": translation.ngettext,
         "principal": who,
         "nav_items": navigation.items(navigation.MAIN, path, translation.gettext),

@@ -22,7 +22,14 @@ from booths.errors import Invalid, NotFound
 from booths.exhibition.directory import can_see
 from booths.exhibition.models import Booth, Product
 from cloudexpo.i18n import pick
+from cloudexpo.messages import message
 from cloudexpo.permissions import Principal, require
+
+KIND = message("bookmark.kind", "Bookmark one of: {kinds}; {kind} is not one of them.")
+NO_BOOTH = message("bookmark.no_booth", "There is no booth {id}.")
+NO_PRODUCT = message("bookmark.no_product", "There is no product {id}.")
+NO_LAUNCH = message("bookmark.no_launch", "There is no launch {id}.")
+SORT = message("bookmark.sort", "Sort by one of: {sorts}.")
 
 SORTS = ("newest", "oldest", "name", "time")
 
@@ -55,7 +62,7 @@ class TourItem:
 
 def check_kind(kind: str) -> str:
     if kind not in BOOKMARK_KINDS:
-        raise Invalid(f"Bookmark one of: {', '.join(BOOKMARK_KINDS)}; {kind!r} is not one of them.", "kind")
+        raise Invalid(KIND(kinds=", ".join(BOOKMARK_KINDS), kind=repr(kind)), "kind")
     return kind
 
 
@@ -110,16 +117,16 @@ async def _target_exists(session: AsyncSession, principal: Principal, kind: str,
     if kind == "booth":
         booth = await session.get(Booth, target_id)
         if booth is None or not can_see(principal, booth):
-            raise NotFound(f"There is no booth {target_id}.", "id")
+            raise NotFound(NO_BOOTH(id=target_id), "id")
     elif kind == "product":
         product = await session.get(Product, target_id)
         booth = await session.get(Booth, product.booth_id) if product else None
         if booth is None or not can_see(principal, booth):
-            raise NotFound(f"There is no product {target_id}.", "id")
+            raise NotFound(NO_PRODUCT(id=target_id), "id")
     else:
         slot = (await read_slots(session, [target_id])).get(target_id)
         if slot is None or not slot["approved"]:
-            raise NotFound(f"There is no launch {target_id}.", "id")
+            raise NotFound(NO_LAUNCH(id=target_id), "id")
 
 
 async def add(session: AsyncSession, principal: Principal, kind: str, target_id: int) -> Bookmark:
@@ -173,7 +180,7 @@ async def tour(
     if kind:
         check_kind(kind)
     if sort not in SORTS:
-        raise Invalid(f"Sort by one of: {', '.join(SORTS)}.", "sort")
+        raise Invalid(SORT(sorts=", ".join(SORTS)), "sort")
     query = select(Bookmark).where(Bookmark.user_id == principal.user_id)
     if kind:
         query = query.where(Bookmark.kind == kind)

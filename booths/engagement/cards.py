@@ -23,10 +23,20 @@ from booths.engagement.models import Card, Lead, Profile
 from booths.errors import Invalid, NotFound
 from booths.exhibition.directory import can_see
 from booths.exhibition.models import Booth
-from cloudexpo.accounts import AccountError, normalize_email
+from cloudexpo.accounts import EMAIL_SHAPE, AccountError, normalize_email
 from cloudexpo.db import utcnow
+from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal
 from cloudexpo.values import parse_id, same_token
+
+MUST_BE_TEXT = message("card.not_text", "'{name}' must be text.")
+TOO_LONG = message("card.too_long", "'{name}' is longer than {limit} characters.")
+CONSENT = message("card.consent", "Tick the consent box to share your card with this exhibitor; without it nothing is stored.")
+NAME = message("card.name", "Enter your name.")
+REACH = message("card.reach", "Enter an e-mail address or a phone number, so the exhibitor can reach you.")
+NO_BOOTH = message("card.no_booth", "There is no booth {booth}; check the booth number.")
+NO_CARD = message("card.no_card", "There is no card {card}.")
+NOT_YOURS = message("card.not_yours", "Only the visitor who left this card can withdraw it.")
 
 FIELDS = {"name": 120, "organisation": 200, "title": 120, "email": 254, "phone": 40, "message": 2000}
 SOURCES = ("booth", "chat")
@@ -50,10 +60,10 @@ def _text(data: dict[str, Any], name: str) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise Invalid(f"'{name}' must be text.", name)
+        raise Invalid(MUST_BE_TEXT(name=name), name)
     value = value.strip()
     if len(value) > FIELDS[name]:
-        raise Invalid(f"'{name}' is longer than {FIELDS[name]} characters.", name)
+        raise Invalid(TOO_LONG(name=name, limit=FIELDS[name]), name)
     return value
 
 
@@ -68,17 +78,17 @@ def parse(data: dict[str, Any]) -> CardInput:
     values = {name: _text(data, name) for name in FIELDS}
     if not _truthy(data.get("consent")):
         raise Invalid(
-            "Tick the consent box to share your card with this exhibitor; without it nothing is stored.", "consent"
+            CONSENT(), "consent"
         )
     if not values["name"]:
-        raise Invalid("Enter your name.", "name")
+        raise Invalid(NAME(), "name")
     if not values["email"] and not values["phone"]:
-        raise Invalid("Enter an e-mail address or a phone number, so the exhibitor can reach you.", "email")
+        raise Invalid(REACH(), "email")
     if values["email"]:
         try:
             values["email"] = normalize_email(values["email"])
         except AccountError:
-            raise Invalid("Enter an e-mail address like name@example.org.", "email") from None
+            raise Invalid(EMAIL_SHAPE(), "email") from None
     source = str(data.get("source") or "booth")
     if source not in SOURCES:
         raise Invalid(f"'source' is one of {', '.join(SOURCES)}.", "source")
@@ -116,7 +126,7 @@ async def leave(
     """Store a card for the booth's exhibitor and put it in their leads inbox."""
     booth = await session.get(Booth, booth_id)
     if booth is None or not can_see(principal, booth):
-        raise NotFound(f"There is no booth {booth_id}; check the booth number.", "booth_id")
+        raise NotFound(NO_BOOTH(booth=booth_id), "booth_id")
     card_in = parse(data)
     card = Card(
         booth_id=booth.id,
@@ -149,11 +159,11 @@ async def withdraw(session: AsyncSession, principal: Principal, card_id: int, *,
     """Delete a card (and its lead): by the visitor who left it, or with its withdraw token."""
     card = await session.get(Card, card_id)
     if card is None:
-        raise NotFound(f"There is no card {card_id}.")
+        raise NotFound(NO_CARD(card=card_id))
     own = principal.signed_in and card.user_id == principal.user_id
     by_token = bool(token) and bool(secret) and same_token(token, withdraw_token(secret, card_id))
     if not (own or by_token):
-        raise Forbidden("Only the visitor who left this card can withdraw it.")
+        raise Forbidden(NOT_YOURS())
     await session.delete(card)
     await session.flush()
 

@@ -15,7 +15,7 @@ from cloudexpo import accounts, sessions
 from cloudexpo.accounts import AccountError, Role
 from cloudexpo.permissions import Forbidden, Principal, require
 from web.context import principal, services
-from web.errors import ApiError, wants_json
+from web.errors import ApiError, said_of, wants_json
 from web.forms import read_input
 from web.params import path_int
 from web.sessions import start_session
@@ -52,8 +52,8 @@ async def change_password(request: Request) -> Response:
     except AccountError as exc:
         if wants_json(request):
             field = "new_password" if exc.field == "password" else exc.field
-            raise ApiError(422, str(exc), extra={"field": field}) from None
-        return await _page(request, who, error=str(exc), field=exc.field, status_code=422)
+            raise ApiError(422, said_of(exc), extra={"field": field}) from None
+        return await _page(request, who, error=said_of(exc), field=exc.field, status_code=422)
     request.app.state.principal_cache.forget(who.user_id)
     await start_session(request, who.user_id)
     if wants_json(request):

@@ -18,7 +18,7 @@ from booths.exhibition.models import Application, Booth, Zone
 from cloudexpo.accounts import Role
 from cloudexpo.permissions import Forbidden, require
 from web.context import principal, services
-from web.errors import status_of
+from web.errors import said_of, status_of
 from web.forms import localized_from_form, read_input
 from web.params import path_int
 from web.reviews import decide_application
@@ -71,7 +71,7 @@ async def apply_submit(request: Request) -> Response:
         except BoothsError as exc:
             zones = await directory.list_zones(session)
             return render(request, "dashboard/apply.html", {
-                "zones": zones, "values": data, "error": str(exc), "field": exc.field, "who_role": who.role.value,
+                "zones": zones, "values": data, "error": said_of(exc), "field": exc.field, "who_role": who.role.value,
             }, status_code=status_of(exc))
     return RedirectResponse("/dashboard?saved=application", status_code=303)
 
@@ -108,7 +108,7 @@ async def booth_edit_submit(request: Request) -> Response:
             await session.rollback()
             bundle = await directory.get_booth(session, who, path_int(request, "booth_id"))
             return render(request, "dashboard/booth_edit.html", {
-                "bundle": bundle, "error": str(exc), "field": exc.field, "values": changes,
+                "bundle": bundle, "error": said_of(exc), "field": exc.field, "values": changes,
             }, status_code=status_of(exc))
     return RedirectResponse("/dashboard?saved=booth", status_code=303)
 
@@ -165,7 +165,7 @@ async def product_form_submit(request: Request) -> Response:
                 raise
             await session.rollback()
             return render(request, "dashboard/product_edit.html", {
-                "booth": booth, "product": product, "error": str(exc), "field": exc.field, "values": changes,
+                "booth": booth, "product": product, "error": said_of(exc), "field": exc.field, "values": changes,
             }, status_code=status_of(exc))
     return RedirectResponse("/dashboard?saved=product", status_code=303)
 

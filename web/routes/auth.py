@@ -9,15 +9,19 @@ from starlette.routing import BaseRoute, Route
 from cloudexpo import accounts, sessions
 from cloudexpo.accounts import AccountError
 from cloudexpo.i18n import LANGUAGES
+from cloudexpo.messages import message
 from cloudexpo.permissions import Principal
 from cloudexpo.ratelimit import RateLimiter, SharedRateLimiter
 from web.context import client_ip, csrf_token, language, principal, services
-from web.errors import ApiError, wants_json
+from web.errors import ApiError, said_of, wants_json
 from web.forms import read_input
 from web.middleware import LANG_COOKIE
 from web.sessions import start_session
 from web.shapes.accounts import user_json
 from web.templating import render
+
+BAD_CREDENTIALS = message("auth.bad_credentials", "The e-mail or password is not right.")
+UNKNOWN_LANGUAGE = message("auth.unknown_language", "Cloud Expo speaks {languages}; {lang} is not one of them.")
 
 
 def _limiter(request: Request) -> RateLimiter | SharedRateLimiter:
@@ -44,7 +48,7 @@ async def signin(request: Request) -> Response:
         user = await accounts.authenticate(db, email, str(data.get("password", "")))
         await db.commit()
     if user is None:
-        detail = "The e-mail or password is not right."
+        detail = BAD_CREDENTIALS()
         if wants_json(request):
             raise ApiError(401, detail, error="bad_credentials")
         return render(request, "signin.html", {"next": safe_next(str(data.get("next", ""))), "error": detail, "email": email}, status_code=401)
@@ -75,7 +79,7 @@ async def signup(request: Request) -> Response:
         if wants_json(request):
             raise
         values = {"email": data.get("email", ""), "display_name": data.get("display_name", "")}
-        return render(request, "signup.html", {"next": safe_next(str(data.get("next", ""))), "error": str(exc), "field": exc.field, "values": values}, status_code=422)
+        return render(request, "signup.html", {"next": safe_next(str(data.get("next", ""))), "error": said_of(exc), "field": exc.field, "values": values}, status_code=422)
     await start_session(request, user.id)
     if wants_json(request):
         return JSONResponse(user_json(Principal.from_user(user)), status_code=201)
@@ -103,7 +107,7 @@ async def switch_language(request: Request) -> Response:
     """Remember the visitor's language in a cookie and go back where they were."""
     lang = request.path_params["lang"]
     if lang not in LANGUAGES:
-        raise ApiError(404, f"Cloud Expo speaks {', '.join(LANGUAGES)}; {lang!r} is not one of them.")
+        raise ApiError(404, UNKNOWN_LANGUAGE(languages=", ".join(LANGUAGES), lang=repr(lang)))
     response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
     response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax",
                         secure=services(request).settings.cookies_secure)

@@ -52,7 +52,7 @@ async def api_mute(request: Request) -> Response:
     scope = None if data.get("everywhere") else slot_id
     async with services(request).db.session() as db:
         await get_slot(db, slot_id)
-        mute = await chat_service(request).mute(db, principal(request), scope, user_id)
+        mute = await chat_service(request).mute(db, principal(request), scope, user_id, seen_in=slot_id)
     return JSONResponse({"user_id": mute.user_id, "slot_id": mute.slot_id}, status_code=201)
 
 

@@ -32,6 +32,7 @@ from booths.engagement.models import (
 from booths.errors import Invalid
 from booths.exhibition.directory import staff_of
 from cloudexpo.accounts import User
+from cloudexpo.messages import message
 from cloudexpo.permissions import require
 from cloudexpo.values import parse_id
 from web.context import counter, language, notifier, principal, services
@@ -44,6 +45,8 @@ from web.templating import render
 from web.visits import count_booth_view
 
 # --- shared helpers ---------------------------------------------------------------------------
+
+BOOKMARK_ID = message("bookmark.id", "'id' is the number of the booth, product, launch or replay to bookmark.")
 
 
 def back(request: Request, fallback: str = "/") -> str:
@@ -99,7 +102,7 @@ def _target(data: dict[str, Any]) -> tuple[str, int]:
     bookmarks.check_kind(kind)
     target = parse_id(data.get("id"))
     if target is None:
-        raise Invalid("'id' is the number of the booth, product, launch or replay to bookmark.", "id")
+        raise Invalid(BOOKMARK_ID(), "id")
     return kind, target
 
 

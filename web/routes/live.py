@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cloudexpo.i18n import pick
+from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
 from cloudexpo.settings import Settings
 from cloudexpo.turn import client_ice_servers
@@ -45,6 +46,8 @@ from web.headers import GO_LIVE_PERMISSIONS
 from web.params import body_int, parse_time, path_int
 from web.shapes.live import slot_json, slot_urls
 from web.templating import render
+
+MODERATORS_ONLY = message("schedule.moderators_only", "Only moderators put slots on the programme; exhibitors request one from their dashboard.")
 
 
 def int_field(data: dict[str, Any], name: str, *, required: bool = False) -> int | None:
@@ -93,7 +96,7 @@ async def api_create_slot(request: Request) -> Response:
     """Moderators put a slot on a stage."""
     who = require(principal(request))
     if not who.is_moderator:
-        raise Forbidden("Only moderators put slots on the programme; exhibitors request one from their dashboard.")
+        raise Forbidden(MODERATORS_ONLY())
     data = await read_input(request)
     svc = services(request)
     async with svc.db.session() as db:

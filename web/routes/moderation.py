@@ -15,7 +15,7 @@ from booths.exhibition.models import Booth, Exhibitor, Hall, Zone
 from cloudexpo import accounts
 from cloudexpo.accounts import Role
 from web.context import moderator, services
-from web.errors import status_of
+from web.errors import said_of, status_of
 from web.forms import localized_from_form, read_input
 from web.params import body_int, path_int
 from web.reviews import decide_application
@@ -65,7 +65,7 @@ async def decide(request: Request) -> Response:
             users = {u.id: u for u in (await session.scalars(select(accounts.User))).all()}
             return render(request, "moderation/applications.html", {
                 "items": items, "zones": zones, "users": users, "state": "pending", "done": None,
-                "error": str(exc), "error_for": application_id,
+                "error": said_of(exc), "error_for": application_id,
             }, status_code=status_of(exc))
     return RedirectResponse(f"/moderate/applications?done={action}", status_code=303)
 

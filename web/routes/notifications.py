@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from booths.engagement import notify
 from cloudexpo.i18n import pick
+from cloudexpo.messages import message
 from cloudexpo.permissions import require
 from cloudexpo.values import parse_id
 from web.context import language, principal, services
@@ -22,6 +23,10 @@ from web.errors import ApiError, wants_json
 from web.forms import read_input
 from web.shapes.notifications import notification_json
 from web.templating import render
+
+IDS_LIST = message("notifications.ids_list", "'ids' is a list of notification numbers; leave it out to mark all read.")
+LINK_INCOMPLETE = message("unsubscribe.incomplete", "This unsubscribe link is incomplete; use the whole link from the e-mail.")
+LINK_INVALID = message("unsubscribe.invalid", "This unsubscribe link is not valid; use the whole link from the e-mail.")
 
 
 async def api_list(request: Request) -> Response:
@@ -42,7 +47,7 @@ async def api_read(request: Request) -> Response:
     data = await read_input(request) if request.headers.get("content-type") else {}
     ids = data.get("ids")
     if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
-        raise ApiError(422, "'ids' is a list of notification numbers; leave it out to mark all read.",
+        raise ApiError(422, IDS_LIST(),
                        extra={"field": "ids"})
     async with services(request).db.session() as session:
         changed = await notify.mark_read(session, who.user_id, ids)  # type: ignore[arg-type]
@@ -69,14 +74,14 @@ async def page(request: Request) -> Response:
 def _unsubscribe_args(source: Any) -> tuple[int, str, str]:
     user_id = parse_id(source.get("u", ""))
     if user_id is None:
-        raise ApiError(400, "This unsubscribe link is incomplete; use the whole link from the e-mail.")
+        raise ApiError(400, LINK_INCOMPLETE())
     return user_id, str(source.get("k", "")), str(source.get("t", ""))
 
 
 async def unsubscribe_page(request: Request) -> Response:
     user_id, kind, token = _unsubscribe_args(request.query_params)
     if not notify.check_unsubscribe(services(request).secret_key, user_id, kind, token):
-        raise ApiError(400, "This unsubscribe link is not valid; use the whole link from the e-mail.")
+        raise ApiError(400, LINK_INVALID())
     lang = language(request)
     return render(request, "engagement/unsubscribe.html", {
         "u": user_id, "k": kind, "t": token, "kind_name": pick(notify.KIND_NAMES[kind], lang).text, "done": False,
@@ -88,7 +93,7 @@ async def unsubscribe(request: Request) -> Response:
     data = await read_input(request)
     user_id, kind, token = _unsubscribe_args(data)
     if not notify.check_unsubscribe(services(request).secret_key, user_id, kind, token):
-        raise ApiError(400, "This unsubscribe link is not valid; use the whole link from the e-mail.")
+        raise ApiError(400, LINK_INVALID())
     async with services(request).db.session() as session:
         await notify.unsubscribe(session, user_id, kind)
         await session.commit()

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cloudexpo.i18n import pick
+from cloudexpo.messages import message
 from cloudexpo.values import MAX_YEAR, MIN_YEAR
 from streaming.models import Slot, Stage, StageKind
 from streaming.schedule import get_stage, list_slots, list_stages
@@ -21,6 +22,9 @@ from web.errors import ApiError
 from web.shapes.live import slot_json
 from web.templating import render
 
+DAY_SHAPE = message("programme.day_shape", "Give the day as YYYY-MM-DD, like 2023-09-01.")
+DAY_YEARS = message("programme.day_years", "Give a day between the years {low} and {high}.")
+
 
 def _day(value: str | None) -> dt.date | None:
     if not value:
@@ -28,9 +32,9 @@ def _day(value: str | None) -> dt.date | None:
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
-        raise ApiError(400, "Give the day as YYYY-MM-DD, like 2023-09-01.") from None
+        raise ApiError(400, DAY_SHAPE()) from None
     if not MIN_YEAR <= day.year <= MAX_YEAR:
-        raise ApiError(400, f"Give a day between the years {MIN_YEAR} and {MAX_YEAR}.")
+        raise ApiError(400, DAY_YEARS(low=MIN_YEAR, high=MAX_YEAR))
     return day
 
 

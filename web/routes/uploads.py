@@ -26,7 +26,7 @@ from booths.media.models import Asset, Upload
 from cloudexpo.permissions import Principal, require, require_exhibitor_access
 from cloudexpo.values import ID_MAX, INT64_MAX
 from web.context import booths_runtime, principal, services
-from web.errors import ApiError
+from web.errors import ApiError, said_of
 from web.forms import read_input
 from web.params import body_int, path_int
 from web.shapes.media import asset_json
@@ -108,7 +108,7 @@ async def complete(request: Request) -> Response:
         except MediaRejected as exc:
             # As web.errors.REFUSALS answers it, plus the asset (now marked rejected) that only this route holds.
             await session.commit()  # the rejection stays: the page shows its problem
-            raise ApiError(422, str(exc), error="rejected", extra={"asset": asset_json(svc.store, asset)}) from None
+            raise ApiError(422, said_of(exc), error="rejected", extra={"asset": asset_json(svc.store, asset)}) from None
         await session.commit()
         view = asset_json(svc.store, asset)
     booths_runtime(request).media.submit(asset.id)  # thumbnails and checks in the background

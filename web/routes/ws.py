@@ -8,7 +8,10 @@ The client sends JSON messages::
 
 and receives what is published on the bus topics ``slot.{id}`` (``state``,
 ``viewers``, ``chat``, ``chat_deleted``, ``muted``), a ``snapshot`` per slot
-when it subscribes, and ``error`` answers to its own messages. A signed-in
+when it subscribes, and ``error`` answers to its own messages: the HTTP error
+shape (``code``, ``message`` in the page's language, ``detail`` in English)
+with ``status`` and the ``ref`` the client gave. ``muted`` and ``unmuted``
+(``user_id``) let a muted visitor's page disable and re-enable its input. A signed-in
 user also receives their own ``notification`` events (bus topic ``user.{id}``),
 which keep the bell's unread count live. Because it
 reads the bus, a client on one node sees what happens on every node.
@@ -38,15 +41,16 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from cloudexpo.bus import Subscription
+from cloudexpo.messages import Said, message, said_by
 from cloudexpo.permissions import NotSignedIn
 from cloudexpo.ratelimit import RateLimited
 from cloudexpo.values import parse_id
-from streaming.chat import ChatError, message_json, topic
+from streaming.chat import ChatError, ChatMuted, message_json, topic
 from streaming.live import state_event
 from streaming.models import Slot
 from streaming.schedule import ScheduleError, may_see
 from web.context import principal, services, streaming_runtime
-from web.errors import ApiError
+from web.errors import ApiError, error_body, request_language
 from web.forms import parse_json
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,13 @@ MAX_MESSAGE = 4096
 MAX_FRAME = 16 * 1024
 UNSUPPORTED_DATA = 1003
 MESSAGE_TOO_BIG = 1009
+
+TOO_MANY_SLOTS = message("ws.too_many_slots", "Follow at most {limit} slots on one connection.")
+NO_SLOT = message("ws.no_slot", "There is no slot {slot}.")
+SLOT_ID = message("ws.slot_id", "'slot' is the id of a slot.")
+SIGN_IN_TO_CHAT = message("ws.sign_in_to_chat", "Sign in to chat.")
+SEND_OBJECTS = message("ws.send_objects", 'Send JSON objects like {{"type": "subscribe", "slots": [1]}}.')
+UNKNOWN_TYPE = message("ws.unknown_type", "Unknown message type {kind}; use subscribe, chat or ping.")
 
 
 def origin_allowed(websocket: WebSocket) -> bool:
@@ -89,18 +100,23 @@ class Connection:
         async with self.send_lock:
             await self.ws.send_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
+    async def refuse(self, status: int, said: str, ref: Any = None, **extra: Any) -> None:
+        """An ``error`` message in the one error shape, in the page's language."""
+        body = error_body(status, said, language=request_language(self.ws), **extra)
+        await self.send({"type": "error", "status": status, "ref": ref, **body})
+
     async def subscribe(self, slot_ids: list[int]) -> None:
         live = self.streaming.live
         for slot_id in slot_ids:
             if slot_id in self.subs:
                 continue
             if len(self.subs) >= MAX_SLOTS:
-                await self.send({"type": "error", "detail": f"Follow at most {MAX_SLOTS} slots on one connection."})
+                await self.refuse(400, TOO_MANY_SLOTS(limit=MAX_SLOTS))
                 return
             async with self.svc.db.session() as db:
                 slot = await db.get(Slot, slot_id)
             if slot is None or not may_see(slot, self.principal):
-                await self.send({"type": "error", "detail": f"There is no slot {slot_id}."})
+                await self.refuse(404, NO_SLOT(slot=slot_id))
                 continue
             sub = await self.svc.bus.subscribe(topic(slot_id), maxsize=200)
             task = asyncio.create_task(self._forward(sub))
@@ -116,18 +132,20 @@ class Connection:
         chat = self.streaming.chat
         slot_id = parse_id(message.get("slot"))
         if slot_id is None:
-            await self.send({"type": "error", "code": 422, "ref": message.get("ref"), "detail": "'slot' is the id of a slot."})
+            await self.refuse(422, SLOT_ID(), message.get("ref"))
             return
         try:
             async with self.svc.db.session() as db:
                 posted = await chat.post(db, self.principal, slot_id, str(message.get("text", "")))
             await self.send({"type": "chat_ok", "id": posted.id, "ref": message.get("ref"), "message": message_json(posted)})
         except NotSignedIn:
-            await self.send({"type": "error", "code": 401, "ref": message.get("ref"), "detail": "Sign in to chat."})
+            await self.refuse(401, SIGN_IN_TO_CHAT(), message.get("ref"))
         except RateLimited as exc:
-            await self.send({"type": "error", "code": 429, "ref": message.get("ref"), "detail": str(exc), "retry_after": exc.retry_after})
+            await self.refuse(429, _said(exc), message.get("ref"), retry_after=exc.retry_after)
+        except ChatMuted as exc:
+            await self.refuse(403, _said(exc), message.get("ref"))
         except (ChatError, ScheduleError, ValueError, TypeError) as exc:
-            await self.send({"type": "error", "code": 422, "ref": message.get("ref"), "detail": str(exc)})
+            await self.refuse(422, _said(exc), message.get("ref"))
 
     async def close(self) -> None:
         if self.personal is not None:
@@ -138,6 +156,10 @@ class Connection:
             task.cancel()
             await sub.close()
         self.subs.clear()
+
+
+def _said(exc: BaseException) -> Said | str:
+    return said_by(exc) or str(exc)
 
 
 def _slot_ids(value: Any) -> list[int]:
@@ -179,10 +201,10 @@ async def endpoint(websocket: WebSocket) -> None:
             try:
                 message = parse_json(body)
             except ApiError as exc:
-                await conn.send({"type": "error", "code": 400, "detail": exc.detail})
+                await conn.refuse(400, exc.detail)
                 continue
             if not isinstance(message, dict):
-                await conn.send({"type": "error", "code": 400, "detail": "Send JSON objects like {\"type\": \"subscribe\", \"slots\": [1]}."})
+                await conn.refuse(400, SEND_OBJECTS())
                 continue
             kind = message.get("type")
             if kind == "subscribe":
@@ -192,7 +214,7 @@ async def endpoint(websocket: WebSocket) -> None:
             elif kind == "ping":
                 await conn.send({"type": "pong"})
             else:
-                await conn.send({"type": "error", "detail": f"Unknown message type {kind!r}; use subscribe, chat or ping."})
+                await conn.refuse(400, UNKNOWN_TYPE(kind=repr(kind)))
     except WebSocketDisconnect:
         pass
     finally:

@@ -27,7 +27,7 @@
     const text = await res.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (e) { data = { detail: text }; }
-    if (!res.ok) { const err = new Error((data && data.detail) || res.statusText); err.status = res.status; err.data = data; throw err; }
+    if (!res.ok) { const err = new Error((data && (data.message || data.detail)) || res.statusText); err.status = res.status; err.data = data; throw err; }
     return data;
   };
 

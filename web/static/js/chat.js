@@ -60,7 +60,7 @@
         if (li) li.remove();
       }
       if (m.type === "muted" && m.slot === data.slot && m.user_id === data.user_id) showError(strings.muted || "Muted");
-      if (m.type === "error" && m.ref) showError(m.detail);
+      if (m.type === "error" && m.ref) showError(m.message || m.detail);
     });
     if (form) {
       form.addEventListener("submit", async function (ev) {

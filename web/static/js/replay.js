@@ -111,7 +111,7 @@
       headers: { "Content-Type": "text/vtt", "X-CSRF-Token": window.cloudexpo.csrf },
     });
     const data = await res.json().catch(function () { return {}; });
-    if (!res.ok) { status(data.detail || res.statusText); return; }
+    if (!res.ok) { status(data.message || data.detail || res.statusText); return; }
     info = Object.assign(info, data); captions(); status(strings.saved);
   });
   $("replay-delete").addEventListener("click", async function () {

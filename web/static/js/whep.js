@@ -37,7 +37,7 @@
       if (res.status !== 201) {
         pc.close(); this.pc = null;
         let detail = text;
-        try { detail = JSON.parse(text).detail; } catch (e) { /* plain */ }
+        try { const body = JSON.parse(text); detail = body.message || body.detail; } catch (e) { /* plain */ }
         const err = new Error(detail || ("WHEP answered " + res.status)); err.status = res.status; throw err;
       }
       this.location = res.headers.get("Location");

@@ -38,7 +38,7 @@
       const text = await res.text();
       if (res.status !== 201) {
         let detail = text;
-        try { detail = JSON.parse(text).detail; } catch (e) { /* plain text */ }
+        try { const body = JSON.parse(text); detail = body.message || body.detail; } catch (e) { /* plain text */ }
         pc.close(); this.pc = null;
         const err = new Error(detail || ("WHIP answered " + res.status)); err.status = res.status; throw err;
       }
