@@ -164,6 +164,24 @@ def _public_url(name: str, raw: str) -> str | None:
     return raw.rstrip("/")
 
 
+def _node_url(name: str, raw: str) -> str | None:
+    """This node's own base URL inside the deployment: scheme, host and port, nothing else."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    example = "http://10.0.0.5:8000"
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SettingsError(name, f"{raw!r} is not an http(s) URL of this node", example)
+    if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username:
+        raise SettingsError(name, f"{raw!r} must be scheme://host:port only (no path, query or credentials)", example)
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        raise SettingsError(name, f"{raw!r} has no valid port", example) from None
+    return raw.rstrip("/")
+
+
 def _ice_servers(name: str, raw: str) -> list[IceServer]:
     """``stun:host:3478,turn:user:pass@host:3478?transport=udp`` or a JSON list."""
     raw = raw.strip()
@@ -267,6 +285,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("redis_url", None, "Redis for the event bus (chat, presence and live status across nodes); empty means in-process.", "redis://127.0.0.1:6379/0", _redis_url),
     Setting("secret_key", None, "Key that signs session cookies and local storage URLs; generated and kept in the data folder when empty. Set the same value on every node.", "a long random string", _opt_str),
     Setting("public_url", None, "The URL visitors reach Cloud Expo at; used in WHIP/WHEP Location headers, e-mails, QR codes and iCalendar feeds. Defaults to http://HOST:PORT.", "https://expo.example.org", _public_url),
+    Setting("node_url", None, "This node's own URL inside the deployment, where the other nodes reach it (never through the public proxy). With several nodes (CLOUDEXPO_REDIS_URL), the node receiving a broadcast registers as its origin under this URL, and any other node asked to play it pulls it from there once and forwards it to its own viewers. Empty: this node plays only what is published to it.", "http://10.0.0.5:8000", _node_url),
     Setting("host", "127.0.0.1", "Address `cloudexpo serve` listens on.", "0.0.0.0", _str),
     Setting("port", 8000, "Port `cloudexpo serve` listens on.", "8000", _int_range(1, 65535, "8000")),
     Setting("ice_servers", [], "STUN/TURN servers for WebRTC, comma-separated URLs (credentials as user:pass@) or a JSON list. Empty means none: Cloud Expo never falls back to a public STUN server.", "stun:stun.example.org:3478,turn:user:secret@turn.example.org:3478", _ice_servers),
@@ -302,6 +321,7 @@ class Settings:
     redis_url: str | None = None
     secret_key: str | None = None
     public_url: str | None = None
+    node_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     ice_servers: list[IceServer] = field(default_factory=list)
@@ -416,5 +436,7 @@ def _check_together(values: Mapping[str, Any]) -> None:
     """Settings that only work in pairs."""
     if values.get("turn_urls") and not values.get("turn_secret"):
         raise SettingsError("turn_secret", "is needed with CLOUDEXPO_TURN_URLS (coturn's static-auth-secret)", "a long random string")
+    if values.get("node_url") and not values.get("redis_url"):
+        raise SettingsError("redis_url", "is needed with CLOUDEXPO_NODE_URL: nodes find a broadcast's origin in Redis", "redis://10.0.0.2:6379/0")
     if values.get("turn_secret") and not values.get("turn_urls"):
         raise SettingsError("turn_urls", "is needed with CLOUDEXPO_TURN_SECRET: the TURN servers to hand out", TURN_EXAMPLE)

@@ -26,7 +26,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from . import aiortc_internals as internals
 from .errors import AlreadyPublishing, SessionNotFound, StreamNotLive, UnusableOffer
 from .forwarder import PacketSink, TrackForwarder
-from .peers import answer_offer, new_peer_connection
+from .peers import accept_answer, answer_offer, create_offer, forwarding_codecs, new_peer_connection
 from .rtp_endpoints import ForwardingReceiver, ForwardingSender
 from .sdp import CodecChoice, check_publish_offer, check_view_offer, forwardable_codecs, pick_codec
 from .states import StreamState
@@ -73,6 +73,7 @@ class _Publisher:
     session_id: str
     pc: RTCPeerConnection
     receivers: dict[str, ForwardingReceiver] = field(default_factory=dict)
+    relayed: bool = False  # pulled from the broadcast's origin on another node (this node is an edge)
 
 
 @dataclass(eq=False)
@@ -81,6 +82,7 @@ class _Viewer:
     pc: RTCPeerConnection
     senders: dict[str, ForwardingSender] = field(default_factory=dict)
     joined_at: float = field(default_factory=time.monotonic)
+    relay: bool = False  # an edge node pulling the broadcast, not a person watching
 
 
 class _Stream:
@@ -92,6 +94,7 @@ class _Stream:
             "audio": TrackForwarder("audio", self.request_keyframe),
         }
         self.publisher: _Publisher | None = None
+        self.relayed = False  # the last source was a pull from another node
         self.viewers: dict[str, _Viewer] = {}
         self.state = StreamState.LIVE
         self.grace_timer: asyncio.TimerHandle | None = None
@@ -233,8 +236,73 @@ class MediaEngine:
             self._forget_if_empty(stream)
             raise UnusableOffer(f"the offer could not be answered: {exc}") from exc
 
+        previous = self._adopt(stream, publisher, choices)
+        return PublishSession(
+            stream_id,
+            publisher.session_id,
+            answer,
+            choices["video"],
+            choices["audio"],
+            took_over=previous is not None,
+        )
+
+    async def relay(self, stream_id: str, signal: Callable[[str], Awaitable[str]]) -> str:
+        """Pull the stream from its origin on another node (this node becomes an edge); return the session id.
+
+        ``signal`` sends our recvonly offer to the origin's WHEP endpoint and
+        returns its answer. The pulled tracks feed the stream's forwarders
+        exactly as a publisher's do: the same GOP cache for joining viewers,
+        the same NACK ring, keyframe requests sent upstream as PLI (rate-limited
+        by ``keyframe_request_interval``), no decoding. Like a publisher, a
+        relay takes over from the stream's current source (a dead origin's
+        relay, or a new one when the publisher moved to another node) and the
+        stream's viewers keep their sessions; a local publisher in turn takes
+        over from a relay.
+        """
+        self._check_open()
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            stream = _Stream(stream_id, self)
+            self._streams[stream_id] = stream
+        pc = new_peer_connection(self.ice_servers)
+        publisher = _Publisher(uuid.uuid4().hex, pc, relayed=True)
+
+        def is_current() -> bool:
+            return stream.publisher is publisher
+
+        for kind in ("video", "audio"):
+            transceiver = pc.addTransceiver(kind, direction="recvonly")
+            receiver = ForwardingReceiver.install(transceiver.receiver, stream.tracks[kind], is_current, self._decoded)
+            publisher.receivers[kind] = receiver
+        choices: dict[str, CodecChoice | None] = {}
+        try:
+            with forwarding_codecs():
+                offer = await create_offer(pc, self.ice_hosts)
+                answer = await signal(offer)
+                await accept_answer(pc, answer, self.ice_hosts)
+            for transceiver in pc.getTransceivers():
+                choices[transceiver.kind] = pick_codec(
+                    forwardable_codecs(transceiver.kind, internals.transceiver_codecs(transceiver)),
+                    stream.tracks[transceiver.kind].codec,
+                )
+            if choices.get("video") is None:
+                raise UnusableOffer("the origin's answer has no video codec this node forwards")
+        except BaseException:
+            await pc.close()
+            self._forget_if_empty(stream)
+            raise
+        self._receivers.extend(publisher.receivers.values())
+        self._adopt(stream, publisher, choices)
+        return publisher.session_id
+
+    def _adopt(
+        self, stream: _Stream, publisher: _Publisher, choices: dict[str, CodecChoice | None]
+    ) -> _Publisher | None:
+        """Make ``publisher`` the stream's source (taking over from the previous one); return the previous."""
+        pc = publisher.pc
         previous = stream.publisher
         stream.publisher = publisher
+        stream.relayed = publisher.relayed
         for kind, choice in choices.items():
             if choice is not None:
                 stream.tracks[kind].set_codec(choice)
@@ -258,14 +326,7 @@ class MediaEngine:
                     self._receivers.remove(receiver)
             self._spawn(previous.pc.close())
         self._set_state(stream, StreamState.LIVE)
-        return PublishSession(
-            stream_id,
-            publisher.session_id,
-            answer,
-            choices["video"],
-            choices["audio"],
-            took_over=previous is not None,
-        )
+        return previous
 
     async def unpublish(self, stream_id: str, session_id: str) -> None:
         """End the stream now (WHIP ``DELETE``): every viewer is disconnected."""
@@ -274,8 +335,23 @@ class MediaEngine:
             raise SessionNotFound(f"no publisher session {session_id} on stream {stream_id}")
         await self._end(stream)
 
-    async def watch(self, stream_id: str, offer_sdp: str) -> ViewerSession:
-        """Accept a viewer's recvonly offer (WHEP) and return our answer."""
+    async def end_stream(self, stream_id: str) -> None:
+        """End the stream on this node, whoever its source is (an edge's pull that is no longer needed)."""
+        stream = self._streams.get(stream_id)
+        if stream is not None:
+            await self._end(stream)
+
+    def is_relayed(self, stream_id: str) -> bool:
+        """Whether the stream's current source is a pull from another node (or its last one was)."""
+        stream = self._streams.get(stream_id)
+        return stream is not None and stream.relayed
+
+    async def watch(self, stream_id: str, offer_sdp: str, *, relay: bool = False) -> ViewerSession:
+        """Accept a viewer's recvonly offer (WHEP) and return our answer.
+
+        ``relay``: the viewer is an edge node pulling the stream (see
+        :meth:`relay`); it is counted apart from the people watching.
+        """
         self._check_open()
         stream = self._streams.get(stream_id)
         if stream is None or stream.state == StreamState.ENDED or stream.tracks["video"].codec is None:
@@ -284,7 +360,7 @@ class MediaEngine:
         audio = stream.tracks["audio"].codec
         check_view_offer(offer_sdp, video, audio)
         pc = new_peer_connection(self.ice_servers)
-        viewer = _Viewer(uuid.uuid4().hex, pc)
+        viewer = _Viewer(uuid.uuid4().hex, pc, relay=relay)
 
         def prepare(pc: RTCPeerConnection) -> None:
             for transceiver in pc.getTransceivers():
@@ -405,9 +481,11 @@ class MediaEngine:
             }
         return {
             "state": stream.state,
-            "viewers": len(stream.viewers),
+            "viewers": sum(not v.relay for v in stream.viewers.values()),
+            "edges": sum(v.relay for v in stream.viewers.values()),
             "publisher_connected": stream.publisher is not None
             and stream.publisher.pc.connectionState == "connected",
+            "relayed": stream.publisher is not None and stream.publisher.relayed,
             "publisher_bitrate": round(stream.bitrate),
             "fps": round(stream.fps, 1),
             "codec": video.codec.describe() if video.codec else None,

@@ -9,10 +9,17 @@ approve, on air, end, kick), and publishes every change of a slot on the bus
 topic ``slot.{id}``:
 
 ``{"type": "state", "slot": id, "state": ..., "publisher": "connected" | "reconnecting" | null, "live_at": iso | null}``
-``{"type": "viewers", "slot": id, "count": n}`` (at most once a second per slot)
+``{"type": "viewers", "slot": id, "count": n}`` (at most once a second per slot;
+with several nodes, the sum over every node)
 
 The media engine calls back synchronously on stream state changes; the
 service turns them into database updates in tasks of its own.
+
+With several nodes (``cluster``, a :class:`streaming.edges.EdgeService`), the
+node receiving a slot's publisher registers as its origin and keeps the claim
+alive every tick; a WHEP request on another node makes that node an edge
+pulling the broadcast from the origin. An edge's streams never change the
+schedule: only the origin's do.
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ class Engine(Protocol):
 
     async def publish(self, stream_id: str, offer_sdp: str, *, takeover: bool = True) -> Any: ...
     async def unpublish(self, stream_id: str, session_id: str) -> None: ...
-    async def watch(self, stream_id: str, offer_sdp: str) -> Any: ...
+    async def watch(self, stream_id: str, offer_sdp: str, *, relay: bool = False) -> Any: ...
     async def leave(self, stream_id: str, session_id: str) -> None: ...
     def state(self, stream_id: str) -> StreamState | None: ...
     def stats(self, stream_id: str) -> dict[str, Any]: ...
@@ -62,6 +69,22 @@ class Engine(Protocol):
 
     @property
     def stream_ids(self) -> list[str]: ...
+
+
+class Cluster(Protocol):
+    """What the service uses of :class:`streaming.edges.EdgeService` (several nodes)."""
+
+    registry: Any
+
+    def holds(self, slot_id: int) -> bool: ...
+    def forget(self, slot_id: int) -> None: ...
+    async def ensure(self, slot_id: int) -> bool: ...
+    async def forward_leave(self, slot_id: int, session_id: str) -> None: ...
+    async def forward_unpublish(self, slot_id: int, session_id: str) -> None: ...
+    async def broadcast_ended(self, slot_id: int) -> None: ...
+    def on_stream_ended(self, slot_id: int) -> None: ...
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 class MissingToken(Exception):
@@ -157,8 +180,10 @@ class LiveService:
         green_room: dt.timedelta,
         *,
         tick: float = 1.0,
+        cluster: Cluster | None = None,
     ) -> None:
         self.db = db
+        self.cluster = cluster
         self.bus = bus
         self.engine = engine
         self.secret_key = secret_key
@@ -174,6 +199,8 @@ class LiveService:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.start()
         self._ticker = asyncio.create_task(self._run_ticker(), name="live-ticker")
 
     async def close(self) -> None:
@@ -181,6 +208,8 @@ class LiveService:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._ticker
+        if self.cluster is not None:
+            await self.cluster.close()
         await self.engine.close()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
@@ -195,7 +224,9 @@ class LiveService:
         sid = stream_id(slot_id)
         if self.engine.state(sid) == StreamState.LIVE:
             try:
-                connected = bool(self.engine.stats(sid).get("publisher_connected"))
+                stats = self.engine.stats(sid)
+                # a pull from another node (this node an edge) is no publisher: a publisher here takes over
+                connected = bool(stats.get("publisher_connected")) and not stats.get("relayed")
             except StreamNotLive:
                 connected = False
             if connected:
@@ -204,7 +235,11 @@ class LiveService:
                     "(DELETE its session URL) before publishing again."
                 )
         self._kicked.discard(slot_id)
+        if self.cluster is not None:
+            self.cluster.forget(slot_id)  # this node is the origin now, even if it was an edge
         session = await self.engine.publish(sid, offer_sdp, takeover=True)
+        if self.cluster is not None:
+            await self.cluster.registry.claim(slot_id)
         async with self._lock, self.db.session() as db:
             slot = await get_slot(db, slot_id, for_update=True)
             now = utcnow()
@@ -242,25 +277,37 @@ class LiveService:
                 slot = await get_slot(db, slot_id)
                 if slot.publish_session != session_id:
                     raise
-            # The engine forgot it already (grace period ran out): end it in the schedule below.
+            # The publisher is on another node (the origin ends it there), or the engine forgot
+            # it already (grace period ran out): end it in the schedule below.
+            if self.cluster is not None:
+                await self.cluster.forward_unpublish(slot_id, session_id)
         # The engine's "ended" callback does the same in a task; do it now so the answer is final.
         await self._engine_ended(slot_id)
 
     # -- watching (WHEP) -----------------------------------------------------------------
 
-    async def watch(self, slot_id: int, offer_sdp: str, *, preview: bool) -> Any:
+    async def watch(self, slot_id: int, offer_sdp: str, *, preview: bool, relay: bool = False) -> Any:
+        """A viewer's WHEP offer; ``relay``: an edge node pulling the broadcast (it never pulls in turn)."""
         async with self.db.session() as db:
             slot = await get_slot(db, slot_id)
         check_watchable(slot, preview=preview)
+        sid = stream_id(slot_id)
+        if self.cluster is not None and not relay and self.engine.state(sid) is None:
+            await self.cluster.ensure(slot_id)  # received on another node: pull it here (once)
         try:
-            return await self.engine.watch(stream_id(slot_id), offer_sdp)
+            return await self.engine.watch(sid, offer_sdp, relay=relay)
         except StreamNotLive:
             raise NotWatchable(
                 f"Slot {slot_id} has no picture right now (its publisher is reconnecting); try again in a few seconds."
             ) from None
 
     async def leave(self, slot_id: int, session_id: str) -> None:
-        await self.engine.leave(stream_id(slot_id), session_id)
+        try:
+            await self.engine.leave(stream_id(slot_id), session_id)
+        except SessionNotFound:
+            if self.cluster is None:
+                raise
+            await self.cluster.forward_leave(slot_id, session_id)  # the viewer's node ends it
 
     # -- moderators ------------------------------------------------------------------------
 
@@ -325,9 +372,7 @@ class LiveService:
         async with self.db.session() as db:
             slot = await get_slot(db, slot_id)
             session_id = slot.publish_session
-        if session_id and self.engine.state(stream_id(slot_id)) is not None:
-            with contextlib.suppress(SessionNotFound):
-                await self.engine.unpublish(stream_id(slot_id), session_id)
+        await self._unpublish_anywhere(slot_id, session_id)
         return await self._mark_ended(slot_id)
 
     async def kick(self, slot_id: int) -> tuple[Slot, str]:
@@ -338,13 +383,22 @@ class LiveService:
             token = await rotate_token(db, self.secret_key, slot)
             await db.commit()
         self._kicked.add(slot_id)
-        if session_id and self.engine.state(stream_id(slot_id)) is not None:
-            with contextlib.suppress(SessionNotFound):
-                await self.engine.unpublish(stream_id(slot_id), session_id)
+        await self._unpublish_anywhere(slot_id, session_id)
         await self._engine_ended(slot_id)
         async with self.db.session() as db:
             slot = await get_slot(db, slot_id)
         return slot, token
+
+    async def _unpublish_anywhere(self, slot_id: int, session_id: str | None) -> None:
+        """Disconnect the publisher's session here, or on the node holding it."""
+        if not session_id:
+            return
+        if self.engine.state(stream_id(slot_id)) is not None:
+            with contextlib.suppress(SessionNotFound):
+                await self.engine.unpublish(stream_id(slot_id), session_id)
+                return
+        if self.cluster is not None:
+            await self.cluster.forward_unpublish(slot_id, session_id)
 
     def publisher_status(self, slot_id: int) -> PublisherStatus | None:
         state = self.engine.state(stream_id(slot_id))
@@ -369,7 +423,13 @@ class LiveService:
         slot_id = slot_id_of(stream)
         if slot_id is None:
             return
+        if self.cluster is not None and self.cluster.holds(slot_id):
+            if state == StreamState.ENDED:  # an edge's pull ended: the broadcast goes on at its origin
+                self.cluster.on_stream_ended(slot_id)
+            return
         if state == StreamState.ENDED:
+            if self.cluster is not None:
+                self._spawn(self.cluster.broadcast_ended(slot_id))
             self._spawn(self._engine_ended(slot_id))
         elif state == StreamState.PUBLISHER_GONE:
             self._spawn(self._publish_state(slot_id, PublisherStatus.RECONNECTING))
@@ -438,15 +498,21 @@ class LiveService:
             await asyncio.sleep(self.tick)
 
     async def tick_once(self) -> None:
-        """Viewer counts that changed, and green-room slots whose start time came."""
+        """Origin heartbeats, viewer counts that changed, and green-room slots whose start time came."""
+        originated = []
         for stream in self.engine.stream_ids:
             slot_id = slot_id_of(stream)
             if slot_id is None:
                 continue
             try:
-                count = int(self.engine.stats(stream).get("viewers", 0))
+                stats = self.engine.stats(stream)
             except StreamNotLive:
                 continue
+            count = int(stats.get("viewers", 0))
+            if self.cluster is not None:
+                if not stats.get("relayed"):
+                    originated.append(slot_id)
+                count = await self.cluster.registry.count_viewers(slot_id, count)
             if self._viewers.get(slot_id) != count:
                 self._viewers[slot_id] = count
                 await self.bus.publish(
@@ -454,6 +520,8 @@ class LiveService:
                 )
                 if count:
                     await self._note_peak(slot_id, count)
+        if self.cluster is not None and originated:
+            await self.cluster.registry.refresh(originated)
         await self._promote_green_room()
 
     async def _note_peak(self, slot_id: int, count: int) -> None:
@@ -464,7 +532,11 @@ class LiveService:
                 await db.commit()
 
     async def _promote_green_room(self) -> None:
-        mine = {sid for s in self.engine.stream_ids if (sid := slot_id_of(s)) is not None}
+        mine = {
+            sid
+            for s in self.engine.stream_ids
+            if (sid := slot_id_of(s)) is not None and (self.cluster is None or not self.cluster.holds(sid))
+        }
         if not mine:
             return
         now = utcnow()

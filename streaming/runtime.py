@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloudexpo.areas import close_all
+from cloudexpo.bus import RedisBus
 from cloudexpo.services import Services
 
 from .chat import RATE_LIMIT, RATE_WINDOW, Chat
+from .edges import EdgeService
 from .engine import MediaEngine
 from .live import LiveService
+from .origins import OriginRegistry
 from .recorder import RecorderService
 from .replays import ReplayFiles
 
@@ -36,10 +39,15 @@ class StreamingRuntime:
         engine = MediaEngine(settings.ice_servers, settings.ice_hosts)
         spool = Path(settings.data_dir) / "spool"
         files = ReplayFiles(services.db, services.store, spool)
+        cluster = None
+        bus = services.bus
+        if settings.node_url and isinstance(bus, RedisBus):  # several nodes: any of them plays any broadcast
+            registry = OriginRegistry(lambda: bus.client, settings.node_url, services.secret_key)
+            cluster = EdgeService(engine, registry, bus, services.secret_key)
         return cls(
             engine=engine,
             live=LiveService(services.db, services.bus, engine, services.secret_key,
-                             dt.timedelta(minutes=settings.green_room_minutes)),
+                             dt.timedelta(minutes=settings.green_room_minutes), cluster=cluster),
             chat=Chat(services.bus, services.rate_limiter(RATE_LIMIT, RATE_WINDOW)),
             replay_files=files,
             recorder=RecorderService(engine, services.db, services.store, spool, files=files),

@@ -6,7 +6,8 @@ answers ``201`` with the SDP answer, ``Location`` (the session, for
 credential minted for the session, ``cloudexpo.turn``).
 ``/whep/{slot}`` is the same for viewers: public while the slot is live; the
 green-room preview needs the slot's token or a moderator's or the booth's
-staff's sign-in. Trickle ICE (``PATCH``) is not supported: offers and answers
+staff's sign-in; another node of the deployment pulling the broadcast (an
+edge) shows a short-lived edge token (``streaming.edge_token``). Trickle ICE (``PATCH``) is not supported: offers and answers
 carry every candidate, and ``PATCH`` is answered ``405``.
 
 Every refusal is JSON ``{"error", "detail"}`` saying what to fix (``web.errors``). Browsers get
@@ -23,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from cloudexpo.permissions import Forbidden
 from cloudexpo.settings import IceServer
 from cloudexpo.turn import client_ice_servers
+from streaming import edge_token
 from streaming.live import (
     MissingToken,
     PreviewOnly,
@@ -169,6 +171,12 @@ async def whep_post(request: Request) -> Response:
     async with services(request).db.session() as db:
         slot = await get_slot(db, slot_id)
     token = bearer(request)
+    if token is not None and edge_token.looks_like(token):
+        if not edge_token.is_valid(services(request).secret_key, slot_id, token):
+            raise WrongToken("This edge token is expired, for another slot or not signed with this deployment's secret key.")
+        offer = await _read_offer(request)
+        relay = await live_service(request).watch(slot_id, offer, preview=True, relay=True)
+        return _created(request, "whep", slot_id, relay.session_id, relay.answer_sdp)
     if token is not None and not token_matches(slot, token):
         raise WrongToken("This is not the slot's token; leave the Authorization header out to watch when it is live.")
     who = page_principal(request)

@@ -1,0 +1,169 @@
+"""Any node serves any live broadcast: three ``cloudexpo serve`` processes on PostgreSQL,
+Redis and S3 (moto's server), all on 127.0.0.1.
+
+The publisher sends to node A (the origin); viewers on B and C (edges) decode the test
+card. An edge is killed: its viewer moves to another node and plays again within 3 s.
+The origin is killed and the publisher reconnects to C: C becomes the origin, B pulls
+from it, and the viewers play the new publisher's picture on the sessions they have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cloudexpo.app import import_models
+from cloudexpo.services import Services
+from cloudexpo.settings import Settings
+from streaming.testsource import colour_close
+from tests.cluster_support import Node, RollingViewer, cluster_env, whip_publish
+from tests.conftest import POSTGRES_URL, REDIS_URL, require_service
+from tests.live_support import make_slot
+
+pytestmark = pytest.mark.media
+
+FIRST = (255, 64, 0)  # the publisher's marker colour on A
+SECOND = (0, 200, 80)  # after reconnecting to C
+MOVE_WITHIN = 3.0  # seconds from killing an edge to its viewer's next frame on another node
+
+
+class Deployment:
+    def __init__(self, nodes: list[Node], settings: Settings) -> None:
+        self.nodes = nodes
+        self.settings = settings
+
+    async def slot(self) -> tuple[int, str]:
+        import_models()
+        svc = Services.from_settings(self.settings)
+        try:
+            return await make_slot(svc)
+        finally:
+            await svc.db.close()
+
+
+@pytest.fixture
+def shared_services(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(database URL, storage URL): a fresh PostgreSQL database and S3 bucket for the nodes."""
+    require_service(POSTGRES_URL, "CLOUDEXPO_TEST_POSTGRES_URL")
+    require_service(REDIS_URL, "CLOUDEXPO_TEST_REDIS_URL")
+    return request.getfixturevalue("postgres_database"), request.getfixturevalue("s3_bucket_url")
+
+
+@pytest.fixture
+async def deployment(tmp_path: Path, shared_services: tuple[str, str]) -> AsyncIterator[Deployment]:
+    database_url, storage_url = shared_services
+    secret = "cluster-" + secrets.token_hex(16)
+    env = cluster_env(database_url=database_url, redis_url=REDIS_URL, storage_url=storage_url, secret_key=secret)
+    nodes = [Node(name, tmp_path / "nodes", env) for name in ("a", "b", "c")]
+    for node in nodes:
+        node.start()
+    try:
+        await asyncio.gather(*(node.wait_ready() for node in nodes))
+        settings = Settings(data_dir=tmp_path / "test-data", database_url=database_url, storage_url=storage_url,
+                            redis_url=REDIS_URL, secret_key=secret)
+        yield Deployment(nodes, settings)
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+async def _wait(condition: object, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await condition():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what} within {within} s")
+
+
+async def _counted(http: httpx.AsyncClient, nodes: tuple[Node, ...], slot_id: int, viewers: int) -> bool:
+    """Every one of ``nodes`` shows the slot's viewer count over the whole deployment."""
+    infos = [(await http.get(f"{n.url}/api/slots/{slot_id}")).json() for n in nodes]
+    return all(info.get("viewers") == viewers for info in infos)
+
+
+async def _moved(viewer: RollingViewer) -> bool:
+    return bool(viewer.moves) and len(viewer.frames) > viewer.moves[0][2]
+
+
+def _colour_of(viewer: RollingViewer) -> tuple[int, int, int]:
+    return viewer.frames[-1][1]
+
+
+async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(deployment: Deployment) -> None:
+    a, b, c = deployment.nodes
+    slot_id, token = await deployment.slot()
+    publisher = await whip_publish(a.url, slot_id, token, FIRST)
+    viewers: list[RollingViewer] = []
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            async def publisher_connected() -> bool:
+                info = (await http.get(f"{a.url}/api/slots/{slot_id}")).json()
+                return bool(info["publisher"] == "connected" and info["state"] == "live")
+
+            await _wait(publisher_connected, 15, "the publisher is connected to A")
+
+            # viewers on the two edges decode what A receives
+            on_b = RollingViewer([b.url, c.url, a.url], slot_id)
+            on_c = RollingViewer([c.url, b.url, a.url], slot_id)
+            viewers += [on_b, on_c]
+            await asyncio.gather(on_b.start(), on_c.start())
+            await asyncio.gather(on_b.wait_frames(10), on_c.wait_frames(10))
+            for viewer in viewers:
+                assert colour_close(_colour_of(viewer), FIRST), _colour_of(viewer)
+            counters = [f[0] for f in on_b.frames[-10:]]
+            assert counters == sorted(counters), counters  # the card's frame counter goes up: real, ordered frames
+
+            # each edge pulls once; the origin counts them apart from the people watching
+            await _wait(lambda: _counted(http, (a, b, c), slot_id, 2), 10, "every node counts the 2 viewers")
+            metrics = (await http.get(f"{a.url}/api/slots/{slot_id}")).json()
+            assert metrics["publisher"] == "connected"
+
+            # an edge dies: its viewer plays again from another node within MOVE_WITHIN
+            killed_at = time.monotonic()
+            b.kill()
+            await _wait(lambda: _moved(on_b), 15, "the viewer of the killed edge moves")
+            await on_b.wait_frames(5, within=15, after=killed_at)
+            assert on_b.moves[0][0] == b.url and on_b.moves[0][1] != b.url
+            last_before, first_after = on_b.moved_at(0)
+            print(f"edge killed: next frame on another node {first_after - killed_at:.2f} s after the kill, "
+                  f"{first_after - last_before:.2f} s after the last frame")
+            assert first_after - killed_at < MOVE_WITHIN, f"the viewer of the killed edge played again after {first_after - killed_at:.2f} s"
+            assert on_b.node == c.url  # the next node its client tries that answers
+
+            # B comes back (its supervisor restarts it) and a new viewer there pulls from A again
+            b.start()
+            await b.wait_ready()
+            back_on_b = RollingViewer([b.url, c.url, a.url], slot_id)
+            viewers.append(back_on_b)
+            await back_on_b.start()
+            await back_on_b.wait_frames(10)
+
+            # the origin dies and the publisher reconnects to C: C is the origin now, B pulls from C,
+            # and every viewer plays the new publisher's picture on the session it has
+            sessions = {id(v): v.viewer for v in viewers}
+            a.kill()
+            await publisher.close()
+            reconnected_at = time.monotonic()
+            publisher = await whip_publish(c.url, slot_id, token, SECOND)
+            await asyncio.gather(*(v.wait_frames(10, within=20, after=reconnected_at) for v in viewers))
+            resumed = max(next(f[2] for f in v.frames if f[2] > reconnected_at) for v in viewers) - reconnected_at
+            print(f"origin killed: every viewer plays the publisher on C {resumed:.2f} s after it reconnected")
+            for viewer in viewers:
+                assert colour_close(_colour_of(viewer), SECOND), _colour_of(viewer)
+                assert viewer.viewer is sessions[id(viewer)], "a viewer had to start a new session"
+            assert [v.node for v in viewers] == [c.url, c.url, b.url]
+            for node in (b, c):
+                info = (await http.get(f"{node.url}/api/slots/{slot_id}")).json()
+                assert info["state"] == "live" and info["publisher"] == "connected", info
+            await _wait(lambda: _counted(http, (b, c), slot_id, 3), 10, "B and C count the 3 viewers")
+    finally:
+        for viewer in viewers:
+            await viewer.close()
+        await publisher.close()
