@@ -28,6 +28,15 @@ def test_compose_file_parses_and_has_the_scaled_out_services() -> None:
         assert env["CLOUDEXPO_DATABASE_URL"].startswith("postgresql://")
         assert env["CLOUDEXPO_REDIS_URL"].startswith("redis://")
         assert env["CLOUDEXPO_STORAGE_URL"].startswith("s3://")
+        assert env["CLOUDEXPO_NODE_URL"] == f"http://{node}:8000"  # where the other nodes pull its broadcasts
+
+
+def test_the_proxy_sends_any_request_to_any_node() -> None:
+    caddyfile = (INFRA / "Caddyfile").read_text()
+    assert "lb_policy header" not in caddyfile and "lb_policy cookie" not in caddyfile  # no stickiness
+    assert re.search(r"reverse_proxy app1:8000 app2:8000 \{", caddyfile)
+    assert caddyfile.count("reverse_proxy") == 1  # WHIP/WHEP like everything else
+    assert "lb_try_duration" in caddyfile and "health_uri /healthz" in caddyfile  # a dead node is skipped
 
 
 def test_every_cloudexpo_name_in_infra_is_a_real_setting() -> None:

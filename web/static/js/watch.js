@@ -53,6 +53,7 @@
     const video = document.getElementById("player-video");
     const player = $('[data-role="player"]');
     let state = data.state, client = null, playing = false, retry = null, attempt = 0;
+    let publisherUp = true, stalls = 0;  // the publisher's status from /ws; stalls in a row without a picture in between
     let iceServers = data.ice_servers || [];  // TURN credentials minted for this page; each answer brings fresher ones
 
     const show = function (name) {
@@ -89,6 +90,16 @@
           playing = false; scheduleRetry();
         }
       };
+      // The picture stopped while the publisher is up: the node serving us is likely gone. Ask again at
+      // once (the proxy picks a live node; it pulls the broadcast from its origin); a second stall with
+      // no picture in between waits like any retry, so a broadcast paused upstream does not churn.
+      client.onstall = function () {
+        if (client !== mine || state !== "live" || !publisherUp) return;
+        stalls += 1;
+        show("reconnecting"); playing = false;
+        if (stalls === 1) { attempt = 0; start(); } else scheduleRetry();
+      };
+      mine.onmedia = function () { stalls = 0; };
       try {
         await mine.play(video);
         if (mine.linkedIceServers.length) iceServers = mine.linkedIceServers;
@@ -125,6 +136,7 @@
       if ((m.type === "state" || m.type === "snapshot") && m.slot === data.slot) {
         if (m.type === "snapshot" && typeof m.viewers === "number") $('[data-role="viewers"]').textContent = m.viewers;
         if (m.state !== state || (m.state === "live" && !playing)) setState(m.state);
+        if (m.publisher) publisherUp = m.publisher === "connected";
         if (m.publisher === "reconnecting" && state === "live") show("reconnecting");
       }
       if (m.type === "viewers" && m.slot === data.slot) $('[data-role="viewers"]').textContent = m.count;

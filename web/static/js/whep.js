@@ -1,14 +1,41 @@
 // WHEP client: receive a live broadcast (recvonly offer, 201 + Location, DELETE to leave).
 // options.iceServers: STUN/TURN servers for RTCPeerConnection (the page's). Needs ice.js.
+// onstall(): no video packet arrived for STALL_MS although some had: the node serving this
+// session may be gone (a crashed or restarted node of a cluster). ICE would notice only after
+// several seconds, so the page decides from the broadcast's state whether to POST a new offer:
+// the proxy sends it to a node that is up, and any node plays any live broadcast.
+// onmedia(): the first video packets of this session arrived.
 (function () {
   "use strict";
   window.cloudexpo = window.cloudexpo || {};
+
+  const STALL_MS = 1200;
 
   class WhepClient {
     constructor(url, options) {
       this.url = url; this.options = options || {};
       this.pc = null; this.location = null; this.stream = null; this.linkedIceServers = [];
-      this.onstate = null;
+      this.onstate = null; this.onstall = null; this.onmedia = null; this.stallTimer = null;
+    }
+    // Every 300 ms: has the video's packet count moved? (getStats' inbound-rtp, as chrome://webrtc-internals shows it)
+    watchMedia() {
+      const pc = this.pc, self = this;
+      let last = -1, movedAt = Date.now();
+      this.stallTimer = setInterval(async function () {
+        if (self.pc !== pc) { clearInterval(self.stallTimer); return; }
+        let packets = 0;
+        try {
+          (await pc.getStats()).forEach(function (r) { if (r.type === "inbound-rtp" && r.kind === "video") packets = r.packetsReceived || 0; });
+        } catch (e) { return; }
+        if (packets !== last) {
+          if (last <= 0 && packets > 0 && self.onmedia) self.onmedia();
+          last = packets; movedAt = Date.now(); return;
+        }
+        if (packets > 0 && Date.now() - movedAt >= STALL_MS && self.onstall) {
+          clearInterval(self.stallTimer); self.stallTimer = null;
+          self.onstall();
+        }
+      }, 300);
     }
     async play(video) {
       if (!window.RTCPeerConnection) { const e = new Error("WebRTC is not available in this browser."); e.blocked = true; throw e; }
@@ -44,10 +71,12 @@
       // The ICE servers this answer names (TURN with a fresh credential), for the next attempt.
       this.linkedIceServers = window.cloudexpo.linkIceServers(res.headers.get("Link"));
       await pc.setRemoteDescription({ type: "answer", sdp: text });
+      this.watchMedia();
       return pc;
     }
     async stop() {
       const location = this.location;
+      if (this.stallTimer) { clearInterval(this.stallTimer); this.stallTimer = null; }
       if (this.pc) { this.pc.close(); this.pc = null; }
       this.location = null;
       if (location) { try { await fetch(location, { method: "DELETE" }); } catch (e) { /* gone */ } }
