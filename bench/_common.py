@@ -376,6 +376,8 @@ def viewers_process(
     results: Any,
     light: bool = False,
     nice: int = 0,
+    running: Any = None,
+    index: int = 0,
 ) -> None:
     """Run ``count`` counting (non-decoding) viewers; report (received, lost) at ``stop``.
 
@@ -384,7 +386,8 @@ def viewers_process(
     (:class:`LightCounter`) instead of decrypting and parsing every packet in
     aiortc. ``nice``: lower this process's CPU priority (viewers stand for other
     machines; on a small shared machine they should not preempt the server being
-    measured).
+    measured). ``running``: a shared array whose item ``index`` this process keeps
+    at the packets its viewers received so far (updated every 0.1 s).
     """
     if nice:
         os.nice(nice)
@@ -410,8 +413,16 @@ def viewers_process(
         while any(pc.connectionState != "connected" for pc in pcs) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         ready.release()
-        while not stop.is_set():  # noqa: ASYNC110
-            await asyncio.sleep(0.2)
+
+        def received_so_far() -> int:
+            if counter is not None:
+                return counter.totals()[0]
+            return sum(r.totals()[0] for r in receivers)
+
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+            if running is not None:
+                running[index] = received_so_far()
         received = lost = 0
         for r in receivers:
             a, b = r.totals()
@@ -428,18 +439,20 @@ def viewers_process(
 
 
 def start_viewers(
-    port: int | str, total: int, processes: int, light: bool = False, nice: int = 0
+    port: int | str, total: int, processes: int, light: bool = False, nice: int = 0, running: Any = None
 ) -> tuple[list[mp.Process], Any, Any, Any]:
+    """``total`` viewers in ``processes`` processes (:func:`viewers_process`); ``running``: a shared
+    array of ``processes`` counters (``multiprocessing`` spawn context's ``RawArray("q", processes)``)."""
     ctx = mp.get_context("spawn")
     ready = ctx.Semaphore(0)
     stop = ctx.Event()
     results = ctx.Queue()
     procs = []
     per = [total // processes + (1 if i < total % processes else 0) for i in range(processes)]
-    for n in per:
+    for i, n in enumerate(per):
         if n:
             p = ctx.Process(
-                target=viewers_process, args=(port, n, ready, stop, results, light, nice)
+                target=viewers_process, args=(port, n, ready, stop, results, light, nice, running, i)
             )
             p.start()
             procs.append(p)

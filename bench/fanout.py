@@ -65,6 +65,17 @@ SECONDS = 4  # length of the pre-encoded loop
 VIEWER_NICE = 10  # viewers stand for other machines: they yield the CPU to the server measured
 
 
+STREAM_PPS = 0.0  # RTP packets a second of the broadcast, audio and video (set in main)
+
+
+def stream_packets_per_second(media: dict[str, list[tuple[bytes, int]]]) -> float:
+    """What a viewer receives at full rate: the media packetized as aiortc's sender packetizes it."""
+    from aiortc.codecs.h264 import H264Encoder
+
+    video = sum(len(H264Encoder._packetize(H264Encoder._split_bitstream(data))) for data, _ in media["video"])
+    return (video + len(media["audio"])) / SECONDS
+
+
 @dataclass
 class Server:
     """A server process under measurement and where its viewers sign in."""
@@ -259,11 +270,15 @@ async def seed_slot_in(data: Path, secret: str, storage_url: str | None) -> tupl
 async def with_viewers(server: Server, n: int, window: float, procs: int) -> dict[str, Any]:
     """Server CPU with ``n`` viewers watching; what the viewers received and lost."""
     loop = asyncio.get_running_loop()
-    children, ready, stop, results = start_viewers(server.target, n, procs, light=True, nice=VIEWER_NICE)
+    running = mp.get_context("spawn").RawArray("q", procs)
+    children, ready, stop, results = start_viewers(server.target, n, procs, light=True, nice=VIEWER_NICE,
+                                                   running=running)
     for _ in children:
         await loop.run_in_executor(None, ready.acquire)
     await asyncio.sleep(2.0)  # warm up: late-join catch-up and keyframe requests settle
+    before = sum(running)
     busy = await cpu(server.pid, window)
+    delivered = sum(running) - before
     where = split(server.pid, busy)
     stop.set()
     received = lost = 0
@@ -273,7 +288,10 @@ async def with_viewers(server: Server, n: int, window: float, procs: int) -> dic
     for child in children:
         await loop.run_in_executor(None, child.join, 60)
     await asyncio.sleep(1.0)  # the viewers' sessions end
-    return {"busy": busy, "received": received, "lost": lost, "split": where}
+    # the share of the stream each viewer got in the window: a starved server (or starved viewers)
+    # sends less, and its CPU is then counted per full-rate viewer
+    share = min(1.0, delivered / (window * STREAM_PPS * n)) if STREAM_PPS else 1.0
+    return {"busy": busy, "received": received, "lost": lost, "split": where, "share": share}
 
 
 async def profile(pid: int, seconds: float, out: Path) -> None:
@@ -323,9 +341,12 @@ async def run_mode(mode: str, counts: list[int], media_path: Path, args: argpars
         for n in counts:
             rows["n"][n] = await with_viewers(server, n, args.window, args.procs)
             r = rows["n"][n]
-            print(f"{mode:6} N={n:3}: server {r['busy'] * 100:5.1f}% of a core (fixed {rows['fixed'] * 100:.1f}%), "
-                  f"per viewer {r['busy'] / n * 100:.3f}% total, {(r['busy'] - rows['fixed']) / n * 100:.3f}% "
-                  f"marginal ({r['split']}); viewers received {r['received']} lost {r['lost']}", flush=True)
+            r["marginal"] = max(0.0, r["busy"] - rows["fixed"]) / (n * max(r["share"], 0.05))
+            r["total"] = rows["fixed"] / n + r["marginal"]
+            print(f"{mode:6} N={n:3}: server {r['busy'] * 100:5.1f}% of a core (fixed {rows['fixed'] * 100:.1f}%, "
+                  f"{r['split']}); viewers got {r['share'] * 100:.0f}% of the stream in the window "
+                  f"(received {r['received']}, lost {r['lost']}); per full-rate viewer {r['total'] * 100:.3f}% total, "
+                  f"{r['marginal'] * 100:.3f}% marginal", flush=True)
         if args.profile and mode == "serve":
             children, ready, stop, results = start_viewers(server.target, max(counts), args.procs, light=True,
                                                            nice=VIEWER_NICE)
@@ -364,24 +385,23 @@ async def main() -> None:
     video_bytes = sum(len(d) for d, _ in media["video"])
     print(f"media: {len(media['video'])} H.264 frames, {video_bytes * 8 / SECONDS / 1e6:.2f} Mbit/s, "
           f"{len(media['audio'])} Opus packets (encoded in {time.monotonic() - t0:.1f} s)")
+    global STREAM_PPS
+    STREAM_PPS = stream_packets_per_second(media)
+    print(f"stream: {STREAM_PPS:.0f} RTP packets a second (video and audio)")
     counts = [int(x) for x in args.viewers.split(",")]
     results = {mode: await run_mode(mode, counts, media_path, args) for mode in args.modes.split(",")}
 
-    print("\n% of a core            fixed " + "".join(f"   N={n:<3} per viewer (marginal)" for n in counts))
+    print("\n% of a core per full-rate viewer: total, everything included (marginal, per added viewer)")
+    print(f"{'':8} {'fixed':>6}" + "".join(f"  {'N=' + str(n):>17}" for n in counts))
     for mode, rows in results.items():
-        cells = "".join(f"   {rows['n'][n]['busy'] / n * 100:6.3f} ({(rows['n'][n]['busy'] - rows['fixed']) / n * 100:5.3f})"
-                        + " " * 11 for n in counts)
-        print(f"{mode:20} {rows['fixed'] * 100:6.2f}{cells}")
+        cells = "".join(f"  {rows['n'][n]['total'] * 100:7.3f} ({rows['n'][n]['marginal'] * 100:5.3f})" for n in counts)
+        print(f"{mode:8} {rows['fixed'] * 100:6.2f}{cells}")
     stock = results.get("stock")
     if stock is not None:
         for mode, rows in results.items():
-            if mode == "stock":
-                continue
-            ratios = ", ".join(
-                f"N={n}: {rows['n'][n]['busy'] / stock['n'][n]['busy']:.2f} "
-                f"(marginal {(rows['n'][n]['busy'] - rows['fixed']) / max(1e-9, stock['n'][n]['busy'] - stock['fixed']):.2f})"
-                for n in counts)
-            print(f"ratio {mode} / stock per viewer: {ratios}")
+            if mode != "stock":
+                ratios = ", ".join(f"N={n}: {rows['n'][n]['total'] / stock['n'][n]['total']:.2f}" for n in counts)
+                print(f"ratio {mode} / stock, per viewer everything included: {ratios}")
 
 
 if __name__ == "__main__":
