@@ -99,6 +99,23 @@ async def get_replay(db: AsyncSession, slot_id: int, principal: Principal) -> tu
     return slot, replay
 
 
+async def replay_status(db: AsyncSession, slot: Slot, principal: Principal) -> str:
+    """What the page of a broadcast that is over tells ``principal`` about its replay.
+
+    ``ready`` (watch it), ``coming`` (being recorded or made), ``unpublished``
+    (kept from visitors), ``failed`` (the recording failed), ``removed`` (the broadcast went on air but its replay
+    was deleted) or ``none`` (it never went on air, so nothing was recorded).
+    """
+    replay = await db.scalar(select(Replay).where(Replay.slot_id == slot.id))
+    if replay is None:
+        return "removed" if slot.live_at is not None else "none"
+    if replay.state == ReplayState.FAILED.value:
+        return "failed"
+    if not visible_to(principal, slot, replay):
+        return "unpublished"
+    return "ready" if replay.segments > 0 and replay.state != ReplayState.RECORDING.value else "coming"
+
+
 # --- the recorder's bookkeeping ----------------------------------------------------------
 
 

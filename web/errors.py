@@ -17,7 +17,7 @@ catch a domain error to turn it into HTTP.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,8 @@ from booths.errors import (
     TooLarge,
     WrongType,
 )
+from booths.exhibition import directory
+from booths.exhibition.models import Zone
 from cloudexpo.accounts import AccountError
 from cloudexpo.bus import BusError
 from cloudexpo.messages import Said, message, said_by
@@ -54,6 +56,7 @@ from streaming.schedule import (
     SlotOverlap,
     StageNotFound,
 )
+from web.context import services
 from web.i18n import translate
 from web.templating import render
 
@@ -139,12 +142,14 @@ def error_body(status: int, detail: str, error: str | None = None, *, language: 
 
 
 def error_response(request: Request, status: int, detail: str, *, error: str | None = None,
-                   headers: Mapping[str, str] | None = None, extra: dict[str, Any] | None = None) -> Response:
+                   headers: Mapping[str, str] | None = None, extra: dict[str, Any] | None = None,
+                   zones: Sequence[Zone] = ()) -> Response:
+    """JSON for machines, else the error page (a 404 page offers search, home and ``zones``)."""
     language = request_language(request)
     if wants_json(request):
         body = error_body(status, detail, error, language=language, **(extra or {}))
         return JSONResponse(body, status_code=status, headers=dict(headers or {}))
-    response = render(request, "error.html", {"status": status, "detail": translate(detail, language)},
+    response = render(request, "error.html", {"status": status, "detail": translate(detail, language), "zones": zones},
                       status_code=status)
     if headers:
         response.headers.update(headers)
@@ -281,6 +286,19 @@ def status_of(exc: BaseException) -> int:
 # --- handlers ------------------------------------------------------------------------------
 
 
+async def _zones_to_offer(request: Request, status: int) -> list[Zone]:
+    """The exhibition's zones, as ways on from a "not found" page (none when the database cannot say)."""
+    if status != 404 or wants_json(request):
+        return []
+    try:
+        async with services(request).db.session() as session:
+            return await directory.list_zones(session)
+    except Exception:  # the page must render even when the database is what failed
+        log.warning("no zones for the not-found page", exc_info=True)
+        return []
+
+
+
 async def refuse(conn: HTTPConnection, exc: Exception) -> Response | None:
     """The handler of every exception in :data:`REFUSALS`."""
     found = refusal_for(exc)
@@ -299,6 +317,7 @@ async def refuse(conn: HTTPConnection, exc: Exception) -> Response | None:
         error=found.error,
         headers=found.headers(exc, conn) if found.headers else None,
         extra=found.extra(exc, conn) if found.extra else None,
+        zones=await _zones_to_offer(conn, found.status),
     )
 
 
@@ -313,7 +332,8 @@ async def http_exception(request: Request, exc: Exception) -> Response:
         detail = NOTHING_HERE()
     if exc.status_code == 405 and detail == "Method Not Allowed":
         detail = NOT_ALLOWED(method=request.method)
-    return error_response(request, exc.status_code, detail, error=error, headers=exc.headers, extra=extra)
+    return error_response(request, exc.status_code, detail, error=error, headers=exc.headers, extra=extra,
+                          zones=await _zones_to_offer(request, exc.status_code))
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

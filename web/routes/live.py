@@ -18,8 +18,9 @@ from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
 from cloudexpo.settings import Settings
 from cloudexpo.turn import client_ice_servers
+from streaming import replays
 from streaming.chat import message_json
-from streaming.models import Slot, Stage, StageKind
+from streaming.models import Slot, SlotState, Stage, StageKind
 from streaming.schedule import (
     MAX_SLOT,
     SlotInput,
@@ -188,8 +189,10 @@ async def watch_page(request: Request) -> Response:
     chat = streaming_runtime(request).chat
     async with svc.db.session() as db:
         history = [message_json(m) for m in await chat.history(db, slot.id, limit=100)]
+        replay = await replays.replay_status(db, slot, who) if slot.state == SlotState.ENDED.value else None
     lang = language(request)
     return render(request, "live/watch.html", {
+        "replay_status": replay,
         "slot": slot,
         "stage": stage,
         "title": pick(slot.title, lang).text,

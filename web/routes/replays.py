@@ -15,14 +15,16 @@ import hashlib
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from booths.exhibition.models import Booth
 from cloudexpo.i18n import pick
 from cloudexpo.permissions import Forbidden, NotSignedIn
 from streaming import replays
 from streaming.models import Slot
 from streaming.replay_models import Replay, ReplayState
+from streaming.schedule import get_visible_slot
 from web.context import csrf_token, language, principal, services, streaming_runtime
 from web.errors import ApiError
 from web.forms import FORM_OVERHEAD, read_body, read_form, read_input
@@ -221,14 +223,29 @@ async def archive_page(request: Request) -> Response:
     query = request.query_params.get("q", "").strip()[:100]
     async with services(request).db.session() as db:
         items = await replays.list_replays(db, query=query or None, principal=principal(request))
-    return render(request, "live/archive.html", {"replays": items, "query": query, "slot": None, "pick": pick})
+    return render(request, "live/archive.html", {"replays": items, "query": query})
 
 
 async def replay_page(request: Request) -> Response:
-    """A replay on its own page (the watch page ``/live/{id}`` includes the same player)."""
+    """A replay on its own page, with the chat as it happened, its booth and the booth's other replays.
+
+    A broadcast whose replay is gone (removed, never recorded, unpublished) is
+    explained on its watch page (``/live/{id}``), so this page sends there.
+    """
+    who = principal(request)
     async with services(request).db.session() as db:
+        slot = await get_visible_slot(db, _slot_id(request), who)
+        if await replays.replay_status(db, slot, who) not in ("ready", "coming"):
+            return RedirectResponse(f"/live/{slot.id}", status_code=303)
         slot, _ = await _load(request, db)
-    return render(request, "live/archive.html", {"replays": [], "query": "", "slot": slot, "pick": pick})
+        booth = await db.get(Booth, slot.booth_id) if slot.booth_id is not None else None
+        if booth is not None and not (booth.visible or who.can_manage_exhibitor(booth.exhibitor_id)):
+            booth = None
+        others = [
+            item for item in await replays.list_replays(db, booth_id=slot.booth_id, principal=who, limit=6)
+            if item.slot_id != slot.id
+        ][:5] if slot.booth_id is not None else []
+    return render(request, "live/replay_page.html", {"slot": slot, "booth": booth, "replays": others, "pick": pick})
 
 
 routes: list[BaseRoute] = [

@@ -10,7 +10,8 @@
   // app.js (loaded after this partial's script) defines cloudexpo.api; look it up when called
   const api = function (method, url, body) { return window.cloudexpo.api(method, url, body); };
   const video = root.querySelector("video");
-  const $ = function (role) { return root.querySelector('[data-role="' + role + '"]'); };
+  // the player's parts are inside it; the replay page puts the chat in its right column
+  const $ = function (role) { const sel = '[data-role="' + role + '"]'; return root.querySelector(sel) || document.querySelector(sel); };
   const livePlayer = document.querySelector('[data-role="player"]');
   const liveChat = document.querySelector('[data-role="chat"]');
   const rewindBox = document.querySelector('[data-role="replay-rewind"]');
@@ -48,6 +49,8 @@
     try { chat = (await api("GET", info.chat)).messages || []; } catch (e) { chat = []; }
     chat.sort(function (a, b) { return a.at - b.at; });
     $("replay-chat").hidden = false;
+    const empty = $("replay-chat-empty");
+    if (empty) empty.hidden = chat.length > 0;
     renderChat(true);
   }
 
@@ -91,16 +94,30 @@
   }
 
   function status(text) { $("manage-status").textContent = text; }
+  function fill(text, asked, got) { return text.split("{asked}").join(String(asked)).split("{got}").join(String(got)); }
   async function patch(body) {
-    try { info = Object.assign(info, await api("PATCH", "/api/replays/" + slot, body)); manage(); status(strings.saved); }
-    catch (e) { status(e.message); }
+    try { info = Object.assign(info, await api("PATCH", "/api/replays/" + slot, body)); manage(); status(strings.saved); return true; }
+    catch (e) { status(e.message); return false; }
+  }
+  // Cuts land on keyframes: say where a trim went when it is not where it was asked for.
+  function trimNote(askedStart, askedEnd) {
+    const notes = [];
+    const gotStart = info.trim_start || 0;
+    if (Math.abs(gotStart - askedStart) > 0.05) notes.push(fill(strings.snapped_start, askedStart.toFixed(1), gotStart.toFixed(1)));
+    if (askedEnd !== null) {
+      if (info.trim_end === null) notes.push(fill(strings.snapped_to_end, askedEnd.toFixed(1), ""));
+      else if (Math.abs(info.trim_end - askedEnd) > 0.05) notes.push(fill(strings.snapped_end, askedEnd.toFixed(1), info.trim_end.toFixed(1)));
+    }
+    if (notes.length) status(notes.join(" "));
   }
   $("published").addEventListener("change", function () { patch({ published: $("published").checked }); });
   $("trim-start-now").addEventListener("click", function () { $("trim-start").value = (info.trim_start || 0) + Math.floor(video.currentTime); });
   $("trim-end-now").addEventListener("click", function () { $("trim-end").value = (info.trim_start || 0) + Math.ceil(video.currentTime); });
   $("trim-save").addEventListener("click", async function () {
     const end = $("trim-end").value;
-    await patch({ trim_start: Number($("trim-start").value || 0), trim_end: end === "" ? null : Number(end) });
+    const askedStart = Number($("trim-start").value || 0), askedEnd = end === "" ? null : Number(end);
+    if (!await patch({ trim_start: askedStart, trim_end: askedEnd })) return;
+    trimNote(askedStart, askedEnd);
     attach(info.playlist);
   });
   $("caption-upload").addEventListener("click", async function () {
@@ -116,14 +133,20 @@
   });
   $("replay-delete").addEventListener("click", async function () {
     if (!window.confirm(strings.confirm_delete)) return;
-    try { await api("DELETE", "/api/replays/" + slot); status(strings.deleted); if (hls) hls.destroy(); video.removeAttribute("src"); }
+    // the broadcast's page then says the replay was removed and offers others
+    try { await api("DELETE", "/api/replays/" + slot); status(strings.deleted); if (hls) hls.destroy(); video.removeAttribute("src"); window.location.assign("/live/" + slot); }
     catch (e) { status(e.message); }
   });
 
   function showReplay() {
     mode = "replay";
     if (livePlayer) livePlayer.hidden = true;
-    if (liveChat) liveChat.hidden = true;
+    if (liveChat) {  // the watch page: the chat as it happened takes the live chat's place in the right column
+      const box = $("replay-chat");
+      Array.prototype.forEach.call(liveChat.children, function (el) { if (el !== box) el.hidden = true; });
+      box.classList.remove("card");
+      liveChat.appendChild(box);
+    }
     if (rewindBox) rewindBox.hidden = true;
     root.hidden = false;
     $("dvr-badge").hidden = true; $("replay-badge").hidden = false; $("back-to-live").hidden = true;
