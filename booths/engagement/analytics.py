@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import io
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -368,55 +369,92 @@ def to_csv(series: Series) -> bytes:
 
 
 def svg_bar_chart(points: list[tuple[str, int]], *, title: str, width: int = 640, height: int = 220,
-                  color: str = "#c8102e", label_every: int | None = None) -> str:
-    """A bar chart as a standalone SVG document: bars, a few grid lines, day labels, a <title>.
+                  color: str = "#c8102e", previous: list[int] | None = None,
+                  legend: tuple[str, str] | None = None) -> str:
+    """A bar chart of daily counts as a standalone SVG document: bars, whole-number gridlines, day labels, a <title>.
 
-    Pure: no I/O, escaped text, a viewBox so it scales to its container.
+    ``previous`` (the period before, day by day) is drawn as a dashed line over
+    the bars, named by ``legend`` (this period, the period before). Day labels
+    keep at least ~44 px apart and always include the latest day, so they never
+    run into each other at any width. Pure: no I/O, escaped text, a viewBox so
+    it scales to its container.
     """
-    left, right, top, bottom = 40, 10, 28, 30
+    left, right, top, bottom = 40, 10, 28 if legend is None else 44, 30
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = max((v for _, v in points), default=0)
-    scale_top = _nice(peak)
+    peak = max([v for _, v in points] + list(previous or []), default=0)
+    step, scale_top = count_ticks(peak)
     n = max(len(points), 1)
-    step = plot_w / n
-    bar_w = max(step * 0.7, 1.0)
-    every = label_every or max(1, round(n / 8))
+    slot = plot_w / n
+    bar_w = max(slot * 0.7, 1.0)
+    every = max(1, math.ceil(44 / slot))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'role="img" aria-label="{escape(title)}" class="chart">',
+        f'role="img" aria-label="{escape(title)}" class="chart" font-family="system-ui, sans-serif">',
         f"<title>{escape(title)}</title>",
         f'<text x="{left}" y="16" font-size="13" font-weight="600" fill="#0b2545">{escape(title)}</text>',
     ]
-    for i in range(5):
-        value = scale_top * i / 4
-        y = top + plot_h - plot_h * i / 4
+    if legend is not None:
+        second = left + 18 + _text_width(legend[0], 11) + 18
+        parts.append(
+            f'<line x1="{left}" y1="31" x2="{left + 12}" y2="31" stroke="{color}" stroke-width="8"/>'
+            f'<text x="{left + 18}" y="35" font-size="11" fill="#1b2430">{escape(legend[0])}</text>'
+            f'<line x1="{second:.0f}" y1="31" x2="{second + 20:.0f}" y2="31" stroke="#5b6675" stroke-width="2" stroke-dasharray="4 3"/>'
+            f'<text x="{second + 26:.0f}" y="35" font-size="11" fill="#1b2430">{escape(legend[1])}</text>'
+        )
+    value = 0
+    while value <= scale_top:
+        y = top + plot_h - plot_h * value / scale_top
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#dfe3ea" stroke-width="1"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#5b6675">{_short(value)}</text>')
-    for i, (label, value) in enumerate(points):
-        h = 0.0 if scale_top == 0 else plot_h * value / scale_top
-        x = left + i * step + (step - bar_w) / 2
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#5b6675">{_short(value)}</text>')
+        value += step
+    for i, (label, count) in enumerate(points):
+        h = plot_h * count / scale_top
+        x = left + i * slot + (slot - bar_w) / 2
         y = top + plot_h - h
         parts.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{color}" rx="2" '
-            f'data-label="{escape(label)}" data-value="{value}"><title>{escape(label)}: {value}</title></rect>'
+            f'data-label="{escape(label)}" data-value="{count}"><title>{escape(label)}: {count}</title></rect>'
         )
-        if i % every == 0 or i == n - 1:
+        if (n - 1 - i) % every == 0:  # counted from the latest day, which is always labelled
             parts.append(
-                f'<text x="{x + bar_w / 2:.1f}" y="{height - 10}" font-size="10" text-anchor="middle" '
+                f'<text x="{x + bar_w / 2:.1f}" y="{height - 10}" font-size="11" text-anchor="middle" '
                 f'fill="#5b6675">{escape(label[5:] if len(label) == 10 else label)}</text>'
             )
+    if previous:
+        line = " ".join(
+            f"{left + i * slot + slot / 2:.1f},{top + plot_h - plot_h * v / scale_top:.1f}" for i, v in enumerate(previous[:n])
+        )
+        parts.append(f'<polyline points="{line}" fill="none" stroke="#5b6675" stroke-width="2" stroke-dasharray="4 3" '
+                     f'data-previous="{sum(previous)}"/>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _nice(peak: float) -> float:
+def _text_width(text: str, size: float) -> float:
+    """About how wide ``text`` is drawn: CJK characters are square, Latin ones about 0.6 of the size."""
+    return sum(size if ord(ch) >= 0x2E80 else size * 0.6 for ch in text)
+
+
+def count_ticks(peak: float) -> tuple[int, int]:
+    """A whole-number gridline step for counts up to ``peak`` and the top of the scale (a multiple of it).
+
+    Steps are 1, 2 or 5 times a power of ten, so about five lines cover the
+    peak: counts never get ticks such as 0.8 or 3.8.
+    """
     if peak <= 0:
-        return 1.0
-    magnitude = 10 ** (len(str(int(peak))) - 1)
-    for factor in (1, 2, 2.5, 5, 10):
-        if peak <= factor * magnitude:
-            return float(factor * magnitude)
-    return float(peak)
+        return 1, 1
+    raw = peak / 5
+    step = 1
+    while step < raw:
+        step = _next_step(step)
+    return step, step * math.ceil(peak / step)
+
+
+def _next_step(step: int) -> int:
+    """1 → 2 → 5 → 10 → 20 → 50 → 100 …"""
+    digits = len(str(step)) - 1
+    lead = step // 10**digits
+    return (2 if lead == 1 else 5 if lead == 2 else 10) * 10**digits
 
 
 def _short(value: float) -> str:

@@ -10,6 +10,7 @@ see every booth, the totals, and the top booths and zones.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -34,8 +35,49 @@ CHART_METRICS = ("visitors", "views", "qr_visitors", "time_seconds", "video_play
                  "cards", "meetings", "launch_viewers", "replay_views")
 
 
-def days_param(request: Request) -> int:
-    return query_int(request, "days", 30, 1, MAX_DAYS)
+@dataclass(frozen=True)
+class Period:
+    """The days analytics look at, first and last included (the exhibition's calendar days)."""
+
+    first: dt.date
+    last: dt.date
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def before(self) -> Period:
+        """The period of the same length just before this one, to compare with."""
+        return Period(self.first - dt.timedelta(days=self.days), self.first - dt.timedelta(days=1))
+
+    def query(self) -> str:
+        return f"from={self.first.isoformat()}&to={self.last.isoformat()}"
+
+
+def _date_param(request: Request, name: str) -> dt.date | None:
+    raw = request.query_params.get(name) or ""
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(f"'{name}' is a date written YYYY-MM-DD, such as 2026-12-01.", name) from None
+
+
+def period_param(request: Request) -> Period:
+    """``from`` and ``to`` (dates, both included), else the ``days`` (default 30) up to today."""
+    today = _today(request)
+    first, last = _date_param(request, "from"), _date_param(request, "to")
+    if first is None and last is None:
+        days = query_int(request, "days", 30, 1, MAX_DAYS)
+        return Period(today - dt.timedelta(days=days - 1), today)
+    last = min(last or today, today)
+    first = first or last - dt.timedelta(days=29)
+    if first > last:
+        raise Invalid("'from' must be on or before 'to' (and 'to' no later than today).", "from")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise Invalid(f"A period is at most {MAX_DAYS} days; choose a later 'from' or an earlier 'to'.", "from")
+    return Period(first, last)
 
 
 async def _booth_for(request: Request, who: Principal, booth_id: int) -> Booth:
@@ -55,10 +97,10 @@ def _today(request: Request) -> dt.date:
     return counter(request).today()
 
 
-async def _series(request: Request, booth_ids: list[int] | None, days: int) -> analytics.Series:
+async def _series(request: Request, booth_ids: list[int] | None, period: Period) -> analytics.Series:
     await counter(request).flush()  # what was counted a moment ago shows at once
     async with services(request).db.session() as session:
-        return await analytics.booth_series(session, booth_ids, days=days, last=_today(request),
+        return await analytics.booth_series(session, booth_ids, days=period.days, last=period.last,
                                             timezone=services(request).settings.timezone)
 
 
@@ -72,13 +114,13 @@ def series_json(series: analytics.Series) -> dict[str, Any]:
 
 async def api_booth(request: Request) -> Response:
     booth = await _booth_for(request, principal(request), path_int(request, "booth_id"))
-    series = await _series(request, [booth.id], days_param(request))
+    series = await _series(request, [booth.id], period_param(request))
     return JSONResponse({"booth_id": booth.id, "number": booth.number, **series_json(series)})
 
 
 async def api_booth_csv(request: Request) -> Response:
     booth = await _booth_for(request, principal(request), path_int(request, "booth_id"))
-    series = await _series(request, [booth.id], days_param(request))
+    series = await _series(request, [booth.id], period_param(request))
     return Response(analytics.to_csv(series), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="analytics-{booth.number}.csv"'})
 
@@ -106,28 +148,39 @@ def svg_response(body: str) -> Response:
     return Response(body, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=5"})
 
 
+async def _chart(request: Request, booth_ids: list[int] | None, color: str) -> Response:
+    """``metric`` over the period, ``compare=1`` with the period before as a dashed line; ``width`` in px (phones ask
+    for a narrow one so its text stays readable)."""
+    metric = _metric(request)
+    period = period_param(request)
+    width = query_int(request, "width", 640, 320, 1600)
+    series = await _series(request, booth_ids, period)
+    previous, legend = None, None
+    if request.query_params.get("compare") in ("1", "true"):
+        previous = (await _series(request, booth_ids, period.before())).values.get(metric, [])
+        _ = gettext_for(language(request)).gettext
+        legend = (_("This period"), _("The period before"))
+    return svg_response(analytics.svg_bar_chart(series.points(metric), title=metric_label(request, metric), width=width,
+                                                color=color, previous=previous, legend=legend))
+
+
 async def booth_chart(request: Request) -> Response:
     booth = await _booth_for(request, principal(request), path_int(request, "booth_id"))
-    metric = _metric(request)
-    series = await _series(request, [booth.id], days_param(request))
-    return svg_response(analytics.svg_bar_chart(series.points(metric), title=metric_label(request, metric)))
+    return await _chart(request, [booth.id], "#c8102e")
 
 
 async def overview_chart(request: Request) -> Response:
     require(principal(request))
     if not principal(request).is_moderator:
         raise Forbidden("Only moderators see the analytics of every booth.")
-    metric = _metric(request)
-    series = await _series(request, None, days_param(request))
-    return svg_response(analytics.svg_bar_chart(series.points(metric), title=metric_label(request, metric),
-                                                color="#13315c"))
+    return await _chart(request, None, "#13315c")
 
 
-async def _overview(request: Request, days: int) -> dict[str, Any]:
-    series = await _series(request, None, days)
+async def _overview(request: Request, period: Period) -> dict[str, Any]:
+    series = await _series(request, None, period)
     async with services(request).db.session() as session:
-        booths = await analytics.top_booths(session, days=days, last=_today(request))
-        zones = await analytics.top_zones(session, days=days, last=_today(request))
+        booths = await analytics.top_booths(session, days=period.days, last=period.last)
+        zones = await analytics.top_zones(session, days=period.days, last=period.last)
     lang = language(request)
     return {
         **series_json(series),
@@ -142,29 +195,40 @@ async def api_overview(request: Request) -> Response:
     require(principal(request))
     if not principal(request).is_moderator:
         raise Forbidden("Only moderators see the analytics of every booth.")
-    return JSONResponse(await _overview(request, days_param(request)))
+    return JSONResponse(await _overview(request, period_param(request)))
 
 
 async def api_overview_csv(request: Request) -> Response:
     require(principal(request))
     if not principal(request).is_moderator:
         raise Forbidden("Only moderators see the analytics of every booth.")
-    series = await _series(request, None, days_param(request))
+    series = await _series(request, None, period_param(request))
     return Response(analytics.to_csv(series), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="analytics-all-booths.csv"'})
 
 
+def _compared(current: dict[str, int], before: dict[str, int]) -> dict[str, int | None]:
+    """Each metric's change in percent against the period before (None where that period had nothing)."""
+    return {m: round((v - before.get(m, 0)) * 100 / before[m]) if before.get(m) else None for m, v in current.items()}
+
+
 async def dashboard(request: Request) -> Response:
-    """Exhibitor staff: their booth(s). Moderators: every booth, or one with ``?booth=ID``."""
+    """Exhibitor staff: their booth(s). Moderators: every booth, or one with ``?booth=ID``.
+
+    The period is a preset (``days``) or a range (``from``, ``to``); totals are compared with the period before.
+    """
     who = require(principal(request))
-    days = days_param(request)
+    period = period_param(request)
     booth_param = optional_query_id(request, "booth")
+    page = {"metrics": CHART_METRICS, "label": lambda m: metric_label(request, m), "period": period,
+            "presets": (7, 30, 90, 365), "today": _today(request)}
     async with services(request).db.session() as session:
         if who.is_moderator and booth_param is None:
-            overview = await _overview(request, days)
+            overview = await _overview(request, period)
+            before = await _series(request, None, period.before())
             return render(request, "engagement/analytics.html", {
-                "overview": overview, "booth": None, "booths": [], "days": days, "metrics": CHART_METRICS,
-                "label": lambda m: metric_label(request, m), "totals": overview["totals"],
+                **page, "overview": overview, "booth": None, "booths": [], "totals": overview["totals"],
+                "before": before.totals(), "change": _compared(overview["totals"], before.totals()),
             })
         if who.is_moderator:
             booths = [b for b in [await session.get(Booth, booth_param)] if b is not None]
@@ -178,10 +242,11 @@ async def dashboard(request: Request) -> Response:
     if booth_param is not None:
         chosen = [b for b in booths if b.id == booth_param]
         booth = chosen[0] if chosen else booth
-    series = await _series(request, [booth.id], days)
+    series = await _series(request, [booth.id], period)
+    before = await _series(request, [booth.id], period.before())
     return render(request, "engagement/analytics.html", {
-        "overview": None, "booth": booth, "booths": booths, "days": days, "metrics": CHART_METRICS,
-        "label": lambda m: metric_label(request, m), "totals": series.totals(),
+        **page, "overview": None, "booth": booth, "booths": booths, "totals": series.totals(),
+        "before": before.totals(), "change": _compared(series.totals(), before.totals()),
     })
 
 
