@@ -286,6 +286,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("secret_key", None, "Key that signs session cookies and local storage URLs; generated and kept in the data folder when empty. Set the same value on every node.", "a long random string", _opt_str),
     Setting("public_url", None, "The URL visitors reach Cloud Expo at; used in WHIP/WHEP Location headers, e-mails, QR codes and iCalendar feeds. Defaults to http://HOST:PORT.", "https://expo.example.org", _public_url),
     Setting("node_url", None, "This node's own URL inside the deployment, where the other nodes reach it (never through the public proxy). With several nodes (CLOUDEXPO_REDIS_URL), the node receiving a broadcast registers as its origin under this URL, and any other node asked to play it pulls it from there once and forwards it to its own viewers. Empty: this node plays only what is published to it.", "http://10.0.0.5:8000", _node_url),
+    Setting("edge_linger_seconds", 30, "How long a node keeps pulling a broadcast from its origin after its last viewer of it left, in seconds: a viewer coming back within that time gets the picture at once.", "30", _int_range(0, 3600, "30")),
     Setting("host", "127.0.0.1", "Address `cloudexpo serve` listens on.", "0.0.0.0", _str),
     Setting("port", 8000, "Port `cloudexpo serve` listens on.", "8000", _int_range(1, 65535, "8000")),
     Setting("ice_servers", [], "STUN/TURN servers for WebRTC, comma-separated URLs (credentials as user:pass@) or a JSON list. Empty means none: Cloud Expo never falls back to a public STUN server.", "stun:stun.example.org:3478,turn:user:secret@turn.example.org:3478", _ice_servers),
@@ -322,6 +323,7 @@ class Settings:
     secret_key: str | None = None
     public_url: str | None = None
     node_url: str | None = None
+    edge_linger_seconds: int = 30
     host: str = "127.0.0.1"
     port: int = 8000
     ice_servers: list[IceServer] = field(default_factory=list)

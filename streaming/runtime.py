@@ -43,7 +43,7 @@ class StreamingRuntime:
         bus = services.bus
         if settings.node_url and isinstance(bus, RedisBus):  # several nodes: any of them plays any broadcast
             registry = OriginRegistry(lambda: bus.client, settings.node_url, services.secret_key)
-            cluster = EdgeService(engine, registry, bus, services.secret_key)
+            cluster = EdgeService(engine, registry, bus, services.secret_key, linger=settings.edge_linger_seconds)
         return cls(
             engine=engine,
             live=LiveService(services.db, services.bus, engine, services.secret_key,

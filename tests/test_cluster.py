@@ -31,6 +31,7 @@ pytestmark = pytest.mark.media
 FIRST = (255, 64, 0)  # the publisher's marker colour on A
 SECOND = (0, 200, 80)  # after reconnecting to C
 MOVE_WITHIN = 3.0  # seconds from killing an edge to its viewer's next frame on another node
+LINGER = 2  # seconds an edge keeps pulling after its last viewer left
 
 
 class Deployment:
@@ -60,6 +61,7 @@ async def deployment(tmp_path: Path, shared_services: tuple[str, str]) -> AsyncI
     database_url, storage_url = shared_services
     secret = "cluster-" + secrets.token_hex(16)
     env = cluster_env(database_url=database_url, redis_url=REDIS_URL, storage_url=storage_url, secret_key=secret)
+    env["CLOUDEXPO_EDGE_LINGER_SECONDS"] = str(LINGER)
     nodes = [Node(name, tmp_path / "nodes", env) for name in ("a", "b", "c")]
     for node in nodes:
         node.start()
@@ -163,6 +165,18 @@ async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(d
                 info = (await http.get(f"{node.url}/api/slots/{slot_id}")).json()
                 assert info["state"] == "live" and info["publisher"] == "connected", info
             await _wait(lambda: _counted(http, (b, c), slot_id, 3), 10, "B and C count the 3 viewers")
+
+            # B's last viewer leaves: B stops pulling LINGER s later; C plays on
+            await back_on_b.close()
+            viewers.remove(back_on_b)
+
+            async def b_stopped_pulling() -> bool:
+                return (await http.get(f"{b.url}/api/slots/{slot_id}")).json()["publisher"] is None
+
+            await _wait(b_stopped_pulling, LINGER + 5, "B stops pulling after its last viewer left")
+            stopped_at = time.monotonic()
+            await asyncio.gather(*(v.wait_frames(10, after=stopped_at) for v in viewers))
+            await _wait(lambda: _counted(http, (c,), slot_id, 2), 10, "C counts its 2 viewers")
     finally:
         for viewer in viewers:
             await viewer.close()
