@@ -5,7 +5,7 @@ process's :class:`~streaming.engine.MediaEngine`. It checks a publisher's
 token and window (:func:`check_token`, :func:`check_preview`: the rules
 live here, the HTTP layer calls them), moves a slot through scheduled → green
 room → live → ended, carries out the moderators' changes (move, cancel,
-approve, on air, end, kick), and publishes every change of a slot on the bus
+approve, decline, on air, end, kick), and publishes every change of a slot on the bus
 topic ``slot.{id}``:
 
 ``{"type": "state", "slot": id, "state": ..., "publisher": "connected" | "reconnecting" | null, "live_at": iso | null}``
@@ -44,6 +44,7 @@ from .schedule import (
     approve_slot,
     cancel_slot,
     check_can_publish,
+    decline_slot,
     get_slot,
     get_stage,
     move_slot,
@@ -352,6 +353,14 @@ class LiveService:
             slot = await approve_slot(db, await get_slot(db, slot_id))
             await db.commit()
         await self.bus.publish(topic(slot.id), state_event(slot, self.publisher_status(slot.id)))
+        return slot
+
+    async def decline(self, slot_id: int, reason: str) -> Slot:
+        """Say no to an exhibitor's request, with the reason they will read."""
+        async with self.db.session() as db:
+            slot = await decline_slot(db, await get_slot(db, slot_id, for_update=True), reason)
+            await db.commit()
+        await self.bus.publish(topic(slot.id), state_event(slot, None))
         return slot
 
     async def on_air(self, slot_id: int) -> Slot:

@@ -29,10 +29,11 @@ class SlotState(StrEnum):
     LIVE = "live"
     ENDED = "ended"
     CANCELLED = "cancelled"
+    DECLINED = "declined"  # an exhibitor's request a moderator said no to (``decline_reason`` says why)
 
 
 #: States in which a slot takes no more publishers.
-CLOSED_STATES = frozenset({SlotState.ENDED.value, SlotState.CANCELLED.value})
+CLOSED_STATES = frozenset({SlotState.ENDED.value, SlotState.CANCELLED.value, SlotState.DECLINED.value})
 
 
 class Stage(Base):
@@ -78,6 +79,12 @@ class Slot(Base):
     live_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     ended_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     peak_viewers: Mapped[int] = mapped_column(Integer, default=0)
+    # Schedule changes: the iCalendar SEQUENCE (one more on each move, cancel or decline), where a
+    # moderator last moved the slot from (its exhibitor sees "moved"), and why a request was declined.
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    previous_starts_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    previous_ends_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    decline_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -55,15 +55,17 @@ class InvalidSlot(ScheduleError, ValueError):
 
 
 class SlotOverlap(ScheduleError):
-    """Another slot on the same stage overlaps; ``clash`` is that slot."""
+    """Another slot on the same stage overlaps; ``clash`` is that slot, ``booth`` its booth's number."""
 
-    def __init__(self, clash: Slot) -> None:
+    def __init__(self, clash: Slot, booth: str | None = None) -> None:
         title = pick_title(clash.title)
+        of_booth = f" of booth {booth}" if booth else ""
         super().__init__(
-            f"The stage already has slot {clash.id} ({title}) from "
+            f"The stage already has slot {clash.id} ({title}){of_booth} from "
             f"{clash.starts_at:%Y-%m-%d %H:%M} to {clash.ends_at:%H:%M} UTC; choose another time or stage."
         )
         self.clash = clash
+        self.booth = booth
 
 
 class SlotClosed(ScheduleError):
@@ -118,6 +120,18 @@ def check_times(starts_at: dt.datetime, ends_at: dt.datetime) -> None:
         raise InvalidSlot("A slot may last at most 12 hours; split longer programmes.", "ends_at")
 
 
+def check_future_end(ends_at: dt.datetime, now: dt.datetime | None = None) -> None:
+    """A slot being scheduled or changed must still be running at its end: no programme in the past."""
+    if ends_at <= (now or utcnow()):
+        raise InvalidSlot("The slot would end in the past; choose an end after now (End stops a broadcast now).", "ends_at")
+
+
+async def _lock_stage(db: AsyncSession, stage_id: int) -> None:
+    """On PostgreSQL, hold the stage's row until the commit, so two changes of one stage check overlaps in turn."""
+    if db.bind is not None and db.bind.dialect.name == "postgresql":
+        await db.execute(select(Stage.id).where(Stage.id == stage_id).with_for_update())
+
+
 async def check_no_overlap(
     db: AsyncSession,
     stage_id: int,
@@ -125,19 +139,25 @@ async def check_no_overlap(
     ends_at: dt.datetime,
     exclude: int | None = None,
 ) -> None:
-    """Raise :class:`SlotOverlap` if an open slot on the stage overlaps the interval."""
+    """Raise :class:`SlotOverlap` if a slot on the programme (approved, not cancelled) overlaps the interval.
+
+    Every path that puts a slot on a stage or changes its time runs it: adding, moving, resizing,
+    an exhibitor's request and its approval. Pending requests do not block one another; the
+    moderator's approval decides.
+    """
+    await _lock_stage(db, stage_id)
     query = select(Slot).where(
         Slot.stage_id == stage_id,
         Slot.starts_at < ends_at,
         Slot.ends_at > starts_at,
-        Slot.state != SlotState.CANCELLED.value,
+        Slot.state.not_in([SlotState.CANCELLED.value, SlotState.DECLINED.value]),
         or_(Slot.approved.is_(True), Slot.requested_by.is_(None)),
     )
     if exclude is not None:
         query = query.where(Slot.id != exclude)
     clash = find_overlap(starts_at, ends_at, (await db.scalars(query)).all())
     if clash is not None:
-        raise SlotOverlap(clash)
+        raise SlotOverlap(clash, await booth_number(db, clash.booth_id))
 
 
 # --- tokens ---------------------------------------------------------------------------
@@ -271,9 +291,7 @@ class SlotInput:
     speakers: Sequence[Mapping[str, Any]] = ()
 
 
-async def booth_exhibitor(db: AsyncSession, booth_id: int) -> int | None:
-    """The exhibitor owning a booth, read from the booths table if it exists (no import of booths)."""
-
+async def _booths_columns(db: AsyncSession) -> list[str]:
     def columns(conn: Any) -> list[str]:
         insp = inspect(conn)
         if not insp.has_table("booths"):
@@ -281,13 +299,25 @@ async def booth_exhibitor(db: AsyncSession, booth_id: int) -> int | None:
         return [c["name"] for c in insp.get_columns("booths")]
 
     conn = await db.connection()
-    cols = await conn.run_sync(columns)
-    if "exhibitor_id" not in cols:
+    return await conn.run_sync(columns)
+
+
+async def booth_exhibitor(db: AsyncSession, booth_id: int) -> int | None:
+    """The exhibitor owning a booth, read from the booths table if it exists (no import of booths)."""
+    if "exhibitor_id" not in await _booths_columns(db):
         return None
     value = await db.scalar(
         text("SELECT exhibitor_id FROM booths WHERE id = :id"), {"id": booth_id}
     )
     return int(value) if value is not None else None
+
+
+async def booth_number(db: AsyncSession, booth_id: int | None) -> str | None:
+    """A booth's number (``1A-001``), the way people name it, read like :func:`booth_exhibitor`."""
+    if booth_id is None or "number" not in await _booths_columns(db):
+        return None
+    value = await db.scalar(text("SELECT number FROM booths WHERE id = :id"), {"id": booth_id})
+    return str(value) if value is not None else None
 
 
 async def create_slot(
@@ -304,8 +334,7 @@ async def create_slot(
     exhibitor_id = data.exhibitor_id
     if data.booth_id is not None and exhibitor_id is None:
         exhibitor_id = await booth_exhibitor(db, data.booth_id)
-    if requested_by is None:
-        await check_no_overlap(db, data.stage_id, data.starts_at, data.ends_at)
+    await check_no_overlap(db, data.stage_id, data.starts_at, data.ends_at)
     slot = Slot(
         stage_id=data.stage_id,
         booth_id=data.booth_id,
@@ -342,9 +371,11 @@ async def request_slot(db: AsyncSession, secret_key: str, data: SlotInput, who: 
         raise InvalidSlot("'booth_id' is required: the booth the launch is for.", "booth_id")
     owner = await booth_exhibitor(db, data.booth_id)
     if owner is None and not who.is_moderator:
-        raise InvalidSlot(f"There is no booth {data.booth_id}; request a launch for your own booth.", "booth_id")
+        raise InvalidSlot("There is no such booth; request a launch for one of your own booths.", "booth")
     if not who.is_moderator and owner != who.exhibitor_id:
-        raise Forbidden(f"Booth {data.booth_id} is not your exhibitor's booth; request launches for your own booth only.")
+        label = await booth_number(db, data.booth_id) or data.booth_id
+        raise Forbidden(f"Booth {label} is not your exhibitor's booth; request launches for your own booths only.")
+    check_future_end(data.ends_at)
     exhibitor_id = owner if owner is not None else data.exhibitor_id
     if who.is_moderator and data.exhibitor_id is not None and owner is not None and data.exhibitor_id != owner:
         raise InvalidSlot(f"Booth {data.booth_id} belongs to exhibitor {owner}, not {data.exhibitor_id}.", "exhibitor_id")
@@ -417,11 +448,16 @@ async def move_slot(
     if slot.state == SlotState.LIVE.value and starts_at != slot.starts_at:
         raise SlotClosed(f"Slot {slot.id} is live; only its end can move.")
     check_times(starts_at, ends_at)
+    check_future_end(ends_at)
     target = stage_id if stage_id is not None else slot.stage_id
     await get_stage(db, target)
-    if slot.approved:
-        await check_no_overlap(db, target, starts_at, ends_at, exclude=slot.id)
+    if (target, starts_at, ends_at) == (slot.stage_id, slot.starts_at, slot.ends_at):
+        return slot
+    await check_no_overlap(db, target, starts_at, ends_at, exclude=slot.id)
+    if (starts_at, ends_at) != (slot.starts_at, slot.ends_at):
+        slot.previous_starts_at, slot.previous_ends_at = slot.starts_at, slot.ends_at
     slot.stage_id, slot.starts_at, slot.ends_at = target, starts_at, ends_at
+    slot.sequence += 1
     await db.flush()
     return slot
 
@@ -430,6 +466,28 @@ async def cancel_slot(db: AsyncSession, slot: Slot) -> Slot:
     if slot.state in CLOSED_STATES:
         raise SlotClosed(f"Slot {slot.id} is already {slot.state}.")
     slot.state = SlotState.CANCELLED.value
+    slot.sequence += 1
+    await db.flush()
+    return slot
+
+
+MAX_REASON = 500
+
+
+async def decline_slot(db: AsyncSession, slot: Slot, reason: str) -> Slot:
+    """Say no to an exhibitor's request, with the reason they will read."""
+    reason = " ".join(str(reason or "").split())
+    if not reason:
+        raise InvalidSlot("Say why the request is declined: the exhibitor reads the reason.", "reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidSlot(f"Keep the reason within {MAX_REASON} characters.", "reason")
+    if slot.approved or slot.requested_by is None:
+        raise SlotClosed(f"Slot {slot.id} is on the programme, not a request; cancel it instead.")
+    if slot.state in CLOSED_STATES:
+        raise SlotClosed(f"Slot {slot.id} is already {slot.state}.")
+    slot.state = SlotState.DECLINED.value
+    slot.decline_reason = reason
+    slot.sequence += 1
     await db.flush()
     return slot
 
@@ -439,6 +497,7 @@ async def approve_slot(db: AsyncSession, slot: Slot) -> Slot:
         return slot
     if slot.state in CLOSED_STATES:
         raise SlotClosed(f"Slot {slot.id} is {slot.state}; it cannot be approved.")
+    check_future_end(slot.ends_at)
     await check_no_overlap(db, slot.stage_id, slot.starts_at, slot.ends_at, exclude=slot.id)
     slot.approved = True
     await db.flush()

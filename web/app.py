@@ -41,6 +41,7 @@ from web.routes import (
     programme,
     qr,
     replays,
+    schedule,
     storage,
     uploads,
     whip,
@@ -76,8 +77,8 @@ WEB_AREAS: tuple[WebArea, ...] = (
     WebArea("core", "cloudexpo", (health, auth, account, storage, uploads, assets)),
     # home, map, zones, booths, products, search, applications, dashboard, moderation, OpenAPI
     WebArea("exhibition", "booths", (exhibition, applications, moderation, openapi)),
-    # programme, WHIP/WHEP, /ws, replays, watch and go-live pages, control room, chat
-    WebArea("live", "streaming", (whip, ws, programme, replays, live, control, chat)),
+    # programme, WHIP/WHEP, /ws, replays, watch and go-live pages, control room, schedule, chat
+    WebArea("live", "streaming", (whip, ws, programme, replays, live, control, schedule, chat)),
     # my tour, cards, meetings, leads, analytics, QR codes, notifications
     WebArea("engagement", "booths", (engagement, meetings, leads, analytics, qr, notifications)),
 )

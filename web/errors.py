@@ -41,6 +41,7 @@ from booths.exhibition import directory
 from booths.exhibition.models import Zone
 from cloudexpo.accounts import AccountError
 from cloudexpo.bus import BusError
+from cloudexpo.i18n import pick
 from cloudexpo.messages import Said, message, said_by
 from cloudexpo.permissions import SIGN_IN, Forbidden, NotSignedIn
 from cloudexpo.ratelimit import RateLimited
@@ -59,6 +60,7 @@ from streaming.schedule import (
 from web.context import services
 from web.i18n import translate
 from web.templating import render
+from web.times import page_zone, when_text
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,8 @@ WHEP_UNUSABLE_OFFER = message(
 NO_PUBLISHING_SESSION = message("whip.no_session", "There is no such publishing session (it ended already).")
 NO_VIEWING_SESSION = message("whep.no_session", "There is no such viewing session (it ended already).")
 NOT_LIVE_YET = message("whep.not_live", "{reason}; try again when the slot is live.")
+OVERLAP_BOOTH = message("schedule.overlap_booth", "This overlaps slot {id} “{title}” of booth {booth}, {when}, on the same stage; choose another time or stage.")
+OVERLAP = message("schedule.overlap", "This overlaps slot {id} “{title}”, {when}, on the same stage; choose another time or stage.")
 
 
 class ApiError(HTTPException):
@@ -191,8 +195,22 @@ def _field_named(name: str) -> Extra:
 
 
 def _clash(exc: SlotOverlap, request: Request) -> dict[str, Any]:
+    """The slot in the way: which one, its booth (by number) and its times, so a page can name it."""
     c = exc.clash
-    return {"clash": {"id": c.id, "title": c.title, "starts_at": c.starts_at.isoformat(), "ends_at": c.ends_at.isoformat()}}
+    return {"clash": {"id": c.id, "title": c.title, "booth": exc.booth, "stage_id": c.stage_id,
+                      "starts_at": c.starts_at.isoformat(), "ends_at": c.ends_at.isoformat()}}
+
+
+def _clash_detail(exc: SlotOverlap, request: Request) -> str:
+    """The clash named: slot, title, booth and its times in the exhibition's zone, written for the asker's language."""
+    c = exc.clash
+    lang = request_language(request)
+    zone = page_zone(services(request).settings.timezone)
+    when = f"{when_text(c.starts_at, c.ends_at, zone=zone, lang=lang)} {zone.key}"
+    title = pick(c.title, lang).text
+    if exc.booth:
+        return OVERLAP_BOOTH(id=c.id, title=title, booth=exc.booth, when=when)
+    return OVERLAP(id=c.id, title=title, when=when)
 
 
 def _ingest(request: Request) -> bool:
@@ -250,7 +268,7 @@ REFUSALS: dict[type[Exception], Refusal] = {
     StageNotFound: Refusal(404),
     SlotNotFound: Refusal(404, detail=_slot_not_found),
     InvalidSlot: Refusal(422, extra=_field),
-    SlotOverlap: Refusal(409, error="overlap", extra=_clash),
+    SlotOverlap: Refusal(409, error="overlap", detail=_clash_detail, extra=_clash),
     SlotClosed: Refusal(409),
     ChatError: Refusal(422, extra=_field_named("text")),
     ChatMuted: Refusal(403, error="muted"),

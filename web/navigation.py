@@ -46,6 +46,7 @@ _LAUNCHES = Link("/dashboard/live", _("Launches"))
 _ANALYTICS = Link("/dashboard/analytics", _("Analytics"))
 _MODERATION = Link("/moderate", _("Moderation"), ("/moderate/applications", "/moderate/booths", "/moderate/map"))
 _CONTROL_ROOM = Link("/moderate/live", _("Control room"))
+_SCHEDULE = Link("/moderate/schedule", _("Schedule"))
 
 WORKSPACE: dict[Role, tuple[Link, ...]] = {
     Role.VISITOR: (_TOUR, _MEETINGS, Link("/dashboard", _("Exhibit here"), ("/dashboard/apply",))),
@@ -57,8 +58,8 @@ WORKSPACE: dict[Role, tuple[Link, ...]] = {
         _MEETINGS,
         _TOUR,
     ),
-    Role.MODERATOR: (_MODERATION, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS, _MEETINGS, _TOUR),
-    Role.ADMIN: (_MODERATION, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS, Link("/moderate/users", _("Users and roles")),
+    Role.MODERATOR: (_MODERATION, _SCHEDULE, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS, _MEETINGS, _TOUR),
+    Role.ADMIN: (_MODERATION, _SCHEDULE, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS, Link("/moderate/users", _("Users and roles")),
                  _MEETINGS, _TOUR),
 }
 """What each signed-in role works on (a second bar under the header)."""
@@ -67,6 +68,7 @@ MODERATION: tuple[Link, ...] = (
     Link("/moderate/applications", _("Applications")),
     Link("/moderate/booths", _("Booths")),
     Link("/moderate/map", _("Halls and zones")),
+    _SCHEDULE,
     _CONTROL_ROOM,
     Link("/dashboard/live", _("Launch requests")),
     Link("/moderate/users", _("Users and roles")),

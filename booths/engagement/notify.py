@@ -2,7 +2,9 @@
 
 Kinds: ``application_decided``, ``card_received``, ``meeting_requested``,
 ``meeting_accepted``, ``meeting_declined``, ``meeting_cancelled``,
-``meeting_reminder``, ``launch_starting``. Each is stored as a row
+``meeting_reminder``, ``launch_starting``, and the schedule's changes of an
+exhibitor's launch: ``launch_added``, ``launch_approved``, ``launch_declined``,
+``launch_moved``, ``launch_cancelled``. Each is stored as a row
 (:class:`Notification`: kind and parameters; the text is made in the
 reader's language when shown), published on the bus topic ``user.{id}`` as
 ``{"type": "notification", "id", "kind", "title", "url", "unread"}`` so that
@@ -92,6 +94,31 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "zh-Hant": ("您收藏的發佈即將開始", "「{title}」將於 {time} 開始直播。"),
         "en": ("A launch you bookmarked starts soon", "“{title}” goes live at {time}."),
     },
+    "launch_added": {
+        "zh-Hans": ("新的发布时段：{title}", "主持人为展位 {booth} 安排了发布“{title}”：{time} 开始，{minutes} 分钟，{stage}。"),
+        "zh-Hant": ("新的發佈時段：{title}", "主持人為展位 {booth} 安排了發佈「{title}」：{time} 開始，{minutes} 分鐘，{stage}。"),
+        "en": ("New launch slot: {title}", "A moderator scheduled “{title}” for booth {booth}: {time}, {minutes} minutes, {stage}."),
+    },
+    "launch_approved": {
+        "zh-Hans": ("发布申请已通过：{title}", "展位 {booth} 的发布“{title}”已列入日程：{time} 开始，{minutes} 分钟，{stage}。"),
+        "zh-Hant": ("發佈申請已通過：{title}", "展位 {booth} 的發佈「{title}」已列入日程：{time} 開始，{minutes} 分鐘，{stage}。"),
+        "en": ("Launch request approved: {title}", "“{title}” for booth {booth} is on the programme: {time}, {minutes} minutes, {stage}."),
+    },
+    "launch_declined": {
+        "zh-Hans": ("发布申请未通过：{title}", "展位 {booth} 在 {time} 的发布申请“{title}”未获通过。原因：{reason}"),
+        "zh-Hant": ("發佈申請未通過：{title}", "展位 {booth} 在 {time} 的發佈申請「{title}」未獲通過。原因：{reason}"),
+        "en": ("Launch request declined: {title}", "The request for “{title}” (booth {booth}, {time}) was declined. Reason: {reason}"),
+    },
+    "launch_moved": {
+        "zh-Hans": ("发布时间已调整：{title}", "展位 {booth} 的发布“{title}”由 {old_time} 调整为 {time} 开始，{minutes} 分钟，{stage}。"),
+        "zh-Hant": ("發佈時間已調整：{title}", "展位 {booth} 的發佈「{title}」由 {old_time} 調整為 {time} 開始，{minutes} 分鐘，{stage}。"),
+        "en": ("Launch moved: {title}", "“{title}” for booth {booth} moved from {old_time} to {time}, {minutes} minutes, {stage}."),
+    },
+    "launch_cancelled": {
+        "zh-Hans": ("发布已取消：{title}", "展位 {booth} 在 {time} 的发布“{title}”已被主持人取消。"),
+        "zh-Hant": ("發佈已取消：{title}", "展位 {booth} 在 {time} 的發佈「{title}」已被主持人取消。"),
+        "en": ("Launch cancelled: {title}", "A moderator cancelled “{title}” for booth {booth} at {time}."),
+    },
 }
 KINDS = tuple(MESSAGES)
 KIND_NAMES = {
@@ -103,6 +130,11 @@ KIND_NAMES = {
     "meeting_cancelled": {"zh-Hans": "会面取消", "zh-Hant": "會面取消", "en": "cancelled meetings"},
     "meeting_reminder": {"zh-Hans": "会面提醒", "zh-Hant": "會面提醒", "en": "meeting reminders"},
     "launch_starting": {"zh-Hans": "发布开始提醒", "zh-Hant": "發佈開始提醒", "en": "launch reminders"},
+    "launch_added": {"zh-Hans": "新的发布时段", "zh-Hant": "新的發佈時段", "en": "new launch slots"},
+    "launch_approved": {"zh-Hans": "发布申请通过", "zh-Hant": "發佈申請通過", "en": "approved launch requests"},
+    "launch_declined": {"zh-Hans": "发布申请未通过", "zh-Hant": "發佈申請未通過", "en": "declined launch requests"},
+    "launch_moved": {"zh-Hans": "发布时间调整", "zh-Hant": "發佈時間調整", "en": "moved launches"},
+    "launch_cancelled": {"zh-Hans": "发布取消", "zh-Hant": "發佈取消", "en": "cancelled launches"},
 }
 WORDS = {
     "approved": {"zh-Hans": "通过", "zh-Hant": "通過", "en": "approved"},
@@ -149,7 +181,7 @@ def render(kind: str, params: dict[str, Any], language: str, timezone: str) -> t
     for key, value in params.items():
         if isinstance(value, dict):
             values[key] = pick(value, language).text
-        elif key in ("time",) and value:
+        elif key in ("time", "old_time") and value:
             values[key] = format_time(str(value), language, timezone)
         elif key == "decision":
             values[key] = word(str(value), language) if value in WORDS else str(value)

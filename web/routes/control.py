@@ -1,7 +1,8 @@
 """The moderators' control room: every stage, what is live, and the buttons.
 
-Move, cancel and approve slots; put a slot on air, end it, kick its
-publisher, rotate its token; the publisher's figures from the media engine.
+Put a slot on air, end it, kick its publisher, rotate its token; the
+publisher's figures from the media engine. Changing the schedule (add, move,
+resize, cancel, approve, decline) is ``web/routes/schedule.py``.
 """
 
 from __future__ import annotations
@@ -15,47 +16,19 @@ from starlette.routing import BaseRoute, Route
 from cloudexpo.i18n import pick
 from streaming.models import Stage
 from streaming.schedule import (
-    MAX_SLOT,
     get_slot,
     list_slots,
     list_stages,
     rotate_token,
 )
-from web.context import exhibition_zone, language, live_service, moderator, services
-from web.forms import read_input
-from web.params import body_int, parse_time, path_int
+from web.context import language, live_service, moderator, services
+from web.params import path_int
 from web.shapes.live import slot_json
 from web.templating import render
 
 
 def _slot_id(request: Request) -> int:
     return path_int(request, "slot_id")
-
-
-async def api_move(request: Request) -> Response:
-    moderator(request)
-    data = await read_input(request)
-    zone = exhibition_zone(request)
-    slot = await live_service(request).move(
-        _slot_id(request),
-        starts_at=parse_time(data["starts_at"], "starts_at", zone) if data.get("starts_at") else None,
-        ends_at=parse_time(data["ends_at"], "ends_at", zone) if data.get("ends_at") else None,
-        minutes=body_int(data, "minutes", low=1, high=MAX_SLOT // dt.timedelta(minutes=1)) if data.get("minutes") else None,
-        stage=str(data["stage"]) if data.get("stage") else None,
-    )
-    return JSONResponse(slot_json(slot, language(request), services(request).settings.resolved_public_url))
-
-
-async def api_cancel(request: Request) -> Response:
-    moderator(request)
-    slot = await live_service(request).cancel(_slot_id(request))
-    return JSONResponse(slot_json(slot, language(request), services(request).settings.resolved_public_url))
-
-
-async def api_approve(request: Request) -> Response:
-    moderator(request)
-    slot = await live_service(request).approve(_slot_id(request))
-    return JSONResponse(slot_json(slot, language(request), services(request).settings.resolved_public_url))
 
 
 async def api_on_air(request: Request) -> Response:
@@ -102,7 +75,7 @@ async def status_rows(request: Request) -> list[dict[str, object]]:
     by_stage: dict[int, list[dict[str, object]]] = {s.id: [] for s in stages}
     seen: set[int] = set()
     for slot in [*active, *slots]:
-        if slot.id in seen or slot.state == "cancelled":
+        if slot.id in seen or slot.state in ("cancelled", "declined"):
             continue
         seen.add(slot.id)
         row = slot_json(slot, lang, base, viewers=live.viewers(slot.id))
@@ -129,9 +102,6 @@ async def control_page(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/api/slots/{slot_id:int}", api_move, methods=["PATCH"]),
-    Route("/api/slots/{slot_id:int}/cancel", api_cancel, methods=["POST"]),
-    Route("/api/slots/{slot_id:int}/approve", api_approve, methods=["POST"]),
     Route("/api/slots/{slot_id:int}/on-air", api_on_air, methods=["POST"]),
     Route("/api/slots/{slot_id:int}/end", api_end, methods=["POST"]),
     Route("/api/slots/{slot_id:int}/kick", api_kick, methods=["POST"]),

@@ -1,12 +1,10 @@
-"""Slots over JSON, the watch page and the exhibitor's go-live pages.
+"""A slot over JSON (as each asker may see it, its token and figures), the watch page and the go-live page.
 
-Shared helpers for the other live route modules (programme, chat, control,
-ws) live here too: :func:`slot_json`, time parsing.
+Putting slots on the programme and exhibitors' requests are ``web/routes/schedule.py``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from starlette.requests import Request
@@ -14,45 +12,27 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cloudexpo.i18n import pick
-from cloudexpo.messages import message
-from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
+from cloudexpo.permissions import Principal, require, require_exhibitor_access
 from cloudexpo.settings import Settings
 from cloudexpo.turn import client_ice_servers
 from streaming import replays
 from streaming.chat import message_json
-from streaming.models import Slot, SlotState, Stage, StageKind
+from streaming.models import Slot, SlotState, Stage
 from streaming.schedule import (
-    MAX_SLOT,
-    SlotInput,
-    create_slot,
-    get_stage,
     get_visible_slot,
-    list_slots,
-    list_stages,
-    localized,
-    request_slot,
     token_of,
 )
 from web.context import (
-    exhibition_zone,
     language,
     live_service,
     principal,
     services,
     streaming_runtime,
 )
-from web.errors import ApiError
-from web.forms import read_input
 from web.headers import GO_LIVE_PERMISSIONS
-from web.params import body_int, parse_time, path_int
+from web.params import path_int
 from web.shapes.live import slot_json, slot_urls
 from web.templating import render
-
-MODERATORS_ONLY = message("schedule.moderators_only", "Only moderators put slots on the programme; exhibitors request one from their dashboard.")
-
-
-def int_field(data: dict[str, Any], name: str, *, required: bool = False) -> int | None:
-    return body_int(data, name, required=required)
 
 
 def may_manage(who: Principal, slot: Slot) -> bool:
@@ -60,74 +40,7 @@ def may_manage(who: Principal, slot: Slot) -> bool:
     return who.can_manage_exhibitor(slot.exhibitor_id)
 
 
-async def slot_input(request: Request, data: dict[str, Any], *, exhibitor_id: int | None = None) -> SlotInput:
-    zone = exhibition_zone(request)
-    stage_key = data.get("stage") or data.get("stage_id")
-    if stage_key in (None, ""):
-        raise ApiError(422, "'stage' is required: a stage id or slug.", extra={"field": "stage"})
-    async with services(request).db.session() as db:
-        stage = await get_stage(db, str(stage_key))
-    starts_at = parse_time(data.get("starts_at") or data.get("start"), "starts_at", zone)
-    if data.get("ends_at"):
-        ends_at = parse_time(data.get("ends_at"), "ends_at", zone)
-    else:
-        minutes = body_int(data, "minutes", low=1, high=MAX_SLOT // dt.timedelta(minutes=1)) or 0
-        ends_at = starts_at + dt.timedelta(minutes=minutes)
-    speakers = data.get("speakers") or []
-    if not isinstance(speakers, list) or not all(isinstance(s, dict) and s.get("name") for s in speakers):
-        raise ApiError(422, "'speakers' must be a list of {\"name\": ..., \"affiliation\": ...}.", extra={"field": "speakers"})
-    forum = data.get("forum") or None
-    return SlotInput(
-        stage_id=stage.id,
-        title=localized(data.get("title"), "title", max_length=200),
-        description=localized(data.get("description"), "description", required=False, max_length=4000),
-        starts_at=starts_at,
-        ends_at=ends_at,
-        booth_id=int_field(data, "booth_id"),
-        exhibitor_id=exhibitor_id if exhibitor_id is not None else int_field(data, "exhibitor_id"),
-        forum=str(forum)[:200] if forum else None,
-        speakers=speakers,
-    )
-
-
 # --- JSON API -----------------------------------------------------------------------------
-
-
-async def api_create_slot(request: Request) -> Response:
-    """Moderators put a slot on a stage."""
-    who = require(principal(request))
-    if not who.is_moderator:
-        raise Forbidden(MODERATORS_ONLY())
-    data = await read_input(request)
-    svc = services(request)
-    async with svc.db.session() as db:
-        slot = await create_slot(db, svc.secret_key, await slot_input(request, data))
-        await db.commit()
-        stage = await db.get(Stage, slot.stage_id)
-        body = slot_json(slot, language(request), svc.settings.resolved_public_url, stage)
-        body["whip_token"] = token_of(svc.secret_key, slot)
-    return JSONResponse(body, status_code=201)
-
-
-async def api_request_slot(request: Request) -> Response:
-    """Exhibitor staff ask for a launch slot for their own booth; a moderator approves it."""
-    who = require(principal(request))
-    if who.exhibitor_id is None and not who.is_moderator:
-        raise Forbidden("Only an exhibitor's staff request launch slots.")
-    data = await read_input(request)
-    if int_field(data, "booth_id") is None:
-        raise ApiError(422, "'booth_id' is required: the booth the launch is for.", extra={"field": "booth_id"})
-    svc = services(request)
-    data = {k: v for k, v in data.items() if k != "forum"}
-    async with svc.db.session() as db:
-        release = {s.id for s in await list_stages(db, StageKind.RELEASE)}
-        form = await slot_input(request, data, exhibitor_id=None if who.is_moderator else who.exhibitor_id)
-        if form.stage_id not in release:
-            raise ApiError(422, "Launches go on a release-zone stage.", extra={"field": "stage"})
-        slot = await request_slot(db, svc.secret_key, form, who)
-        await db.commit()
-        body = slot_json(slot, language(request), svc.settings.resolved_public_url)
-    return JSONResponse(body, status_code=201)
 
 
 async def api_get_slot(request: Request) -> Response:
@@ -217,26 +130,6 @@ async def watch_page(request: Request) -> Response:
     })
 
 
-async def dashboard_page(request: Request) -> Response:
-    """The exhibitor's launches: their slots, and a form to request one."""
-    who = require(principal(request))
-    if who.exhibitor_id is None and not who.is_moderator:
-        raise Forbidden("The live dashboard is for exhibitors' staff and moderators.")
-    svc = services(request)
-    lang = language(request)
-    async with svc.db.session() as db:
-        if who.is_moderator:
-            slots = await list_slots(db, include_requests=True, start=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
-        else:
-            slots = await list_slots(db, exhibitor_id=who.exhibitor_id, include_requests=True)
-        stages = {s.id: s for s in await list_stages(db)}
-    release = [s for s in stages.values() if s.kind == StageKind.RELEASE.value]
-    return render(request, "live/dashboard.html", {
-        "slots": [slot_json(s, lang, svc.settings.resolved_public_url, stages.get(s.stage_id)) for s in slots],
-        "release_stages": [{"slug": s.slug, "name": pick(s.name, lang).text} for s in release],
-    })
-
-
 async def golive_page(request: Request) -> Response:
     who = require(principal(request))
     slot, stage = await _slot_and_stage(request)
@@ -266,13 +159,10 @@ async def golive_page(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/api/slots", api_create_slot, methods=["POST"]),
-    Route("/api/slot-requests", api_request_slot, methods=["POST"]),
     Route("/api/slots/{slot_id:int}", api_get_slot, methods=["GET"]),
     Route("/api/slots/{slot_id:int}/token", api_slot_token, methods=["GET"]),
     Route("/api/slots/{slot_id:int}/stats", api_slot_stats, methods=["GET"]),
     Route("/live/{slot_id:int}", watch_page, methods=["GET", "HEAD"]),
-    Route("/dashboard/live", dashboard_page, methods=["GET"]),
     Route("/dashboard/live/{slot_id:int}", golive_page, methods=["GET"]),
 ]
 

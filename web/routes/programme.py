@@ -156,6 +156,8 @@ def build_calendar(slots: list[Slot], stages: dict[int, Stage], lang: str, base:
         event = Event()
         event.add("uid", f"slot-{slot.id}@{host}")
         event.add("dtstamp", now)
+        # One more on each move, resize or cancellation (RFC 5545 3.8.7.4), so calendars replace the old times.
+        event.add("sequence", slot.sequence)
         event.add("dtstart", slot.starts_at.astimezone(dt.UTC))
         event.add("dtend", slot.ends_at.astimezone(dt.UTC))
         event.add("summary", pick(slot.title, lang).text or f"Slot {slot.id}")

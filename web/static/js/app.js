@@ -62,6 +62,8 @@
     return text + " – " + dayText(b, tz, pb.year !== today.year) + " " + pb.hm;
   };
   window.cloudexpo.zone = zone;
+  // localParts(date[, tz]) -> {day: "YYYY-MM-DD", hm: "HH:MM"} in the exhibition's zone (for forms).
+  window.cloudexpo.localParts = function (date, tz) { const p = parts(date, tz || zone); return { day: p.day, hm: p.hm }; };
   // The viewer's own time on hover, when their zone is not the exhibition's.
   window.cloudexpo.viewerTitles = function (root) {
     if (!viewerZone || viewerZone === zone) return;

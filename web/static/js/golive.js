@@ -185,20 +185,6 @@
     window.cloudexpo.golive = { start: start, stop: stop, camera: camera, whip: function () { return whip; } };
   }
 
-  function requestForm() {
-    const form = $('[data-role="request-slot"]');
-    if (!form) return;
-    form.addEventListener("submit", async function (ev) {
-      ev.preventDefault();
-      const out = $('[data-role="request-result"]');
-      const body = Object.fromEntries(new FormData(form).entries());
-      try {
-        await window.cloudexpo.api("POST", "/api/slot-requests", body);
-        location.reload();
-      } catch (e) { out.hidden = false; out.className = "alert error"; out.textContent = e.message; }
-    });
-  }
-
   function controlRoom() {
     const root = $('[data-role="control"]');
     if (!root) return;
@@ -239,6 +225,6 @@
     setInterval(refresh, 2000);
   }
 
-  const init = function () { copyButtons(); goLive(); requestForm(); controlRoom(); };
+  const init = function () { copyButtons(); goLive(); controlRoom(); };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
 })();
