@@ -95,28 +95,28 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("A launch you bookmarked starts soon", "“{title}” goes live at {time}."),
     },
     "launch_added": {
-        "zh-Hans": ("新的发布时段：{title}", "主持人为展位 {booth} 安排了发布“{title}”：{time} 开始，{minutes} 分钟，{stage}。"),
-        "zh-Hant": ("新的發佈時段：{title}", "主持人為展位 {booth} 安排了發佈「{title}」：{time} 開始，{minutes} 分鐘，{stage}。"),
+        "zh-Hans": ("新的发布时段：{title}", "主持人为展位 {booth} 安排了发布“{title}”：{time}开始，{minutes} 分钟，{stage}。"),
+        "zh-Hant": ("新的發佈時段：{title}", "主持人為展位 {booth} 安排了發佈「{title}」：{time}開始，{minutes} 分鐘，{stage}。"),
         "en": ("New launch slot: {title}", "A moderator scheduled “{title}” for booth {booth}: {time}, {minutes} minutes, {stage}."),
     },
     "launch_approved": {
-        "zh-Hans": ("发布申请已通过：{title}", "展位 {booth} 的发布“{title}”已列入日程：{time} 开始，{minutes} 分钟，{stage}。"),
-        "zh-Hant": ("發佈申請已通過：{title}", "展位 {booth} 的發佈「{title}」已列入日程：{time} 開始，{minutes} 分鐘，{stage}。"),
+        "zh-Hans": ("发布申请已通过：{title}", "展位 {booth} 的发布“{title}”已列入日程：{time}开始，{minutes} 分钟，{stage}。"),
+        "zh-Hant": ("發佈申請已通過：{title}", "展位 {booth} 的發佈「{title}」已列入日程：{time}開始，{minutes} 分鐘，{stage}。"),
         "en": ("Launch request approved: {title}", "“{title}” for booth {booth} is on the programme: {time}, {minutes} minutes, {stage}."),
     },
     "launch_declined": {
-        "zh-Hans": ("发布申请未通过：{title}", "展位 {booth} 在 {time} 的发布申请“{title}”未获通过。原因：{reason}"),
-        "zh-Hant": ("發佈申請未通過：{title}", "展位 {booth} 在 {time} 的發佈申請「{title}」未獲通過。原因：{reason}"),
+        "zh-Hans": ("发布申请未通过：{title}", "展位 {booth} 在 {time}的发布申请“{title}”未获通过。原因：{reason}"),
+        "zh-Hant": ("發佈申請未通過：{title}", "展位 {booth} 在 {time}的發佈申請「{title}」未獲通過。原因：{reason}"),
         "en": ("Launch request declined: {title}", "The request for “{title}” (booth {booth}, {time}) was declined. Reason: {reason}"),
     },
     "launch_moved": {
-        "zh-Hans": ("发布时间已调整：{title}", "展位 {booth} 的发布“{title}”由 {old_time} 调整为 {time} 开始，{minutes} 分钟，{stage}。"),
-        "zh-Hant": ("發佈時間已調整：{title}", "展位 {booth} 的發佈「{title}」由 {old_time} 調整為 {time} 開始，{minutes} 分鐘，{stage}。"),
+        "zh-Hans": ("发布时间已调整：{title}", "展位 {booth} 的发布“{title}”由 {old_time}调整为 {time}开始，{minutes} 分钟，{stage}。"),
+        "zh-Hant": ("發佈時間已調整：{title}", "展位 {booth} 的發佈「{title}」由 {old_time}調整為 {time}開始，{minutes} 分鐘，{stage}。"),
         "en": ("Launch moved: {title}", "“{title}” for booth {booth} moved from {old_time} to {time}, {minutes} minutes, {stage}."),
     },
     "launch_cancelled": {
-        "zh-Hans": ("发布已取消：{title}", "展位 {booth} 在 {time} 的发布“{title}”已被主持人取消。"),
-        "zh-Hant": ("發佈已取消：{title}", "展位 {booth} 在 {time} 的發佈「{title}」已被主持人取消。"),
+        "zh-Hans": ("发布已取消：{title}", "展位 {booth} 在 {time}的发布“{title}”已被主持人取消。"),
+        "zh-Hant": ("發佈已取消：{title}", "展位 {booth} 在 {time}的發佈「{title}」已被主持人取消。"),
         "en": ("Launch cancelled: {title}", "A moderator cancelled “{title}” for booth {booth} at {time}."),
     },
 }

@@ -64,16 +64,21 @@
   window.cloudexpo.zone = zone;
   // localParts(date[, tz]) -> {day: "YYYY-MM-DD", hm: "HH:MM"} in the exhibition's zone (for forms).
   window.cloudexpo.localParts = function (date, tz) { const p = parts(date, tz || zone); return { day: p.day, hm: p.hm }; };
-  // The viewer's own time on hover, when their zone is not the exhibition's.
-  window.cloudexpo.viewerTitles = function (root) {
-    if (!viewerZone || viewerZone === zone) return;
+  // "Your time: 03:30–04:00 Europe/Berlin" when the viewer's zone is not the exhibition's, else "".
+  window.cloudexpo.viewerWhen = function (start, end) {
+    if (!viewerZone || viewerZone === zone) return "";
+    const mine = window.cloudexpo.when(start, end, viewerZone);
     const label = (zoneMeta && zoneMeta.dataset.yourTime) || "Your time";
+    return mine ? label + ": " + mine + " " + viewerZone : "";
+  };
+  // The viewer's own time on hover of every <time data-when> (web/times.py writes them).
+  window.cloudexpo.viewerTitles = function (root) {
     (root || document).querySelectorAll("time[data-when]").forEach(function (el) {
       if (el.dataset.viewer) return;
-      const mine = window.cloudexpo.when(el.getAttribute("datetime"), el.dataset.end, viewerZone);
+      const mine = window.cloudexpo.viewerWhen(el.getAttribute("datetime"), el.dataset.end);
       if (!mine) return;
       el.dataset.viewer = "1";
-      el.title = (el.title ? el.title + "\n" : "") + label + ": " + mine + " " + viewerZone;
+      el.title = (el.title ? el.title + "\n" : "") + mine;
     });
   };
   window.cloudexpo.viewerTitles(document);

@@ -70,6 +70,12 @@
     return found;
   }
 
+  // In a slot's box the day is the page's: its times alone, unless it runs over from or into another day.
+  function boxTime(start, end) {
+    const a = cx.localParts(new Date(start)), b = cx.localParts(new Date(end));
+    return a.day === data.day && b.day === data.day ? a.hm + "–" + b.hm : cx.when(start, end);
+  }
+
   function stateLabel(s) {
     if (!s.approved) return S.pending;
     return S[s.state] || s.state;
@@ -79,7 +85,7 @@
     const total = dayMinutes();
     const top = Math.max(0, minutesOf(s.starts_at));
     const bottom = Math.min(total, minutesOf(s.ends_at));
-    const box = el("div", "tl-slot state-" + s.state + (s.approved ? "" : " pending"));
+    const box = el("div", "tl-slot state-" + s.state + (s.approved ? "" : " pending") + ((bottom - top) < 45 ? " short" : ""));
     box.dataset.slot = s.id;
     box.style.top = (top * PX) + "px";
     box.style.height = Math.max(22, (bottom - top) * PX) + "px";
@@ -87,11 +93,12 @@
     main.type = "button";
     const booth = s.booth ? s.booth.label : "";
     main.setAttribute("aria-label", fill(S.slot_label, { title: s.title, booth: booth, when: s.when, state: stateLabel(s) }));
+    main.title = [s.title, booth, cx.when(s.starts_at, s.ends_at) + " " + data.zone, cx.viewerWhen(s.starts_at, s.ends_at)].filter(Boolean).join("\n");
     const head = el("span", "tl-slot-head");
     if (!s.approved || s.state === "live") head.appendChild(el("span", "badge" + (s.state === "live" ? " live" : " soon"), stateLabel(s)));
     head.appendChild(el("strong", "", s.title));
     main.appendChild(head);
-    main.appendChild(el("span", "tl-time", cx.when(s.starts_at, s.ends_at)));
+    main.appendChild(el("span", "tl-time", boxTime(s.starts_at, s.ends_at)));
     if (booth) main.appendChild(el("span", "tl-booth", booth));
     main.addEventListener("click", function () {
       if (suppressClick) { suppressClick = false; return; }
@@ -169,14 +176,20 @@
       if (!moving) { moving = true; box.classList.add("dragging"); say(S.moving, "status"); }
       delta = Math.round((e.clientY - startY) / PX / SNAP) * SNAP;
       if (mode === "move") {
+        // The box follows the pointer across columns without leaving its own (which would end the capture).
         box.style.top = (top0 + delta * PX) + "px";
+        box.style.transform = "translateX(" + (e.clientX - startX) + "px)";
         const over = columnAt(e.clientX);
-        if (over && over !== col) { col = over; col.appendChild(box); }
+        if (over && over !== col) {
+          col.classList.remove("tl-target");
+          col = over;
+          if (col !== home) col.classList.add("tl-target");
+        }
       } else {
         box.style.height = Math.max(SNAP * PX, height0 + delta * PX) + "px";
       }
       const t = times();
-      timeEl.textContent = cx.when(isoAt(t[0]), isoAt(t[1]));
+      timeEl.textContent = boxTime(isoAt(t[0]), isoAt(t[1]));
     };
     const finish = function (commit) {
       target.removeEventListener("pointermove", onMove);
@@ -184,13 +197,14 @@
       target.removeEventListener("pointercancel", onCancel);
       document.removeEventListener("keydown", onKey);
       box.classList.remove("dragging");
+      box.style.transform = "";
+      col.classList.remove("tl-target");
       if (!moving) return;
       suppressClick = true;
       setTimeout(function () { suppressClick = false; }, 0);
       if (!commit || (delta === 0 && col === home)) {
-        home.appendChild(box);
         box.style.top = top0 + "px"; box.style.height = height0 + "px";
-        timeEl.textContent = cx.when(s.starts_at, s.ends_at);
+        timeEl.textContent = boxTime(s.starts_at, s.ends_at);
         say("", "status");
         return;
       }
@@ -381,7 +395,7 @@
       const mine = ++asked;
       try {
         const res = await cx.api("GET", "/api/booth-choices?q=" + encodeURIComponent(input.value.trim()));
-        if (mine !== asked) return;
+        if (mine !== asked || document.activeElement !== input) return;
         choices = res.booths; active = choices.length ? 0 : -1; paint();
       } catch (e) { close(); }
     };
@@ -412,7 +426,7 @@
   cx.viewerTitles(root);
   // Start where something happens: the first slot of the day, else 08:00.
   const first = data.slots.length ? Math.min.apply(null, data.slots.map(function (s) { return Math.max(0, minutesOf(s.starts_at)); })) : 8 * 60;
-  tl.scrollTop = Math.max(0, first * PX - 30);
+  tl.scrollTop = Math.max(0, (first - 30) * PX);
   setInterval(function () { if (!dialog.open && !root.querySelector(".dragging")) refresh(); }, 30000);
   window.cloudexpo.schedule = { refresh: refresh, data: function () { return data; } };
 })();
