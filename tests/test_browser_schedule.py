@@ -132,6 +132,14 @@ def _drag(page: Any, handle: Any, dx: float, dy: float) -> None:
     page.mouse.up()
 
 
+def _save(page: Any, fields: dict[str, str], stage: str) -> None:
+    """Fill the slot dialog's fields and stage, and save."""
+    for name, value in fields.items():
+        page.fill(f'input[name="{name}"]', value)
+    page.select_option('select[name="stage"]', stage)
+    page.click('[data-role="save"]')
+
+
 def _column_x(page: Any, slug: str) -> float:
     box = page.locator(f'.tl-col[data-stage="{slug}"]').bounding_box()
     assert box is not None
@@ -164,12 +172,7 @@ def test_moderator_adds_moves_is_refused_on_overlap_and_extends_a_running_slot(l
         page.keyboard.press("Enter")
         assert page.input_value("#slot-booth").startswith("1A-001 · BYD")
         page.fill('input[name="title_zh-Hans"]', "新车型发布会")
-        page.fill('input[name="title_en"]', "New model launch")
-        page.select_option('select[name="stage"]', "release-b")
-        page.fill('input[name="date"]', plan.day)
-        page.fill('input[name="start"]', "10:00")
-        page.fill('input[name="end"]', "10:30")
-        page.click('[data-role="save"]')
+        _save(page, {"title_en": "New model launch", "date": plan.day, "start": "10:00", "end": "10:30"}, "release-b")
         wait_until(page, "!document.querySelector('[data-role=dialog]').open")
         added = [s for s in _slots_of_booth(live_server.settings, plan.booths["1A-001"]) if s.id != plan.running]
         assert len(added) == 1 and added[0].title["en"] == "New model launch"
@@ -181,12 +184,7 @@ def test_moderator_adds_moves_is_refused_on_overlap_and_extends_a_running_slot(l
         # overlap refused, the clash named: slot, booth and times
         page.click('[data-action="add"]')
         page.fill("#slot-booth", "1A-003")
-        page.fill('input[name="title_en"]', "Clashing launch")
-        page.select_option('select[name="stage"]', "release-a")
-        page.fill('input[name="date"]', plan.day)
-        page.fill('input[name="start"]', "10:30")
-        page.fill('input[name="end"]', "11:30")
-        page.click('[data-role="save"]')
+        _save(page, {"title_en": "Clashing launch", "date": plan.day, "start": "10:30", "end": "11:30"}, "release-a")
         wait_until(page, "!document.querySelector('[data-role=dialog-error]').hidden")
         refusal = page.text_content('[data-role="dialog-error"]') or ""
         assert f"slot {plan.taken}" in refusal and "1A-002" in refusal and "10:00–11:00" in refusal, refusal

@@ -10,21 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from icalendar import Calendar
 
-from cloudexpo.accounts import User
 from cloudexpo.app import Runtime
 from cloudexpo.mail import FolderMailer, Mail, SmtpMailer
 from cloudexpo.services import Services
-from tests.test_engagement_support import make_expo, smtp_inbox, soon, wait_for
+from tests.test_engagement_support import make_expo, set_language, smtp_inbox, soon, wait_for
 
 CARD = {"name": "Anna Schmidt", "organisation": "TÜV Süd", "email": "anna@example.org", "consent": True}
-
-
-async def _language(services: Services, user_id: int, language: str) -> None:
-    async with services.db.session() as session:
-        user = await session.get(User, user_id)
-        assert user is not None
-        user.language = language
-        await session.commit()
 
 
 @pytest.fixture
@@ -43,7 +34,7 @@ async def test_mails_arrive_in_the_recipients_language_and_unsubscribe_works(
     notifier.mailer = SmtpMailer(f"smtp://127.0.0.1:{inbox.port}", "Cloud Expo <noreply@expo.example.org>")
     staff = await signed_in("exhibitor", expo.exhibitors["1A-001"])
     staff_me = await staff.refresh_csrf()
-    await _language(services, staff_me["id"], "zh-Hant")
+    await set_language(services, staff_me["id"], "zh-Hant")
     visitor = await signed_in("visitor")
     await (await make_client()).post(f"/api/booths/{expo.booths['1A-001']}/cards", json=CARD)
     mails = await wait_for(lambda: inbox.to(staff_me["email"]))
@@ -77,7 +68,7 @@ async def test_mails_arrive_in_the_recipients_language_and_unsubscribe_works(
     slot = (await staff.post("/api/meeting-slots", json={"starts_at": soon(30).isoformat(), "mode": "online",
                                                          "location": "https://meet.example.org/byd"})).json()
     visitor_me = await visitor.refresh_csrf()
-    await _language(services, visitor_me["id"], "en")
+    await set_language(services, visitor_me["id"], "en")
     meeting = (await visitor.post(f"/api/meeting-slots/{slot['id']}/requests", json={"note": "Batteries"})).json()
     request_mail = (await wait_for(lambda: inbox.to(staff_me["email"])[1:]))[0]
     assert request_mail["Subject"].startswith("新的會面請求")

@@ -13,7 +13,7 @@ from typing import Any
 from tests.conftest import free_port
 from tests.test_booths_support import Expo, make_expo
 
-__all__ = ["Expo", "Inbox", "make_expo", "role_client", "smtp_inbox", "soon", "wait_for"]
+__all__ = ["Expo", "Inbox", "make_expo", "role_client", "set_language", "smtp_inbox", "soon", "wait_for"]
 
 
 async def role_client(role: str, expo: Expo, signed_in: Any, make_client: Any, number: str = "1A-001") -> Any:
@@ -25,6 +25,17 @@ async def role_client(role: str, expo: Expo, signed_in: Any, make_client: Any, n
     if role == "other":
         return await signed_in("exhibitor", expo.exhibitors["1A-002"])
     return await signed_in(role)
+
+
+async def set_language(services: Any, user_id: int, language: str) -> None:
+    """The account's language: what its notifications and e-mails are written in."""
+    from cloudexpo.accounts import User
+
+    async with services.db.session() as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        user.language = language
+        await session.commit()
 
 
 def soon(hours: float = 24, minutes: float = 0) -> dt.datetime:

@@ -11,15 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from cloudexpo.accounts import User
 from cloudexpo.app import Runtime
 from cloudexpo.mail import SmtpMailer
 from cloudexpo.services import Services
-from streaming.models import StageKind
+from streaming.models import Slot, StageKind
 from streaming.schedule import ensure_stage
 from tests.live_support import slot_row
 from tests.test_booths_support import make_expo
-from tests.test_engagement_support import smtp_inbox, wait_for
+from tests.test_engagement_support import set_language, smtp_inbox, wait_for
 
 ZONE = ZoneInfo("Asia/Shanghai")
 DAY = (dt.datetime.now(ZONE) + dt.timedelta(days=5)).date().isoformat()
@@ -116,7 +115,7 @@ async def test_a_running_slot_changes_only_its_end(world: dict[str, Any], servic
     assert made.status_code == 201, made.text
     slot_id = made.json()["id"]
     async with services.db.session() as db:
-        row = await db.get(__import__("streaming.models", fromlist=["Slot"]).Slot, slot_id)
+        row = await db.get(Slot, slot_id)
         assert row is not None
         row.state, row.live_at = "live", now - dt.timedelta(minutes=5)
         await db.commit()
@@ -182,14 +181,6 @@ async def test_refusals_per_role(world: dict[str, Any], services: Services) -> N
     assert on_programme.status_code == 409 and "cancel it instead" in on_programme.json()["detail"]
 
 
-async def _language(services: Services, user_id: int, language: str) -> None:
-    async with services.db.session() as session:
-        user = await session.get(User, user_id)
-        assert user is not None
-        user.language = language
-        await session.commit()
-
-
 async def test_changes_tell_the_exhibitor_in_the_app_and_by_mail(
         world: dict[str, Any], services: Services, runtime: Runtime) -> None:
     box, controller = smtp_inbox()
@@ -197,7 +188,7 @@ async def test_changes_tell_the_exhibitor_in_the_app_and_by_mail(
         notifier = runtime.booths.notifier
         notifier.mailer = SmtpMailer(f"smtp://127.0.0.1:{box.port}", "Cloud Expo <noreply@expo.example.org>")
         owner_me = await world["owner"].refresh_csrf()
-        await _language(services, owner_me["id"], "zh-Hans")
+        await set_language(services, owner_me["id"], "zh-Hans")
         mod_me = await world["moderator"].refresh_csrf()
         request = (await world["owner"].post("/api/slot-requests", json=launch("1A-001", "10:00", "10:30"))).json()
         moved = await world["moderator"].patch(f"/api/slots/{request['id']}",
