@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudexpo.db import utcnow
 from cloudexpo.i18n import LANGUAGES
+from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal
 from cloudexpo.values import parse_id
 
@@ -32,6 +33,15 @@ from .models import CLOSED_STATES, Slot, SlotState, Stage, StageKind
 
 MAX_SLOT = dt.timedelta(hours=12)
 MIN_SLOT = dt.timedelta(minutes=1)
+MAX_REASON = 500
+
+ENDS_IN_PAST = message("schedule.ends_in_past", "The slot would end in the past; choose an end after now (End stops a broadcast now).")
+NO_SUCH_BOOTH = message("schedule.no_such_booth", "There is no such booth; request a launch for one of your own booths.")
+NOT_YOUR_BOOTH = message("schedule.not_your_booth", "Booth {booth} is not your exhibitor's booth; request launches for your own booths only.")
+REASON_NEEDED = message("schedule.reason_needed", "Say why the request is declined: the exhibitor reads the reason.")
+REASON_TOO_LONG = message("schedule.reason_too_long", "Keep the reason within {limit} characters.")
+NOT_A_REQUEST = message("schedule.not_a_request", "Slot {slot} is on the programme, not a request; cancel it instead.")
+ALREADY_CLOSED = message("schedule.already_closed", "Slot {slot} is already {state}.")
 
 
 class ScheduleError(Exception):
@@ -123,7 +133,7 @@ def check_times(starts_at: dt.datetime, ends_at: dt.datetime) -> None:
 def check_future_end(ends_at: dt.datetime, now: dt.datetime | None = None) -> None:
     """A slot being scheduled or changed must still be running at its end: no programme in the past."""
     if ends_at <= (now or utcnow()):
-        raise InvalidSlot("The slot would end in the past; choose an end after now (End stops a broadcast now).", "ends_at")
+        raise InvalidSlot(ENDS_IN_PAST(), "ends_at")
 
 
 async def _lock_stage(db: AsyncSession, stage_id: int) -> None:
@@ -371,10 +381,10 @@ async def request_slot(db: AsyncSession, secret_key: str, data: SlotInput, who: 
         raise InvalidSlot("'booth_id' is required: the booth the launch is for.", "booth_id")
     owner = await booth_exhibitor(db, data.booth_id)
     if owner is None and not who.is_moderator:
-        raise InvalidSlot("There is no such booth; request a launch for one of your own booths.", "booth")
+        raise InvalidSlot(NO_SUCH_BOOTH(), "booth")
     if not who.is_moderator and owner != who.exhibitor_id:
         label = await booth_number(db, data.booth_id) or data.booth_id
-        raise Forbidden(f"Booth {label} is not your exhibitor's booth; request launches for your own booths only.")
+        raise Forbidden(NOT_YOUR_BOOTH(booth=label))
     check_future_end(data.ends_at)
     exhibitor_id = owner if owner is not None else data.exhibitor_id
     if who.is_moderator and data.exhibitor_id is not None and owner is not None and data.exhibitor_id != owner:
@@ -471,20 +481,17 @@ async def cancel_slot(db: AsyncSession, slot: Slot) -> Slot:
     return slot
 
 
-MAX_REASON = 500
-
-
 async def decline_slot(db: AsyncSession, slot: Slot, reason: str) -> Slot:
     """Say no to an exhibitor's request, with the reason they will read."""
     reason = " ".join(str(reason or "").split())
     if not reason:
-        raise InvalidSlot("Say why the request is declined: the exhibitor reads the reason.", "reason")
+        raise InvalidSlot(REASON_NEEDED(), "reason")
     if len(reason) > MAX_REASON:
-        raise InvalidSlot(f"Keep the reason within {MAX_REASON} characters.", "reason")
+        raise InvalidSlot(REASON_TOO_LONG(limit=MAX_REASON), "reason")
     if slot.approved or slot.requested_by is None:
-        raise SlotClosed(f"Slot {slot.id} is on the programme, not a request; cancel it instead.")
+        raise SlotClosed(NOT_A_REQUEST(slot=slot.id))
     if slot.state in CLOSED_STATES:
-        raise SlotClosed(f"Slot {slot.id} is already {slot.state}.")
+        raise SlotClosed(ALREADY_CLOSED(slot=slot.id, state=slot.state))
     slot.state = SlotState.DECLINED.value
     slot.decline_reason = reason
     slot.sequence += 1

@@ -61,7 +61,7 @@ async def test_overlap_on_the_same_stage_is_refused_with_the_clash(signed_in: An
     assert clash.status_code == 409
     assert clash.json()["error"] == "overlap"
     assert clash.json()["clash"]["id"] == body["id"]
-    assert f"时段 {body['id']}“First”" in clash.json()["detail"]  # in the asker's language (zh-Hans by default)
+    assert f"时段 {body['id']}“First”" in clash.json()["message"]  # in the asker's language (zh-Hans by default)
     after = await moderator.post("/api/slots", json={"stage": "release-a", "title": "Second", "booth_id": 2, "starts_at": "2030-05-01T11:00+08:00", "minutes": 60})
     assert after.status_code == 201
     # another stage at the same time is fine

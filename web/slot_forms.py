@@ -16,12 +16,14 @@ from typing import Any
 from starlette.requests import Request
 
 from booths.exhibition.booth_picker import resolve_booth
+from cloudexpo.messages import message
 from streaming.schedule import MAX_SLOT, SlotInput, get_stage, localized
 from web.context import exhibition_zone, services
 from web.errors import ApiError
 from web.params import body_int, parse_time
 
 MAX_MINUTES = MAX_SLOT // dt.timedelta(minutes=1)
+BOOTH_TEXT = message("schedule.booth_text", "'booth' is a booth number like 1A-001 or a company's name.")
 
 
 def slot_times(data: dict[str, Any], zone: Any) -> tuple[dt.datetime, dt.datetime]:
@@ -38,7 +40,7 @@ async def booth_of_form(request: Request, data: dict[str, Any]) -> int | None:
     typed = data.get("booth")
     if typed not in (None, ""):
         if not isinstance(typed, str | int):
-            raise ApiError(422, "'booth' is a booth number like 1A-001 or a company's name.", extra={"field": "booth"})
+            raise ApiError(422, BOOTH_TEXT(), extra={"field": "booth"})
         async with services(request).db.session() as db:
             return (await resolve_booth(db, str(typed))).id
     return body_int(data, "booth_id", required=False)

@@ -18,8 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from booths.errors import Invalid
 from booths.exhibition.models import Booth, Exhibitor
 from cloudexpo.i18n import pick
+from cloudexpo.messages import message
 
 MAX_CHOICES = 50
+
+CHOOSE_BOOTH = message("booths.choose_booth", "Choose the booth: type its number (like 1A-001) or the company's name.")
+NO_BOOTH_MATCHES = message("booths.no_booth_matches", "No booth matches {typed}; type a booth number like 1A-001 or a company's name.")
+BOOTHS_MATCH = message("booths.several_booths_match", "{typed} matches {count} booths ({numbers}); choose one by its number.")
 
 
 @dataclass(frozen=True)
@@ -86,15 +91,13 @@ async def resolve_booth(session: AsyncSession, typed: str, *, exhibitor_id: int 
                         field: str = "booth") -> BoothChoice:
     """The one booth ``typed`` names; :class:`Invalid` naming ``field`` when none or several match."""
     if not str(typed or "").strip():
-        raise Invalid("Choose the booth: type its number (like 1A-001) or the company's name.", field)
+        raise Invalid(CHOOSE_BOOTH(), field)
     found = _matches(await _all(session, exhibitor_id), str(typed))
     if not found:
-        raise Invalid(f"No booth matches {str(typed).strip()!r}; type a booth number like 1A-001 or a company's name.",
-                      field)
+        raise Invalid(NO_BOOTH_MATCHES(typed=f"“{str(typed).strip()}”"), field)
     if len(found) > 1:
         shown = ", ".join(c.number for c in found[:5]) + (", …" if len(found) > 5 else "")
-        raise Invalid(f"{str(typed).strip()!r} matches {len(found)} booths ({shown}); choose one by its number.",
-                      field)
+        raise Invalid(BOOTHS_MATCH(typed=f"“{str(typed).strip()}”", count=len(found), numbers=shown), field)
     return found[0]
 
 

@@ -24,7 +24,9 @@ from starlette.routing import BaseRoute, Route
 
 from booths.exhibition.booth_picker import booth_choices, booth_labels
 from cloudexpo.i18n import pick
+from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require
+from cloudexpo.values import MAX_YEAR, MIN_YEAR
 from streaming.models import Slot, Stage, StageKind
 from streaming.schedule import (
     check_future_end,
@@ -46,6 +48,13 @@ from web.slot_notices import tell_exhibitor
 from web.templating import render
 from web.times import day_text
 
+MODERATORS_ONLY = message("schedule.moderators_only", "Only moderators put slots on the programme; exhibitors request one from their dashboard.")
+STAFF_ONLY = message("schedule.staff_only", "Launch requests are for exhibitors' staff; moderators schedule launches.")
+BOOTH_REQUIRED = message("schedule.booth_required", "'booth' is required: the number of the booth the launch is for, like 1A-001.")
+RELEASE_ONLY = message("schedule.release_only", "Launches go on a release-zone stage.")
+DAY_SHAPE = message("schedule.day_shape", "Give the day as YYYY-MM-DD, like 2026-12-07.")
+DAY_YEARS = message("schedule.day_years", "Give a day between the years {low} and {high}.")
+
 
 def _slot_id(request: Request) -> int:
     return path_int(request, "slot_id")
@@ -55,7 +64,7 @@ def staff_or_moderator(request: Request) -> Principal:
     """An exhibitor's staff or a moderator; anyone else is refused."""
     who = require(principal(request))
     if who.exhibitor_id is None and not who.is_moderator:
-        raise Forbidden("Launch requests are for exhibitors' staff; moderators schedule launches.")
+        raise Forbidden(STAFF_ONLY())
     return who
 
 
@@ -80,7 +89,7 @@ async def api_create_slot(request: Request) -> Response:
     """Moderators put a slot on a stage; the booth's exhibitor is told."""
     who = require(principal(request))
     if not who.is_moderator:
-        raise Forbidden("Only moderators put slots on the programme; exhibitors request one from their dashboard.")
+        raise Forbidden(MODERATORS_ONLY())
     data = await read_input(request)
     svc = services(request)
     form = await slot_input(request, data)
@@ -150,14 +159,13 @@ async def api_request_slot(request: Request) -> Response:
     who = staff_or_moderator(request)
     data = {k: v for k, v in (await read_input(request)).items() if k != "forum"}
     if data.get("booth") in (None, "") and data.get("booth_id") in (None, ""):
-        raise ApiError(422, "'booth' is required: the number of the booth the launch is for, like 1A-001.",
-                       extra={"field": "booth"})
+        raise ApiError(422, BOOTH_REQUIRED(), extra={"field": "booth"})
     svc = services(request)
     form = await slot_input(request, data, exhibitor_id=None if who.is_moderator else who.exhibitor_id)
     async with svc.db.session() as db:
         release = {s.id for s in await list_stages(db, StageKind.RELEASE)}
         if form.stage_id not in release:
-            raise ApiError(422, "Launches go on a release-zone stage.", extra={"field": "stage"})
+            raise ApiError(422, RELEASE_ONLY(), extra={"field": "stage"})
         slot = await request_slot(db, svc.secret_key, form, who)
         await db.commit()
     return await _answer(request, slot, 201)
@@ -183,9 +191,9 @@ def _day(request: Request, today: dt.date) -> dt.date:
     try:
         day = dt.date.fromisoformat(raw)
     except ValueError:
-        raise ApiError(400, "Give the day as YYYY-MM-DD, like 2026-12-07.", extra={"field": "day"}) from None
-    if not 2000 <= day.year <= 2999:
-        raise ApiError(400, "Give a day between the years 2000 and 2999.", extra={"field": "day"})
+        raise ApiError(400, DAY_SHAPE(), extra={"field": "day"}) from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ApiError(400, DAY_YEARS(low=MIN_YEAR, high=MAX_YEAR), extra={"field": "day"})
     return day
 
 
