@@ -74,6 +74,7 @@ class _Publisher:
     pc: RTCPeerConnection
     receivers: dict[str, ForwardingReceiver] = field(default_factory=dict)
     relayed: bool = False  # pulled from the broadcast's origin on another node (this node is an edge)
+    connect_timer: asyncio.TimerHandle | None = None
 
 
 @dataclass(eq=False)
@@ -83,6 +84,7 @@ class _Viewer:
     senders: dict[str, ForwardingSender] = field(default_factory=dict)
     joined_at: float = field(default_factory=time.monotonic)
     relay: bool = False  # an edge node pulling the broadcast, not a person watching
+    connect_timer: asyncio.TimerHandle | None = None
 
 
 class _Stream:
@@ -170,7 +172,6 @@ class MediaEngine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: set[asyncio.TimerHandle] = set()
         self._decoded = [0]
-        self._receivers: list[ForwardingReceiver] = []
         self._closed = False
 
     # -- public API ----------------------------------------------------------
@@ -223,7 +224,6 @@ class MediaEngine:
                     transceiver.receiver, stream.tracks[transceiver.kind], is_current, self._decoded
                 )
                 publisher.receivers[transceiver.kind] = receiver
-                self._receivers.append(receiver)
 
         try:
             answer = await answer_offer(pc, offer_sdp, self.ice_hosts, prepare)
@@ -291,7 +291,6 @@ class MediaEngine:
             await pc.close()
             self._forget_if_empty(stream)
             raise
-        self._receivers.extend(publisher.receivers.values())
         self._adopt(stream, publisher, choices)
         return publisher.session_id
 
@@ -312,6 +311,8 @@ class MediaEngine:
 
         @pc.on("connectionstatechange")
         def on_connection_state() -> None:
+            if pc.connectionState in _SETTLED:
+                self._cancel_timer(publisher.connect_timer)
             if pc.connectionState in ("failed", "closed") and stream.publisher is publisher:
                 self._publisher_gone(stream)
 
@@ -319,12 +320,9 @@ class MediaEngine:
             if pc.connectionState != "connected" and stream.publisher is publisher:
                 self._publisher_gone(stream)
 
-        self._call_later(self.connect_timeout, check_connected)
+        publisher.connect_timer = self._call_later(self.connect_timeout, check_connected)
         if previous is not None:
-            for receiver in previous.receivers.values():
-                if receiver in self._receivers:
-                    self._receivers.remove(receiver)
-            self._spawn(previous.pc.close())
+            self._spawn(self._retire(previous))
         self._set_state(stream, StreamState.LIVE)
         return previous
 
@@ -396,9 +394,11 @@ class MediaEngine:
 
         @pc.on("connectionstatechange")
         def on_connection_state() -> None:
+            if pc.connectionState in _SETTLED:
+                self._cancel_timer(viewer.connect_timer)
             if pc.connectionState in ("failed", "closed"):
                 if stream.viewers.pop(viewer.session_id, None) is not None:
-                    self._spawn(pc.close())
+                    self._spawn(self._retire(viewer))
 
         def check_connected() -> None:
             if (
@@ -406,9 +406,9 @@ class MediaEngine:
                 and stream.viewers.get(viewer.session_id) is viewer
             ):
                 del stream.viewers[viewer.session_id]
-                self._spawn(pc.close())
+                self._spawn(self._retire(viewer))
 
-        self._call_later(self.connect_timeout, check_connected)
+        viewer.connect_timer = self._call_later(self.connect_timeout, check_connected)
         return ViewerSession(stream_id, viewer.session_id, answer)
 
     async def leave(self, stream_id: str, session_id: str) -> None:
@@ -417,7 +417,7 @@ class MediaEngine:
         viewer = stream.viewers.pop(session_id, None) if stream is not None else None
         if viewer is None:
             raise SessionNotFound(f"no viewer session {session_id} on stream {stream_id}")
-        await viewer.pc.close()
+        await self._retire(viewer)
 
     def state(self, stream_id: str) -> StreamState | None:
         """``LIVE``, ``PUBLISHER_GONE``, or ``None`` for a stream that is not running."""
@@ -513,8 +513,13 @@ class MediaEngine:
 
     @property
     def decoder_threads(self) -> int:
-        """Decoder threads running for the engine's receivers: always 0."""
-        return sum(1 for r in self._receivers if r.decoder_running)
+        """Decoder threads running for the current sources' receivers: always 0."""
+        return sum(
+            receiver.decoder_running
+            for stream in self._streams.values()
+            if stream.publisher is not None
+            for receiver in stream.publisher.receivers.values()
+        )
 
     async def close(self) -> None:
         """End every stream and close every connection."""
@@ -534,13 +539,31 @@ class MediaEngine:
         if self._closed:
             raise StreamNotLive("the media engine is closed")
 
-    def _call_later(self, delay: float, callback: Callable[[], None]) -> None:
+    def _call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
         def run() -> None:
             self._timers.discard(handle)
             callback()
 
         handle = asyncio.get_running_loop().call_later(delay, run)
         self._timers.add(handle)
+        return handle
+
+    def _cancel_timer(self, handle: asyncio.TimerHandle | None) -> None:
+        """Cancel a timer of :meth:`_call_later`: it lets go of what its callback holds at once."""
+        if handle is not None:
+            handle.cancel()
+            self._timers.discard(handle)
+
+    async def _retire(self, peer: _Publisher | _Viewer) -> None:
+        """Close a source's or viewer's connection and its connect timer.
+
+        A connect timer left running would hold the closed connection (its
+        transports and SRTP sessions) until it fires: a viewer who left within
+        ``connect_timeout`` would stay in memory that long.
+        """
+        self._cancel_timer(peer.connect_timer)
+        peer.connect_timer = None
+        await peer.pc.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -563,7 +586,7 @@ class MediaEngine:
         publisher = stream.publisher
         stream.publisher = None
         if publisher is not None:
-            self._spawn(publisher.pc.close())
+            self._spawn(self._retire(publisher))
         if stream.state == StreamState.ENDED:
             return
         self._set_state(stream, StreamState.PUBLISHER_GONE)
@@ -588,18 +611,18 @@ class MediaEngine:
         publisher, stream.publisher = stream.publisher, None
         viewers = list(stream.viewers.values())
         stream.viewers.clear()
-        pcs = [v.pc for v in viewers] + ([publisher.pc] if publisher else [])
-        await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
+        peers: list[_Publisher | _Viewer] = [*viewers, *([publisher] if publisher else [])]
+        await asyncio.gather(*(self._retire(peer) for peer in peers), return_exceptions=True)
         for track in stream.tracks.values():
             track.sinks.clear()
-        if publisher is not None:
-            for receiver in publisher.receivers.values():
-                if receiver in self._receivers:
-                    self._receivers.remove(receiver)
 
     def _forget_if_empty(self, stream: _Stream) -> None:
         if stream.publisher is None and not stream.viewers and stream.state == StreamState.LIVE:
             self._streams.pop(stream.id, None)
+
+
+#: Connection states after which a connect timer has nothing left to check.
+_SETTLED = ("connected", "failed", "closed")
 
 
 def _only(codecs: list[RTCRtpCodecParameters], payload_type: int) -> list[RTCRtpCodecParameters]:
