@@ -141,7 +141,12 @@ class EdgeService:
         origin = await self.registry.origin(slot_id)
         if origin is None or origin == self.registry.node_url:
             return False
-        await self._pull(slot_id, origin)
+        try:
+            await self._pull(slot_id, origin)
+        except StreamNotLive:
+            raise
+        except Exception as exc:  # the origin's answer could not be used, or its connection failed at once
+            raise PullFailed(f"pulling slot {slot_id} from {origin} failed: {exc}") from exc
         return True
 
     async def forward_leave(self, slot_id: int, session_id: str) -> None:
@@ -222,7 +227,7 @@ class EdgeService:
         if pull.upstream is None:
             return
         with contextlib.suppress(httpx.HTTPError):
-            await self._http.delete(pull.upstream)
+            await self._http.delete(pull.upstream, timeout=2.0)
 
     async def stop(self, slot_id: int) -> None:
         """Stop pulling the slot: its local viewers are disconnected."""

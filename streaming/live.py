@@ -191,6 +191,7 @@ class LiveService:
         self.green_room = green_room
         self.tick = tick
         self._viewers: dict[int, int] = {}
+        self._cluster_view: dict[int, tuple[str, int]] = {}  # slot -> (publisher status, viewers) from the origins
         self._kicked: set[int] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
@@ -293,9 +294,9 @@ class LiveService:
             slot = await get_slot(db, slot_id)
         check_watchable(slot, preview=preview)
         sid = stream_id(slot_id)
-        if self.cluster is not None and not relay and self.engine.state(sid) is None:
-            await self.cluster.ensure(slot_id)  # received on another node: pull it here (once)
         try:
+            if self.cluster is not None and not relay and self.engine.state(sid) is None:
+                await self.cluster.ensure(slot_id)  # received on another node: pull it here (once)
             return await self.engine.watch(sid, offer_sdp, relay=relay)
         except StreamNotLive:
             raise NotWatchable(
@@ -410,7 +411,12 @@ class LiveService:
             await self.cluster.forward_unpublish(slot_id, session_id)
 
     def publisher_status(self, slot_id: int) -> PublisherStatus | None:
-        state = self.engine.state(stream_id(slot_id))
+        """The publisher's status, wherever it publishes (with several nodes: as its origin said last tick)."""
+        sid = stream_id(slot_id)
+        if self.cluster is not None and (self.cluster.holds(slot_id) or self.engine.state(sid) is None):
+            seen = self._cluster_view.get(slot_id)
+            return PublisherStatus(seen[0]) if seen is not None else None
+        state = self.engine.state(sid)
         if state == StreamState.LIVE:
             return PublisherStatus.CONNECTED
         if state == StreamState.PUBLISHER_GONE:
@@ -424,6 +430,9 @@ class LiveService:
             return None
 
     def viewers(self, slot_id: int) -> int:
+        """Viewers of the slot on every node (as of the last tick)."""
+        if slot_id not in self._viewers and slot_id in self._cluster_view:
+            return self._cluster_view[slot_id][1]
         return self._viewers.get(slot_id, 0)
 
     # -- engine callbacks ------------------------------------------------------------------
@@ -529,9 +538,19 @@ class LiveService:
                 )
                 if count:
                     await self._note_peak(slot_id, count)
-        if self.cluster is not None and originated:
-            await self.cluster.registry.refresh(originated)
+        if self.cluster is not None:
+            await self._share_with_cluster(originated)
         await self._promote_green_room()
+
+    async def _share_with_cluster(self, originated: list[int]) -> None:
+        """Keep this node's origin claims alive and say how they are; learn how the others' are."""
+        registry = self.cluster.registry  # type: ignore[union-attr]
+        await registry.refresh(originated)
+        for slot_id in originated:
+            status = self.publisher_status(slot_id)
+            if status is not None:
+                await registry.share_status(slot_id, status.value, self._viewers.get(slot_id, 0))
+        self._cluster_view = await registry.live_slots()
 
     async def _note_peak(self, slot_id: int, count: int) -> None:
         async with self.db.session() as db:

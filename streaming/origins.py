@@ -61,6 +61,10 @@ class OriginRegistry:
     def _count_key(self, slot_id: int) -> str:
         return f"{self.prefix}:viewers:{slot_id}"
 
+    @property
+    def _live_key(self) -> str:
+        return f"{self.prefix}:live"
+
     async def claim(self, slot_id: int) -> None:
         """This node now holds the slot's publisher: edges are to pull from here."""
         await self.redis.set(self._origin_key(slot_id), self.node_url, px=int(ORIGIN_TTL * 1000))
@@ -75,6 +79,7 @@ class OriginRegistry:
         """The broadcast ended here: drop the claim if it is still this node's."""
         await self.redis.eval(_DELETE_IF_MINE, 1, self._origin_key(slot_id), self.node_url)
         await self.redis.hdel(self._count_key(slot_id), self.node_url)
+        await self.redis.hdel(self._live_key, str(slot_id))
 
     async def origin(self, slot_id: int) -> str | None:
         """The URL of the node holding the slot's publisher, or ``None``."""
@@ -103,6 +108,32 @@ class OriginRegistry:
             except ValueError:
                 continue
         return total
+
+    async def share_status(self, slot_id: int, publisher: str, viewers: int, *, clock: Callable[[], float] = time.time) -> None:
+        """The origin's word on its broadcast, for every node's pages: the publisher's status and the viewers."""
+        await self.redis.hset(self._live_key, str(slot_id), f"{publisher}:{viewers}:{clock():.3f}")
+
+    async def live_slots(self, *, clock: Callable[[], float] = time.time) -> dict[int, tuple[str, int]]:
+        """Every broadcast an origin spoke of lately: slot -> (publisher status, viewers)."""
+        now = clock()
+        out: dict[int, tuple[str, int]] = {}
+        stale = []
+        for key, raw in (await self.redis.hgetall(self._live_key)).items():
+            text = raw.decode() if isinstance(raw, bytes) else str(raw)
+            name = key.decode() if isinstance(key, bytes) else str(key)
+            status, _, rest = text.partition(":")
+            viewers, _, written = rest.partition(":")
+            try:
+                fresh = now - float(written) <= ORIGIN_TTL
+                if fresh and name.isdigit():
+                    out[int(name)] = (status, int(viewers))
+                elif now - float(written) > 60:  # an origin that died without releasing its claim
+                    stale.append(name)
+            except ValueError:
+                stale.append(name)
+        if stale:
+            await self.redis.hdel(self._live_key, *stale)
+        return out
 
     async def forget_count(self, slot_id: int) -> None:
         """This node serves none of the slot's viewers any more."""

@@ -10,6 +10,7 @@ from it, and the viewers play the new publisher's picture on the sessions they h
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -85,9 +86,9 @@ async def _wait(condition: object, within: float, what: str) -> None:
 
 
 async def _counted(http: httpx.AsyncClient, nodes: tuple[Node, ...], slot_id: int, viewers: int) -> bool:
-    """Every one of ``nodes`` shows the slot's viewer count over the whole deployment."""
+    """Every one of ``nodes`` shows the slot's viewer count over the whole deployment, and its publisher connected."""
     infos = [(await http.get(f"{n.url}/api/slots/{slot_id}")).json() for n in nodes]
-    return all(info.get("viewers") == viewers for info in infos)
+    return all(info.get("viewers") == viewers and info.get("publisher") == "connected" for info in infos)
 
 
 async def _moved(viewer: RollingViewer) -> bool:
@@ -171,12 +172,14 @@ async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(d
             viewers.remove(back_on_b)
 
             async def b_stopped_pulling() -> bool:
-                return (await http.get(f"{b.url}/api/slots/{slot_id}")).json()["publisher"] is None
+                metrics = await http.get(f"{b.url}/metrics")
+                return re.search(r"^cloudexpo_peer_connections 0$", metrics.text, re.M) is not None
 
             await _wait(b_stopped_pulling, LINGER + 5, "B stops pulling after its last viewer left")
             stopped_at = time.monotonic()
             await asyncio.gather(*(v.wait_frames(10, after=stopped_at) for v in viewers))
-            await _wait(lambda: _counted(http, (c,), slot_id, 2), 10, "C counts its 2 viewers")
+            # B, holding nothing of the slot now, still tells its pages what the origin says
+            await _wait(lambda: _counted(http, (b, c), slot_id, 2), 10, "B and C count the 2 viewers left")
     finally:
         for viewer in viewers:
             await viewer.close()

@@ -13,7 +13,7 @@ import pytest
 from cloudexpo.services import Services
 from cloudexpo.settings import SettingsError, load_settings
 from streaming import edge_token
-from streaming.origins import COUNT_FRESH, OriginRegistry, namespace
+from streaming.origins import COUNT_FRESH, ORIGIN_TTL, OriginRegistry, namespace
 from tests.conftest import REDIS_URL, require_service
 from tests.live_support import make_slot
 
@@ -115,6 +115,22 @@ async def test_viewer_counts_add_up_over_the_nodes_and_stale_ones_drop_out(redis
         assert await b.count_viewers(9, 0, clock=lambda: NOW + 2) == 0
     finally:
         await redis.delete(f"{a.prefix}:viewers:9")
+
+
+async def test_every_node_learns_the_origins_word_on_their_broadcasts(redis: Any) -> None:
+    secret = "live-" + secrets.token_hex(8)
+    origin = OriginRegistry(redis, "http://10.0.0.1:8000", secret)
+    other = OriginRegistry(redis, "http://10.0.0.2:8000", secret)
+    try:
+        await origin.share_status(4, "connected", 120, clock=lambda: NOW)
+        await origin.share_status(6, "reconnecting", 3, clock=lambda: NOW - 2 * ORIGIN_TTL)  # its origin went quiet
+        assert await other.live_slots(clock=lambda: NOW + 1) == {4: ("connected", 120)}
+        await origin.release(4)
+        assert await other.live_slots(clock=lambda: NOW + 1) == {}
+        await other.live_slots(clock=lambda: NOW + 120)  # long dead claims are swept
+        assert await redis.hlen(f"{origin.prefix}:live") == 0
+    finally:
+        await redis.delete(f"{origin.prefix}:live")
 
 
 # --- the origin's WHEP and edge tokens -------------------------------------------------------------
