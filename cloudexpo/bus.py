@@ -19,6 +19,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,11 @@ class BusError(RuntimeError):
 class Event:
     topic: str
     data: dict[str, Any]
+
+    @cached_property
+    def text(self) -> str:
+        """The event's data as compact JSON, encoded once however many subscribers send it on."""
+        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
 
 
 class Subscription:
@@ -52,6 +58,14 @@ class Subscription:
                 self._queue.get_nowait()
             self.dropped += 1
         self._queue.put_nowait(event)
+
+    def waiting(self) -> list[Event]:
+        """The events already queued, taken without waiting (empty when none is)."""
+        queue = self._queue
+        taken = []
+        while not queue.empty():
+            taken.append(queue.get_nowait())
+        return taken
 
     async def get(self, timeout: float | None = None) -> Event:
         if timeout is None:

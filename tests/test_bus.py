@@ -43,6 +43,19 @@ async def test_subscribers_get_what_is_published_in_order(bus: EventBus) -> None
         assert event.topic == t and event.data == {"n": 99}
 
 
+async def test_an_event_is_encoded_once_for_all_its_subscribers_and_a_backlog_is_taken_at_once(bus: EventBus) -> None:
+    t = topic()
+    async with await bus.subscribe(t) as a, await bus.subscribe(t) as b:
+        for i in range(3):
+            await bus.publish(t, {"n": i, "text": "新能源 ✓"})
+        first_a, first_b = await a.get(timeout=5), await b.get(timeout=5)
+        assert first_a.text == '{"n":0,"text":"新能源 ✓"}'  # compact, not ASCII-escaped: what /ws sends
+        assert first_a.text is first_b.text  # one encoding, shared by every socket that sends it
+        assert [(await b.get(timeout=5)).data["n"] for _ in range(2)] == [1, 2]  # so a has them queued too
+        assert [e.data["n"] for e in a.waiting()] == [1, 2]
+        assert a.waiting() == []
+
+
 async def test_topics_are_separate(bus: EventBus) -> None:
     t1, t2 = topic(), topic()
     async with await bus.subscribe(t1) as sub:

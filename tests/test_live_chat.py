@@ -122,9 +122,10 @@ async def test_ws_carries_state_and_chat_across_nodes(two_nodes: tuple[str, str,
     async with websockets.connect(ws_b, origin=url_b) as ws, httpx.AsyncClient(base_url=url_a) as a:
         async def next_of(kind: str) -> dict[str, Any]:
             while True:
-                message = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                if message["type"] == kind:
-                    return message
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                for message in frame if isinstance(frame, list) else [frame]:  # a burst comes as one array
+                    if message["type"] == kind:
+                        return dict(message)
 
         assert (await next_of("snapshot"))["state"] == "green_room"
         csrf = await _sign_in(a, "vis@example.org")

@@ -21,6 +21,7 @@ from web.middleware import (
     PrincipalCache,
     RequestIdMiddleware,
     SessionlessAware,
+    WebsocketSend,
 )
 from web.routes import (
     account,
@@ -110,6 +111,7 @@ def build_app(runtime: WebRuntime, extra_routes: Sequence[BaseRoute] = (), debug
             Mount("/static", app=CachedStaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
+            Middleware(WebsocketSend),
             Middleware(RequestIdMiddleware, registry=services.metrics),
             Middleware(SecurityHeadersMiddleware, store_getter=lambda: services.store,
                        https=settings.resolved_public_url.startswith("https://")),

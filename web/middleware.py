@@ -101,6 +101,27 @@ CSRF_MISSING = message("csrf.missing", "Missing CSRF token: send the page's toke
 CSRF_WRONG = message("csrf.wrong", "The CSRF token does not match this session; reload the page and try again.")
 
 
+WEBSOCKET_SEND = "cloudexpo.websocket_send"
+
+
+class WebsocketSend:
+    """Keeps the server's own ``send`` of a websocket in its scope (:data:`WEBSOCKET_SEND`).
+
+    Outermost, so ``/ws`` can send frames without the wrappers the middlewares
+    below put around ``send`` — wrappers that act only on an HTTP response's
+    start, yet cost every one of the thousands of frames a chat burst makes.
+    The handshake (accept, close) still goes through them.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[WEBSOCKET_SEND] = send
+        await self.app(scope, receive, send)
+
+
 class NulGuard:
     """Refuses a NUL character anywhere in the address before any route sees it.
 

@@ -7,7 +7,9 @@ The client sends JSON messages::
     {"type": "ping"}
 
 and receives what is published on the bus topics ``slot.{id}`` (``state``,
-``viewers``, ``chat``, ``chat_deleted``, ``muted``), a ``snapshot`` per slot
+``viewers``, ``chat``, ``chat_deleted``, ``muted``; events that queued up for
+the socket during a burst arrive together as one frame holding a JSON array
+of them, in order), a ``snapshot`` per slot
 when it subscribes, and ``error`` answers to its own messages: the HTTP error
 shape (``code``, ``message`` in the page's language, ``detail`` in English)
 with ``status`` and the ``ref`` the client gave. ``muted`` and ``unmuted``
@@ -34,10 +36,12 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from cloudexpo.bus import Subscription
@@ -52,6 +56,7 @@ from streaming.schedule import ScheduleError, may_see
 from web.context import principal, services, streaming_runtime
 from web.errors import ApiError, error_body, request_language
 from web.forms import parse_json
+from web.middleware import WEBSOCKET_SEND
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +94,9 @@ class Connection:
         self.subs: dict[int, tuple[Subscription, asyncio.Task[None]]] = {}
         self.personal: tuple[Subscription, asyncio.Task[None]] | None = None
         self.send_lock = asyncio.Lock()
+        # frames go straight to the server (web.middleware.WebsocketSend), past the middlewares' wrappers
+        direct = websocket.scope.get(WEBSOCKET_SEND)
+        self._send_frame: Callable[[Message], Awaitable[None]] | None = direct
 
     async def follow_own_notifications(self) -> None:
         if self.principal.user_id is None:
@@ -97,8 +105,14 @@ class Connection:
         self.personal = (sub, asyncio.create_task(self._forward(sub)))
 
     async def send(self, data: dict[str, Any]) -> None:
+        await self.send_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+    async def send_text(self, text: str) -> None:
         async with self.send_lock:
-            await self.ws.send_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+            if self._send_frame is None:
+                await self.ws.send_text(text)
+            else:
+                await self._send_frame({"type": "websocket.send", "text": text})
 
     async def refuse(self, status: int, said: str, ref: Any = None, **extra: Any) -> None:
         """An ``error`` message in the one error shape, in the page's language."""
@@ -124,9 +138,20 @@ class Connection:
             await self.send({**state_event(slot, live.publisher_status(slot_id)), "type": "snapshot", "viewers": live.viewers(slot_id)})
 
     async def _forward(self, sub: Subscription) -> None:
+        """Bus events out to the client, each encoded once for every socket (:attr:`Event.text`).
+
+        What queued up while this socket waited its turn (a burst of chat to thousands of
+        sockets) goes in one frame, a JSON array of the events in order: one send per socket
+        and burst instead of one per event.
+        """
         with contextlib.suppress(Exception):
-            async for event in sub:
-                await self.send(event.data)
+            while True:
+                event = await sub.get()
+                more = sub.waiting()
+                if more:
+                    await self.send_text("[" + ",".join([event.text, *(e.text for e in more)]) + "]")
+                else:
+                    await self.send_text(event.text)
 
     async def chat(self, message: dict[str, Any]) -> None:
         chat = self.streaming.chat

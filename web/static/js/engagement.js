@@ -22,12 +22,14 @@
       if (!("WebSocket" in window)) { return; }
       const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
       ws.onmessage = function (m) {
-        let data = null;
-        try { data = JSON.parse(m.data); } catch (e) { return; }
-        if (data && data.type === "notification") {
-          if (typeof data.unread === "number") { show(data.unread); } else { poll(); }
-          document.dispatchEvent(new CustomEvent("cloudexpo:notification-received", { detail: data }));
-        }
+        let parsed = null;
+        try { parsed = JSON.parse(m.data); } catch (e) { return; }
+        (Array.isArray(parsed) ? parsed : [parsed]).forEach(function (data) {  // a burst comes as one array
+          if (data && data.type === "notification") {
+            if (typeof data.unread === "number") { show(data.unread); } else { poll(); }
+            document.dispatchEvent(new CustomEvent("cloudexpo:notification-received", { detail: data }));
+          }
+        });
       };
       ws.onopen = function () { retry = 1000; };
       ws.onclose = function () { setTimeout(listen, retry); retry = Math.min(retry * 2, 60000); };

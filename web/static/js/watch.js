@@ -31,7 +31,11 @@
       const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws?slots=" + slots.join(",");
       ws = new WebSocket(url);
       ws.onopen = function () { backoff = 1000; emit({ type: "open" }); pending.splice(0).forEach(function (m) { ws.send(m); }); };
-      ws.onmessage = function (ev) { try { emit(JSON.parse(ev.data)); } catch (e) { /* ignore */ } };
+      ws.onmessage = function (ev) {
+        let data = null;
+        try { data = JSON.parse(ev.data); } catch (e) { return; }
+        (Array.isArray(data) ? data : [data]).forEach(emit);  // a burst comes as one array
+      };
       ws.onclose = function () { emit({ type: "closed" }); if (!closed) setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 15000); };
     };
     connect();
