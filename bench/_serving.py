@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,17 +40,18 @@ async def wait_up(url: str) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-#: ``python -c SERVER DATA PORT SECRET [STORAGE_URL]``: Cloud Expo as ``cloudexpo serve`` runs it (recording
-#: on, embedded defaults; object storage in the data folder unless a storage URL is given) on 127.0.0.1.
+#: ``python -c SERVER DATA PORT SECRET [NAME=VALUE ...]``: Cloud Expo as ``cloudexpo serve`` runs it (recording
+#: on, embedded defaults; object storage in the data folder) on 127.0.0.1; NAME=VALUE sets another of its
+#: settings (``storage_url=s3://bucket``, ``redis_url=redis://...``).
 SERVER = textwrap.dedent("""
     import sys
     from pathlib import Path
     from cloudexpo.cli import _serve
     from cloudexpo.settings import Settings
     data, port, secret = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    storage = sys.argv[4] if len(sys.argv) > 4 else None
+    extra = dict(arg.split("=", 1) for arg in sys.argv[4:])
     settings = Settings(data_dir=data, secret_key=secret, port=port, public_url=f"http://127.0.0.1:{port}",
-                        ice_hosts=["127.0.0.1"], log_level="warning", signin_rate=10000, storage_url=storage)
+                        ice_hosts=["127.0.0.1"], log_level="warning", signin_rate=10000, **extra)
     _serve(settings)  # as `cloudexpo serve` runs it, recording on
 """)
 
@@ -69,3 +71,38 @@ async def seed_slot(data: Path, secret: str, minutes: float, storage_url: str | 
                                start_in=dt.timedelta(minutes=-1))
     finally:
         await services.close()
+
+
+async def profile(pid: int, seconds: float, out: Path, idle: bool = False) -> None:
+    """py-spy (``pip install py-spy``) samples the server's Python stacks that hold the GIL (``idle``:
+    all stacks, waiting ones too)."""
+    spy = shutil.which("py-spy")
+    if spy is None:
+        print("py-spy is not installed (pip install py-spy): no profile")
+        return
+    raw = out.with_suffix(".txt")
+    cmd = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
+           "--format", "raw", "--output", str(raw), "--nonblocking", "--idle" if idle else "--gil"]
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.DEVNULL,
+                                                stderr=asyncio.subprocess.DEVNULL)
+    await proc.wait()
+    if raw.exists():
+        print_profile(raw)
+
+
+def print_profile(raw: Path, top: int = 25) -> None:
+    """Own time and total time per function from py-spy's collapsed stacks."""
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    samples = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        frames = stack.split(";")
+        samples += n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for f in set(frames):
+            total[f] = total.get(f, 0) + n
+    print(f"\nprofile: {samples} samples, {raw}\n  own%  total%  function")
+    for name, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {n / samples * 100:4.1f}  {total[name] / samples * 100:5.1f}   {name[:150]}")

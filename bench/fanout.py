@@ -59,7 +59,7 @@ from bench._common import (
     start_viewers,
     whip_publisher_process,
 )
-from bench._serving import SERVER, free_port, start, wait_up
+from bench._serving import SERVER, free_port, profile, start, wait_up
 
 SECONDS = 4  # length of the pre-encoded loop
 VIEWER_NICE = 10  # viewers stand for other machines: they yield the CPU to the server measured
@@ -225,7 +225,7 @@ async def served(media_path: Path, storage: str, idle_window: float) -> AsyncIte
         slot, token = await seed_slot_in(data, secret, storage_url)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        args = [str(data), str(port), secret] + ([storage_url] if storage_url else [])
+        args = [str(data), str(port), secret] + ([f"storage_url={storage_url}"] if storage_url else [])
         server = start(SERVER, *args)
         ctx = mp.get_context("spawn")
         stop = ctx.Event()
@@ -292,40 +292,6 @@ async def with_viewers(server: Server, n: int, window: float, procs: int) -> dic
     # sends less, and its CPU is then counted per full-rate viewer
     share = min(1.0, delivered / (window * STREAM_PPS * n)) if STREAM_PPS else 1.0
     return {"busy": busy, "received": received, "lost": lost, "split": where, "share": share}
-
-
-async def profile(pid: int, seconds: float, out: Path) -> None:
-    """py-spy (``pip install py-spy``) samples the server's Python stacks that hold the GIL."""
-    spy = shutil.which("py-spy")
-    if spy is None:
-        print("py-spy is not installed (pip install py-spy): no profile")
-        return
-    raw = out.with_suffix(".txt")
-    cmd = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
-           "--format", "raw", "--output", str(raw), "--nonblocking", "--gil"]
-    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.DEVNULL,
-                                                stderr=asyncio.subprocess.DEVNULL)
-    await proc.wait()
-    if raw.exists():
-        print_profile(raw)
-
-
-def print_profile(raw: Path, top: int = 25) -> None:
-    """Own time and total time per function from py-spy's collapsed stacks."""
-    own: dict[str, int] = {}
-    total: dict[str, int] = {}
-    samples = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        n = int(count)
-        frames = stack.split(";")
-        samples += n
-        own[frames[-1]] = own.get(frames[-1], 0) + n
-        for f in set(frames):
-            total[f] = total.get(f, 0) + n
-    print(f"\nprofile: {samples} samples, {raw}\n  own%  total%  function")
-    for name, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
-        print(f"  {n / samples * 100:4.1f}  {total[name] / samples * 100:5.1f}   {name[:150]}")
 
 
 async def run_mode(mode: str, counts: list[int], media_path: Path, args: argparse.Namespace) -> dict[str, Any]:
