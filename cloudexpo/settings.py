@@ -241,6 +241,31 @@ def _turn_urls(name: str, raw: str) -> list[str]:
     return urls
 
 
+EGRESS_WHIP_EXAMPLE = "https://media.example.org/whip/expo-{slot}"
+EGRESS_WHEP_EXAMPLE = "https://media.example.org/whep/expo-{slot}"
+
+
+def _url_template(example: str) -> Callable[[str, str], str | None]:
+    """An http(s) URL with ``{slot}`` where the slot's id goes (an external media cluster's WHIP or WHEP URL)."""
+
+    def cast(name: str, raw: str) -> str | None:
+        raw = raw.strip()
+        if not raw:
+            return None
+        if "{slot}" not in raw:
+            raise SettingsError(name, f"{raw!r} has no {{slot}} for the slot's id", example)
+        try:
+            filled = raw.format(slot=1)
+        except (KeyError, IndexError, ValueError):
+            raise SettingsError(name, f"{raw!r}: the only placeholder is {{slot}} (write other braces as {{{{ and }}}})", example) from None
+        parts = urlsplit(filled)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise SettingsError(name, f"{raw!r} is not an http(s) URL", example)
+        return raw
+
+    return cast
+
+
 def _ice_hosts(name: str, raw: str) -> list[str]:
     hosts = [h.strip() for h in raw.split(",") if h.strip()]
     for host in hosts:
@@ -294,6 +319,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("turn_urls", [], "TURN servers (coturn with use-auth-secret) for visitors whose networks block UDP, comma-separated turn:/turns: URLs without credentials: browsers get them with a fresh time-limited credential for every session (RFC 9725 Link headers and the pages). Needs CLOUDEXPO_TURN_SECRET.", TURN_EXAMPLE, _turn_urls),
     Setting("turn_secret", None, "The TURN servers' shared secret (coturn's static-auth-secret); it signs each session's TURN credential and never leaves the server.", "a long random string, the same as in turnserver.conf", _opt_str),
     Setting("turn_credential_seconds", 12 * 3600, "How long a minted TURN credential stays valid, in seconds. coturn checks it again on every allocation refresh, so it must cover the longest session (a launch and its green room).", "43200", _int_range(60, 7 * 24 * 3600, "43200")),
+    Setting("max_webrtc_viewers", 0, "WebRTC viewers this node takes at most, over all broadcasts (0: no limit). Past it WHEP answers 503 with Retry-After and a Link to the broadcast's live HLS playlist, and the watch page plays that (a few seconds behind) until a place frees up. One core forwards a 2.5 Mbit/s broadcast to about 400 viewers.", "800", _int_range(0, 1_000_000, "800")),
+    Setting("hls_public_url", None, "Where a CDN (or a public-read bucket) serves the object storage's keys, so live HLS viewers fetch the playlist and segments from it: https://cdn.example.org/ + replays/{slot}/live.m3u8. Empty: viewers get signed storage URLs.", "https://cdn.example.org", _public_url),
+    Setting("egress_whip_url", None, "Re-publish every live broadcast over WHIP, without transcoding, to this URL of an external media cluster (LiveKit, Cloudflare Stream, SRS, OvenMediaEngine, MediaMTX, Janus); {slot} is replaced by the slot's id.", EGRESS_WHIP_EXAMPLE, _url_template(EGRESS_WHIP_EXAMPLE)),
+    Setting("egress_whip_token", None, "The bearer token the external cluster's WHIP endpoint expects (empty: none is sent).", "a token from the media cluster", _opt_str),
+    Setting("egress_whep_url", None, "The external cluster's WHEP playback URL for a slot ({slot} is replaced by its id): the watch page plays from there instead of from Cloud Expo, and falls back to the live HLS playlist.", EGRESS_WHEP_EXAMPLE, _url_template(EGRESS_WHEP_EXAMPLE)),
     Setting("green_room_minutes", 15, "Minutes before a slot's start from which its publisher may connect (the green room: a preview for the exhibitor and moderators, \"starting soon\" for visitors).", "30", _int_range(0, 24 * 60, "15")),
     Setting("timezone", "Asia/Shanghai", "The exhibition's time zone, used to show the programme.", "Europe/Berlin", _timezone),
     Setting("default_language", "zh-Hans", "Language for visitors whose browser asks for none Cloud Expo speaks.", "en", _language),
@@ -331,6 +361,11 @@ class Settings:
     turn_urls: list[str] = field(default_factory=list)
     turn_secret: str | None = None
     turn_credential_seconds: int = 12 * 3600
+    max_webrtc_viewers: int = 0
+    hls_public_url: str | None = None
+    egress_whip_url: str | None = None
+    egress_whip_token: str | None = None
+    egress_whep_url: str | None = None
     green_room_minutes: int = 15
     timezone: str = "Asia/Shanghai"
     default_language: str = "zh-Hans"
@@ -442,3 +477,5 @@ def _check_together(values: Mapping[str, Any]) -> None:
         raise SettingsError("redis_url", "is needed with CLOUDEXPO_NODE_URL: nodes find a broadcast's origin in Redis", "redis://10.0.0.2:6379/0")
     if values.get("turn_secret") and not values.get("turn_urls"):
         raise SettingsError("turn_urls", "is needed with CLOUDEXPO_TURN_SECRET: the TURN servers to hand out", TURN_EXAMPLE)
+    if values.get("egress_whip_token") and not values.get("egress_whip_url"):
+        raise SettingsError("egress_whip_token", "is set but CLOUDEXPO_EGRESS_WHIP_URL is not: set where to re-publish", EGRESS_WHIP_EXAMPLE)

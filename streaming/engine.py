@@ -432,6 +432,10 @@ class MediaEngine:
         """Open peer connections: every stream's publisher and viewers (for /metrics and the soak)."""
         return sum(len(s.viewers) + (s.publisher is not None) for s in self._streams.values())
 
+    def viewer_count(self) -> int:
+        """WebRTC viewers on this node over every stream (``CLOUDEXPO_MAX_WEBRTC_VIEWERS`` counts these)."""
+        return sum(len(s.viewers) for s in self._streams.values())
+
     def add_state_listener(self, listener: StateListener) -> None:
         """Call ``listener(stream_id, state)`` on every state change (see module doc)."""
         self._listeners.append(listener)

@@ -21,3 +21,13 @@ class AlreadyPublishing(StreamingError):
 
 class SessionNotFound(StreamingError):
     """No publisher or viewer session with that id on that stream."""
+
+
+class ViewersFull(StreamingError):
+    """This node has as many WebRTC viewers as it takes; the viewer should play the live HLS
+    playlist of ``slot_id`` and try WebRTC again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, slot_id: int, retry_after: int) -> None:
+        super().__init__(message)
+        self.slot_id = slot_id
+        self.retry_after = retry_after

@@ -42,6 +42,7 @@ class Playlist:
     ended: bool = False
     target_duration: int | None = None  # computed from the segments when None
     independent_segments: bool = True
+    discontinuity_sequence: int = 0  # discontinuities before the first segment (a live window's)
 
     @property
     def duration(self) -> float:
@@ -65,10 +66,11 @@ def write_playlist(playlist: Playlist, uri_for: Callable[[str], str] | None = No
     """The playlist as text; ``uri_for`` maps each segment URI (e.g. to a signed URL)."""
     target = playlist.target_duration
     if target is None:
-        target = max((math.ceil(s.duration - 0.001) for s in playlist.segments), default=2)
-        target = max(target, 1)
+        target = target_for(playlist.segments)
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}"]
     lines.append(f"#EXT-X-MEDIA-SEQUENCE:{playlist.media_sequence}")
+    if playlist.discontinuity_sequence:
+        lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{playlist.discontinuity_sequence}")
     if playlist.playlist_type:
         lines.append(f"#EXT-X-PLAYLIST-TYPE:{playlist.playlist_type}")
     if playlist.independent_segments:
@@ -119,6 +121,8 @@ def parse_playlist(text: str) -> Playlist:
             playlist.target_duration = int(line.split(":", 1)[1])
         elif line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
             playlist.media_sequence = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-DISCONTINUITY-SEQUENCE:"):
+            playlist.discontinuity_sequence = int(line.split(":", 1)[1])
         elif line.startswith("#EXT-X-PLAYLIST-TYPE:"):
             playlist.playlist_type = line.split(":", 1)[1]
         elif line == "#EXT-X-INDEPENDENT-SEGMENTS":
@@ -137,6 +141,28 @@ def parse_playlist(text: str) -> Playlist:
             playlist.segments.append(Segment(line, duration, discontinuity, pdt))
             duration, discontinuity, pdt = None, False, None
     return playlist
+
+
+def target_for(segments: Sequence[Segment]) -> int:
+    """EXT-X-TARGETDURATION for these segments: the longest, rounded up (at least 1)."""
+    return max(1, max((math.ceil(s.duration - 0.001) for s in segments), default=2))
+
+
+def live_window(playlist: Playlist, count: int) -> Playlist:
+    """The last ``count`` segments as a live playlist (RFC 8216 §6.2.2): no type, the media and
+    discontinuity sequences counting what slid out, the target duration of the whole recording
+    (so it does not change as segments slide out)."""
+    first = max(0, len(playlist.segments) - count)
+    dropped = playlist.segments[:first]
+    return Playlist(
+        list(playlist.segments[first:]),
+        media_sequence=playlist.media_sequence + first,
+        playlist_type=None,
+        ended=playlist.ended,
+        target_duration=playlist.target_duration or target_for(playlist.segments),
+        independent_segments=playlist.independent_segments,
+        discontinuity_sequence=playlist.discontinuity_sequence + sum(1 for s in dropped if s.discontinuity),
+    )
 
 
 def snap_trim(

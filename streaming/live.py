@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import random
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,7 +38,7 @@ from cloudexpo.bus import EventBus
 from cloudexpo.db import Database, utcnow
 
 from .chat import topic
-from .errors import SessionNotFound, StreamNotLive
+from .errors import SessionNotFound, StreamNotLive, ViewersFull
 from .models import CLOSED_STATES, Slot, SlotState
 from .schedule import (
     SlotClosed,
@@ -56,6 +57,10 @@ from .states import PublisherStatus, StreamState
 
 log = logging.getLogger(__name__)
 
+# A full node asks viewers to try WebRTC again after this many seconds, spread so they do not all come back at once.
+RETRY_AFTER = (15, 45)
+
+
 class Engine(Protocol):
     """What the service uses of :class:`streaming.engine.MediaEngine`."""
 
@@ -64,6 +69,7 @@ class Engine(Protocol):
     async def watch(self, stream_id: str, offer_sdp: str, *, relay: bool = False) -> Any: ...
     async def leave(self, stream_id: str, session_id: str) -> None: ...
     def state(self, stream_id: str) -> StreamState | None: ...
+    def viewer_count(self) -> int: ...
     def stats(self, stream_id: str) -> dict[str, Any]: ...
     def add_state_listener(self, listener: Any) -> None: ...
     async def close(self) -> None: ...
@@ -182,6 +188,7 @@ class LiveService:
         *,
         tick: float = 1.0,
         cluster: Cluster | None = None,
+        max_viewers: int = 0,
     ) -> None:
         self.db = db
         self.cluster = cluster
@@ -190,6 +197,8 @@ class LiveService:
         self.secret_key = secret_key
         self.green_room = green_room
         self.tick = tick
+        self.max_viewers = max_viewers  # WebRTC viewers this node takes (0: no limit); previews always get in
+        self._joining = 0  # viewers whose offer is being answered, counted against max_viewers
         self._viewers: dict[int, int] = {}
         self._cluster_view: dict[int, tuple[str, int]] = {}  # slot -> (publisher status, viewers) from the origins
         self._kicked: set[int] = set()
@@ -293,7 +302,10 @@ class LiveService:
         async with self.db.session() as db:
             slot = await get_slot(db, slot_id)
         check_watchable(slot, preview=preview)
+        if not preview and not relay:
+            self._check_room(slot_id)  # before pulling it here: a full node turns viewers to HLS at once
         sid = stream_id(slot_id)
+        self._joining += 1
         try:
             if self.cluster is not None and not relay and self.engine.state(sid) is None:
                 await self.cluster.ensure(slot_id)  # received on another node: pull it here (once)
@@ -302,6 +314,17 @@ class LiveService:
             raise NotWatchable(
                 f"Slot {slot_id} has no picture right now (its publisher is reconnecting); try again in a few seconds."
             ) from None
+        finally:
+            self._joining -= 1
+
+    def _check_room(self, slot_id: int) -> None:
+        if self.max_viewers and self.engine.viewer_count() + self._joining >= self.max_viewers:
+            raise ViewersFull(
+                f"This server has as many live viewers as it takes ({self.max_viewers}); play the live HLS "
+                "playlist (the Link header) and try again after Retry-After seconds.",
+                slot_id,
+                random.randint(*RETRY_AFTER),
+            )
 
     async def leave(self, slot_id: int, session_id: str) -> None:
         try:

@@ -34,6 +34,7 @@ from typing import Any
 from cloudexpo.db import Database
 from cloudexpo.storage import ObjectStore
 
+from .live_hls import LiveHls
 from .replays import ReplayFiles
 from .salvage import salvage_part
 from .segmenter import SegmentWriter
@@ -70,6 +71,7 @@ class RecorderService:
         upload_first_delay: float = 0.5,
         upload_max_delay: float = 10.0,
         files: ReplayFiles | None = None,
+        live_hls: LiveHls | None = None,
     ) -> None:
         self.engine = engine
         self.db = db
@@ -81,6 +83,8 @@ class RecorderService:
         self.upload_max_delay = upload_max_delay
         # Makes the download MP4s (shared with the replay pages, so one job per slot at a time).
         self.files = files or ReplayFiles(db, store, spool_root)
+        # The sliding-window playlist HLS viewers play while the broadcast is live.
+        self.live_hls = live_hls or LiveHls(store)
         self.active: dict[int, _Active] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._finishing: dict[int, asyncio.Task[None]] = {}
@@ -123,7 +127,11 @@ class RecorderService:
         loop = asyncio.get_running_loop()
         spool = SpoolRecording(self.spool_root, slot_id)
         spool.ensure()
-        uploader = Uploader(self.store, spool, first_delay=self.upload_first_delay, max_delay=self.upload_max_delay)
+        live_hls = self.live_hls
+        uploader = Uploader(
+            self.store, spool, first_delay=self.upload_first_delay, max_delay=self.upload_max_delay,
+            live_playlist=lambda playlist: live_hls.put(slot_id, playlist),
+        )
         engine = self.engine
 
         def request_keyframe() -> None:

@@ -19,6 +19,7 @@ from .edges import EdgeService
 from .engine import MediaEngine
 from .live import LiveService
 from .origins import OriginRegistry
+from .live_hls import LiveHls
 from .recorder import RecorderService
 from .replays import ReplayFiles
 
@@ -32,6 +33,7 @@ class StreamingRuntime:
     chat: Chat  # chat rules and the rate limit
     replay_files: ReplayFiles  # playlists read from storage, download MP4 jobs
     recorder: RecorderService  # records every broadcast; completes what a killed process left in the spool
+    live_hls: LiveHls  # the live HLS playlists in storage: written by the recorder, linked for viewers past WebRTC
 
     @classmethod
     def build(cls, services: Services) -> StreamingRuntime:
@@ -44,13 +46,16 @@ class StreamingRuntime:
         if settings.node_url and isinstance(bus, RedisBus):  # several nodes: any of them plays any broadcast
             registry = OriginRegistry(lambda: bus.client, settings.node_url, services.secret_key)
             cluster = EdgeService(engine, registry, bus, services.secret_key, linger=settings.edge_linger_seconds)
+        live_hls = LiveHls(services.store, settings.hls_public_url)
         return cls(
             engine=engine,
             live=LiveService(services.db, services.bus, engine, services.secret_key,
-                             dt.timedelta(minutes=settings.green_room_minutes), cluster=cluster),
+                             dt.timedelta(minutes=settings.green_room_minutes), cluster=cluster,
+                             max_viewers=settings.max_webrtc_viewers),
             chat=Chat(services.bus, services.rate_limiter(RATE_LIMIT, RATE_WINDOW)),
             replay_files=files,
-            recorder=RecorderService(engine, services.db, services.store, spool, files=files),
+            recorder=RecorderService(engine, services.db, services.store, spool, files=files, live_hls=live_hls),
+            live_hls=live_hls,
         )
 
     async def start(self) -> None:

@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,6 +177,7 @@ class Uploader:
         first_delay: float = 0.5,
         max_delay: float = 10.0,
         on_playlist: Callable[[Playlist], None] | None = None,
+        live_playlist: Callable[[Playlist], Awaitable[object]] | None = None,
     ) -> None:
         self.store = store
         self.spool = spool
@@ -184,6 +185,7 @@ class Uploader:
         self.first_delay = first_delay
         self.max_delay = max_delay
         self.on_playlist = on_playlist
+        self.live_playlist = live_playlist  # writes the live window (streaming.live_hls) before the playlist
         self._wake = asyncio.Event()
         self._finish = False
         self.failures = 0
@@ -253,6 +255,8 @@ class Uploader:
 
     async def _put_playlist(self, state: Any, uploaded: set[str], *, ended: bool) -> None:
         playlist = playlist_from_journal(state, uploaded, ended=ended)
+        if (live := self.live_playlist) is not None:
+            await self._retry("writing the live playlist", lambda: live(playlist))
         text = write_playlist(playlist).encode()
         await self._retry("writing the playlist", lambda: self.store.put_bytes(self.prefix + PLAYLIST, text, PLAYLIST_TYPE))
         self.playlist = playlist

@@ -56,6 +56,12 @@ def test_environment_values_are_cast() -> None:
         ("TIMEZONE", "Mars/Olympus", "not a known time zone"),
         ("DEFAULT_LANGUAGE", "fr", "not one of"),
         ("LOG_FORMAT", "xml", "not one of"),
+        ("MAX_WEBRTC_VIEWERS", "-1", "outside"),
+        ("HLS_PUBLIC_URL", "cdn.example.org", "not an http(s) URL"),
+        ("EGRESS_WHIP_URL", "https://media.example.org/whip/expo", "has no {slot}"),
+        ("EGRESS_WHIP_URL", "rtmp://media.example.org/{slot}", "not an http(s) URL"),
+        ("EGRESS_WHEP_URL", "https://media.example.org/{slot}/{stream}", "the only placeholder is {slot}"),
+        ("EGRESS_WHIP_TOKEN", "abc", "CLOUDEXPO_EGRESS_WHIP_URL is not"),
     ],
 )
 def test_a_wrong_value_names_the_variable_and_an_example(name: str, value: str, words: str) -> None:

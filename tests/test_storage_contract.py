@@ -222,6 +222,23 @@ async def test_get_url_filename_and_content_type(store: ObjectStore, http: httpx
     assert "filename*=UTF-8''B%C3%BCro%20brochure.pdf" in disposition
 
 
+async def test_cache_control_kept_with_the_object(store: ObjectStore, http: httpx.AsyncClient) -> None:
+    """A live playlist is put with no-cache: every GET says so, so players and CDNs revalidate it."""
+    playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n"
+    info = await store.put_bytes("replays/3/live.m3u8", playlist, "application/vnd.apple.mpegurl", cache_control="no-cache")
+    assert info.cache_control == "no-cache"
+    head = await store.head("replays/3/live.m3u8")
+    assert head is not None and head.cache_control == "no-cache"
+    response = await http.get(store.get_url("replays/3/live.m3u8", 3600))
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.content == playlist
+    # An object put without one keeps the URL's own default (the local store: private until it expires).
+    await store.put_bytes("replays/3/seg_00001.ts", b"\x47" * 188, "video/mp2t")
+    plain = await store.head("replays/3/seg_00001.ts")
+    assert plain is not None and plain.cache_control is None
+
+
 async def test_put_url_upload(store: ObjectStore, http: httpx.AsyncClient) -> None:
     data = os.urandom(50_000)
     url = store.put_url("uploads/logo.png", "image/png", 600)

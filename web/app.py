@@ -114,7 +114,8 @@ def build_app(runtime: WebRuntime, extra_routes: Sequence[BaseRoute] = (), debug
             Middleware(WebsocketSend),
             Middleware(RequestIdMiddleware, registry=services.metrics),
             Middleware(SecurityHeadersMiddleware, store_getter=lambda: services.store,
-                       https=settings.resolved_public_url.startswith("https://")),
+                       https=settings.resolved_public_url.startswith("https://"),
+                       media_urls=[settings.hls_public_url, settings.egress_whep_url]),
             Middleware(NulGuard),
             Middleware(
                 SessionlessAware,  # type: ignore[arg-type]

@@ -46,7 +46,7 @@ from cloudexpo.messages import Said, message, said_by
 from cloudexpo.permissions import SIGN_IN, Forbidden, NotSignedIn
 from cloudexpo.ratelimit import RateLimited
 from streaming.chat import ChatError, ChatMuted
-from streaming.errors import AlreadyPublishing, SessionNotFound, StreamNotLive, UnusableOffer
+from streaming.errors import AlreadyPublishing, SessionNotFound, StreamNotLive, UnusableOffer, ViewersFull
 from streaming.live import MissingToken, WrongToken
 from streaming.replays import InvalidCaptions, InvalidTrim, ReplayError, ReplayNotFound
 from streaming.schedule import (
@@ -284,6 +284,8 @@ REFUSALS: dict[type[Exception], Refusal] = {
     StreamNotLive: Refusal(409, detail=lambda exc, request: NOT_LIVE_YET(reason=said_of(exc))),
     AlreadyPublishing: Refusal(409),
     SessionNotFound: Refusal(404, detail=_session_not_found),
+    # web/routes/whip.py adds the Link to the live HLS playlist
+    ViewersFull: Refusal(503, error="viewers_full", headers=lambda exc, request: {"Retry-After": str(exc.retry_after)}),
 }
 
 

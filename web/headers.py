@@ -16,7 +16,7 @@ nothing (``sandbox``): an uploaded SVG or HTML file is inert even on our origin.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
@@ -31,9 +31,10 @@ STORAGE_CSP = "default-src 'none'; img-src 'self' data:; media-src 'self'; style
 HSTS = "max-age=31536000"
 
 
-def page_policy(storage_origin: str | None) -> str:
-    """The pages' Content-Security-Policy; ``storage_origin`` is where presigned media live."""
-    storage = f" {storage_origin}" if storage_origin else ""
+def page_policy(storage_origin: str | None, media_origins: Sequence[str] = ()) -> str:
+    """The pages' Content-Security-Policy; ``storage_origin`` is where presigned media live,
+    ``media_origins`` other places players fetch from (the live HLS CDN, an external cluster's WHEP)."""
+    storage = "".join(f" {o}" for o in dict.fromkeys([storage_origin, *media_origins]) if o)
     return "; ".join([
         "default-src 'self'",
         "script-src 'self'",
@@ -50,30 +51,37 @@ def page_policy(storage_origin: str | None) -> str:
     ])
 
 
+def origin_of(url: str | None) -> str | None:
+    parts = urlsplit(url or "")
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
 def storage_origin(store: ObjectStore) -> str | None:
     """The origin of the store's presigned URLs, when they point off this site (S3)."""
     try:
         url = store.get_url("csp-origin-probe", expires=60)
     except Exception:  # a store that cannot presign now still serves pages; media then come from 'self'
         return None
-    parts = urlsplit(url)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return f"{parts.scheme}://{parts.netloc}"
-    return None
+    return origin_of(url)
 
 
 class SecurityHeadersMiddleware:
     """Adds the headers to every HTTP response that does not set them itself."""
 
-    def __init__(self, app: ASGIApp, store_getter: Callable[[], ObjectStore], https: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, store_getter: Callable[[], ObjectStore], https: bool, media_urls: Sequence[str | None] = ()
+    ) -> None:
         self.app = app
         self.store = store_getter
         self.https = https
+        self.media_origins = [o for o in map(origin_of, media_urls) if o]
         self._page_csp: str | None = None
 
     def page_csp(self) -> str:
         if self._page_csp is None:
-            self._page_csp = page_policy(storage_origin(self.store()))
+            self._page_csp = page_policy(storage_origin(self.store()), self.media_origins)
         return self._page_csp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -18,6 +18,8 @@ Both stores behave alike on the points callers rely on (checked by
 - ``list_keys`` and ``delete_prefix`` match plain string prefixes
   (``"a/1"`` matches ``"a/10/x"``); results are sorted.
 - URLs live at most :data:`MAX_URL_EXPIRES` seconds (S3's SigV4 limit).
+- An object put with ``cache_control`` is served with that ``Cache-Control``
+  (browsers and CDNs then revalidate a live playlist instead of keeping it).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class ObjectInfo:
     etag: str  # unquoted
     content_type: str
     last_modified: dt.datetime  # timezone-aware, UTC
+    cache_control: str | None = None  # what GETs answer as Cache-Control; None: the URL's own default
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,11 @@ class ObjectStore(Protocol):
     async def close(self) -> None: ...
 
     # --- objects the server writes and reads itself ---
-    async def put_bytes(self, key: str, data: bytes, content_type: str) -> ObjectInfo: ...
+    async def put_bytes(
+        self, key: str, data: bytes, content_type: str, *, cache_control: str | None = None
+    ) -> ObjectInfo:
+        """``cache_control`` is kept with the object and answered on every GET (S3's
+        ``Cache-Control`` metadata), e.g. ``no-cache`` for a live playlist that a CDN must revalidate."""
     async def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo: ...
     async def get_bytes(self, key: str) -> bytes: ...
     async def read_range(self, key: str, start: int, length: int) -> bytes:

@@ -192,6 +192,7 @@ class LocalStore:
             etag=meta["etag"],
             content_type=meta["content_type"],
             last_modified=dt.datetime.fromtimestamp(st.st_mtime, dt.UTC),
+            cache_control=meta.get("cache_control"),
         )
 
     def _stat(self, key: str) -> os.stat_result | None:
@@ -231,7 +232,8 @@ class LocalStore:
             raise
 
     def _commit(
-        self, key: str, tmp: _TempFile, st: os.stat_result, content_type: str, etag: str
+        self, key: str, tmp: _TempFile, st: os.stat_result, content_type: str, etag: str,
+        cache_control: str | None = None,
     ) -> ObjectInfo:
         dest = self._path(key)
         try:
@@ -242,7 +244,9 @@ class LocalStore:
             raise StorageError(
                 f"cannot store {key!r}: a part of its path is both an object and a folder ({exc})"
             ) from None
-        meta = {"content_type": content_type, "etag": etag, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        meta: dict[str, Any] = {"content_type": content_type, "etag": etag, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        if cache_control is not None:
+            meta["cache_control"] = cache_control
         self._write_json(self._meta_path(key), meta)
         _fsync_dir(dest.parent)
         return ObjectInfo(
@@ -251,6 +255,7 @@ class LocalStore:
             etag=etag,
             content_type=content_type,
             last_modified=dt.datetime.fromtimestamp(st.st_mtime, dt.UTC),
+            cache_control=cache_control,
         )
 
     def _new_temp(self) -> _TempFile:
@@ -268,7 +273,7 @@ class LocalStore:
             raise
         return self._commit(key, tmp, st, content_type, tmp.md5.hexdigest())
 
-    def _write_bytes(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
+    def _write_bytes(self, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> ObjectInfo:
         tmp = self._new_temp()
         try:
             tmp.write(data)
@@ -276,7 +281,7 @@ class LocalStore:
         except BaseException:
             tmp.discard()
             raise
-        return self._commit(key, tmp, st, content_type, tmp.md5.hexdigest())
+        return self._commit(key, tmp, st, content_type, tmp.md5.hexdigest(), cache_control)
 
     def _remove(self, key: str) -> None:
         for path in (self._path(key), self._meta_path(key)):
@@ -333,9 +338,11 @@ class LocalStore:
     async def close(self) -> None:
         pass
 
-    async def put_bytes(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
+    async def put_bytes(
+        self, key: str, data: bytes, content_type: str, *, cache_control: str | None = None
+    ) -> ObjectInfo:
         self._key(key)
-        result: ObjectInfo = await _run(self._write_bytes, key, data, content_type)
+        result: ObjectInfo = await _run(self._write_bytes, key, data, content_type, cache_control)
         return result
 
     async def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo:

@@ -154,6 +154,7 @@ class S3Store:
             etag=normalize_etag(head["ETag"]),
             content_type=head.get("ContentType") or "application/octet-stream",
             last_modified=head["LastModified"].astimezone(dt.UTC),
+            cache_control=head.get("CacheControl"),
         )
 
     async def _head_or_raise(self, key: str) -> ObjectInfo:
@@ -192,9 +193,12 @@ class S3Store:
     async def close(self) -> None:
         await asyncio.to_thread(self._client.close)
 
-    async def put_bytes(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
+    async def put_bytes(
+        self, key: str, data: bytes, content_type: str, *, cache_control: str | None = None
+    ) -> ObjectInfo:
         full = self._full(key)
-        await self._call("put_object", key, Bucket=self.bucket, Key=full, Body=data, ContentType=content_type)
+        extra = {"CacheControl": cache_control} if cache_control is not None else {}
+        await self._call("put_object", key, Bucket=self.bucket, Key=full, Body=data, ContentType=content_type, **extra)
         return await self._head_or_raise(key)
 
     async def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo:

@@ -88,6 +88,18 @@ def page_ice_servers(settings: Settings, who: Principal) -> list[dict[str, Any]]
     return [s.as_dict() for s in client_ice_servers(settings, None if who.user_id is None else f"user{who.user_id}")]
 
 
+def playback_urls(request: Request, slot: Slot, *, preview: bool) -> dict[str, str | None]:
+    """Where the watch page plays from: WHEP (ours, or the external cluster's with
+    ``CLOUDEXPO_EGRESS_WHEP_URL``), and the live HLS playlist while the slot is on air
+    (WHEP answers also link it), which the page falls back to when WebRTC cannot connect."""
+    settings = services(request).settings
+    whep = f"/whep/{slot.id}"
+    if settings.egress_whep_url and not preview:  # the green-room preview stays on our own WHEP
+        whep = settings.egress_whep_url.format(slot=slot.id)
+    on_air = slot.state == SlotState.LIVE.value or (preview and slot.state == SlotState.GREEN_ROOM.value)
+    return {"whep": whep, "hls": streaming_runtime(request).live_hls.url(slot.id) if on_air else None}
+
+
 async def _slot_and_stage(request: Request) -> tuple[Slot, Stage | None]:
     async with services(request).db.session() as db:
         slot = await get_visible_slot(db, path_int(request, "slot_id"), principal(request))
@@ -117,7 +129,6 @@ async def watch_page(request: Request) -> Response:
         "data": {
             "slot": slot.id,
             "state": slot.state,
-            "whep": f"/whep/{slot.id}",
             "starts_at": slot.starts_at.isoformat(),
             "ends_at": slot.ends_at.isoformat(),
             "live_at": slot.live_at.isoformat() if slot.live_at else None,
@@ -126,6 +137,7 @@ async def watch_page(request: Request) -> Response:
             "user_id": who.user_id,
             "preview": may_manage(who, slot),
             "ice_servers": page_ice_servers(svc.settings, who),
+            **playback_urls(request, slot, preview=may_manage(who, slot)),
         },
     })
 

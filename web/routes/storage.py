@@ -184,7 +184,7 @@ async def _get(request: Request, store: LocalStore, key: str) -> Response:
         **_CORS,
         "ETag": f'"{info.etag}"',
         "Last-Modified": _http_date(info.last_modified),
-        "Cache-Control": f"private, max-age={max(0, ticket.expires_at - int(time.time()))}",
+        "Cache-Control": info.cache_control or f"private, max-age={max(0, ticket.expires_at - int(time.time()))}",
         "Accept-Ranges": "bytes",
     }
     if _not_modified(request, info):

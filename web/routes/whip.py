@@ -7,7 +7,11 @@ credential minted for the session, ``cloudexpo.turn``).
 ``/whep/{slot}`` is the same for viewers: public while the slot is live; the
 green-room preview needs the slot's token or a moderator's or the booth's
 staff's sign-in; another node of the deployment pulling the broadcast (an
-edge) shows a short-lived edge token (``streaming.edge_token``). Trickle ICE (``PATCH``) is not supported: offers and answers
+edge) shows a short-lived edge token (``streaming.edge_token``). A node with
+``CLOUDEXPO_MAX_WEBRTC_VIEWERS`` viewers answers visitors ``503`` with
+``Retry-After`` and ``Link: <live.m3u8>; rel="alternate"; type="application/vnd.apple.mpegurl"``:
+the broadcast's live HLS playlist in object storage (``streaming.live_hls``), which
+players play until a place frees up. Trickle ICE (``PATCH``) is not supported: offers and answers
 carry every candidate, and ``PATCH`` is answered ``405``.
 
 Every refusal is JSON ``{"error", "detail"}`` saying what to fix (``web.errors``). Browsers get
@@ -25,6 +29,7 @@ from cloudexpo.permissions import Forbidden
 from cloudexpo.settings import IceServer
 from cloudexpo.turn import client_ice_servers
 from streaming import edge_token
+from streaming.errors import ViewersFull
 from streaming.live import (
     MissingToken,
     PreviewOnly,
@@ -33,7 +38,7 @@ from streaming.live import (
     check_token,
 )
 from streaming.schedule import SlotNotFound, get_slot, may_see, token_matches
-from web.context import live_service, page_principal, principal, services
+from web.context import live_service, page_principal, principal, services, streaming_runtime
 from web.cors import WithHeaders
 from web.errors import ApiError
 from web.forms import read_body, refuse_declared_length
@@ -43,7 +48,7 @@ MAX_SDP = 64 * 1024
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
-    "Access-Control-Expose-Headers": "Location, Link, ETag, Accept-Patch",
+    "Access-Control-Expose-Headers": "Location, Link, ETag, Accept-Patch, Retry-After",
     "Access-Control-Max-Age": "600",
 }
 RESOURCE_METHODS = "POST, OPTIONS"
@@ -78,6 +83,11 @@ def link_header(servers: list[IceServer]) -> str | None:
     return ", ".join(links) or None
 
 
+def hls_link(url: str) -> str:
+    """The live HLS playlist as a ``Link`` value (what a full node offers instead of WebRTC)."""
+    return f'<{url}>; rel="alternate"; type="application/vnd.apple.mpegurl"'
+
+
 def slot_id_param(request: Request) -> int | None:
     return path_id(request, "slot_id")
 
@@ -100,11 +110,14 @@ async def _read_offer(request: Request) -> str:
     return offer
 
 
-def _created(request: Request, kind: str, slot_id: int, session_id: str, answer: str, extra: dict[str, str] | None = None) -> Response:
+def _created(
+    request: Request, kind: str, slot_id: int, session_id: str, answer: str,
+    extra: dict[str, str] | None = None, links: list[str] | None = None,
+) -> Response:
     svc = services(request)
     location = f"{svc.settings.resolved_public_url}/{kind}/{slot_id}/{session_id}"
     headers = {"Location": location, "ETag": f'"{session_id}"', **(extra or {})}
-    link = link_header(client_ice_servers(svc.settings, session_id))
+    link = ", ".join(filter(None, [link_header(client_ice_servers(svc.settings, session_id)), *(links or [])]))
     if link:
         headers["Link"] = link
     return Response(answer, status_code=201, media_type="application/sdp", headers=headers)
@@ -190,8 +203,14 @@ async def whep_post(request: Request) -> Response:
             raise WrongToken(f"{exc} {CSRF_NEEDED}") from None
         raise (WrongToken(str(exc)) if who.signed_in else MissingToken(str(exc))) from None
     offer = await _read_offer(request)
-    viewer = await live_service(request).watch(slot_id, offer, preview=preview)
-    return _created(request, "whep", slot_id, viewer.session_id, viewer.answer_sdp)
+    try:
+        viewer = await live_service(request).watch(slot_id, offer, preview=preview)
+    except ViewersFull as exc:
+        headers = {"Retry-After": str(exc.retry_after), "Link": hls_link(streaming_runtime(request).live_hls.url(slot_id))}
+        raise ApiError(503, str(exc), error="viewers_full", headers=headers) from None
+    # The live HLS playlist rides along, for a player whose WebRTC then does not connect.
+    return _created(request, "whep", slot_id, viewer.session_id, viewer.answer_sdp,
+                    links=[hls_link(streaming_runtime(request).live_hls.url(slot_id))])
 
 
 async def whep_delete(request: Request) -> Response:

@@ -59,62 +59,145 @@
     let state = data.state, client = null, playing = false, retry = null, attempt = 0;
     let publisherUp = true, stalls = 0;  // the publisher's status from /ws; stalls in a row without a picture in between
     let iceServers = data.ice_servers || [];  // TURN credentials minted for this page; each answer brings fresher ones
+    // The delayed stream (livehls.js): the live HLS playlist, when WebRTC has not connected within
+    // FALLBACK_MS or the server is full (503). Meanwhile a trial WHEP session now and then (after the
+    // 503's Retry-After, else with back-off) moves the viewer back to WebRTC once it connects.
+    const FALLBACK_MS = 6000;
+    let hlsUrl = data.hls || null, delayed = null, probeTimer = null, probeBackoff = 20, fallbackTimer = null;
 
+    const onAir = function () { return state === "live" || (state === "green_room" && data.preview); };
     const show = function (name) {
       player.querySelectorAll("[data-msg]").forEach(function (el) { el.hidden = el.dataset.msg !== name; });
       player.classList.toggle("has-message", !!name);
+    };
+    const showDelayed = function (on) {
+      $('[data-role="delayed-badge"]').hidden = !on;
+      $('[data-role="delayed-note"]').hidden = !on;
     };
     const setState = function (s) {
       state = s;
       player.className = "player state-" + s;
       $('[data-role="live-badge"]').hidden = s !== "live";
       $('[data-role="soon-badge"]').hidden = s !== "green_room";
-      if (s === "live" || (s === "green_room" && data.preview)) { if (!playing) start(); }
-      else { stop(); show(s); }
+      if (onAir()) { if (!playing && !delayed) start(); }
+      else { stop(); stopDelayed(); show(s); }
       if (s === "green_room" && !data.preview) show("green_room");
     };
     const scheduleRetry = function () {
       if (retry) return;
       attempt += 1;
       const delay = Math.min(1000 * Math.pow(1.6, attempt), 10000);
-      retry = setTimeout(function () { retry = null; if (state === "live" || (state === "green_room" && data.preview)) start(); }, delay);
+      retry = setTimeout(function () { retry = null; if (onAir() && !delayed) start(); }, delay);
     };
-    const start = async function () {
-      if (!window.RTCPeerConnection) { show("blocked"); return; }
-      stop();
-      playing = true;
-      show(attempt ? "reconnecting" : "connecting");
-      const mine = new window.cloudexpo.WhepClient(data.whep, { iceServers: iceServers });
-      client = mine;
-      client.onstate = function (cs) {
-        if (client !== mine || !(state === "live" || (state === "green_room" && data.preview))) return;
-        if (cs === "connected") { attempt = 0; show(null); tryPlay(); }
+    const follow = function (mine) {
+      mine.onstate = function (cs) {
+        if (client !== mine || !onAir()) return;
+        if (cs === "connected") { clearTimeout(fallbackTimer); attempt = 0; show(null); tryPlay(); }
         if (cs === "failed" || cs === "disconnected" || cs === "closed") {
+          playing = false;
+          if (cs === "failed" && !video.currentTime && playDelayed()) return;
           if (cs === "failed" && attempt >= 3 && !video.currentTime) show("blocked"); else show("reconnecting");
-          playing = false; scheduleRetry();
+          scheduleRetry();
         }
       };
       // The picture stopped while the publisher is up: the node serving us is likely gone. Ask again at
       // once (the proxy picks a live node; it pulls the broadcast from its origin); a second stall with
       // no picture in between waits like any retry, so a broadcast paused upstream does not churn.
-      client.onstall = function () {
+      mine.onstall = function () {
         if (client !== mine || state !== "live" || !publisherUp) return;
         stalls += 1;
         show("reconnecting"); playing = false;
         if (stalls === 1) { attempt = 0; start(); } else scheduleRetry();
       };
       mine.onmedia = function () { stalls = 0; };
+    };
+    const start = async function () {
+      if (!window.RTCPeerConnection) { if (!playDelayed()) show("blocked"); return; }
+      stop();
+      playing = true;
+      show(attempt ? "reconnecting" : "connecting");
+      const mine = new window.cloudexpo.WhepClient(data.whep, { iceServers: iceServers });
+      client = mine;
+      follow(mine);
+      clearTimeout(fallbackTimer);
+      fallbackTimer = setTimeout(function () {
+        if (client === mine && (!mine.pc || mine.pc.connectionState !== "connected")) { hlsUrl = mine.hlsUrl || hlsUrl; playDelayed(); }
+      }, FALLBACK_MS);
       try {
         await mine.play(video);
         if (mine.linkedIceServers.length) iceServers = mine.linkedIceServers;
+        hlsUrl = mine.hlsUrl || hlsUrl;
       } catch (err) {
+        if (client !== mine) return;
         playing = false;
+        hlsUrl = err.hlsUrl || hlsUrl;
+        if ((err.status === 503 || err.blocked || !err.status) && playDelayed(err.retryAfter)) return;
         if (err.blocked) { show("blocked"); return; }
         if (err.status === 409 || err.status === 401 || err.status === 403) { show(state === "green_room" ? "green_room" : "reconnecting"); }
         scheduleRetry();
       }
     };
-    const stop = function () { if (client) { client.stop(); client = null; } playing = false; };
+    const stop = function () { clearTimeout(fallbackTimer); if (client) { client.stop(); client = null; } playing = false; };
+
+    // --- the delayed stream and the way back to WebRTC ---
+    const playDelayed = function (retryAfter) {
+      if (!hlsUrl || !onAir() || !window.cloudexpo.LiveHlsPlayer || !window.cloudexpo.LiveHlsPlayer.supported(video)) return false;
+      stop();
+      if (retry) { clearTimeout(retry); retry = null; }
+      if (!delayed) {
+        const mine = new window.cloudexpo.LiveHlsPlayer(video, hlsUrl);
+        delayed = mine;
+        mine.onfatal = function () {  // no playlist yet, or storage unreachable: start over shortly
+          if (delayed !== mine) return;
+          mine.stop(); delayed = null;
+          setTimeout(function () { if (!delayed && !playing && onAir()) playDelayed(); }, 3000);
+        };
+        mine.start();
+      }
+      show(null); showDelayed(true); tryPlay();
+      scheduleProbe(retryAfter);
+      return true;
+    };
+    const stopDelayed = function () {
+      clearTimeout(probeTimer); probeTimer = null;
+      if (delayed) { delayed.stop(); delayed = null; }
+      showDelayed(false);
+    };
+    const scheduleProbe = function (seconds) {
+      clearTimeout(probeTimer);
+      let wait = seconds > 0 ? seconds : probeBackoff;
+      if (!(seconds > 0)) probeBackoff = Math.min(probeBackoff * 2, 300);
+      probeTimer = setTimeout(probe, wait * 1000 * (0.9 + Math.random() * 0.2));
+    };
+    const probe = async function () {
+      probeTimer = null;
+      if (!delayed || !onAir() || !window.RTCPeerConnection) return;
+      const trial = new window.cloudexpo.WhepClient(data.whep, { iceServers: iceServers });
+      let settled = false;
+      const settle = function (retryAfter) {
+        if (settled) return false;
+        settled = true; clearTimeout(giveUp);
+        if (retryAfter !== undefined) { trial.stop(); if (delayed) scheduleProbe(retryAfter); }
+        return true;
+      };
+      const giveUp = setTimeout(function () { settle(0); }, FALLBACK_MS);
+      trial.onstate = function (cs) {
+        if (cs === "connected" && delayed && onAir() && settle()) {  // a place: back to WebRTC, no delay
+          stopDelayed();
+          probeBackoff = 20; attempt = 0;
+          client = trial; playing = true; follow(trial);
+          video.srcObject = trial.stream;
+          show(null); tryPlay();
+        } else if (cs === "failed" || cs === "closed") settle(0);
+      };
+      try {
+        await trial.play(document.createElement("video"));
+        if (trial.linkedIceServers.length) iceServers = trial.linkedIceServers;
+      } catch (err) {
+        hlsUrl = err.hlsUrl || hlsUrl;
+        settle(err.status === 503 ? err.retryAfter : 0);
+      }
+    };
     const unmute = $('[data-role="unmute"]');
     const muteBtn = $('[data-role="mute"]');
     const syncMute = function () { muteBtn.setAttribute("aria-pressed", String(video.muted)); const w = muteBtn.querySelector('[data-role="waves"]'); if (w) w.style.opacity = video.muted ? "0.15" : "1"; };
@@ -130,8 +213,8 @@
       if (player.requestFullscreen) player.requestFullscreen();
       else if (video.webkitEnterFullscreen) video.webkitEnterFullscreen();
     });
-    window.addEventListener("online", function () { if (!playing && (state === "live")) { attempt = 0; start(); } });
-    window.addEventListener("pagehide", function () { stop(); });
+    window.addEventListener("online", function () { if (!playing && !delayed && (state === "live")) { attempt = 0; start(); } });
+    window.addEventListener("pagehide", function () { stop(); stopDelayed(); });
 
     const socket = openSocket([data.slot]);
     window.cloudexpo.liveSocket = socket;
@@ -139,14 +222,19 @@
       const m = ev.detail;
       if ((m.type === "state" || m.type === "snapshot") && m.slot === data.slot) {
         if (m.type === "snapshot" && typeof m.viewers === "number") $('[data-role="viewers"]').textContent = m.viewers;
-        if (m.state !== state || (m.state === "live" && !playing)) setState(m.state);
+        if (m.state !== state || (m.state === "live" && !playing && !delayed)) setState(m.state);
         if (m.publisher) publisherUp = m.publisher === "connected";
         if (m.publisher === "reconnecting" && state === "live") show("reconnecting");
       }
       if (m.type === "viewers" && m.slot === data.slot) $('[data-role="viewers"]').textContent = m.count;
     });
     syncMute();
-    window.cloudexpo.player = { video: video, state: function () { return state; } };
+    window.cloudexpo.player = {
+      video: video,
+      state: function () { return state; },
+      mode: function () { return delayed ? "hls" : (client && playing ? "webrtc" : null); },
+      delay: function () { return delayed ? delayed.delay() : null; },
+    };
     setState(state);
   }
 

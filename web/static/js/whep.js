@@ -5,6 +5,8 @@
 // several seconds, so the page decides from the broadcast's state whether to POST a new offer:
 // the proxy sends it to a node that is up, and any node plays any live broadcast.
 // onmedia(): the first video packets of this session arrived.
+// Answers link the broadcast's live HLS playlist (Link rel="alternate"): on a 201 for a
+// player whose WebRTC then does not connect, on a 503 (the server is full) with Retry-After.
 (function () {
   "use strict";
   window.cloudexpo = window.cloudexpo || {};
@@ -14,7 +16,7 @@
   class WhepClient {
     constructor(url, options) {
       this.url = url; this.options = options || {};
-      this.pc = null; this.location = null; this.stream = null; this.linkedIceServers = [];
+      this.pc = null; this.location = null; this.stream = null; this.linkedIceServers = []; this.hlsUrl = null;
       this.onstate = null; this.onstall = null; this.onmedia = null; this.stallTimer = null;
     }
     // Every 300 ms: has the video's packet count moved? (getStats' inbound-rtp, as chrome://webrtc-internals shows it)
@@ -58,14 +60,18 @@
       if (this.options.token) headers["Authorization"] = "Bearer " + this.options.token;
       // A moderator's or the booth staff's green-room preview rides on the sign-in cookie,
       // which the server accepts only with this page's CSRF token.
-      else if (window.cloudexpo.csrf) headers["X-CSRF-Token"] = window.cloudexpo.csrf;
+      // (Only to our own server: an external cluster's WHEP URL gets no header it would have to allow.)
+      else if (window.cloudexpo.csrf && new URL(this.url, location.href).origin === location.origin) headers["X-CSRF-Token"] = window.cloudexpo.csrf;
       const res = await fetch(this.url, { method: "POST", headers: headers, body: pc.localDescription.sdp, credentials: "same-origin" });
       const text = await res.text();
+      this.hlsUrl = alternateHls(res.headers.get("Link")) || this.hlsUrl;
       if (res.status !== 201) {
         pc.close(); this.pc = null;
         let detail = text;
         try { const body = JSON.parse(text); detail = body.message || body.detail; } catch (e) { /* plain */ }
-        const err = new Error(detail || ("WHEP answered " + res.status)); err.status = res.status; throw err;
+        const err = new Error(detail || ("WHEP answered " + res.status)); err.status = res.status;
+        err.retryAfter = Number(res.headers.get("Retry-After")) || 0; err.hlsUrl = this.hlsUrl;
+        throw err;
       }
       this.location = res.headers.get("Location");
       // The ICE servers this answer names (TURN with a fresh credential), for the next attempt.
@@ -81,6 +87,14 @@
       this.location = null;
       if (location) { try { await fetch(location, { method: "DELETE" }); } catch (e) { /* gone */ } }
     }
+  }
+
+  // Link: <https://…/live.m3u8>; rel="alternate"; type="application/vnd.apple.mpegurl"
+  function alternateHls(header) {
+    if (!header) return null;
+    const part = header.split(/,(?=\s*<)/).find(function (p) { return /rel="?alternate"?/.test(p) && /mpegurl/i.test(p); });
+    const m = part && part.match(/<([^>]+)>/);
+    return m ? m[1] : null;
   }
 
   window.cloudexpo.WhepClient = WhepClient;
