@@ -38,7 +38,7 @@ import aioice.ice
 import pylibsrtp
 from aiortc import rtcpeerconnection as _aiortc_pc
 from aiortc.rtcdtlstransport import RTCDtlsTransport
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters, RTCRtpReceiveParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
@@ -147,6 +147,7 @@ def _probe_connection() -> list[str]:
         (transceiver.sender, "_ssrc", "aiortc's RTCRtpSender has no '_ssrc' any more"),
         (receiver, "_enabled", "aiortc's RTCRtpReceiver has no '_enabled' any more"),
         (transceiver, "_codecs", "aiortc's RTCRtpTransceiver has no '_codecs' any more"),
+        (transceiver, "_preferred_codecs", "aiortc's RTCRtpTransceiver has no '_preferred_codecs' any more"),
         (dtls, "_tx_srtp", "aiortc's RTCDtlsTransport has no '_tx_srtp' (its SRTP session) any more"),
         (dtls.transport, "_connection", "aiortc's RTCIceTransport has no '_connection' (aioice) any more"),
         (_aiortc_pc, "CODECS", "aiortc.rtcpeerconnection has no 'CODECS' table any more"),
@@ -324,6 +325,19 @@ def configuration(pc: Any) -> Any:
 def transceiver_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:
     """The codecs a transceiver negotiated (after ``setRemoteDescription``)."""
     return transceiver._codecs
+
+
+def prefer_codecs(transceiver: RTCRtpTransceiver, codecs: list[RTCRtpCodecParameters]) -> None:
+    """Offer exactly ``codecs`` (taken from aiortc's codec table) on this transceiver.
+
+    ``setCodecPreferences`` checks against the codecs aiortc encodes, which lack the
+    H.264 main and high profiles a forwarded broadcast may carry; ``createOffer``
+    filters the table by these preferences (mime type and parameters).
+    """
+    transceiver._preferred_codecs = [
+        RTCRtpCodecCapability(mimeType=c.mimeType, clockRate=c.clockRate, channels=c.channels, parameters=dict(c.parameters))
+        for c in codecs
+    ]
 
 
 def set_transceiver_codecs(transceiver: RTCRtpTransceiver, codecs: list[RTCRtpCodecParameters]) -> None:

@@ -432,6 +432,14 @@ class MediaEngine:
         """Open peer connections: every stream's publisher and viewers (for /metrics and the soak)."""
         return sum(len(s.viewers) + (s.publisher is not None) for s in self._streams.values())
 
+    def forwarded_tracks(self, stream_id: str) -> dict[str, TrackForwarder]:
+        """The stream's tracks whose codec is known: what a relay to another server sends
+        (:mod:`streaming.egress`, fed like a viewer through :class:`ForwardingSender`)."""
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.state == StreamState.ENDED:
+            raise StreamNotLive(f"stream {stream_id} is not live")
+        return {kind: track for kind, track in stream.tracks.items() if track.codec is not None}
+
     def viewer_count(self) -> int:
         """WebRTC viewers on this node over every stream (``CLOUDEXPO_MAX_WEBRTC_VIEWERS`` counts these)."""
         return sum(len(s.viewers) for s in self._streams.values())

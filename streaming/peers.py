@@ -199,17 +199,23 @@ async def answer_offer(
     return advertise_public_addresses(pc.localDescription.sdp, split_hosts(hosts)[1])
 
 
-async def create_offer(pc: RTCPeerConnection, hosts: Sequence[str] | None) -> str:
-    """Create and apply a complete offer on the client side (tests, benchmarks)."""
-    with ice_hosts(hosts):
+async def create_offer(pc: RTCPeerConnection, hosts: Sequence[str] | None, *, relay: bool = False) -> str:
+    """Create and apply a complete offer on the client side (tests, benchmarks).
+
+    ``relay``: the offer of a broadcast we send on to another server
+    (:mod:`streaming.egress`): the forwarded H.264 profiles are offered and
+    public addresses advertised, as in the engine's answers.
+    """
+    with ice_hosts(hosts), (forwarding_codecs() if relay else contextlib.nullcontext()):
         await pc.setLocalDescription(await pc.createOffer())
-    return pc.localDescription.sdp
+    sdp: str = pc.localDescription.sdp
+    return advertise_public_addresses(sdp, split_hosts(hosts)[1]) if relay else sdp
 
 
 async def accept_answer(
-    pc: RTCPeerConnection, answer_sdp: str, hosts: Sequence[str] | None
+    pc: RTCPeerConnection, answer_sdp: str, hosts: Sequence[str] | None, *, relay: bool = False
 ) -> None:
-    """Apply the server's answer, dropping candidates we must not reach."""
+    """Apply the server's answer, dropping candidates we must not reach (``relay``: see :func:`create_offer`)."""
     answer_sdp = filter_candidates(answer_sdp, remote_candidate_filter(hosts))
-    with ice_hosts(hosts):
+    with ice_hosts(hosts), (forwarding_codecs() if relay else contextlib.nullcontext()):
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))

@@ -189,6 +189,7 @@ class ForwardingSender(RTCRtpSender):
     _fwd_cname: str | None
     _fwd_loss: tuple[int, int]  # (packets lost, fraction lost/256) from the viewer's reports
     _fwd_ssrc: int  # our SSRC towards the viewer
+    _fwd_rtcp_at: float  # monotonic time of the viewer's last RTCP packet (0: none yet)
 
     @classmethod
     def install(cls, sender: RTCRtpSender, track: TrackForwarder) -> ForwardingSender:
@@ -199,6 +200,7 @@ class ForwardingSender(RTCRtpSender):
         forwarding._fwd_cname = None
         forwarding._fwd_loss = (0, 0)
         forwarding._fwd_ssrc = internals.sender_ssrc(sender)
+        forwarding._fwd_rtcp_at = 0.0
         return forwarding
 
     async def send(self, parameters: RTCRtpSendParameters) -> None:
@@ -227,7 +229,14 @@ class ForwardingSender(RTCRtpSender):
     def output(self) -> ViewerOutput | None:
         return self._fwd_output
 
+    @property
+    def last_report_at(self) -> float:
+        """When the other side last sent RTCP (receiver reports come every second or so): a peer
+        that went away stops long before ICE consent notices (30 s)."""
+        return self._fwd_rtcp_at
+
     async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
+        self._fwd_rtcp_at = time.monotonic()
         output = self._fwd_output
         if output is None:
             return

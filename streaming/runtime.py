@@ -16,6 +16,7 @@ from cloudexpo.services import Services
 
 from .chat import RATE_LIMIT, RATE_WINDOW, Chat
 from .edges import EdgeService
+from .egress import EgressService
 from .engine import MediaEngine
 from .live import LiveService
 from .origins import OriginRegistry
@@ -34,6 +35,7 @@ class StreamingRuntime:
     replay_files: ReplayFiles  # playlists read from storage, download MP4 jobs
     recorder: RecorderService  # records every broadcast; completes what a killed process left in the spool
     live_hls: LiveHls  # the live HLS playlists in storage: written by the recorder, linked for viewers past WebRTC
+    egress: EgressService | None = None  # re-publishes every broadcast to CLOUDEXPO_EGRESS_WHIP_URL
 
     @classmethod
     def build(cls, services: Services) -> StreamingRuntime:
@@ -56,6 +58,8 @@ class StreamingRuntime:
             replay_files=files,
             recorder=RecorderService(engine, services.db, services.store, spool, files=files, live_hls=live_hls),
             live_hls=live_hls,
+            egress=EgressService(engine, services.db, settings.egress_whip_url, settings.egress_whip_token)
+            if settings.egress_whip_url else None,
         )
 
     async def start(self) -> None:
@@ -67,5 +71,7 @@ class StreamingRuntime:
             raise
 
     async def close(self) -> None:
+        if self.egress is not None:
+            await self.egress.close()  # ends its WHIP sessions at the cluster while the engine still runs
         await self.recorder.close()  # finishes every recording (the engine may have ended them already)
         await close_all([self.live, self.replay_files])  # then the MP4 jobs; the live service closes the engine
