@@ -191,12 +191,13 @@ class EgressService:
         slot_id = slot_id_of(stream)
         if slot_id is None:
             return
-        if state == StreamState.LIVE and slot_id not in self.runs:
+        running = self.runs.get(slot_id)
+        if state == StreamState.LIVE and running is None:
             task = asyncio.ensure_future(self._run(slot_id, stream))
             self.runs[slot_id] = task
             task.add_done_callback(lambda t: self.runs.pop(slot_id, None) if self.runs.get(slot_id) is t else None)
-        elif state == StreamState.ENDED and (task := self.runs.get(slot_id)) is not None:
-            task.cancel()
+        elif state == StreamState.ENDED and running is not None:
+            running.cancel()
 
     async def _on_air(self, slot_id: int) -> bool:
         async with self.db.session() as db:

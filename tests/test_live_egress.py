@@ -18,8 +18,7 @@ from cloudexpo.app import open_services
 from cloudexpo.settings import Settings, load_settings
 from streaming import testsource
 from streaming.testsource import colour_close, publish_test_card, watch
-from tests.conftest import live_settings, serve_app
-from tests.conftest import free_port
+from tests.conftest import free_port, live_settings, serve_app
 from tests.live_support import make_slot
 from tests.test_replay_crash import Server, server_env
 

@@ -46,7 +46,13 @@ from cloudexpo.messages import Said, message, said_by
 from cloudexpo.permissions import SIGN_IN, Forbidden, NotSignedIn
 from cloudexpo.ratelimit import RateLimited
 from streaming.chat import ChatError, ChatMuted
-from streaming.errors import AlreadyPublishing, SessionNotFound, StreamNotLive, UnusableOffer, ViewersFull
+from streaming.errors import (
+    AlreadyPublishing,
+    SessionNotFound,
+    StreamNotLive,
+    UnusableOffer,
+    ViewersFull,
+)
 from streaming.live import MissingToken, WrongToken
 from streaming.replays import InvalidCaptions, InvalidTrim, ReplayError, ReplayNotFound
 from streaming.schedule import (
