@@ -1,7 +1,7 @@
 """Re-publishing every broadcast to an external media cluster over WHIP, without transcoding.
 
 With ``CLOUDEXPO_EGRESS_WHIP_URL`` set (a template with ``{slot}``), the node
-holding a broadcast's publisher (its origin) opens one outgoing WHIP session
+holding a broadcast's publisher (its origin; never an edge that pulls it) opens one outgoing WHIP session
 (RFC 9725) per slot while the slot is on air, to a cluster the organiser runs
 (LiveKit's WHIP ingress, Cloudflare Stream, SRS, OvenMediaEngine, MediaMTX,
 Janus): an aiortc connection whose senders are fed the forwarder's packets
@@ -192,6 +192,10 @@ class EgressService:
         if slot_id is None:
             return
         running = self.runs.get(slot_id)
+        if state == StreamState.LIVE and self.engine.is_relayed(stream):
+            if running is not None:
+                running.cancel()  # the publisher moved to another node: its origin re-publishes now
+            return
         if state == StreamState.LIVE and running is None:
             task = asyncio.ensure_future(self._run(slot_id, stream))
             self.runs[slot_id] = task

@@ -19,8 +19,8 @@ from .edges import EdgeService
 from .egress import EgressService
 from .engine import MediaEngine
 from .live import LiveService
-from .origins import OriginRegistry
 from .live_hls import LiveHls
+from .origins import OriginRegistry
 from .recorder import RecorderService
 from .replays import ReplayFiles
 
