@@ -22,12 +22,12 @@ class BoothsRuntime:
 
     analytics: Counter  # booth visits and views, counted in memory and written every few seconds
     notifier: Notifier  # in-app notifications and e-mails
-    reminders: ReminderLoop  # meeting and launch reminders through the notifier
+    reminders: ReminderLoop  # meeting and launch reminders through the notifier (every 10 s: "live now" is news)
     media: MediaWorker  # thumbnails, posters and facts of checked uploads; resumes unfinished work at start
 
     @classmethod
     def build(cls, services: Services, *, analytics_interval: float = 2.0,
-              reminder_interval: float = 30.0) -> BoothsRuntime:
+              reminder_interval: float = 10.0) -> BoothsRuntime:
         settings = services.settings
         notifier = Notifier.from_services(services)
         return cls(

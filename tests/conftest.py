@@ -27,7 +27,7 @@ from cloudexpo.app import Runtime, build_runtime, create_app, import_models, ope
 from cloudexpo.services import Services
 from cloudexpo.settings import Settings
 
-pytest_plugins = ["tests.fixtures_storage", "tests.fixtures_db"]
+pytest_plugins = ["tests.fixtures_storage", "tests.fixtures_db", "tests.fixtures_mail"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("CLOUDEXPO_TEST_ARTIFACTS", ROOT / "test-artifacts"))

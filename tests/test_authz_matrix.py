@@ -181,7 +181,7 @@ ROWS: list[Row] = [
     row("OPTIONS /whep/{slot_id}/{session_id}", ALL, "/whep/{slot}/nosession"),
     row("WS /ws", ALL, why="websocket: tests/test_live_chat.py"),
     # --- programme, replays ---
-    row("GET /api/live/now", ALL), row("GET /programme.ics", ALL), row("GET /programme/{stage}.ics", ALL, "/programme/{stage}.ics"),
+    row("GET /api/live/now", ALL), row("GET /live/strip", ALL), row("GET /programme.ics", ALL), row("GET /programme/{stage}.ics", ALL, "/programme/{stage}.ics"),
     row("GET /programme", ALL), row("GET /programme/{stage}", ALL, "/programme/{stage}"), row("GET /api/programme", ALL),
     row("GET /conference", ALL), row("GET /replays", ALL), row("GET /replays/{slot_id}", ALL, "/replays/{replay}"),
     row("GET /replays/{slot_id}/index.m3u8", ALL, "/replays/{replay}/index.m3u8"),

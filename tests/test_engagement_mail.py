@@ -7,24 +7,16 @@ import email.policy
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from icalendar import Calendar
 
 from cloudexpo.app import Runtime
 from cloudexpo.mail import FolderMailer, Mail, SmtpMailer
 from cloudexpo.services import Services
-from tests.test_engagement_support import make_expo, set_language, smtp_inbox, soon, wait_for
+from tests.test_engagement_support import make_expo, set_language, soon, wait_for
 
 CARD = {"name": "Anna Schmidt", "organisation": "TÜV Süd", "email": "anna@example.org", "consent": True}
 
 
-@pytest.fixture
-def inbox() -> Any:
-    box, controller = smtp_inbox()
-    try:
-        yield box
-    finally:
-        controller.stop()
 
 
 async def test_mails_arrive_in_the_recipients_language_and_unsubscribe_works(

@@ -95,26 +95,26 @@ def _json(value: Any) -> dict[str, str]:
 
 
 async def read_slots(session: AsyncSession, slot_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Slots by id as plain dicts (title, booth_id, starts_at, ends_at, state); {} without a schedule."""
+    """Slots by id as plain dicts (title, booth_id, starts_at, ends_at, state, live_at); {} without a schedule."""
     if not slot_ids or not await slots_table_exists(session):
         return {}
     params = {f"s{i}": sid for i, sid in enumerate(slot_ids)}
     names = ", ".join(f":{k}" for k in params)
     rows = await session.execute(
-        text(f"SELECT id, title, booth_id, starts_at, ends_at, state, approved FROM slots WHERE id IN ({names})"),
+        text(f"SELECT id, title, booth_id, starts_at, ends_at, state, approved, live_at FROM slots WHERE id IN ({names})"),
         params,
     )
     out: dict[int, dict[str, Any]] = {}
-    for sid, title, booth_id, starts, ends, state, approved in rows.all():
+    for sid, title, booth_id, starts, ends, state, approved, live_at in rows.all():
         out[int(sid)] = {
             "id": int(sid), "title": _json(title), "booth_id": booth_id, "starts_at": _aware(starts),
-            "ends_at": _aware(ends), "state": state, "approved": bool(approved),
+            "ends_at": _aware(ends), "state": state, "approved": bool(approved), "live_at": _aware(live_at),
         }
     return out
 
 
 async def _target_exists(session: AsyncSession, principal: Principal, kind: str, target_id: int) -> None:
-    if kind == "booth":
+    if kind in ("booth", "booth_live"):
         booth = await session.get(Booth, target_id)
         if booth is None or not can_see(principal, booth):
             raise NotFound(NO_BOOTH(id=target_id), "id")
@@ -185,7 +185,7 @@ async def tour(
     if kind:
         query = query.where(Bookmark.kind == kind)
     marks = list((await session.scalars(query)).all())
-    booth_ids = [m.target_id for m in marks if m.kind == "booth"]
+    booth_ids = [m.target_id for m in marks if m.kind in ("booth", "booth_live")]
     product_ids = [m.target_id for m in marks if m.kind == "product"]
     slot_ids = [m.target_id for m in marks if m.kind in ("launch", "replay")]
     booths = {b.id: b for b in (await session.scalars(select(Booth).where(Booth.id.in_(booth_ids)))).all()} if booth_ids else {}
@@ -197,7 +197,7 @@ async def tour(
     items: list[TourItem] = []
     for mark in marks:
         item = TourItem(mark.kind, mark.target_id, mark.created_at)
-        if mark.kind == "booth" and mark.target_id in booths:
+        if mark.kind in ("booth", "booth_live") and mark.target_id in booths:
             booth = booths[mark.target_id]
             item.name, item.url, item.booth_id = booth.name, f"/booths/{booth.number}", booth.id
         elif mark.kind == "product" and mark.target_id in products:
@@ -249,19 +249,44 @@ def tour_calendar(items: list[TourItem], *, public_url: str, language: str, time
     return cal.to_ical()
 
 
-async def upcoming_slots(session: AsyncSession, start: dt.datetime, end: dt.datetime) -> dict[int, dict[str, Any]]:
-    """Approved, not cancelled slots starting between ``start`` and ``end`` (plain SQL on ``slots``)."""
+def _db_time(session: AsyncSession, moment: dt.datetime) -> Any:
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        return moment.astimezone(dt.UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment
+
+
+async def _approved(session: AsyncSession, query: str, params: dict[str, Any]) -> dict[int, dict[str, Any]]:
     if not await slots_table_exists(session):
         return {}
-
-    def db_time(moment: dt.datetime) -> Any:
-        if session.bind is not None and session.bind.dialect.name == "sqlite":
-            return moment.astimezone(dt.UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return moment
-
-    rows = await session.execute(
-        text("SELECT id FROM slots WHERE starts_at > :start AND starts_at <= :end AND state <> 'cancelled'"),
-        {"start": db_time(start), "end": db_time(end)},
-    )
+    rows = await session.execute(text(query), {k: _db_time(session, v) for k, v in params.items()})
     ids = [int(r[0]) for r in rows.all()]
     return {k: v for k, v in (await read_slots(session, ids)).items() if v["approved"]}
+
+
+async def upcoming_slots(session: AsyncSession, start: dt.datetime, end: dt.datetime) -> dict[int, dict[str, Any]]:
+    """Approved, scheduled slots starting between ``start`` and ``end`` (plain SQL on ``slots``)."""
+    return await _approved(
+        session,
+        "SELECT id FROM slots WHERE starts_at > :start AND starts_at <= :end AND state IN ('scheduled', 'green_room')",
+        {"start": start, "end": end},
+    )
+
+
+async def live_slots(session: AsyncSession, since: dt.datetime) -> dict[int, dict[str, Any]]:
+    """Approved slots that went on air after ``since`` and have not ended (a broadcast may be interrupted)."""
+    return await _approved(
+        session,
+        "SELECT id FROM slots WHERE live_at IS NOT NULL AND live_at >= :since AND state NOT IN ('ended', 'cancelled')",
+        {"since": since},
+    )
+
+
+async def marked(session: AsyncSession, user_id: int | None, kind: str, target_ids: list[int]) -> set[int]:
+    """Which of ``target_ids`` the user bookmarked (one query for a list of buttons)."""
+    if user_id is None or not target_ids:
+        return set()
+    found = await session.scalars(
+        select(Bookmark.target_id).where(Bookmark.user_id == user_id, Bookmark.kind == kind,
+                                         Bookmark.target_id.in_(target_ids))
+    )
+    return set(found.all())

@@ -32,8 +32,47 @@ from booths.engagement.models import MEETING_MODES, Lead, Meeting, MeetingSlot, 
 from booths.errors import Conflict, Invalid, NotFound
 from cloudexpo.accounts import Role, User
 from cloudexpo.db import utcnow
+from cloudexpo.messages import message, said_by
 from cloudexpo.permissions import Forbidden, Principal, require
 from cloudexpo.values import BadValue, parse_int, parse_moment, time_zone
+
+NOT_TEXT = message("meeting.not_text", "'{name}' must be text.")
+TOO_LONG = message("meeting.too_long", "'{name}' is longer than {limit} characters.")
+NO_USER = message("meeting.no_user", "There is no user {id}.")
+HOSTING = message("meeting.busy_hosting", "meeting slot {slot} ({time} UTC) that you host")
+IN_MEETING = message("meeting.busy_meeting", "meeting {meeting} ({time} UTC)")
+LENGTH = message("meeting.length", "A meeting lasts {low} to {high} minutes; this one lasts {length}.")
+PAST_OFFER = message("meeting.past_offer", "This time is in the past; offer a time from now on.")
+MODE = message("meeting.mode", "'mode' is one of {modes}.")
+LOCATION_LONG = message("meeting.location_long", "'location' is longer than 300 characters.")
+ONLINE_LINK = message("meeting.online_link", "An online meeting's location is its link, starting with https://.")
+TABLE_NAME = message("meeting.table_name", "Name the table for a meeting at a table, like “Round table 12”.")
+HOSTS_ONLY = message("meeting.hosts_only", "Only exhibitor staff and experts offer meeting times.")
+OVERLAPS = message("meeting.overlaps", "This time overlaps your {reason}; choose another time.")
+SAME_START = message("meeting.same_start", "You already offer a slot starting at this time.")
+NO_SLOT = message("meeting.no_slot", "There is no meeting slot {id}.")
+HOST_WITHDRAWS = message("meeting.host_withdraws", "Only the host can withdraw this slot.")
+NOTE_LONG = message("meeting.note_long", "The note is longer than 2000 characters.")
+SLOT_GONE = message("meeting.slot_gone", "There is no meeting slot {id}; it may have been withdrawn.")
+PAST_SLOT = message("meeting.past_slot", "This slot is in the past; choose one from now on.")
+OWN_SLOT = message("meeting.own_slot", "This is your own slot; visitors request it.")
+BOOKED = message("meeting.booked", "This slot is already booked; choose another one.")
+TWO_PLACES = message("meeting.two_places", "You already have a {reason} at this time; you cannot be in two meetings at once.")
+ALREADY_ASKED = message("meeting.already_asked", "You already have a meeting request at this time.")
+HOST_ANSWERS = message("meeting.host_answers", "Only the host of this meeting can answer it.")
+TOO_LATE = message("meeting.too_late", "This meeting's time has passed; it can no longer be accepted.")
+TAKEN = message("meeting.taken", "This slot is already booked by another accepted request.")
+JUST_TAKEN = message("meeting.just_taken", "This slot was booked a moment ago; reload and check.")
+WHO_CANCELS = message("meeting.who_cancels", "Only the visitor or the host can cancel this meeting.")
+NO_MEETING = message("meeting.no_meeting", "There is no meeting {id}.")
+REQUEST_IS = message("meeting.request_is", "This request is already {state}.")
+MEETING_IS = message("meeting.meeting_is", "This meeting is already {state}.")
+STATES = {  # a meeting's state as the messages above name it
+    "pending": message("meeting.state_pending", "pending")(),
+    "accepted": message("meeting.state_accepted", "accepted")(),
+    "declined": message("meeting.state_declined", "declined")(),
+    "cancelled": message("meeting.state_cancelled", "cancelled")(),
+}
 
 MIN_MINUTES = 5
 MAX_MINUTES = 240
@@ -61,9 +100,9 @@ async def save_profile(session: AsyncSession, principal: Principal, data: dict[s
             if value is None:
                 value = ""
             if not isinstance(value, str):
-                raise Invalid(f"'{name}' must be text.", name)
+                raise Invalid(NOT_TEXT(name=name), name)
             if len(value.strip()) > limit:
-                raise Invalid(f"'{name}' is longer than {limit} characters.", name)
+                raise Invalid(TOO_LONG(name=name, limit=limit), name)
             setattr(profile, name, value.strip())
     if "languages" in data:
         langs = data["languages"]
@@ -86,7 +125,7 @@ async def set_expert(session: AsyncSession, principal: Principal, user_id: int, 
     """A moderator lists (or unlists) a user in the expert directory."""
     require(principal, Role.MODERATOR)
     if await session.get(User, user_id) is None:
-        raise NotFound(f"There is no user {user_id}.")
+        raise NotFound(NO_USER(id=user_id))
     profile = await session.get(Profile, user_id)
     if profile is None:
         profile = Profile(user_id=user_id, languages=[])
@@ -128,7 +167,7 @@ def zone_or_error(name: str) -> ZoneInfo:
     try:
         return time_zone(name)
     except BadValue as exc:
-        raise Invalid(str(exc), "timezone") from None
+        raise Invalid(said_by(exc) or str(exc), "timezone") from None
 
 
 def parse_time(value: Any, name: str, tz: str) -> dt.datetime:
@@ -136,7 +175,7 @@ def parse_time(value: Any, name: str, tz: str) -> dt.datetime:
     try:
         return parse_moment(value, name, zone_or_error(tz))
     except BadValue as exc:
-        raise Invalid(str(exc), name) from None
+        raise Invalid(said_by(exc) or str(exc), name) from None
 
 
 def overlaps(a_start: dt.datetime, a_end: dt.datetime, b_start: dt.datetime, b_end: dt.datetime) -> bool:
@@ -153,7 +192,7 @@ async def busy(session: AsyncSession, user_id: int, start: dt.datetime, end: dt.
         ).limit(1)
     )
     if slot is not None:
-        return f"slot {slot.id} ({slot.starts_at:%Y-%m-%d %H:%M} UTC) that they host"
+        return HOSTING(slot=slot.id, time=f"{slot.starts_at:%Y-%m-%d %H:%M}")
     query = select(Meeting).where(
         Meeting.visitor_id == user_id, Meeting.state.in_(OPEN_STATES), Meeting.starts_at < end, Meeting.ends_at > start
     )
@@ -161,7 +200,7 @@ async def busy(session: AsyncSession, user_id: int, start: dt.datetime, end: dt.
         query = query.where(Meeting.id != ignore_meeting)
     meeting = await session.scalar(query.limit(1))
     if meeting is not None:
-        return f"meeting {meeting.id} ({meeting.starts_at:%Y-%m-%d %H:%M} UTC, {meeting.state})"
+        return IN_MEETING(meeting=meeting.id, time=f"{meeting.starts_at:%Y-%m-%d %H:%M}")
     return None
 
 
@@ -185,23 +224,23 @@ def parse_slot(data: dict[str, Any], tz: str, now: dt.datetime) -> SlotInput:
         try:
             minutes = parse_int(data.get("minutes") or 30, "minutes", -10**6, 10**6)
         except BadValue as exc:
-            raise Invalid(str(exc), "minutes") from None
+            raise Invalid(said_by(exc) or str(exc), "minutes") from None
         end = start + dt.timedelta(minutes=minutes)
     length = (end - start).total_seconds() / 60
     if length < MIN_MINUTES or length > MAX_MINUTES:
-        raise Invalid(f"A meeting lasts {MIN_MINUTES} to {MAX_MINUTES} minutes; this one lasts {length:.0f}.", "ends_at")
+        raise Invalid(LENGTH(low=MIN_MINUTES, high=MAX_MINUTES, length=f"{length:.0f}"), "ends_at")
     if start <= now:
-        raise Invalid("This time is in the past; offer a time from now on.", "starts_at")
+        raise Invalid(PAST_OFFER(), "starts_at")
     mode = str(data.get("mode") or "online")
     if mode not in MEETING_MODES:
-        raise Invalid(f"'mode' is one of {', '.join(MEETING_MODES)}.", "mode")
+        raise Invalid(MODE(modes=", ".join(MEETING_MODES)), "mode")
     location = str(data.get("location") or "").strip()
     if len(location) > 300:
-        raise Invalid("'location' is longer than 300 characters.", "location")
+        raise Invalid(LOCATION_LONG(), "location")
     if mode == "online" and location and not location.startswith(("https://", "http://")):
-        raise Invalid("An online meeting's location is its link, starting with https://.", "location")
+        raise Invalid(ONLINE_LINK(), "location")
     if mode == "table" and not location:
-        raise Invalid("Name the table for a meeting at a table, like \"Round table 12\".", "location")
+        raise Invalid(TABLE_NAME(), "location")
     return SlotInput(start, end, mode, location)
 
 
@@ -217,13 +256,13 @@ async def offer(session: AsyncSession, principal: Principal, data: dict[str, Any
     """A host offers a time; refused if it overlaps anything the host already has."""
     require(principal)
     if not await is_host(session, principal):
-        raise Forbidden("Only exhibitor staff and experts offer meeting times.")
+        raise Forbidden(HOSTS_ONLY())
     now = now or utcnow()
     slot_in = parse_slot(data, tz, now)
     assert principal.user_id is not None
     reason = await busy(session, principal.user_id, slot_in.starts_at, slot_in.ends_at)
     if reason is not None:
-        raise Conflict(f"This time overlaps your {reason}; choose another time.", "starts_at")
+        raise Conflict(OVERLAPS(reason=reason), "starts_at")
     slot = MeetingSlot(
         host_id=principal.user_id,
         exhibitor_id=principal.exhibitor_id if principal.role is Role.EXHIBITOR else None,
@@ -234,7 +273,7 @@ async def offer(session: AsyncSession, principal: Principal, data: dict[str, Any
         await session.flush()
     except IntegrityError:
         await session.rollback()
-        raise Conflict("You already offer a slot starting at this time.", "starts_at") from None
+        raise Conflict(SAME_START(), "starts_at") from None
     return slot
 
 
@@ -249,9 +288,9 @@ async def cancel_slot(session: AsyncSession, principal: Principal, slot_id: int)
     require(principal)
     slot = await session.get(MeetingSlot, slot_id)
     if slot is None or slot.cancelled:
-        raise NotFound(f"There is no meeting slot {slot_id}.")
+        raise NotFound(NO_SLOT(id=slot_id))
     if not (can_answer(principal, slot.host_id, slot.exhibitor_id) or principal.is_moderator):
-        raise Forbidden("Only the host can withdraw this slot.")
+        raise Forbidden(HOST_WITHDRAWS())
     slot.cancelled = True
     meetings = list((await session.scalars(
         select(Meeting).where(Meeting.slot_id == slot.id, Meeting.state.in_(OPEN_STATES))
@@ -289,20 +328,20 @@ async def request(session: AsyncSession, principal: Principal, slot_id: int, not
     now = now or utcnow()
     note = (note or "").strip()
     if len(note) > 2000:
-        raise Invalid("The note is longer than 2000 characters.", "note")
+        raise Invalid(NOTE_LONG(), "note")
     slot = await session.get(MeetingSlot, slot_id)
     if slot is None or slot.cancelled:
-        raise NotFound(f"There is no meeting slot {slot_id}; it may have been withdrawn.", "slot_id")
+        raise NotFound(SLOT_GONE(id=slot_id), "slot_id")
     if slot.starts_at <= now:
-        raise Invalid("This slot is in the past; choose one from now on.", "slot_id")
+        raise Invalid(PAST_SLOT(), "slot_id")
     if slot.host_id == principal.user_id or (slot.exhibitor_id is not None and principal.is_staff_of(slot.exhibitor_id)):
-        raise Invalid("This is your own slot; visitors request it.", "slot_id")
+        raise Invalid(OWN_SLOT(), "slot_id")
     accepted = await session.scalar(select(Meeting.id).where(Meeting.slot_id == slot.id, Meeting.state == "accepted"))
     if accepted is not None:
-        raise Conflict("This slot is already booked; choose another one.", "slot_id")
+        raise Conflict(BOOKED(), "slot_id")
     reason = await busy(session, principal.user_id, slot.starts_at, slot.ends_at)
     if reason is not None:
-        raise Conflict(f"You already have {reason} at this time; you cannot be in two meetings at once.", "slot_id")
+        raise Conflict(TWO_PLACES(reason=reason), "slot_id")
     meeting = Meeting(
         slot_id=slot.id, host_id=slot.host_id, exhibitor_id=slot.exhibitor_id, visitor_id=principal.user_id,
         starts_at=slot.starts_at, ends_at=slot.ends_at, note=note, state="pending",
@@ -313,7 +352,7 @@ async def request(session: AsyncSession, principal: Principal, slot_id: int, not
         await session.flush()
     except IntegrityError:
         await session.rollback()
-        raise Conflict("You already have a meeting request at this time.", "slot_id") from None
+        raise Conflict(ALREADY_ASKED(), "slot_id") from None
     if meeting.exhibitor_id is not None:  # a request to an exhibitor is a lead from the start
         session.add(Lead(exhibitor_id=meeting.exhibitor_id, kind="meeting", meeting_id=meeting.id))
         await session.flush()
@@ -331,20 +370,20 @@ async def decide(session: AsyncSession, principal: Principal, meeting_id: int, a
     require(principal)
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
-        raise NotFound(f"There is no meeting {meeting_id}.")
+        raise NotFound(NO_MEETING(id=meeting_id))
     if not can_answer(principal, meeting.host_id, meeting.exhibitor_id):
-        raise Forbidden("Only the host of this meeting can answer it.")
+        raise Forbidden(HOST_ANSWERS())
     if meeting.state != "pending":
-        raise Conflict(f"This request is already {meeting.state}.")
+        raise Conflict(REQUEST_IS(state=STATES.get(meeting.state, meeting.state)))
     others: list[Meeting] = []
     if accept:
         if meeting.starts_at <= utcnow():
-            raise Conflict("This meeting's time has passed; it can no longer be accepted.")
+            raise Conflict(TOO_LATE())
         taken = await session.scalar(
             select(Meeting.id).where(Meeting.slot_id == meeting.slot_id, Meeting.state == "accepted")
         )
         if taken is not None:
-            raise Conflict("This slot is already booked by another accepted request.")
+            raise Conflict(TAKEN())
         meeting.state = "accepted"
         others = list((await session.scalars(
             select(Meeting).where(Meeting.slot_id == meeting.slot_id, Meeting.id != meeting.id, Meeting.state == "pending")
@@ -359,7 +398,7 @@ async def decide(session: AsyncSession, principal: Principal, meeting_id: int, a
         await session.flush()
     except IntegrityError:
         await session.rollback()
-        raise Conflict("This slot was booked a moment ago; reload and check.") from None
+        raise Conflict(JUST_TAKEN()) from None
     return Decision(meeting, others)
 
 
@@ -368,11 +407,11 @@ async def cancel(session: AsyncSession, principal: Principal, meeting_id: int) -
     require(principal)
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
-        raise NotFound(f"There is no meeting {meeting_id}.")
+        raise NotFound(NO_MEETING(id=meeting_id))
     if principal.user_id != meeting.visitor_id and not can_answer(principal, meeting.host_id, meeting.exhibitor_id):
-        raise Forbidden("Only the visitor or the host can cancel this meeting.")
+        raise Forbidden(WHO_CANCELS())
     if meeting.state not in OPEN_STATES:
-        raise Conflict(f"This meeting is already {meeting.state}.")
+        raise Conflict(MEETING_IS(state=STATES.get(meeting.state, meeting.state)))
     meeting.state = "cancelled"
     meeting.decided_at = utcnow()
     await session.flush()
@@ -382,10 +421,10 @@ async def cancel(session: AsyncSession, principal: Principal, meeting_id: int) -
 async def get_meeting(session: AsyncSession, principal: Principal, meeting_id: int) -> tuple[Meeting, MeetingSlot]:
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
-        raise NotFound(f"There is no meeting {meeting_id}.")
+        raise NotFound(NO_MEETING(id=meeting_id))
     if principal.user_id != meeting.visitor_id and not can_answer(principal, meeting.host_id, meeting.exhibitor_id) \
             and not principal.is_moderator:
-        raise NotFound(f"There is no meeting {meeting_id}.")
+        raise NotFound(NO_MEETING(id=meeting_id))
     slot = await session.get(MeetingSlot, meeting.slot_id)
     assert slot is not None
     return meeting, slot

@@ -32,7 +32,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloudexpo.db import Base, utcnow
 
-BOOKMARK_KINDS = ("booth", "product", "launch", "replay")
+# "launch" is also the visitor's "Remind me"; "booth_live" is "Notify me when this booth goes live".
+BOOKMARK_KINDS = ("booth", "product", "launch", "replay", "booth_live")
 LEAD_STATUSES = ("new", "contacted", "qualified", "closed")
 MEETING_MODES = ("online", "table")
 
@@ -43,10 +44,13 @@ class Bookmark(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(10))  # booth | product | launch | replay
+    kind: Mapped[str] = mapped_column(String(10))  # booth | product | launch | replay | booth_live
     target_id: Mapped[int] = mapped_column(Integer)
-    # A launch's "about to start" notice went out (launch bookmarks only).
+    # A launch bookmark is the visitor's "Remind me": the notice ten minutes before went out ...
     notified_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    # ... and the one when the broadcast went live (each claimed once across nodes, see notify.py);
+    # for a booth_live bookmark, when the booth's latest launch went live.
+    live_notified_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

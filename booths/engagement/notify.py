@@ -2,7 +2,7 @@
 
 Kinds: ``application_decided``, ``card_received``, ``meeting_requested``,
 ``meeting_accepted``, ``meeting_declined``, ``meeting_cancelled``,
-``meeting_reminder``, ``launch_starting``, and the schedule's changes of an
+``meeting_reminder``, ``launch_starting``, ``launch_live``, and the schedule's changes of an
 exhibitor's launch: ``launch_added``, ``launch_approved``, ``launch_declined``,
 ``launch_moved``, ``launch_cancelled``. Each is stored as a row
 (:class:`Notification`: kind and parameters; the text is made in the
@@ -17,7 +17,11 @@ unsubscribed from that kind through the signed link every mail carries.
 something that was rolled back. Mails go out in background tasks;
 :meth:`Notifier.drain` waits for them (tests, shutdown). A reminder loop
 (:func:`install`) tells hosts and visitors about meetings starting soon and
-visitors about bookmarked launches about to start.
+visitors who asked to be reminded of a launch (a launch bookmark: "Remind me")
+ten minutes before it starts and again when it actually goes live. Each of
+those notices is claimed with a conditional UPDATE of the bookmark before it
+is sent, so with several nodes running the loop, and across restarts, a
+visitor is told once.
 """
 
 from __future__ import annotations
@@ -33,11 +37,12 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from booths.engagement import meetings
-from booths.engagement.bookmarks import upcoming_slots
+from booths.engagement.bookmarks import live_slots, upcoming_slots
 from booths.engagement.models import Bookmark, MailOptOut, Notification
 from cloudexpo.accounts import User
 from cloudexpo.db import utcnow
@@ -50,7 +55,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REMIND_BEFORE = dt.timedelta(minutes=15)
+REMIND_BEFORE = dt.timedelta(minutes=15)  # meetings
+LAUNCH_REMIND_BEFORE = dt.timedelta(minutes=10)
+#: A launch that went live longer ago than this is no news any more (a node that was down meanwhile stays quiet).
+LIVE_NEWS_FOR = dt.timedelta(minutes=15)
 
 # Per kind and language: (title, body). Placeholders come from the notification's params.
 MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
@@ -90,9 +98,14 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Your meeting starts soon: {time}", "Your meeting with {name} starts at {time}. Where: {location}"),
     },
     "launch_starting": {
-        "zh-Hans": ("您收藏的发布即将开始", "“{title}”将于 {time} 开始直播。"),
-        "zh-Hant": ("您收藏的發佈即將開始", "「{title}」將於 {time} 開始直播。"),
-        "en": ("A launch you bookmarked starts soon", "“{title}” goes live at {time}."),
+        "zh-Hans": ("即将开始：{title}", "您设置了提醒的发布“{title}”将于 {time} 开始直播。"),
+        "zh-Hant": ("即將開始：{title}", "您設定了提醒的發佈「{title}」將於 {time} 開始直播。"),
+        "en": ("Starting soon: {title}", "“{title}”, the launch you asked to be reminded of, goes live at {time}."),
+    },
+    "launch_live": {
+        "zh-Hans": ("正在直播：{title}", "“{title}”现在正在直播，打开即可观看。"),
+        "zh-Hant": ("正在直播：{title}", "「{title}」現在正在直播，打開即可觀看。"),
+        "en": ("Live now: {title}", "“{title}” is live now. Open it to watch."),
     },
     "launch_added": {
         "zh-Hans": ("新的发布时段：{title}", "主持人为展位 {booth} 安排了发布“{title}”：{time}开始，{minutes} 分钟，{stage}。"),
@@ -135,6 +148,7 @@ KIND_NAMES = {
     "launch_declined": {"zh-Hans": "发布申请未通过", "zh-Hant": "發佈申請未通過", "en": "declined launch requests"},
     "launch_moved": {"zh-Hans": "发布时间调整", "zh-Hant": "發佈時間調整", "en": "moved launches"},
     "launch_cancelled": {"zh-Hans": "发布取消", "zh-Hant": "發佈取消", "en": "cancelled launches"},
+    "launch_live": {"zh-Hans": "发布开播通知", "zh-Hant": "發佈開播通知", "en": "launches going live"},
 }
 WORDS = {
     "approved": {"zh-Hans": "通过", "zh-Hant": "通過", "en": "approved"},
@@ -372,7 +386,7 @@ async def application_decided(batch: Batch, session: AsyncSession, application: 
 
 
 async def send_reminders(services: Services, notifier: Notifier, now: dt.datetime | None = None) -> int:
-    """Meetings and bookmarked launches starting within :data:`REMIND_BEFORE`; returns how many were told."""
+    """Meetings starting within :data:`REMIND_BEFORE`, launch reminders (before and on air); how many were told."""
     now = now or utcnow()
     told = 0
     async with services.db.session() as session:
@@ -389,21 +403,80 @@ async def send_reminders(services: Services, notifier: Notifier, now: dt.datetim
                     "name": other, "time": meeting.starts_at.isoformat(), "location": location,
                 }, "/meetings")
                 told += 1
-        slots = await upcoming_slots(session, now, now + REMIND_BEFORE)
-        if slots:
-            marks = (await session.scalars(
-                select(Bookmark).where(Bookmark.kind == "launch", Bookmark.target_id.in_(list(slots)),
-                                       Bookmark.notified_at.is_(None))
-            )).all()
-            for mark in marks:
-                slot_info = slots[mark.target_id]
-                mark.notified_at = now
-                await batch.add(session, mark.user_id, "launch_starting", {
-                    "title": slot_info["title"], "time": slot_info["starts_at"].isoformat(),
-                }, f"/live/{mark.target_id}")
-                told += 1
+        told += await _launch_notices(session, batch, now)
         await session.commit()
         await batch.deliver(session)
+    return told
+
+
+async def _claim(session: AsyncSession, mark: Bookmark, column: InstrumentedAttribute[Any], now: dt.datetime) -> bool:
+    """Mark one notice as sent; False when another node (or an earlier run) sent it already."""
+    result = await session.execute(
+        update(Bookmark).where(Bookmark.id == mark.id, column.is_(None)).values({column.key: now})
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def _launch_notices(session: AsyncSession, batch: Batch, now: dt.datetime) -> int:
+    """Launch reminders ten minutes before the start and when the broadcast goes live."""
+    told = 0
+    due = [
+        ("launch_starting", Bookmark.notified_at, await upcoming_slots(session, now, now + LAUNCH_REMIND_BEFORE)),
+        ("launch_live", Bookmark.live_notified_at, await live_slots(session, now - LIVE_NEWS_FOR)),
+    ]
+    told += await _booth_live_notices(session, batch, due[1][2], now)
+    for kind, column, slots in due:
+        if not slots:
+            continue
+        marks = (await session.scalars(
+            select(Bookmark).where(Bookmark.kind == "launch", Bookmark.target_id.in_(list(slots)), column.is_(None))
+        )).all()
+        for mark in marks:
+            slot = slots[mark.target_id]
+            if kind == "launch_live" and slot["live_at"] is not None and mark.created_at > slot["live_at"]:
+                continue  # asked while it was already live: nothing to tell
+            if not await _claim(session, mark, column, now):
+                continue
+            await batch.add(session, mark.user_id, kind, {
+                "title": slot["title"], "time": slot["starts_at"].isoformat(),
+            }, f"/live/{mark.target_id}")
+            told += 1
+    return told
+
+
+async def _booth_live_notices(session: AsyncSession, batch: Batch, live: dict[int, dict[str, Any]],
+                              now: dt.datetime) -> int:
+    """"Notify me when this booth goes live": once per launch, unless the visitor has a reminder for it."""
+    by_booth: dict[int, list[dict[str, Any]]] = {}
+    for slot in live.values():
+        if slot["booth_id"] is not None and slot["live_at"] is not None:
+            by_booth.setdefault(int(slot["booth_id"]), []).append(slot)
+    if not by_booth:
+        return 0
+    follows = (await session.scalars(
+        select(Bookmark).where(Bookmark.kind == "booth_live", Bookmark.target_id.in_(list(by_booth)))
+    )).all()
+    rows = await session.execute(
+        select(Bookmark.user_id, Bookmark.target_id).where(Bookmark.kind == "launch", Bookmark.target_id.in_(list(live)))
+    )
+    reminded = {(int(user_id), int(slot_id)) for user_id, slot_id in rows.all()}
+    told = 0
+    for follow in follows:
+        for slot in by_booth[follow.target_id]:
+            if (follow.user_id, slot["id"]) in reminded or follow.created_at > slot["live_at"]:
+                continue  # the launch reminder tells them, or they followed the booth after it went live
+            claimed = await session.execute(
+                update(Bookmark).where(Bookmark.id == follow.id, or_(Bookmark.live_notified_at.is_(None),
+                                                                     Bookmark.live_notified_at < slot["live_at"]))
+                .values(live_notified_at=now).execution_options(synchronize_session=False)
+            )
+            if not getattr(claimed, "rowcount", 0):
+                continue
+            await batch.add(session, follow.user_id, "launch_live", {
+                "title": slot["title"], "time": slot["starts_at"].isoformat(),
+            }, f"/live/{slot['id']}")
+            told += 1
     return told
 
 

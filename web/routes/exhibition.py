@@ -31,6 +31,7 @@ from web import floorplan
 from web.context import booth_page_cache, csrf_token, language, principal, services
 from web.errors import ApiError
 from web.forms import EDITING_LIMIT, read_input
+from web.live_strip import live_strip
 from web.page_contexts import BoothPage, ProductPage
 from web.params import path_int, query_int
 from web.shapes.exhibition import booth_json, hall_json, hit_json, product_json, zone_json
@@ -95,6 +96,7 @@ async def home(request: Request) -> Response:
         logos = await showcase.logos(session, svc.store, [b.id for b, _, _ in featured])
     return render(request, "home.html", {
         "halls": halls, "zones": zones, "counts": counts, "totals": totals, "featured": featured, "logos": logos,
+        "strip": await live_strip(request),
     })
 
 

@@ -11,6 +11,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from booths.engagement.bookmarks import marked
+from booths.exhibition.directory import can_see
+from booths.exhibition.models import Booth
 from cloudexpo.i18n import pick
 from cloudexpo.permissions import Principal, require, require_exhibitor_access
 from cloudexpo.settings import Settings
@@ -115,9 +118,15 @@ async def watch_page(request: Request) -> Response:
     async with svc.db.session() as db:
         history = [message_json(m) for m in await chat.history(db, slot.id, limit=100)]
         replay = await replays.replay_status(db, slot, who) if slot.state == SlotState.ENDED.value else None
+        muted = who.user_id is not None and await chat.is_muted(db, slot.id, who.user_id)
+        reminded = bool(await marked(db, who.user_id, "launch", [slot.id]))
+        booth = await db.get(Booth, slot.booth_id) if slot.booth_id is not None else None
     lang = language(request)
     return render(request, "live/watch.html", {
         "replay_status": replay,
+        "booth": booth if booth is not None and can_see(who, booth) else None,
+        "muted": muted,
+        "reminded": reminded,
         "slot": slot,
         "stage": stage,
         "title": pick(slot.title, lang).text,
@@ -135,6 +144,7 @@ async def watch_page(request: Request) -> Response:
             "signed_in": who.signed_in,
             "moderator": who.is_moderator,
             "user_id": who.user_id,
+            "muted": muted,
             "preview": may_manage(who, slot),
             "ice_servers": page_ice_servers(svc.settings, who),
             **playback_urls(request, slot, preview=may_manage(who, slot)),

@@ -12,13 +12,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from booths.engagement.bookmarks import marked
 from cloudexpo.i18n import pick
 from cloudexpo.messages import message
 from cloudexpo.values import MAX_YEAR, MIN_YEAR
 from streaming.models import Slot, Stage, StageKind
 from streaming.schedule import get_stage, list_slots, list_stages
-from web.context import language, live_service, services
+from web.context import language, live_service, principal, services
 from web.errors import ApiError
+from web.live_strip import live_strip
+from web.params import optional_query_id
 from web.shapes.live import slot_json
 from web.templating import render
 
@@ -86,6 +89,9 @@ async def programme_data(request: Request, stage_slug: str | None) -> dict[str, 
         hours.append({"label": cursor.strftime("%H:%M"), "left": round((cursor - span_start).total_seconds() / span * 100, 2)})
         cursor += dt.timedelta(hours=1)
     live_now = [r for rows in by_stage.values() for r in rows if r["state"] == "live"]
+    coming = [r["id"] for rows in by_stage.values() for r in rows if r["state"] in ("scheduled", "green_room")]
+    async with svc.db.session() as db:
+        reminded = await marked(db, principal(request).user_id, "launch", coming)
     return {
         "day": day.isoformat(),
         "days": [d.isoformat() for d in days],
@@ -99,6 +105,7 @@ async def programme_data(request: Request, stage_slug: str | None) -> dict[str, 
         "all_stages": [{"slug": s.slug, "name": pick(s.name, lang).text, "kind": s.kind} for s in stages],
         "hours": hours,
         "live_now": live_now,
+        "reminded": sorted(reminded),
     }
 
 
@@ -211,7 +218,17 @@ async def live_now(request: Request) -> Response:
     })
 
 
+async def strip_fragment(request: Request) -> Response:
+    """The "Live now / Up next" strip alone, for ``static/js/live_strip.js`` (``?booth=ID``: that booth's)."""
+    booth_id = optional_query_id(request, "booth")
+    strip = await live_strip(request, booth_id)
+    response = render(request, "partials/live_strip.html", {"strip": strip})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 routes: list[BaseRoute] = [
+    Route("/live/strip", strip_fragment, methods=["GET"]),
     Route("/api/live/now", live_now, methods=["GET"]),
     Route("/programme.ics", ics, methods=["GET", "HEAD"]),
     Route("/programme/{stage}.ics", ics, methods=["GET", "HEAD"]),

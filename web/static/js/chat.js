@@ -51,6 +51,13 @@
       errorEl.textContent = text; errorEl.hidden = !text;
       if (text) setTimeout(function () { errorEl.hidden = true; }, 5000);
     };
+    // A muted visitor reads but cannot write: the input is disabled with the reason, live.
+    const mutedNote = root.querySelector('[data-role="chat-muted"]');
+    const setMuted = function (muted) {
+      data.muted = muted;
+      if (form) form.querySelectorAll("input, button").forEach(function (el) { el.disabled = muted; });
+      if (mutedNote) mutedNote.hidden = !muted;
+    };
     document.addEventListener("cloudexpo:ws", function (ev) {
       const m = ev.detail;
       if (m.type === "chat" && m.slot === data.slot) render(m.message);
@@ -59,7 +66,8 @@
         const li = list.querySelector('li[data-id="' + m.id + '"]');
         if (li) li.remove();
       }
-      if (m.type === "muted" && m.slot === data.slot && m.user_id === data.user_id) showError(strings.muted || "Muted");
+      if (m.type === "muted" && m.slot === data.slot && m.user_id === data.user_id) setMuted(true);
+      if (m.type === "unmuted" && m.slot === data.slot && m.user_id === data.user_id) { setMuted(false); showError(strings.unmuted || ""); }
       if (m.type === "error" && m.ref) showError(m.message || m.detail);
     });
     if (form) {
@@ -73,7 +81,10 @@
           const msg = await window.cloudexpo.api("POST", "/api/slots/" + data.slot + "/chat", { text: text });
           render(msg);
           input.value = "";
-        } catch (e) { showError(e.message); }
+        } catch (e) {
+          if (e.data && e.data.code === "chat.muted") { setMuted(true); return; }
+          showError(e.message);
+        }
       });
     }
   };

@@ -39,8 +39,12 @@
   }
 
   // --- bookmark toggles
-  function bookmarks() {
-    document.querySelectorAll("[data-bookmark-kind]").forEach(function (btn) {
+  // Buttons that carry data-bookmark-known were rendered in their true state (no request to ask);
+  // window.cloudexpo.bindBookmarks(root) binds the ones in content loaded later (the live strip).
+  function bookmarks(root) {
+    (root || document).querySelectorAll("[data-bookmark-kind]").forEach(function (btn) {
+      if (btn.dataset.bound) return;
+      btn.dataset.bound = "1";
       const kind = btn.dataset.bookmarkKind, id = Number(btn.dataset.bookmarkId);
       const label = btn.querySelector("[data-bookmark-label]");
       const set = function (on) { btn.setAttribute("aria-pressed", on ? "true" : "false"); if (label) { label.textContent = on ? btn.dataset.labelOn : btn.dataset.labelOff; } };
@@ -51,7 +55,7 @@
         btn.disabled = true;
         call.then(function () { set(!on); }).catch(function (err) { if (err.status === 401) { location.href = "/signin?next=" + encodeURIComponent(location.pathname); } }).finally(function () { btn.disabled = false; });
       });
-      if (btn.closest("form")) {
+      if (btn.closest("form") && !("bookmarkKnown" in btn.dataset)) {
         api("GET", "/api/bookmarks/" + kind + "/" + id).then(function (d) { set(!!d.bookmarked); }).catch(function () {});
       }
     });
@@ -141,5 +145,7 @@
     });
   }
 
+  window.cloudexpo = window.cloudexpo || {};
+  window.cloudexpo.bindBookmarks = bookmarks;
   ready(function () { bell(); bookmarks(); cardForms(); boothAnalytics(); localTimes(); });
 })();
