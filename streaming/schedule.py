@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import inspect, or_, select, text
+from sqlalchemy import inspect, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudexpo.db import utcnow
@@ -137,9 +137,13 @@ def check_future_end(ends_at: dt.datetime, now: dt.datetime | None = None) -> No
 
 
 async def _lock_stage(db: AsyncSession, stage_id: int) -> None:
-    """On PostgreSQL, hold the stage's row until the commit, so two changes of one stage check overlaps in turn."""
-    if db.bind is not None and db.bind.dialect.name == "postgresql":
-        await db.execute(select(Stage.id).where(Stage.id == stage_id).with_for_update())
+    """Hold the stage's row until the commit, so two changes of one stage check their overlaps in turn.
+
+    A write that changes nothing takes the lock on every database: the row's lock on PostgreSQL, the
+    database's write lock on SQLite (whose reads alone start no transaction, so a SELECT … FOR
+    UPDATE would not serialise two requests there).
+    """
+    await db.execute(update(Stage).where(Stage.id == stage_id).values(position=Stage.position))
 
 
 async def check_no_overlap(

@@ -286,4 +286,8 @@ def test_screenshots_of_the_timeline(live_server: Any, artifacts: Path) -> None:
                 overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
                 assert overflow <= 1, f"{lang} at {width}px overflows by {overflow}px"
                 page.screenshot(path=str(artifacts / f"schedule-{lang}-{width}.png"))
+            # the form (the keyboard's way) fits the width too
+            page.click('[data-action="add"]')
+            assert page.evaluate("document.querySelector('[data-role=dialog]').getBoundingClientRect().width") <= width
+            page.screenshot(path=str(artifacts / f"schedule-dialog-zh-Hant-{width}.png"))
             context.close()

@@ -4,6 +4,7 @@ feed carries a move with a higher SEQUENCE."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -105,6 +106,18 @@ async def test_every_path_runs_the_overlap_check_and_names_the_clash(world: dict
     approved = await mod.post(f"/api/slots/{second.json()['id']}/approve")
     assert approved.status_code == 200 and approved.json()["request"] == "moved"
     assert approved.json()["previous_starts_at"] == dt.datetime.fromisoformat(at("11:00")).replace(tzinfo=ZONE).astimezone(dt.UTC).isoformat()
+
+
+async def test_concurrent_adds_of_one_time_put_one_slot_on_the_programme(world: dict[str, Any]) -> None:
+    """The stage is locked while its overlaps are checked: of simultaneous adds, one wins, the others name it."""
+    mod = world["moderator"]
+    answers = await asyncio.gather(*(mod.post("/api/slots", json=launch(booth, "18:00", "18:30"))
+                                     for booth in ("1A-001", "1A-002", "1A-003", "1A-001", "1A-002", "1A-003")))
+    made = [a for a in answers if a.status_code == 201]
+    assert len(made) == 1, [a.status_code for a in answers]
+    for answer in answers:
+        if answer is not made[0]:
+            assert answer.status_code == 409 and answer.json()["clash"]["id"] == made[0].json()["id"]
 
 
 async def test_a_running_slot_changes_only_its_end(world: dict[str, Any], services: Services) -> None:
