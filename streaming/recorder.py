@@ -53,7 +53,7 @@ class _Active:
 
 
 class RecorderService:
-    """Records every stream of the engine named ``slot-{id}``; one per process.
+    """Records every stream of the engine named ``slot-{id}`` this node receives from its publisher; one per process.
 
     When a recording's playlist is closed (the replay is playable) it tells
     :mod:`streaming.replays`, which updates the database, and remakes the MP4.
@@ -98,6 +98,15 @@ class RecorderService:
 
         slot_id = slot_id_of(stream)
         if slot_id is None:
+            return
+        relayed = state == StreamState.LIVE and self.engine.is_relayed(stream)
+        if relayed:
+            # Pulled from the broadcast's origin on another node (this node is an edge): the origin
+            # records it. A node that was the origin and now follows a publisher that moved to
+            # another node stops recording here.
+            running = self._finishing.get(slot_id)
+            if slot_id in self.active and (running is None or running.done()):
+                self._finishing[slot_id] = self._spawn(self.finish(slot_id))
             return
         if state == StreamState.LIVE and slot_id not in self.active and not self._closed:
             try:

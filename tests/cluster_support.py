@@ -31,7 +31,7 @@ import httpx
 from streaming import testsource as ts
 
 ROOT = Path(__file__).resolve().parent.parent
-STALL = 1.0  # seconds without a video frame before a viewer checks its node
+STALL = 0.6  # seconds without a decoded frame before a viewer asks whether its node is there (a false alarm costs one request)
 
 
 def free_port() -> int:
@@ -50,6 +50,7 @@ class Node:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / f"{name}.log"
+        self.data_dir = folder / name
         folder.mkdir(parents=True, exist_ok=True)
         self.env = {
             **env,
@@ -58,7 +59,7 @@ class Node:
             "CLOUDEXPO_NODE_URL": self.url,
             "CLOUDEXPO_PUBLIC_URL": self.url,
             "CLOUDEXPO_ICE_HOSTS": "127.0.0.1",
-            "CLOUDEXPO_DATA_DIR": str(folder / name),
+            "CLOUDEXPO_DATA_DIR": str(self.data_dir),
             "PYTHONPATH": str(ROOT),
         }
         self.process: subprocess.Popen[bytes] | None = None

@@ -123,6 +123,13 @@ async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(d
             counters = [f[0] for f in on_b.frames[-10:]]
             assert counters == sorted(counters), counters  # the card's frame counter goes up: real, ordered frames
 
+            # only the origin records; the edges forward
+            async def a_records() -> bool:
+                return any((a.data_dir / "spool").rglob("seg_*"))
+
+            await _wait(a_records, 15, "A records the broadcast")
+            assert not any((b.data_dir / "spool").rglob("seg_*")) and not any((c.data_dir / "spool").rglob("seg_*"))
+
             # each edge pulls once; the origin counts them apart from the people watching
             await _wait(lambda: _counted(http, (a, b, c), slot_id, 2), 10, "every node counts the 2 viewers")
             metrics = (await http.get(f"{a.url}/api/slots/{slot_id}")).json()
