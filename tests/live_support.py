@@ -51,12 +51,14 @@ async def slot_row(services: Services, slot_id: int) -> Slot:
         return slot
 
 
-class PublisherThread(threading.Thread):
-    """An aiortc publisher of the flash card over the real WHIP endpoint, in its own loop."""
+class _PeerThread(threading.Thread):
+    """An aiortc peer in a thread of its own loop (browser tests drive pages from sync code):
+    ``started`` is set once it is up, or with ``error`` when it could not start;
+    ``stop_event`` makes it leave."""
 
-    def __init__(self, base: str, slot_id: int, token: str) -> None:
+    def __init__(self, base: str, slot_id: int) -> None:
         super().__init__(daemon=True)
-        self.base, self.slot_id, self.token = base, slot_id, token
+        self.base, self.slot_id = base, slot_id
         self.stop_event = threading.Event()
         self.started = threading.Event()
         self.error: BaseException | None = None
@@ -67,6 +69,44 @@ class PublisherThread(threading.Thread):
         except BaseException as exc:
             self.error = exc
             self.started.set()
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class ViewerThread(_PeerThread):
+    """An aiortc WHEP viewer of a slot (it waits for the publisher): holds a place on the node until stopped."""
+
+    async def _run(self) -> None:
+        from streaming import testsource as ts
+
+        async with httpx.AsyncClient(base_url=self.base, timeout=20) as http:
+            location = ""
+
+            async def whep(offer: str) -> str:
+                nonlocal location
+                for _ in range(100):
+                    response = await http.post(f"/whep/{self.slot_id}", content=offer, headers={"Content-Type": "application/sdp"})
+                    if response.status_code == 201:
+                        location = response.headers["location"]
+                        return response.text
+                    await asyncio.sleep(0.2)
+                raise AssertionError(f"WHEP kept answering {response.status_code}: {response.text}")
+
+            viewer = await ts.watch(whep, hosts=("127.0.0.1",))
+            await viewer.wait_frames(3, within=20)
+            self.started.set()
+            await asyncio.to_thread(self.stop_event.wait)
+            await http.delete(location)
+            await viewer.close()
+
+
+class PublisherThread(_PeerThread):
+    """An aiortc publisher of the flash card over the real WHIP endpoint, in its own loop."""
+
+    def __init__(self, base: str, slot_id: int, token: str) -> None:
+        super().__init__(base, slot_id)
+        self.token = token
 
     async def _run(self) -> None:
         from streaming import testsource as ts

@@ -10,19 +10,16 @@ import datetime as dt
 import json
 import re
 import statistics
-import threading
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from cloudexpo.app import import_models
 from cloudexpo.services import Services
-from streaming import testsource
 from tests.browser_support import chromium, wait_until
 from tests.conftest import live_settings, serve_app
-from tests.live_support import PublisherThread, make_slot
+from tests.live_support import PublisherThread, ViewerThread, make_slot
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
@@ -120,9 +117,9 @@ def test_a_full_node_sends_the_viewer_to_hls_and_back_when_a_place_frees(tmp_pat
         publisher = PublisherThread(server.url, slot_id, token)
         publisher.start()
         assert publisher.started.wait(30) and publisher.error is None, publisher.error
-        holder = PlaceHolder(server.url, slot_id)
+        holder = ViewerThread(server.url, slot_id)
         holder.start()
-        assert holder.joined.wait(30) and holder.error is None, holder.error
+        assert holder.started.wait(30) and holder.error is None, holder.error
         try:
             with chromium() as browser:
                 errors: list[str] = []
@@ -134,7 +131,7 @@ def test_a_full_node_sends_the_viewer_to_hls_and_back_when_a_place_frees(tmp_pat
                 page.goto(f"{server.url}/live/{slot_id}?lang=en")
                 _plays_delayed(page)
                 assert 503 in full
-                holder.leave.set()
+                holder.stop_event.set()
                 holder.join(15)
                 page.clock.fast_forward(50_000)  # past any Retry-After (15-45 s)
                 wait_until(page, f"{PLAYER}.mode() === 'webrtc'", timeout=20000)
@@ -144,45 +141,7 @@ def test_a_full_node_sends_the_viewer_to_hls_and_back_when_a_place_frees(tmp_pat
                 assert full[-1] == 201
                 assert not errors, errors
         finally:
-            holder.leave.set()
+            holder.stop_event.set()
             publisher.stop_event.set()
             publisher.join(15)
 
-
-class PlaceHolder(threading.Thread):
-    """An aiortc viewer that takes the node's only WebRTC place until told to leave (its DELETE frees it)."""
-
-    def __init__(self, base: str, slot_id: int) -> None:
-        super().__init__(daemon=True)
-        self.base, self.slot_id = base, slot_id
-        self.joined = threading.Event()
-        self.leave = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            asyncio.run(self._run())
-        except BaseException as exc:
-            self.error = exc
-            self.joined.set()
-
-    async def _run(self) -> None:
-        async with httpx.AsyncClient(base_url=self.base, timeout=20) as http:
-            location = ""
-
-            async def whep(offer: str) -> str:
-                nonlocal location
-                for _ in range(100):  # until the publisher is connected
-                    response = await http.post(f"/whep/{self.slot_id}", content=offer, headers={"Content-Type": "application/sdp"})
-                    if response.status_code == 201:
-                        location = response.headers["location"]
-                        return response.text
-                    await asyncio.sleep(0.2)
-                raise AssertionError(response.text)
-
-            viewer = await testsource.watch(whep, hosts=("127.0.0.1",))
-            await viewer.wait_frames(3, within=20)
-            self.joined.set()
-            await asyncio.to_thread(self.leave.wait)
-            await http.delete(location)
-            await viewer.close()
