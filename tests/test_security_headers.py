@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from cloudexpo.app import create_app
+from cloudexpo.app import Runtime, create_app
 from cloudexpo.services import Services
 from cloudexpo.settings import Settings
 from tests.live_support import make_slot
@@ -61,6 +64,29 @@ async def test_a_page_and_an_api_answer_carry_the_headers(client: Any, services:
     assert refused.status_code == 403
     assert_page_headers(refused)
     assert "strict-transport-security" not in page.headers  # plain http here
+
+
+async def test_the_500_page_carries_the_headers(runtime: Runtime) -> None:
+    """A bug no handler takes is answered by Starlette's outermost layer: headers and request id are still there."""
+    from web.app import build_app
+
+    async def broken(request: Request) -> Response:
+        raise RuntimeError("a bug in a route")
+
+    app = build_app(runtime, extra_routes=[Route("/broken", broken)])
+    await runtime.start()
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            page = await http.get("/broken", headers={"Accept": "text/html"})
+            api = await http.get("/broken", headers={"Accept": "application/json"})
+    finally:
+        await runtime.close()
+    assert page.status_code == 500 and "text/html" in page.headers["content-type"]
+    assert api.status_code == 500 and api.json()["error"] == "server_error"
+    for response in (page, api):
+        assert_page_headers(response)
+        assert re.fullmatch(r"[0-9a-f]{16}", response.headers["x-request-id"])
 
 
 async def test_storage_objects_are_never_sniffed_and_run_nothing(client: Any, services: Services) -> None:

@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
+from starlette.types import ASGIApp
 
 from web import i18n, openapi
 from web.context import WebRuntime
@@ -86,6 +88,27 @@ WEB_AREAS: tuple[WebArea, ...] = (
 """Every route group, in the order the router tries them."""
 
 
+class CloudExpoApp(Starlette):
+    """Starlette with layers of middleware around its own error layer.
+
+    Starlette answers an exception no handler took (the 500 page) from its
+    outermost layer, ``ServerErrorMiddleware``, which the middleware given to
+    it never sees. The ``outer`` middleware wraps that layer too, so the 500
+    page carries the security headers and the request id of its log line like
+    every other response.
+    """
+
+    def __init__(self, *, outer: Sequence[Middleware] = (), **kwargs: Any) -> None:
+        self.outer_middleware = list(outer)
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app = super().build_middleware_stack()
+        for cls, args, kwargs in reversed(self.outer_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
+
+
 def build_app(runtime: WebRuntime, extra_routes: Sequence[BaseRoute] = (), debug: bool = False) -> Starlette:
     """The ASGI app; its lifespan starts ``runtime`` and closes it at shutdown."""
     i18n.load_all()
@@ -103,19 +126,21 @@ def build_app(runtime: WebRuntime, extra_routes: Sequence[BaseRoute] = (), debug
             await cache.close()
             await runtime.close()
 
-    app = Starlette(
+    app = CloudExpoApp(
         debug=debug,
         routes=[
             *extra_routes,
             *(route for area in WEB_AREAS for route in area.routes()),
             Mount("/static", app=CachedStaticFiles(directory=STATIC), name="static"),
         ],
-        middleware=[
+        outer=[
             Middleware(WebsocketSend),
             Middleware(RequestIdMiddleware, registry=services.metrics),
             Middleware(SecurityHeadersMiddleware, store_getter=lambda: services.store,
                        https=settings.resolved_public_url.startswith("https://"),
                        media_urls=[settings.hls_public_url, settings.egress_whep_url]),
+        ],
+        middleware=[
             Middleware(NulGuard),
             Middleware(
                 SessionlessAware,  # type: ignore[arg-type]
