@@ -262,7 +262,8 @@ def publisher_process(port: int, media_path: str, seconds: int, stop: Any) -> No
 
 def whip_publisher_process(base: str, slot: int, token: str, media_path: str, stop: Any, seconds: int = 4) -> None:
     """Publish the pre-encoded media over WHIP until ``stop`` is set; when the connection fails (a
-    starved machine misses ICE consent checks), publish again at once, as an encoder does.
+    starved machine misses ICE consent checks), publish again at once, as an encoder does: a new
+    offer with the slot's token takes over (a DELETE of the lost session would end the broadcast).
 
     ``seconds``: the length of the pre-encoded loop (:func:`encode_media`)."""
     import httpx
@@ -289,7 +290,6 @@ def whip_publisher_process(base: str, slot: int, token: str, media_path: str, st
                 await asyncio.sleep(0.2)
                 if pc.connectionState in ("failed", "closed"):
                     await pc.close()
-                    await http.delete(location, headers={"Authorization": f"Bearer {token}"})  # end that session
                     again += 1
                     pc, location = await publish(http, media)
             await http.delete(location, headers={"Authorization": f"Bearer {token}"})

@@ -13,7 +13,12 @@ steady, at the end of the soak under the same load, and after the load
 stopped: resident memory (RSS), open file descriptors, asyncio tasks, WebRTC
 peer connections. The goal: RSS growth under 5 % from start to end, and
 nothing left behind (no peer connections, tasks back to the idle count).
-Run::
+RSS growth is given from the start (after the warm-up's first joins) and
+from idle (before any load), and after the load once more after a garbage
+collection and glibc's ``malloc_trim`` in the server (SIGUSR1, see
+``bench/_serving.py``): what that gives back was freed memory the allocator
+kept, not memory in use. Set ``MALLOC_ARENA_MAX=2`` in the environment to
+see how much glibc's per-thread arenas add. Run::
 
     .venv/bin/python bench/soak.py --minutes 30
 """
@@ -24,7 +29,9 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -252,12 +259,21 @@ async def main() -> None:
         await asyncio.sleep(15)  # the broadcast's grace period and the viewers' sessions end
         after = await figures(base, proc)
         show("after load", after)
+        server.send_signal(signal.SIGUSR1)
+        await asyncio.sleep(3)
+        trimmed = await figures(base, proc)
+        show("+ trimmed", trimmed)
         growth = (last["rss_mb"] - first["rss_mb"]) / first["rss_mb"] * 100
         cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (args.minutes * 60) * 100
-        print(f"\nsoak: {args.minutes:g} min under load; server CPU {cpu:.0f} % of a core")
+        print(f"\nsoak: {args.minutes:g} min under load; server CPU {cpu:.0f} % of a core; "
+              f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', 'unset')}")
         print(f"viewers: {joined} joins, {left_} leaves, {failed} failed joins; chat: {counts['sent']} sent, "
               f"{counts['received']} frames received; pages: {counts.get('pages', 0)} "
               f"(errors: { {k: v for k, v in counts.items() if k.startswith('page_')} })")
+        print(f"RSS idle {idle['rss_mb']:.0f} MB, start (after {args.warmup:g} s of load) {first['rss_mb']:.0f} MB, "
+              f"end {last['rss_mb']:.0f} MB, after load {after['rss_mb']:.0f} MB, "
+              f"after gc + malloc_trim {trimmed['rss_mb']:.0f} MB; growth from idle to end: "
+              f"{(last['rss_mb'] - idle['rss_mb']) / idle['rss_mb'] * 100:+.1f} %")
         print(f"RSS growth start → end: {growth:+.1f} % (goal < 5 %); "
               f"fds {first['fds']:.0f} → {last['fds']:.0f} → {after['fds']:.0f} after (idle {idle['fds']:.0f}); "
               f"tasks {first['tasks']:.0f} → {last['tasks']:.0f} → {after['tasks']:.0f} after (idle {idle['tasks']:.0f}); "
