@@ -17,12 +17,17 @@ command -v turnserver >/dev/null 2>&1 || need_apt+=(coturn)
 # The reliability drills (tests/test_drills.py) run a private PostgreSQL and Redis of their own.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# The egress test's third-party WHIP server (tests/janus_support.py): Janus in a network namespace.
+command -v janus >/dev/null 2>&1 || need_apt+=(janus)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   echo "Installing Debian packages: ${need_apt[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+
+bash scripts/whip-server.sh || echo "simple-whip-server could not be prepared: the Janus egress test will say so"
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

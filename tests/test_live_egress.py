@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from cloudexpo.app import open_services
 from cloudexpo.settings import Settings, load_settings
 from streaming import testsource
 from streaming.testsource import colour_close, publish_test_card, watch
-from tests.conftest import free_port, live_settings, serve_app
+from tests import janus_support
+from tests.conftest import IN_CI, free_port, live_settings, serve_app
+from tests.janus_support import JanusWhip
 from tests.live_support import make_slot
 from tests.test_replay_crash import Server, server_env
 
@@ -120,3 +123,49 @@ async def test_origin_republishes_to_an_external_whip_server(tmp_path: Path) -> 
                 if publisher is not None:
                     await publisher.close()
                 b.stop()
+
+
+@pytest.fixture
+def janus(tmp_path: Path) -> Iterator[JanusWhip]:
+    """Janus behind simple-whip-server, in a network namespace (tests/janus_support.py)."""
+    lacking = janus_support.missing()
+    if lacking is not None:
+        if IN_CI:
+            pytest.fail(f"the Janus egress test cannot run: {lacking}")
+        pytest.skip(lacking)
+    with janus_support.janus_whip_server(tmp_path / "janus") as server:
+        yield server
+
+
+async def test_origin_republishes_to_janus(janus: JanusWhip, tmp_path: Path) -> None:
+    """The third-party WHIP server of the issue: Janus's VideoRoom behind Meetecho's simple-whip-server.
+    A subscriber of the room decodes the publisher's test card, re-published by Cloud Expo untouched."""
+    settings = live_settings(
+        tmp_path / "a",
+        ice_hosts=["127.0.0.1", janus.host_address],  # where Cloud Expo reaches the cluster
+        egress_whip_url=janus.whip_url("expo-{slot}"),
+        egress_whip_token="janus-token",
+    )
+    slot_id, token = await _slot(settings)
+    await janus.create_endpoint(f"expo-{slot_id}", "janus-token")
+    subscriber = janus_support.JanusSubscriber(janus)
+    publisher: Any = None
+    async with httpx.AsyncClient(timeout=20) as http:
+        with serve_app(settings, "node-a") as a:
+
+            async def whip(offer: str) -> str:
+                response = await http.post(f"{a.url}/whip/{slot_id}", content=offer, headers={**SDP, "Authorization": f"Bearer {token}"})
+                assert response.status_code == 201, response.text
+                return response.text
+
+            try:
+                publisher = await publish_test_card(whip, colour=MARKER, hosts=HOSTS)
+                viewer = await subscriber.watch()
+                await viewer.wait_frames(10, within=20)
+                counters = [c for c, _, _ in viewer.frames[-5:]]
+                assert counters == sorted(counters) and counters[-1] > counters[0]
+                assert colour_close(viewer.frames[-1][1], MARKER), janus.output()
+            finally:
+                await subscriber.close()
+                if publisher is not None:
+                    await publisher.close()
