@@ -36,8 +36,10 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import queue
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -226,9 +228,19 @@ async def in_process(target: Any, *args: Any) -> Any:
     proc = ctx.Process(target=target, args=(*args, results))
     proc.start()
     loop = asyncio.get_running_loop()
-    out = await loop.run_in_executor(None, results.get)
-    await loop.run_in_executor(None, proc.join, 60)
-    return out
+    try:
+        while True:
+            try:
+                out = await loop.run_in_executor(None, results.get, True, 1.0)
+                break
+            except queue.Empty:
+                if not proc.is_alive():
+                    raise SystemExit(f"{target.__name__} failed (its traceback is above)") from None
+        await loop.run_in_executor(None, proc.join, 60)
+        return out
+    finally:
+        if proc.is_alive():
+            proc.terminate()
 
 
 # -- the run ---------------------------------------------------------------------------------------------
@@ -331,5 +343,15 @@ async def main() -> None:
     print(f"  edge p95 {goal * 1000:.0f} ms: {'within' if goal <= 1.0 else 'OVER'} the 1 s goal")
 
 
+async def run() -> None:
+    """``main``, cancelled by SIGTERM or SIGINT so that the nodes, Redis and moto are stopped on the way out."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    await main()
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(run())

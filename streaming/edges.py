@@ -11,7 +11,9 @@ every local viewer as it would a local publisher's packets: its own GOP cache
 and NACK ring, keyframe requests upstream, no decoding. Concurrent requests
 for the same slot share one pull.
 
-Every :data:`CHECK_INTERVAL` the service looks after its pulls:
+Every :data:`HEARTBEAT` the service renews the origin claims of the broadcasts
+this node receives from their publishers, and every :data:`CHECK_INTERVAL` it
+looks after its pulls:
 
 * the slot's origin changed (the publisher reconnected to another node) or
   the pull failed (the origin died): pull again from whichever node is now
@@ -51,6 +53,7 @@ from .states import StreamState
 log = logging.getLogger(__name__)
 
 CHECK_INTERVAL = 0.5  # seconds between two looks at the origins of this node's pulls
+HEARTBEAT = 1.0  # seconds between two renewals of this node's origin claims
 LINGER = 30.0  # seconds a pull goes on after its last local viewer left
 PULL_TIMEOUT = 5.0  # seconds the origin has to answer a pull's WHEP POST
 
@@ -106,6 +109,7 @@ class EdgeService:
     async def start(self) -> None:
         self._subscription = await self.bus.subscribe(self.topic)
         self._tasks = [
+            asyncio.create_task(self._run_heartbeat(), name="origin-heartbeat"),
             asyncio.create_task(self._run_checks(), name="edge-checks"),
             asyncio.create_task(self._run_messages(self._subscription), name="edge-messages"),
         ]
@@ -236,6 +240,28 @@ class EdgeService:
             return
         await self.engine.end_stream(stream_id(slot_id))  # the engine's ENDED calls on_stream_ended
         self.on_stream_ended(slot_id)
+
+    # -- the origin's heartbeat, every HEARTBEAT seconds ------------------------------------------------
+
+    def originated(self) -> list[int]:
+        """The slots this node receives from their publishers (connected or reconnecting): it is their origin."""
+        found = []
+        for sid in self.engine.stream_ids:
+            slot_id = slot_id_of(sid)
+            if slot_id is not None and not self.holds(slot_id) and not self.engine.is_relayed(sid):
+                found.append(slot_id)
+        return found
+
+    async def _run_heartbeat(self) -> None:
+        # A task of its own: a tick slowed down by the database must not let a claim expire.
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            try:
+                await self.registry.refresh(self.originated())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("edge: the origin heartbeat failed: %s", exc)
 
     # -- every CHECK_INTERVAL -----------------------------------------------------------------------
 

@@ -84,6 +84,7 @@ class Cluster(Protocol):
     registry: Any
 
     def holds(self, slot_id: int) -> bool: ...
+    def originated(self) -> list[int]: ...
     def forget(self, slot_id: int) -> None: ...
     async def ensure(self, slot_id: int) -> bool: ...
     async def forward_leave(self, slot_id: int, session_id: str) -> None: ...
@@ -454,8 +455,9 @@ class LiveService:
 
     def viewers(self, slot_id: int) -> int:
         """Viewers of the slot on every node (as of the last tick)."""
-        if slot_id not in self._viewers and slot_id in self._cluster_view:
-            return self._cluster_view[slot_id][1]
+        if self.cluster is not None and self.engine.state(stream_id(slot_id)) is None:
+            seen = self._cluster_view.get(slot_id)  # nothing of it here: as its origin said last
+            return seen[1] if seen is not None else 0
         return self._viewers.get(slot_id, 0)
 
     # -- engine callbacks ------------------------------------------------------------------
@@ -539,8 +541,7 @@ class LiveService:
             await asyncio.sleep(self.tick)
 
     async def tick_once(self) -> None:
-        """Origin heartbeats, viewer counts that changed, and green-room slots whose start time came."""
-        originated = []
+        """Viewer counts that changed (over every node), and green-room slots whose start time came."""
         for stream in self.engine.stream_ids:
             slot_id = slot_id_of(stream)
             if slot_id is None:
@@ -551,8 +552,6 @@ class LiveService:
                 continue
             count = int(stats.get("viewers", 0))
             if self.cluster is not None:
-                if not stats.get("relayed"):
-                    originated.append(slot_id)
                 count = await self.cluster.registry.count_viewers(slot_id, count)
             if self._viewers.get(slot_id) != count:
                 self._viewers[slot_id] = count
@@ -562,13 +561,15 @@ class LiveService:
                 if count:
                     await self._note_peak(slot_id, count)
         if self.cluster is not None:
-            await self._share_with_cluster(originated)
+            here = {slot_id_of(s) for s in self.engine.stream_ids}
+            for gone in [slot for slot in self._viewers if slot not in here]:
+                del self._viewers[gone]  # an edge that stopped pulling: the next pull counts afresh
+            await self._share_with_cluster(self.cluster.originated())
         await self._promote_green_room()
 
     async def _share_with_cluster(self, originated: list[int]) -> None:
-        """Keep this node's origin claims alive and say how they are; learn how the others' are."""
+        """Say how this node's broadcasts are; learn how the others' are (the claims' heartbeat is the cluster's)."""
         registry = self.cluster.registry  # type: ignore[union-attr]
-        await registry.refresh(originated)
         for slot_id in originated:
             status = self.publisher_status(slot_id)
             if status is not None:

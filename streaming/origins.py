@@ -4,7 +4,7 @@ The node holding a slot's publisher is the slot's *origin*. It registers
 itself under its ``CLOUDEXPO_NODE_URL`` in a Redis key that lives
 :data:`ORIGIN_TTL` seconds and that the origin refreshes every second
 (:meth:`OriginRegistry.refresh`, the heartbeat): a node that dies stops
-refreshing and its claim is gone a few seconds later. A publisher reconnecting
+refreshing and its claim is gone seconds later. A publisher reconnecting
 to another node claims the slot there at once (the new claim overwrites the
 old); the old origin's heartbeat then finds the key is not its own and leaves
 it alone.
@@ -24,8 +24,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-ORIGIN_TTL = 5.0  # seconds a claim outlives its last heartbeat
+ORIGIN_TTL = 10.0  # seconds a claim outlives its last heartbeat (a publisher moving elsewhere overwrites it at once)
 COUNT_FRESH = 5.0  # seconds a node's viewer count stays in the sum without being written again
+STATUS_FRESH = 15.0  # seconds an origin's word on its broadcast counts without being said again
 
 # Refresh or delete a key only while it still holds this node's URL (a compare-and-set).
 _REFRESH_IF_MINE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
@@ -124,7 +125,7 @@ class OriginRegistry:
             status, _, rest = text.partition(":")
             viewers, _, written = rest.partition(":")
             try:
-                fresh = now - float(written) <= ORIGIN_TTL
+                fresh = now - float(written) <= STATUS_FRESH
                 if fresh and name.isdigit():
                     out[int(name)] = (status, int(viewers))
                 elif now - float(written) > 60:  # an origin that died without releasing its claim

@@ -154,8 +154,9 @@ async def whip_publish(base: str, slot_id: int, token: str, colour: tuple[int, i
 
 
 async def node_answers(base: str) -> bool:
+    """Whether the node is up: a dead one refuses the connection at once; a busy one may be slow."""
     try:
-        async with httpx.AsyncClient(timeout=1.0) as http:
+        async with httpx.AsyncClient(timeout=3.0) as http:
             return (await http.get(f"{base}/healthz")).status_code == 200
     except httpx.HTTPError:
         return False
@@ -174,6 +175,7 @@ class RollingViewer:
         self.node: str | None = None
         self.viewer: ts.TestViewer | None = None
         self.frames: list[tuple[int, tuple[int, int, int], float]] = []  # every session's frames
+        self.locations: list[str] = []  # every session's WHEP URL (Location), the current one last
         self.moves: list[tuple[str, str, int]] = []  # (from node, to node, index in frames of the new session's first)
         self._seen = 0
         self._task: asyncio.Task[None] | None = None
@@ -188,7 +190,7 @@ class RollingViewer:
             if not await node_answers(base):
                 continue
             try:
-                self.viewer = await ts.watch(await whep_signal(base, self.slot_id), decode=self.decode)
+                self.viewer = await ts.watch(await whep_signal(base, self.slot_id, self.locations), decode=self.decode)
             except RuntimeError as exc:
                 last = exc
                 continue

@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -187,6 +188,13 @@ async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(d
             await asyncio.gather(*(v.wait_frames(10, after=stopped_at) for v in viewers))
             # B, holding nothing of the slot now, still tells its pages what the origin says
             await _wait(lambda: _counted(http, (b, c), slot_id, 2), 10, "B and C count the 2 viewers left")
+
+            # a viewer's WHEP DELETE reaching another node (B) ends its session on C
+            leaving = viewers[0]
+            location = urlsplit(leaving.locations[-1])
+            assert location.netloc == urlsplit(c.url).netloc
+            assert (await http.delete(f"{b.url}{location.path}")).status_code == 200
+            await _wait(lambda: _counted(http, (b, c), slot_id, 1), 10, "the session ended on C")
     finally:
         for viewer in viewers:
             await viewer.close()
