@@ -33,6 +33,7 @@ ERRORS = {
     "401": json_body(ref("Error"), "Not signed in"),
     "403": json_body(ref("Error"), "Not allowed"),
     "404": json_body(ref("Error"), "Not found (or not visible to you)"),
+    "409": json_body(ref("Error"), "Not now: the state forbids it, or (`overlap`) another slot is in the way: `clash` names it"),
     "422": json_body(ref("Error"), "Invalid input; `field` names it"),
 }
 

@@ -281,3 +281,47 @@ routes: list[BaseRoute] = [
     Route("/moderate/schedule", timeline_page, methods=["GET"]),
     Route("/dashboard/live", dashboard_page, methods=["GET"]),
 ]
+
+
+def _openapi() -> dict[str, Any]:
+    """The schedule's paths for ``/api/openapi.json`` (see :mod:`web.openapi`)."""
+    from web.openapi import LOCALIZED, op, param
+
+    obj: dict[str, Any] = {"type": "object"}
+    tag = ("schedule",)
+    slot_id = param("slot_id", "path", {"type": "integer"})
+    moment = {"type": "string", "description": "ISO 8601; without an offset, in the exhibition's time zone"}
+    booth = {"type": "string", "description": "A booth number (1A-001) or a booth's or company's name"}
+    slot_body = {"type": "object", "required": ["stage", "title", "starts_at", "booth"], "properties": {
+        "booth": booth, "stage": {"type": "string", "description": "A release-zone stage's slug"},
+        "title": {"oneOf": [{"type": "string"}, LOCALIZED]}, "starts_at": moment, "ends_at": moment,
+        "minutes": {"type": "integer", "minimum": 1, "maximum": MAX_MINUTES}}}
+    move_body = {"type": "object", "properties": {
+        "starts_at": moment, "ends_at": moment, "minutes": {"type": "integer", "minimum": 1, "maximum": MAX_MINUTES},
+        "stage": {"type": "string"}}}
+    clash = ("401", "403", "404", "409", "422")
+    return {"paths": {
+        "/api/slots": {"post": op("Put a launch on a stage (moderators); refused with the clash named", obj,
+                                  status="201", body=slot_body, tags=tag, errors=clash)},
+        "/api/slots/{slot_id}": {"patch": op("Move a slot, change its stage, extend or shorten it (a running "
+                                             "slot: its end only)", obj, params=[slot_id], body=move_body,
+                                             tags=tag, errors=clash)},
+        "/api/slots/{slot_id}/cancel": {"post": op("Cancel a slot (moderators)", obj, params=[slot_id], tags=tag,
+                                                   errors=("401", "403", "404", "409"))},
+        "/api/slots/{slot_id}/approve": {"post": op("Approve an exhibitor's request (moderators)", obj,
+                                                    params=[slot_id], tags=tag, errors=clash)},
+        "/api/slots/{slot_id}/decline": {"post": op("Decline an exhibitor's request with a reason (moderators)", obj,
+                                                    params=[slot_id], tags=tag, errors=("401", "403", "404", "409", "422"),
+                                                    body={"type": "object", "required": ["reason"], "properties": {
+                                                        "reason": {"type": "string", "maxLength": 500}}})},
+        "/api/slot-requests": {"post": op("Request a launch for one of your own booths (exhibitors' staff)", obj,
+                                          status="201", body=slot_body, tags=tag, errors=clash)},
+        "/api/booth-choices": {"get": op("Booths matching a number or name (staff: their own)", obj, tags=tag,
+                                         params=[param("q", schema={"type": "string"})], errors=("401", "403"))},
+        "/api/schedule": {"get": op("One day of the release zone: stages, slots, waiting requests (moderators)", obj,
+                                    tags=tag, params=[param("day", schema={"type": "string", "format": "date"})],
+                                    errors=("401", "403"))},
+    }}
+
+
+OPENAPI = _openapi()

@@ -21,7 +21,8 @@
   window.cloudexpo = window.cloudexpo || {};
   window.cloudexpo.csrf = meta ? meta.content : "";
   window.cloudexpo.api = async function (method, url, body) {
-    const opts = { method: method, headers: { "X-CSRF-Token": window.cloudexpo.csrf, "Accept": "application/json" }, credentials: "same-origin" };
+    // The answer (names, times, refusals) in the page's language, even when the page was opened with ?lang=.
+    const opts = { method: method, headers: { "X-CSRF-Token": window.cloudexpo.csrf, "Accept": "application/json", "Accept-Language": document.documentElement.lang || "" }, credentials: "same-origin" };
     if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
     const res = await fetch(url, opts);
     const text = await res.text();

@@ -247,10 +247,18 @@
       li.dataset.request = r.id;
       li.appendChild(el("strong", "", r.title));
       li.appendChild(el("span", "muted small", [r.booth ? r.booth.label : "", cx.when(r.starts_at, r.ends_at)].filter(Boolean).join(" · ")));
+      const row = el("span", "button-row");
       const open = el("button", "button", S.request);
       open.type = "button";
       open.addEventListener("click", function () { openEdit(r); });
-      li.appendChild(open);
+      row.appendChild(open);
+      const day = cx.localParts(new Date(r.starts_at)).day;
+      if (day !== data.day) {
+        const go = el("a", "button", S.show_day);
+        go.href = "/moderate/schedule?day=" + day;
+        row.appendChild(go);
+      }
+      li.appendChild(row);
       list.appendChild(li);
     });
   }
