@@ -247,8 +247,8 @@ def test_exhibitor_requests_from_their_booth_picker_and_reads_the_decline(live_s
         wait_until(page, "!document.querySelector('[data-role=request-result]').hidden")
         assert "1A-002" in (page.text_content('[data-role="request-result"]') or "")
         page.select_option('select[name="booth"]', "1A-001")
-        page.click('[data-role="request-slot"] button[type="submit"]')
-        page.wait_for_load_state("load")
+        with page.expect_navigation():  # sent: the page shows the request
+            page.click('[data-role="request-slot"] button[type="submit"]')
         wait_until(page, "!!document.querySelector('[data-request=\"pending\"]')")
         request_id = int(page.get_attribute('[data-request="pending"]', "data-slot") or 0)
 
@@ -268,6 +268,10 @@ def test_exhibitor_requests_from_their_booth_picker_and_reads_the_decline(live_s
         assert row.get_attribute("data-request") == "declined"
         assert "closed for rehearsal" in row.inner_text()
         page.screenshot(path=str(artifacts / "schedule-dashboard-declined-zh-Hans.png"), full_page=True)
+        page.set_viewport_size({"width": 375, "height": 780})
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+        row.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "schedule-dashboard-declined-zh-Hans-375.png"))
         owner.close()
         moderator.close()
 
