@@ -3,7 +3,8 @@
 Binary frames close with 1003, frames over the limit with 1009 (1 MiB ones
 refused by the server unread), malformed or hostile JSON is answered with an
 error message on a socket that stays open, and none of it logs a traceback.
-A body announced larger than a route's cap is refused at once, unread.
+A body announced larger than a route's cap is refused at once, unread; so is a form
+whose CSRF token would have to be read from its body, and a chunked one at the limit.
 """
 
 from __future__ import annotations
@@ -158,3 +159,51 @@ def test_captions_announced_too_large_are_refused_unread(server: LiveServer) -> 
                       "WEBVTT\n\n").encode())
         status = sock.recv(65536).decode("latin-1").split("\r\n", 1)[0]
     assert " 413 " in status and time.monotonic() - started < 5, status
+
+
+def _anonymous_cookie(server: LiveServer) -> str:
+    import httpx
+
+    with httpx.Client(base_url=server.url) as http:
+        http.get("/api/me")
+        return "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+
+
+def _answer(sock: socket.socket) -> tuple[str, dict[str, Any]]:
+    """The status line and JSON body of the server's answer (``Connection: close`` on the request)."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.decode("latin-1").split("\r\n", 1)[0], json.loads(body)
+
+
+def test_a_form_announced_too_large_is_refused_before_its_token_is_looked_for(server: LiveServer) -> None:
+    """A form without the X-CSRF-Token header has its token in the body: a 64 MiB one is refused unread, 413."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall((f"POST /api/session HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
+                      "Content-Type: application/x-www-form-urlencoded\r\nAccept-Language: zh-CN\r\n"
+                      f"Content-Length: {64 * 1024 * 1024}\r\nCookie: {_anonymous_cookie(server)}\r\n\r\n"
+                      "csrf_token=").encode())
+        # only the headers and 11 bytes were sent: an answer at all means the body was not waited for
+        status, body = _answer(sock)
+    assert " 413 " in status, status
+    assert body["code"] == "http.form_too_large" and "2 MiB" in body["detail"], body
+    assert "2 MiB" in body["message"] and body["message"] != body["detail"], body  # in the visitor's language
+
+
+def test_a_chunked_form_is_cut_off_at_the_limit(server: LiveServer) -> None:
+    """Sent without a length (chunked), a form is read up to the limit and refused there, before it ends: 413."""
+    host, port = server.url.removeprefix("http://").split(":")
+    chunk = b"a" * 64 * 1024
+    frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall((f"POST /api/session HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
+                      "Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n"
+                      f"Cookie: {_anonymous_cookie(server)}\r\n\r\n").encode())
+        for _ in range(2 * 16 + 1):  # 64 KiB past 2 MiB, and never the last chunk: the body has not ended
+            sock.sendall(frame)
+        status, body = _answer(sock)
+    assert " 413 " in status, status
+    assert body["code"] == "http.form_too_large" and "2 MiB" in body["detail"], body

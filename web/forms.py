@@ -30,7 +30,8 @@ FORM_OVERHEAD = 16 * 1024
 MAX_DEPTH = 32
 
 
-def _size(limit: int) -> str:
+def size_text(limit: int) -> str:
+    """A byte limit as people read it: ``2 MiB``, ``64 KiB``."""
     return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 and limit % (1024 * 1024) == 0 else f"{limit // 1024} KiB"
 
 
@@ -43,7 +44,7 @@ def refuse_declared_length(request: Request, limit: int, what: str = "body") -> 
     if length is None:
         raise ApiError(400, "Content-Length must be a whole number of bytes.")
     if length > limit:
-        raise ApiError(413, f"Send a {what} of at most {_size(limit)} ({length} bytes announced).")
+        raise ApiError(413, f"Send a {what} of at most {size_text(limit)} ({length} bytes announced).")
 
 
 async def read_body(request: Request, limit: int = JSON_LIMIT, what: str = "body") -> bytes:
@@ -54,7 +55,7 @@ async def read_body(request: Request, limit: int = JSON_LIMIT, what: str = "body
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, f"Send a {what} of at most {_size(limit)}.")
+            raise ApiError(413, f"Send a {what} of at most {size_text(limit)}.")
         chunks.append(chunk)
     return b"".join(chunks)
 

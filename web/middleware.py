@@ -28,7 +28,9 @@ from cloudexpo.i18n import LANGUAGES, negotiate
 from cloudexpo.logs import request_id
 from cloudexpo.messages import message
 from cloudexpo.permissions import ANONYMOUS, Principal
+from cloudexpo.values import INT64_MAX, parse_id
 from web.errors import error_body
+from web.forms import FORM_LIMIT, size_text
 
 log = logging.getLogger("cloudexpo.access")
 
@@ -39,7 +41,6 @@ CSRF_EXEMPT = ("/storage/", "/whip/", "/whep/")
 # Served without a session at all: no cookie is read or set, so responses cache well.
 SESSIONLESS = ("/storage/", "/static/", "/healthz", "/readyz", "/metrics")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-MAX_FORM_BYTES = 2 * 1024 * 1024
 LANG_COOKIE = "cloudexpo_lang"
 FORGET_TOPIC = "sessions.forget"  # {"user_id": n}: every node drops that user's cached sessions
 
@@ -96,7 +97,7 @@ def _route_name(scope: Scope) -> str:
 _NUL_IN_QUERY = re.compile(rb"%00|\x00")
 NUL_IN_PATH = message("http.nul_in_path", "There is no page at this address (it holds a NUL character).")
 NUL_IN_QUERY = message("http.nul_in_query", "The query holds a NUL character (%00); send text without it.")
-FORM_TOO_LARGE = message("http.form_too_large", "This form is too large; upload files through an upload ticket instead.")
+FORM_TOO_LARGE = message("http.form_too_large", "Send a form of at most {limit}; upload files through an upload ticket instead.")
 CSRF_MISSING = message("csrf.missing", "Missing CSRF token: send the page's token in the X-CSRF-Token header or the csrf_token form field, and reload the page if it is old.")
 CSRF_WRONG = message("csrf.wrong", "The CSRF token does not match this session; reload the page and try again.")
 
@@ -248,10 +249,11 @@ class ContextMiddleware:
             csrf = session["csrf"] = secrets.token_urlsafe(32)
         scope["cloudexpo.csrf"] = csrf
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and not scope["path"].startswith(CSRF_EXEMPT):
-            receive, problem = await self._check_csrf(scope, receive, csrf)
-            if problem is not None:
-                body = error_body(403, problem, "csrf", language=scope["cloudexpo.language"])
-                await JSONResponse(body, status_code=403)(scope, receive, send)
+            receive, refusal = await self._check_csrf(scope, receive, csrf)
+            if refusal is not None:
+                status, problem = refusal
+                body = error_body(status, problem, "csrf" if status == 403 else None, language=scope["cloudexpo.language"])
+                await JSONResponse(body, status_code=status)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -282,20 +284,30 @@ class ContextMiddleware:
             return cookie
         return negotiate(conn.headers.get("accept-language"), self.services().settings.default_language)
 
-    async def _check_csrf(self, scope: Scope, receive: Receive, expected: str) -> tuple[Receive, str | None]:
+    async def _check_csrf(self, scope: Scope, receive: Receive, expected: str) -> tuple[Receive, tuple[int, str] | None]:
+        """``(receive, None)`` when the token is right, else ``(receive, (status, why))``.
+
+        A form's token is in its body, which is read here (and handed on to
+        the route): at most the forms' limit, refused from a declared
+        ``Content-Length`` before a byte is read, and while reading a body
+        sent without one (chunked).
+        """
         headers = Headers(scope=scope)
         given = headers.get("x-csrf-token")
         if given is None:
             content_type = headers.get("content-type", "")
             if content_type.startswith(FORM_TYPES):
-                body, receive = await _buffer_body(receive, MAX_FORM_BYTES)
+                declared = parse_id(headers.get("content-length", ""), INT64_MAX)
+                if declared is not None and declared > FORM_LIMIT:
+                    return receive, (413, FORM_TOO_LARGE(limit=size_text(FORM_LIMIT)))
+                body, receive = await _buffer_body(receive, FORM_LIMIT)
                 if body is None:
-                    return receive, FORM_TOO_LARGE()
+                    return receive, (413, FORM_TOO_LARGE(limit=size_text(FORM_LIMIT)))
                 given = await _form_token(scope, body, content_type)
         if not given:
-            return receive, CSRF_MISSING()
+            return receive, (403, CSRF_MISSING())
         if not hmac.compare_digest(given.encode(), expected.encode()):
-            return receive, CSRF_WRONG()
+            return receive, (403, CSRF_WRONG())
         return receive, None
 
 
