@@ -262,8 +262,9 @@ def publisher_process(port: int, media_path: str, seconds: int, stop: Any) -> No
 
 def whip_publisher_process(base: str, slot: int, token: str, media_path: str, stop: Any, seconds: int = 4) -> None:
     """Publish the pre-encoded media over WHIP until ``stop`` is set; when the connection fails (a
-    starved machine misses ICE consent checks), publish again at once, as an encoder does: a new
-    offer with the slot's token takes over (a DELETE of the lost session would end the broadcast).
+    starved machine misses ICE consent checks), publish again, as an encoder does: a new offer with
+    the slot's token takes over (a DELETE of the lost session would end the broadcast). While the
+    server still holds the lost connection as connected it answers 409: try again every second.
 
     ``seconds``: the length of the pre-encoded loop (:func:`encode_media`)."""
     import httpx
@@ -275,8 +276,12 @@ def whip_publisher_process(base: str, slot: int, token: str, media_path: str, st
         pc.addTransceiver(audio, direction="sendonly")
         prefer_codec(pc, "video", "H264")
         offer = await create_offer(pc, HOSTS)
-        answer = await http.post(f"/whip/{slot}", content=offer, headers={
-            "Content-Type": "application/sdp", "Authorization": f"Bearer {token}"})
+        for _ in range(90):
+            answer = await http.post(f"/whip/{slot}", content=offer, headers={
+                "Content-Type": "application/sdp", "Authorization": f"Bearer {token}"})
+            if answer.status_code != 409:
+                break
+            await asyncio.sleep(1)
         assert answer.status_code == 201, answer.text
         await accept_answer(pc, answer.text, HOSTS)
         return pc, answer.headers["location"]
