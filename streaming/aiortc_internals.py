@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -46,6 +47,7 @@ from aiortc.rtcrtpparameters import (
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+from aiortc.rtp import RtpPacket, is_rtcp
 from pylibsrtp._binding import ffi as _srtp_ffi
 from pylibsrtp._binding import lib as _srtp_lib
 
@@ -153,6 +155,11 @@ def _probe_connection() -> list[str]:
         (transceiver, "_codecs", "aiortc's RTCRtpTransceiver has no '_codecs' any more"),
         (transceiver, "_preferred_codecs", "aiortc's RTCRtpTransceiver has no '_preferred_codecs' any more"),
         (dtls, "_tx_srtp", "aiortc's RTCDtlsTransport has no '_tx_srtp' (its SRTP session) any more"),
+        (dtls, "_rx_srtp", "aiortc's RTCDtlsTransport has no '_rx_srtp' (its SRTP session) any more"),
+        (dtls, "_rtp_router", "aiortc's RTCDtlsTransport has no '_rtp_router' any more"),
+        (dtls, "_rtp_header_extensions_map", "aiortc's RTCDtlsTransport has no '_rtp_header_extensions_map' any more"),
+        (dtls, "_RTCDtlsTransport__rx_bytes", "aiortc's RTCDtlsTransport has no private '__rx_bytes' any more"),
+        (dtls, "_RTCDtlsTransport__rx_packets", "aiortc's RTCDtlsTransport has no private '__rx_packets' any more"),
         (dtls.transport, "_connection", "aiortc's RTCIceTransport has no '_connection' (aioice) any more"),
         (_aiortc_pc, "CODECS", "aiortc.rtcpeerconnection has no 'CODECS' table any more"),
         (aioice.ice, "get_host_addresses", "aioice.ice has no 'get_host_addresses' any more"),
@@ -162,6 +169,12 @@ def _probe_connection() -> list[str]:
     connection = getattr(dtls.transport, "_connection", None)
     if connection is not None and not isinstance(getattr(connection, "_nominated", None), dict):
         missing.append("aioice's Connection has no '_nominated' pairs dict any more")
+    if connection is not None and not callable(getattr(connection, "data_received", None)):
+        missing.append("aioice's Connection has no 'data_received' (where its protocols hand datagrams) any more")
+    if connection is not None and not isinstance(getattr(connection, "_protocols", None), list):
+        missing.append("aioice's Connection has no '_protocols' list any more")
+    if not all(hasattr(aioice.ice.StunProtocol, n) for n in ("datagram_received", "__init__")):
+        missing.append("aioice's StunProtocol has no 'datagram_received' any more")
     session = pylibsrtp.Session()
     if not hasattr(session, "_srtp"):
         missing.append("pylibsrtp's Session has no '_srtp' (libsrtp's session) any more")
@@ -300,6 +313,84 @@ def srtp_sender(dtls: RTCDtlsTransport) -> SrtpSender:
     session = dtls._tx_srtp
     buffer = _srtp_ffi.new("char[]", MAX_PACKET)
     return SrtpSender(session.protect, session._srtp[0], buffer, memoryview(_srtp_ffi.buffer(buffer)), _srtp_ffi.new("int *"))
+
+
+def receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
+    """Take a connection's SRTP media off its socket straight to its receivers (once per connection).
+
+    aiortc hands every datagram to a queue that its DTLS task reads, one task
+    wake-up and several coroutines per packet; here an RTP packet is
+    unprotected, parsed and routed as it comes off the socket, and a receiver
+    with a ``handle_rtp_now(packet, arrival_time_ms)`` method (the forwarder's)
+    gets it without an await. Everything else (STUN, DTLS, RTCP, media before
+    the SRTP keys exist) still goes aiortc's way. The transport's byte and
+    packet counts (getStats) stay right.
+    """
+    connection = dtls.transport._connection
+    if getattr(connection, "_direct_rtp", False):
+        return
+    connection._direct_rtp = True
+    queued = connection.data_received  # aiortc's way: the queue its DTLS task reads
+    router = dtls._rtp_router
+    protocols: list[Any] = connection._protocols
+    skipping = [0]  # how many of the connection's protocols skip STUN parsing for media
+
+    def data_received(data: bytes, component: int) -> None:
+        if skipping[0] != len(protocols):
+            skipping[0] = len(protocols)
+            for protocol in protocols:
+                _skip_stun_parsing(protocol)
+        srtp = dtls._rx_srtp
+        if srtp is None or not 127 < data[0] < 192 or is_rtcp(data):
+            queued(data, component)
+            return
+        dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
+        dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
+        arrival_time_ms = int((_time() + _NTP_EPOCH_OFFSET) * 1000)  # aiortc's clock.current_ms(), without datetime
+        try:
+            packet = RtpPacket.parse(srtp.unprotect(data), dtls._rtp_header_extensions_map)
+        except (pylibsrtp.Error, ValueError):
+            return  # aiortc drops these too
+        receiver = router.route_rtp(packet)
+        if receiver is None:
+            return
+        handle = getattr(receiver, "handle_rtp_now", None)
+        if handle is not None:
+            handle(packet, arrival_time_ms)
+        else:
+            _keep(asyncio.ensure_future(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)))
+
+    connection.data_received = data_received
+
+
+_NTP_EPOCH_OFFSET = 2208988800.0  # seconds from 1900 (NTP's epoch, aiortc's millisecond clock) to 1970
+_time = time.time
+
+
+def _skip_stun_parsing(protocol: Any) -> None:
+    """aioice parses every datagram as STUN and takes the failure as "media"; RTP and RTCP
+    (first byte 128-191) never are STUN (its first two bits are 0), so they skip that."""
+    if not isinstance(protocol, aioice.ice.StunProtocol) or "datagram_received" in vars(protocol):
+        return
+    parse_as_stun = protocol.datagram_received
+    receiver = protocol.receiver
+    component = protocol.local_candidate.component
+
+    def datagram_received(data: bytes, addr: Any) -> None:
+        if 127 < data[0] < 192:
+            receiver.data_received(data, component)
+        else:
+            parse_as_stun(data, addr)
+
+    protocol.datagram_received = datagram_received
+
+
+_pending: set[asyncio.Future[Any]] = set()
+
+
+def _keep(task: asyncio.Future[Any]) -> None:
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
 
 
 def nominated_pairs(dtls: RTCDtlsTransport) -> dict[int, Any]:

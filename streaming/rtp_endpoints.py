@@ -26,7 +26,7 @@ import asyncio
 import queue
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiortc.codecs import is_rtx
@@ -88,6 +88,7 @@ class ForwardingReceiver(RTCRtpReceiver):
     _fwd_is_current: Callable[[], bool]
     _fwd_remb: tuple[float, int]  # (monotonic time, bitrate) of the last REMB sent
     _fwd_state: internals.ReceiverState
+    _fwd_sending: set[asyncio.Future[None]]  # RTCP on its way (REMB, NACK)
 
     @classmethod
     def install(
@@ -102,7 +103,9 @@ class ForwardingReceiver(RTCRtpReceiver):
         forwarding._fwd_is_current = is_current
         forwarding._fwd_remb = (-1e9, 0)
         forwarding._fwd_state = internals.receiver_state(receiver)
+        forwarding._fwd_sending = set()
         internals.replace_decoder_queue(receiver, _CountingQueue(decoded_counter))
+        internals.receive_rtp_directly(receiver.transport)
         return forwarding
 
     async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
@@ -123,6 +126,13 @@ class ForwardingReceiver(RTCRtpReceiver):
         await super()._handle_rtcp_packet(packet)
 
     async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        self.handle_rtp_now(packet, arrival_time_ms)
+
+    def handle_rtp_now(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        """A packet from the publisher, as it comes off the socket (:func:`internals.receive_rtp_directly`).
+
+        The RTCP it makes us send (REMB, NACK) goes out in a task of its own.
+        """
         if not self._enabled or not self._fwd_is_current():
             return
         state = self._fwd_state
@@ -141,11 +151,11 @@ class ForwardingReceiver(RTCRtpReceiver):
                 rtcp_ssrc = internals.rtcp_ssrc(self)
                 bitrate = max(remb[0], REMB_FLOOR)
                 if rtcp_ssrc is not None and self._remb_due(bitrate):
-                    await self._send_rtcp(
+                    self._rtcp_soon(self._send_rtcp(
                         RtcpPsfbPacket(
                             fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(bitrate, remb[1])
                         )
-                    )
+                    ))
         codecs = state.codecs
         codec = codecs.get(packet.payload_type)
         if codec is None:
@@ -163,8 +173,13 @@ class ForwardingReceiver(RTCRtpReceiver):
             packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
         nack = state.nack_generator
         if nack is not None and nack.add(packet):
-            await self._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
+            self._rtcp_soon(self._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
         self._fwd_track.on_packet(packet)
+
+    def _rtcp_soon(self, sending: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(sending)
+        self._fwd_sending.add(task)
+        task.add_done_callback(self._fwd_sending.discard)
 
     def _remb_due(self, bitrate: int) -> bool:
         now = time.monotonic()
