@@ -132,6 +132,10 @@ class EdgeService:
         """Whether this node receives the slot's broadcast from another node (or is about to)."""
         return slot_id in self._pulls or slot_id in self._pulling
 
+    def pulling(self) -> int:
+        """How many broadcasts this node pulls from other nodes now."""
+        return len(self._pulls)
+
     def forget(self, slot_id: int) -> None:
         """A publisher connected here: this node is the slot's origin now, no longer an edge."""
         pull = self._pulls.pop(slot_id, None)

@@ -23,8 +23,8 @@ import pytest
 from cloudexpo.app import import_models
 from cloudexpo.services import Services
 from cloudexpo.settings import Settings
-from streaming.testsource import colour_close
-from tests.cluster_support import Node, RollingViewer, cluster_env, whip_publish
+from streaming.testsource import colour_close, watch
+from tests.cluster_support import Node, RollingViewer, cluster_env, whep_signal, whip_publish
 from tests.conftest import POSTGRES_URL, REDIS_URL, require_service
 from tests.live_support import make_slot
 
@@ -34,6 +34,7 @@ FIRST = (255, 64, 0)  # the publisher's marker colour on A
 SECOND = (0, 200, 80)  # after reconnecting to C
 MOVE_WITHIN = 3.0  # seconds from killing an edge to its viewer's next frame on another node
 LINGER = 2  # seconds an edge keeps pulling after its last viewer left
+QUIET_JOIN = 0.5  # seconds a WHEP join to a first decoded frame takes on an idle machine (measured 0.2-0.4 s)
 
 
 class Deployment:
@@ -92,6 +93,17 @@ async def _counted(http: httpx.AsyncClient, nodes: tuple[Node, ...], slot_id: in
     return all(info.get("viewers") == viewers and info.get("publisher") == "connected" for info in infos)
 
 
+async def _join_time(base: str, slot_id: int) -> float:
+    """Seconds from a new viewer's peer connection to its first decoded frame on ``base``."""
+    viewer = await watch(await whep_signal(base, slot_id))
+    try:
+        await asyncio.wait_for(viewer.first_frame.wait(), 15)
+        assert viewer.first_frame_delay is not None
+        return viewer.first_frame_delay
+    finally:
+        await viewer.close()
+
+
 async def _moved(viewer: RollingViewer) -> bool:
     return bool(viewer.moves) and len(viewer.frames) > viewer.moves[0][2]
 
@@ -129,6 +141,10 @@ async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(d
                 return any((a.data_dir / "spool").rglob("seg_*"))
 
             await _wait(a_records, 15, "A records the broadcast")
+            for node, pulls in ((a, 0), (b, 1), (c, 1)):
+                metrics_text = (await http.get(f"{node.url}/metrics")).text
+                assert re.search(rf"^cloudexpo_edge_pulls {pulls}$", metrics_text, re.M), (node.name, metrics_text[-600:])
+                assert re.search(r"^cloudexpo_frames_decoded 0$", metrics_text, re.M)  # forwarded, never decoded
             assert not any((b.data_dir / "spool").rglob("seg_*")) and not any((c.data_dir / "spool").rglob("seg_*"))
 
             # each edge pulls once; the origin counts them apart from the people watching
@@ -136,16 +152,21 @@ async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(d
             metrics = (await http.get(f"{a.url}/api/slots/{slot_id}")).json()
             assert metrics["publisher"] == "connected"
 
-            # an edge dies: its viewer plays again from another node within MOVE_WITHIN
+            # an edge dies: its viewer plays again from another node within MOVE_WITHIN. What a plain
+            # join to C takes in this same run is the baseline: on a busy machine every join is slower,
+            # and only what the move adds to a join is the client's doing (STALL, then a new offer).
+            join = await _join_time(c.url, slot_id)
             killed_at = time.monotonic()
             b.kill()
             await _wait(lambda: _moved(on_b), 15, "the viewer of the killed edge moves")
             await on_b.wait_frames(5, within=15, after=killed_at)
             assert on_b.moves[0][0] == b.url and on_b.moves[0][1] != b.url
             last_before, first_after = on_b.moved_at(0)
-            print(f"edge killed: next frame on another node {first_after - killed_at:.2f} s after the kill, "
-                  f"{first_after - last_before:.2f} s after the last frame")
-            assert first_after - killed_at < MOVE_WITHIN, f"the viewer of the killed edge played again after {first_after - killed_at:.2f} s"
+            moved = first_after - killed_at
+            print(f"edge killed: next frame on another node {moved:.2f} s after the kill, "
+                  f"{first_after - last_before:.2f} s after the last frame; a plain join took {join:.2f} s")
+            allowed = MOVE_WITHIN + max(0.0, join - QUIET_JOIN)
+            assert moved < allowed, f"the viewer of the killed edge played again after {moved:.2f} s (allowed {allowed:.2f} s)"
             assert on_b.node == c.url  # the next node its client tries that answers
 
             # B comes back (its supervisor restarts it) and a new viewer there pulls from A again

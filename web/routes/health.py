@@ -51,12 +51,18 @@ ProcessCollector(registry=PROCESS)
 
 def runtime_gauges(request: Request) -> bytes:
     """Asyncio tasks and WebRTC peer connections now, in the text format."""
-    peers = streaming_runtime(request).engine.peer_connections()
+    streaming = streaming_runtime(request)
+    peers = streaming.engine.peer_connections()
+    cluster = streaming.live.cluster
     return (
         "# HELP cloudexpo_asyncio_tasks Asyncio tasks not yet done.\n# TYPE cloudexpo_asyncio_tasks gauge\n"
         f"cloudexpo_asyncio_tasks {len(asyncio.all_tasks())}\n"
         "# HELP cloudexpo_peer_connections WebRTC peer connections open (publishers and viewers).\n"
         f"# TYPE cloudexpo_peer_connections gauge\ncloudexpo_peer_connections {peers}\n"
+        "# HELP cloudexpo_edge_pulls Broadcasts this node pulls from their origin on another node.\n"
+        f"# TYPE cloudexpo_edge_pulls gauge\ncloudexpo_edge_pulls {cluster.pulling() if cluster else 0}\n"
+        "# HELP cloudexpo_frames_decoded Video frames the media engine decoded (it forwards without decoding).\n"
+        f"# TYPE cloudexpo_frames_decoded counter\ncloudexpo_frames_decoded {streaming.engine.frames_decoded}\n"
     ).encode()
 
 
