@@ -329,7 +329,7 @@ def receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
     connection = dtls.transport._connection
     if getattr(connection, "_direct_rtp", False):
         return
-    connection._direct_rtp = True
+    connection._direct_rtp = True  # type: ignore[attr-defined]
     queued = connection.data_received  # aiortc's way: the queue its DTLS task reads
     router = dtls._rtp_router
     protocols: list[Any] = connection._protocols
@@ -360,7 +360,7 @@ def receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
         else:
             _keep(asyncio.ensure_future(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)))
 
-    connection.data_received = data_received
+    connection.data_received = data_received  # type: ignore[method-assign]
 
 
 _NTP_EPOCH_OFFSET = 2208988800.0  # seconds from 1900 (NTP's epoch, aiortc's millisecond clock) to 1970
@@ -376,13 +376,13 @@ def _skip_stun_parsing(protocol: Any) -> None:
     receiver = protocol.receiver
     component = protocol.local_candidate.component
 
-    def datagram_received(data: bytes, addr: Any) -> None:
+    def datagram_received(data: Any, addr: Any) -> None:
         if 127 < data[0] < 192:
             receiver.data_received(data, component)
         else:
             parse_as_stun(data, addr)
 
-    protocol.datagram_received = datagram_received
+    protocol.datagram_received = datagram_received  # type: ignore[method-assign]
 
 
 _pending: set[asyncio.Future[Any]] = set()
