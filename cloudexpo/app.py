@@ -129,6 +129,7 @@ async def seed_demo(settings: Settings) -> DemoLogins:
     from booths.seed.exhibition import seed_exhibition
     from cloudexpo import accounts
     from streaming.seed import seed_programme
+    from streaming.seed_replays import seed_replays
 
     services = open_services(settings)
     logins = DemoLogins(DEMO_PASSWORD)
@@ -150,6 +151,7 @@ async def seed_demo(settings: Settings) -> DemoLogins:
         async with services.db.session() as db:
             await seed_programme(db, services.secret_key)
             await db.commit()
+        await seed_replays(services, Path(settings.data_dir) / "spool")
     finally:
         await services.close()
     return logins
