@@ -260,6 +260,16 @@ def replace_decoder_queue(receiver: RTCRtpReceiver, replacement: Any) -> None:
     receiver._RTCRtpReceiver__decoder_queue = replacement  # type: ignore[attr-defined]
 
 
+def drop_receive_state(receiver: RTCRtpReceiver) -> None:
+    """Free what aiortc made for a video receiver that will never receive (a viewer's send-only transceiver).
+
+    Its REMB estimator holds a rate counter of 1,001 objects (~100 KB) per
+    connection; aiortc's receiver treats ``None`` as it does for audio.
+    """
+    receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
+    receiver._RTCRtpReceiver__nack_generator = None  # type: ignore[attr-defined]
+
+
 def decoder_running(receiver: RTCRtpReceiver) -> bool:
     return receiver._RTCRtpReceiver__decoder_thread is not None  # type: ignore[attr-defined]
 

@@ -37,7 +37,14 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from . import aiortc_internals as internals
 from .errors import AlreadyPublishing, SessionNotFound, StreamNotLive, UnusableOffer
 from .forwarder import PacketSink, TrackForwarder
-from .peers import accept_answer, answer_offer, create_offer, forwarding_codecs, new_peer_connection
+from .peers import (
+    accept_answer,
+    answer_offer,
+    create_offer,
+    forwarding_codecs,
+    new_peer_connection,
+    release,
+)
 from .rtp_endpoints import ForwardingReceiver, ForwardingSender
 from .sdp import CodecChoice, check_publish_offer, check_view_offer, forwardable_codecs, pick_codec
 from .states import StreamState
@@ -375,6 +382,7 @@ class MediaEngine:
                     transceiver, _only(internals.transceiver_codecs(transceiver), choice.payload_type)
                 )
                 transceiver.direction = "sendonly"
+                internals.drop_receive_state(transceiver.receiver)
                 viewer.senders[transceiver.kind] = ForwardingSender.install(
                     transceiver.sender, track
                 )
@@ -576,6 +584,7 @@ class MediaEngine:
         self._cancel_timer(peer.connect_timer)
         peer.connect_timer = None
         await peer.pc.close()
+        release(peer.pc)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)

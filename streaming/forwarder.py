@@ -38,7 +38,6 @@ from .sdp import CodecChoice
 
 if TYPE_CHECKING:
     from aiortc.rtcdtlstransport import RTCDtlsTransport
-    from aiortc.rtcrtpsender import RTCRtpSender
 
 
 logger = logging.getLogger(__name__)
@@ -111,7 +110,6 @@ class ViewerOutput:
         "pair",
         "protect",
         "remote_addr",
-        "sender",
         "socket_backlog",
         "socket_sendto",
         "srtp_buffer",
@@ -123,10 +121,9 @@ class ViewerOutput:
         "transport_sendto",
     )
 
-    def __init__(
-        self, sender: RTCRtpSender, dtls: RTCDtlsTransport, payload_type: int, ssrc: int
-    ) -> None:
-        self.sender = sender
+    def __init__(self, dtls: RTCDtlsTransport, payload_type: int, ssrc: int) -> None:
+        # No reference back to the sender, which holds this output: the pair would be a
+        # cycle keeping a closed connection's transports alive until a full collection.
         self.dtls = dtls
         self.ssrc = ssrc
         # the RTP header's second byte (marker bit and payload type) for marker 0 and 1

@@ -178,6 +178,28 @@ def remote_candidate_filter(hosts: Sequence[str] | None) -> Callable[[str], bool
     return lambda host: True
 
 
+def release(pc: RTCPeerConnection) -> None:
+    """Let a closed connection go at once: drop every event handler on it and its transports.
+
+    aiortc's connection listens to its own transports with bound methods, and
+    our handlers close over the connection: reference cycles, which only a
+    full garbage collection frees. A server making and closing connections all
+    day would hold hundreds of dead ones (their transports, SRTP sessions and
+    rate counters) between two full collections; without the handlers, a
+    connection is freed as soon as nothing refers to it.
+    """
+    emitters: list[Any] = [pc]
+    for transceiver in pc.getTransceivers():
+        for end in (transceiver.sender, transceiver.receiver):
+            dtls = end.transport
+            if dtls is not None:
+                emitters += [dtls, dtls.transport]
+    if pc.sctp is not None:
+        emitters += [pc.sctp, pc.sctp.transport, pc.sctp.transport.transport]
+    for emitter in emitters:
+        emitter.remove_all_listeners()
+
+
 async def answer_offer(
     pc: RTCPeerConnection,
     offer_sdp: str,

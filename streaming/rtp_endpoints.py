@@ -225,7 +225,7 @@ class ForwardingSender(RTCRtpSender):
         internals.register_sender(self.transport, self, parameters)
         codec = next(c for c in parameters.codecs if not is_rtx(c))
         # aiortc types payloadType Optional; negotiated codecs always carry one
-        self._fwd_output = ViewerOutput(self, self.transport, codec.payloadType, self._fwd_ssrc)  # type: ignore[arg-type]
+        self._fwd_output = ViewerOutput(self.transport, codec.payloadType, self._fwd_ssrc)  # type: ignore[arg-type]
         self._fwd_track.attach(self._fwd_output)
         self._fwd_rtcp_task = asyncio.ensure_future(self._run_rtcp())
 

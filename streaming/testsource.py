@@ -29,7 +29,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError
 from PIL import Image, ImageDraw
 
-from .peers import accept_answer, create_offer, new_peer_connection
+from .peers import accept_answer, create_offer, new_peer_connection, release
 
 Signal = Callable[[str], Awaitable[str]]  # offer SDP in, answer SDP out (a WHIP/WHEP POST)
 
@@ -178,6 +178,7 @@ class TestPublisher:
 
     async def close(self) -> None:
         await self.pc.close()
+        release(self.pc)
 
 
 async def make_publisher(
@@ -279,6 +280,7 @@ class TestViewer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        release(self.pc)
 
 
 async def watch(
