@@ -155,6 +155,10 @@ def demo(obj: Context, host: str | None, port: int | None, no_live: bool) -> Non
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     click.echo(f"Preparing the demo exhibition in {settings.data_dir.resolve()} …")
     logins = _run(lambda: seed_demo(settings))
+    from cloudexpo import fonts
+
+    if not fonts.has_cjk_font():
+        click.echo(f"Note: no CJK font here, so the seeded banners and logos show English names only; {fonts.INSTALL_HINT}.")
 
     def banner() -> None:
         url = settings.resolved_public_url

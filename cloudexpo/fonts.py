@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from PIL import ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,15 @@ def _has_chinese(path: str) -> bool:
         font = ImageFont.truetype(path, 20)
     except OSError:
         return False
-    # a font without the glyph draws the same box for both
-    return bool(font.getmask("质").getbbox()) and font.getmask("质").tobytes() != font.getmask("\uffff").tobytes()
+    # a font without the glyphs draws the same box (or nothing) for both
+    return glyph(font, "质") != glyph(font, "量")
+
+
+def glyph(font: Any, char: str) -> bytes:
+    """The pixels of ``char`` drawn in ``font`` (to tell a real glyph from a missing-glyph box)."""
+    img = Image.new("L", (64, 64))
+    ImageDraw.Draw(img).text((4, 4), char, font=font, fill=255)
+    return img.tobytes()
 
 
 def has_cjk_font() -> bool:

@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse
 
 from booths.exhibition.catalog import INDUSTRIES, REGIONS
 from booths.exhibition.text import sanitize_html
+from booths.media.views import for_language
 from cloudexpo.i18n import LANGUAGE_NAMES, LANGUAGES, pick
 from cloudexpo.messages import Said
 from cloudexpo.values import local_text
@@ -85,7 +86,8 @@ env = jinja2.Environment(
     auto_reload=False,
 )
 env.globals.update(here=here, static=static_url, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES,
-                   INDUSTRIES=INDUSTRIES, REGIONS=REGIONS, rich=rich, iso=_iso)
+                   INDUSTRIES=INDUSTRIES, REGIONS=REGIONS, rich=rich, iso=_iso,
+                   for_language=for_language)
 env.filters["datetime"] = _format_datetime
 # {{ moment|when }}, {{ start|when(end) }}: the one way pages show a time (web/times.py).
 env.filters["when"] = jinja2.pass_context(jinja_when)

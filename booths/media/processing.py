@@ -168,8 +168,12 @@ async def create_asset_from_bytes(
     filename: str,
     product_id: int | None = None,
     title: dict[str, str] | None = None,
+    language: str | None = None,
 ) -> Asset:
     """Check ``data``, store it as a new asset and process it now; returns it ready.
+
+    ``language``: the asset is for pages in that language only (a banner with
+    words on it); see :func:`booths.media.views.for_language`.
 
     Raises :class:`MediaRejected` (nothing stored) when the bytes are not what
     ``kind`` allows. The caller commits.
@@ -196,7 +200,7 @@ async def create_asset_from_bytes(
     asset.key = f"{asset.folder}original{SUFFIXES[found]}"
     try:
         await store.put_bytes(asset.key, data, found)
-        asset.meta = await derive(store, asset, data=data)
+        asset.meta = {**await derive(store, asset, data=data), **({"language": language} if language else {})}
     except MediaRejected:
         await store.delete_prefix(asset.folder)
         await session.delete(asset)

@@ -6,7 +6,7 @@ fetches them straight from storage; no media byte passes through the app.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from booths.media.models import Asset
@@ -130,3 +130,15 @@ class AssetView(Mapping[str, Any]):
         out = {name: self[name] for name in list(self)}
         out["thumbs"], out["webp"] = dict(out["thumbs"]), dict(out["webp"])
         return out
+
+
+def for_language(views: Sequence[Mapping[str, Any]], lang: str) -> list[Mapping[str, Any]]:
+    """The assets for a page in ``lang``: those made for it first, then those for every language.
+
+    An asset with words on it (a banner) may be made for one language
+    (``meta.language``); a page shows another language's only when a kind has
+    nothing else.
+    """
+    own = [v for v in views if (v.get("meta") or {}).get("language") == lang]
+    common = [v for v in views if not (v.get("meta") or {}).get("language")]
+    return own + common or list(views)

@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +36,7 @@ from booths.seed.data import (
     REGIONAL,
     ZONES,
 )
-from booths.seed.media import banner_jpeg, brochure_pdf, logo_png, video_mp4
+from booths.seed.media import banner_jpeg, brochure_pdf, drawable, logo_png, video_mp4
 from booths.seed.meetings import seed_meetings
 from cloudexpo import accounts
 from cloudexpo.accounts import Role
@@ -225,8 +225,30 @@ async def _booths(session: AsyncSession, zones: dict[str, Zone]) -> list[int]:
     return [b.id for b, _ in created]
 
 
+def _banners(booth: Booth, zone: Zone, per_language: bool) -> list[tuple[str | None, bytes]]:
+    """(language or None for every page, JPEG) of a booth's banners.
+
+    Every booth gets one banner for all pages: its Chinese name with the English
+    one under it. Some booths (``per_language``) have one per language instead,
+    as an exhibitor with localised artwork would. Without a CJK font on this
+    machine the banners show the English name and tagline only.
+    """
+    name_en = booth.name.get("en") or booth.number
+    tagline_en = booth.tagline.get("en", "")
+    name_zh = booth.name.get("zh-Hans", "")
+    if not drawable(name_zh):
+        return [(None, banner_jpeg(name_en, tagline_en, booth.id, zone.color))]
+    if not per_language:
+        return [(None, banner_jpeg(name_zh, name_en, booth.id, zone.color, "zh-Hans"))]
+    return [
+        (language, banner_jpeg(booth.name.get(language) or name_en, booth.tagline.get(language) or tagline_en,
+                               booth.id, zone.color, language))
+        for language in ("zh-Hans", "zh-Hant", "en")
+    ]
+
+
 async def _media(session: AsyncSession, store: ObjectStore) -> int:
-    """Logo and banner for every booth without a logo; a video and a PDF for about one in ten."""
+    """Logo and banner(s) for every booth without a logo; a video and a PDF for about one in ten."""
     have = set((await session.scalars(select(Asset.booth_id).where(Asset.kind == "logo"))).all())
     rows = (await session.execute(
         select(Booth, Zone).join(Zone, Zone.id == Booth.zone_id).order_by(Booth.id)
@@ -237,16 +259,16 @@ async def _media(session: AsyncSession, store: ObjectStore) -> int:
         if booth.id in have:
             continue
         name_en = booth.name.get("en") or booth.number
-        tagline_en = booth.tagline.get("en", "")
-        common = {"exhibitor_id": booth.exhibitor_id, "booth_id": booth.id}
+        common: dict[str, Any] = {"exhibitor_id": booth.exhibitor_id, "booth_id": booth.id}
         await create_asset_from_bytes(
-            session, store, kind="logo", data=logo_png(name_en, booth.id), filename="logo.png",
+            session, store, kind="logo", data=logo_png(name_en, booth.id, booth.name.get("zh-Hans", "")), filename="logo.png",
             title={"en": f"{name_en} logo"}, **common,
         )
-        await create_asset_from_bytes(
-            session, store, kind="banner", data=banner_jpeg(name_en, tagline_en, booth.id, zone.color),
-            filename="banner.jpg", title={"en": name_en}, **common,
-        )
+        for language, banner in _banners(booth, zone, per_language=i % 10 == 3 or booth.number in DEMO_EXHIBITORS):
+            await create_asset_from_bytes(
+                session, store, kind="banner", data=banner, filename=f"banner-{language or 'all'}.jpg",
+                title=dict(booth.name), language=language, **common,
+            )
         if i % 10 == 3:
             if len(videos) < 2:
                 videos.append(video_mp4(len(videos) + 1))

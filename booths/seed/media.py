@@ -11,7 +11,9 @@ import tempfile
 from typing import Any
 
 import av
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from cloudexpo import fonts
 
 
 def _colour(seed: int) -> tuple[int, int, int]:
@@ -19,11 +21,17 @@ def _colour(seed: int) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
-def _font(size: int) -> Any:
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # Pillow without FreeType: the small bitmap font
-        return ImageFont.load_default()
+def _font(size: int, language: str = "en") -> Any:
+    return fonts.font(size, language)
+
+
+def has_chinese(text: str) -> bool:
+    return any("\u3400" <= ch <= "\u9fff" for ch in text)
+
+
+def drawable(text: str) -> bool:
+    """Whether ``text`` can be drawn here (Chinese needs a CJK font)."""
+    return bool(text) and (fonts.has_cjk_font() or not has_chinese(text))
 
 
 def initials(name_en: str) -> str:
@@ -31,44 +39,56 @@ def initials(name_en: str) -> str:
     return "".join(w[0] for w in words[:2]).upper() or "CX"
 
 
-def logo_png(name_en: str, seed: int) -> bytes:
+def logo_png(name_en: str, seed: int, name_zh: str = "") -> bytes:
+    """A logo: the first two characters of the Chinese name when a CJK font is here, else initials."""
     size = 240
     img = Image.new("RGB", (size, size), (255, 255, 255))
     draw = ImageDraw.Draw(img)
     colour = _colour(seed)
     draw.rounded_rectangle((8, 8, size - 8, size - 8), radius=48, fill=colour)
     draw.ellipse((size - 90, -30, size + 30, 90), fill=tuple(min(255, c + 50) for c in colour))
-    draw.text((size / 2, size / 2 + 6), initials(name_en), fill=(255, 255, 255), font=_font(104), anchor="mm")
+    if drawable(name_zh) and has_chinese(name_zh):
+        mark = "".join(ch for ch in name_zh if has_chinese(ch))[:2]
+        draw.text((size / 2, size / 2 - 14), mark, fill=(255, 255, 255), font=_font(84, "zh-Hans"), anchor="mm")
+        draw.text((size / 2, size / 2 + 62), initials(name_en), fill=(255, 255, 255), font=_font(30), anchor="mm")
+    else:
+        draw.text((size / 2, size / 2 + 6), initials(name_en), fill=(255, 255, 255), font=_font(104), anchor="mm")
     buf = io.BytesIO()
     img.save(buf, "PNG", optimize=True)
     return buf.getvalue()
 
 
-def _fit(draw: Any, text: str, size: int, width: int, smallest: int, max_lines: int = 2) -> tuple[list[str], Any]:
-    """``text`` on one line, or on two, in the largest font down to ``smallest`` where each line is at most ``width`` wide."""
-    words = text.split()
+def _fit(draw: Any, text: str, size: int, width: int, smallest: int, max_lines: int = 2, language: str = "en") -> tuple[list[str], Any]:
+    """``text`` on one line, or on two, in the largest font down to ``smallest`` where each line is at most ``width`` wide.
+
+    Latin text breaks between words, Chinese between characters.
+    """
+    sep = " " if " " in text.strip() else ""
+    words = text.split() if sep else list(text)
     for lines_allowed in range(1, max_lines + 1):
         for px in range(size, smallest - 1, -2):
-            font = _font(px)
+            font = _font(px, language)
             if lines_allowed == 1 and draw.textlength(text, font=font) <= width:
                 return [text], font
             if lines_allowed == 2:
                 for cut in range(len(words) // 2, len(words)):  # the most even split that fits
-                    first, second = " ".join(words[:cut] or words[:1]), " ".join(words[cut:] if cut else words[1:])
+                    first, second = sep.join(words[:cut] or words[:1]), sep.join(words[cut:] if cut else words[1:])
                     if max(draw.textlength(first, font=font), draw.textlength(second, font=font)) <= width:
                         return [first, second], font
-    font = _font(smallest)
+    font = _font(smallest, language)
     while len(text) > 4 and draw.textlength(text, font=font) > width:
         text = text[:-2].rstrip() + "…"
     return [text], font
 
 
-def banner_jpeg(name_en: str, tagline_en: str, seed: int, zone_colour: str) -> bytes:
+def banner_jpeg(name_en: str, tagline_en: str, seed: int, zone_colour: str, language: str = "en") -> bytes:
     """A 3:1 banner whose words stay in the middle: the booth page shows banners with ``object-fit: cover``.
 
     The text keeps to a centred safe area (the middle 60 % of the width, 70 % of
     the height) that survives cropping to any shape from 16:9 to 5:1, so a wide
     or narrow screen never cuts a name in half; the decoration fills the rest.
+    ``name_en`` and ``tagline_en`` may be in any language: ``language`` picks the
+    font's face (Simplified or Traditional glyphs).
     """
     w, h = 1500, 500
     base = tuple(int(zone_colour[i:i + 2], 16) for i in (1, 3, 5))
@@ -82,8 +102,8 @@ def banner_jpeg(name_en: str, tagline_en: str, seed: int, zone_colour: str) -> b
         draw.polygon([(x, h), (x + 180, 0), (x + 206, 0), (x + 26, h)], fill=tuple(min(255, c + 14 * i) for c in accent))
     draw.rectangle((0, h - 14, w, h), fill=(245, 183, 0))
     safe = int(w * 0.6) - 40
-    name, name_font = _fit(draw, name_en, 72, safe, 44)
-    tagline, tagline_font = _fit(draw, tagline_en, 36, safe, 26, max_lines=1)
+    name, name_font = _fit(draw, name_en, 72, safe, 44, language=language)
+    tagline, tagline_font = _fit(draw, tagline_en, 36, safe, 26, max_lines=1, language=language)
     name_step, tagline_step = name_font.size * 1.15, tagline_font.size * 1.3
     top = h / 2 - (len(name) * name_step + 18 + tagline_step) / 2
     for i, line in enumerate(name):
