@@ -103,6 +103,7 @@ class EdgeService:
         self._tasks: list[asyncio.Task[None]] = []
         self._subscription: Subscription | None = None
         self.pulls_started = 0
+        self._closed = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -121,9 +122,10 @@ class EdgeService:
                 await task
         if self._subscription is not None:
             await self._subscription.close()
-        for pull in list(self._pulls.values()):
-            await self._delete_upstream(pull)
-        self._pulls.clear()
+        self._closed = True
+        # The pulls stay known: the engine closes after this service, and its streams' ends must
+        # still be taken for an edge's (the broadcast goes on at its origin), never the broadcast's.
+        await asyncio.gather(*(self._delete_upstream(pull) for pull in self._pulls.values()))
         await self._http.aclose()
 
     # -- what the live service asks ----------------------------------------------------------
@@ -172,6 +174,8 @@ class EdgeService:
 
     def on_stream_ended(self, slot_id: int) -> None:
         """The engine ended the slot's stream here (grace ran out, or a pull stopped)."""
+        if self._closed:
+            return  # shutting down: the upstream sessions are deleted already
         pull = self._pulls.pop(slot_id, None)
         if pull is not None:
             self._spawn(self._delete_upstream(pull))

@@ -216,6 +216,19 @@ async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(d
             assert location.netloc == urlsplit(c.url).netloc
             assert (await http.delete(f"{b.url}{location.path}")).status_code == 200
             await _wait(lambda: _counted(http, (b, c), slot_id, 1), 10, "the session ended on C")
+
+            # an edge shut down on purpose (a deploy) while pulling: the broadcast goes on everywhere else
+            on_b_again = await watch(await whep_signal(b.url, slot_id))
+            try:
+                await asyncio.wait_for(on_b_again.first_frame.wait(), 15)
+                b.stop()
+            finally:
+                await on_b_again.close()
+            stopped_at = time.monotonic()
+            await viewers[1].wait_frames(10, after=stopped_at)
+            await asyncio.sleep(1.0)  # what the stopped edge would have done to the schedule is done by now
+            info = (await http.get(f"{c.url}/api/slots/{slot_id}")).json()
+            assert info["state"] == "live" and info["publisher"] == "connected", info
     finally:
         for viewer in viewers:
             await viewer.close()
