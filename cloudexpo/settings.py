@@ -325,6 +325,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("egress_whip_token", None, "The bearer token the external cluster's WHIP endpoint expects (empty: none is sent).", "a token from the media cluster", _opt_str),
     Setting("egress_whep_url", None, "The external cluster's WHEP playback URL for a slot ({slot} is replaced by its id): the watch page plays from there instead of from Cloud Expo, and falls back to the live HLS playlist.", EGRESS_WHEP_EXAMPLE, _url_template(EGRESS_WHEP_EXAMPLE)),
     Setting("green_room_minutes", 15, "Minutes before a slot's start from which its publisher may connect (the green room: a preview for the exhibitor and moderators, \"starting soon\" for visitors).", "30", _int_range(0, 24 * 60, "15")),
+    Setting("overrun_minutes", 5, "Minutes a broadcast may run past its slot's end before it ends by itself (the last question, the applause); its publisher may reconnect until then. A moderator extends a slot for longer.", "10", _int_range(0, 12 * 60, "5")),
     Setting("timezone", "Asia/Shanghai", "The exhibition's time zone, used to show the programme.", "Europe/Berlin", _timezone),
     Setting("default_language", "zh-Hans", "Language for visitors whose browser asks for none Cloud Expo speaks.", "en", _language),
     Setting("log_format", "text", "Log lines as text or as JSON objects (one per line).", "json", _choice("text", "json")),
@@ -367,6 +368,7 @@ class Settings:
     egress_whip_token: str | None = None
     egress_whep_url: str | None = None
     green_room_minutes: int = 15
+    overrun_minutes: int = 5
     timezone: str = "Asia/Shanghai"
     default_language: str = "zh-Hans"
     log_format: str = "text"

@@ -163,9 +163,10 @@ class EdgeService:
         """A viewer's WHEP DELETE for a session this node does not hold: the node holding it ends it."""
         await self.bus.publish(self.topic, {"type": "leave", "slot": slot_id, "session": session_id})
 
-    async def forward_unpublish(self, slot_id: int, session_id: str) -> None:
-        """The publisher's WHIP DELETE reached a node other than the origin: the origin ends the session."""
-        await self.bus.publish(self.topic, {"type": "unpublish", "slot": slot_id, "session": session_id})
+    async def forward_unpublish(self, slot_id: int, session_id: str | None, *, end: bool = True) -> None:
+        """The origin, wherever it is, ends the slot's stream (End, kick: ``end``) or only the
+        publisher's session (its WHIP DELETE reached another node: the broadcast is interrupted)."""
+        await self.bus.publish(self.topic, {"type": "unpublish", "slot": slot_id, "session": session_id, "end": end})
 
     async def broadcast_ended(self, slot_id: int) -> None:
         """This node was the slot's origin and its broadcast ended: every edge drops it."""
@@ -303,7 +304,7 @@ class EdgeService:
                 continue
             origin = await self.registry.origin(slot_id)
             if origin is None or origin == self.registry.node_url:
-                continue  # nobody publishes right now (the engine's grace period decides), or we took over
+                continue  # nobody publishes right now (the broadcast is interrupted), or we took over
             if origin != pull.origin or state == StreamState.PUBLISHER_GONE:
                 await self._pull_again(slot_id, origin)
         for sid in self.engine.stream_ids:
@@ -353,8 +354,11 @@ class EdgeService:
             with contextlib.suppress(SessionNotFound):
                 await self.engine.leave(sid, str(message.get("session")))
         elif kind == "unpublish" and slot_id not in self._pulls:
-            with contextlib.suppress(SessionNotFound):
-                await self.engine.unpublish(sid, str(message.get("session")))
+            if message.get("end", True):
+                await self.engine.end_stream(sid)
+            else:
+                with contextlib.suppress(SessionNotFound):
+                    await self.engine.disconnect(sid, str(message.get("session")))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

@@ -12,12 +12,18 @@ added with :meth:`MediaEngine.add_state_listener` as ``listener(stream_id, state
 ``LIVE``
     a publisher is connected (or connecting) and forwarding;
 ``PUBLISHER_GONE``
-    the publisher's connection failed or closed; viewers stay connected and a
-    new :meth:`~MediaEngine.publish` within ``grace_period`` seconds takes
-    over seamlessly;
+    the publisher's session ended (:meth:`~MediaEngine.disconnect`, a WHIP
+    ``DELETE``) or its connection failed or closed; viewers stay connected
+    and a new :meth:`~MediaEngine.publish` takes over seamlessly (the
+    forwarder continues each viewer's numbering and asks the new publisher for
+    a keyframe). With a ``grace_period`` the stream ends by itself after that
+    many seconds; without one (``None``, how Cloud Expo runs it) it waits
+    until :meth:`~MediaEngine.end_stream` — the broadcast's life is the schedule's
+    business (:mod:`streaming.live`), not the transport's;
 ``ENDED``
-    :meth:`~MediaEngine.unpublish` was called, or the grace period ran out:
-    every viewer was disconnected and the stream is forgotten.
+    :meth:`~MediaEngine.end_stream` or :meth:`~MediaEngine.unpublish` was called, or
+    the grace period ran out: every viewer was disconnected and the stream is
+    forgotten.
 """
 
 from __future__ import annotations
@@ -115,6 +121,16 @@ class _Stream:
         self._rate_frames = 0
         self.bitrate = 0.0
         self.fps = 0.0
+        self._rate_in = 0
+        self._rate_lost = 0
+        self.loss = 0.0  # the share of the publisher's packets lost on the way in, lately
+
+    def sinks(self) -> list[PacketSink]:
+        """The stream's packet sinks, each once (a sink receives every kind)."""
+        found: list[PacketSink] = []
+        for track in self.tracks.values():
+            found += [sink for sink in track.sinks if sink not in found]
+        return found
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe, at most once per ``keyframe_request_interval``."""
@@ -135,9 +151,21 @@ class _Stream:
             return
         total = sum(t.bytes_in for t in self.tracks.values())
         frames = self.tracks["video"].frames
+        packets = sum(t.packets_in for t in self.tracks.values())
+        lost = sum(max(0, t.packets_lost) for t in self.tracks.values())
         self.bitrate = (total - self._rate_bytes) * 8 / elapsed
         self.fps = (frames - self._rate_frames) / elapsed
+        lost_now, received_now = lost - self._rate_lost, packets - self._rate_in
+        self.loss = lost_now / (lost_now + received_now) if lost_now > 0 else 0.0
         self._rate_at, self._rate_bytes, self._rate_frames = now, total, frames
+        self._rate_in, self._rate_lost = packets, lost
+
+    def viewers_loss(self) -> tuple[float, float]:
+        """(mean, worst) share of video packets the viewers lost lately, from their receiver reports."""
+        losses = [v.senders["video"].reported_loss for v in self.viewers.values() if "video" in v.senders]
+        if not losses:
+            return 0.0, 0.0
+        return sum(losses) / len(losses), max(losses)
 
 
 class MediaEngine:
@@ -151,7 +179,8 @@ class MediaEngine:
         Empty: aioice's default, every non-loopback interface. When all of
         them are loopback, remote candidates elsewhere are dropped.
     :param grace_period: seconds a stream waits for a new publisher after its
-        publisher's connection dropped, before it ends.
+        publisher's session ended, before it ends by itself; ``None``: it
+        waits until :meth:`end_stream`.
     :param keyframe_request_interval: the least time between two keyframe
         requests (PLI) sent to a publisher, whatever its viewers ask.
     :param connect_timeout: seconds a new publisher or viewer has to complete
@@ -164,7 +193,7 @@ class MediaEngine:
         ice_servers: Iterable[Any] = (),
         ice_hosts: Sequence[str] = (),
         *,
-        grace_period: float = 10.0,
+        grace_period: float | None = 10.0,
         keyframe_request_interval: float = 0.5,
         connect_timeout: float = 30.0,
     ) -> None:
@@ -312,6 +341,13 @@ class MediaEngine:
         for kind, choice in choices.items():
             if choice is not None:
                 stream.tracks[kind].set_codec(choice)
+        for track in stream.tracks.values():
+            track.new_source()  # viewers' numbering goes on from the new source's first packet
+        if previous is not None or stream.state == StreamState.PUBLISHER_GONE:
+            for sink in stream.sinks():
+                hook = getattr(sink, "on_new_publisher", None)
+                if hook is not None:
+                    hook()
         if stream.grace_timer is not None:
             stream.grace_timer.cancel()
             stream.grace_timer = None
@@ -334,7 +370,7 @@ class MediaEngine:
         return previous
 
     async def unpublish(self, stream_id: str, session_id: str) -> None:
-        """End the stream now (WHIP ``DELETE``): every viewer is disconnected."""
+        """End the stream now, naming its publisher's session: every viewer is disconnected."""
         stream = self._streams.get(stream_id)
         if stream is None or stream.publisher is None or stream.publisher.session_id != session_id:
             raise SessionNotFound(f"no publisher session {session_id} on stream {stream_id}")
@@ -345,6 +381,22 @@ class MediaEngine:
         stream = self._streams.get(stream_id)
         if stream is not None:
             await self._end(stream)
+
+    async def disconnect(self, stream_id: str, session_id: str) -> None:
+        """End a publisher's session (WHIP ``DELETE``), not the stream: it waits for a new publisher.
+
+        Viewers keep their sessions (``PUBLISHER_GONE``); a session that is
+        no longer the stream's publisher raises :class:`SessionNotFound`.
+        """
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.publisher is None or stream.publisher.session_id != session_id:
+            raise SessionNotFound(f"no publisher session {session_id} on stream {stream_id}")
+        self._publisher_gone(stream)
+
+    def publisher_session(self, stream_id: str) -> str | None:
+        """The session id of the stream's current publisher, or None."""
+        stream = self._streams.get(stream_id)
+        return stream.publisher.session_id if stream is not None and stream.publisher is not None else None
 
     def is_relayed(self, stream_id: str) -> bool:
         """Whether the stream's current source is a pull from another node (or its last one was)."""
@@ -487,6 +539,7 @@ class MediaEngine:
         if stream is None:
             raise StreamNotLive(f"stream {stream_id} is not live")
         stream.update_rates()
+        viewers_loss = stream.viewers_loss()
         video = stream.tracks["video"]
         now = time.monotonic()
         kinds = {}
@@ -508,6 +561,9 @@ class MediaEngine:
             "relayed": stream.publisher is not None and stream.publisher.relayed,
             "publisher_bitrate": round(stream.bitrate),
             "fps": round(stream.fps, 1),
+            "loss": round(stream.loss, 4),
+            "viewers_loss": round(viewers_loss[0], 4),
+            "viewers_loss_worst": round(viewers_loss[1], 4),
             "codec": video.codec.describe() if video.codec else None,
             "audio_codec": stream.tracks["audio"].codec.describe()
             if stream.tracks["audio"].codec
@@ -611,6 +667,8 @@ class MediaEngine:
         if stream.state == StreamState.ENDED:
             return
         self._set_state(stream, StreamState.PUBLISHER_GONE)
+        if self.grace_period is None or stream.grace_timer is not None:
+            return
         loop = asyncio.get_running_loop()
         stream.grace_timer = loop.call_later(
             self.grace_period, lambda: self._spawn(self._end_if_gone(stream))

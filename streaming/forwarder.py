@@ -3,7 +3,8 @@
 One :class:`TrackForwarder` per stream and kind (audio, video) keeps the
 stream's *output* numbering: sequence numbers and timestamps that stay
 continuous when a publisher takes over from another (offsets are rebased on a
-new publisher SSRC). Each incoming packet is turned once into an
+new publisher's first packet, :meth:`TrackForwarder.new_source`), so each
+viewer's decoder goes on through an interruption without a new session. Each incoming packet is turned once into an
 :data:`OutputPacket` (the whole output RTP packet with payload type and SSRC
 left blank) kept in a ring for retransmission; each viewer then copies
 that packet into a buffer of its own, writes its payload type and SSRC, has
@@ -82,6 +83,10 @@ class PacketSink(Protocol):
     Optional: ``on_rtcp_sr(kind, ntp_timestamp, rtp_timestamp)`` is called for
     each sender report of the current publisher (64-bit NTP, RTP timestamp in
     the output numbering), so a recorder can align audio with video.
+    ``on_new_publisher()`` is called when another publisher session takes
+    over the stream (after an interruption or replacing one), after the last
+    packet of the one before and before the first of the new one; the output
+    numbering goes on, its timestamps jumping by the time that passed.
     """
 
     def on_codec(self, kind: str, codec: CodecChoice) -> None: ...
@@ -258,9 +263,19 @@ class TrackForwarder:
         if self.codec is not None:
             sink.on_codec(self.kind, self.codec)
 
+    def new_source(self) -> None:
+        """A new publisher takes over: its first packet rebases the numbering, even with the old SSRC.
+
+        An encoder restarted by its user (OBS's Stop and Start) may pick the
+        same SSRC and begin new sequence numbers and timestamps; viewers must
+        see one continuous track either way.
+        """
+        self.input_ssrc = None
+
     def _rebase(self, packet: RtpPacket, now: float) -> None:
         """A new publisher SSRC: continue the output numbering where it stopped."""
-        if self._started:
+        resumed = self._started
+        if resumed:
             ts_gap = max(1, int((now - self._last_arrival) * self.clock_rate))
             next_out_seq = (self._last_out_seq + 1) & 0xFFFF
             next_out_ts = (self._last_out_ts + ts_gap) & 0xFFFFFFFF
@@ -276,6 +291,8 @@ class TrackForwarder:
         self.sender_report = None
         self.gop = None
         self._gop_ts = -1
+        if resumed and self.kind == "video":
+            self.request_keyframe()  # viewers' decoders go on from the new encoder's next keyframe
 
     # -- the hot path --------------------------------------------------------
 

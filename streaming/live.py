@@ -8,9 +8,19 @@ room → live → ended, carries out the moderators' changes (move, cancel,
 approve, decline, on air, end, kick), and publishes every change of a slot on the bus
 topic ``slot.{id}``:
 
-``{"type": "state", "slot": id, "state": ..., "publisher": "connected" | "reconnecting" | null, "live_at": iso | null}``
+``{"type": "state", "slot": id, "state": ..., "publisher": "connected" | "interrupted" | null, "live_at": iso | null, "starts_at": iso, "ends_at": iso}``
 ``{"type": "viewers", "slot": id, "count": n}`` (at most once a second per slot;
 with several nodes, the sum over every node)
+
+A broadcast and its publisher's sessions are two things. A session ends with
+a WHIP ``DELETE``, a reload, a lost network or an encoder restart; the
+broadcast is then *interrupted* (``publisher: "interrupted"``): viewers keep
+their sessions and the same token publishes again, and a new publisher with
+the token replaces the one there. The broadcast ends only by an explicit End
+(:meth:`LiveService.end`: the slot's staff or a moderator) or when the slot's
+current end plus ``overrun`` has passed (the ticker, which reads the end
+every few seconds, so an extended slot runs on). Every node's ticker also ends
+its own streams of slots that another node ended.
 
 The media engine calls back synchronously on stream state changes; the
 service turns them into database updates in tasks of its own.
@@ -57,6 +67,7 @@ from .states import PublisherStatus, StreamState
 
 log = logging.getLogger(__name__)
 
+OVERRUN_CHECK_TICKS = 3  # ticks between two looks for broadcasts past their end (a query over every slot)
 # A full node asks viewers to try WebRTC again after this many seconds, spread so they do not all come back at once.
 RETRY_AFTER = (15, 45)
 
@@ -65,7 +76,9 @@ class Engine(Protocol):
     """What the service uses of :class:`streaming.engine.MediaEngine`."""
 
     async def publish(self, stream_id: str, offer_sdp: str, *, takeover: bool = True) -> Any: ...
-    async def unpublish(self, stream_id: str, session_id: str) -> None: ...
+    async def disconnect(self, stream_id: str, session_id: str) -> None: ...
+    async def end_stream(self, stream_id: str) -> None: ...
+    def publisher_session(self, stream_id: str) -> str | None: ...
     async def watch(self, stream_id: str, offer_sdp: str, *, relay: bool = False) -> Any: ...
     async def leave(self, stream_id: str, session_id: str) -> None: ...
     def state(self, stream_id: str) -> StreamState | None: ...
@@ -89,7 +102,7 @@ class Cluster(Protocol):
     def forget(self, slot_id: int) -> None: ...
     async def ensure(self, slot_id: int) -> bool: ...
     async def forward_leave(self, slot_id: int, session_id: str) -> None: ...
-    async def forward_unpublish(self, slot_id: int, session_id: str) -> None: ...
+    async def forward_unpublish(self, slot_id: int, session_id: str | None, *, end: bool = True) -> None: ...
     async def broadcast_ended(self, slot_id: int) -> None: ...
     def on_stream_ended(self, slot_id: int) -> None: ...
     async def start(self) -> None: ...
@@ -104,8 +117,8 @@ class WrongToken(Exception):
     """The bearer token is not this slot's."""
 
 
-class AlreadyLive(SlotClosed):
-    """A connected publisher holds the slot."""
+class NothingToEnd(SlotClosed):
+    """The slot's staff pressed End on a slot with no broadcast running."""
 
 
 class NotWatchable(SlotClosed):
@@ -188,6 +201,7 @@ class LiveService:
         secret_key: str,
         green_room: dt.timedelta,
         *,
+        overrun: dt.timedelta = dt.timedelta(minutes=5),
         tick: float = 1.0,
         cluster: Cluster | None = None,
         max_viewers: int = 0,
@@ -198,7 +212,10 @@ class LiveService:
         self.engine = engine
         self.secret_key = secret_key
         self.green_room = green_room
+        self.overrun = overrun  # how long past its end a running broadcast may go on
         self.tick = tick
+        self._closing = False
+        self._ticks = 0
         self.max_viewers = max_viewers  # WebRTC viewers this node takes (0: no limit); previews always get in
         self._joining = 0  # viewers whose offer is being answered, counted against max_viewers
         self._viewers: dict[int, int] = {}
@@ -217,6 +234,9 @@ class LiveService:
         self._ticker = asyncio.create_task(self._run_ticker(), name="live-ticker")
 
     async def close(self) -> None:
+        # Streams end with the process, broadcasts do not: their slots stay live (interrupted)
+        # for the publisher to reconnect to the next process, or end by the schedule.
+        self._closing = True
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -233,20 +253,10 @@ class LiveService:
         async with self.db.session() as db:
             slot = await get_slot(db, slot_id)
             check_token(slot, token)
-            check_can_publish(slot, self.green_room)
+            check_can_publish(slot, self.green_room, overrun=self.overrun)
         sid = stream_id(slot_id)
-        if self.engine.state(sid) == StreamState.LIVE:
-            try:
-                stats = self.engine.stats(sid)
-                # a pull from another node (this node an edge) is no publisher: a publisher here takes over
-                connected = bool(stats.get("publisher_connected")) and not stats.get("relayed")
-            except StreamNotLive:
-                connected = False
-            if connected:
-                raise AlreadyLive(
-                    f"Slot {slot_id} is already receiving from a connected publisher; stop it "
-                    "(DELETE its session URL) before publishing again."
-                )
+        # A publisher with the token replaces the one there (a reload, OBS reconnecting before
+        # the old session timed out); the old session is closed and viewers stay.
         self._kicked.discard(slot_id)
         if self.cluster is not None:
             self.cluster.forget(slot_id)  # this node is the origin now, even if it was an edge
@@ -257,8 +267,7 @@ class LiveService:
             slot = await get_slot(db, slot_id, for_update=True)
             now = utcnow()
             slot.publish_session = session.session_id
-            if slot.publishing_since is None or not session.took_over:
-                slot.publishing_since = now
+            slot.publishing_since = now
             if should_be_on_air(slot, now):
                 self._go_live(slot, now)
             elif slot.state == SlotState.SCHEDULED.value:
@@ -282,20 +291,24 @@ class LiveService:
             slot.live_at = now
 
     async def unpublish(self, slot_id: int, session_id: str) -> None:
-        """The publisher's DELETE: the broadcast ends for everyone."""
+        """The publisher's DELETE ends its session, not the broadcast: the slot is interrupted.
+
+        A session that was already replaced raises :class:`SessionNotFound`
+        unless the schedule still names it (then it is forgotten there).
+        """
         try:
-            await self.engine.unpublish(stream_id(slot_id), session_id)
+            await self.engine.disconnect(stream_id(slot_id), session_id)
         except SessionNotFound:
             async with self.db.session() as db:
                 slot = await get_slot(db, slot_id)
                 if slot.publish_session != session_id:
                     raise
-            # The publisher is on another node (the origin ends it there), or the engine forgot
-            # it already (grace period ran out): end it in the schedule below.
+            # The publisher is on another node (its origin ends the session there), or this
+            # process no longer holds it: forget it in the schedule below.
             if self.cluster is not None:
-                await self.cluster.forward_unpublish(slot_id, session_id)
-        # The engine's "ended" callback does the same in a task; do it now so the answer is final.
-        await self._engine_ended(slot_id)
+                await self.cluster.forward_unpublish(slot_id, session_id, end=False)
+        # The engine's callback does the same in a task; do it now so the answer is final.
+        await self._interrupted(slot_id)
 
     # -- watching (WHEP) -----------------------------------------------------------------
 
@@ -314,7 +327,7 @@ class LiveService:
             return await self.engine.watch(sid, offer_sdp, relay=relay)
         except StreamNotLive:
             raise NotWatchable(
-                f"Slot {slot_id} has no picture right now (its publisher is reconnecting); try again in a few seconds."
+                f"Slot {slot_id} has no picture yet (its publisher has not connected to this server); try again in a few seconds."
             ) from None
         finally:
             self._joining -= 1
@@ -364,12 +377,13 @@ class LiveService:
         return slot
 
     async def cancel(self, slot_id: int) -> Slot:
-        """Take a slot off the programme; a running broadcast ends first."""
-        if self.publisher_status(slot_id) is not None:
-            await self.end(slot_id)
-        async with self.db.session() as db:
-            slot = await cancel_slot(db, await get_slot(db, slot_id))
+        """Take a slot off the programme; a running broadcast ends with it."""
+        async with self._lock, self.db.session() as db:
+            slot = await cancel_slot(db, await get_slot(db, slot_id, for_update=True))
+            session_id, slot.publish_session = slot.publish_session, None
             await db.commit()
+        await self._end_anywhere(slot_id, session_id)
+        self._viewers.pop(slot_id, None)
         await self.bus.publish(topic(slot.id), state_event(slot, None))
         return slot
 
@@ -402,13 +416,25 @@ class LiveService:
         await self.bus.publish(topic(slot_id), state_event(slot, self.publisher_status(slot_id)))
         return slot
 
-    async def end(self, slot_id: int) -> Slot:
-        """End the broadcast now: the publisher and every viewer are disconnected."""
+    async def end(self, slot_id: int, *, running_only: bool = False) -> Slot:
+        """End the broadcast now: the publisher and every viewer are disconnected; the replay closes.
+
+        ``running_only`` (the slot's staff on the go-live page): refuse with
+        :class:`NothingToEnd` unless a broadcast runs (green room or live);
+        a moderator may also end a slot that never started.
+        """
         async with self.db.session() as db:
             slot = await get_slot(db, slot_id)
             session_id = slot.publish_session
-        await self._unpublish_anywhere(slot_id, session_id)
-        return await self._mark_ended(slot_id)
+        if running_only and slot.state in CLOSED_STATES:
+            raise SlotClosed(f"Slot {slot_id} is already {slot.state}.")
+        if running_only and slot.state not in (SlotState.LIVE.value, SlotState.GREEN_ROOM.value):
+            raise NothingToEnd(
+                f"Slot {slot_id} is not on air yet; there is no broadcast to end (a moderator can cancel the slot)."
+            )
+        slot = await self._mark_ended(slot_id)  # first, so the engine's "ended" finds the slot closed
+        await self._end_anywhere(slot_id, session_id)
+        return slot
 
     async def kick(self, slot_id: int) -> tuple[Slot, str]:
         """Disconnect the publisher and rotate the token; the slot may be published again with the new one."""
@@ -418,21 +444,23 @@ class LiveService:
             token = await rotate_token(db, self.secret_key, slot)
             await db.commit()
         self._kicked.add(slot_id)
-        await self._unpublish_anywhere(slot_id, session_id)
+        await self._end_anywhere(slot_id, session_id)
         await self._engine_ended(slot_id)
         async with self.db.session() as db:
             slot = await get_slot(db, slot_id)
         return slot, token
 
-    async def _unpublish_anywhere(self, slot_id: int, session_id: str | None) -> None:
-        """Disconnect the publisher's session here, or on the node holding it."""
-        if not session_id:
-            return
-        if self.engine.state(stream_id(slot_id)) is not None:
-            with contextlib.suppress(SessionNotFound):
-                await self.engine.unpublish(stream_id(slot_id), session_id)
-                return
-        if self.cluster is not None:
+    async def _end_anywhere(self, slot_id: int, session_id: str | None) -> None:
+        """End the slot's stream here if this node receives it, else on the node that does.
+
+        Its publisher may be interrupted (no session): the stream ends all the
+        same. Nodes that miss the message end their streams of the closed slot
+        at their next tick.
+        """
+        sid = stream_id(slot_id)
+        if self.engine.state(sid) is not None and not (self.cluster is not None and self.cluster.holds(slot_id)):
+            await self.engine.end_stream(sid)
+        elif self.cluster is not None:
             await self.cluster.forward_unpublish(slot_id, session_id)
 
     def publisher_status(self, slot_id: int) -> PublisherStatus | None:
@@ -445,7 +473,7 @@ class LiveService:
         if state == StreamState.LIVE:
             return PublisherStatus.CONNECTED
         if state == StreamState.PUBLISHER_GONE:
-            return PublisherStatus.RECONNECTING
+            return PublisherStatus.INTERRUPTED
         return None
 
     def stats(self, slot_id: int) -> dict[str, Any] | None:
@@ -465,7 +493,7 @@ class LiveService:
 
     def _on_engine_state(self, stream: str, state: StreamState) -> None:
         slot_id = slot_id_of(stream)
-        if slot_id is None:
+        if slot_id is None or self._closing:
             return
         if self.cluster is not None and self.cluster.holds(slot_id):
             if state == StreamState.ENDED:  # an edge's pull ended: the broadcast goes on at its origin
@@ -476,7 +504,7 @@ class LiveService:
                 self._spawn(self.cluster.broadcast_ended(slot_id))
             self._spawn(self._engine_ended(slot_id))
         elif state == StreamState.PUBLISHER_GONE:
-            self._spawn(self._publish_state(slot_id, PublisherStatus.RECONNECTING))
+            self._spawn(self._interrupted(slot_id))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -488,12 +516,18 @@ class LiveService:
         if not task.cancelled() and task.exception() is not None:
             log.error("live: a state update failed", exc_info=task.exception())
 
-    async def _publish_state(self, slot_id: int, publisher: PublisherStatus | None) -> None:
-        async with self.db.session() as db:
+    async def _interrupted(self, slot_id: int) -> None:
+        """The publisher's session ended: the schedule forgets it and viewers hear "interrupted" (once)."""
+        async with self._lock, self.db.session() as db:
             slot = await db.get(Slot, slot_id)
-            if slot is None:
+            if slot is None or slot.state in CLOSED_STATES or slot.publish_session is None:
                 return
-        await self.bus.publish(topic(slot_id), state_event(slot, publisher))
+            if self.engine.publisher_session(stream_id(slot_id)) is not None:
+                return  # a new publisher took over already (or this node pulls the slot from its origin)
+            slot.publish_session = None
+            await db.commit()
+            event = state_event(slot, PublisherStatus.INTERRUPTED)
+        await self.bus.publish(topic(slot_id), event)
 
     async def _engine_ended(self, slot_id: int) -> None:
         """The stream ended: a live slot ends; a green-room or kicked slot goes back to scheduled."""
@@ -542,7 +576,8 @@ class LiveService:
             await asyncio.sleep(self.tick)
 
     async def tick_once(self) -> None:
-        """Viewer counts that changed (over every node), and green-room slots whose start time came."""
+        """Viewer counts that changed (over every node), green-room slots whose start time came,
+        broadcasts past their end."""
         for stream in self.engine.stream_ids:
             slot_id = slot_id_of(stream)
             if slot_id is None:
@@ -567,6 +602,36 @@ class LiveService:
                 del self._viewers[gone]  # an edge that stopped pulling: the next pull counts afresh
             await self._share_with_cluster(self.cluster.originated())
         await self._promote_green_room()
+        self._ticks += 1
+        if self._ticks % OVERRUN_CHECK_TICKS == 0:
+            await self._end_overruns()
+        await self._end_streams_ended_elsewhere()
+
+    async def _end_overruns(self) -> None:
+        """Broadcasts whose slot's current end plus the overrun has passed end (on any node)."""
+        limit = utcnow() - self.overrun
+        async with self.db.session() as db:
+            due = (await db.scalars(
+                select(Slot.id).where(
+                    Slot.state.in_([SlotState.LIVE.value, SlotState.GREEN_ROOM.value]),
+                    Slot.ends_at <= limit,
+                )
+            )).all()
+        for slot_id in due:
+            log.info("live: slot %s ran past its end; ending its broadcast", slot_id)
+            await self.end(slot_id)
+
+    async def _end_streams_ended_elsewhere(self) -> None:
+        """This node's streams whose slot another node ended (or cancelled) end here too."""
+        mine = {sid for s in self.engine.stream_ids if (sid := slot_id_of(s)) is not None}
+        if not mine:
+            return
+        async with self.db.session() as db:
+            closed = (await db.scalars(
+                select(Slot.id).where(Slot.id.in_(mine), Slot.state.in_(list(CLOSED_STATES)))
+            )).all()
+        for slot_id in closed:
+            await self.engine.end_stream(stream_id(slot_id))
 
     async def _share_with_cluster(self, originated: list[int]) -> None:
         """Say how this node's broadcasts are; learn how the others' are (the claims' heartbeat is the cluster's)."""

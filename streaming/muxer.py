@@ -78,7 +78,8 @@ class SegmentMuxer:
         state = spool.state()
         indices = [int(e["name"][4:9]) for e in state.segments if e["name"].startswith("seg_")]
         self.next_index = max(indices, default=0) + 1
-        self.continues = bool(state.segments)  # a publisher came back: the next segment starts a discontinuity
+        # segments already in the spool, or a publisher session came back (pause): the next segment starts a discontinuity
+        self.continues = bool(state.segments)
         # figures
         self.segments_written = 0
         self.frames_written = 0
@@ -122,6 +123,18 @@ class SegmentMuxer:
         packet.time_base = TB_AUDIO
         segment.mux(packet, segment.audio)
         self.audio_frames_written += 1
+
+    def pause(self) -> int:
+        """A publisher session ended: close the open segment; the next one starts a discontinuity.
+
+        Returns the pts right after the last frame written, where the next
+        session's first keyframe goes (the gap is not part of the replay).
+        """
+        end = self.last_video_pts + self.frame_duration if self.last_video_pts >= 0 else 0
+        if self.segment is not None:
+            self._close_segment(end)
+        self.continues = True
+        return end
 
     def finish(self) -> None:
         """Close the last segment, drop unfinished parts and end the journal."""

@@ -11,6 +11,8 @@ parsing, no I/O, and it cannot raise into the forwarder. The items:
     a publisher's RTCP sender report (64-bit NTP, RTP in the output numbering);
 ``("codec", kind, name)``
     the codec of a kind became known or changed;
+``("resume", "")``
+    another publisher session took over: what follows is after a gap;
 :data:`END`
     the recording stops.
 
@@ -51,6 +53,9 @@ class RecordingSink:
             self.dropped += 1
             return
         self._put(("pkt", kind, packet.sequence_number, packet.timestamp, packet.marker, packet.payload, arrival_time))
+
+    def on_new_publisher(self) -> None:
+        self._put(("resume", ""))
 
     def on_rtcp_sr(self, kind: str, ntp_timestamp: int, rtp_timestamp: int) -> None:
         self._put(("sr", kind, ntp_timestamp, rtp_timestamp))

@@ -250,6 +250,11 @@ class ForwardingSender(RTCRtpSender):
         that went away stops long before ICE consent notices (30 s)."""
         return self._fwd_rtcp_at
 
+    @property
+    def reported_loss(self) -> float:
+        """The share of packets the viewer lost lately, from its last receiver report (0 to 1)."""
+        return self._fwd_loss[1] / 256
+
     async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
         self._fwd_rtcp_at = time.monotonic()
         output = self._fwd_output

@@ -40,7 +40,8 @@ class StreamingRuntime:
     @classmethod
     def build(cls, services: Services) -> StreamingRuntime:
         settings = services.settings
-        engine = MediaEngine(settings.ice_servers, settings.ice_hosts)
+        # No grace period: a broadcast outlives its publisher's sessions until the schedule ends it (LiveService).
+        engine = MediaEngine(settings.ice_servers, settings.ice_hosts, grace_period=None)
         spool = Path(settings.data_dir) / "spool"
         files = ReplayFiles(services.db, services.store, spool)
         cluster = None
@@ -53,7 +54,8 @@ class StreamingRuntime:
             engine=engine,
             live=LiveService(services.db, services.bus, engine, services.secret_key,
                              dt.timedelta(minutes=settings.green_room_minutes), cluster=cluster,
-                             max_viewers=settings.max_webrtc_viewers),
+                             max_viewers=settings.max_webrtc_viewers,
+                             overrun=dt.timedelta(minutes=settings.overrun_minutes)),
             chat=Chat(services.bus, services.rate_limiter(RATE_LIMIT, RATE_WINDOW)),
             replay_files=files,
             recorder=RecorderService(engine, services.db, services.store, spool, files=files, live_hls=live_hls),

@@ -515,19 +515,31 @@ async def approve_slot(db: AsyncSession, slot: Slot) -> Slot:
     return slot
 
 
-def publish_window(slot: Slot, green_room: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
-    """When a publisher may connect: from ``green_room`` before the start until the end."""
-    return slot.starts_at - green_room, slot.ends_at
+def publish_window(
+    slot: Slot, green_room: dt.timedelta, overrun: dt.timedelta = dt.timedelta(0)
+) -> tuple[dt.datetime, dt.datetime]:
+    """When a publisher may connect: from ``green_room`` before the start until the end.
+
+    A broadcast that went on air may run (and its publisher reconnect) until
+    ``overrun`` past the end; then it ends by itself.
+    """
+    closes = slot.ends_at + overrun if slot.state == SlotState.LIVE.value else slot.ends_at
+    return slot.starts_at - green_room, closes
 
 
-def check_can_publish(slot: Slot, green_room: dt.timedelta, now: dt.datetime | None = None) -> None:
+def check_can_publish(
+    slot: Slot,
+    green_room: dt.timedelta,
+    now: dt.datetime | None = None,
+    overrun: dt.timedelta = dt.timedelta(0),
+) -> None:
     """Raise :class:`SlotClosed` unless a publisher may connect to the slot now."""
     now = now or utcnow()
     if slot.state in CLOSED_STATES:
         raise SlotClosed(f"Slot {slot.id} is {slot.state}; ask a moderator for a new slot.")
     if not slot.approved:
         raise SlotClosed(f"Slot {slot.id} waits for a moderator's approval.")
-    opens, closes = publish_window(slot, green_room)
+    opens, closes = publish_window(slot, green_room, overrun)
     if now < opens:
         raise SlotClosed(
             f"Slot {slot.id} opens for publishing at {opens:%Y-%m-%d %H:%M} UTC "

@@ -11,6 +11,12 @@ when its keyframes are too far apart for ``target``-second segments.
 The timeline: video pts 0 is the first keyframe. Audio is placed on it from
 the publisher's RTCP sender reports (NTP ↔ RTP), or from arrival times when no
 report came within :data:`SYNC_WAIT` seconds.
+
+One recording spans a broadcast's publisher sessions: when another session
+takes over (``("resume", "")`` from the sink) the open segment is closed, the
+gap is cut out of the timeline (the new session's first keyframe comes right
+after the last frame written) and the next segment starts with a
+discontinuity, since the encoder, and perhaps the picture size, changed.
 """
 
 from __future__ import annotations
@@ -91,6 +97,8 @@ class SegmentWriter(threading.Thread):
         self.origin_ntp = 0.0  # NTP seconds of video pts 0 (sender reports)
         self.origin_arrival = 0.0  # monotonic arrival time of video pts 0
         self.audio_origin: int | None = None  # extended RTP timestamp of audio sample 0
+        self.pts_base = 0  # where the current publisher session's first keyframe goes on the timeline
+        self.resumes = 0  # publisher sessions after the first one
         # outputs
         self.muxer = SegmentMuxer(spool, self.codecs, target=target, on_segment=on_segment)
         self._vp8: Vp8ToH264 | None = None
@@ -154,6 +162,8 @@ class SegmentWriter(threading.Thread):
             _, kind, ntp, rtp = item
             extended = unwrap(rtp, self._extended_ts.get(kind))
             self.sender_reports[kind] = (ntp_seconds(ntp), extended)
+        elif item[0] == "resume":
+            self._resume()
         elif item[0] == "codec":
             name = item[2]
             if self.codecs.get(kind) != name:
@@ -222,17 +232,39 @@ class SegmentWriter(threading.Thread):
         for frame in depack.push(payload, extended & 0xFFFFFFFF, marker, lost):
             self._video_frame(frame, unwrap(frame.timestamp, extended))
 
+    def _resume(self) -> None:
+        """Another publisher session: write out the last one, then cut the gap (see the module doc)."""
+        for kind in ("video", "audio"):
+            self._in_order(kind, self._reorder[kind].flush())
+        if self._video_depack is not None:
+            extended = self._extended_ts["video"] or 0
+            for frame in self._video_depack.flush():
+                self._video_frame(frame, unwrap(frame.timestamp, extended))
+        self.sender_reports.clear()  # the new encoder's clock
+        if self.video_origin is None:
+            return  # nothing written yet: the new session starts the timeline
+        end = self.muxer.pause()
+        if self._aac is not None:  # audio ran a little past the last frame: start after both
+            end = max(end, -(-self._aac.next_sample * VIDEO_RATE // AUDIO_RATE))
+        self.pts_base = end
+        self.video_origin = None
+        self.audio_origin = None
+        self.resumes += 1
+
     def _set_origin(self, extended: int) -> None:
-        self.video_origin = extended
-        self.origin_arrival = self._last_video_arrival
+        base = self.pts_base
+        self.video_origin = extended - base
+        self.origin_arrival = self._last_video_arrival - base / VIDEO_RATE
         wall0 = time.time() - (time.monotonic() - self.origin_arrival)
         self.muxer.wall0 = wall0
-        if self.sync_mode == "rtcp":
+        if self.sync_mode == "rtcp" and "video" in self.sender_reports:
             ntp, rtp = self.sender_reports["video"]
-            self.origin_ntp = ntp + (extended - rtp) / VIDEO_RATE
+            self.origin_ntp = ntp + (self.video_origin - rtp) / VIDEO_RATE
             if "audio" in self.sender_reports:
                 a_ntp, a_rtp = self.sender_reports["audio"]
                 self.audio_origin = round(a_rtp + (self.origin_ntp - a_ntp) * AUDIO_RATE)
+        if self.resumes:
+            return  # the recording started with the first session
         self.spool.append(
             {
                 "type": "start",

@@ -11,11 +11,12 @@ class StreamState(StrEnum):
     ``LIVE``
         a publisher is connected (or connecting) and forwarding;
     ``PUBLISHER_GONE``
-        the publisher's connection failed or closed; viewers stay connected
-        and a new publisher within the engine's grace period takes over;
+        the publisher's session ended or its connection failed; viewers stay
+        connected and a new publisher takes over (within the engine's grace
+        period, when it has one);
     ``ENDED``
-        unpublished, or the grace period ran out: every viewer was
-        disconnected and the stream is forgotten.
+        ended, or the grace period ran out: every viewer was disconnected and
+        the stream is forgotten.
     """
 
     LIVE = "live"
@@ -24,7 +25,13 @@ class StreamState(StrEnum):
 
 
 class PublisherStatus(StrEnum):
-    """A slot's publisher as the ``publisher`` field of its ``state`` events says it."""
+    """A slot's publisher as the ``publisher`` field of its ``state`` events says it.
+
+    ``INTERRUPTED``: the broadcast runs but its publisher's session ended
+    (a stop, a reload, a lost network, an encoder restart); viewers keep their
+    sessions and see "back in a moment" until a publisher returns with the
+    slot's token, an End, or the slot's end plus its overrun.
+    """
 
     CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
+    INTERRUPTED = "interrupted"

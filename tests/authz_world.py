@@ -82,7 +82,7 @@ class World:
     # --- objects ---------------------------------------------------------------------------
 
     async def slot(self, *, approved: bool = True, start_in: dt.timedelta = dt.timedelta(minutes=-1),
-                   minutes: int = 60) -> int:
+                   minutes: int = 60, state: str | None = None) -> int:
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         stage_slug = f"release-{next(self.counter)}"
         async with self.services.db.session() as db:
@@ -93,6 +93,8 @@ class World:
                 starts_at=now + start_in, ends_at=now + start_in + dt.timedelta(minutes=minutes),
                 booth_id=self.values["booth"], exhibitor_id=self.exhibitors["owner"], forum=None,
             ), requested_by=None if approved else self.users["owner"][1])
+            if state is not None:
+                slot.state = state
             await db.commit()
             return slot.id
 
@@ -169,6 +171,8 @@ class World:
             return {"slot": await self.slot(start_in=dt.timedelta(days=2 + next(self.counter)))}
         if name == "live_slot":
             return {"slot": await self.slot()}
+        if name == "on_air_slot":  # a broadcast running (on air, its publisher interrupted)
+            return {"slot": await self.slot(state="live")}
         if name == "requested_slot":
             return {"slot": await self.slot(approved=False, start_in=dt.timedelta(days=2 + next(self.counter)))}
         if name == "replay":

@@ -214,7 +214,7 @@ ROWS: list[Row] = [
     row("POST /api/slot-requests", OWNER, body={**SLOT_BODY, "booth_id": None, "booth": "{booth_number}"},
         why="the booth by its number, as the dashboard's picker sends it"),
     row("POST /api/slots/{slot_id:int}/on-air", MOD, "/api/slots/{slot}/on-air", {}, fresh="live_slot"),
-    row("POST /api/slots/{slot_id:int}/end", MOD, "/api/slots/{slot}/end", {}, fresh="live_slot"),
+    row("POST /api/slots/{slot_id:int}/end", OWNER, "/api/slots/{slot}/end", {}, fresh="on_air_slot"),
     row("POST /api/slots/{slot_id:int}/kick", MOD, "/api/slots/{slot}/kick", {}, fresh="live_slot"),
     row("POST /api/slots/{slot_id:int}/token", MOD, "/api/slots/{slot}/token", {}, fresh="slot"),
     row("GET /api/live/status", MOD), row("GET /moderate/live", MOD),

@@ -123,7 +123,7 @@ async def test_every_node_learns_the_origins_word_on_their_broadcasts(redis: Any
     other = OriginRegistry(redis, "http://10.0.0.2:8000", secret)
     try:
         await origin.share_status(4, "connected", 120, clock=lambda: NOW)
-        await origin.share_status(6, "reconnecting", 3, clock=lambda: NOW - 2 * STATUS_FRESH)  # its origin went quiet
+        await origin.share_status(6, "interrupted", 3, clock=lambda: NOW - 2 * STATUS_FRESH)  # its origin went quiet
         assert await other.live_slots(clock=lambda: NOW + 1) == {4: ("connected", 120)}
         await origin.release(4)
         assert await other.live_slots(clock=lambda: NOW + 1) == {}

@@ -47,11 +47,20 @@ async def test_whip_publish_answers_201_with_location_etag_and_links(client: Any
     assert patch.status_code == 405 and "not supported" in patch.json()["detail"]
     wrong = await client.http.delete(location, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 403
-    ended = await client.http.delete(location, headers={"Authorization": f"Bearer {token}"})
-    assert ended.status_code == 200
-    assert (await slot_row(services, slot_id)).state == SlotState.ENDED.value
+    stopped = await client.http.delete(location, headers={"Authorization": f"Bearer {token}"})
+    assert stopped.status_code == 200
+    # the DELETE ended the session, not the broadcast: the slot is interrupted and takes the token again
+    row = await slot_row(services, slot_id)
+    assert row.state == SlotState.LIVE.value and row.publish_session is None
+    info = (await client.http.get(f"/api/slots/{slot_id}")).json()
+    assert info["state"] == "live" and info["publisher"] == "interrupted"
     again = await client.http.post(f"/whip/{slot_id}", content=OBS_OFFER, headers=auth(token))
-    assert again.status_code == 409 and "ended" in again.json()["detail"]
+    assert again.status_code == 201, again.text
+    assert again.headers["location"] != location
+    # the old session's DELETE arriving late changes nothing
+    late = await client.http.delete(location, headers={"Authorization": f"Bearer {token}"})
+    assert late.status_code == 404
+    assert (await slot_row(services, slot_id)).publish_session == again.headers["etag"].strip('"')
 
 
 async def test_whip_link_headers_name_the_ice_servers(make_client: Any, services: Services, settings: Any, app: Any) -> None:
@@ -172,7 +181,7 @@ CASES: list[tuple[str, str, dict[str, Any] | None, list[int]]] = [
     ("GET", "/moderate/live", None, [303, 403, 403, 403, 200]),
     ("GET", "/api/live/status", None, [401, 403, 403, 403, 200]),
     ("POST", "/api/slots/{id}/on-air", None, [401, 403, 403, 403, 200]),
-    ("POST", "/api/slots/{id}/end", None, [401, 403, 403, 403, 200]),
+    ("POST", "/api/slots/{id}/end", None, [401, 403, 409, 403, 200]),  # the staff end only a running broadcast
     ("POST", "/api/slots/{id}/kick", None, [401, 403, 403, 403, 200]),
     ("POST", "/api/slots/{id}/token", None, [401, 403, 403, 403, 200]),
     ("POST", "/api/slots/{id}/cancel", None, [401, 403, 403, 403, 200]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import shutil
 import subprocess
@@ -161,3 +162,90 @@ async def test_a_broadcast_becomes_a_replay_in_sync(
     # the spool is emptied once the replay is complete
     assert not (settings.data_dir / "spool" / str(slot_id)).exists()
     await recorder.close()
+
+
+async def publish_session(engine: MediaEngine, sid: str, seconds: float) -> tuple[ts.TestPublisher, str]:
+    """A publisher session of the flash card, sending for ``seconds``: (publisher, session id)."""
+    video, audio = flash_tracks()
+    sessions: list[str] = []
+
+    async def signal(offer: str) -> str:
+        session = await engine.publish(sid, offer)
+        sessions.append(session.session_id)
+        return session.answer_sdp
+
+    publisher = await ts.make_publisher(video, audio, signal)
+    await asyncio.sleep(seconds)
+    return publisher, sessions[0]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_an_interrupted_broadcast_is_one_replay_with_the_gap_cut_out(
+    services: Services, settings: Any, artifacts: Path
+) -> None:
+    """Two publisher sessions with a 4 s gap between them (OBS's Stop and Start): one replay,
+    a discontinuity where the second session begins, no gap in its timeline, decoded through by
+    ffmpeg, audio and video in sync in both parts."""
+    engine = MediaEngine(ice_servers=[], ice_hosts=["127.0.0.1"], grace_period=None)  # as the server runs it
+    store = services.store
+    recorder = RecorderService(engine, services.db, store, settings.data_dir / "spool")
+    slot_id = await make_slot(services)
+    sid = stream_id(slot_id)
+    try:
+        publisher, first = await publish_session(engine, sid, 8.0)
+        await engine.disconnect(sid, first)  # the session's DELETE
+        await publisher.close()
+        assert engine.state(sid) == "publisher_gone"
+        await asyncio.sleep(4.0)  # nobody publishes: this is not part of the replay
+        publisher, _ = await publish_session(engine, sid, 8.0)
+        await engine.end_stream(sid)
+        await publisher.close()
+        prefix = replay_prefix(slot_id)
+
+        async def closed() -> bool:
+            try:
+                return parse_playlist((await store.get_bytes(prefix + "index.m3u8")).decode()).ended
+            except Exception:
+                return False
+
+        await wait_for(closed, within=15)
+        await recorder.wait_idle()
+    finally:
+        await recorder.close()
+        await engine.close()
+
+    objects = Path(settings.resolved_storage_url)
+    playlist_path = objects / prefix / "index.m3u8"
+    text = playlist_path.read_text()
+    shutil.copyfile(playlist_path, artifacts / "replay-interrupted.m3u8")
+    playlist = parse_playlist(text)
+    assert text.count("#EXT-X-DISCONTINUITY\n") == 1, text
+    cut = next(i for i, s in enumerate(playlist.segments) if s.discontinuity)
+    assert 0 < cut < len(playlist.segments) - 1
+    total = sum(s.duration for s in playlist.segments)
+    assert 14.5 <= total <= 17.5, (total, text)  # 2 × 8 s, without the 4 s in between
+    # ffmpeg reads the whole playlist through, with no error
+    decoded = await asyncio.to_thread(
+        run, "ffmpeg", "-v", "error", "-allowed_extensions", "ALL", "-i", str(playlist_path), "-f", "null", "-"
+    )
+    assert decoded.returncode == 0 and not decoded.stderr.strip(), decoded.stderr[-2000:]
+    probed = await asyncio.to_thread(
+        run, "ffprobe", "-v", "error", "-allowed_extensions", "ALL", "-select_streams", "v", "-show_entries",
+        "packet=pts_time", "-of", "csv=p=0", str(playlist_path),
+    )
+    assert probed.returncode == 0, probed.stderr
+    times = sorted(float(t.strip(",")) for t in probed.stdout.split() if t.strip(","))
+    assert len(times) >= 14 * 30 * 0.9, len(times)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert max(gaps) < 0.5, max(gaps)  # the 4 s the publisher was away are cut out
+    # the download MP4 of both parts, in sync in each
+    mp4 = objects / prefix / "replay.mp4"
+    shutil.copyfile(mp4, artifacts / "replay-interrupted.mp4")
+    flashes, beeps = await asyncio.to_thread(flashes_and_beeps, mp4)
+    found = offsets(flashes, beeps)
+    assert len(flashes) >= 6 and len(found) >= 6, (flashes, beeps)
+    assert max(abs(o) for o in found) <= 0.1, found

@@ -130,8 +130,16 @@ async def test_ending_a_broadcast_with_the_cookie_needs_the_csrf_token(signed_in
     assert bare.status_code == 403, bare.text
     assert "X-CSRF-Token" in bare.json()["detail"]
     assert (await slot_row(services, slot_id)).state == SlotState.LIVE.value
-    # the same cookie from a Cloud Expo page (with the page's token) ends it
-    ended = await owner.delete(location)
+    # the same cookie from a Cloud Expo page (with the page's token) ends the session: the broadcast is interrupted
+    stopped = await owner.delete(location)
+    assert stopped.status_code == 200, stopped.text
+    row = await slot_row(services, slot_id)
+    assert row.state == SlotState.LIVE.value and row.publish_session is None
+    # End with the cookie alone is refused too; from the page it ends the broadcast
+    bare_end = await owner.http.post(f"/api/slots/{slot_id}/end")
+    assert bare_end.status_code == 403, bare_end.text
+    assert (await slot_row(services, slot_id)).state == SlotState.LIVE.value
+    ended = await owner.post(f"/api/slots/{slot_id}/end")
     assert ended.status_code == 200, ended.text
     assert (await slot_row(services, slot_id)).state == SlotState.ENDED.value
 

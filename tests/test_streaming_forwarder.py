@@ -77,6 +77,26 @@ async def test_takeover_keeps_numbering_continuous() -> None:
     assert track.packets_lost == 0
 
 
+async def test_an_encoder_restarted_with_its_old_ssrc_is_a_new_source() -> None:
+    """OBS's Stop and Start may keep the SSRC and begin new numbers: viewers still see one track."""
+    track, requests = make_track()
+    out = FakeOutput()
+    track.outputs.append(out)  # type: ignore[arg-type]
+    for i in range(5):
+        track.on_packet(packet(1111, 40000 + i, 5000 + 3000 * i, IDR if i == 0 else P_SLICE, marker=1))
+    await asyncio.sleep(0.05)
+    asked = len(requests)
+    track.new_source()  # the engine's takeover
+    for i in range(5):
+        track.on_packet(packet(1111, 7 + i, 123 + 3000 * i, P_SLICE, marker=1))
+    seqs = [seq_ts(e)[0] for e in out.sent]
+    assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
+    stamps = [seq_ts(e)[1] for e in out.sent]
+    assert 4000 <= (stamps[5] - stamps[4]) & 0xFFFFFFFF < 90000  # the real time between them, never backwards
+    assert track.packets_lost == 0
+    assert len(requests) == asked + 1  # the new encoder is asked for a keyframe for the viewers' decoders
+
+
 async def test_padding_is_hidden_and_losses_counted() -> None:
     track, _ = make_track()
     out = FakeOutput()

@@ -2,7 +2,8 @@
 
 Put a slot on air, end it, kick its publisher, rotate its token; the
 publisher's figures from the media engine. Changing the schedule (add, move,
-resize, cancel, approve, decline) is ``web/routes/schedule.py``.
+resize, cancel, approve, decline) is ``web/routes/schedule.py``. End is also
+the slot's staff's (the go-live page's confirmed End button).
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cloudexpo.i18n import pick
+from cloudexpo.permissions import require, require_exhibitor_access
 from streaming.models import Stage
 from streaming.schedule import (
     get_slot,
+    get_visible_slot,
     list_slots,
     list_stages,
     rotate_token,
 )
-from web.context import language, live_service, moderator, services
+from web.context import language, live_service, moderator, principal, services
 from web.params import path_int
 from web.shapes.live import slot_json
 from web.templating import render
@@ -38,8 +41,12 @@ async def api_on_air(request: Request) -> Response:
 
 
 async def api_end(request: Request) -> Response:
-    moderator(request)
-    slot = await live_service(request).end(_slot_id(request))
+    """End the broadcast for everyone (the replay closes): the slot's staff while it runs, or a moderator."""
+    who = require(principal(request))
+    async with services(request).db.session() as db:
+        slot = await get_visible_slot(db, _slot_id(request), who)
+    require_exhibitor_access(who, slot.exhibitor_id)
+    slot = await live_service(request).end(slot.id, running_only=not who.is_moderator)
     return JSONResponse(slot_json(slot, language(request), services(request).settings.resolved_public_url))
 
 

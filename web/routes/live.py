@@ -80,7 +80,20 @@ async def api_slot_stats(request: Request) -> Response:
     warnings = []
     if stats and stats.get("bframes_detected"):
         warnings.append({"code": "bframes", "detail": "B-frames detected: they break WebRTC playback. In OBS set the x264 option bframes=0 (Settings → Output → x264 Options)."})
-    return JSONResponse({"slot": slot.id, "state": slot.state, "publisher": live.publisher_status(slot.id), "stats": stats, "warnings": warnings})
+    return JSONResponse({
+        "slot": slot.id,
+        "state": slot.state,
+        "publisher": live.publisher_status(slot.id),
+        # the session the server takes media from: a console whose session is not this one was replaced
+        "publish_session": slot.publish_session,
+        "starts_at": slot.starts_at.isoformat(),
+        "ends_at": slot.ends_at.isoformat(),
+        "overrun_seconds": int(live.overrun.total_seconds()),
+        "now": dt.datetime.now(dt.UTC).isoformat(),
+        "viewers": live.viewers(slot.id),
+        "stats": stats,
+        "warnings": warnings,
+    })
 
 
 # --- pages --------------------------------------------------------------------------------
@@ -138,6 +151,7 @@ async def watch_page(request: Request) -> Response:
         "data": {
             "slot": slot.id,
             "state": slot.state,
+            "publisher": live_service(request).publisher_status(slot.id),
             "starts_at": slot.starts_at.isoformat(),
             "ends_at": slot.ends_at.isoformat(),
             "live_at": slot.live_at.isoformat() if slot.live_at else None,

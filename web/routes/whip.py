@@ -4,6 +4,10 @@
 answers ``201`` with the SDP answer, ``Location`` (the session, for
 ``DELETE``), ``ETag`` and the ICE servers as ``Link: <...>; rel="ice-server"`` (TURN with a
 credential minted for the session, ``cloudexpo.turn``).
+``DELETE`` on the session ends that session, not the broadcast: the slot is
+interrupted and the same token publishes again (OBS's Stop and Start, a
+reloaded go-live page); a new ``POST`` replaces a session still there.
+Ending the broadcast is ``POST /api/slots/{id}/end``.
 ``/whep/{slot}`` is the same for viewers: public while the slot is live; the
 green-room preview needs the slot's token or a moderator's or the booth's
 staff's sign-in; another node of the deployment pulling the broadcast (an
@@ -168,10 +172,10 @@ async def whip_delete(request: Request) -> Response:
         raise ApiError(404, "There is no slot at this address.")
     if not await _may_end(request, slot_id):
         if bearer(request) is None and not principal(request).signed_in:
-            raise MissingToken("Send the slot's token as 'Authorization: Bearer <token>' to end the broadcast.")
+            raise MissingToken("Send the slot's token as 'Authorization: Bearer <token>' to end this publishing session.")
         if bearer(request) is None and not page_principal(request).signed_in:
             raise Forbidden(CSRF_NEEDED)
-        raise WrongToken("This is not the slot's token; only its publisher or a moderator ends the broadcast.")
+        raise WrongToken("This is not the slot's token; only its publisher, its staff or a moderator ends this publishing session.")
     await live_service(request).unpublish(slot_id, session_id)
     return Response(status_code=200)
 

@@ -57,7 +57,10 @@
     const video = document.getElementById("player-video");
     const player = $('[data-role="player"]');
     let state = data.state, client = null, playing = false, retry = null, attempt = 0;
-    let publisherUp = true, stalls = 0;  // the publisher's status from /ws; stalls in a row without a picture in between
+    // publisherUp: the publisher's status from /ws ("interrupted": the presenter's session ended — a
+    // reload, a lost network, OBS restarted — and the broadcast goes on: this page keeps its WebRTC
+    // session and the picture comes back by itself); stalls in a row without a picture in between.
+    let publisherUp = data.publisher !== "interrupted", stalls = 0;
     let iceServers = data.ice_servers || [];  // TURN credentials minted for this page; each answer brings fresher ones
     // The delayed stream (livehls.js): the live HLS playlist, when WebRTC has not connected within
     // FALLBACK_MS or the server is full (503). Meanwhile a trial WHEP session now and then (after the
@@ -92,7 +95,7 @@
     const follow = function (mine) {
       mine.onstate = function (cs) {
         if (client !== mine || !onAir()) return;
-        if (cs === "connected") { clearTimeout(fallbackTimer); attempt = 0; show(null); tryPlay(); }
+        if (cs === "connected") { clearTimeout(fallbackTimer); attempt = 0; show(publisherUp ? null : "interrupted"); tryPlay(); }
         if (cs === "failed" || cs === "disconnected" || cs === "closed") {
           playing = false;
           if (cs === "failed" && !video.currentTime && playDelayed()) return;
@@ -223,8 +226,10 @@
       if ((m.type === "state" || m.type === "snapshot") && m.slot === data.slot) {
         if (m.type === "snapshot" && typeof m.viewers === "number") $('[data-role="viewers"]').textContent = m.viewers;
         if (m.state !== state || (m.state === "live" && !playing && !delayed)) setState(m.state);
+        const wasUp = publisherUp;
         if (m.publisher) publisherUp = m.publisher === "connected";
-        if (m.publisher === "reconnecting" && state === "live") show("reconnecting");
+        if (onAir() && m.publisher === "interrupted") show("interrupted");
+        else if (onAir() && !wasUp && publisherUp && (delayed || (client && client.pc && client.pc.connectionState === "connected"))) show(null);
       }
       if (m.type === "viewers" && m.slot === data.slot) $('[data-role="viewers"]').textContent = m.count;
     });
