@@ -60,7 +60,7 @@ def test_go_live_from_the_browser_and_watch(live_server: Any, artifacts: Path) -
         golive.click('[data-role="use-camera"]')
         wait_until(golive, "document.getElementById('preview-video').videoWidth > 0", timeout=15000)
         golive.click('[data-role="start"]')
-        wait_until(golive, "document.querySelector('[data-role=conn-state]').textContent === 'connected'", timeout=20000)
+        wait_until(golive, "document.querySelector('[data-role=conn-state]').textContent === 'sending'", timeout=20000)
         wait_until(golive, "document.querySelector('[data-role=bitrate]').textContent.includes('kbit')", timeout=15000)
         wait_until(golive, "document.querySelector('[data-role=air-state]').classList.contains('live')", timeout=10000)
         assert golive.text_content('[data-role="air-state"]') == "Live"
@@ -96,10 +96,11 @@ def test_go_live_from_the_browser_and_watch(live_server: Any, artifacts: Path) -
         wait_until(control, "document.querySelector('[data-role=updated]').textContent !== ''", timeout=10000)
         control.screenshot(path=str(artifacts / "live-control-room.png"), full_page=True)
 
-        # the broadcaster stops: the watcher sees the end
-        golive.click('[data-role="stop"]')
+        # the broadcaster ends the broadcast (after confirming): the watcher sees the end
+        golive.click('[data-role="end"]')
+        golive.click('[data-role="end-confirm"]')
         watch.wait_for_selector('[data-msg="ended"]:not([hidden])', timeout=15000)
         watch.screenshot(path=str(artifacts / "live-watch-ended.png"))
         # only the live scripts are judged here (other areas' scripts on these pages have their own tests)
-        ours = ("/js/ice.js", "/js/whip.js", "/js/whep.js", "/js/golive.js", "/js/watch.js", "/js/chat.js")
+        ours = ("/js/ice.js", "/js/whip.js", "/js/whep.js", "/js/golive.js", "/js/presenter.js", "/js/watch.js", "/js/chat.js")
         assert not [e for e in errors if any(name in e for name in ours)], errors

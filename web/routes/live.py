@@ -123,29 +123,35 @@ async def _slot_and_stage(request: Request) -> tuple[Slot, Stage | None]:
         return slot, stage
 
 
+async def chat_panel(request: Request, slot_id: int, who: Principal) -> dict[str, Any]:
+    """What live/chat_panel.html needs: the chat's last messages, and whether the asker is muted in it."""
+    chat = streaming_runtime(request).chat
+    async with services(request).db.session() as db:
+        history = [message_json(m) for m in await chat.history(db, slot_id, limit=100)]
+        muted = who.user_id is not None and await chat.is_muted(db, slot_id, who.user_id)
+    return {"history": history, "muted": muted}
+
+
 async def watch_page(request: Request) -> Response:
     slot, stage = await _slot_and_stage(request)
     who = principal(request)
     svc = services(request)
-    chat = streaming_runtime(request).chat
+    panel = await chat_panel(request, slot.id, who)
     async with svc.db.session() as db:
-        history = [message_json(m) for m in await chat.history(db, slot.id, limit=100)]
         replay = await replays.replay_status(db, slot, who) if slot.state == SlotState.ENDED.value else None
-        muted = who.user_id is not None and await chat.is_muted(db, slot.id, who.user_id)
         reminded = bool(await marked(db, who.user_id, "launch", [slot.id]))
         booth = await db.get(Booth, slot.booth_id) if slot.booth_id is not None else None
     lang = language(request)
     return render(request, "live/watch.html", {
         "replay_status": replay,
         "booth": booth if booth is not None and can_see(who, booth) else None,
-        "muted": muted,
+        **panel,
         "reminded": reminded,
         "slot": slot,
         "stage": stage,
         "title": pick(slot.title, lang).text,
         "description": pick(slot.description, lang).text,
         "stage_name": pick(stage.name, lang).text if stage else "",
-        "history": history,
         "can_preview": may_manage(who, slot),
         "viewers": live_service(request).viewers(slot.id),
         "data": {
@@ -158,7 +164,7 @@ async def watch_page(request: Request) -> Response:
             "signed_in": who.signed_in,
             "moderator": who.is_moderator,
             "user_id": who.user_id,
-            "muted": muted,
+            "muted": panel["muted"],
             "preview": may_manage(who, slot),
             "ice_servers": page_ice_servers(svc.settings, who),
             **playback_urls(request, slot, preview=may_manage(who, slot)),
@@ -167,10 +173,12 @@ async def watch_page(request: Request) -> Response:
 
 
 async def golive_page(request: Request) -> Response:
+    """The presenter's console: camera or screen out over WHIP, the audience, the chat, health, time left."""
     who = require(principal(request))
     slot, stage = await _slot_and_stage(request)
     require_exhibitor_access(who, slot.exhibitor_id)
     svc = services(request)
+    live = live_service(request)
     lang = language(request)
     urls = slot_urls(svc.settings.resolved_public_url, slot.id)
     page = render(request, "live/golive.html", {
@@ -180,14 +188,22 @@ async def golive_page(request: Request) -> Response:
         "whip_url": urls["whip_url"],
         "whip_token": token_of(svc.secret_key, slot),
         "watch_url": urls["watch_url"],
+        "viewers": live.viewers(slot.id),
+        **await chat_panel(request, slot.id, who),
+        "chat_data": {"slot": slot.id, "moderator": who.is_moderator, "user_id": who.user_id},
         "data": {
             "slot": slot.id,
             "whip": f"/whip/{slot.id}",
             "token": token_of(svc.secret_key, slot),
             "state": slot.state,
+            "publisher": live.publisher_status(slot.id),
             "ice_servers": page_ice_servers(svc.settings, who),
             "green_room_minutes": svc.settings.green_room_minutes,
             "starts_at": slot.starts_at.isoformat(),
+            "ends_at": slot.ends_at.isoformat(),
+            "overrun_seconds": int(live.overrun.total_seconds()),
+            "now": dt.datetime.now(dt.UTC).isoformat(),
+            "timezone": svc.settings.timezone,
         },
     })
     page.headers["Permissions-Policy"] = GO_LIVE_PERMISSIONS  # camera, microphone and screen: only here

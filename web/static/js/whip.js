@@ -50,13 +50,20 @@
       await pc.setRemoteDescription({ type: "answer", sdp: text });
       return pc;
     }
-    async stop() {
+    // Ends this publishing session (the broadcast is only interrupted). keepalive: the DELETE still
+    // goes out while the page unloads (a reload or a closed tab).
+    async stop(options) {
       const location = this.location;
       if (this.pc) { this.pc.close(); this.pc = null; }
       this.location = null;
       if (location) {
-        try { await fetch(location, { method: "DELETE", headers: { "Authorization": "Bearer " + this.token } }); } catch (e) { /* gone already */ }
+        const init = { method: "DELETE", headers: { "Authorization": "Bearer " + this.token }, keepalive: !!(options && options.keepalive) };
+        try { await fetch(location, init); } catch (e) { /* gone already */ }
       }
+    }
+    // The session id the server gave this publisher (the last part of its Location).
+    get sessionId() {
+      return this.location ? this.location.split("/").pop() : null;
     }
   }
 
