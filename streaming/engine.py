@@ -125,12 +125,12 @@ class _Stream:
         self._rate_lost = 0
         self.loss = 0.0  # the share of the publisher's packets lost on the way in, lately
 
-    def sinks(self) -> list[PacketSink]:
-        """The stream's packet sinks, each once (a sink receives every kind)."""
-        found: list[PacketSink] = []
-        for track in self.tracks.values():
-            found += [sink for sink in track.sinks if sink not in found]
-        return found
+    def tell_sinks_new_publisher(self) -> None:
+        """Each packet sink (once: a sink receives every kind) hears that another publisher session follows."""
+        told: list[PacketSink] = []
+        for sink in (s for track in self.tracks.values() for s in track.sinks if s not in told):
+            told.append(sink)
+            getattr(sink, "on_new_publisher", lambda: None)()
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe, at most once per ``keyframe_request_interval``."""
@@ -163,9 +163,7 @@ class _Stream:
     def viewers_loss(self) -> tuple[float, float]:
         """(mean, worst) share of video packets the viewers lost lately, from their receiver reports."""
         losses = [v.senders["video"].reported_loss for v in self.viewers.values() if "video" in v.senders]
-        if not losses:
-            return 0.0, 0.0
-        return sum(losses) / len(losses), max(losses)
+        return (sum(losses) / len(losses), max(losses)) if losses else (0.0, 0.0)
 
 
 class MediaEngine:
@@ -344,10 +342,7 @@ class MediaEngine:
         for track in stream.tracks.values():
             track.new_source()  # viewers' numbering goes on from the new source's first packet
         if previous is not None or stream.state == StreamState.PUBLISHER_GONE:
-            for sink in stream.sinks():
-                hook = getattr(sink, "on_new_publisher", None)
-                if hook is not None:
-                    hook()
+            stream.tell_sinks_new_publisher()
         if stream.grace_timer is not None:
             stream.grace_timer.cancel()
             stream.grace_timer = None

@@ -5,6 +5,7 @@ Putting slots on the programme and exhibitors' requests are ``web/routes/schedul
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from starlette.requests import Request

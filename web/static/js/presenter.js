@@ -46,10 +46,7 @@
       const s = Math.max(0, Math.round(ms / 1000)), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
       return (h ? h + ":" + pad(m) : m) + ":" + pad(s % 60);
     };
-    const clockTime = function (ms) {
-      try { return new Intl.DateTimeFormat(document.documentElement.lang || undefined, { hour: "2-digit", minute: "2-digit", timeZone: data.timezone }).format(new Date(ms)); }
-      catch (e) { return new Date(ms).toLocaleTimeString(); }
-    };
+    const clockTime = function (ms) { return window.cloudexpo.when ? window.cloudexpo.when(ms) : new Date(ms).toLocaleTimeString(); };
     const sending = function () { return phase === "connecting" || phase === "sending" || phase === "reconnecting"; };
 
     // --- one place decides what the page shows ---------------------------------------------
@@ -115,7 +112,11 @@
       if (m.starts_at) server.startsAt = Date.parse(m.starts_at);
       if (m.ends_at) {
         const ends = Date.parse(m.ends_at);
-        if (ends !== server.endsAt) setText("ends-at", clockTime(ends));
+        const times = el("slot-times") && el("slot-times").querySelector("time");
+        if (ends !== server.endsAt && times && window.cloudexpo.when) {  // a moderator moved the end
+          times.textContent = window.cloudexpo.when(server.startsAt, ends);
+          times.dataset.end = new Date(ends).toISOString();
+        }
         server.endsAt = ends;
       }
     }
