@@ -9,7 +9,10 @@ from typing import Any
 
 import httpx
 
+from cloudexpo import accounts
+from cloudexpo.app import open_services
 from cloudexpo.services import Services
+from cloudexpo.settings import Settings
 from streaming.models import Slot, StageKind
 from streaming.schedule import SlotInput, create_slot, ensure_stage, token_of
 
@@ -42,6 +45,22 @@ async def make_slot(
             setattr(slot, key, value)
         await db.commit()
         return slot.id, token_of(services.secret_key, slot)
+
+
+async def moderator_over_http(settings: Settings, base: str, email: str) -> Any:
+    """A moderator account made in the server's database, signed in over HTTP at ``base`` (a tests.conftest.Client)."""
+    from tests.conftest import PASSWORD, Client
+
+    svc = open_services(settings)
+    try:
+        async with svc.db.session() as db:
+            await accounts.create_user(db, email, PASSWORD, role="moderator")
+            await db.commit()
+    finally:
+        await svc.db.close()
+    client = Client(httpx.AsyncClient(base_url=base, timeout=20))
+    await client.sign_in(email, PASSWORD)
+    return client
 
 
 async def slot_row(services: Services, slot_id: int) -> Slot:

@@ -5,13 +5,20 @@ asks first and leaves no button that contradicts the server. Screenshots of the 
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from cloudexpo.app import import_models
+from cloudexpo.services import Services
+from streaming.models import Slot
 from tests.browser_support import chromium, wait_until
+from tests.live_support import make_slot
 from tests.test_browser_live import _prepare, _sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
@@ -24,6 +31,21 @@ def _sending(page: Any) -> None:
     wait_until(page, "window.cloudexpo.golive && window.cloudexpo.golive.phase() === 'sending'", timeout=20000)
 
 
+def console(browser: Any, base: str, slot_id: int, lang: str = "en") -> tuple[Any, Any]:
+    """The booth staff's browser context and the slot's console in it."""
+    staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    _sign_in(staff, base, "staff@example.org")
+    page = staff.new_page()
+    page.goto(f"{base}/dashboard/live/{slot_id}?lang={lang}")
+    return staff, page
+
+
+def in_thread(coro: Any) -> Any:
+    """Run a coroutine to its end from inside Playwright's sync API (which holds this thread's loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def _frames_flow(watch: Any, more: int = 20, timeout: float = 15000) -> None:
     start = watch.evaluate(FRAMES)
     wait_until(watch, f"{FRAMES} >= {start + more}", timeout=timeout)
@@ -34,11 +56,8 @@ def test_reload_resumes_while_a_viewer_keeps_watching_and_end_asks_first(live_se
     base = live_server.url
     errors: list[str] = []
     with chromium() as browser:
-        staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-        _sign_in(staff, base, "staff@example.org")
-        golive = staff.new_page()
+        staff, golive = console(browser, base, slot_id)
         golive.on("pageerror", lambda exc: errors.append(f"golive: {exc}"))
-        golive.goto(f"{base}/dashboard/live/{slot_id}?lang=en")
         assert golive.text_content('[data-role="start-label"]') == "Start broadcast"
         assert golive.is_disabled('[data-role="end"]') and golive.is_disabled('[data-role="pause"]')
         golive.click('[data-role="use-camera"]')
@@ -130,3 +149,48 @@ def test_reload_resumes_while_a_viewer_keeps_watching_and_end_asks_first(live_se
         golive.wait_for_timeout(1000)
         assert golive.is_disabled('[data-role="start"]') and not golive.is_visible('[data-role="resume-offer"]')
     assert not errors, errors
+
+
+def test_time_left_warns_at_5_and_1_minutes_and_follows_a_moved_end(live_server: Any, artifacts: Path) -> None:
+    _prepare(live_server.settings)
+
+    async def slot_ending_in(seconds: int) -> int:
+        import_models()
+        svc = Services.from_settings(live_server.settings)
+        try:
+            slot_id, _ = await make_slot(svc, stage="release-t", start_in=dt.timedelta(minutes=-10), minutes=10)
+            await move_end(svc, slot_id, seconds)
+            return slot_id
+        finally:
+            await svc.db.close()
+
+    async def move_end(svc: Services, slot_id: int, seconds: int) -> None:
+        async with svc.db.session() as db:
+            row = await db.get(Slot, slot_id)
+            assert row is not None
+            row.ends_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+            await db.commit()
+
+    async def extend(slot_id: int, seconds: int) -> None:
+        import_models()
+        svc = Services.from_settings(live_server.settings)
+        try:
+            await move_end(svc, slot_id, seconds)
+        finally:
+            await svc.db.close()
+
+    slot_id = asyncio.run(slot_ending_in(4 * 60 + 30))
+    base = live_server.url
+    with chromium() as browser:
+        _, page = console(browser, base, slot_id)
+        wait_until(page, "!document.querySelector('[data-role=time-warning]').hidden", timeout=5000)
+        assert page.text_content('[data-role="time-warning"]') == "5 minutes left in your slot."
+        assert page.evaluate("document.querySelector('[data-role=time-left]').className") == "warn"
+        in_thread(extend(slot_id, 50))  # the page follows the slot's current end (polled every 2 s)
+        wait_until(page, "document.querySelector('[data-role=time-warning]').textContent === '1 minute left in your slot.'", timeout=8000)
+        page.screenshot(path=str(artifacts / "console-one-minute-en-1280.png"))
+        in_thread(extend(slot_id, 20 * 60))  # a moderator extends it: no warning any more
+        wait_until(page, "document.querySelector('[data-role=time-warning]').hidden", timeout=8000)
+        in_thread(extend(slot_id, -30))  # past the end: overtime until the overrun ends it
+        wait_until(page, "document.querySelector('[data-role=time-label]').textContent === 'Overtime'", timeout=8000)
+        assert "ends by itself at" in page.text_content('[data-role="time-warning"]')

@@ -2,7 +2,8 @@
 Cloud Expo (B: ``cloudexpo serve`` in its own process, with its own database and storage, standing in for
 the organiser's cluster), re-publishes a broadcast there without transcoding; a viewer on B decodes the
 publisher's test card; when B is killed and comes back, A publishes again after its back-off; when the
-broadcast ends on A, A ends its session on B (DELETE)."""
+broadcast ends on A (End), A ends its session on B (DELETE), which interrupts B's broadcast (a WHIP DELETE
+ends a session, not the broadcast)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from streaming.testsource import colour_close, publish_test_card, watch
 from tests import janus_support
 from tests.conftest import IN_CI, free_port, live_settings, serve_app
 from tests.janus_support import JanusWhip
-from tests.live_support import make_slot
+from tests.live_support import make_slot, moderator_over_http
 from tests.test_replay_crash import Server, server_env
 
 pytestmark = pytest.mark.media
@@ -109,14 +110,18 @@ async def test_origin_republishes_to_an_external_whip_server(tmp_path: Path) -> 
                 await b.ready(http)
                 await _publisher_connected(http, b.url, b_slot, within=45)
                 viewers.append(await _watch_b(http, b.url, b_slot))
-                # the broadcast ends on A: A ends its session on B, and B's slot ends with it
-                ended = await http.delete(location, headers={"Authorization": f"Bearer {a_token}"})
-                assert ended.status_code == 200
+                # the broadcast ends on A (End): A ends its session on B (DELETE), which interrupts B's
+                mod = await moderator_over_http(a_settings, a.url, "mod-egress@example.org")
+                try:
+                    ended = await mod.post(f"/api/slots/{a_slot}/end")
+                finally:
+                    await mod.http.aclose()
+                assert ended.status_code == 200 and ended.json()["state"] == "ended"
                 for _ in range(100):
-                    if (await http.get(f"{b.url}/api/slots/{b_slot}")).json()["state"] == "ended":
+                    if (await http.get(f"{b.url}/api/slots/{b_slot}")).json()["publisher"] == "interrupted":
                         break
                     await asyncio.sleep(0.1)
-                assert (await http.get(f"{b.url}/api/slots/{b_slot}")).json()["state"] == "ended", b.output()
+                assert (await http.get(f"{b.url}/api/slots/{b_slot}")).json()["publisher"] == "interrupted", b.output()
             finally:
                 for viewer in viewers:
                     await viewer.close()

@@ -13,13 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from cloudexpo import accounts
 from cloudexpo.app import import_models
 from cloudexpo.services import Services
 from streaming.models import Slot
 from streaming.testsource import colour_close, publish_test_card, watch
-from tests.conftest import PASSWORD, Client, live_settings, serve_app
-from tests.live_support import make_slot
+from tests.conftest import live_settings, serve_app
+from tests.live_support import make_slot, moderator_over_http
 
 pytestmark = pytest.mark.media
 HOSTS = ("127.0.0.1",)
@@ -34,21 +33,6 @@ async def _slot(live_server: Any, start_in: dt.timedelta = dt.timedelta(minutes=
         return await make_slot(svc, start_in=start_in)
     finally:
         await svc.db.close()
-
-
-async def _moderator(live_server: Any) -> Client:
-    """A moderator signed in over HTTP on the live server."""
-    import_models()
-    svc = Services.from_settings(live_server.settings)
-    try:
-        async with svc.db.session() as db:
-            await accounts.create_user(db, "moderator-live@example.org", PASSWORD, role="moderator")
-            await db.commit()
-    finally:
-        await svc.db.close()
-    client = Client(httpx.AsyncClient(base_url=live_server.url, timeout=20))
-    await client.sign_in("moderator-live@example.org", PASSWORD)
-    return client
 
 
 async def _wait_api(http: httpx.AsyncClient, slot_id: int, **expected: Any) -> dict[str, Any]:
@@ -66,7 +50,8 @@ async def test_publish_stop_start_replace_and_end_through_http(live_server: Any)
     decode the new session's frames with no new WHEP session; a second publisher replaces the
     one there; only End ends the broadcast for everyone."""
     slot_id, token = await _slot(live_server)
-    moderator_client = await _moderator(live_server)
+    import_models()
+    moderator_client = await moderator_over_http(live_server.settings, live_server.url, "moderator-live@example.org")
     locations: dict[str, str] = {}
     async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
 

@@ -37,7 +37,6 @@
     let phase = CLOSED.indexOf(data.state) >= 0 ? "ended" : "idle";  // idle | connecting | sending | reconnecting | replaced | ended
     let stream = null, whip = null, audioCtx = null, retryTimer = null, retries = 0;
     let last = null;  // the previous outbound-rtp report, for rates
-    const warned = { five: false, one: false };
 
     const setText = function (role, text) { const e = el(role); if (e) e.textContent = text; };
     const fail = function (text) { const e = el("error"); e.textContent = text || ""; e.hidden = !text; };
@@ -93,9 +92,9 @@
         const left = server.endsAt - now;
         if (left > 0) {
           label.textContent = strings.timeLeft; box.textContent = duration(left);
-          if (left > 5 * 60000) { warned.five = warned.one = false; }  // extended: warn again later
-          if (left <= 60000) { box.classList.add("urgent"); warned.one = true; note = strings.oneLeft; }
-          else if (left <= 5 * 60000) { box.classList.add("warn"); warned.five = true; note = strings.fiveLeft; }
+          // a warning from 5 minutes before the end (again after a moderator extends the slot)
+          if (left <= 60000) { box.classList.add("urgent"); note = strings.oneLeft; }
+          else if (left <= 5 * 60000) { box.classList.add("warn"); note = strings.fiveLeft; }
         } else {
           label.textContent = strings.overtime; box.textContent = "+" + duration(-left); box.classList.add("urgent");
           note = strings.overtimeNote.replace("%(time)s", clockTime(server.endsAt + server.overrun));
@@ -103,6 +102,7 @@
       }
       if (warning.textContent !== note) warning.textContent = note;
       warning.hidden = !note;
+      warning.className = "alert console-alert " + (box.classList.contains("urgent") ? "error" : "warn");
     }
 
     // --- the server's view ---------------------------------------------------------------------

@@ -106,7 +106,26 @@
       // The picture stopped while the publisher is up: the node serving us is likely gone. Ask again at
       // once (the proxy picks a live node; it pulls the broadcast from its origin); a second stall with
       // no picture in between waits like any retry, so a broadcast paused upstream does not churn.
-      mine.onstall = function () {
+      mine.onstall = async function () {
+        if (client !== mine || state !== "live" || !publisherUp) return;
+        // The presenter stopping (a reload, OBS's Stop) stalls the picture too, maybe before /ws says
+        // so: ask the server, twice a second apart (it may take a moment to notice). Interrupted:
+        // keep this session, the picture comes back on it (stall watching starts again when the
+        // publisher does). No answer: our node is gone, move now.
+        for (let ask = 0; ask < 2; ask++) {
+          let info = null;
+          try {
+            const res = await fetch("/api/slots/" + data.slot, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+            info = res.ok ? await res.json() : null;
+          } catch (e) { break; }
+          if (client !== mine || !publisherUp) return;
+          if (info && info.publisher !== "connected") {
+            publisherUp = false;
+            if (info.publisher === "interrupted") show("interrupted");
+            return;
+          }
+          if (ask === 0) await new Promise(function (done) { setTimeout(done, 1000); });
+        }
         if (client !== mine || state !== "live" || !publisherUp) return;
         stalls += 1;
         show("reconnecting"); playing = false;
@@ -228,6 +247,7 @@
         if (m.state !== state || (m.state === "live" && !playing && !delayed)) setState(m.state);
         const wasUp = publisherUp;
         if (m.publisher) publisherUp = m.publisher === "connected";
+        if (!wasUp && publisherUp && client && client.pc && !client.stallTimer) client.watchMedia();  // watch for stalls again
         if (onAir() && m.publisher === "interrupted") show("interrupted");
         else if (onAir() && !wasUp && publisherUp && (delayed || (client && client.pc && client.pc.connectionState === "connected"))) show(null);
       }
