@@ -180,6 +180,7 @@ async def golive_page(request: Request) -> Response:
     require_exhibitor_access(who, slot.exhibitor_id)
     svc = services(request)
     live = live_service(request)
+    panel = await chat_panel(request, slot.id, who)
     lang = language(request)
     urls = slot_urls(svc.settings.resolved_public_url, slot.id)
     page = render(request, "live/golive.html", {
@@ -190,8 +191,8 @@ async def golive_page(request: Request) -> Response:
         "whip_token": token_of(svc.secret_key, slot),
         "watch_url": urls["watch_url"],
         "viewers": live.viewers(slot.id),
-        **await chat_panel(request, slot.id, who),
-        "chat_data": {"slot": slot.id, "moderator": who.is_moderator, "user_id": who.user_id},
+        **panel,
+        "chat_data": {"slot": slot.id, "moderator": who.is_moderator, "user_id": who.user_id, "muted": panel["muted"]},
         "data": {
             "slot": slot.id,
             "whip": f"/whip/{slot.id}",
