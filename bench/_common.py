@@ -265,6 +265,9 @@ def whip_publisher_process(base: str, slot: int, token: str, media_path: str, st
     starved machine misses ICE consent checks), publish again, as an encoder does: a new offer with
     the slot's token takes over (a DELETE of the lost session would end the broadcast). While the
     server still holds the lost connection as connected it answers 409: try again every second.
+    The server may notice first: once the slot's publisher is "reconnecting" it waits only its
+    grace period (10 s) before it ends the broadcast, less than aioice takes to give up on a
+    connection (30 s), so the slot's state is read every few seconds too.
 
     ``seconds``: the length of the pre-encoded loop (:func:`encode_media`)."""
     import httpx
@@ -291,9 +294,15 @@ def whip_publisher_process(base: str, slot: int, token: str, media_path: str, st
         again = 0
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
             pc, location = await publish(http, media)
+            checked = time.monotonic()
             while not stop.is_set():
                 await asyncio.sleep(0.2)
-                if pc.connectionState in ("failed", "closed"):
+                lost = pc.connectionState in ("failed", "closed")
+                if not lost and time.monotonic() - checked > 2:
+                    checked = time.monotonic()
+                    seen = await http.get(f"/api/slots/{slot}")
+                    lost = seen.status_code == 200 and seen.json().get("publisher") == "reconnecting"
+                if lost:
                     await pc.close()
                     again += 1
                     pc, location = await publish(http, media)
