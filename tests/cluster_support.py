@@ -71,7 +71,7 @@ class Node:
                 stdout=log, stderr=subprocess.STDOUT,
             )
 
-    async def wait_ready(self, within: float = 60.0) -> None:
+    async def wait_ready(self, within: float = 120.0) -> None:
         deadline = time.monotonic() + within
         async with httpx.AsyncClient(timeout=2.0) as http:
             while time.monotonic() < deadline:
