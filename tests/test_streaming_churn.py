@@ -7,6 +7,9 @@ connections, their ICE and DTLS transports, SRTP sessions, the forwarder's
 viewer outputs and the engine's RTP endpoints, the engine's timers and the
 event loop's pending tasks. A long-running server that keeps any of
 them per join grows without bound (bench/soak.py measures the whole server).
+One test counts with the cyclic collector off: a closed connection must be
+freed by reference counting alone, since the server's collector runs its full
+collections rarely (cloudexpo/heap.py).
 """
 
 from __future__ import annotations
