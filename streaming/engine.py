@@ -43,14 +43,8 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from . import aiortc_internals as internals
 from .errors import AlreadyPublishing, SessionNotFound, StreamNotLive, UnusableOffer
 from .forwarder import PacketSink, TrackForwarder
-from .peers import (
-    accept_answer,
-    answer_offer,
-    create_offer,
-    forwarding_codecs,
-    new_peer_connection,
-    release,
-)
+from .peers import answer_offer, new_peer_connection, release
+from .relay import negotiate_pull
 from .rtp_endpoints import ForwardingReceiver, ForwardingSender
 from .sdp import CodecChoice, check_publish_offer, check_view_offer, forwardable_codecs, pick_codec
 from .states import StreamState
@@ -308,19 +302,10 @@ class MediaEngine:
             transceiver = pc.addTransceiver(kind, direction="recvonly")
             receiver = ForwardingReceiver.install(transceiver.receiver, stream.tracks[kind], is_current, self._decoded)
             publisher.receivers[kind] = receiver
-        choices: dict[str, CodecChoice | None] = {}
         try:
-            with forwarding_codecs():
-                offer = await create_offer(pc, self.ice_hosts)
-                answer = await signal(offer)
-                await accept_answer(pc, answer, self.ice_hosts)
-            for transceiver in pc.getTransceivers():
-                choices[transceiver.kind] = pick_codec(
-                    forwardable_codecs(transceiver.kind, internals.transceiver_codecs(transceiver)),
-                    stream.tracks[transceiver.kind].codec,
-                )
-            if choices.get("video") is None:
-                raise UnusableOffer("the origin's answer has no video codec this node forwards")
+            choices = await negotiate_pull(
+                pc, self.ice_hosts, signal, {kind: track.codec for kind, track in stream.tracks.items()}
+            )
         except BaseException:
             await pc.close()
             self._forget_if_empty(stream)
