@@ -115,8 +115,7 @@ class _Stream:
         self._rate_frames = 0
         self.bitrate = 0.0
         self.fps = 0.0
-        self._rate_in = 0
-        self._rate_lost = 0
+        self._rate_in = self._rate_lost = 0
         self.loss = 0.0  # the share of the publisher's packets lost on the way in, lately
 
     def tell_sinks_new_publisher(self) -> None:
@@ -363,11 +362,7 @@ class MediaEngine:
             await self._end(stream)
 
     async def disconnect(self, stream_id: str, session_id: str) -> None:
-        """End a publisher's session (WHIP ``DELETE``), not the stream: it waits for a new publisher.
-
-        Viewers keep their sessions (``PUBLISHER_GONE``); a session that is
-        no longer the stream's publisher raises :class:`SessionNotFound`.
-        """
+        """End a publisher's session (WHIP ``DELETE``), not the stream: viewers wait for the next (``PUBLISHER_GONE``)."""
         stream = self._streams.get(stream_id)
         if stream is None or stream.publisher is None or stream.publisher.session_id != session_id:
             raise SessionNotFound(f"no publisher session {session_id} on stream {stream_id}")
@@ -520,7 +515,7 @@ class MediaEngine:
             raise StreamNotLive(f"stream {stream_id} is not live")
         stream.update_rates()
         viewers_loss = stream.viewers_loss()
-        video = stream.tracks["video"]
+        video, audio = stream.tracks["video"], stream.tracks["audio"]
         now = time.monotonic()
         kinds = {}
         for kind, track in stream.tracks.items():
@@ -545,15 +540,11 @@ class MediaEngine:
             "viewers_loss": round(viewers_loss[0], 4),
             "viewers_loss_worst": round(viewers_loss[1], 4),
             "codec": video.codec.describe() if video.codec else None,
-            "audio_codec": stream.tracks["audio"].codec.describe()
-            if stream.tracks["audio"].codec
-            else None,
+            "audio_codec": audio.codec.describe() if audio.codec else None,
             "packets_in": sum(k["packets_in"] for k in kinds.values()),
             "packets_forwarded": sum(k["packets_forwarded"] for k in kinds.values()),
             "packets_lost": sum(k["packets_lost"] for k in kinds.values()),
-            "keyframe_age": None
-            if video.keyframe_at is None
-            else round(now - video.keyframe_at, 3),
+            "keyframe_age": None if video.keyframe_at is None else round(now - video.keyframe_at, 3),
             "keyframes": video.keyframes,
             "keyframe_requests": stream.keyframe_requests,
             "bframes_detected": video.bframes_detected,

@@ -476,6 +476,13 @@ class LiveService:
             return PublisherStatus.INTERRUPTED
         return None
 
+    def publish_session(self, slot_id: int, recorded: str | None) -> str | None:
+        """The publisher session the slot's media comes from: this node's engine knows it the moment a
+        new publisher replaces one; ``recorded`` (the schedule's) where the publisher is elsewhere."""
+        if self.cluster is not None and self.cluster.holds(slot_id):
+            return recorded
+        return self.engine.publisher_session(stream_id(slot_id)) or recorded
+
     def stats(self, slot_id: int) -> dict[str, Any] | None:
         try:
             return self.engine.stats(stream_id(slot_id))

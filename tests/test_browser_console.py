@@ -28,7 +28,7 @@ FRAMES = "document.getElementById('player-video').getVideoPlaybackQuality().tota
 
 
 def _sending(page: Any) -> None:
-    wait_until(page, "window.cloudexpo.golive && window.cloudexpo.golive.phase() === 'sending'", timeout=20000)
+    wait_until(page, "window.cloudexpo.golive && window.cloudexpo.golive.phase() === 'sending'", timeout=40000)
 
 
 def console(browser: Any, base: str, slot_id: int, lang: str = "en") -> tuple[Any, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +92,14 @@ async def test_publish_stop_start_replace_and_end_through_http(live_server: Any)
             assert all(v.pc.connectionState == "connected" and not v.ended.is_set() for v in viewers)
             before = [len(v.frames) for v in viewers]
             # OBS's Start: the same token publishes again (a new encoder: new SSRC, numbers and picture)
+            started = time.monotonic()
             publishers.append(await publish_test_card(whip, colour=SECOND, start=5000, hosts=HOSTS))
             await _wait_api(http, slot_id, publisher="connected")
             for viewer, seen in zip(viewers, before, strict=True):
                 await viewer.wait_frames(15, within=20)  # the same WHEP session decodes again
                 new = [f for f in viewer.frames[seen:] if f[0] >= 5000]
                 assert new and colour_close(new[-1][1], SECOND)
+                print(f"resumed: a viewer decoded the new session's first frame {new[0][2] - started:.2f} s after its WHIP POST")
             # a second publisher with the token replaces the one there (a reloaded page whose
             # old session is still up): the old session is closed, viewers stay
             publishers.append(await publish_test_card(whip, colour=MARKER, start=20000, hosts=HOSTS))

@@ -86,7 +86,7 @@ async def api_slot_stats(request: Request) -> Response:
         "state": slot.state,
         "publisher": live.publisher_status(slot.id),
         # the session the server takes media from: a console whose session is not this one was replaced
-        "publish_session": slot.publish_session,
+        "publish_session": live.publish_session(slot.id, slot.publish_session),
         "starts_at": slot.starts_at.isoformat(),
         "ends_at": slot.ends_at.isoformat(),
         "overrun_seconds": int(live.overrun.total_seconds()),

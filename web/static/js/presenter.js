@@ -294,6 +294,9 @@
         server.publisher = null;
         phase = "ended";
         dropSession();
+        // nothing more to send: the camera and microphone go off
+        if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); stream = null; video.srcObject = null; }
+        if (audioCtx) { audioCtx.close(); audioCtx = null; }
       } catch (e) { fail(e.message); }
       render();
       poll();
