@@ -115,6 +115,8 @@ ROWS: list[Row] = [
     row("PATCH /api/products/{product_id:int}", OWNER, "/api/products/{product}", {"name": {"en": "Saloon"}}),
     row("DELETE /api/products/{product_id:int}", OWNER, "/api/products/{product}", fresh="product"),
     row("GET /api/search", ALL, "/api/search?q=car"), row("GET /api/catalog", ALL),
+    row("GET /api/booths/{booth_id:int}/similar", ALL, "/api/booths/{booth}/similar"),
+    row("GET /api/recommendations", SIGNED),
     # --- exhibitors' dashboard and applications ---
     row("GET /dashboard", SIGNED), row("GET /dashboard/apply", SIGNED),
     row("POST /dashboard/apply", frozenset({"visitor"}), body=APPLICATION, client="new_user"),

@@ -43,6 +43,7 @@ from web.routes import (
     notifications,
     programme,
     qr,
+    recommendations,
     replays,
     schedule,
     storage,
@@ -82,8 +83,8 @@ WEB_AREAS: tuple[WebArea, ...] = (
     WebArea("exhibition", "booths", (exhibition, applications, moderation, openapi)),
     # programme, WHIP/WHEP, /ws, replays, watch and go-live pages, control room, schedule, chat
     WebArea("live", "streaming", (whip, ws, programme, replays, live, control, schedule, chat)),
-    # my tour, cards, meetings, leads, analytics, QR codes, notifications
-    WebArea("engagement", "booths", (engagement, meetings, leads, analytics, qr, notifications)),
+    # my tour, cards, meetings, leads, analytics, QR codes, notifications, recommendations
+    WebArea("engagement", "booths", (engagement, meetings, leads, analytics, qr, notifications, recommendations)),
 )
 """Every route group, in the order the router tries them."""
 

@@ -14,6 +14,7 @@ from typing import Any
 from markupsafe import Markup
 
 from booths.engagement.models import MeetingSlot
+from booths.engagement.recommend import Suggestion
 from booths.exhibition.models import Booth, Exhibitor, Hall, Product, Zone
 from booths.exhibition.showcase import PageMedia
 from cloudexpo.accounts import User
@@ -45,6 +46,10 @@ class BoothPage:
     #: Coming and live launches of the booth on the release-zone stages.
     launches: list[Slot]
     replays: list[ReplayItem]
+    #: "Booths like this" (the same for every visitor; the page explains each in its language).
+    similar: list[Suggestion] = field(default_factory=list)
+    #: A small picture per suggested booth id.
+    similar_logos: dict[int, str] = field(default_factory=dict)
     #: The whole page per language as anonymous visitors get it, with a hole for the CSRF token.
     html: dict[str, str] = field(default_factory=dict, metadata=NOT_IN_TEMPLATE)
 

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from booths.engagement import recommend
 from booths.errors import BoothsError
 from booths.exhibition import directory, editing, search, showcase
 from booths.exhibition.catalog import INDUSTRIES, REGIONS
@@ -36,6 +37,7 @@ from web.page_contexts import BoothPage, ProductPage
 from web.params import path_int, query_int
 from web.shapes.exhibition import booth_json, hall_json, hit_json, product_json, zone_json
 from web.shapes.media import views_json
+from web.suggestions import explained
 from web.templating import render
 from web.visits import count_booth_view
 
@@ -93,10 +95,11 @@ async def home(request: Request) -> Response:
         counts = await directory.visible_counts(session)
         totals = await directory.totals(session)
         _, featured = await directory.list_booths(session, who, directory.BoothQuery(featured=True, limit=8))
-        logos = await showcase.logos(session, svc.store, [b.id for b, _, _ in featured])
+        for_you = await recommend.for_you(session, who) if who.signed_in else []
+        logos = await showcase.logos(session, svc.store, [b.id for b, _, _ in featured] + [s.booth.id for s in for_you])
     return render(request, "home.html", {
         "halls": halls, "zones": zones, "counts": counts, "totals": totals, "featured": featured, "logos": logos,
-        "strip": await live_strip(request),
+        "strip": await live_strip(request), "for_you": explained(for_you, language(request)),
     })
 
 
@@ -151,10 +154,13 @@ async def booth_page(request: Request) -> Response:
                 launches, replays = await booth_launches(session, who, bundle.booth.id)
         else:
             launches, replays = [], []
+        async with svc.db.session() as session:
+            similar = await recommend.similar_booths(session, bundle.booth, bundle.exhibitor, bundle.zone)
+            similar_logos = await showcase.logos(session, svc.store, [s.booth.id for s in similar])
         data = BoothPage(
             booth=bundle.booth, exhibitor=bundle.exhibitor, zone=bundle.zone, hall=bundle.hall,
             products=bundle.products, media=read.media, product_thumbs=read.thumbs, staff=read.staff,
-            launches=launches, replays=replays,
+            launches=launches, replays=replays, similar=similar, similar_logos=similar_logos,
         )
         if not manages:
             booth_pages.put(ref, data)
@@ -174,10 +180,12 @@ async def booth_page(request: Request) -> Response:
             headers={"Cache-Control": "no-cache", "Content-Language": lang},
         )
     shown_as_manager, shown_as_preview = manager and not preview, preview and manager
+    similar_text = explained(data.similar, lang)
     if not whole_page:
-        return render(request, "exhibition/booth.html", data, manager=shown_as_manager, preview=shown_as_preview)
+        return render(request, "exhibition/booth.html", data, manager=shown_as_manager, preview=shown_as_preview,
+                      similar_text=similar_text)
     response = render(request, "exhibition/booth.html", data, manager=shown_as_manager, preview=shown_as_preview,
-                      csrf_token=_CSRF_HOLE)
+                      similar_text=similar_text, csrf_token=_CSRF_HOLE)
     data.html[lang] = bytes(response.body).decode()
     return HTMLResponse(
         data.html[lang].replace(_CSRF_HOLE, csrf_token(request)),
