@@ -1,28 +1,119 @@
-"""A visitor tours the seed exhibition in the system Chromium: home → map → zone → booth, search, languages.
+"""Every role tours Cloud Expo in the system Chromium: three languages, 1280 and 375 px, axe-core on every page.
 
-Screenshots at 1280 and 375 px go to the ``artifacts`` folder; axe-core (tests/vendor/axe.min.js)
-must report no serious or critical violation on any page of the tour.
+Anonymous visitors, signed-in visitors, exhibitors, moderators and admins
+each walk their journey: every entry of their navigation (web/navigation.py,
+so pages other engineers add to the tables are toured too) and the pages
+below them (zone, booth, product, replay, watch, go-live, editing …). On every
+page, in every language and at both widths: the page answers, is in its
+language, does not scroll sideways, and axe-core (tests/vendor/axe.min.js)
+finds no serious or critical violation. Screenshots go to
+``test-artifacts/tour/<role>/``. A few journeys are also driven by hand:
+the keyboard on the map, a video that plays, search across scripts, the
+phone's list-first map and bottom action bar, a replay trim that lands on a
+keyframe and says so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import select
 
-from cloudexpo.app import seed_demo
+from cloudexpo.accounts import Role
+from cloudexpo.app import DEMO_PASSWORD, seed_demo
+from cloudexpo.services import Services
 from tests.browser_support import chromium, wait_until
+from web import navigation
 
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+LANGS = ("zh-Hans", "en", "zh-Hant")
+WIDTHS = {1280: {"viewport": {"width": 1280, "height": 900}},
+          375: {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 1, "is_mobile": True, "has_touch": True}}
+ACCOUNTS = {"visitor": "visitor@demo.cloudexpo", "exhibitor": "exhibitor1@demo.cloudexpo",
+            "moderator": "moderator@demo.cloudexpo", "admin": "admin@demo.cloudexpo"}
+
+
+@dataclass
+class Demo:
+    """Ids in the seeded demo that the journeys open."""
+
+    booth_id: int = 0
+    product_id: int = 0
+    replay: int = 0  # a finished launch of booth 1A-001, with its replay and chat
+    launch: int = 0  # a launch of booth 1A-001 still to come
+    expert: int = 0
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+async def seed(settings: Any) -> Demo:
+    """The demo exhibition, plus a finished launch of 1A-001 with a replay (real MPEG-TS segments) and its chat."""
+    from booths.engagement.models import Profile
+    from booths.exhibition.models import Booth, Product
+    from streaming.models import ChatMessage, Slot
+    from tests.test_replay_api import make_recording
+
+    await seed_demo(settings)
+    services = Services.from_settings(settings)
+    try:
+        demo = Demo()
+        async with services.db.session() as db:
+            booth = await db.scalar(select(Booth).where(Booth.number == "1A-001"))
+            assert booth is not None
+            demo.booth_id = booth.id
+            demo.product_id = int(await db.scalar(select(Product.id).where(Product.booth_id == booth.id).limit(1)) or 0)
+            slots = (await db.scalars(select(Slot).where(Slot.booth_id == booth.id).order_by(Slot.starts_at))).all()
+            assert len(slots) >= 2, "the demo programme gives 1A-001 two launches"
+            demo.replay, demo.launch = slots[0].id, slots[-1].id
+            demo.expert = int(await db.scalar(select(Profile.user_id).where(Profile.is_expert.is_(True)).limit(1)) or 0)
+        await make_recording(services, demo.replay)
+        async with services.db.session() as db:
+            slot = await db.get(Slot, demo.replay)
+            assert slot is not None and slot.live_at is not None
+            for seconds, text in ((1.0, "大家好 Hello"), (3.0, "这款风机的单机容量是多少？")):
+                db.add(ChatMessage(slot_id=slot.id, user_id=1, author="访客 Visitor", text=text,
+                                   created_at=slot.live_at + dt.timedelta(seconds=seconds)))
+            await db.commit()
+        return demo
+    finally:
+        await services.close()
+
+
+def journeys(demo: Demo) -> dict[str, list[str]]:
+    """Each role's pages: its navigation first, then what lies below it."""
+    b, p = demo.booth_id, demo.product_id
+    tour = [link.href for link in navigation.MAIN] + [
+        "/zones/innovation", "/booths/1A-001", f"/products/{p}", f"/replays/{demo.replay}", f"/live/{demo.launch}",
+        f"/live/{demo.replay}", "/conference", f"/experts/{demo.expert}" if demo.expert else "/experts",
+        f"/search?q={quote('检测')}", "/no-such-page", "/signin",
+    ]
+
+    def signed_in(role: Role, *more: str) -> list[str]:
+        links = [link.href for link in navigation.WORKSPACE[role]]
+        if role in (Role.MODERATOR, Role.ADMIN):
+            links += [link.href for link in navigation.MODERATION]
+        return list(dict.fromkeys([*links, *more, "/account", "/notifications"]))
+
+    return {
+        "anonymous": tour,
+        "visitor": signed_in(Role.VISITOR, f"/booths/{b}/contact", "/me/data", "/dashboard/apply"),
+        "exhibitor": signed_in(Role.EXHIBITOR, f"/dashboard/booths/{b}", f"/dashboard/booths/{b}/media",
+                               f"/dashboard/booths/{b}/products/new", f"/dashboard/live/{demo.launch}",
+                               f"/replays/{demo.replay}", f"/booths/{b}/poster", "/booths/1A-001"),
+        "moderator": signed_in(Role.MODERATOR, f"/dashboard/analytics?booth={b}"),
+        "admin": signed_in(Role.ADMIN),
+    }
 
 
 def axe_problems(page: Any) -> list[str]:
-    page.evaluate(AXE.read_text())  # through DevTools: the page's CSP allows no inline <script>
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
         f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
@@ -31,76 +122,116 @@ def axe_problems(page: Any) -> list[str]:
     ]
 
 
-def test_visitor_tour(live_server: Any, artifacts: Path) -> None:
+def with_lang(path: str, lang: str) -> str:
+    return f"{path}{'&' if '?' in path else '?'}lang={lang}"
+
+
+def shot_name(path: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", path.split("?")[0]).strip("-") or "home"
+
+
+def sign_in(page: Any, base: str, email: str) -> None:
+    page.goto(f"{base}/signin?lang=en")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def visit(page: Any, base: str, path: str, lang: str, width: int, shots: Path, problems: dict[str, list[str]]) -> None:
+    where = f"{path} [{lang}, {width}px]"
+    response = page.goto(base + with_lang(path, lang))
+    expected = 404 if path == "/no-such-page" else 200
+    assert response is not None and response.status == expected, f"{where}: {response and response.status}"
+    assert page.locator("html").get_attribute("lang") == lang, where
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"{where} scrolls sideways ({scroll} px)"
+    found = axe_problems(page)
+    if found:
+        problems[where] = found
+    page.screenshot(path=str(shots / f"{lang}-{width}-{shot_name(path)}.png"), full_page=width == 375 or lang == "zh-Hans")
+
+
+def by_hand_as_visitor(page: Any, base: str, shots: Path) -> None:
+    """The keyboard on the map, a booth video, Simplified search on a Traditional page."""
     from playwright.sync_api import expect
 
-    asyncio.run(seed_demo(live_server.settings))
+    page.goto(f"{base}/map?lang=zh-Hans")
+    zone = page.locator('a.map-zone[href="/zones/innovation"]')
+    zone.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/zones/innovation")
+    expect(page.locator(".booth-card")).to_have_count(110)
+    page.goto(f"{base}/booths/1P-004")
+    if page.locator("video").count():
+        page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
+        wait_until(page, "() => document.querySelector('video').currentTime > 0.3", timeout=15000)
+        page.screenshot(path=str(shots / "booth-video-1280.png"))
+    page.goto(f"{base}/search?lang=zh-Hant")
+    page.fill('input[name="q"]', "郫县豆瓣")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search?**")
+    expect(page.locator(".result mark").first).to_have_text("郫縣豆瓣")
+
+
+def by_hand_on_a_phone(page: Any, base: str, shots: Path) -> None:
+    """375 px: the map's list comes first with thumb-sized targets; a booth's actions stay at the bottom."""
+    page.goto(f"{base}/map?lang=en")
+    assert page.evaluate("document.querySelector('details.map-details').open") is False
+    summaries = page.locator(".zone-details summary")
+    assert min(box["height"] for box in (summaries.nth(i).bounding_box() for i in range(summaries.count()))) >= 44
+    summaries.first.click()
+    link = page.locator(".zone-details[open] .columns a").first
+    assert link.bounding_box()["height"] >= 44
+    page.screenshot(path=str(shots / "map-list-375.png"))
+    page.goto(f"{base}/booths/1A-001?lang=en")
+    bar = page.locator(".booth-actions")
+    box = bar.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 812, box  # in view without scrolling 2,000 px
+    for i in range(bar.locator("a, button").count()):
+        assert bar.locator("a, button").nth(i).bounding_box()["height"] >= 44
+    bar.locator('a[href="#card"]').click()
+    assert page.evaluate("document.getElementById('card').open")
+    page.screenshot(path=str(shots / "booth-card-375.png"))
+
+
+def by_hand_as_exhibitor(page: Any, base: str, demo: Demo, shots: Path) -> None:
+    """A trim from 3 s lands on the keyframe at 2 s, and the page says so."""
+    page.goto(f"{base}/replays/{demo.replay}?lang=en")
+    wait_until(page, "!document.querySelector('[data-role=replay-manage]').hidden", timeout=15000)
+    page.fill('[data-role="trim-start"]', "3")
+    page.click('[data-role="trim-save"]')
+    status = page.locator('[data-role="manage-status"]')
+    wait_until(page, "document.querySelector('[data-role=manage-status]').textContent.includes('keyframe')", timeout=15000)
+    assert "2.0 s, not 3.0 s" in status.inner_text()
+    label = page.locator('.check-row')
+    checkbox, text = label.locator("input").bounding_box(), label.locator("span").bounding_box()
+    assert abs((checkbox["y"] + checkbox["height"] / 2) - (text["y"] + text["height"] / 2)) < 12  # side by side
+    page.screenshot(path=str(shots / "replay-trim-1280.png"), full_page=True)
+
+
+def test_every_role_tours_every_page(live_server: Any, artifacts: Path) -> None:
+    demo = asyncio.run(seed(live_server.settings))
     base = live_server.url
-    shots = artifacts / "tour"
-    shots.mkdir(parents=True, exist_ok=True)
     problems: dict[str, list[str]] = {}
     with chromium() as browser:  # also fails on any Content-Security-Policy violation
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        page = context.new_page()
-
-        page.goto(f"{base}/")
-        expect(page.locator("h1")).to_contain_text("质量之光")
-        page.screenshot(path=str(shots / "home-1280.png"), full_page=True)
-        problems["home"] = axe_problems(page)
-
-        page.get_by_role("link", name="进入展馆平面图").click()
-        page.wait_for_url("**/map")
-        page.screenshot(path=str(shots / "map-1280.png"), full_page=True)
-        problems["map"] = axe_problems(page)
-
-        zone = page.locator('a.map-zone[href="/zones/innovation"]')
-        zone.focus()  # the map works with the keyboard
-        page.keyboard.press("Enter")
-        page.wait_for_url("**/zones/innovation")
-        expect(page.locator(".booth-card")).to_have_count(110)
-        page.screenshot(path=str(shots / "zone-1280.png"), full_page=True)
-        problems["zone"] = axe_problems(page)
-
-        page.locator(".booth-card a").first.click()
-        page.wait_for_url("**/booths/1A-*")
-        expect(page.locator(".product-card").first).to_be_visible()
-        page.screenshot(path=str(shots / "booth-1280.png"), full_page=True)
-        problems["booth"] = axe_problems(page)
-
-        # a booth with a video: it plays in the page
-        page.goto(f"{base}/booths/1P-004")
-        video = page.locator("video")
-        if video.count():
-            page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
-            wait_until(page, "() => document.querySelector('video').currentTime > 0.3", timeout=15000)
-            page.screenshot(path=str(shots / "booth-video-1280.png"))
-
-        # Simplified query, Traditional page: the Traditional booth is found and highlighted
-        page.goto(f"{base}/lang/zh-Hant?next=/search")
-        page.fill('input[name="q"]', "郫县豆瓣")
-        page.keyboard.press("Enter")
-        page.wait_for_url("**/search?**")
-        expect(page.locator(".result mark").first).to_have_text("郫縣豆瓣")
-        page.screenshot(path=str(shots / "search-1280.png"), full_page=True)
-        problems["search"] = axe_problems(page)
-
-        # the language switch
-        page.locator(".lang-switch summary").click()
-        page.locator('.lang-switch a[hreflang="en"]').click()
-        page.wait_for_load_state()
-        assert page.locator("html").get_attribute("lang") == "en"
-        expect(page.locator("#site-nav")).to_contain_text("Map")
-        page.goto(f"{base}/booths/1A-001")
-        expect(page.locator("h1")).to_contain_text("Heavy Equipment")
-
-        phone = browser.new_context(viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True, has_touch=True)
-        mobile = phone.new_page()
-        for name, url in (("home", "/"), ("map", "/map"), ("zone", "/zones/geo-indication"), ("booth", "/booths/1A-001"),
-                          ("search", f"/search?q={quote('汽车')}")):
-            mobile.goto(f"{base}{url}")
-            width = mobile.evaluate("() => document.documentElement.scrollWidth")
-            assert width <= 375, f"{name} scrolls sideways at 375 px ({width} px)"
-            mobile.screenshot(path=str(shots / f"{name}-375.png"), full_page=True)
-        problems["booth-375"] = axe_problems(mobile)
-    bad = {name: found for name, found in problems.items() if found}
-    assert not bad, bad
+        for width, options in WIDTHS.items():
+            for role, paths in journeys(demo).items():
+                shots = artifacts / "tour" / role
+                shots.mkdir(parents=True, exist_ok=True)
+                context = browser.new_context(**options)
+                context.add_init_script(path=str(AXE))  # through DevTools: the pages' CSP allows no inline <script>
+                page = context.new_page()
+                if role in ACCOUNTS:
+                    sign_in(page, base, ACCOUNTS[role])
+                for lang in LANGS:
+                    for path in paths:
+                        visit(page, base, path, lang, width, shots, problems)
+                if role == "anonymous" and width == 1280:
+                    by_hand_as_visitor(page, base, shots)
+                if role == "anonymous" and width == 375:
+                    by_hand_on_a_phone(page, base, shots)
+                if role == "exhibitor" and width == 1280:
+                    by_hand_as_exhibitor(page, base, demo, shots)
+                context.close()
+    assert not problems, "\n".join(f"{where}: {found}" for where, found in problems.items())

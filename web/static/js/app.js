@@ -13,6 +13,10 @@
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
   });
+  // Open on wide screens, closed on phones (the floor map: phones get the list first, the map a tap away).
+  if (window.matchMedia && window.matchMedia("(max-width: 599px)").matches) {
+    document.querySelectorAll("details[data-closed-on-phone]").forEach(function (d) { d.open = false; });
+  }
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { if (select.form) select.form.submit(); });
   });

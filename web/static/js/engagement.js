@@ -46,8 +46,14 @@
       if (btn.dataset.bound) return;
       btn.dataset.bound = "1";
       const kind = btn.dataset.bookmarkKind, id = Number(btn.dataset.bookmarkId);
-      const label = btn.querySelector("[data-bookmark-label]");
-      const set = function (on) { btn.setAttribute("aria-pressed", on ? "true" : "false"); if (label) { label.textContent = on ? btn.dataset.labelOn : btn.dataset.labelOff; } };
+      // every toggle of the same thing on the page (the panel's and the phone bar's) shows the same state
+      const set = function (on) {
+        document.querySelectorAll('[data-bookmark-kind="' + kind + '"][data-bookmark-id="' + id + '"]').forEach(function (b) {
+          b.setAttribute("aria-pressed", on ? "true" : "false");
+          const l = b.querySelector("[data-bookmark-label]");
+          if (l) { l.textContent = on ? b.dataset.labelOn : b.dataset.labelOff; }
+        });
+      };
       btn.addEventListener("click", function (e) {
         e.preventDefault();
         const on = btn.getAttribute("aria-pressed") === "true";
@@ -145,7 +151,16 @@
     });
   }
 
+  // a link to a closed <details> (the phone bar's "Card") opens it
+  function openDetailsLinks() {
+    const open = function (id) { const d = document.getElementById(id); if (d && d.tagName === "DETAILS") { d.open = true; } };
+    document.querySelectorAll("[data-open-details]").forEach(function (a) {
+      a.addEventListener("click", function () { open(a.dataset.openDetails); });
+    });
+    if (location.hash.length > 1) { open(location.hash.slice(1)); }
+  }
+
   window.cloudexpo = window.cloudexpo || {};
   window.cloudexpo.bindBookmarks = bookmarks;
-  ready(function () { bell(); bookmarks(); cardForms(); boothAnalytics(); localTimes(); });
+  ready(function () { bell(); bookmarks(); cardForms(); boothAnalytics(); localTimes(); openDetailsLinks(); });
 })();

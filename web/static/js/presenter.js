@@ -174,7 +174,9 @@
         analyser.getByteTimeDomainData(buf);
         let peak = 0;
         for (let i = 0; i < buf.length; i++) peak = Math.max(peak, Math.abs(buf[i] - 128));
-        meter.style.width = Math.min(100, Math.round(peak / 128 * 140)) + "%";
+        const level = Math.min(100, Math.round(peak / 128 * 140));
+        meter.style.width = level + "%";
+        meter.parentNode.setAttribute("aria-valuenow", String(level));
         requestAnimationFrame(tick);
       };
       tick();
