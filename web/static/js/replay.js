@@ -58,6 +58,7 @@
     const list = $("replay-chat-list");
     const now = video.currentTime || 0;
     if (reset) { list.textContent = ""; shown = 0; }
+    const later = $("replay-chat-later");
     while (shown < chat.length && chat[shown].at <= now) {
       const m = chat[shown++];
       const li = document.createElement("li");
@@ -67,6 +68,7 @@
       li.appendChild(who); li.appendChild(text); list.appendChild(li);
       list.scrollTop = list.scrollHeight;
     }
+    if (later) later.hidden = !(chat.length > 0 && shown === 0);
   }
 
   video.addEventListener("timeupdate", function () {
