@@ -115,7 +115,7 @@ def journeys(demo: Demo) -> dict[str, list[str]]:
                                f"/replays/{demo.replay}", f"/booths/{b}/poster", "/booths/1A-001"),
         "moderator": moderator,
         # what an admin has beyond a moderator (the rest of their pages are the moderator's, toured above)
-        "admin": ["/dashboard", *(p for p in signed_in(Role.ADMIN) if p not in moderator)],
+        "admin": ["/dashboard", *(p for p in signed_in(Role.ADMIN) if p not in moderator)],  # its own tasks
     }
 
 

@@ -48,19 +48,21 @@ _MODERATION = Link("/moderate", _("Moderation"), ("/moderate/applications", "/mo
 _CONTROL_ROOM = Link("/moderate/live", _("Control room"))
 _SCHEDULE = Link("/moderate/schedule", _("Schedule"))
 
+_DASHBOARD = Link("/dashboard", _("Dashboard"), ("/dashboard/booths/",))
+
 WORKSPACE: dict[Role, tuple[Link, ...]] = {
     Role.VISITOR: (_TOUR, _MEETINGS, Link("/dashboard", _("Exhibit here"), ("/dashboard/apply",))),
     Role.EXHIBITOR: (
-        Link("/dashboard", _("Dashboard"), ("/dashboard/booths/",)),
+        _DASHBOARD,
         _LAUNCHES,
         Link("/dashboard/leads", _("Leads")),
         _ANALYTICS,
         _MEETINGS,
         _TOUR,
     ),
-    Role.MODERATOR: (_MODERATION, _SCHEDULE, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS, _MEETINGS, _TOUR),
-    Role.ADMIN: (_MODERATION, _SCHEDULE, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS, Link("/moderate/users", _("Users and roles")),
-                 _MEETINGS, _TOUR),
+    Role.MODERATOR: (_DASHBOARD, _MODERATION, _SCHEDULE, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS, _MEETINGS, _TOUR),
+    Role.ADMIN: (_DASHBOARD, _MODERATION, _SCHEDULE, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS,
+                 Link("/moderate/users", _("Users and roles")), _MEETINGS, _TOUR),
 }
 """What each signed-in role works on (a second bar under the header)."""
 
@@ -87,6 +89,11 @@ REACHED_FROM: dict[str, tuple[str, Role | None]] = {
     "/unsubscribe": ("", None),  # only from the link in an e-mail (it carries a signed token)
 }
 """Pages outside the tables: the page (and the role looking at it, None for anyone) that links to each."""
+
+PARTS: dict[str, str] = {
+    "/live/strip": "the Live now / Up next strip of the home and booth pages, refreshed by static/js/live_strip.js",
+}
+"""Addresses that answer a piece of a page, not a page: nobody navigates to them."""
 
 
 def _matches(link: Link, path: str) -> int:
