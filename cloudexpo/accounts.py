@@ -21,6 +21,9 @@ from cloudexpo import sessions
 from cloudexpo.db import Base, utcnow
 from cloudexpo.messages import message
 
+UNKNOWN_ROLE = message("account.unknown_role", "Unknown role {role}; use one of {roles}.")
+EXHIBITOR_ID = message("account.exhibitor_id", "An exhibitor account must belong to an exhibitor; give its id.")
+
 EMAIL_SHAPE = message("account.email_shape", "Enter an e-mail address like name@example.org.")
 PASSWORD_SHORT = message("account.password_short", "Use a password of at least {min} characters.")
 PASSWORD_LONG = message("account.password_long", "Use a password of at most 1024 characters.")
@@ -118,7 +121,7 @@ async def create_user(
     try:
         role = Role(role)
     except ValueError:
-        raise AccountError(f"Unknown role {role!r}; use one of {', '.join(r.value for r in Role)}.", "role") from None
+        raise AccountError(UNKNOWN_ROLE(role=repr(role), roles=", ".join(r.value for r in Role)), "role") from None
     name = (display_name or "").strip() or email.split("@", 1)[0]
     if len(name) > 120:
         raise AccountError(NAME_LONG(), "display_name")
@@ -178,9 +181,9 @@ async def set_role(session: AsyncSession, user: User, role: Role | str, exhibito
     try:
         role = Role(role)
     except ValueError:
-        raise AccountError(f"Unknown role {role!r}; use one of {', '.join(r.value for r in Role)}.", "role") from None
+        raise AccountError(UNKNOWN_ROLE(role=repr(role), roles=", ".join(r.value for r in Role)), "role") from None
     if role is Role.EXHIBITOR and exhibitor_id is None and user.exhibitor_id is None:
-        raise AccountError("An exhibitor account must belong to an exhibitor; give its id.", "exhibitor_id")
+        raise AccountError(EXHIBITOR_ID(), "exhibitor_id")
     before = (ROLE_RANK[Role(user.role)], user.exhibitor_id)
     user.role = role.value
     if exhibitor_id is not None:

@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudexpo.db import Database, utcnow
+from cloudexpo.messages import message
 from cloudexpo.permissions import Principal
 from cloudexpo.storage import ObjectNotFound, ObjectStore
 
@@ -43,6 +44,17 @@ from .hls import Playlist, TrimError, parse_playlist, snap_trim, trim, write_pla
 from .models import ChatMessage, Slot, SlotState
 from .replay_models import PLAYABLE_STATES, Replay, ReplayState, ReplayView
 from .spool import PLAYLIST, SpoolRecording, replay_prefix
+
+NO_REPLAY = message("replay.none", "Slot {slot} has no replay.")
+NOT_STORED = message("replay.not_stored", "Slot {slot} has no recording in storage yet.")
+TRIM_AFTER = message("replay.trim_after", "Trim the replay after the broadcast has ended.")
+CAPTIONS_BIG = message("replay.captions_big", "Caption files may be at most {kib} KiB.")
+CAPTIONS_UTF8 = message("replay.captions_utf8", "Save the caption file as UTF-8 text.")
+CAPTIONS_WEBVTT = message("replay.captions_webvtt", 'A WebVTT file starts with the line "WEBVTT"; this one does not (SubRip .srt files need converting).')
+CUE_ORDER = message("replay.cue_order", "Line {line}: a cue must end after it starts.")
+NO_CUES = message("replay.no_cues", 'The file has no cues; add lines like "00:01.000 --> 00:04.000" followed by text.')
+CAPTIONS_LANGUAGE = message("replay.captions_language", "Captions may be in {languages}; not {lang}.")
+STILL_RECORDING = message("replay.still_recording", "The broadcast is still being recorded; delete the replay after it ends.")
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +104,10 @@ async def get_replay(db: AsyncSession, slot_id: int, principal: Principal) -> tu
     """The slot and its replay if ``principal`` may see them; else :class:`ReplayNotFound`."""
     row = (await db.execute(select(Slot, Replay).join(Replay, Replay.slot_id == Slot.id).where(Slot.id == slot_id))).first()
     if row is None:
-        raise ReplayNotFound(f"Slot {slot_id} has no replay.")
+        raise ReplayNotFound(NO_REPLAY(slot=slot_id))
     slot, replay = row
     if not visible_to(principal, slot, replay):
-        raise ReplayNotFound(f"Slot {slot_id} has no replay.")
+        raise ReplayNotFound(NO_REPLAY(slot=slot_id))
     return slot, replay
 
 
@@ -207,7 +219,7 @@ async def read_playlist_text(store: ObjectStore, slot_id: int) -> str:
     try:
         return (await store.get_bytes(replay_prefix(slot_id) + PLAYLIST)).decode()
     except ObjectNotFound:
-        raise ReplayNotFound(f"Slot {slot_id} has no recording in storage yet.") from None
+        raise ReplayNotFound(NOT_STORED(slot=slot_id)) from None
 
 
 async def read_playlist(store: ObjectStore, slot_id: int) -> Playlist:
@@ -240,7 +252,7 @@ async def set_published(db: AsyncSession, replay: Replay, published: bool) -> Re
 async def set_trim(db: AsyncSession, store: ObjectStore, replay: Replay, start: float | None, end: float | None) -> Replay:
     """Trim to whole segments (keyframes); raises :class:`InvalidTrim` for points outside the recording."""
     if replay.state == ReplayState.RECORDING.value:
-        raise InvalidTrim("Trim the replay after the broadcast has ended.")
+        raise InvalidTrim(TRIM_AFTER())
     playlist = await read_playlist(store, replay.slot_id)
     try:
         _, last, snapped_start, snapped_end = snap_trim(playlist.segments, start, end)
@@ -268,15 +280,15 @@ def _seconds(stamp: str) -> float:
 def validate_webvtt(data: bytes) -> str:
     """The caption file as text if it is WebVTT; :class:`InvalidCaptions` saying what to fix otherwise."""
     if len(data) > MAX_CAPTION_BYTES:
-        raise InvalidCaptions(f"Caption files may be at most {MAX_CAPTION_BYTES // 1024} KiB.")
+        raise InvalidCaptions(CAPTIONS_BIG(kib=MAX_CAPTION_BYTES // 1024))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidCaptions("Save the caption file as UTF-8 text.") from None
+        raise InvalidCaptions(CAPTIONS_UTF8()) from None
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     first = text.split("\n", 1)[0]
     if not (first == "WEBVTT" or first.startswith(("WEBVTT ", "WEBVTT\t"))):
-        raise InvalidCaptions('A WebVTT file starts with the line "WEBVTT"; this one does not (SubRip .srt files need converting).')
+        raise InvalidCaptions(CAPTIONS_WEBVTT())
     cues = 0
     for number, line in enumerate(text.split("\n"), start=1):
         if "-->" not in line and not _LOOKS_LIKE_TIMING.search(line):
@@ -285,16 +297,16 @@ def validate_webvtt(data: bytes) -> str:
         if match is None:
             raise InvalidCaptions(f'Line {number} is not a cue timing like "00:01.000 --> 00:04.000": {line.strip()[:80]!r}.')
         if _seconds(match.group(2)) <= _seconds(match.group(1)):
-            raise InvalidCaptions(f"Line {number}: a cue must end after it starts.")
+            raise InvalidCaptions(CUE_ORDER(line=number))
         cues += 1
     if not cues:
-        raise InvalidCaptions('The file has no cues; add lines like "00:01.000 --> 00:04.000" followed by text.')
+        raise InvalidCaptions(NO_CUES())
     return text
 
 
 async def put_captions(db: AsyncSession, store: ObjectStore, replay: Replay, language: str, data: bytes) -> str:
     if language not in CAPTION_LANGUAGES:
-        raise InvalidCaptions(f"Captions may be in {', '.join(CAPTION_LANGUAGES)}; not {language!r}.")
+        raise InvalidCaptions(CAPTIONS_LANGUAGE(languages=", ".join(CAPTION_LANGUAGES), lang=repr(language)))
     text = validate_webvtt(data)
     key = f"{replay_prefix(replay.slot_id)}captions/{language}.vtt"
     await store.put_bytes(key, text.encode(), "text/vtt; charset=utf-8")
@@ -314,7 +326,7 @@ async def delete_captions(db: AsyncSession, store: ObjectStore, replay: Replay, 
 async def delete_replay(db: AsyncSession, files: ReplayFiles, replay: Replay) -> int:
     """Remove every object under the replay's prefix and the replay itself; returns objects removed."""
     if replay.state == ReplayState.RECORDING.value:
-        raise ReplayError("The broadcast is still being recorded; delete the replay after it ends.")
+        raise ReplayError(STILL_RECORDING())
     removed = await files.store.delete_prefix(replay_prefix(replay.slot_id))
     files.forget(replay.slot_id)
     await db.delete(replay)
@@ -490,16 +502,16 @@ async def chat_timeline(db: AsyncSession, files: ReplayFiles, replay: Replay) ->
     ).all()
     visible = replay.visible_duration
     out = []
-    for message in rows:
-        at = _timeline_position(segments, message.created_at) if segments else None
+    for chat_message in rows:
+        at = _timeline_position(segments, chat_message.created_at) if segments else None
         if at is None and replay.started_at is not None:
-            at = (message.created_at - replay.started_at).total_seconds()
+            at = (chat_message.created_at - replay.started_at).total_seconds()
         if at is None:
             continue
         at -= replay.trim_start
         if at < 0 or at > visible + 1:
             continue
-        out.append({"id": message.id, "author": message.author, "text": message.text, "at": round(at, 3)})
+        out.append({"id": chat_message.id, "author": chat_message.author, "text": chat_message.text, "at": round(at, 3)})
     return out
 
 

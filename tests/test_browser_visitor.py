@@ -149,6 +149,21 @@ def test_the_home_strip_follows_the_programme_and_reminds(live_server: Any, arti
         assert visitor.request.get(f"{base}/api/bookmarks/launch/{world['next']}").json()["bookmarked"] is False
         page.locator("[data-live-strip]").screenshot(path=str(artifacts / "home-strip-after-end-1280-en.png"))
 
+        # The watch page of a coming launch: remind, and the way back to the booth, a card, a meeting.
+        watch = visitor.new_page(viewport={"width": 375, "height": 900})
+        watch.goto(f"{base}/live/{world['next']}?lang=zh-Hans")
+        actions = watch.locator(".watch-actions")
+        assert actions.locator("[data-bookmark-kind=launch]").text_content().strip() == "提醒我"
+        hrefs = [a.get_attribute("href") for a in actions.locator("a").all()]
+        assert hrefs == ["/booths/1A-001", f"/booths/{world['booth']}/contact#card", f"/booths/{world['booth']}/contact#meet"]
+        watch.screenshot(path=str(artifacts / "watch-coming-375-zh-Hans.png"), full_page=True)
+
+        # The programme: "Remind me" on each coming launch, in its true state without asking the server.
+        programme = visitor.new_page()
+        programme.goto(f"{base}/programme?lang=en")
+        assert programme.locator(f"[data-bookmark-id=\"{world['next']}\"]").get_attribute("aria-pressed") == "false"
+        programme.screenshot(path=str(artifacts / "programme-remind-1280-en.png"), full_page=True)
+
         # The booth page loads its own strip (its HTML is cached) with the booth's launches only.
         booth = visitor.new_page()
         booth.goto(f"{base}/booths/1A-001?lang=en")

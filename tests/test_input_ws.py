@@ -96,6 +96,21 @@ async def test_hostile_text_frames_are_answered_and_the_socket_stays_open(
     assert _no_tracebacks(caplog) == []
 
 
+async def test_ws_errors_carry_a_code_and_speak_the_pages_language(server: LiveServer, services: Services) -> None:
+    slot_id, _ = await make_slot(services)
+    ws = await _open(server, "/ws?lang=zh-Hant")
+    try:
+        await ws.send(json.dumps({"type": "chat", "slot": slot_id, "text": "你好", "ref": 7}))
+        answer = await _reply(ws)
+        assert (answer["type"], answer["status"], answer["code"], answer["ref"]) == ("error", 401, "ws.sign_in_to_chat", 7)
+        assert answer["message"] == "登入後才能聊天。" and answer["detail"] == "Sign in to chat."
+        await ws.send('{"type":"dance"}')
+        answer = await _reply(ws)
+        assert answer["code"] == "ws.unknown_type" and answer["message"].startswith("未知的訊息型別 'dance'")
+    finally:
+        await ws.close()
+
+
 @pytest.mark.parametrize("frame,code", [(b"\x00\x01binary", 1003), ("x" * 5000, 1009), ("x" * (1024 * 1024), 1009),
                                         (b"y" * (1024 * 1024), 1009)],
                          ids=["binary", "over the app's 4 KiB", "1 MiB text", "1 MiB binary"])

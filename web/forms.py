@@ -18,8 +18,23 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import Message
 
+from cloudexpo.messages import message
 from cloudexpo.values import INT64_MAX, INT64_MIN, parse_id
 from web.errors import ApiError
+
+LENGTH_NUMBER = message("input.content_length", "Content-Length must be a whole number of bytes.")
+TOO_BIG_ANNOUNCED = message("input.too_big_announced", "Send at most {size} ({length} bytes announced).")
+TOO_BIG = message("input.too_big", "Send at most {size}.")
+TOO_DEEP = message("input.too_deep", "The JSON nests too deep; at most {depth} levels of arrays and objects.")
+SURROGATE = message("input.surrogate", "The JSON holds a lone surrogate (like \\ud800): send valid Unicode text.")
+JSON_NUL = message("input.json_nul", "The JSON holds a NUL character (\\u0000): send text without it.")
+NOT_UTF8 = message("input.not_utf8", "The body is not UTF-8 text.")
+BIG_NUMBER = message("input.big_number", "The body is not usable JSON: {reason}; send numbers within 64 bits.")
+NOT_JSON = message("input.not_json", "The body is not valid JSON: {reason}.")
+JSON_OBJECT = message("input.json_object", 'Send a JSON object, like {{"name": "..."}}.')
+FORM_NUL = message("input.form_nul", "The form field {field} holds a NUL character; send text without it.")
+CONTENT_TYPE = message("input.content_type", "Send application/json or a form (application/x-www-form-urlencoded).")
+BAD_FORM = message("input.bad_form", "The form could not be read: {reason}.")
 
 JSON_LIMIT = 64 * 1024
 #: Booth and product editing: three languages of a 20,000-character description, escaped.
@@ -42,9 +57,9 @@ def refuse_declared_length(request: Request, limit: int, what: str = "body") -> 
         return
     length = parse_id(declared, INT64_MAX)
     if length is None:
-        raise ApiError(400, "Content-Length must be a whole number of bytes.")
+        raise ApiError(400, LENGTH_NUMBER())
     if length > limit:
-        raise ApiError(413, f"Send a {what} of at most {size_text(limit)} ({length} bytes announced).")
+        raise ApiError(413, TOO_BIG_ANNOUNCED(size=size_text(limit), length=length))
 
 
 async def read_body(request: Request, limit: int = JSON_LIMIT, what: str = "body") -> bytes:
@@ -55,7 +70,7 @@ async def read_body(request: Request, limit: int = JSON_LIMIT, what: str = "body
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, f"Send a {what} of at most {size_text(limit)}.")
+            raise ApiError(413, TOO_BIG(size=size_text(limit)))
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -85,7 +100,7 @@ def _no_constant(text: str) -> float:
 def _check(value: Any, depth: int = 0) -> None:
     """Nesting within :data:`MAX_DEPTH`; no lone surrogate in any key or string."""
     if depth > MAX_DEPTH:
-        raise ApiError(400, f"The JSON nests too deep; at most {MAX_DEPTH} levels of arrays and objects.")
+        raise ApiError(400, TOO_DEEP(depth=MAX_DEPTH))
     if isinstance(value, str):
         _check_text(value)
     elif isinstance(value, list):
@@ -101,9 +116,9 @@ def _check_text(text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ApiError(400, "The JSON holds a lone surrogate (like \\ud800): send valid Unicode text.") from None
+        raise ApiError(400, SURROGATE()) from None
     if "\x00" in text:
-        raise ApiError(400, "The JSON holds a NUL character (\\u0000): send text without it.")
+        raise ApiError(400, JSON_NUL())
 
 
 def parse_json(body: bytes) -> Any:
@@ -111,15 +126,15 @@ def parse_json(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiError(400, "The body is not UTF-8 text.") from None
+        raise ApiError(400, NOT_UTF8()) from None
     try:
         data = json.loads(text or "{}", parse_int=_int64, parse_float=_finite, parse_constant=_no_constant)
     except RecursionError:
-        raise ApiError(400, f"The JSON nests too deep; at most {MAX_DEPTH} levels of arrays and objects.") from None
+        raise ApiError(400, TOO_DEEP(depth=MAX_DEPTH)) from None
     except _BadNumber as exc:
-        raise ApiError(400, f"The body is not usable JSON: {exc}; send numbers within 64 bits.") from None
+        raise ApiError(400, BIG_NUMBER(reason=str(exc))) from None
     except ValueError as exc:
-        raise ApiError(400, f"The body is not valid JSON: {exc}.") from None
+        raise ApiError(400, NOT_JSON(reason=str(exc))) from None
     _check(data)
     return data
 
@@ -130,16 +145,16 @@ async def read_input(request: Request, limit: int = JSON_LIMIT) -> dict[str, Any
     if content_type == "application/json":
         data = parse_json(await read_body(request, limit, "JSON body"))
         if not isinstance(data, dict):
-            raise ApiError(400, "Send a JSON object, like {\"name\": \"...\"}.")
+            raise ApiError(400, JSON_OBJECT())
         return data
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await read_form(request, max(limit, FORM_LIMIT))
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         for key, value in values.items():
             if "\x00" in key or "\x00" in value:
-                raise ApiError(400, f"The form field {key[:40]!r} holds a NUL character; send text without it.")
+                raise ApiError(400, FORM_NUL(field=repr(key[:40])))
         return values
-    raise ApiError(415, "Send application/json or a form (application/x-www-form-urlencoded).")
+    raise ApiError(415, CONTENT_TYPE())
 
 
 async def read_form(request: Request, limit: int = FORM_LIMIT) -> Any:
@@ -157,7 +172,7 @@ async def read_form(request: Request, limit: int = FORM_LIMIT) -> Any:
     try:
         return await Request(request.scope, receive=replay).form()
     except (ValueError, KeyError) as exc:
-        raise ApiError(400, f"The form could not be read: {exc}.") from None
+        raise ApiError(400, BAD_FORM(reason=str(exc))) from None
 
 
 #: The form fields' suffix per language: ``name_zh_hans``, ``name_zh_hant``, ``name_en``.

@@ -29,6 +29,9 @@ from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal
 from cloudexpo.values import parse_id, same_token
 
+SOURCE = message("card.source", "'source' is one of {sources}.")
+SLOT_ID = message("card.slot_id", "'slot_id' must be a number.")
+
 MUST_BE_TEXT = message("card.not_text", "'{name}' must be text.")
 TOO_LONG = message("card.too_long", "'{name}' is longer than {limit} characters.")
 CONSENT = message("card.consent", "Tick the consent box to share your card with this exhibitor; without it nothing is stored.")
@@ -91,12 +94,12 @@ def parse(data: dict[str, Any]) -> CardInput:
             raise Invalid(EMAIL_SHAPE(), "email") from None
     source = str(data.get("source") or "booth")
     if source not in SOURCES:
-        raise Invalid(f"'source' is one of {', '.join(SOURCES)}.", "source")
+        raise Invalid(SOURCE(sources=", ".join(SOURCES)), "source")
     slot_id = data.get("slot_id")
     if slot_id is not None:
         slot_id = parse_id(slot_id if isinstance(slot_id, int) else str(slot_id))
         if slot_id is None:
-            raise Invalid("'slot_id' must be a number.", "slot_id")
+            raise Invalid(SLOT_ID(), "slot_id")
     return CardInput(**values, consent=True, source=source, slot_id=slot_id)
 
 

@@ -42,7 +42,14 @@ from booths.errors import Invalid, NotFound
 from booths.exhibition.models import Booth
 from cloudexpo.accounts import Role, User
 from cloudexpo.db import utcnow
+from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
+
+STATUS = message("lead.status", "'status' is one of {statuses}.")
+STAFF_ONLY = message("lead.staff_only", "Only exhibitor staff and moderators keep leads.")
+NO_LEAD = message("lead.no_lead", "There is no lead {id} in your inbox.")
+NOTE_TEXT = message("lead.note_text", "'note' must be text.")
+NOTE_LONG = message("lead.note_long", "'note' is longer than 4000 characters.")
 
 CSV_COLUMNS = (
     "lead_id", "kind", "status", "name", "organisation", "title", "email", "phone", "message", "booth",
@@ -87,7 +94,7 @@ async def inbox(session: AsyncSession, principal: Principal, exhibitor_id: int, 
     """The exhibitor's leads, newest first (staff of this exhibitor or a moderator only)."""
     require_exhibitor_access(principal, exhibitor_id)
     if status and status not in LEAD_STATUSES:
-        raise Invalid(f"'status' is one of {', '.join(LEAD_STATUSES)}.", "status")
+        raise Invalid(STATUS(statuses=", ".join(LEAD_STATUSES)), "status")
     query = select(Lead).where(Lead.exhibitor_id == exhibitor_id)
     if status:
         query = query.where(Lead.status == status)
@@ -132,22 +139,22 @@ async def inbox(session: AsyncSession, principal: Principal, exhibitor_id: int, 
 async def update(session: AsyncSession, principal: Principal, lead_id: int, data: dict[str, Any]) -> Lead:
     require(principal)
     if not (principal.is_moderator or principal.role is Role.EXHIBITOR):
-        raise Forbidden("Only exhibitor staff and moderators keep leads.")
+        raise Forbidden(STAFF_ONLY())
     lead = await session.get(Lead, lead_id)
     if lead is None or not principal.can_manage_exhibitor(lead.exhibitor_id):
         # Another exhibitor's lead is "not there" for this asker: its existence is not told.
-        raise NotFound(f"There is no lead {lead_id} in your inbox.")
+        raise NotFound(NO_LEAD(id=lead_id))
     if "status" in data:
         status = str(data["status"] or "")
         if status not in LEAD_STATUSES:
-            raise Invalid(f"'status' is one of {', '.join(LEAD_STATUSES)}.", "status")
+            raise Invalid(STATUS(statuses=", ".join(LEAD_STATUSES)), "status")
         lead.status = status
     if "note" in data:
         note = data["note"]
         if not isinstance(note, str):
-            raise Invalid("'note' must be text.", "note")
+            raise Invalid(NOTE_TEXT(), "note")
         if len(note) > 4000:
-            raise Invalid("'note' is longer than 4000 characters.", "note")
+            raise Invalid(NOTE_LONG(), "note")
         lead.note = note.strip()
     lead.updated_at = utcnow()
     await session.flush()

@@ -36,6 +36,7 @@ from cloudexpo.messages import message, said_by
 from cloudexpo.permissions import Forbidden, Principal, require
 from cloudexpo.values import BadValue, parse_int, parse_moment, time_zone
 
+LANGUAGES_LIST = message("meeting.languages", '\'languages\' is a list of language names or codes, like ["zh", "en"].')
 NOT_TEXT = message("meeting.not_text", "'{name}' must be text.")
 TOO_LONG = message("meeting.too_long", "'{name}' is longer than {limit} characters.")
 NO_USER = message("meeting.no_user", "There is no user {id}.")
@@ -109,7 +110,7 @@ async def save_profile(session: AsyncSession, principal: Principal, data: dict[s
         if isinstance(langs, str):
             langs = [x.strip() for x in langs.split(",") if x.strip()]
         if not isinstance(langs, list) or not all(isinstance(x, str) and 0 < len(x) <= 20 for x in langs):
-            raise Invalid("'languages' is a list of language names or codes, like [\"zh\", \"en\"].", "languages")
+            raise Invalid(LANGUAGES_LIST(), "languages")
         profile.languages = langs[:10]
     if "timezone" in data:
         tz = str(data["timezone"] or "").strip()

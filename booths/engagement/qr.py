@@ -14,6 +14,11 @@ from functools import lru_cache
 import segno
 
 from booths.errors import Invalid
+from cloudexpo.messages import message
+
+KIND = message("qr.kind", "QR codes are made for {kinds}; not for {kind}.")
+FORMAT = message("qr.format", "QR codes come as {formats}; not as {fmt}.")
+SCALE = message("qr.scale", "'scale' is between 1 and 40.")
 
 KINDS = ("booth", "product", "launch")
 FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
@@ -27,16 +32,16 @@ def target_url(public_url: str, kind: str, ref: str | int) -> str:
         return f"{public_url}/products/{ref}?src=qr"
     if kind == "launch":
         return f"{public_url}/live/{ref}?src=qr"
-    raise Invalid(f"QR codes are made for {', '.join(KINDS)}; not for {kind!r}.", "kind")
+    raise Invalid(KIND(kinds=", ".join(KINDS), kind=repr(kind)), "kind")
 
 
 @lru_cache(maxsize=512)
 def render(url: str, fmt: str, scale: int = 8, dark: str = "#0b2545") -> bytes:
     """The code for ``url`` as SVG or PNG bytes (cached: codes are the same every time)."""
     if fmt not in FORMATS:
-        raise Invalid(f"QR codes come as {' or '.join(FORMATS)}; not as {fmt!r}.", "format")
+        raise Invalid(FORMAT(formats=" or ".join(FORMATS), fmt=repr(fmt)), "format")
     if not 1 <= scale <= 40:
-        raise Invalid("'scale' is between 1 and 40.", "scale")
+        raise Invalid(SCALE(), "scale")
     code = segno.make(url, error="m", micro=False)
     buf = io.BytesIO()
     if fmt == "svg":

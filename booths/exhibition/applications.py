@@ -22,8 +22,27 @@ from booths.exhibition.text import clean_plain, to_simplified, to_traditional
 from cloudexpo import accounts
 from cloudexpo.accounts import Role
 from cloudexpo.db import utcnow
+from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require
 from cloudexpo.values import parse_id
+
+VISITORS_APPLY = message("application.visitors_apply", "Only a visitor account applies for a booth; exhibitors already have one.")
+MISSING = message("application.required", "'{name}' is required.")
+ONE_OF = message("application.one_of", "'{name}' must be one of: {choices}.")
+NO_ZONE = message("application.no_zone", "'zone' names no zone of the exhibition.")
+DESCRIPTION_TEXT = message("application.description_text", "'description' must be text.")
+DESCRIPTION_LONG = message("application.description_long", "'description' is longer than 4000 characters.")
+PHONE = message("application.phone", "'contact_phone' must be a phone number like +86 28 1234 5678.")
+EMAIL = message("application.email", "'contact_email' must be an e-mail address like name@example.org.")
+WAITING = message("application.waiting", "You already have an application waiting for review.")
+NO_APPLICATION = message("application.no_application", "There is no application {id}.")
+ALREADY = message("application.already", "This application was already {state}.")
+APPLICANT_GONE = message("application.applicant_gone", "The applicant's account no longer exists.")
+APPLICANT_CHANGED = message("application.applicant_changed", "The applicant's account is no longer a visitor account.")
+STATES = {  # an application's state as ALREADY names it
+    "approved": message("application.state_approved", "approved")(),
+    "rejected": message("application.state_rejected", "rejected")(),
+}
 
 REQUIRED = ("organisation", "region", "industry", "zone", "contact_name", "contact_phone", "contact_email")
 _PHONE = re.compile(r"^[0-9+()\- ]{5,40}$")
@@ -35,19 +54,19 @@ async def apply(session: AsyncSession, principal: Principal, data: dict[str, Any
     """A signed-in visitor applies for a booth; one pending application at a time."""
     require(principal)
     if principal.role is not Role.VISITOR:
-        raise Forbidden("Only a visitor account applies for a booth; exhibitors already have one.")
+        raise Forbidden(VISITORS_APPLY())
     for name in REQUIRED:
         value = data.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise Invalid(f"'{name}' is required.", name)
+            raise Invalid(MISSING(name=name), name)
     organisation = clean_plain(data.get("organisation"), "organisation", 200, required=True)
     organisation_en = clean_plain(data.get("organisation_en"), "organisation_en", 200)
     region = clean_plain(data.get("region"), "region", 40, required=True)
     if region not in REGIONS:
-        raise Invalid(f"'region' must be one of: {', '.join(REGIONS)}.", "region")
+        raise Invalid(ONE_OF(name="region", choices=", ".join(REGIONS)), "region")
     industry = clean_plain(data.get("industry"), "industry", 40, required=True)
     if industry not in INDUSTRIES:
-        raise Invalid(f"'industry' must be one of: {', '.join(INDUSTRIES)}.", "industry")
+        raise Invalid(ONE_OF(name="industry", choices=", ".join(INDUSTRIES)), "industry")
     zone_ref = data.get("zone")
     zone = None
     if isinstance(zone_ref, int) or (isinstance(zone_ref, str) and zone_ref.strip()):
@@ -58,26 +77,26 @@ async def apply(session: AsyncSession, principal: Principal, data: dict[str, Any
         elif not ref.isdigit():
             zone = await session.scalar(select(Zone).where(Zone.slug == ref))
     if zone is None:
-        raise Invalid("'zone' names no zone of the exhibition.", "zone")
+        raise Invalid(NO_ZONE(), "zone")
     description = data.get("description")
     if description is not None and not isinstance(description, str):
-        raise Invalid("'description' must be text.", "description")
+        raise Invalid(DESCRIPTION_TEXT(), "description")
     description = (description or "").replace("\x00", "").strip()
     if len(description) > 4000:
-        raise Invalid("'description' is longer than 4000 characters.", "description")
+        raise Invalid(DESCRIPTION_LONG(), "description")
     contact_name = clean_plain(data.get("contact_name"), "contact_name", 120, required=True)
     contact_phone = clean_plain(data.get("contact_phone"), "contact_phone", 40, required=True)
     if not _PHONE.match(contact_phone):
-        raise Invalid("'contact_phone' must be a phone number like +86 28 1234 5678.", "contact_phone")
+        raise Invalid(PHONE(), "contact_phone")
     try:
         contact_email = accounts.normalize_email(str(data.get("contact_email") or ""))
     except accounts.AccountError:
-        raise Invalid("'contact_email' must be an e-mail address like name@example.org.", "contact_email") from None
+        raise Invalid(EMAIL(), "contact_email") from None
     pending = await session.scalar(
         select(Application.id).where(Application.user_id == principal.user_id, Application.state == "pending")
     )
     if pending is not None:
-        raise Conflict("You already have an application waiting for review.")
+        raise Conflict(WAITING())
     application = Application(
         user_id=principal.user_id,
         organisation=organisation,
@@ -115,7 +134,7 @@ async def get(session: AsyncSession, principal: Principal, application_id: int) 
     require(principal)
     application = await session.get(Application, application_id)
     if application is None or not (principal.is_moderator or application.user_id == principal.user_id):
-        raise NotFound(f"There is no application {application_id}.")
+        raise NotFound(NO_APPLICATION(id=application_id))
     return application
 
 
@@ -156,12 +175,12 @@ async def approve(session: AsyncSession, principal: Principal, application_id: i
     require(principal, Role.MODERATOR)
     application = await get(session, principal, application_id)
     if application.state != "pending":
-        raise Conflict(f"This application was already {application.state}.")
+        raise Conflict(ALREADY(state=STATES.get(application.state, application.state)))
     applicant = await session.get(accounts.User, application.user_id)
     if applicant is None:
-        raise Conflict("The applicant's account no longer exists.")
+        raise Conflict(APPLICANT_GONE())
     if applicant.role != Role.VISITOR.value:
-        raise Conflict("The applicant's account is no longer a visitor account.")
+        raise Conflict(APPLICANT_CHANGED())
     zone = await session.get(Zone, application.zone_id)
     assert zone is not None
     names = _names(application.organisation, application.organisation_en)
@@ -199,7 +218,7 @@ async def reject(session: AsyncSession, principal: Principal, application_id: in
     reason = clean_plain(reason, "reason", 1000, required=True)
     application = await get(session, principal, application_id)
     if application.state != "pending":
-        raise Conflict(f"This application was already {application.state}.")
+        raise Conflict(ALREADY(state=STATES.get(application.state, application.state)))
     application.state = "rejected"
     application.reason = reason
     application.decided_by = principal.user_id

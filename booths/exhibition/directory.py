@@ -15,8 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from booths.errors import NotFound
 from booths.exhibition.models import Booth, Exhibitor, Hall, Product, Zone
 from cloudexpo.accounts import Role, User
+from cloudexpo.messages import message
 from cloudexpo.permissions import Principal
 from cloudexpo.values import parse_id
+
+NO_HALL = message("exhibition.no_hall", "There is no hall {id}.")
+NO_ZONE = message("exhibition.no_zone", "There is no zone {ref}.")
+NO_BOOTH = message("exhibition.no_booth", "There is no booth {ref}.")
+NO_PRODUCT = message("exhibition.no_product", "There is no product {id}.")
 
 
 @dataclass
@@ -48,7 +54,7 @@ async def list_zones(session: AsyncSession, hall_id: int | None = None) -> list[
 async def get_hall(session: AsyncSession, hall_id: int) -> Hall:
     hall = await session.get(Hall, hall_id)
     if hall is None:
-        raise NotFound(f"There is no hall {hall_id}.")
+        raise NotFound(NO_HALL(id=hall_id))
     return hall
 
 
@@ -60,7 +66,7 @@ async def get_zone(session: AsyncSession, ref: str | int) -> Zone:
     else:
         zone = await session.scalar(select(Zone).where(Zone.slug == ref))
     if zone is None:
-        raise NotFound(f"There is no zone {ref!r}.")
+        raise NotFound(NO_ZONE(ref=repr(ref)))
     return zone
 
 
@@ -170,7 +176,7 @@ def booth_query(ref: int | str, with_products: bool) -> Any:
 def bundle_of(rows: list[Any], principal: Principal, ref: int | str, with_products: bool) -> BoothBundle:
     """The rows of :func:`booth_query` as a bundle, when the principal may see the booth (404 otherwise)."""
     if not rows or not can_see(principal, rows[0][0]):
-        raise NotFound(f"There is no booth {ref}.")
+        raise NotFound(NO_BOOTH(ref=ref))
     bundle = BoothBundle(*rows[0][:4])
     if with_products:
         bundle.products = [row[4] for row in rows if row[4] is not None]
@@ -186,11 +192,11 @@ async def get_booth(session: AsyncSession, principal: Principal, ref: int | str,
 async def get_product(session: AsyncSession, principal: Principal, product_id: int) -> tuple[Product, BoothBundle]:
     product = await session.get(Product, product_id)
     if product is None:
-        raise NotFound(f"There is no product {product_id}.")
+        raise NotFound(NO_PRODUCT(id=product_id))
     try:
         bundle = await get_booth(session, principal, product.booth_id)
     except NotFound:
-        raise NotFound(f"There is no product {product_id}.") from None
+        raise NotFound(NO_PRODUCT(id=product_id)) from None
     return product, bundle
 
 

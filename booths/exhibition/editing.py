@@ -17,10 +17,23 @@ from booths.exhibition import search
 from booths.exhibition.models import Booth, Hall, Product, Zone
 from booths.exhibition.text import clean_localized, clean_plain
 from cloudexpo import accounts
-from cloudexpo.accounts import Role
+from cloudexpo.accounts import EXHIBITOR_ID, Role
 from cloudexpo.db import utcnow
+from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
-from cloudexpo.values import parse_id
+from cloudexpo.values import BETWEEN, WHOLE_NUMBER, parse_id
+
+TRUE_OR_FALSE = message("editing.true_or_false", "'{name}' must be true or false.")
+NAME_FIRST = message("editing.name_first", "Give the booth a name before publishing it.")
+SPECS_SHAPE = message("editing.specs_shape", "'specifications' must be a list of {{label, value}}.")
+SPECS_MANY = message("editing.specs_many", "Give at most {limit} specifications.")
+PRODUCTS_MANY = message("editing.products_many", "A booth shows at most {limit} products.")
+COLOR = message("editing.color", "'color' must look like #13315c.")
+NO_HALL = message("editing.no_hall", "'hall_id' names no hall.")
+NO_USER = message("editing.no_user", "There is no user {id}.")
+ROLE = message("editing.role", "'role' must be one of {roles}.")
+ADMINS_ONLY = message("editing.admins_only", "Only an admin gives or takes the moderator and admin roles.")
+OWN_ROLE = message("editing.own_role", "You cannot change your own role.")
 
 MAX_NAME = 120
 MAX_TAGLINE = 200
@@ -54,13 +67,13 @@ def _flag(value: Any, field: str) -> bool:
         return True
     if value in ("false", "0", "off", "", 0, None):
         return False
-    raise Invalid(f"'{field}' must be true or false.", field)
+    raise Invalid(TRUE_OR_FALSE(name=field), field)
 
 
 async def set_published(session: AsyncSession, principal: Principal, booth: Booth, published: bool) -> Booth:
     require_exhibitor_access(principal, booth.exhibitor_id)
     if published and not booth.name:
-        raise Invalid("Give the booth a name before publishing it.", "name")
+        raise Invalid(NAME_FIRST(), "name")
     booth.published = published
     booth.updated_at = utcnow()
     await session.flush()
@@ -82,13 +95,13 @@ def clean_specifications(value: Any) -> list[dict[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise Invalid("'specifications' must be a list of {label, value}.", "specifications")
+        raise Invalid(SPECS_SHAPE(), "specifications")
     if len(value) > MAX_SPECS:
-        raise Invalid(f"Give at most {MAX_SPECS} specifications.", "specifications")
+        raise Invalid(SPECS_MANY(limit=MAX_SPECS), "specifications")
     out: list[dict[str, Any]] = []
     for i, item in enumerate(value):
         if not isinstance(item, dict):
-            raise Invalid("'specifications' must be a list of {label, value}.", f"specifications.{i}")
+            raise Invalid(SPECS_SHAPE(), f"specifications.{i}")
         label = item.get("label")
         if isinstance(label, str):
             label = {"zh-Hans": label, "zh-Hant": label, "en": label}
@@ -111,7 +124,7 @@ async def create_product(session: AsyncSession, principal: Principal, booth: Boo
     require_exhibitor_access(principal, booth.exhibitor_id)
     count = await session.scalar(select(func.count(Product.id)).where(Product.booth_id == booth.id)) or 0
     if count >= MAX_PRODUCTS:
-        raise Invalid(f"A booth shows at most {MAX_PRODUCTS} products.", "name")
+        raise Invalid(PRODUCTS_MANY(limit=MAX_PRODUCTS), "name")
     product = Product(booth_id=booth.id, position=int(count))
     _product_fields(product, data, creating=True)
     session.add(product)
@@ -144,9 +157,9 @@ def _geometry(target: Hall | Zone, data: dict[str, Any]) -> None:
             try:
                 value = int(data[name])
             except (TypeError, ValueError):
-                raise Invalid(f"'{name}' must be a whole number.", name) from None
+                raise Invalid(WHOLE_NUMBER(name=name), name) from None
             if not 0 <= value <= 2000:
-                raise Invalid(f"'{name}' must be between 0 and 2000.", name)
+                raise Invalid(BETWEEN(name=name, low=0, high=2000), name)
             setattr(target, name, value)
 
 
@@ -170,13 +183,13 @@ async def update_zone(session: AsyncSession, principal: Principal, zone: Zone, d
     if "color" in data:
         color = clean_plain(data["color"], "color", 7, required=True)
         if not (len(color) == 7 and color[0] == "#" and set(color[1:]) <= _COLOR_CHARS):
-            raise Invalid("'color' must look like #13315c.", "color")
+            raise Invalid(COLOR(), "color")
         zone.color = color
     if "hall_id" in data:
         hall_id = parse_id(data["hall_id"])
         hall = await session.get(Hall, hall_id) if hall_id is not None else None
         if hall is None:
-            raise Invalid("'hall_id' names no hall.", "hall_id")
+            raise Invalid(NO_HALL(), "hall_id")
         zone.hall_id = hall.id
     _geometry(zone, data)
     await session.flush()
@@ -191,18 +204,18 @@ async def set_user_role(session: AsyncSession, principal: Principal, user_id: in
     require(principal, Role.MODERATOR)
     user = await session.get(accounts.User, user_id)
     if user is None:
-        raise NotFound(f"There is no user {user_id}.")
+        raise NotFound(NO_USER(id=user_id))
     try:
         wanted = Role(role)
     except ValueError:
-        raise Invalid(f"'role' must be one of {', '.join(r.value for r in Role)}.", "role") from None
+        raise Invalid(ROLE(roles=", ".join(r.value for r in Role)), "role") from None
     touches_staff = wanted in (Role.MODERATOR, Role.ADMIN) or user.role in (Role.MODERATOR.value, Role.ADMIN.value)
     if touches_staff and not principal.is_admin:
-        raise Forbidden("Only an admin gives or takes the moderator and admin roles.")
+        raise Forbidden(ADMINS_ONLY())
     if user.id == principal.user_id:
-        raise Forbidden("You cannot change your own role.")
+        raise Forbidden(OWN_ROLE())
     if wanted is Role.EXHIBITOR and exhibitor_id is None and user.exhibitor_id is None:
-        raise Invalid("An exhibitor account must belong to an exhibitor; give its id.", "exhibitor_id")
+        raise Invalid(EXHIBITOR_ID(), "exhibitor_id")
     try:
         await accounts.set_role(session, user, wanted, exhibitor_id)
     except accounts.AccountError as exc:

@@ -11,6 +11,14 @@ import nh3
 
 from booths.errors import Invalid
 from cloudexpo.i18n import LANGUAGES
+from cloudexpo.messages import message
+
+MUST_BE_TEXT = message("text.not_text", "'{name}' must be text.")
+REQUIRED = message("text.required", "'{name}' is required.")
+TOO_LONG = message("text.too_long", "'{name}' is longer than {limit} characters.")
+PER_LANGUAGE = message("text.per_language", "'{name}' must be an object with texts per language: {languages}.")
+UNKNOWN_LANGUAGE = message("text.unknown_language", "'{name}' has an unknown language {lang}; use {languages}.")
+ONE_LANGUAGE = message("text.one_language", "'{name}' needs a text in at least one language.")
 
 RICH_TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "h3", "h4", "a"}
 RICH_ATTRIBUTES = {"a": {"href"}}
@@ -40,12 +48,12 @@ def clean_plain(value: Any, field: str, max_length: int, *, required: bool = Fal
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise Invalid(f"'{field}' must be text.", field)
+        raise Invalid(MUST_BE_TEXT(name=field), field)
     value = _SPACE.sub(" ", value.replace("\x00", "")).strip()
     if required and not value:
-        raise Invalid(f"'{field}' is required.", field)
+        raise Invalid(REQUIRED(name=field), field)
     if len(value) > max_length:
-        raise Invalid(f"'{field}' is longer than {max_length} characters.", field)
+        raise Invalid(TOO_LONG(name=field, limit=max_length), field)
     return value
 
 
@@ -54,20 +62,20 @@ def clean_localized(value: Any, field: str, max_length: int, *, rich: bool = Fal
     if value is None:
         value = {}
     if isinstance(value, str):
-        raise Invalid(f"'{field}' must be an object with texts per language: {', '.join(LANGUAGES)}.", field)
+        raise Invalid(PER_LANGUAGE(name=field, languages=", ".join(LANGUAGES)), field)
     if not isinstance(value, dict):
-        raise Invalid(f"'{field}' must be an object with texts per language: {', '.join(LANGUAGES)}.", field)
+        raise Invalid(PER_LANGUAGE(name=field, languages=", ".join(LANGUAGES)), field)
     out: dict[str, str] = {}
     for lang, text in value.items():
         if lang not in LANGUAGES:
-            raise Invalid(f"'{field}' has an unknown language {lang!r}; use {', '.join(LANGUAGES)}.", field)
+            raise Invalid(UNKNOWN_LANGUAGE(name=field, lang=repr(lang), languages=", ".join(LANGUAGES)), field)
         key = f"{field}.{lang}"
         if rich:
             if text is not None and not isinstance(text, str):
-                raise Invalid(f"'{key}' must be text.", key)
+                raise Invalid(MUST_BE_TEXT(name=key), key)
             cleaned = sanitize_html(text or "")
             if len(cleaned) > max_length:
-                raise Invalid(f"'{key}' is longer than {max_length} characters.", key)
+                raise Invalid(TOO_LONG(name=key, limit=max_length), key)
             if not plain_text(cleaned):
                 cleaned = ""
         else:
@@ -75,7 +83,7 @@ def clean_localized(value: Any, field: str, max_length: int, *, rich: bool = Fal
         if cleaned:
             out[lang] = cleaned
     if required and not out:
-        raise Invalid(f"'{field}' needs a text in at least one language.", field)
+        raise Invalid(ONE_LANGUAGE(name=field), field)
     return out
 
 

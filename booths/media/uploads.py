@@ -32,8 +32,27 @@ from booths.media.checks import check_object, human_bytes
 from booths.media.models import IMAGE_KINDS, KINDS, Asset, Upload, safe_filename
 from booths.media.sniffing import KIND_WORDS
 from cloudexpo.db import Database, utcnow
+from cloudexpo.messages import message
 from cloudexpo.settings import Settings
 from cloudexpo.storage import InvalidUpload, ObjectNotFound, ObjectStore
+
+CONTENT_TYPE = message("upload.content_type", "content_type is not a media type like image/jpeg.")
+KIND = message("upload.kind", "kind must be one of {kinds}.")
+FILENAME = message("upload.filename", "filename is required: the name of the file you upload.")
+SIZE = message("upload.size", "size must be the file's size in bytes, more than 0.")
+TOO_MANY_PARTS = message("upload.too_many_parts", "the file is too large to upload in 10,000 parts.")
+NO_UPLOAD = message("upload.none", "There is no such upload; it may have been cancelled. Start it again.")
+FINISHED = message("upload.finished", "This upload is finished; nothing more to send.")
+SINGLE_PUT = message("upload.single_put", "This upload is a single PUT; use the ticket's url (GET the upload for a fresh one).")
+PART_COUNT = message("upload.part_count", "Ask for 1 to {limit} part numbers at a time.")
+PART_RANGE = message("upload.part_range", "part numbers run from 1 to {last}; {number} is not one.")
+PARTS_SHAPE = message("upload.parts_shape", 'parts must be a list like [{{"part_number": 1, "etag": "…"}}].')
+PART_SHAPE = message("upload.part_shape", 'each part must be {{"part_number": n, "etag": "…"}}.')
+COMPLETE = message("upload.complete", "This upload is already complete (the file is {state}).")
+STORAGE_LOST = message("upload.storage_lost", "Storage no longer has this upload; cancel it and upload the file again.")
+STORAGE_REFUSED = message("upload.storage_refused", "Storage refused the parts: {reason}. Nothing was stored.")
+NOTHING_YET = message("upload.nothing_yet", "Nothing arrived yet: PUT the file to the ticket's url first, then complete.")
+DELETE_INSTEAD = message("upload.delete_instead", "This upload is complete; delete the file from the media list instead.")
 
 MiB = 1024 * 1024
 #: Files smaller than this go in one PUT; larger ones in parts.
@@ -112,7 +131,7 @@ def _claimed_type(kind: str, content_type: str, filename: str) -> str:
     if not claim or claim == "application/octet-stream":
         claim = (mimetypes.guess_type(filename)[0] or "application/octet-stream").lower()
     if len(claim) > 100 or any(ch in claim for ch in "\r\n\"\\ "):
-        raise Invalid("content_type is not a media type like image/jpeg.", "content_type")
+        raise Invalid(CONTENT_TYPE(), "content_type")
     if claim != "application/octet-stream" and not claim.startswith(_CLAIM_FAMILIES[kind]):
         raise WrongType(
             f"“{filename}” looks like {claim}, but a {kind} must be {KIND_WORDS[kind]}. "
@@ -139,12 +158,12 @@ async def create_ticket(
     else reserve the quota with an ``uploading`` asset and start the upload.
     The caller checks who asks, commits, and hands the ticket (``web.shapes.uploads``) to the page."""
     if kind not in KINDS:
-        raise Invalid(f"kind must be one of {', '.join(KINDS)}.", "kind")
+        raise Invalid(KIND(kinds=", ".join(KINDS)), "kind")
     if not isinstance(filename, str) or not filename.strip():
-        raise Invalid("filename is required: the name of the file you upload.", "filename")
+        raise Invalid(FILENAME(), "filename")
     name = safe_filename(filename)
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-        raise Invalid("size must be the file's size in bytes, more than 0.", "size")
+        raise Invalid(SIZE(), "size")
     limit = limits.for_kind(kind)
     if size > limit:
         raise TooLarge(
@@ -164,7 +183,7 @@ async def create_ticket(
         )
     part_size, part_count = plan_parts(size)
     if part_count > MAX_PARTS:
-        raise TooLarge("the file is too large to upload in 10,000 parts.", {"size": size})
+        raise TooLarge(TOO_MANY_PARTS(), {"size": size})
     asset = Asset(
         exhibitor_id=exhibitor_id,
         booth_id=booth_id,
@@ -209,7 +228,7 @@ async def get_upload(session: AsyncSession, upload_id: int) -> tuple[Asset, Uplo
     upload = await session.get(Upload, upload_id)
     asset = await session.get(Asset, upload.asset_id) if upload is not None else None
     if upload is None or asset is None:
-        raise NotFound("There is no such upload; it may have been cancelled. Start it again.")
+        raise NotFound(NO_UPLOAD())
     return asset, upload
 
 
@@ -250,15 +269,15 @@ async def upload_progress(store: ObjectStore, asset: Asset, upload: Upload) -> U
 def part_urls(store: ObjectStore, asset: Asset, upload: Upload, numbers: list[int]) -> list[dict[str, Any]]:
     """Fresh URLs for the given part numbers (URLs expire, so the page asks in batches)."""
     if asset.state != "uploading":
-        raise Conflict("This upload is finished; nothing more to send.")
+        raise Conflict(FINISHED())
     if upload.upload_id is None:
-        raise Conflict("This upload is a single PUT; use the ticket's url (GET the upload for a fresh one).")
+        raise Conflict(SINGLE_PUT())
     if not numbers or len(numbers) > MAX_URLS_PER_REQUEST:
-        raise Invalid(f"Ask for 1 to {MAX_URLS_PER_REQUEST} part numbers at a time.", "part_numbers")
+        raise Invalid(PART_COUNT(limit=MAX_URLS_PER_REQUEST), "part_numbers")
     out = []
     for number in numbers:
         if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= upload.part_count:
-            raise Invalid(f"part numbers run from 1 to {upload.part_count}; {number!r} is not one.", "part_numbers")
+            raise Invalid(PART_RANGE(last=upload.part_count, number=repr(number)), "part_numbers")
         size = expected_part_size(upload, number)
         url = store.part_url(asset.key, upload.upload_id, number, URL_EXPIRES, max_size=size)
         out.append({"part_number": number, "url": url, "size": size})
@@ -267,14 +286,14 @@ def part_urls(store: ObjectStore, asset: Asset, upload: Upload, numbers: list[in
 
 def _parse_parts(parts: Any) -> list[tuple[int, str]]:
     if not isinstance(parts, list):
-        raise BadUpload('parts must be a list like [{"part_number": 1, "etag": "…"}].')
+        raise BadUpload(PARTS_SHAPE())
     out = []
     for item in parts:
         if not isinstance(item, dict):
-            raise BadUpload('each part must be {"part_number": n, "etag": "…"}.')
+            raise BadUpload(PART_SHAPE())
         number, etag = item.get("part_number"), item.get("etag")
         if not isinstance(number, int) or isinstance(number, bool) or not isinstance(etag, str) or not etag:
-            raise BadUpload('each part must be {"part_number": n, "etag": "…"}.')
+            raise BadUpload(PART_SHAPE())
         out.append((number, etag))
     return sorted(out)
 
@@ -294,7 +313,7 @@ async def complete_upload(
     Either way the caller commits (the rejection too) and hands a
     ``processing`` asset to the worker."""
     if asset.state != "uploading":
-        raise Conflict(f"This upload is already complete (the file is {asset.state}).")
+        raise Conflict(COMPLETE(state=asset.state))
     if upload.upload_id is not None:
         given = _parse_parts(parts)
         numbers = [n for n, _ in given]
@@ -317,7 +336,7 @@ async def complete_upload(
         try:
             stored = {p.part_number: p for p in await store.list_parts(asset.key, upload.upload_id)}
         except ObjectNotFound:
-            raise Conflict("Storage no longer has this upload; cancel it and upload the file again.") from None
+            raise Conflict(STORAGE_LOST()) from None
         wrong = [
             n for n in expected
             if n not in stored or stored[n].size != expected_part_size(upload, n)
@@ -331,10 +350,10 @@ async def complete_upload(
         try:
             await store.complete_multipart(asset.key, upload.upload_id, given)
         except InvalidUpload as exc:
-            raise BadUpload(f"Storage refused the parts: {exc}. Nothing was stored.") from None
+            raise BadUpload(STORAGE_REFUSED(reason=str(exc))) from None
     else:
         if await store.head(asset.key) is None:
-            raise BadUpload("Nothing arrived yet: PUT the file to the ticket's url first, then complete.")
+            raise BadUpload(NOTHING_YET())
     upload.completed_at = utcnow()
     upload.parts_done = upload.part_count
     try:
@@ -357,7 +376,7 @@ def _ranges(numbers: list[int]) -> str:
 async def abort_upload(session: AsyncSession, store: ObjectStore, asset: Asset, upload: Upload) -> None:
     """Cancel an unfinished upload: parts and asset go, the quota is free again."""
     if asset.state != "uploading":
-        raise Conflict("This upload is complete; delete the file from the media list instead.")
+        raise Conflict(DELETE_INSTEAD())
     await delete_asset(session, store, asset)
 
 

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from cloudexpo import accounts, sessions
 from cloudexpo.accounts import AccountError, Role
+from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require
 from web.context import principal, services
 from web.errors import ApiError, said_of, wants_json
@@ -21,6 +22,11 @@ from web.params import path_int
 from web.sessions import start_session
 from web.shapes.accounts import user_json
 from web.templating import render
+
+SIGN_IN_AGAIN = message("account.inactive", "Sign in again: this account is no longer active.")
+ACTIVE_BOOL = message("account.active_bool", "'active' must be true or false.")
+NOT_YOURSELF = message("account.not_yourself", "You cannot deactivate your own account; ask another admin.")
+NO_USER = message("account.no_user", "There is no user {id}.")
 
 
 async def _page(request: Request, who: Principal, *, error: str | None = None, field: str | None = None,
@@ -46,7 +52,7 @@ async def change_password(request: Request) -> Response:
         async with services(request).db.session() as db:
             user = await accounts.get_user(db, who.user_id)
             if user is None:
-                raise ApiError(401, "Sign in again: this account is no longer active.")
+                raise ApiError(401, SIGN_IN_AGAIN())
             await accounts.change_password(db, user, str(data.get("current_password", "")), str(data.get("new_password", "")))
             await db.commit()
     except AccountError as exc:
@@ -82,7 +88,7 @@ def _wanted_active(value: object) -> bool:
         return True
     if value in ("false", "0", "off", 0):
         return False
-    raise ApiError(422, "'active' must be true or false.", extra={"field": "active"})
+    raise ApiError(422, ACTIVE_BOOL(), extra={"field": "active"})
 
 
 async def _set_active(request: Request) -> accounts.User:
@@ -91,11 +97,11 @@ async def _set_active(request: Request) -> accounts.User:
     user_id = path_int(request, "user_id")
     active = _wanted_active((await read_input(request)).get("active"))
     if user_id == who.user_id:
-        raise Forbidden("You cannot deactivate your own account; ask another admin.")
+        raise Forbidden(NOT_YOURSELF())
     async with services(request).db.session() as db:
         user = await db.get(accounts.User, user_id)
         if user is None:
-            raise ApiError(404, f"There is no user {user_id}.")
+            raise ApiError(404, NO_USER(id=user_id))
         await accounts.set_active(db, user, active)
         await db.commit()
     request.app.state.principal_cache.forget(user_id)

@@ -21,14 +21,28 @@ from booths.engagement import analytics
 from booths.errors import Invalid, NotFound
 from booths.exhibition.models import Booth
 from cloudexpo.i18n import pick
+from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
-from cloudexpo.values import BadValue, parse_id, parse_int
+from cloudexpo.values import WHOLE_NUMBER, BadValue, parse_id, parse_int
 from web.context import counter, language, principal, services
 from web.forms import read_input
 from web.i18n import gettext_for
 from web.params import optional_query_id, path_int, query_int
 from web.templating import render
 from web.visits import visitor_key
+
+DATE_SHAPE = message("analytics.date_shape", "'{name}' is a date written YYYY-MM-DD, such as 2026-12-01.")
+FROM_BEFORE_TO = message("analytics.from_before_to", "'from' must be on or before 'to' (and 'to' no later than today).")
+PERIOD_LONG = message("analytics.period_long", "A period is at most {days} days; choose a later 'from' or an earlier 'to'.")
+NO_BOOTH = message("analytics.no_booth", "There is no booth {id}.")
+BOOTH_STAFF_ONLY = message("analytics.booth_staff_only", "Only this booth's staff or a moderator can see its analytics.")
+METRIC = message("analytics.metric", "'metric' is one of {metrics}.")
+MODERATORS_ONLY = message("analytics.moderators_only", "Only moderators see the analytics of every booth.")
+STAFF_AND_MODERATORS = message("analytics.staff_and_moderators", "Analytics are for exhibitor staff and moderators.")
+NO_BOOTH_YET = message("analytics.no_booth_yet", "There is no booth to show analytics for yet.")
+BOOTH_ID = message("analytics.booth_id", "'booth_id' is the number of the booth.")
+EVENTS_MAP = message("analytics.events_map", "'events' maps metric names to numbers.")
+NOT_REPORTABLE = message("analytics.not_reportable", "{metric} cannot be reported; use one of {metrics}.")
 
 MAX_DAYS = 366
 CHART_METRICS = ("visitors", "views", "qr_visitors", "time_seconds", "video_plays", "watch_seconds", "downloads",
@@ -61,7 +75,7 @@ def _date_param(request: Request, name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
-        raise Invalid(f"'{name}' is a date written YYYY-MM-DD, such as 2026-12-01.", name) from None
+        raise Invalid(DATE_SHAPE(name=name), name) from None
 
 
 def period_param(request: Request) -> Period:
@@ -74,9 +88,9 @@ def period_param(request: Request) -> Period:
     last = min(last or today, today)
     first = first or last - dt.timedelta(days=29)
     if first > last:
-        raise Invalid("'from' must be on or before 'to' (and 'to' no later than today).", "from")
+        raise Invalid(FROM_BEFORE_TO(), "from")
     if (last - first).days + 1 > MAX_DAYS:
-        raise Invalid(f"A period is at most {MAX_DAYS} days; choose a later 'from' or an earlier 'to'.", "from")
+        raise Invalid(PERIOD_LONG(days=MAX_DAYS), "from")
     return Period(first, last)
 
 
@@ -87,8 +101,8 @@ async def _booth_for(request: Request, who: Principal, booth_id: int) -> Booth:
         booth = await session.get(Booth, booth_id)
     if booth is None:
         if who.is_moderator:
-            raise NotFound(f"There is no booth {booth_id}.")
-        raise Forbidden("Only this booth's staff or a moderator can see its analytics.")
+            raise NotFound(NO_BOOTH(id=booth_id))
+        raise Forbidden(BOOTH_STAFF_ONLY())
     require_exhibitor_access(who, booth.exhibitor_id)
     return booth
 
@@ -140,7 +154,7 @@ def metric_label(request: Request, metric: str) -> str:
 def _metric(request: Request) -> str:
     metric = request.query_params.get("metric") or "visitors"
     if metric not in CHART_METRICS:
-        raise Invalid(f"'metric' is one of {', '.join(CHART_METRICS)}.", "metric")
+        raise Invalid(METRIC(metrics=", ".join(CHART_METRICS)), "metric")
     return metric
 
 
@@ -172,7 +186,7 @@ async def booth_chart(request: Request) -> Response:
 async def overview_chart(request: Request) -> Response:
     require(principal(request))
     if not principal(request).is_moderator:
-        raise Forbidden("Only moderators see the analytics of every booth.")
+        raise Forbidden(MODERATORS_ONLY())
     return await _chart(request, None, "#13315c")
 
 
@@ -194,14 +208,14 @@ async def _overview(request: Request, period: Period) -> dict[str, Any]:
 async def api_overview(request: Request) -> Response:
     require(principal(request))
     if not principal(request).is_moderator:
-        raise Forbidden("Only moderators see the analytics of every booth.")
+        raise Forbidden(MODERATORS_ONLY())
     return JSONResponse(await _overview(request, period_param(request)))
 
 
 async def api_overview_csv(request: Request) -> Response:
     require(principal(request))
     if not principal(request).is_moderator:
-        raise Forbidden("Only moderators see the analytics of every booth.")
+        raise Forbidden(MODERATORS_ONLY())
     series = await _series(request, None, period_param(request))
     return Response(analytics.to_csv(series), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="analytics-all-booths.csv"'})
@@ -235,9 +249,9 @@ async def dashboard(request: Request) -> Response:
         elif who.exhibitor_id is not None:
             booths = await analytics.booths_of(session, who.exhibitor_id)
         else:
-            raise Forbidden("Analytics are for exhibitor staff and moderators.")
+            raise Forbidden(STAFF_AND_MODERATORS())
     if not booths:
-        raise NotFound("There is no booth to show analytics for yet.")
+        raise NotFound(NO_BOOTH_YET())
     booth = booths[0]
     if booth_param is not None:
         chosen = [b for b in booths if b.id == booth_param]
@@ -256,25 +270,25 @@ async def api_events(request: Request) -> Response:
     data = await read_input(request)
     booth_id = parse_id(data.get("booth_id"))
     if booth_id is None:
-        raise Invalid("'booth_id' is the number of the booth.", "booth_id")
+        raise Invalid(BOOTH_ID(), "booth_id")
     events = data.get("events") or {}
     if not isinstance(events, dict):
-        raise Invalid("'events' maps metric names to numbers.", "events")
+        raise Invalid(EVENTS_MAP(), "events")
     async with services(request).db.session() as session:
         booth = await session.get(Booth, booth_id)
     if booth is None or (not booth.visible and not principal(request).can_manage_exhibitor(booth.exhibitor_id)):
-        raise NotFound(f"There is no booth {booth_id}.", "booth_id")
+        raise NotFound(NO_BOOTH(id=booth_id), "booth_id")
     c = counter(request)
     if data.get("visit") is True:
         c.visit(booth.id, visitor_key(request), source="qr" if data.get("src") == "qr" else "")
     for metric, value in events.items():
         if metric not in analytics.REPORT_CAP or metric == "views":
-            raise Invalid(f"{metric!r} cannot be reported; use one of "
-                          f"{', '.join(m for m in analytics.REPORT_CAP if m != 'views')}.", "events")
+            raise Invalid(NOT_REPORTABLE(metric=repr(metric), metrics=", ".join(m for m in analytics.REPORT_CAP if m != "views")),
+                          "events")
         try:
             amount = max(0, min(parse_int(value, metric), analytics.REPORT_CAP[metric]))
         except BadValue:
-            raise Invalid(f"'{metric}' must be a whole number.", "events") from None
+            raise Invalid(WHOLE_NUMBER(name=metric), "events") from None
         c.add(booth.id, metric, amount)
     return Response(status_code=204)
 

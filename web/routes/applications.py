@@ -16,7 +16,8 @@ from booths.errors import BoothsError, NotFound
 from booths.exhibition import applications, directory, editing
 from booths.exhibition.models import Application, Booth, Zone
 from cloudexpo.accounts import Role
-from cloudexpo.permissions import Forbidden, require
+from cloudexpo.messages import message
+from cloudexpo.permissions import STAFF_ONLY, Forbidden, require
 from web.context import principal, services
 from web.errors import said_of, status_of
 from web.forms import localized_from_form, read_input
@@ -24,6 +25,10 @@ from web.params import path_int
 from web.reviews import decide_application
 from web.tasks import tasks_for
 from web.templating import render
+
+NO_BOOTH = message("editing.no_booth", "There is no booth {id}.")
+NOT_THIS_BOOTHS = message("editing.product_elsewhere", "There is no product {id} in this booth.")
+NO_SUCH_PRODUCT = message("editing.no_such_product", "There is no such product in this booth.")
 
 
 def application_json(a: Application, zone: Zone | None = None) -> dict[str, Any]:
@@ -82,9 +87,9 @@ async def _own_booth(request: Request) -> tuple[Any, Booth]:
         booth_id = path_int(request, "booth_id")
         booth = await session.get(Booth, booth_id)
         if booth is None:
-            raise NotFound(f"There is no booth {booth_id}.")
+            raise NotFound(NO_BOOTH(id=booth_id))
         if not who.can_manage_exhibitor(booth.exhibitor_id):
-            raise Forbidden("Only this exhibitor's staff or a moderator can do this.")
+            raise Forbidden(STAFF_ONLY())
     return who, booth
 
 
@@ -154,7 +159,7 @@ async def product_form_submit(request: Request) -> Response:
             else:
                 product, bundle = await directory.get_product(session, who, int(product_id))
                 if bundle.booth.id != booth.id:
-                    raise NotFound(f"There is no product {product_id} in this booth.")
+                    raise NotFound(NOT_THIS_BOOTHS(id=product_id))
                 if data.get("delete") == "1":
                     await editing.delete_product(session, who, booth, product)
                 else:
@@ -175,7 +180,7 @@ async def product_edit_page(request: Request) -> Response:
     async with services(request).db.session() as session:
         product, bundle = await directory.get_product(session, who, path_int(request, "product_id"))
         if bundle.booth.id != booth.id:
-            raise NotFound("There is no such product in this booth.")
+            raise NotFound(NO_SUCH_PRODUCT())
     return render(request, "dashboard/product_edit.html", {"booth": booth, "product": product, "error": None, "field": None, "values": None})
 
 

@@ -18,6 +18,7 @@ from booths.exhibition.models import Booth
 from booths.media import assets, uploads
 from booths.media.models import KINDS, Asset
 from cloudexpo.i18n import LANGUAGES, pick
+from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
 from web.context import language, principal, services
 from web.errors import ApiError
@@ -27,20 +28,32 @@ from web.shapes.media import asset_json
 from web.shapes.uploads import quota_json
 from web.templating import render
 
+NO_SUCH_BOOTH = message("media.no_such_booth", "There is no such booth.")
+NO_SUCH_MEDIA = message("media.no_such_media", "There is no such media file.")
+TITLE_SHAPE = message("media.title_shape", 'title must be {{"zh-Hans": "…", "zh-Hant": "…", "en": "…"}}.')
+TITLE_LANGUAGE = message("media.title_language", "title languages are {languages}; not {lang}.")
+TITLE_TEXT = message("media.title_text", "each title must be text.")
+TITLE_LONG = message("media.title_long", "a title may be at most {limit} characters.")
+HIDE_MODERATORS = message("media.hide_moderators", "Only a moderator can hide or show media.")
+HIDDEN_BOOL = message("media.hidden_bool", "hidden must be true or false.")
+POSITION = message("media.position", "position must be a whole number from 0.")
+ORDER_SHAPE = message("media.order_shape", 'Send {{"ids": [3, 1, 2]}}: the booth\'s media ids in their new order.')
+ORDER_IDS = message("media.order_ids", "Every id must be one of this booth's media, once.")
+
 MAX_TITLE = 200
 
 
 async def _booth(session: AsyncSession, booth_id: int) -> Booth:
     booth = await session.get(Booth, booth_id)
     if booth is None:
-        raise ApiError(404, "There is no such booth.")
+        raise ApiError(404, NO_SUCH_BOOTH())
     return booth
 
 
 async def _asset(session: AsyncSession, request: Request) -> Asset:
     asset = await session.get(Asset, path_int(request, "asset_id"))
     if asset is None:
-        raise ApiError(404, "There is no such media file.")
+        raise ApiError(404, NO_SUCH_MEDIA())
     return asset
 
 
@@ -60,7 +73,7 @@ async def booth_assets(request: Request) -> Response:
         booth = await _booth(session, path_int(request, "booth_id"))
         manager = who.can_manage_exhibitor(booth.exhibitor_id)
         if not manager and not booth.visible:
-            raise ApiError(404, "There is no such booth.")
+            raise ApiError(404, NO_SUCH_BOOTH())
         items = await assets.list_assets(session, booth_id=booth.id, include_hidden=manager)
         body: dict[str, Any] = {"booth_id": booth.id, "assets": [asset_json(svc.store, a) for a in items]}
         if manager:
@@ -74,24 +87,24 @@ async def get_asset(request: Request) -> Response:
     async with svc.db.session() as session:
         asset = await _asset(session, request)
         if not await _visible_to(session, who, asset):
-            raise ApiError(404, "There is no such media file.")
+            raise ApiError(404, NO_SUCH_MEDIA())
         return JSONResponse(asset_json(svc.store, asset))
 
 
 def _title(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise ApiError(422, 'title must be {"zh-Hans": "…", "zh-Hant": "…", "en": "…"}.', extra={"field": "title"})
+        raise ApiError(422, TITLE_SHAPE(), extra={"field": "title"})
     out: dict[str, str] = {}
     for lang, text in value.items():
         if lang not in LANGUAGES:
-            raise ApiError(422, f"title languages are {', '.join(LANGUAGES)}; not {lang!r}.", extra={"field": "title"})
+            raise ApiError(422, TITLE_LANGUAGE(languages=", ".join(LANGUAGES), lang=repr(lang)), extra={"field": "title"})
         if text is None:
             continue
         if not isinstance(text, str):
-            raise ApiError(422, "each title must be text.", extra={"field": "title"})
+            raise ApiError(422, TITLE_TEXT(), extra={"field": "title"})
         text = " ".join(text.split())
         if len(text) > MAX_TITLE:
-            raise ApiError(422, f"a title may be at most {MAX_TITLE} characters.", extra={"field": "title"})
+            raise ApiError(422, TITLE_LONG(limit=MAX_TITLE), extra={"field": "title"})
         if text:
             out[lang] = text
     return out
@@ -106,16 +119,16 @@ async def update_asset(request: Request) -> Response:
         require_exhibitor_access(who, asset.exhibitor_id)
         if "hidden" in data:
             if not who.is_moderator:
-                raise Forbidden("Only a moderator can hide or show media.")
+                raise Forbidden(HIDE_MODERATORS())
             if not isinstance(data["hidden"], bool):
-                raise ApiError(422, "hidden must be true or false.", extra={"field": "hidden"})
+                raise ApiError(422, HIDDEN_BOOL(), extra={"field": "hidden"})
             await assets.set_hidden(session, asset, data["hidden"])
         if "title" in data:
             asset.title = _title(data["title"])
         if "position" in data:
             position = data["position"]
             if not isinstance(position, int) or isinstance(position, bool) or not 0 <= position <= 100_000:
-                raise ApiError(422, "position must be a whole number from 0.", extra={"field": "position"})
+                raise ApiError(422, POSITION(), extra={"field": "position"})
             asset.position = position
         await session.commit()
         return JSONResponse(asset_json(svc.store, asset))
@@ -138,13 +151,13 @@ async def reorder(request: Request) -> Response:
     data = await read_input(request)
     ids = data.get("ids")
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise ApiError(422, 'Send {"ids": [3, 1, 2]}: the booth\'s media ids in their new order.', extra={"field": "ids"})
+        raise ApiError(422, ORDER_SHAPE(), extra={"field": "ids"})
     async with svc.db.session() as session:
         booth = await _booth(session, path_int(request, "booth_id"))
         require_exhibitor_access(who, booth.exhibitor_id)
         items = {a.id: a for a in await assets.list_assets(session, booth_id=booth.id, include_hidden=True)}
         if len(set(ids)) != len(ids) or any(i not in items for i in ids):
-            raise ApiError(422, "Every id must be one of this booth's media, once.", extra={"field": "ids"})
+            raise ApiError(422, ORDER_IDS(), extra={"field": "ids"})
         rest = [a for a in items.values() if a.id not in ids]
         await assets.reorder(session, [items[i] for i in ids] + sorted(rest, key=lambda a: (a.position, a.id)))
         await session.commit()

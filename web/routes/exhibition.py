@@ -25,6 +25,7 @@ from booths.exhibition.catalog import INDUSTRIES, REGIONS
 from booths.exhibition.models import Booth, Exhibitor, Product, Zone
 from cloudexpo.db import utcnow
 from cloudexpo.i18n import LANGUAGES, pick
+from cloudexpo.messages import message
 from cloudexpo.permissions import Principal
 from streaming.models import Slot
 from streaming.replays import list_replays
@@ -41,6 +42,10 @@ from web.suggestions import explained
 from web.templating import render
 from web.visits import count_booth_view
 
+TRUE_OR_FALSE = message("query.true_or_false", "'{name}' must be true or false.")
+ONE_OF = message("query.one_of", "'{name}' must be one of: {choices}.")
+NO_ZONE = message("query.no_zone", "'zone' names no zone; use a zone's id or slug.")
+
 # --- shared by the area's route modules ---------------------------------------------
 
 
@@ -52,13 +57,13 @@ def query_bool(request: Request, name: str) -> bool | None:
         return True
     if raw.lower() in ("0", "false", "no", "off"):
         return False
-    raise ApiError(422, f"'{name}' must be true or false.", extra={"field": name})
+    raise ApiError(422, TRUE_OR_FALSE(name=name), extra={"field": name})
 
 
 def query_choice(request: Request, name: str, choices: dict[str, Any]) -> str | None:
     raw = request.query_params.get(name) or None
     if raw is not None and raw not in choices:
-        raise ApiError(422, f"'{name}' must be one of: {', '.join(choices)}.", extra={"field": name})
+        raise ApiError(422, ONE_OF(name=name, choices=", ".join(choices)), extra={"field": name})
     return raw
 
 
@@ -69,7 +74,7 @@ async def query_zone(session: AsyncSession, request: Request) -> Zone | None:
     try:
         return await directory.get_zone(session, raw)
     except BoothsError:
-        raise ApiError(422, "'zone' names no zone; use a zone's id or slug.", extra={"field": "zone"}) from None
+        raise ApiError(422, NO_ZONE(), extra={"field": "zone"}) from None
 
 
 async def product_counts(session: AsyncSession, booth_ids: list[int]) -> dict[int, int]:

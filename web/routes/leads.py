@@ -13,12 +13,16 @@ from starlette.routing import BaseRoute, Route
 from booths.engagement import leads
 from booths.engagement.models import LEAD_STATUSES
 from booths.exhibition.models import Exhibitor
+from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require
 from web.context import principal, services
 from web.errors import ApiError, wants_json
 from web.forms import read_input
 from web.params import optional_query_id, path_int
 from web.templating import render
+
+WHICH_EXHIBITOR = message("leads.which_exhibitor", "Name the exhibitor whose leads to show: ?exhibitor=ID.")
+STAFF_ONLY = message("leads.staff_only", "The leads inbox is for exhibitor staff.")
 
 
 def exhibitor_param(request: Request, who: Principal) -> int:
@@ -30,8 +34,8 @@ def exhibitor_param(request: Request, who: Principal) -> int:
     if who.exhibitor_id is not None and not who.is_moderator:
         return who.exhibitor_id
     if who.is_moderator:
-        raise ApiError(422, "Name the exhibitor whose leads to show: ?exhibitor=ID.", extra={"field": "exhibitor"})
-    raise Forbidden("The leads inbox is for exhibitor staff.")
+        raise ApiError(422, WHICH_EXHIBITOR(), extra={"field": "exhibitor"})
+    raise Forbidden(STAFF_ONLY())
 
 
 async def api_leads(request: Request) -> Response:

@@ -14,6 +14,7 @@ from booths.exhibition import applications, directory, editing
 from booths.exhibition.models import Booth, Exhibitor, Hall, Zone
 from cloudexpo import accounts
 from cloudexpo.accounts import Role
+from cloudexpo.messages import message
 from web.context import moderator, services
 from web.errors import said_of, status_of
 from web.forms import localized_from_form, read_input
@@ -21,6 +22,11 @@ from web.params import body_int, path_int
 from web.reviews import decide_application
 from web.shapes.exhibition import booth_json, hall_json, zone_json
 from web.templating import render
+
+DECIDE_ONLY = message("moderation.decide_only", "Approve or reject an application; nothing else.")
+NO_SUCH_BOOTH = message("moderation.no_such_booth", "There is no such booth.")
+NO_EXHIBITOR = message("moderation.no_exhibitor", "'exhibitor_id' names no exhibitor.")
+NO_SUCH_HALL = message("moderation.no_such_hall", "There is no such hall.")
 
 
 def user_json(u: accounts.User) -> dict[str, Any]:
@@ -52,7 +58,7 @@ async def decide(request: Request) -> Response:
     application_id = path_int(request, "application_id")
     action = request.path_params["action"]
     if action not in ("approve", "reject"):
-        raise NotFound("Approve or reject an application; nothing else.")
+        raise NotFound(DECIDE_ONLY())
     async with services(request).db.session() as session:
         try:
             await decide_application(request, session, who, application_id, action, data.get("reason"))
@@ -87,7 +93,7 @@ async def booth_visibility(request: Request) -> Response:
     async with services(request).db.session() as session:
         booth = await session.get(Booth, path_int(request, "booth_id"))
         if booth is None:
-            raise NotFound("There is no such booth.")
+            raise NotFound(NO_SUCH_BOOTH())
         await editing.set_hidden(session, who, booth, data.get("hidden") in (True, "true", "1"), data.get("reason") or "")
         await session.commit()
         if request.url.path.startswith("/api/"):
@@ -150,7 +156,7 @@ async def _set_role(request: Request) -> accounts.User:
         if exhibitor_id is not None and await session.get(Exhibitor, exhibitor_id) is None:
             from booths.errors import Invalid
 
-            raise Invalid("'exhibitor_id' names no exhibitor.", "exhibitor_id")
+            raise Invalid(NO_EXHIBITOR(), "exhibitor_id")
         user = await editing.set_user_role(session, who, path_int(request, "user_id"), str(data.get("role") or ""), exhibitor_id)
         await session.commit()
     request.app.state.principal_cache.forget(user.id)
@@ -192,7 +198,7 @@ async def api_hall_update(request: Request) -> Response:
     async with services(request).db.session() as session:
         hall = await session.get(Hall, path_int(request, "hall_id"))
         if hall is None:
-            raise NotFound("There is no such hall.")
+            raise NotFound(NO_SUCH_HALL())
         await editing.update_hall(session, who, hall, data)
         await session.commit()
         return JSONResponse(hall_json(hall))

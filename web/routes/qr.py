@@ -8,14 +8,18 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from booths.engagement import qr
-from booths.engagement.bookmarks import read_slots
+from booths.engagement.bookmarks import NO_LAUNCH, read_slots
 from booths.errors import NotFound
 from booths.exhibition.directory import get_booth, get_product
 from cloudexpo.i18n import LANGUAGES
+from cloudexpo.messages import message
 from web.context import principal, services
 from web.page_contexts import BoothPoster
 from web.params import path_int, query_int
 from web.templating import render
+
+KINDS = message("qr.kinds", "QR codes are made for {kinds}.")
+SHAPE = message("qr.shape", "QR codes are /qr/{{{kinds}}}/ID.{{svg|png}}.")
 
 
 async def _url(request: Request, kind: str, ref: int) -> str:
@@ -32,16 +36,16 @@ async def _url(request: Request, kind: str, ref: int) -> str:
         if kind == "launch":
             slot = (await read_slots(session, [ref])).get(ref)
             if slot is None or not slot["approved"]:
-                raise NotFound(f"There is no launch {ref}.")
+                raise NotFound(NO_LAUNCH(id=ref))
             return qr.target_url(public, kind, ref)
-    raise NotFound(f"QR codes are made for {', '.join(qr.KINDS)}.")
+    raise NotFound(KINDS(kinds=", ".join(qr.KINDS)))
 
 
 async def code(request: Request) -> Response:
     kind = request.path_params["kind"]
     fmt = request.path_params["fmt"]
     if kind not in qr.KINDS or fmt not in qr.FORMATS:
-        raise NotFound(f"QR codes are /qr/{{{'|'.join(qr.KINDS)}}}/ID.{{svg|png}}.")
+        raise NotFound(SHAPE(kinds="|".join(qr.KINDS)))
     scale = query_int(request, "scale", 8, 1, 40)
     url = await _url(request, kind, path_int(request, "ref"))
     body = qr.render(url, fmt, scale)

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from booths.exhibition.models import Booth
 from cloudexpo.i18n import pick
+from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, NotSignedIn
 from streaming import replays
 from streaming.models import Slot
@@ -32,6 +33,12 @@ from web.params import optional_query_id, path_int
 from web.shapes.replays import replay_json, stats_json
 from web.templating import render
 
+SIGN_IN = message("replay.sign_in", "Sign in to change a replay.")
+MANAGERS_ONLY = message("replay.managers_only", "Only moderators and this booth's exhibitor can change its replay.")
+SECONDS_WATCHED = message("replay.seconds_watched", "'seconds' must be a number of seconds watched since the last report.")
+SECONDS = message("replay.seconds", "'{name}' must be a number of seconds.")
+CAPTION_FILE = message("replay.caption_file", "Send the caption file in the 'file' field.")
+
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 
 
@@ -42,9 +49,9 @@ def _slot_id(request: Request) -> int:
 def _require_manage(request: Request, slot: Slot) -> None:
     who = principal(request)
     if not who.signed_in:
-        raise NotSignedIn("Sign in to change a replay.")
+        raise NotSignedIn(SIGN_IN())
     if not replays.can_manage(who, slot):
-        raise Forbidden("Only moderators and this booth's exhibitor can change its replay.")
+        raise Forbidden(MANAGERS_ONLY())
 
 
 async def _load(request: Request, session: Any) -> tuple[Slot, Replay]:
@@ -105,7 +112,7 @@ async def replay_progress(request: Request) -> Response:
     try:
         seconds = float(data.get("seconds", 0))
     except (TypeError, ValueError):
-        raise ApiError(422, "'seconds' must be a number of seconds watched since the last report.", extra={"field": "seconds"}) from None
+        raise ApiError(422, SECONDS_WATCHED(), extra={"field": "seconds"}) from None
     svc = services(request)
     async with svc.db.session() as db:
         slot, replay = await _load(request, db)
@@ -132,7 +139,7 @@ def _number(data: dict[str, Any], name: str) -> float | None:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ApiError(422, f"'{name}' must be a number of seconds.", extra={"field": name}) from None
+        raise ApiError(422, SECONDS(name=name), extra={"field": name}) from None
 
 
 async def replay_update(request: Request) -> Response:
@@ -171,7 +178,7 @@ async def captions_put(request: Request) -> Response:
         form = await read_form(request, replays.MAX_CAPTION_BYTES + FORM_OVERHEAD)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise ApiError(422, "Send the caption file in the 'file' field.", extra={"field": "file"})
+            raise ApiError(422, CAPTION_FILE(), extra={"field": "file"})
         body = await upload.read(replays.MAX_CAPTION_BYTES + 1)
     else:
         body = await read_body(request, replays.MAX_CAPTION_BYTES, "caption file")

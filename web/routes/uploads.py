@@ -23,6 +23,7 @@ from booths.exhibition.models import Booth, Product
 from booths.media import uploads
 from booths.media.assets import used_bytes
 from booths.media.models import Asset, Upload
+from cloudexpo.messages import message
 from cloudexpo.permissions import Principal, require, require_exhibitor_access
 from cloudexpo.values import ID_MAX, INT64_MAX
 from web.context import booths_runtime, principal, services
@@ -31,6 +32,10 @@ from web.forms import read_input
 from web.params import body_int, path_int
 from web.shapes.media import asset_json
 from web.shapes.uploads import quota_json, ticket_json, upload_status_json
+
+NO_SUCH_BOOTH = message("media.no_such_booth", "There is no such booth.")
+OTHER_PRODUCT = message("media.other_product", "That product is not one of this booth's.")
+PART_NUMBERS = message("media.part_numbers", 'Send {{"part_numbers": [1, 2, …]}}.')
 
 
 def int_field(data: dict[str, Any], name: str, *, required: bool = True, high: int = ID_MAX) -> int | None:
@@ -54,12 +59,12 @@ async def create(request: Request) -> Response:
     async with svc.db.session() as session:
         booth = await session.get(Booth, booth_id)
         if booth is None:
-            raise ApiError(404, "There is no such booth.", extra={"field": "booth_id"})
+            raise ApiError(404, NO_SUCH_BOOTH(), extra={"field": "booth_id"})
         require_exhibitor_access(who, booth.exhibitor_id)
         if product_id is not None:
             product = await session.get(Product, product_id)
             if product is None or product.booth_id != booth.id:
-                raise ApiError(422, "That product is not one of this booth's.", extra={"field": "product_id"})
+                raise ApiError(422, OTHER_PRODUCT(), extra={"field": "product_id"})
         asset, upload = await uploads.create_ticket(
             session,
             svc.store,
@@ -91,7 +96,7 @@ async def parts(request: Request) -> Response:
     data = await read_input(request)
     numbers = data.get("part_numbers")
     if not isinstance(numbers, list):
-        raise ApiError(422, 'Send {"part_numbers": [1, 2, …]}.', extra={"field": "part_numbers"})
+        raise ApiError(422, PART_NUMBERS(), extra={"field": "part_numbers"})
     async with svc.db.session() as session:
         asset, upload = await load_upload(session, request, principal(request))
         urls = uploads.part_urls(svc.store, asset, upload, numbers)
