@@ -150,7 +150,8 @@ def test_the_home_strip_follows_the_programme_and_reminds(live_server: Any, arti
         page.locator("[data-live-strip]").screenshot(path=str(artifacts / "home-strip-after-end-1280-en.png"))
 
         # The watch page of a coming launch: remind, and the way back to the booth, a card, a meeting.
-        watch = visitor.new_page(viewport={"width": 375, "height": 900})
+        watch = visitor.new_page()
+        watch.set_viewport_size({"width": 375, "height": 900})
         watch.goto(f"{base}/live/{world['next']}?lang=zh-Hans")
         actions = watch.locator(".watch-actions")
         assert actions.locator("[data-bookmark-kind=launch]").text_content().strip() == "提醒我"
