@@ -25,7 +25,7 @@ from streaming.replays import InvalidTrim, ReplayNotFound
 from streaming.schedule import InvalidSlot, SlotNotFound, SlotOverlap
 from web.errors import EXCEPTION_HANDLERS, REFUSALS, status_of
 
-CLASH = SimpleNamespace(id=7, title={"en": "Opening"}, starts_at=dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC),
+CLASH = SimpleNamespace(id=7, title={"en": "Opening"}, stage_id=2, starts_at=dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC),
                         ends_at=dt.datetime(2027, 3, 1, 10, tzinfo=dt.UTC))
 
 # (exception, path, status, error code, a piece of the detail, keys the body has besides error and detail)
@@ -44,7 +44,7 @@ CASES: list[tuple[Callable[[], Exception], str, int, str, str, dict[str, Any]]] 
     (lambda: SlotNotFound("There is no slot 3."), "/whip/3", 404, "not_found", "Copy the WHIP URL", {}),
     (lambda: InvalidSlot("Ends before it starts.", "ends_at"), "/api/x", 422, "invalid", "Ends", {"field": "ends_at"}),
     (lambda: SlotOverlap(CLASH), "/api/x", 409, "overlap", "slot 7", {"clash": {
-        "id": 7, "title": {"en": "Opening"}, "starts_at": "2027-03-01T09:00:00+00:00", "ends_at": "2027-03-01T10:00:00+00:00"}}),
+        "id": 7, "title": {"en": "Opening"}, "booth": None, "stage_id": 2, "starts_at": "2027-03-01T09:00:00+00:00", "ends_at": "2027-03-01T10:00:00+00:00"}}),
     (lambda: ChatMuted("You are muted."), "/api/x", 403, "muted", "muted", {}),
     (lambda: ChatError("Too long."), "/api/x", 422, "invalid", "Too long", {"field": "text"}),
     (lambda: ReplayNotFound("No replay."), "/api/x", 404, "not_found", "No replay", {}),

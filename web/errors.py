@@ -45,6 +45,7 @@ from cloudexpo.i18n import pick
 from cloudexpo.messages import Said, message, said_by
 from cloudexpo.permissions import SIGN_IN, Forbidden, NotSignedIn
 from cloudexpo.ratelimit import RateLimited
+from cloudexpo.settings import Settings
 from streaming.chat import ChatError, ChatMuted
 from streaming.errors import (
     AlreadyPublishing,
@@ -207,11 +208,17 @@ def _clash(exc: SlotOverlap, request: Request) -> dict[str, Any]:
                       "starts_at": c.starts_at.isoformat(), "ends_at": c.ends_at.isoformat()}}
 
 
+def _exhibition_timezone(conn: HTTPConnection) -> str:
+    """The app's exhibition time zone; the settings' default for an app without services (tests of the table)."""
+    found = getattr(getattr(conn.scope.get("app"), "state", None), "services", None)
+    return str(found.settings.timezone if found is not None else Settings().timezone)
+
+
 def _clash_detail(exc: SlotOverlap, request: Request) -> str:
     """The clash named: slot, title, booth and its times in the exhibition's zone, written for the asker's language."""
     c = exc.clash
     lang = request_language(request)
-    zone = page_zone(services(request).settings.timezone)
+    zone = page_zone(_exhibition_timezone(request))
     when = f"{when_text(c.starts_at, c.ends_at, zone=zone, lang=lang)} {zone.key}"
     title = pick(c.title, lang).text
     if exc.booth:
