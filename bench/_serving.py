@@ -48,9 +48,10 @@ SERVER = textwrap.dedent("""
     from pathlib import Path
     from cloudexpo.cli import _serve
     from cloudexpo.settings import Settings
-    # SIGUSR1: collect garbage and hand free heap back to the system (glibc's malloc_trim), so a
+    # SIGUSR1: collect garbage; SIGUSR2: hand free heap back to the system (glibc's malloc_trim), so a
     # benchmark can tell memory still in use from memory freed but kept by the allocator
-    signal.signal(signal.SIGUSR1, lambda *_: (gc.collect(), ctypes.CDLL("libc.so.6").malloc_trim(0)))
+    signal.signal(signal.SIGUSR1, lambda *_: gc.collect())
+    signal.signal(signal.SIGUSR2, lambda *_: ctypes.CDLL("libc.so.6").malloc_trim(0))
     data, port, secret = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     extra = dict(arg.split("=", 1) for arg in sys.argv[4:])
     settings = Settings(data_dir=data, secret_key=secret, port=port, public_url=f"http://127.0.0.1:{port}",

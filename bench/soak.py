@@ -15,7 +15,7 @@ peer connections. The goal: RSS growth under 5 % from start to end, and
 nothing left behind (no peer connections, tasks back to the idle count).
 RSS growth is given from the start (after the warm-up's first joins) and
 from idle (before any load), and after the load once more after a garbage
-collection and glibc's ``malloc_trim`` in the server (SIGUSR1, see
+collection (SIGUSR1) and then glibc's ``malloc_trim`` (SIGUSR2) in the server (see
 ``bench/_serving.py``): what that gives back was freed memory the allocator
 kept, not memory in use. Set ``MALLOC_ARENA_MAX=2`` in the environment to
 see how much glibc's per-thread arenas add. Run::
@@ -261,6 +261,10 @@ async def main() -> None:
         show("after load", after)
         server.send_signal(signal.SIGUSR1)
         await asyncio.sleep(3)
+        collected = await figures(base, proc)
+        show("+ collected", collected)
+        server.send_signal(signal.SIGUSR2)
+        await asyncio.sleep(3)
         trimmed = await figures(base, proc)
         show("+ trimmed", trimmed)
         growth = (last["rss_mb"] - first["rss_mb"]) / first["rss_mb"] * 100
@@ -272,7 +276,8 @@ async def main() -> None:
               f"(errors: { {k: v for k, v in counts.items() if k.startswith('page_')} })")
         print(f"RSS idle {idle['rss_mb']:.0f} MB, start (after {args.warmup:g} s of load) {first['rss_mb']:.0f} MB, "
               f"end {last['rss_mb']:.0f} MB, after load {after['rss_mb']:.0f} MB, "
-              f"after gc + malloc_trim {trimmed['rss_mb']:.0f} MB; growth from idle to end: "
+              f"after a full collection {collected['rss_mb']:.0f} MB, then malloc_trim {trimmed['rss_mb']:.0f} MB; "
+              f"growth from idle to end: "
               f"{(last['rss_mb'] - idle['rss_mb']) / idle['rss_mb'] * 100:+.1f} %")
         print(f"RSS growth start → end: {growth:+.1f} % (goal < 5 %); "
               f"fds {first['fds']:.0f} → {last['fds']:.0f} → {after['fds']:.0f} after (idle {idle['fds']:.0f}); "
