@@ -22,7 +22,7 @@ from streaming.models import ChatMessage, StageKind
 from streaming.schedule import SlotInput, create_slot, ensure_stage
 from tests.conftest import PASSWORD
 from tests.test_booths_support import make_expo
-from tests.test_media_support import png_bytes
+from tests.test_media_support import pdf_bytes, png_bytes
 from web.shapes.media import asset_json
 
 PRINCIPALS = ("anonymous", "visitor", "other", "owner", "moderator", "admin")
@@ -122,6 +122,14 @@ class World:
                 db, self.services.store, exhibitor_id=self.exhibitors["owner"], booth_id=self.values["booth"],
                 kind="image", data=png_bytes(64, 48), filename="saloon.png",
                 title={"en": "Saloon"})
+            await db.commit()
+            return row.id
+
+    async def document(self) -> int:
+        async with self.services.db.session() as db:
+            row = await create_asset_from_bytes(
+                db, self.services.store, exhibitor_id=self.exhibitors["owner"], booth_id=self.values["booth"],
+                kind="document", data=pdf_bytes("Saloon brochure"), filename="saloon.pdf", title={"en": "Brochure"})
             await db.commit()
             return row.id
 
@@ -225,6 +233,7 @@ async def build_world(services: Services, make_client: Any, make_user: Any) -> W
     v["requested_slot"] = await world.slot(approved=False, start_in=dt.timedelta(days=1))
     v["replay"] = await world.replay()
     v["asset"] = await world.asset()
+    v["document"] = await world.document()
     v.update(await world.fresh("upload"))
     _, _, v["spare_user"] = await make_user("visitor")
     v.update(await world.fresh("application"))

@@ -99,6 +99,7 @@ ROWS: list[Row] = [
     row("GET /api/booths/{booth_id:int}/assets", ALL, "/api/booths/{booth}/assets"),
     row("POST /api/booths/{booth_id:int}/assets/order", OWNER, "/api/booths/{booth}/assets/order", {"ids": ["{asset}"]}),
     row("GET /api/assets/{asset_id:int}", ALL, "/api/assets/{asset}"),
+    row("GET /documents/{asset_id:int}", ALL, "/documents/{document}"),
     row("PATCH /api/assets/{asset_id:int}", OWNER, "/api/assets/{asset}", {"title": {"en": "Saloon, side"}}),
     row("DELETE /api/assets/{asset_id:int}", OWNER, "/api/assets/{asset}", fresh="asset"),
     row("GET /dashboard/booths/{booth_id:int}/media", OWNER, "/dashboard/booths/{booth}/media"),

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from booths.exhibition.models import Booth
 from booths.media import assets, uploads
 from booths.media.models import KINDS, Asset
+from booths.media.views import AssetView
 from cloudexpo.i18n import LANGUAGES, pick
 from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
@@ -188,6 +189,25 @@ async def media_page(request: Request) -> Response:
     )
 
 
+async def document_page(request: Request) -> Response:
+    """A booth's document (PDF) read in the page with pdf.js, with a link to download it."""
+    who = principal(request)
+    svc = services(request)
+    async with svc.db.session() as session:
+        asset = await _asset(session, request)
+        if asset.kind != "document" or not await _visible_to(session, who, asset):
+            raise ApiError(404, "There is no such document.")
+        booth = await session.get(Booth, asset.booth_id) if asset.booth_id is not None else None
+    view = AssetView(svc.store, asset)
+    if view["url"] is None:
+        raise ApiError(404, "This document is still being checked; try again in a minute.")
+    lang = language(request)
+    title = pick(asset.title or {}, lang).text or asset.filename
+    return render(request, "exhibition/document.html", {
+        "document": view, "title": title, "booth": booth,
+    })
+
+
 routes: list[BaseRoute] = [
     Route("/api/booths/{booth_id:int}/assets", booth_assets, methods=["GET"], name="booth_assets"),
     Route("/api/booths/{booth_id:int}/assets/order", reorder, methods=["POST"], name="booth_assets_order"),
@@ -195,4 +215,5 @@ routes: list[BaseRoute] = [
     Route("/api/assets/{asset_id:int}", update_asset, methods=["PATCH"], name="asset_update"),
     Route("/api/assets/{asset_id:int}", delete_asset, methods=["DELETE"], name="asset_delete"),
     Route("/dashboard/booths/{booth_id:int}/media", media_page, methods=["GET"], name="dashboard_media"),
+    Route("/documents/{asset_id:int}", document_page, methods=["GET"], name="document"),
 ]
