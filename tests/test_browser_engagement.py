@@ -104,13 +104,16 @@ def test_visitor_and_exhibitor_in_the_browser(expo_server: LiveServer, mail_serv
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.goto(f"{url}/booths/1A-001?src=qr")
         wait_until(page, "window.cloudexpoEngagement === true")
-        bookmark = page.locator(".engage-panel button.bookmark")
+        # the booth's bookmark, not its "Notify me when this booth goes live" (kind booth_live, also a .bookmark)
+        bookmark = page.locator('.engage-panel button.bookmark[data-bookmark-kind="booth"]')
         bookmark.click()
         try:
-            page.wait_for_selector(".engage-panel button.bookmark[aria-pressed=true]", timeout=5000)
+            page.wait_for_selector('.engage-panel button.bookmark[data-bookmark-kind="booth"][aria-pressed=true]', timeout=5000)
         except Exception:
             page.screenshot(path=str(artifacts / "engagement-debug.png"), full_page=True)
             raise AssertionError(f"bookmark did not toggle; page errors: {errors}; url {page.url}") from None
+        notify = page.locator('.engage-panel button.bookmark[data-bookmark-kind="booth_live"]')
+        assert notify.get_attribute("aria-pressed") == "false", "bookmarking the booth also asked to be told when it goes live"
         page.click(".engage-panel summary")
         form = page.locator(".engage-panel form[data-card-form]")
         assert form.locator("input[name=name]").input_value() == "Anna Schmidt"
