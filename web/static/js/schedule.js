@@ -92,7 +92,6 @@
     const main = el("button", "tl-slot-main");
     main.type = "button";
     const booth = s.booth ? s.booth.label : "";
-    main.setAttribute("aria-label", fill(S.slot_label, { title: s.title, booth: booth, when: s.when, state: stateLabel(s) }));
     main.title = [s.title, booth, cx.when(s.starts_at, s.ends_at) + " " + data.zone, cx.viewerWhen(s.starts_at, s.ends_at)].filter(Boolean).join("\n");
     const head = el("span", "tl-slot-head");
     if (!s.approved || s.state === "live") head.appendChild(el("span", "badge" + (s.state === "live" ? " live" : " soon"), stateLabel(s)));
@@ -100,6 +99,8 @@
     main.appendChild(head);
     main.appendChild(el("span", "tl-time", boxTime(s.starts_at, s.ends_at)));
     if (booth) main.appendChild(el("span", "tl-booth", booth));
+    // The name is what the box shows plus what it cannot (an aria-label would not match the visible text)
+    main.appendChild(el("span", "visually-hidden", " " + fill(S.slot_hint, { when: s.when, state: stateLabel(s) })));
     main.addEventListener("click", function () {
       if (suppressClick) { suppressClick = false; return; }
       openEdit(s);
