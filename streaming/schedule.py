@@ -35,6 +35,10 @@ MAX_SLOT = dt.timedelta(hours=12)
 MIN_SLOT = dt.timedelta(minutes=1)
 MAX_REASON = 500
 
+SLOT_TOO_SHORT = message("schedule.too_short", "The slot must end at least a minute after it starts.")
+SLOT_TOO_LONG = message("schedule.too_long", "A slot may last at most 12 hours; split longer programmes.")
+STAFF_ONLY = message("schedule.request_staff_only", "Only an exhibitor's staff request launch slots.")
+BOOTH_ID_REQUIRED = message("schedule.booth_id_required", "'booth_id' is required: the booth the launch is for.")
 ENDS_IN_PAST = message("schedule.ends_in_past", "The slot would end in the past; choose an end after now (End stops a broadcast now).")
 NO_SUCH_BOOTH = message("schedule.no_such_booth", "There is no such booth; request a launch for one of your own booths.")
 NOT_YOUR_BOOTH = message("schedule.not_your_booth", "Booth {booth} is not your exhibitor's booth; request launches for your own booths only.")
@@ -125,9 +129,9 @@ def check_times(starts_at: dt.datetime, ends_at: dt.datetime) -> None:
             "Give times with a time zone, like 2023-09-01T09:00:00+08:00.", "starts_at"
         )
     if ends_at - starts_at < MIN_SLOT:
-        raise InvalidSlot("The slot must end at least a minute after it starts.", "ends_at")
+        raise InvalidSlot(SLOT_TOO_SHORT(), "ends_at")
     if ends_at - starts_at > MAX_SLOT:
-        raise InvalidSlot("A slot may last at most 12 hours; split longer programmes.", "ends_at")
+        raise InvalidSlot(SLOT_TOO_LONG(), "ends_at")
 
 
 def check_future_end(ends_at: dt.datetime, now: dt.datetime | None = None) -> None:
@@ -380,9 +384,9 @@ async def request_slot(db: AsyncSession, secret_key: str, data: SlotInput, who: 
     for any booth.
     """
     if not who.is_moderator and who.exhibitor_id is None:
-        raise Forbidden("Only an exhibitor's staff request launch slots.")
+        raise Forbidden(STAFF_ONLY())
     if data.booth_id is None:
-        raise InvalidSlot("'booth_id' is required: the booth the launch is for.", "booth_id")
+        raise InvalidSlot(BOOTH_ID_REQUIRED(), "booth_id")
     owner = await booth_exhibitor(db, data.booth_id)
     if owner is None and not who.is_moderator:
         raise InvalidSlot(NO_SUCH_BOOTH(), "booth")

@@ -23,6 +23,8 @@ from web.errors import ApiError
 from web.params import body_int, parse_time
 
 MAX_MINUTES = MAX_SLOT // dt.timedelta(minutes=1)
+STAGE_REQUIRED = message("schedule.stage_required", "'stage' is required: a stage id or slug.")
+SPEAKERS_SHAPE = message("schedule.speakers_shape", "'speakers' must be a list of people, each with a 'name' and an optional 'affiliation'.")
 BOOTH_TEXT = message("schedule.booth_text", "'booth' is a booth number like 1A-001 or a company's name.")
 
 
@@ -50,13 +52,13 @@ async def slot_input(request: Request, data: dict[str, Any], *, exhibitor_id: in
     zone = exhibition_zone(request)
     stage_key = data.get("stage") or data.get("stage_id")
     if stage_key in (None, ""):
-        raise ApiError(422, "'stage' is required: a stage id or slug.", extra={"field": "stage"})
+        raise ApiError(422, STAGE_REQUIRED(), extra={"field": "stage"})
     async with services(request).db.session() as db:
         stage = await get_stage(db, str(stage_key))
     starts_at, ends_at = slot_times(data, zone)
     speakers = data.get("speakers") or []
     if not isinstance(speakers, list) or not all(isinstance(s, dict) and s.get("name") for s in speakers):
-        raise ApiError(422, "'speakers' must be a list of {\"name\": ..., \"affiliation\": ...}.", extra={"field": "speakers"})
+        raise ApiError(422, SPEAKERS_SHAPE(), extra={"field": "speakers"})
     forum = data.get("forum") or None
     return SlotInput(
         stage_id=stage.id,
