@@ -229,7 +229,7 @@ def _banners(booth: Booth, zone: Zone, per_language: bool) -> list[tuple[str | N
     """(language or None for every page, JPEG) of a booth's banners.
 
     Every booth gets one banner for all pages: its Chinese name with the English
-    one under it. Some booths (``per_language``) have one per language instead,
+    one under it. The demo exhibitors' booths (``per_language``) have one per language instead,
     as an exhibitor with localised artwork would. Without a CJK font on this
     machine the banners show the English name and tagline only.
     """
@@ -264,7 +264,7 @@ async def _media(session: AsyncSession, store: ObjectStore) -> int:
             session, store, kind="logo", data=logo_png(name_en, booth.id, booth.name.get("zh-Hans", "")), filename="logo.png",
             title={"en": f"{name_en} logo"}, **common,
         )
-        for language, banner in _banners(booth, zone, per_language=i % 10 == 3 or booth.number in DEMO_EXHIBITORS):
+        for language, banner in _banners(booth, zone, per_language=booth.number in DEMO_EXHIBITORS):
             await create_asset_from_bytes(
                 session, store, kind="banner", data=banner, filename=f"banner-{language or 'all'}.jpg",
                 title=dict(booth.name), language=language, **common,
