@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 HLS_VERSION=1.7.4
 AXE_VERSION=4.14.1
 PDFJS_VERSION=6.5.438
+# Squire (Fastmail's rich-text editor, MIT): booth and product descriptions; no inline script, no styles injected.
+SQUIRE_VERSION=2.4.8
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -30,6 +32,9 @@ rm -rf web/static/vendor/pdfjs && mkdir -p web/static/vendor/pdfjs
 cp "$pdfjs/build/pdf.min.mjs" "$pdfjs/build/pdf.worker.min.mjs" "$pdfjs/web/pdf_viewer.css" web/static/vendor/pdfjs/
 cp -r "$pdfjs/cmaps" "$pdfjs/standard_fonts" web/static/vendor/pdfjs/
 cp "$pdfjs/LICENSE" web/static/vendor/pdfjs/LICENSE.txt
+squire=$(fetch squire-rte "$SQUIRE_VERSION")
+cp "$squire/dist/squire.js" web/static/vendor/squire.js
+cp "$squire/LICENSE" web/static/vendor/squire.LICENSE.txt
 
 axe=$(fetch axe-core "$AXE_VERSION")
 cp "$axe/axe.min.js" tests/vendor/axe.min.js
@@ -38,8 +43,9 @@ cp "$axe/LICENSE" tests/vendor/axe.LICENSE.txt
 cat > web/static/vendor/VERSIONS.txt <<TXT
 hls.js $HLS_VERSION (Apache-2.0) from the npm registry
 pdfjs-dist $PDFJS_VERSION (Apache-2.0) from the npm registry: pdfjs/
+squire-rte $SQUIRE_VERSION (MIT) from the npm registry
 TXT
 cat > tests/vendor/VERSIONS.txt <<TXT
 axe-core $AXE_VERSION (MPL-2.0) from the npm registry
 TXT
-echo "vendored: hls.js $HLS_VERSION, pdfjs-dist $PDFJS_VERSION, axe-core $AXE_VERSION"
+echo "vendored: hls.js $HLS_VERSION, pdfjs-dist $PDFJS_VERSION, squire-rte $SQUIRE_VERSION, axe-core $AXE_VERSION"
