@@ -120,6 +120,7 @@ def _serve(settings: Settings, banner: Callable[[], None] | None = None, *, demo
     async def startup(sockets: Any = None) -> None:
         await original(sockets)
         heap.settle()
+        heap.start_trimming()
         if banner is not None:
             banner()
 

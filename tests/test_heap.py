@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 
+import psutil
+
 from cloudexpo import heap
 
 
@@ -21,3 +23,21 @@ def test_settle_freezes_the_start_up_heap_and_collects_the_young_less_often() ->
     finally:  # the test process goes on with its usual collector
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+def test_trimming_gives_freed_small_objects_pages_back_to_the_system() -> None:
+    process = psutil.Process()
+    before = process.memory_info().rss
+    junk = [bytes(900) + i.to_bytes(4, "little") for i in range(80_000)]  # ~75 MB in small blocks
+    grown = process.memory_info().rss
+    del junk
+    gc.collect()
+    assert heap.trim()
+    after = process.memory_info().rss
+    assert grown - before > 50_000_000
+    assert grown - after > 40_000_000, (before, grown, after)
+
+
+def test_the_trimming_thread_runs_as_a_daemon() -> None:
+    thread = heap.start_trimming(every=3600)
+    assert thread is not None and thread.daemon and thread.is_alive()
