@@ -70,7 +70,8 @@
       if (action[1]) {
         var mark = document.createElement(action[3] || "span");
         mark.setAttribute("aria-hidden", "true");
-        mark.textContent = action[1];
+        // drawn by CSS (attr(data-glyph)), not as text: "1." is no part of the name "Numbered list"
+        mark.dataset.glyph = action[1];
         button.appendChild(mark);
       } else {
         button.textContent = button.getAttribute("aria-label");
