@@ -234,12 +234,7 @@ class SegmentWriter(threading.Thread):
 
     def _resume(self) -> None:
         """Another publisher session: write out the last one, then cut the gap (see the module doc)."""
-        for kind in ("video", "audio"):
-            self._in_order(kind, self._reorder[kind].flush())
-        if self._video_depack is not None:
-            extended = self._extended_ts["video"] or 0
-            for frame in self._video_depack.flush():
-                self._video_frame(frame, unwrap(frame.timestamp, extended))
+        self._drain()
         self.sender_reports.clear()  # the new encoder's clock
         if self.video_origin is None:
             return  # nothing written yet: the new session starts the timeline
@@ -308,13 +303,17 @@ class SegmentWriter(threading.Thread):
         for packet in self._aac.push(extended - self.audio_origin, payload):
             self.muxer.write_audio(packet)
 
-    def _finish(self) -> None:
+    def _drain(self) -> None:
+        """Write out what the reorder buffers and the depacketizer still hold."""
         for kind in ("video", "audio"):
             self._in_order(kind, self._reorder[kind].flush())
         if self._video_depack is not None:
             extended = self._extended_ts["video"] or 0
             for frame in self._video_depack.flush():
                 self._video_frame(frame, unwrap(frame.timestamp, extended))
+
+    def _finish(self) -> None:
+        self._drain()
         try:
             if self._vp8 is not None:
                 self._write_video(self._vp8.flush())
