@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import av
-from aiortc import MediaStreamTrack, RTCRtpReceiver
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtp import RtpPacket
@@ -122,6 +122,20 @@ class PacketTrack(MediaStreamTrack):
         packet.pts = pts
         packet.time_base = fractions.Fraction(1, self._clock)
         return packet
+
+
+def stock_relay(media_path: str | Path, seconds: int) -> Callable[[RTCPeerConnection], None]:
+    """The yardstick: stock aiortc's MediaRelay of the pre-encoded loop; the result adds its tracks to a viewer's connection."""
+    from aiortc.contrib.media import MediaRelay
+
+    video, audio = media_tracks(pickle.loads(Path(media_path).read_bytes()), seconds)
+    relay = MediaRelay()
+
+    def prepare(pc: RTCPeerConnection) -> None:
+        pc.addTrack(relay.subscribe(video, buffered=False))
+        pc.addTrack(relay.subscribe(audio, buffered=False))
+
+    return prepare
 
 
 def media_tracks(media: Media, seconds: int) -> tuple[PacketTrack, PacketTrack]:

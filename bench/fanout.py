@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import pickle
 import shutil
 import subprocess
 import sys
@@ -53,10 +52,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import (
     HOSTS,
     encode_media,
-    media_tracks,
     serve_signalling,
     start_engine_publisher,
     start_viewers,
+    stock_relay,
     whip_publisher_process,
 )
 from bench._serving import SERVER, free_port, profile, start, wait_up
@@ -121,7 +120,6 @@ def engine_or_stock_process(mode: str, media_path: str, ports: Any, stop: Any) -
 
     async def run() -> None:
         from aiortc import RTCPeerConnection
-        from aiortc.contrib.media import MediaRelay
 
         from streaming.engine import MediaEngine
         from streaming.peers import answer_offer, new_peer_connection
@@ -135,18 +133,11 @@ def engine_or_stock_process(mode: str, media_path: str, ports: Any, stop: Any) -
             engine = MediaEngine(ice_servers=[], ice_hosts=HOSTS)
             server, port, publisher = await start_engine_publisher(engine, media_path, SECONDS, ctx, pub_stop)
         else:
-            media = pickle.loads(Path(media_path).read_bytes())  # noqa: ASYNC240
-            relay = MediaRelay()
-            video, audio = media_tracks(media, SECONDS)
+            prepare = stock_relay(media_path, SECONDS)
 
             async def handler(req: dict[str, Any]) -> str:
                 pc = new_peer_connection()
                 pcs.append(pc)
-
-                def prepare(pc: RTCPeerConnection) -> None:
-                    pc.addTrack(relay.subscribe(video, buffered=False))
-                    pc.addTrack(relay.subscribe(audio, buffered=False))
-
                 return await answer_offer(pc, req["sdp"], HOSTS, prepare)
 
             server, port = await serve_signalling(handler)
