@@ -124,6 +124,11 @@ class SegmentMuxer:
         segment.mux(packet, segment.audio)
         self.audio_frames_written += 1
 
+    def continue_at(self, next_index: int) -> None:
+        """Segments before ``next_index`` exist elsewhere (in storage): number after them, discontinuity first."""
+        self.next_index = max(self.next_index, next_index)
+        self.continues = True
+
     def pause(self) -> int:
         """A publisher session ended: close the open segment; the next one starts a discontinuity.
 

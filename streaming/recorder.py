@@ -16,6 +16,9 @@ A recording runs along this path, one module per step:
    broadcast.
 6. :mod:`streaming.salvage`: on start-up, what a killed process left in the
    spool is closed (:meth:`RecorderService.recover`).
+7. :mod:`streaming.continuation`: a recording starting without a spool (its
+   origin moved here from a node that died, or the slot is live again) goes
+   on from what storage holds of the slot, never over it.
 
 :class:`RecorderService` (this module) starts a recording when the engine
 reports a stream live and finishes it when the stream ends: the last segment
@@ -34,6 +37,7 @@ from typing import Any
 from cloudexpo.db import Database
 from cloudexpo.storage import ObjectStore
 
+from .continuation import continue_stored, continued_elsewhere
 from .live_hls import LiveHls
 from .replays import ReplayFiles
 from .salvage import salvage_part
@@ -50,6 +54,7 @@ class _Active:
         self.uploader = uploader
         self.task = task
         self.started_wall: float | None = None
+        self.continuing: asyncio.Task[None] | None = None  # reading storage before the writer starts
 
 
 class RecorderService:
@@ -135,6 +140,7 @@ class RecorderService:
         stream = stream or stream_id(slot_id)
         loop = asyncio.get_running_loop()
         spool = SpoolRecording(self.spool_root, slot_id)
+        fresh = not spool.exists  # nothing of the slot here: storage may hold an earlier part
         spool.ensure()
         live_hls = self.live_hls
         uploader = Uploader(
@@ -159,10 +165,21 @@ class RecorderService:
         )
         active = _Active(writer, uploader, self._spawn(uploader.run()))
         self.active[slot_id] = active
-        writer.start()
-        engine.add_packet_sink(stream, writer.sink)
+        engine.add_packet_sink(stream, writer.sink)  # packets wait in the writer's queue until it starts
+        if fresh:
+            active.continuing = self._spawn(self._continue_stored(writer))
+        else:
+            writer.start()
         self._spawn(replays.recording_begun(self.db, slot_id))
         return writer
+
+    async def _continue_stored(self, writer: SegmentWriter) -> None:
+        try:
+            stored = await continue_stored(self.store, writer.spool)
+            if stored is not None:
+                writer.continue_after(stored.duration, stored.next_index)
+        finally:
+            writer.start()
 
     async def finish(self, slot_id: int) -> None:
         """Close the last segment, send everything, close the playlist (ENDLIST); then the MP4."""
@@ -172,6 +189,8 @@ class RecorderService:
         from .live import stream_id
 
         self.engine.remove_packet_sink(stream_id(slot_id), active.writer.sink)
+        if active.continuing is not None:
+            await asyncio.gather(active.continuing, return_exceptions=True)
         active.writer.stop()
         await asyncio.to_thread(active.writer.join)
         active.uploader.finish()
@@ -205,6 +224,13 @@ class RecorderService:
             if slot_id in self.active:
                 continue
             spool = SpoolRecording(self.spool_root, slot_id)
+            if await continued_elsewhere(self.store, spool):
+                state, uploaded = await asyncio.to_thread(spool.state), await asyncio.to_thread(spool.uploaded)
+                unsent = sum(1 for e in state.segments if e["name"] not in uploaded)
+                log.warning("recorder: slot %s was recorded on by another node after this one stopped; "
+                            "%d unsent segments of this node are dropped", slot_id, unsent)
+                await asyncio.to_thread(spool.remove)
+                continue
             await asyncio.to_thread(salvage_part, spool)
             uploader = Uploader(self.store, spool, first_delay=self.upload_first_delay, max_delay=self.upload_max_delay)
             uploader.finish()

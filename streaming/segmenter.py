@@ -17,6 +17,9 @@ takes over (``("resume", "")`` from the sink) the open segment is closed, the
 gap is cut out of the timeline (the new session's first keyframe comes right
 after the last frame written) and the next segment starts with a
 discontinuity, since the encoder, and perhaps the picture size, changed.
+A recording that goes on from one in storage (another node recorded the
+broadcast before, :mod:`streaming.continuation`) starts the same way
+(:meth:`SegmentWriter.continue_after`).
 """
 
 from __future__ import annotations
@@ -113,6 +116,17 @@ class SegmentWriter(threading.Thread):
 
     def stop(self) -> None:
         self.queue.put(END)
+
+    def continue_after(self, duration: float, next_index: int) -> None:
+        """Go on from a recording already in storage (:mod:`streaming.continuation`); before :meth:`start`.
+
+        Its first keyframe goes ``duration`` seconds into the timeline, its first
+        segment is numbered ``next_index`` (or later) and starts a discontinuity, and
+        no "start" is journalled: the recording started with the stored part.
+        """
+        self.pts_base = round(duration * VIDEO_RATE)
+        self.resumes += 1
+        self.muxer.continue_at(next_index)
 
     # -- the thread -------------------------------------------------------------------
 

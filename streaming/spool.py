@@ -116,6 +116,16 @@ class SpoolRecording:
                 ended = True
         return JournalState(segments, started, ended, start_info)
 
+    def seed(self, entries: list[dict[str, Any]]) -> None:
+        """Start an empty journal with segment entries already in storage (:mod:`streaming.continuation`)."""
+        self.ensure()
+        for name, lines in ((JOURNAL, [json.dumps(e, separators=(",", ":")) for e in entries]),
+                            (UPLOADED, [e["name"] for e in entries])):
+            with open(self.dir / name, "a", encoding="utf-8") as fh:
+                fh.write("".join(line + "\n" for line in lines))
+                fh.flush()
+                os.fsync(fh.fileno())
+
     def uploaded(self) -> set[str]:
         try:
             return set((self.dir / UPLOADED).read_text(encoding="utf-8").split())

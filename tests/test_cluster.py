@@ -5,28 +5,35 @@ The publisher sends to node A (the origin); viewers on B and C (edges) decode th
 card. An edge is killed: its viewer moves to another node and plays again within 3 s.
 The origin is killed and the publisher reconnects to C: C becomes the origin, B pulls
 from it, and the viewers play the new publisher's picture on the sessions they have.
+When the broadcast ends, its one replay holds A's part and, after a discontinuity, C's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import av
 import httpx
 import pytest
 
 from cloudexpo.app import import_models
 from cloudexpo.services import Services
 from cloudexpo.settings import Settings
-from streaming.testsource import colour_close, watch
+from cloudexpo.storage import ObjectNotFound
+from streaming.hls import parse_playlist
+from streaming.spool import PLAYLIST, replay_prefix
+from streaming.testsource import colour_close, read_test_card, watch
 from tests.cluster_support import Node, RollingViewer, cluster_env, whep_signal, whip_publish
 from tests.conftest import POSTGRES_URL, REDIS_URL, require_service
-from tests.live_support import make_slot
+from tests.live_support import make_slot, moderator_over_http
 
 pytestmark = pytest.mark.media
 
@@ -112,7 +119,56 @@ def _colour_of(viewer: RollingViewer) -> tuple[int, int, int]:
     return viewer.frames[-1][1]
 
 
-async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(deployment: Deployment) -> None:
+async def _replay_of_both_origins(settings: Settings, slot_id: int, folder: Path) -> None:
+    """The slot's closed replay: A's segments (FIRST) up to one discontinuity, then C's (SECOND); playable."""
+    import_models()
+    svc = Services.from_settings(settings)
+    prefix = replay_prefix(slot_id)
+    try:
+        async def closed() -> bool:
+            with contextlib.suppress(ObjectNotFound):
+                return parse_playlist((await svc.store.get_bytes(prefix + PLAYLIST)).decode()).ended
+            return False
+
+        await _wait(closed, 30, "the replay's playlist is closed")
+        text = (await svc.store.get_bytes(prefix + PLAYLIST)).decode()
+        playlist = parse_playlist(text)
+        await asyncio.to_thread(_write, folder / PLAYLIST, text)
+        for segment in playlist.segments:
+            await svc.store.download_file(prefix + segment.uri, folder / segment.uri)
+    finally:
+        await svc.db.close()
+    names = [s.uri for s in playlist.segments]
+    numbers = [int(name[4:9]) for name in names]
+    assert numbers == sorted(set(numbers)), names  # each segment once, in order
+    joins = [i for i, s in enumerate(playlist.segments) if s.discontinuity]
+    assert len(joins) == 1 and 2 <= joins[0] < len(names) - 1, (joins, names)
+    colours = [await asyncio.to_thread(_first_colour, folder / name) for name in names]
+    for i, colour in enumerate(colours):
+        assert colour_close(colour, FIRST if i < joins[0] else SECOND), (names[i], colour, joins)
+    played = await asyncio.to_thread(_duration, folder / PLAYLIST)
+    assert abs(played - playlist.duration) < 1.5, (played, playlist.duration)
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+
+
+def _duration(playlist: Path) -> float:
+    """What ffprobe reads of the playlist (it plays through every segment)."""
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                            str(playlist)], capture_output=True, text=True, timeout=60, check=True)
+    return float(probe.stdout)
+
+
+def _first_colour(path: Path) -> tuple[int, int, int]:
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        return read_test_card(frame)[1]
+
+
+async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(deployment: Deployment, tmp_path: Path) -> None:
     a, b, c = deployment.nodes
     slot_id, token = await deployment.slot()
     publisher = await whip_publish(a.url, slot_id, token, FIRST)
@@ -229,6 +285,15 @@ async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(d
             await asyncio.sleep(1.0)  # what the stopped edge would have done to the schedule is done by now
             info = (await http.get(f"{c.url}/api/slots/{slot_id}")).json()
             assert info["state"] == "live" and info["publisher"] == "connected", info
+
+            # the broadcast ends on C: its one replay holds what A recorded before it died, as A wrote
+            # it, and after a discontinuity what C recorded; no segment of A's was written over
+            mod = await moderator_over_http(deployment.settings, c.url, "mod-cluster@example.org")
+            try:
+                assert (await mod.post(f"/api/slots/{slot_id}/end")).status_code == 200
+            finally:
+                await mod.http.aclose()
+            await _replay_of_both_origins(deployment.settings, slot_id, tmp_path / "replay")
     finally:
         for viewer in viewers:
             await viewer.close()
