@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cloudexpo.areas import Part, close_all, start_all
+from cloudexpo.ratelimit import RateLimiter, SharedRateLimiter
 from cloudexpo.services import Services
 
 from .engagement.analytics import Counter
 from .engagement.notify import Notifier, ReminderLoop
+from .engagement.presence import PresenceBoard
 from .media.worker import MediaWorker
 
 
@@ -24,6 +26,9 @@ class BoothsRuntime:
     notifier: Notifier  # in-app notifications and e-mails
     reminders: ReminderLoop  # meeting and launch reminders through the notifier (every 10 s: "live now" is news)
     media: MediaWorker  # thumbnails, posters and facts of checked uploads; resumes unfinished work at start
+    presence: PresenceBoard  # which staff are at which booth (heartbeats; in Redis with the Redis bus)
+    conversation_starts: RateLimiter | SharedRateLimiter  # new conversations per visitor and hour
+    conversation_messages: RateLimiter | SharedRateLimiter  # messages per user and minute
 
     @classmethod
     def build(cls, services: Services, *, analytics_interval: float = 2.0,
@@ -36,6 +41,9 @@ class BoothsRuntime:
             notifier=notifier,
             reminders=ReminderLoop(services, notifier, reminder_interval),
             media=MediaWorker(services.db, services.store),
+            presence=PresenceBoard(services.bus, services.secret_key),
+            conversation_starts=services.rate_limiter(10, 3600),
+            conversation_messages=services.rate_limiter(20, 60),
         )
 
     def parts(self) -> list[Part]:

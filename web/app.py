@@ -33,6 +33,7 @@ from web.routes import (
     auth,
     chat,
     control,
+    conversations,
     engagement,
     exhibition,
     health,
@@ -83,8 +84,9 @@ WEB_AREAS: tuple[WebArea, ...] = (
     WebArea("exhibition", "booths", (exhibition, applications, moderation, openapi)),
     # programme, WHIP/WHEP, /ws, replays, watch and go-live pages, control room, schedule, chat
     WebArea("live", "streaming", (whip, ws, programme, replays, live, control, schedule, chat)),
-    # my tour, cards, meetings, leads, analytics, QR codes, notifications, recommendations
-    WebArea("engagement", "booths", (engagement, meetings, leads, analytics, qr, notifications, recommendations)),
+    # my tour, cards, meetings, leads, analytics, QR codes, notifications, recommendations, booth conversations
+    WebArea("engagement", "booths", (engagement, meetings, leads, analytics, qr, notifications, recommendations,
+                                     conversations)),
 )
 """Every route group, in the order the router tries them."""
 

@@ -6,7 +6,8 @@ from their account and profile and can withdraw a card later; anonymous
 visitors withdraw with the signed token they got when they left it. A
 withdrawn card is deleted, with its lead: the exhibitor no longer sees it.
 A card shared from a launch's chat (``source="chat"``) is the "chat contact
-with consent" of the leads inbox.
+with consent" of the leads inbox; one shared from a booth conversation
+(``source="conversation"``, :mod:`.conversations`) a lead of kind ``conversation``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ NO_CARD = message("card.no_card", "There is no card {card}.")
 NOT_YOURS = message("card.not_yours", "Only the visitor who left this card can withdraw it.")
 
 FIELDS = {"name": 120, "organisation": 200, "title": 120, "email": 254, "phone": 40, "message": 2000}
-SOURCES = ("booth", "chat")
+SOURCES = ("booth", "chat", "conversation")
 
 
 @dataclass
@@ -149,7 +150,8 @@ async def leave(
     )
     session.add(card)
     await session.flush()
-    session.add(Lead(exhibitor_id=booth.exhibitor_id, kind="chat" if card.source == "chat" else "card", card_id=card.id))
+    kind = card.source if card.source in ("chat", "conversation") else "card"
+    session.add(Lead(exhibitor_id=booth.exhibitor_id, kind=kind, card_id=card.id))
     await session.flush()
     return card, booth
 

@@ -9,7 +9,8 @@ Chinese right; one row per lead; times in UTC, ISO 8601), columns in order:
 
 ============== ===========================================================
 lead_id        the lead's number
-kind           card (left on the booth), chat (shared from a launch's chat) or meeting
+kind           card (left on the booth), chat (shared from a launch's chat), conversation
+               (shared in a conversation at the booth) or meeting
 status         new, contacted, qualified or closed
 name           the visitor's name
 organisation   their organisation (cards; meetings: from their profile)

@@ -64,7 +64,7 @@ class Card(Base):
     booth_id: Mapped[int] = mapped_column(ForeignKey("booths.id", ondelete="CASCADE"), index=True)
     exhibitor_id: Mapped[int] = mapped_column(ForeignKey("exhibitors.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True)
-    source: Mapped[str] = mapped_column(String(10), default="booth")  # booth | chat
+    source: Mapped[str] = mapped_column(String(16), default="booth")  # booth | chat | conversation
     slot_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     name: Mapped[str] = mapped_column(String(120))
     organisation: Mapped[str] = mapped_column(String(200), default="")
@@ -160,7 +160,7 @@ class Lead(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     exhibitor_id: Mapped[int] = mapped_column(ForeignKey("exhibitors.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(10))  # card | chat | meeting
+    kind: Mapped[str] = mapped_column(String(16))  # card | chat | meeting | conversation
     card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), nullable=True, unique=True)
     meeting_id: Mapped[int | None] = mapped_column(
         ForeignKey("meetings.id", ondelete="CASCADE"), nullable=True, unique=True
@@ -169,6 +169,55 @@ class Lead(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Conversation(Base):
+    """A visitor's one-to-one conversation with a booth's staff: one per booth and visitor.
+
+    The read markers are the last message each side has seen (every staff
+    member of the booth shares the staff's). ``card_id`` is the card the
+    visitor shared from it, which made it a lead.
+    """
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("booth_id", "visitor_id", name="uq_conversations_booth_visitor"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    booth_id: Mapped[int] = mapped_column(ForeignKey("booths.id", ondelete="CASCADE"), index=True)
+    exhibitor_id: Mapped[int] = mapped_column(ForeignKey("exhibitors.id", ondelete="CASCADE"), index=True)
+    visitor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    left_message: Mapped[bool] = mapped_column(Boolean, default=False)  # started while nobody was at the booth
+    visitor_read_id: Mapped[int] = mapped_column(Integer, default=0)
+    staff_read_id: Mapped[int] = mapped_column(Integer, default=0)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id", ondelete="SET NULL"), nullable=True)
+    reported_at: Mapped[dt.datetime | None] = mapped_column(nullable=True, index=True)
+    reported_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    report_reason: Mapped[str] = mapped_column(String(500), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_message_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ConversationMessage(Base):
+    __tablename__ = "conversation_messages"
+    __table_args__ = (Index("ix_conversation_messages_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    side: Mapped[str] = mapped_column(String(8))  # visitor | staff
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ConversationBlock(Base):
+    """A user a moderator stopped from starting conversations and sending messages in them."""
+
+    __tablename__ = "conversation_blocks"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    blocked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Notification(Base):

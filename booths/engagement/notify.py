@@ -1,6 +1,7 @@
 """Notifications: in the app (a bell with an unread count) and by e-mail.
 
-Kinds: ``application_decided``, ``card_received``, ``meeting_requested``,
+Kinds: ``application_decided``, ``card_received``, ``booth_message`` (a visitor's message while nobody
+was at the booth), ``meeting_requested``,
 ``meeting_accepted``, ``meeting_declined``, ``meeting_cancelled``,
 ``meeting_reminder``, ``launch_starting``, ``launch_live``, and the schedule's changes of an
 exhibitor's launch: ``launch_added``, ``launch_approved``, ``launch_declined``,
@@ -72,6 +73,11 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "zh-Hant": ("收到新名片：{name}", "{name}（{organisation}）在展位 {booth} 留下了名片。"),
         "en": ("New business card: {name}", "{name} ({organisation}) left a business card at booth {booth}."),
     },
+    "booth_message": {
+        "zh-Hans": ("展位 {booth} 有新留言：{name}", "{name} 在无人值守时给展位 {booth} 留言：{text}"),
+        "zh-Hant": ("展位 {booth} 有新留言：{name}", "{name} 在無人值守時給展位 {booth} 留言：{text}"),
+        "en": ("New message at booth {booth}: {name}", "{name} left a message at booth {booth} while nobody was there: {text}"),
+    },
     "meeting_requested": {
         "zh-Hans": ("新的会面请求：{name}", "{name} 请求在 {time} 与您会面。留言：{note}"),
         "zh-Hant": ("新的會面請求：{name}", "{name} 請求在 {time} 與您會面。留言：{note}"),
@@ -137,6 +143,7 @@ KINDS = tuple(MESSAGES)
 KIND_NAMES = {
     "application_decided": {"zh-Hans": "参展申请结果", "zh-Hant": "參展申請結果", "en": "application decisions"},
     "card_received": {"zh-Hans": "收到名片", "zh-Hant": "收到名片", "en": "business cards received"},
+    "booth_message": {"zh-Hans": "展位留言", "zh-Hant": "展位留言", "en": "messages left at your booth"},
     "meeting_requested": {"zh-Hans": "会面请求", "zh-Hant": "會面請求", "en": "meeting requests"},
     "meeting_accepted": {"zh-Hans": "会面确认", "zh-Hant": "會面確認", "en": "meeting confirmations"},
     "meeting_declined": {"zh-Hans": "会面被拒", "zh-Hant": "會面被拒", "en": "declined meetings"},

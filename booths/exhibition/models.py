@@ -74,6 +74,8 @@ class Booth(Base):
     tagline: Mapped[Localized] = mapped_column(JSON, default=dict)
     # Sanitised HTML per language (booths.exhibition.editing.sanitize_html).
     description: Mapped[Localized] = mapped_column(JSON, default=dict)
+    # When staff are usually at the booth, as the exhibitor writes it ("Weekdays 9:00–17:00"), shown beside "leave a message".
+    hours: Mapped[Localized] = mapped_column(JSON, default=dict)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden_reason: Mapped[str] = mapped_column(String(500), default="")

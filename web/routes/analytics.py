@@ -46,7 +46,7 @@ NOT_REPORTABLE = message("analytics.not_reportable", "{metric} cannot be reporte
 
 MAX_DAYS = 366
 CHART_METRICS = ("visitors", "views", "qr_visitors", "time_seconds", "video_plays", "watch_seconds", "downloads",
-                 "cards", "meetings", "launch_viewers", "replay_views")
+                 "cards", "conversations", "meetings", "launch_viewers", "replay_views")
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def metric_label(request: Request, metric: str) -> str:
         "time_seconds": _("Time on the booth (seconds)"), "video_plays": _("Video plays"),
         "watch_seconds": _("Watch time (seconds)"), "downloads": _("Document downloads"),
         "cards": _("Business cards"), "meetings": _("Meeting requests"), "launch_viewers": _("Launch viewers"),
-        "replay_views": _("Replay views"),
+        "replay_views": _("Replay views"), "conversations": _("Conversations"),
     }
     return labels.get(metric, metric)
 

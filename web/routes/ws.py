@@ -5,6 +5,8 @@ The client sends JSON messages::
     {"type": "subscribe", "slots": [12, 13]}     # follow these slots (also ?slots=12,13)
     {"type": "chat", "slot": 12, "text": "..."}  # signed-in users
     {"type": "ping"}
+    {"type": "presence", "booth": 7, "here": true}  # booth staff "at the booth" (web.presence_socket)
+    {"type": "watch_booth", "booth": 7}             # who is at a booth, now and on each change
 
 and receives what is published on the bus topics ``slot.{id}`` (``state``,
 ``viewers``, ``chat``, ``chat_deleted``, ``muted``; events that queued up for
@@ -15,7 +17,8 @@ shape (``code``, ``message`` in the page's language, ``detail`` in English)
 with ``status`` and the ``ref`` the client gave. ``muted`` and ``unmuted``
 (``user_id``) let a muted visitor's page disable and re-enable its input. A signed-in
 user also receives their own ``notification`` events (bus topic ``user.{id}``),
-which keep the bell's unread count live. Because it
+which keep the bell's unread count live, and the messages of their booth conversations
+(``conversation_message``, ``conversation_read``, ``conversation_lead``). Because it
 reads the bus, a client on one node sees what happens on every node.
 
 Frames are text of at most :data:`MAX_MESSAGE` bytes holding a JSON object.
@@ -57,6 +60,7 @@ from web.context import principal, services, streaming_runtime
 from web.errors import ApiError, error_body, request_language
 from web.forms import parse_json
 from web.middleware import WEBSOCKET_SEND
+from web.presence_socket import BoothPresence
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,7 @@ class Connection:
         self.principal = principal(websocket)
         self.subs: dict[int, tuple[Subscription, asyncio.Task[None]]] = {}
         self.personal: tuple[Subscription, asyncio.Task[None]] | None = None
+        self.presence = BoothPresence(self)
         self.send_lock = asyncio.Lock()
         # frames go straight to the server (web.middleware.WebsocketSend), past the middlewares' wrappers
         direct = websocket.scope.get(WEBSOCKET_SEND)
@@ -103,6 +108,10 @@ class Connection:
             return
         sub = await self.svc.bus.subscribe(f"user.{self.principal.user_id}", maxsize=50)
         self.personal = (sub, asyncio.create_task(self._forward(sub)))
+
+    def follow(self, sub: Subscription) -> asyncio.Task[None]:
+        """Forward a subscription's events to this socket until the task is cancelled."""
+        return asyncio.create_task(self._forward(sub))
 
     async def send(self, data: dict[str, Any]) -> None:
         await self.send_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
@@ -173,6 +182,7 @@ class Connection:
             await self.refuse(422, _said(exc), message.get("ref"))
 
     async def close(self) -> None:
+        await self.presence.close()
         if self.personal is not None:
             self.personal[1].cancel()
             await self.personal[0].close()
@@ -236,6 +246,10 @@ async def endpoint(websocket: WebSocket) -> None:
                 await conn.subscribe(_slot_ids(message.get("slots")))
             elif kind == "chat":
                 await conn.chat(message)
+            elif kind == "presence":
+                await conn.presence.beat(message)
+            elif kind == "watch_booth":
+                await conn.presence.watch(message)
             elif kind == "ping":
                 await conn.send({"type": "pong"})
             else:
