@@ -23,7 +23,13 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booths.engagement import cards
-from booths.engagement.models import Card, Conversation, ConversationBlock, ConversationMessage, Lead
+from booths.engagement.models import (
+    Card,
+    Conversation,
+    ConversationBlock,
+    ConversationMessage,
+    Lead,
+)
 from booths.errors import Conflict, Invalid, NotFound
 from booths.exhibition.directory import can_see, staff_of
 from booths.exhibition.models import Booth
@@ -226,7 +232,7 @@ async def inbox(session: AsyncSession, principal: Principal, *, booth_id: int | 
     if not conversations:
         return []
     ids = [c.id for c in conversations]
-    unread = dict((await session.execute(
+    unread: dict[int, int] = dict((await session.execute(
         select(Conversation.id, _unread_expr(principal)).join(ConversationMessage, ConversationMessage.conversation_id == Conversation.id)
         .where(Conversation.id.in_(ids)).group_by(Conversation.id)
     )).all())
@@ -286,7 +292,8 @@ async def lead_ids(session: AsyncSession, card_ids: list[int]) -> dict[int, int]
     """card id -> lead id, for the conversations that became leads."""
     if not card_ids:
         return {}
-    return dict((await session.execute(select(Lead.card_id, Lead.id).where(Lead.card_id.in_(card_ids)))).all())
+    rows = await session.execute(select(Lead.card_id, Lead.id).where(Lead.card_id.in_(card_ids)))
+    return {int(card_id): int(lead_id) for card_id, lead_id in rows.all() if card_id is not None}
 
 
 async def report(session: AsyncSession, principal: Principal, conversation_id: int, reason: Any) -> Access:
