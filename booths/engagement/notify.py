@@ -45,6 +45,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from booths.engagement import meetings
 from booths.engagement.bookmarks import live_slots, upcoming_slots
 from booths.engagement.models import Bookmark, MailOptOut, Notification
+from booths.exhibition.directory import staff_of
 from cloudexpo.accounts import User
 from cloudexpo.db import utcnow
 from cloudexpo.i18n import LANGUAGES, pick
@@ -387,6 +388,14 @@ async def application_decided(batch: Batch, session: AsyncSession, application: 
         "decision": "approved" if application.state == "approved" else "rejected",
         "reason": application.reason or "",
     }, "/dashboard")
+
+
+async def card_received(batch: Batch, session: AsyncSession, card: Any, booth: Any) -> None:
+    """Tell every staff member of the booth that a visitor left (or shared) their card."""
+    for staff in await staff_of(session, booth.exhibitor_id):
+        await batch.add(session, staff.id, "card_received", {
+            "name": card.name, "organisation": card.organisation or "—", "booth": booth.number,
+        }, "/dashboard/leads")
 
 
 # --- reminders ----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths.engagement import cards, conversations
+from booths.engagement import cards, conversations, notify
 from booths.engagement.conversations import Access
 from booths.engagement.models import Conversation, ConversationMessage, Profile
 from booths.errors import NotFound
@@ -201,10 +201,7 @@ async def api_share_card(request: Request) -> Response:
         booth = await session.get(Booth, access.conversation.booth_id)
         assert booth is not None
         batch = notifier(request).batch()
-        for staff in await staff_of(session, booth.exhibitor_id):
-            await batch.add(session, staff.id, "card_received", {
-                "name": card.name, "organisation": card.organisation or "—", "booth": booth.number,
-            }, "/dashboard/leads")
+        await notify.card_received(batch, session, card, booth)
         await session.commit()
         await batch.deliver(session)
         await publish(svc, session, access, {"type": "conversation_lead", "conversation_id": access.conversation.id,

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths.engagement import bookmarks, cards, meetings
+from booths.engagement import bookmarks, cards, meetings, notify
 from booths.engagement.models import (
     BOOKMARK_KINDS,
     Bookmark,
@@ -30,7 +30,6 @@ from booths.engagement.models import (
     Profile,
 )
 from booths.errors import Invalid
-from booths.exhibition.directory import staff_of
 from cloudexpo.accounts import User
 from cloudexpo.messages import message
 from cloudexpo.permissions import require
@@ -150,10 +149,7 @@ async def leave_card(request: Request) -> Response:
         async with svc.db.session() as session:
             card, booth = await cards.leave(session, who, booth_id, data, language=language(request))
             batch = notifier(request).batch()
-            for staff in await staff_of(session, booth.exhibitor_id):
-                await batch.add(session, staff.id, "card_received", {
-                    "name": card.name, "organisation": card.organisation or "—", "booth": booth.number,
-                }, "/dashboard/leads")
+            await notify.card_received(batch, session, card, booth)
             await session.commit()
             await batch.deliver(session)
     except Invalid as exc:
