@@ -18,14 +18,14 @@ import re
 import unicodedata
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudexpo.bus import BusError, EventBus
 from cloudexpo.db import utcnow
 from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require
-from cloudexpo.ratelimit import RateLimiter, SharedRateLimiter
+from cloudexpo.ratelimit import RateLimited, RateLimiter, SharedRateLimiter
 
 from .models import ChatMessage, ChatMute, Slot, SlotState
 from .schedule import SlotClosed, get_slot, get_visible_slot
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 MAX_LENGTH = 500
 RATE_LIMIT = 1  # messages ...
 RATE_WINDOW = 2.0  # ... per this many seconds, per user
+MAX_SLOW_SECONDS = 600
 HISTORY = 200
 
 _CONTROL = re.compile(
@@ -53,6 +54,9 @@ ONLY_MODERATORS_DELETE = message("chat.delete_forbidden", "Only moderators delet
 NO_MESSAGE = message("chat.no_message", "There is no message {id}.")
 ONLY_MODERATORS_MUTE = message("chat.mute_forbidden", "Only moderators mute users.")
 ONLY_MODERATORS_UNMUTE = message("chat.unmute_forbidden", "Only moderators unmute users.")
+ONLY_MODERATORS_SLOW = message("chat.slow_mode_forbidden", "Only moderators set slow mode.")
+SLOW_SECONDS = message("chat.slow_mode_seconds", "Slow mode takes whole seconds from 0 (off) to {limit}.")
+SLOW_WAIT = message("chat.slow_mode_wait", "Slow mode is on: one message every {every} s. Wait {seconds} s before sending again.")
 
 
 class ChatError(Exception):
@@ -61,6 +65,19 @@ class ChatError(Exception):
 
 class ChatMuted(ChatError):
     pass
+
+
+class SlowModeSeconds(ChatError):
+    """Slow mode asked with seconds out of range."""
+
+
+class SlowMode(RateLimited):
+    """Slow mode holds this user's next message for ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float, every: int) -> None:
+        super().__init__(retry_after)
+        self.args = (SLOW_WAIT(every=every, seconds=int(retry_after) + 1),)
+        self.every = every
 
 
 def topic(slot_id: int) -> str:
@@ -131,8 +148,9 @@ class Chat:
         body = clean_text(raw)
         if await self.is_muted(db, slot_id, principal.user_id):
             raise ChatMuted(MUTED())
-        await self.limiter.check(f"chat:{principal.user_id}")
         now = utcnow()
+        await self.hold_for_slow_mode(db, principal, slot, now)
+        await self.limiter.check(f"chat:{principal.user_id}")
         message = ChatMessage(
             slot_id=slot_id,
             user_id=principal.user_id,
@@ -151,6 +169,39 @@ class Chat:
         except BusError as exc:  # kept: the history shows it, and the bus reconnects by itself
             log.warning("chat: message %d kept but not sent live: %s", message.id, exc)
         return message
+
+    async def hold_for_slow_mode(self, db: AsyncSession, principal: Principal, slot: Slot, now: dt.datetime) -> None:
+        """Raise :class:`SlowMode` while the user's last message is too recent (moderators and the presenters write freely)."""
+        every = slot.chat_slow_seconds or 0
+        if every <= 0 or principal.can_manage_exhibitor(slot.exhibitor_id):
+            return
+        last = await db.scalar(
+            select(func.max(ChatMessage.created_at)).where(
+                ChatMessage.slot_id == slot.id, ChatMessage.user_id == principal.user_id
+            )
+        )
+        if last is None:
+            return
+        if last.tzinfo is None:  # SQLite hands back naive UTC from an aggregate
+            last = last.replace(tzinfo=dt.UTC)
+        wait = every - (now - last).total_seconds()
+        if wait > 0:
+            raise SlowMode(wait, every)
+
+    async def set_slow_mode(self, db: AsyncSession, principal: Principal, slot_id: int, seconds: Any) -> Slot:
+        """Moderators set the seconds between a user's messages (0 turns slow mode off); pages learn it live."""
+        if not principal.is_moderator:
+            raise Forbidden(ONLY_MODERATORS_SLOW())
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 <= seconds <= MAX_SLOW_SECONDS:
+            raise SlowModeSeconds(SLOW_SECONDS(limit=MAX_SLOW_SECONDS))
+        slot = await get_slot(db, slot_id)
+        slot.chat_slow_seconds = seconds
+        await db.commit()
+        try:
+            await self.bus.publish(topic(slot_id), {"type": "slow_mode", "slot": slot_id, "seconds": seconds})
+        except BusError as exc:  # it holds; pages learn it at their next message
+            log.warning("chat: slow mode of slot %d not sent live: %s", slot_id, exc)
+        return slot
 
     async def history(
         self, db: AsyncSession, slot_id: int, limit: int = HISTORY

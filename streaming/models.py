@@ -1,4 +1,4 @@
-"""The broadcast schedule's tables: stages, slots, chat messages and mutes.
+"""The broadcast schedule's tables: stages, slots, chat messages, mutes and pinned messages.
 
 A slot names its booth by id (``booth_id``) and the exhibitor that may publish
 to it (``exhibitor_id``); ``streaming`` never imports ``booths``. Times are
@@ -85,6 +85,8 @@ class Slot(Base):
     previous_starts_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     previous_ends_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     decline_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # Slow mode: the seconds a visitor waits between two chat messages (0: off); set by moderators.
+    chat_slow_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -116,3 +118,21 @@ class ChatMute(Base):
     user_id: Mapped[int] = mapped_column(Integer, index=True)
     muted_by: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ChatPin(Base):
+    """A chat message or a notice pinned above the chat and on the player, from ``pinned_at`` until ``unpinned_at``.
+
+    Rows are kept when unpinned, so the replay shows what was pinned at each moment.
+    """
+
+    __tablename__ = "chat_pins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: a notice written to pin
+    author: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
+    pinned_by: Mapped[int] = mapped_column(Integer)
+    pinned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    unpinned_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)

@@ -26,7 +26,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -486,13 +486,33 @@ async def record_progress(db: AsyncSession, replay: Replay, visitor: str, second
 # --- chat in replay time --------------------------------------------------------------------------
 
 
-async def chat_timeline(db: AsyncSession, files: ReplayFiles, replay: Replay) -> list[dict[str, Any]]:
-    """The slot's chat with each message's place in the replay (``at``, seconds, after trimming)."""
+async def replay_clock(files: ReplayFiles, replay: Replay) -> Callable[[dt.datetime], float | None]:
+    """Where a moment of the broadcast falls in the replay (seconds, after trimming); None when outside it.
+
+    The chat, reactions and pins are shown in sync through it.
+    """
     try:
         playlist = await files.playlist(replay.slot_id)
         segments: list[Any] = playlist.segments
     except ReplayNotFound:
         segments = []
+    visible = replay.visible_duration
+
+    def place(moment: dt.datetime) -> float | None:
+        at = _timeline_position(segments, moment) if segments else None
+        if at is None and replay.started_at is not None:
+            at = (moment - replay.started_at).total_seconds()
+        if at is None:
+            return None
+        at -= replay.trim_start
+        return None if at < 0 or at > visible + 1 else round(at, 3)
+
+    return place
+
+
+async def chat_timeline(db: AsyncSession, files: ReplayFiles, replay: Replay) -> list[dict[str, Any]]:
+    """The slot's chat with each message's place in the replay (``at``, seconds, after trimming)."""
+    place = await replay_clock(files, replay)
     rows = (
         await db.scalars(
             select(ChatMessage)
@@ -500,18 +520,11 @@ async def chat_timeline(db: AsyncSession, files: ReplayFiles, replay: Replay) ->
             .order_by(ChatMessage.created_at, ChatMessage.id)
         )
     ).all()
-    visible = replay.visible_duration
     out = []
     for chat_message in rows:
-        at = _timeline_position(segments, chat_message.created_at) if segments else None
-        if at is None and replay.started_at is not None:
-            at = (chat_message.created_at - replay.started_at).total_seconds()
-        if at is None:
-            continue
-        at -= replay.trim_start
-        if at < 0 or at > visible + 1:
-            continue
-        out.append({"id": chat_message.id, "author": chat_message.author, "text": chat_message.text, "at": round(at, 3)})
+        at = place(chat_message.created_at)
+        if at is not None:
+            out.append({"id": chat_message.id, "author": chat_message.author, "text": chat_message.text, "at": at})
     return out
 
 

@@ -21,6 +21,8 @@ from .engine import MediaEngine
 from .live import LiveService
 from .live_hls import LiveHls
 from .origins import OriginRegistry
+from .pins import Pins
+from .reactions import Reactions
 from .recorder import RecorderService
 from .replays import ReplayFiles
 
@@ -32,6 +34,8 @@ class StreamingRuntime:
     engine: MediaEngine  # receives each broadcast once and forwards it to every viewer
     live: LiveService  # slot states, WHIP/WHEP sessions, viewer counts; closes the engine
     chat: Chat  # chat rules and the rate limit
+    pins: Pins  # the message pinned at each launch
+    reactions: Reactions  # taps counted per interval, published and stored once per interval
     replay_files: ReplayFiles  # playlists read from storage, download MP4 jobs
     recorder: RecorderService  # records every broadcast; completes what a killed process left in the spool
     live_hls: LiveHls  # the live HLS playlists in storage: written by the recorder, linked for viewers past WebRTC
@@ -57,6 +61,8 @@ class StreamingRuntime:
                              max_viewers=settings.max_webrtc_viewers,
                              overrun=dt.timedelta(minutes=settings.overrun_minutes)),
             chat=Chat(services.bus, services.rate_limiter(RATE_LIMIT, RATE_WINDOW)),
+            pins=Pins(services.bus),
+            reactions=Reactions(services.db, services.bus),
             replay_files=files,
             recorder=RecorderService(engine, services.db, services.store, spool, files=files, live_hls=live_hls),
             live_hls=live_hls,
@@ -71,9 +77,11 @@ class StreamingRuntime:
         except BaseException:
             await self.live.close()
             raise
+        await self.reactions.start()
 
     async def close(self) -> None:
         if self.egress is not None:
             await self.egress.close()  # ends its WHIP sessions at the cluster while the engine still runs
+        await self.reactions.close()  # stores the last interval's counts
         await self.recorder.close()  # finishes every recording (the engine may have ended them already)
         await close_all([self.live, self.replay_files])  # then the MP4 jobs; the live service closes the engine

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import secrets
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -49,18 +53,42 @@ async def make_slot(
 
 async def moderator_over_http(settings: Settings, base: str, email: str) -> Any:
     """A moderator account made in the server's database, signed in over HTTP at ``base`` (a tests.conftest.Client)."""
+    return await account_over_http(settings, base, email, role="moderator")
+
+
+async def account_over_http(settings: Settings, base: str, email: str, *, role: str = "visitor", exhibitor_id: int | None = None) -> Any:
+    """An account of ``role`` made in the server's database, signed in over HTTP at ``base`` (a tests.conftest.Client)."""
     from tests.conftest import PASSWORD, Client
 
     svc = open_services(settings)
     try:
         async with svc.db.session() as db:
-            await accounts.create_user(db, email, PASSWORD, role="moderator")
+            await accounts.create_user(db, email, PASSWORD, role=role, exhibitor_id=exhibitor_id)
             await db.commit()
     finally:
         await svc.db.close()
     client = Client(httpx.AsyncClient(base_url=base, timeout=20))
     await client.sign_in(email, PASSWORD)
     return client
+
+
+@contextlib.contextmanager
+def two_app_nodes(tmp_path: Path) -> Iterator[tuple[str, str, Settings]]:
+    """Two app nodes sharing one SQLite file, one secret and one Redis: (url A, url B, settings)."""
+    from tests.conftest import REDIS_URL, free_port, live_settings, require_service, serve_app
+
+    require_service(REDIS_URL, "CLOUDEXPO_TEST_REDIS_URL")
+    secret = "nodes-" + secrets.token_hex(8)
+    with contextlib.ExitStack() as stack:
+        nodes = []
+        for index in range(2):
+            port = free_port()
+            settings = live_settings(
+                tmp_path, data_dir=tmp_path / "shared", secret_key=secret, port=port,
+                redis_url=REDIS_URL, public_url=f"http://127.0.0.1:{port}",
+            )
+            nodes.append(stack.enter_context(serve_app(settings, f"node-{index}")))
+        yield nodes[0].url, nodes[1].url, nodes[0].settings
 
 
 async def slot_row(services: Services, slot_id: int) -> Slot:

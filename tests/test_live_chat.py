@@ -4,10 +4,8 @@ and /ws carrying state and chat across two app nodes that share Redis."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +16,8 @@ import pytest
 from cloudexpo.services import Services
 from streaming.chat import ChatError, clean_text
 from streaming.models import ChatMessage
-from tests.conftest import REDIS_URL, free_port, live_settings, require_service, serve_app
-from tests.live_support import make_slot
+from tests.conftest import REDIS_URL
+from tests.live_support import make_slot, two_app_nodes
 
 
 def test_clean_text_keeps_text_and_drops_controls() -> None:
@@ -78,19 +76,8 @@ async def test_moderators_delete_and_mute(signed_in: Any, client: Any, services:
 
 @pytest.fixture
 def two_nodes(tmp_path: Path) -> Iterator[tuple[str, str, Any]]:
-    """Two app nodes sharing one SQLite file, one secret and one Redis."""
-    require_service(REDIS_URL, "CLOUDEXPO_TEST_REDIS_URL")
-    secret = "nodes-" + secrets.token_hex(8)
-    with contextlib.ExitStack() as stack:
-        nodes = []
-        for index in range(2):
-            port = free_port()
-            settings = live_settings(
-                tmp_path, data_dir=tmp_path / "shared", secret_key=secret, port=port,
-                redis_url=REDIS_URL, public_url=f"http://127.0.0.1:{port}",
-            )
-            nodes.append(stack.enter_context(serve_app(settings, f"node-{index}")))
-        yield nodes[0].url, nodes[1].url, nodes[0].settings
+    with two_app_nodes(tmp_path) as nodes:
+        yield nodes
 
 
 async def _sign_in(http: httpx.AsyncClient, email: str) -> str:

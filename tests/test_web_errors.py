@@ -18,9 +18,10 @@ from booths.errors import BoothsError, Conflict, Invalid, MediaRejected, NotFoun
 from cloudexpo.accounts import AccountError
 from cloudexpo.permissions import Forbidden, NotSignedIn
 from cloudexpo.ratelimit import RateLimited
-from streaming.chat import ChatError, ChatMuted
+from streaming.chat import ChatError, ChatMuted, SlowMode
 from streaming.errors import SessionNotFound, StreamNotLive, UnusableOffer
 from streaming.live import MissingToken, WrongToken
+from streaming.reactions import ReactionError
 from streaming.replays import InvalidTrim, ReplayNotFound
 from streaming.schedule import InvalidSlot, SlotNotFound, SlotOverlap
 from web.errors import EXCEPTION_HANDLERS, REFUSALS, status_of
@@ -33,7 +34,9 @@ CASES: list[tuple[Callable[[], Exception], str, int, str, str, dict[str, Any]]] 
     (lambda: NotSignedIn(""), "/api/x", 401, "not_signed_in", "Sign in", {}),
     (lambda: Forbidden("Only moderators."), "/api/x", 403, "forbidden", "Only moderators", {}),
     (lambda: AccountError("Taken.", "email"), "/api/x", 422, "invalid", "Taken", {"field": "email"}),
-    (lambda: RateLimited(4.2), "/api/x", 429, "too_many_requests", "", {}),
+    (lambda: RateLimited(4.2), "/api/x", 429, "too_many_requests", "", {"retry_after": 5}),
+    (lambda: SlowMode(12.5, 30), "/api/x", 429, "too_many_requests", "every 30 s. Wait 13 s", {"retry_after": 13}),
+    (lambda: ReactionError("React with like."), "/api/x", 422, "invalid", "like", {"field": "kind"}),
     (lambda: BoothsError("No."), "/api/x", 400, "bad_request", "No.", {}),
     (lambda: NotFound("There is no booth 9."), "/api/x", 404, "not_found", "no booth 9", {}),
     (lambda: Invalid("Too long.", "name"), "/api/x", 422, "invalid", "Too long", {"field": "name"}),

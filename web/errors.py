@@ -46,7 +46,7 @@ from cloudexpo.messages import Said, message, said_by
 from cloudexpo.permissions import SIGN_IN, Forbidden, NotSignedIn
 from cloudexpo.ratelimit import RateLimited
 from cloudexpo.settings import Settings
-from streaming.chat import ChatError, ChatMuted
+from streaming.chat import ChatError, ChatMuted, SlowModeSeconds
 from streaming.errors import (
     AlreadyPublishing,
     SessionNotFound,
@@ -55,6 +55,7 @@ from streaming.errors import (
     ViewersFull,
 )
 from streaming.live import MissingToken, WrongToken
+from streaming.reactions import ReactionError
 from streaming.replays import InvalidCaptions, InvalidTrim, ReplayError, ReplayNotFound
 from streaming.schedule import (
     InvalidSlot,
@@ -264,7 +265,7 @@ REFUSALS: dict[type[Exception], Refusal] = {
     NotSignedIn: Refusal(401, detail=lambda exc, request: said_of(exc) or SIGN_IN()),
     Forbidden: Refusal(403, detail=lambda exc, request: said_of(exc) or NOT_ALLOWED_TO()),
     AccountError: Refusal(422, extra=_field),
-    RateLimited: Refusal(429, headers=_retry_after),
+    RateLimited: Refusal(429, headers=_retry_after, extra=lambda exc, request: {"retry_after": int(exc.retry_after) + 1}),
     BusError: Refusal(503, error="unavailable", headers=lambda exc, request: {"Retry-After": "5"},
                       detail=lambda exc, request: BUS_DOWN()),
     # the exhibition, its media and engagement (booths)
@@ -285,6 +286,8 @@ REFUSALS: dict[type[Exception], Refusal] = {
     SlotClosed: Refusal(409),
     ChatError: Refusal(422, extra=_field_named("text")),
     ChatMuted: Refusal(403, error="muted"),
+    SlowModeSeconds: Refusal(422, extra=_field_named("seconds")),
+    ReactionError: Refusal(422, extra=_field_named("kind")),
     # replays (streaming)
     ReplayError: Refusal(409),
     ReplayNotFound: Refusal(404),

@@ -1,7 +1,9 @@
-"""Chat beside a broadcast over JSON: read, write, and moderate.
+"""Chat beside a broadcast over JSON: read, write, moderate, pin, and react.
 
-Everyone reads; signed-in users write (also possible over ``/ws``);
-moderators delete messages and mute users. Every change goes out on the bus.
+Everyone reads; signed-in users write and react (both also possible over
+``/ws``); moderators delete messages, mute users and set slow mode;
+moderators and the launch's presenters pin a message. Every change goes out
+on the bus.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from cloudexpo.permissions import require
 from streaming.chat import Chat, message_json
+from streaming.pins import Pins, pin_json
+from streaming.reactions import Reactions
 from streaming.schedule import get_slot, get_visible_slot
 from web.context import moderator, principal, services, streaming_runtime
 from web.forms import read_input
@@ -64,10 +69,60 @@ async def api_unmute(request: Request) -> Response:
     return JSONResponse({"removed": removed})
 
 
+def pins_service(request: Request) -> Pins:
+    return streaming_runtime(request).pins
+
+
+def reactions_service(request: Request) -> Reactions:
+    return streaming_runtime(request).reactions
+
+
+async def api_pin(request: Request) -> Response:
+    """Pin ``{"message_id": 12}`` (a chat message) or ``{"text": "..."}`` (a notice)."""
+    data = await read_input(request)
+    message_id = body_int(data, "message_id", required=False)
+    async with services(request).db.session() as db:
+        pin = await pins_service(request).pin(
+            db, principal(request), path_int(request, "slot_id"), message_id=message_id,
+            text=None if message_id is not None else data.get("text"),
+        )
+    return JSONResponse(pin_json(pin), status_code=201)
+
+
+async def api_unpin(request: Request) -> Response:
+    async with services(request).db.session() as db:
+        await pins_service(request).unpin(db, principal(request), path_int(request, "slot_id"))
+    return JSONResponse({"pin": None})
+
+
+async def api_slow_mode(request: Request) -> Response:
+    """``{"seconds": 30}``: a visitor waits that long between two messages; 0 turns it off."""
+    moderator(request)
+    data = await read_input(request)
+    async with services(request).db.session() as db:
+        slot = await chat_service(request).set_slow_mode(db, principal(request), path_int(request, "slot_id"), data.get("seconds"))
+    return JSONResponse({"slot": slot.id, "seconds": slot.chat_slow_seconds})
+
+
+async def api_react(request: Request) -> Response:
+    """``{"kind": "like"}``: one tap, counted into this interval's counts (signed-in users; pages use /ws)."""
+    who = require(principal(request))
+    data = await read_input(request)
+    slot_id = path_int(request, "slot_id")
+    async with services(request).db.session() as db:
+        await get_visible_slot(db, slot_id, who)
+    await reactions_service(request).react(slot_id, data.get("kind"), key=f"user:{who.user_id}")
+    return JSONResponse({"slot": slot_id, "kind": data.get("kind")}, status_code=202)
+
+
 routes: list[BaseRoute] = [
     Route("/api/slots/{slot_id:int}/chat", api_history, methods=["GET"]),
     Route("/api/slots/{slot_id:int}/chat", api_post, methods=["POST"]),
     Route("/api/chat/{message_id:int}", api_delete, methods=["DELETE"]),
     Route("/api/slots/{slot_id:int}/mutes", api_mute, methods=["POST"]),
     Route("/api/slots/{slot_id:int}/mutes/{user_id:int}", api_unmute, methods=["DELETE"]),
+    Route("/api/slots/{slot_id:int}/pin", api_pin, methods=["POST"]),
+    Route("/api/slots/{slot_id:int}/pin", api_unpin, methods=["DELETE"]),
+    Route("/api/slots/{slot_id:int}/slow-mode", api_slow_mode, methods=["PUT"]),
+    Route("/api/slots/{slot_id:int}/reactions", api_react, methods=["POST"]),
 ]

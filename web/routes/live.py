@@ -20,7 +20,9 @@ from cloudexpo.permissions import Principal, require, require_exhibitor_access
 from cloudexpo.settings import Settings
 from cloudexpo.turn import client_ice_servers
 from streaming import replays
-from streaming.chat import message_json
+from streaming.chat import MAX_SLOW_SECONDS, message_json
+from streaming.pins import current_pin, pin_json
+from streaming.reactions import KINDS
 from streaming.models import Slot, SlotState, Stage
 from streaming.schedule import (
     get_visible_slot,
@@ -124,20 +126,30 @@ async def _slot_and_stage(request: Request) -> tuple[Slot, Stage | None]:
         return slot, stage
 
 
-async def chat_panel(request: Request, slot_id: int, who: Principal) -> dict[str, Any]:
-    """What live/chat_panel.html needs: the chat's last messages, and whether the asker is muted in it."""
+async def chat_panel(request: Request, slot: Slot, who: Principal) -> dict[str, Any]:
+    """What live/chat_panel.html needs: the chat's last messages, whether the asker is muted in it,
+    what is pinned, slow mode, and whether the asker pins (moderators and the presenters)."""
     chat = streaming_runtime(request).chat
     async with services(request).db.session() as db:
-        history = [message_json(m) for m in await chat.history(db, slot_id, limit=100)]
-        muted = who.user_id is not None and await chat.is_muted(db, slot_id, who.user_id)
-    return {"history": history, "muted": muted}
+        history = [message_json(m) for m in await chat.history(db, slot.id, limit=100)]
+        muted = who.user_id is not None and await chat.is_muted(db, slot.id, who.user_id)
+        pin = pin_json(await current_pin(db, slot.id))
+    return {"history": history, "muted": muted, "pin": pin, "slow_seconds": slot.chat_slow_seconds,
+            "can_pin": who.can_manage_exhibitor(slot.exhibitor_id), "max_slow_seconds": MAX_SLOW_SECONDS}
+
+
+def chat_data(slot: Slot, who: Principal, panel: dict[str, Any]) -> dict[str, Any]:
+    """The chat's part of the page's JSON (web/static/js/chat.js, reactions.js, bullets.js)."""
+    return {"slot": slot.id, "moderator": who.is_moderator, "user_id": who.user_id, "muted": panel["muted"],
+            "can_pin": panel["can_pin"], "slow_seconds": panel["slow_seconds"], "pin": panel["pin"],
+            "exempt": panel["can_pin"], "kinds": KINDS}
 
 
 async def watch_page(request: Request) -> Response:
     slot, stage = await _slot_and_stage(request)
     who = principal(request)
     svc = services(request)
-    panel = await chat_panel(request, slot.id, who)
+    panel = await chat_panel(request, slot, who)
     async with svc.db.session() as db:
         replay = await replays.replay_status(db, slot, who) if slot.state == SlotState.ENDED.value else None
         reminded = bool(await marked(db, who.user_id, "launch", [slot.id]))
@@ -154,18 +166,16 @@ async def watch_page(request: Request) -> Response:
         "description": pick(slot.description, lang).text,
         "stage_name": pick(stage.name, lang).text if stage else "",
         "can_preview": may_manage(who, slot),
+        "reaction_kinds": KINDS,
         "viewers": live_service(request).viewers(slot.id),
         "data": {
-            "slot": slot.id,
+            **chat_data(slot, who, panel),
             "state": slot.state,
             "publisher": live_service(request).publisher_status(slot.id),
             "starts_at": slot.starts_at.isoformat(),
             "ends_at": slot.ends_at.isoformat(),
             "live_at": slot.live_at.isoformat() if slot.live_at else None,
             "signed_in": who.signed_in,
-            "moderator": who.is_moderator,
-            "user_id": who.user_id,
-            "muted": panel["muted"],
             "preview": may_manage(who, slot),
             "ice_servers": page_ice_servers(svc.settings, who),
             **playback_urls(request, slot, preview=may_manage(who, slot)),
@@ -180,7 +190,7 @@ async def golive_page(request: Request) -> Response:
     require_exhibitor_access(who, slot.exhibitor_id)
     svc = services(request)
     live = live_service(request)
-    panel = await chat_panel(request, slot.id, who)
+    panel = await chat_panel(request, slot, who)
     lang = language(request)
     urls = slot_urls(svc.settings.resolved_public_url, slot.id)
     page = render(request, "live/golive.html", {
@@ -192,7 +202,7 @@ async def golive_page(request: Request) -> Response:
         "watch_url": urls["watch_url"],
         "viewers": live.viewers(slot.id),
         **panel,
-        "chat_data": {"slot": slot.id, "moderator": who.is_moderator, "user_id": who.user_id, "muted": panel["muted"]},
+        "chat_data": chat_data(slot, who, panel),
         "data": {
             "slot": slot.id,
             "whip": f"/whip/{slot.id}",

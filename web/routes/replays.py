@@ -25,6 +25,7 @@ from cloudexpo.permissions import Forbidden, NotSignedIn
 from streaming import replays
 from streaming.models import Slot
 from streaming.replay_models import Replay, ReplayState
+from streaming.replay_reactions import reactions_timeline
 from streaming.schedule import get_visible_slot
 from web.context import csrf_token, language, principal, services, streaming_runtime
 from web.errors import ApiError
@@ -98,6 +99,14 @@ async def replay_chat(request: Request) -> Response:
         _, replay = await _load(request, db)
         messages = await replays.chat_timeline(db, streaming_runtime(request).replay_files, replay)
     return JSONResponse({"messages": messages}, headers={"Cache-Control": "private, max-age=10"})
+
+
+async def replay_reactions(request: Request) -> Response:
+    """Reactions per interval and what was pinned, each with its place in the replay."""
+    async with services(request).db.session() as db:
+        _, replay = await _load(request, db)
+        body = await reactions_timeline(db, streaming_runtime(request).replay_files, replay)
+    return JSONResponse(body, headers={"Cache-Control": "private, max-age=10"})
 
 
 def _visitor(request: Request) -> str:
@@ -265,6 +274,7 @@ routes: list[BaseRoute] = [
     Route("/api/replays/{slot_id}", replay_update, methods=["PATCH"]),
     Route("/api/replays/{slot_id}", replay_delete, methods=["DELETE"]),
     Route("/api/replays/{slot_id}/chat", replay_chat, methods=["GET"]),
+    Route("/api/replays/{slot_id}/reactions", replay_reactions, methods=["GET"]),
     Route("/api/replays/{slot_id}/progress", replay_progress, methods=["POST"]),
     Route("/api/replays/{slot_id}/stats", replay_stats, methods=["GET"]),
     Route("/api/replays/{slot_id}/captions/{lang}", captions_put, methods=["PUT"]),

@@ -4,12 +4,14 @@ The client sends JSON messages::
 
     {"type": "subscribe", "slots": [12, 13]}     # follow these slots (also ?slots=12,13)
     {"type": "chat", "slot": 12, "text": "..."}  # signed-in users
+    {"type": "react", "slot": 12, "kind": "like"}  # a followed slot, while on air
     {"type": "ping"}
     {"type": "presence", "booth": 7, "here": true}  # booth staff "at the booth" (web.presence_socket)
     {"type": "watch_booth", "booth": 7}             # who is at a booth, now and on each change
 
 and receives what is published on the bus topics ``slot.{id}`` (``state``,
-``viewers``, ``chat``, ``chat_deleted``, ``muted``; events that queued up for
+``viewers``, ``chat``, ``chat_deleted``, ``muted``, ``pinned``, ``slow_mode``,
+``reactions`` — counts per interval from each node, see :mod:`streaming.reactions`; events that queued up for
 the socket during a burst arrive together as one frame holding a JSON array
 of them, in order), a ``snapshot`` per slot
 when it subscribes, and ``error`` answers to its own messages: the HTTP error
@@ -53,6 +55,7 @@ from cloudexpo.permissions import NotSignedIn
 from cloudexpo.ratelimit import RateLimited
 from cloudexpo.values import parse_id
 from streaming.chat import ChatError, ChatMuted, message_json, topic
+from streaming.reactions import ReactionError
 from streaming.live import state_event
 from streaming.models import Slot
 from streaming.schedule import ScheduleError, may_see
@@ -75,8 +78,9 @@ TOO_MANY_SLOTS = message("ws.too_many_slots", "Follow at most {limit} slots on o
 NO_SLOT = message("ws.no_slot", "There is no slot {slot}.")
 SLOT_ID = message("ws.slot_id", "'slot' is the id of a slot.")
 SIGN_IN_TO_CHAT = message("ws.sign_in_to_chat", "Sign in to chat.")
+FOLLOW_TO_REACT = message("ws.follow_to_react", "Subscribe to slot {slot} before reacting to it.")
 SEND_OBJECTS = message("ws.send_objects", 'Send JSON objects like {{"type": "subscribe", "slots": [1]}}.')
-UNKNOWN_TYPE = message("ws.unknown_type", "Unknown message type {kind}; use subscribe, chat or ping.")
+UNKNOWN_TYPE = message("ws.unknown_type", "Unknown message type {kind}; use subscribe, chat, react or ping.")
 
 
 def origin_allowed(websocket: WebSocket) -> bool:
@@ -181,6 +185,26 @@ class Connection:
         except (ChatError, ScheduleError, ValueError, TypeError) as exc:
             await self.refuse(422, _said(exc), message.get("ref"))
 
+    async def react(self, message: dict[str, Any]) -> None:
+        """One tap, counted by this node (no answer when it counts: the interval's counts come to everyone)."""
+        slot_id = parse_id(message.get("slot"))
+        ref = message.get("ref")
+        if slot_id is None:
+            await self.refuse(422, SLOT_ID(), ref)
+            return
+        if slot_id not in self.subs:  # following it checked that the asker may see it
+            await self.refuse(400, FOLLOW_TO_REACT(slot=slot_id), ref)
+            return
+        key = f"user:{self.principal.user_id}" if self.principal.user_id is not None else f"socket:{id(self)}"
+        try:
+            await self.streaming.reactions.react(slot_id, message.get("kind"), key=key)
+        except RateLimited as exc:
+            await self.refuse(429, _said(exc), ref, retry_after=exc.retry_after)
+        except ReactionError as exc:
+            await self.refuse(422, _said(exc), ref)
+        except ScheduleError as exc:
+            await self.refuse(409, _said(exc), ref)
+
     async def close(self) -> None:
         await self.presence.close()
         if self.personal is not None:
@@ -250,6 +274,8 @@ async def endpoint(websocket: WebSocket) -> None:
                 await conn.presence.beat(message)
             elif kind == "watch_booth":
                 await conn.presence.watch(message)
+            elif kind == "react":
+                await conn.react(message)
             elif kind == "ping":
                 await conn.send({"type": "pong"})
             else:

@@ -1,5 +1,6 @@
 // Chat beside a broadcast: shows messages from /ws, sends through /ws (or the JSON API),
-// and gives moderators delete and mute buttons. Text is always set as textContent.
+// gives moderators delete and mute buttons, moderators and presenters pin, moderators set slow
+// mode; the pinned message shows above the chat and on the player. Text is always set as textContent.
 (function () {
   "use strict";
   const init = function () {
@@ -14,6 +15,14 @@
     const seen = new Set();
 
     const addTools = function (li, msg) {
+      if (data.can_pin) {
+        const pin = document.createElement("button");
+        pin.type = "button"; pin.className = "chat-tool"; pin.textContent = strings.pin || "Pin";
+        pin.addEventListener("click", async function () {
+          try { await window.cloudexpo.api("POST", "/api/slots/" + data.slot + "/pin", { message_id: msg.id }); } catch (e) { showError(e.message); }
+        });
+        li.append(" ", pin);
+      }
       if (!data.moderator) return;
       const del = document.createElement("button");
       del.type = "button"; del.className = "chat-tool"; del.textContent = strings.delete || "Delete";
@@ -25,7 +34,7 @@
       mute.addEventListener("click", async function () {
         try { await window.cloudexpo.api("POST", "/api/slots/" + data.slot + "/mutes", { user_id: msg.user_id }); } catch (e) { showError(e.message); }
       });
-      li.append(" ", del, mute);
+      li.append(del, mute);
     };
     const render = function (msg) {
       if (seen.has(msg.id)) return;
@@ -58,6 +67,55 @@
       if (form) form.querySelectorAll("input, button").forEach(function (el) { el.disabled = muted; });
       if (mutedNote) mutedNote.hidden = !muted;
     };
+    // The pinned message: above the chat, and on the player of the watch page.
+    const pinBoxes = [root.querySelector('[data-role="chat-pin"]'), document.querySelector('[data-role="player-pin"]')].filter(Boolean);
+    const showPin = function (pin) {
+      pinBoxes.forEach(function (box) {
+        box.hidden = !pin;
+        box.querySelector('[data-role="pin-author"]').textContent = pin ? pin.author : "";
+        box.querySelector('[data-role="pin-text"]').textContent = pin ? pin.text : "";
+      });
+    };
+    const unpin = root.querySelector('[data-role="unpin"]');
+    if (unpin) unpin.addEventListener("click", async function () {
+      try { await window.cloudexpo.api("DELETE", "/api/slots/" + data.slot + "/pin"); showPin(null); } catch (e) { showError(e.message); }
+    });
+    const pinForm = root.querySelector('[data-role="pin-form"]');
+    if (pinForm) pinForm.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      const input = pinForm.querySelector("input[name=text]");
+      try { showPin(await window.cloudexpo.api("POST", "/api/slots/" + data.slot + "/pin", { text: input.value })); input.value = ""; } catch (e) { showError(e.message); }
+    });
+    // Slow mode: the note under the input says the pace; after a message the button counts down.
+    const slowNote = root.querySelector('[data-role="slow-note"]');
+    const fill = function (text, seconds) { return (text || "").split("{seconds}").join(String(seconds)); };
+    const setSlow = function (seconds) {
+      data.slow_seconds = seconds;
+      if (slowNote) { slowNote.textContent = fill(strings.slow, seconds); slowNote.hidden = !seconds; }
+      const select = root.querySelector('[data-role="slow-select"]');
+      if (select) select.value = String(seconds);
+    };
+    let countdown = null;
+    const waitFor = function (seconds) {
+      if (!form) return;
+      const button = form.querySelector("button");
+      const label = button.dataset.label || (button.dataset.label = button.textContent);
+      clearInterval(countdown);
+      let left = Math.ceil(seconds);
+      const tick = function () {
+        if (left <= 0 || data.muted) { clearInterval(countdown); button.textContent = label; button.disabled = !!data.muted; if (slowNote && data.slow_seconds) slowNote.textContent = fill(strings.slow, data.slow_seconds); return; }
+        button.textContent = left + " s"; button.disabled = true;
+        if (slowNote) slowNote.textContent = fill(strings.wait, left);
+        left -= 1;
+      };
+      tick(); countdown = setInterval(tick, 1000);
+    };
+    const slowSelect = root.querySelector('[data-role="slow-select"]');
+    if (slowSelect) slowSelect.addEventListener("change", async function () {
+      const seconds = Number(slowSelect.value);
+      try { await window.cloudexpo.api("PUT", "/api/slots/" + data.slot + "/slow-mode", { seconds: seconds }); setSlow(seconds); showError(seconds ? fill(strings.slow_set, seconds) : strings.slow_off); }
+      catch (e) { showError(e.message); }
+    });
     document.addEventListener("cloudexpo:ws", function (ev) {
       const m = ev.detail;
       if (m.type === "chat" && m.slot === data.slot) render(m.message);
@@ -68,7 +126,9 @@
       }
       if (m.type === "muted" && m.slot === data.slot && m.user_id === data.user_id) setMuted(true);
       if (m.type === "unmuted" && m.slot === data.slot && m.user_id === data.user_id) { setMuted(false); showError(strings.unmuted || ""); }
-      if (m.type === "error" && m.ref) showError(m.message || m.detail);
+      if (m.type === "pinned" && m.slot === data.slot) showPin(m.pin);
+      if (m.type === "slow_mode" && m.slot === data.slot) setSlow(m.seconds);
+      if (m.type === "error" && m.ref && m.code !== "reactions.unknown_kind" && m.status !== 429) showError(m.message || m.detail);
     });
     if (form) {
       form.addEventListener("submit", async function (ev) {
@@ -81,8 +141,10 @@
           const msg = await window.cloudexpo.api("POST", "/api/slots/" + data.slot + "/chat", { text: text });
           render(msg);
           input.value = "";
+          if (data.slow_seconds && !data.exempt) waitFor(data.slow_seconds);
         } catch (e) {
           if (e.data && e.data.code === "chat.muted") { setMuted(true); return; }
+          if (e.data && e.data.code === "chat.slow_mode_wait") waitFor(e.data.retry_after || data.slow_seconds);
           showError(e.message);
         }
       });
