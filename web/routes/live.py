@@ -21,9 +21,9 @@ from cloudexpo.settings import Settings
 from cloudexpo.turn import client_ice_servers
 from streaming import replays
 from streaming.chat import MAX_SLOW_SECONDS, message_json
+from streaming.models import Slot, SlotState, Stage
 from streaming.pins import current_pin, pin_json
 from streaming.reactions import KINDS
-from streaming.models import Slot, SlotState, Stage
 from streaming.schedule import (
     get_visible_slot,
     token_of,

@@ -55,9 +55,9 @@ from cloudexpo.permissions import NotSignedIn
 from cloudexpo.ratelimit import RateLimited
 from cloudexpo.values import parse_id
 from streaming.chat import ChatError, ChatMuted, message_json, topic
-from streaming.reactions import ReactionError
 from streaming.live import state_event
 from streaming.models import Slot
+from streaming.reactions import ReactionError
 from streaming.schedule import ScheduleError, may_see
 from web.context import principal, services, streaming_runtime
 from web.errors import ApiError, error_body, request_language
