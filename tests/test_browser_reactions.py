@@ -134,7 +134,7 @@ def _journey(browser: Any, url_a: str, url_b: str, slot_id: int, artifacts: Path
 
     # the presenter pins Sam's question (on node A); both players and chats show it
     staff = _signed_in(browser, url_a, "staff@example.org")
-    question = [m for m in _api(staff, url_a, "GET", f"/api/slots/{slot_id}/chat", {})["messages"] if "20 minutes" in m["text"]][0]
+    question = next(m for m in _api(staff, url_a, "GET", f"/api/slots/{slot_id}/chat", {})["messages"] if "20 minutes" in m["text"])
     _api(staff, url_a, "POST", f"/api/slots/{slot_id}/pin", {"message_id": question["id"]})
     for page in (ling_page, sam_page):
         wait_until(page, "document.querySelector('[data-role=player] [data-role=player-pin]').textContent.includes('20 minutes')", timeout=10000)
