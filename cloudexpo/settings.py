@@ -336,6 +336,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_image_bytes", 20 * 1000**2, "Largest picture (logo, banner, gallery image) one upload may be, in bytes.", "20000000", _int_range(1, 5 * 1024**3, "20000000")),
     Setting("max_video_bytes", 2 * 1024**3, "Largest video one upload may be, in bytes.", "2147483648", _int_range(1, 5 * 1024**4, "2147483648")),
     Setting("max_document_bytes", 50 * 1000**2, "Largest document (PDF) one upload may be, in bytes.", "50000000", _int_range(1, 5 * 1024**3, "50000000")),
+    Setting("briefcase_max_bytes", 200 * 1000**2, "Largest ZIP of a visitor's briefcase (the sum of its documents), in bytes; a bigger briefcase is refused with the figures and can still be sent by e-mail as links.", "200000000", _int_range(1, 5 * 1024**3, "200000000")),
     Setting("smtp_url", None, "Mail server for notifications: smtp://user:pass@host:587 (STARTTLS when offered) or smtps://...:465; empty writes each mail as an .eml file to the data folder's mail/ folder.", "smtp://user:secret@mail.example.org:587", _smtp_url),
     Setting("mail_from", "", "Sender of notification e-mails; empty means Cloud Expo <noreply@the public URL's host>.", "Cloud Expo <expo@example.org>", _str),
 )
@@ -379,6 +380,7 @@ class Settings:
     max_image_bytes: int = 20 * 1000**2
     max_video_bytes: int = 2 * 1024**3
     max_document_bytes: int = 50 * 1000**2
+    briefcase_max_bytes: int = 200 * 1000**2
     smtp_url: str | None = None
     mail_from: str = ""
 

@@ -247,6 +247,13 @@ ROWS: list[Row] = [
     row("GET /api/bookmarks", SIGNED), row("POST /api/bookmarks", SIGNED, body={"kind": "booth", "id": "{booth}"}),
     row("GET /api/bookmarks/{kind}/{target_id:int}", ALL, "/api/bookmarks/booth/{booth}"),
     row("DELETE /api/bookmarks/{kind}/{target_id:int}", SIGNED, "/api/bookmarks/booth/{booth}"),
+    # the briefcase: everyone signed in collects (in this order: the ZIP and the mail need something in it)
+    row("GET /me/briefcase", SIGNED), row("GET /api/briefcase", SIGNED),
+    row("POST /me/briefcase", SIGNED, body={"kind": "product", "id": "{product}"}),
+    row("POST /api/briefcase", SIGNED, body={"kind": "document", "id": "{document}"}),
+    row("GET /me/briefcase.zip", SIGNED), row("POST /me/briefcase/mail", SIGNED, body={}),
+    row("POST /me/briefcase/remove", SIGNED, body={"kind": "product", "id": "{product}"}),
+    row("DELETE /api/briefcase/{kind}/{target_id:int}", SIGNED, "/api/briefcase/document/{document}"),
     row("GET /api/profile", SIGNED), row("PUT /api/profile", SIGNED, body={"organisation": "NIM", "title": "Engineer"}),
     # --- experts and meetings ---
     row("GET /experts", ALL), row("GET /experts/{user_id:int}", ALL, "/experts/{owner_id}"), row("GET /meetings", SIGNED),

@@ -31,6 +31,7 @@ from web.routes import (
     applications,
     assets,
     auth,
+    briefcase,
     chat,
     control,
     conversations,
@@ -84,9 +85,10 @@ WEB_AREAS: tuple[WebArea, ...] = (
     WebArea("exhibition", "booths", (exhibition, applications, moderation, openapi)),
     # programme, WHIP/WHEP, /ws, replays, watch and go-live pages, control room, schedule, chat
     WebArea("live", "streaming", (whip, ws, programme, replays, live, control, schedule, chat)),
-    # my tour, cards, meetings, leads, analytics, QR codes, notifications, recommendations, booth conversations
-    WebArea("engagement", "booths", (engagement, meetings, leads, analytics, qr, notifications, recommendations,
-                                     conversations)),
+    # my tour, the briefcase, cards, meetings, leads, analytics, QR codes, notifications, recommendations,
+    # booth conversations
+    WebArea("engagement", "booths", (engagement, briefcase, meetings, leads, analytics, qr, notifications,
+                                     recommendations, conversations)),
 )
 """Every route group, in the order the router tries them."""
 

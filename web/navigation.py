@@ -28,6 +28,7 @@ class Link:
     href: str
     label: str  # a msgid
     also: tuple[str, ...] = ()  # further path prefixes that belong to this entry (its sub-pages)
+    count: str = ""  # a count shown beside the label, filled by static/js/engagement.js ("briefcase")
 
 
 MAIN: tuple[Link, ...] = (
@@ -41,6 +42,7 @@ MAIN: tuple[Link, ...] = (
 """Everyone's navigation: touring the exhibition."""
 
 _TOUR = Link("/me/tour", _("My tour"), ("/me/",))
+_BRIEFCASE = Link("/me/briefcase", _("Briefcase"), count="briefcase")
 _MEETINGS = Link("/meetings", _("Meetings"))
 _LAUNCHES = Link("/dashboard/live", _("Launches"))
 _ANALYTICS = Link("/dashboard/analytics", _("Analytics"))
@@ -51,7 +53,7 @@ _SCHEDULE = Link("/moderate/schedule", _("Schedule"))
 _DASHBOARD = Link("/dashboard", _("Dashboard"), ("/dashboard/booths/",))
 
 WORKSPACE: dict[Role, tuple[Link, ...]] = {
-    Role.VISITOR: (_TOUR, _MEETINGS, Link("/dashboard", _("Exhibit here"), ("/dashboard/apply",))),
+    Role.VISITOR: (_TOUR, _BRIEFCASE, _MEETINGS, Link("/dashboard", _("Exhibit here"), ("/dashboard/apply",))),
     Role.EXHIBITOR: (
         _DASHBOARD,
         _LAUNCHES,
@@ -59,10 +61,11 @@ WORKSPACE: dict[Role, tuple[Link, ...]] = {
         _ANALYTICS,
         _MEETINGS,
         _TOUR,
+        _BRIEFCASE,
     ),
-    Role.MODERATOR: (_DASHBOARD, _MODERATION, _SCHEDULE, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS, _MEETINGS, _TOUR),
+    Role.MODERATOR: (_DASHBOARD, _MODERATION, _SCHEDULE, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS, _MEETINGS, _TOUR, _BRIEFCASE),
     Role.ADMIN: (_DASHBOARD, _MODERATION, _SCHEDULE, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS,
-                 Link("/moderate/users", _("Users and roles")), _MEETINGS, _TOUR),
+                 Link("/moderate/users", _("Users and roles")), _MEETINGS, _TOUR, _BRIEFCASE),
 }
 """What each signed-in role works on (a second bar under the header)."""
 
@@ -111,7 +114,7 @@ def items(links: Sequence[Link], path: str, translate: Any) -> list[dict[str, An
     scores = [_matches(link, path) for link in links]
     top = max(scores, default=0)
     return [
-        {"href": link.href, "label": translate(link.label), "current": top > 0 and score == top}
+        {"href": link.href, "label": translate(link.label), "current": top > 0 and score == top, "count": link.count}
         for link, score in zip(links, scores, strict=True)
     ]
 

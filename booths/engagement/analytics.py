@@ -54,12 +54,12 @@ log = logging.getLogger(__name__)
 
 METRICS = (
     "views", "visitors", "qr_visitors", "time_seconds", "video_plays", "watch_seconds", "downloads",
-    "cards", "meetings", "launch_viewers", "replay_views", "conversations",
+    "cards", "meetings", "launch_viewers", "replay_views", "conversations", "briefcase",
 )
 UNIQUE_METRICS = ("visitors", "qr_visitors")
 # What a page or another package may add to (unique counts and launch viewers come from elsewhere).
 ADDABLE = frozenset({"views", "time_seconds", "video_plays", "watch_seconds", "downloads", "cards", "meetings",
-                     "replay_views", "conversations"})
+                     "replay_views", "conversations", "briefcase"})
 # One report from a page cannot add more than this (an hour on a booth, ten plays ...).
 REPORT_CAP = {"time_seconds": 3600, "watch_seconds": 4 * 3600, "video_plays": 10, "downloads": 20, "replay_views": 5,
               "views": 1}

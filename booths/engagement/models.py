@@ -1,4 +1,4 @@
-"""Visitor engagement's tables: bookmarks, business cards, profiles, meetings, leads,
+"""Visitor engagement's tables: bookmarks, the briefcase, business cards, profiles, meetings, leads,
 notifications, mail opt-outs and booth analytics.
 
 Times are aware UTC. Double booking is refused twice: in code (overlapping
@@ -34,6 +34,7 @@ from cloudexpo.db import Base, utcnow
 
 # "launch" is also the visitor's "Remind me"; "booth_live" is "Notify me when this booth goes live".
 BOOKMARK_KINDS = ("booth", "product", "launch", "replay", "booth_live")
+BRIEFCASE_KINDS = ("document", "product")
 LEAD_STATUSES = ("new", "contacted", "qualified", "closed")
 MEETING_MODES = ("online", "table")
 
@@ -51,6 +52,19 @@ class Bookmark(Base):
     # ... and the one when the broadcast went live (each claimed once across nodes, see notify.py);
     # for a booth_live bookmark, when the booth's latest launch went live.
     live_notified_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class BriefcaseItem(Base):
+    """A document (an asset) or a product a signed-in visitor put in their briefcase to take away."""
+
+    __tablename__ = "briefcase_items"
+    __table_args__ = (UniqueConstraint("user_id", "kind", "target_id", name="uq_briefcase_user_kind_target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # document | product
+    target_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

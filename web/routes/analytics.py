@@ -46,7 +46,7 @@ NOT_REPORTABLE = message("analytics.not_reportable", "{metric} cannot be reporte
 
 MAX_DAYS = 366
 CHART_METRICS = ("visitors", "views", "qr_visitors", "time_seconds", "video_plays", "watch_seconds", "downloads",
-                 "cards", "conversations", "meetings", "launch_viewers", "replay_views")
+                 "cards", "conversations", "meetings", "launch_viewers", "replay_views", "briefcase")
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,7 @@ def metric_label(request: Request, metric: str) -> str:
         "watch_seconds": _("Watch time (seconds)"), "downloads": _("Document downloads"),
         "cards": _("Business cards"), "meetings": _("Meeting requests"), "launch_viewers": _("Launch viewers"),
         "replay_views": _("Replay views"), "conversations": _("Conversations"),
+        "briefcase": _("Taken into briefcases"),
     }
     return labels.get(metric, metric)
 

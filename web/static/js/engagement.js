@@ -1,4 +1,4 @@
-// Cloud Expo — visitor engagement: notification bell, bookmarks, business cards,
+// Cloud Expo — visitor engagement: notification bell, bookmarks, the briefcase, business cards,
 // booth analytics (visit, time on booth, video plays, downloads), viewer-local times.
 (function () {
   "use strict";
@@ -64,6 +64,37 @@
       if (btn.closest("form") && !("bookmarkKnown" in btn.dataset)) {
         api("GET", "/api/bookmarks/" + kind + "/" + id).then(function (d) { set(!!d.bookmarked); }).catch(function () {});
       }
+    });
+  }
+
+  // --- the briefcase: the navigation's count and the "Add to briefcase" toggles, from one request
+  function briefcase() {
+    const counts = document.querySelectorAll('[data-nav-count="briefcase"]');
+    const toggles = document.querySelectorAll("[data-briefcase-kind]");
+    if (!counts.length && !toggles.length) { return; }
+    const showCount = function (n) { counts.forEach(function (c) { c.textContent = String(n); c.hidden = !n; }); };
+    const set = function (kind, id, on) {
+      document.querySelectorAll('[data-briefcase-kind="' + kind + '"][data-briefcase-id="' + id + '"]').forEach(function (b) {
+        b.setAttribute("aria-pressed", on ? "true" : "false");
+        const l = b.querySelector("[data-briefcase-label]");
+        if (l) { l.textContent = on ? b.dataset.labelOn : b.dataset.labelOff; }
+      });
+    };
+    api("GET", "/api/briefcase").then(function (d) {
+      showCount(d.count || 0);
+      Object.keys(d.items || {}).forEach(function (kind) { d.items[kind].forEach(function (id) { set(kind, id, true); }); });
+    }).catch(function () {});
+    toggles.forEach(function (btn) {
+      btn.addEventListener("click", function (e) {
+        e.preventDefault();
+        const kind = btn.dataset.briefcaseKind, id = Number(btn.dataset.briefcaseId);
+        const on = btn.getAttribute("aria-pressed") === "true";
+        const call = on ? api("DELETE", "/api/briefcase/" + kind + "/" + id) : api("POST", "/api/briefcase", { kind: kind, id: id });
+        btn.disabled = true;
+        call.then(function (d) { set(kind, id, !on); showCount(d.count || 0); })
+          .catch(function (err) { if (err.status === 401) { location.href = "/signin?next=" + encodeURIComponent(location.pathname); } })
+          .finally(function () { btn.disabled = false; });
+      });
     });
   }
 
@@ -162,5 +193,5 @@
 
   window.cloudexpo = window.cloudexpo || {};
   window.cloudexpo.bindBookmarks = bookmarks;
-  ready(function () { bell(); bookmarks(); cardForms(); boothAnalytics(); localTimes(); openDetailsLinks(); });
+  ready(function () { bell(); bookmarks(); briefcase(); cardForms(); boothAnalytics(); localTimes(); openDetailsLinks(); });
 })();
