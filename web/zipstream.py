@@ -48,7 +48,7 @@ class ZipStream:
 
     def __init__(self) -> None:
         self._sink = _Sink()
-        self._zip = zipfile.ZipFile(self._sink, mode="w", allowZip64=True)  # type: ignore[arg-type]
+        self._zip = zipfile.ZipFile(self._sink, mode="w", allowZip64=True)  # type: ignore[call-overload]
 
     async def file(self, name: str, chunks: AsyncIterable[bytes], *, compress: bool = False) -> AsyncIterator[bytes]:
         """One entry from ``chunks``; yields the ZIP's bytes as they are made."""

@@ -32,11 +32,7 @@ KIND = message("briefcase.kind", "Put one of these in the briefcase: {kinds}; {k
 NO_DOCUMENT = message("briefcase.no_document", "There is no document {id}.")
 NO_PRODUCT = message("briefcase.no_product", "There is no product {id}.")
 FULL = message("briefcase.full", "The briefcase holds at most {limit} items; remove some before adding more.")
-TOO_BIG = message(
-    "briefcase.too_big",
-    "The documents in your briefcase come to {size} MB; one ZIP holds at most {limit} MB. "
-    "Remove some documents, or send the briefcase to your e-mail (links have no size limit).",
-)
+TOO_BIG = message("briefcase.too_big", "The documents in your briefcase come to {size} MB; one ZIP holds at most {limit} MB. Remove some documents, or send the briefcase to your e-mail (links have no size limit).")
 EMPTY = message("briefcase.empty", "Your briefcase is empty; add documents or products from the booths first.")
 
 MAX_ITEMS = 200
