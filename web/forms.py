@@ -182,3 +182,12 @@ FORM_LANGS = {"zh-Hans": "zh_hans", "zh-Hant": "zh_hant", "en": "en"}
 def localized_from_form(data: dict[str, Any], field: str) -> dict[str, str]:
     """``name_zh_hans``, ``name_zh_hant``, ``name_en`` form fields as one per-language mapping."""
     return {lang: str(data.get(f"{field}_{suffix}", "")) for lang, suffix in FORM_LANGS.items()}
+
+
+def back(request: Request, fallback: str = "/") -> str:
+    """Where a form posted from one of our pages returns to: that page (same host only), else ``fallback``."""
+    ref = request.headers.get("referer", "")
+    host = request.headers.get("host", "")
+    if ref and host and f"//{host}/" in ref:
+        return "/" + ref.split(f"//{host}/", 1)[1]
+    return fallback

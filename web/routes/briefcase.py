@@ -30,9 +30,8 @@ from cloudexpo.storage import ObjectStore
 from cloudexpo.values import parse_id
 from web.context import counter, language, notifier, principal, services
 from web.errors import ApiError, wants_json
-from web.forms import read_input
+from web.forms import back, read_input
 from web.params import path_int
-from web.routes.engagement import back
 from web.templating import base_context, env, render
 from web.zipstream import ZipStream
 

@@ -36,7 +36,7 @@ from cloudexpo.permissions import require
 from cloudexpo.values import parse_id
 from web.context import counter, language, notifier, principal, services
 from web.errors import wants_json
-from web.forms import read_input
+from web.forms import back, read_input
 from web.page_contexts import BoothContactPage
 from web.params import path_int
 from web.shapes.engagement import card_json, profile_json
@@ -46,14 +46,6 @@ from web.visits import count_booth_view
 # --- shared helpers ---------------------------------------------------------------------------
 
 BOOKMARK_ID = message("bookmark.id", "'id' is the number of the booth, product, launch or replay to bookmark.")
-
-
-def back(request: Request, fallback: str = "/") -> str:
-    ref = request.headers.get("referer", "")
-    host = request.headers.get("host", "")
-    if ref and host and f"//{host}/" in ref:
-        return "/" + ref.split(f"//{host}/", 1)[1]
-    return fallback
 
 
 # --- bookmarks ---------------------------------------------------------------------------------
