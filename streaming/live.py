@@ -10,6 +10,7 @@ topic ``slot.{id}``:
 
 ``{"type": "state", "slot": id, "state": ..., "publisher": "connected" | "interrupted" | null, "live_at": iso | null, "starts_at": iso, "ends_at": iso}``
 ``{"type": "viewers", "slot": id, "count": n}`` (at most once a second per slot;
+WebRTC viewers and the pages playing its live HLS (:mod:`streaming.hls_audience`);
 with several nodes, the sum over every node)
 
 A broadcast and its publisher's sessions are two things. A session ends with
@@ -49,6 +50,7 @@ from cloudexpo.db import Database, utcnow
 
 from .chat import topic
 from .errors import SessionNotFound, StreamNotLive, ViewersFull
+from .hls_audience import HlsAudience
 from .models import CLOSED_STATES, Slot, SlotState
 from .schedule import (
     SlotClosed,
@@ -219,6 +221,8 @@ class LiveService:
         self.max_viewers = max_viewers  # WebRTC viewers this node takes (0: no limit); previews always get in
         self._joining = 0  # viewers whose offer is being answered, counted against max_viewers
         self._viewers: dict[int, int] = {}
+        self.hls_audience = HlsAudience()  # this node's pages playing a slot's live HLS (counted as its viewers)
+        self._hls_shared: set[int] = set()  # slots of no stream here whose HLS viewers here are in Redis
         self._cluster_view: dict[int, tuple[str, int]] = {}  # slot -> (publisher status, viewers) from the origins
         self._kicked: set[int] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -583,8 +587,9 @@ class LiveService:
             await asyncio.sleep(self.tick)
 
     async def tick_once(self) -> None:
-        """Viewer counts that changed (over every node), green-room slots whose start time came,
-        broadcasts past their end."""
+        """Viewer counts that changed (over every node; WebRTC and HLS), green-room slots whose start
+        time came, broadcasts past their end."""
+        counted: set[int] = set()
         for stream in self.engine.stream_ids:
             slot_id = slot_id_of(stream)
             if slot_id is None:
@@ -593,7 +598,8 @@ class LiveService:
                 stats = self.engine.stats(stream)
             except StreamNotLive:
                 continue
-            count = int(stats.get("viewers", 0))
+            counted.add(slot_id)
+            count = int(stats.get("viewers", 0)) + self.hls_audience.count(slot_id)
             if self.cluster is not None:
                 count = await self.cluster.registry.count_viewers(slot_id, count)
             if self._viewers.get(slot_id) != count:
@@ -608,6 +614,7 @@ class LiveService:
             for gone in [slot for slot in self._viewers if slot not in here]:
                 del self._viewers[gone]  # an edge that stopped pulling: the next pull counts afresh
             await self._share_with_cluster(self.cluster.originated())
+            await self._share_hls_viewers(counted)
         await self._promote_green_room()
         self._ticks += 1
         if self._ticks % OVERRUN_CHECK_TICKS == 0:
@@ -648,6 +655,20 @@ class LiveService:
             if status is not None:
                 await registry.share_status(slot_id, status.value, self._viewers.get(slot_id, 0))
         self._cluster_view = await registry.live_slots()
+
+    async def _share_hls_viewers(self, counted: set[int]) -> None:
+        """HLS viewers of slots this node holds no stream of: into the slot's count over the nodes
+        (its origin adds them up and tells every page), until they are gone."""
+        registry = self.cluster.registry  # type: ignore[union-attr]
+        audience = self.hls_audience
+        for slot_id in (audience.slots() | self._hls_shared) - counted:
+            here = audience.count(slot_id)
+            await registry.count_viewers(slot_id, here)
+            if here:
+                self._hls_shared.add(slot_id)
+            else:
+                self._hls_shared.discard(slot_id)
+        self._hls_shared -= counted  # a stream here now: its tick writes this node's count
 
     async def _note_peak(self, slot_id: int, count: int) -> None:
         async with self.db.session() as db:

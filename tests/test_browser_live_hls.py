@@ -24,6 +24,7 @@ from tests.live_support import PublisherThread, ViewerThread, make_slot
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
 PLAYER = "window.cloudexpo && window.cloudexpo.player"
+VIEWERS = "document.querySelector('[data-role=\"viewers\"]').textContent.trim()"
 
 
 def _slot(settings: Any) -> tuple[int, str]:
@@ -110,7 +111,8 @@ def test_viewers_without_webrtc_fall_back_to_live_hls(tmp_path: Path, artifacts:
 
 def test_a_full_node_sends_the_viewer_to_hls_and_back_when_a_place_frees(tmp_path: Path, artifacts: Path) -> None:
     """CLOUDEXPO_MAX_WEBRTC_VIEWERS=1 and an aiortc viewer holds the place: the page gets 503 and plays
-    HLS; the viewer leaves; after Retry-After (the page's clock moved on) it moves to WebRTC."""
+    HLS (counted among the viewers); the viewer leaves; after Retry-After (the page's clock moved on) it
+    moves to WebRTC."""
     settings = live_settings(tmp_path, max_webrtc_viewers=1)
     with serve_app(settings) as server:
         slot_id, token = _slot(settings)
@@ -131,6 +133,8 @@ def test_a_full_node_sends_the_viewer_to_hls_and_back_when_a_place_frees(tmp_pat
                 page.goto(f"{server.url}/live/{slot_id}?lang=en")
                 _plays_delayed(page)
                 assert 503 in full
+                # the page playing HLS counts as a viewer beside the WebRTC one holding the place
+                wait_until(page, f"{VIEWERS} === '2'", timeout=10000)
                 holder.stop_event.set()
                 holder.join(15)
                 page.clock.fast_forward(50_000)  # past any Retry-After (15-45 s)
@@ -139,6 +143,7 @@ def test_a_full_node_sends_the_viewer_to_hls_and_back_when_a_place_frees(tmp_pat
                 assert not page.is_visible('[data-role="delayed-badge"]')
                 assert not page.is_visible('[data-role="delayed-note"]')
                 assert full[-1] == 201
+                wait_until(page, f"{VIEWERS} === '1'", timeout=10000)  # counted once, on WebRTC now
                 assert not errors, errors
         finally:
             holder.stop_event.set()

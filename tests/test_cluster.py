@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import secrets
 import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import av
 import httpx
 import pytest
+import websockets
 
 from cloudexpo.app import import_models
 from cloudexpo.services import Services
@@ -109,6 +112,13 @@ async def _join_time(base: str, slot_id: int) -> float:
         return viewer.first_frame_delay
     finally:
         await viewer.close()
+
+
+async def _hls_watcher(base: str, slot_id: int) -> Any:
+    """A watch page's socket on ``base`` saying it plays the slot's live HLS."""
+    ws = await websockets.connect(f"ws{base[4:]}/ws?slots={slot_id}", origin=base)
+    await ws.send(json.dumps({"type": "watching", "slot": slot_id, "via": "hls"}))
+    return ws
 
 
 async def _moved(viewer: RollingViewer) -> bool:
@@ -265,6 +275,15 @@ async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(d
             await asyncio.gather(*(v.wait_frames(10, after=stopped_at) for v in viewers))
             # B, holding nothing of the slot now, still tells its pages what the origin says
             await _wait(lambda: _counted(http, (b, c), slot_id, 2), 10, "B and C count the 2 viewers left")
+
+            # a page on B playing the live HLS (from storage: no node sees it) says so over /ws: every
+            # node counts it, though B holds nothing of the slot; its socket closing stops the count
+            hls_page = await _hls_watcher(b.url, slot_id)
+            try:
+                await _wait(lambda: _counted(http, (b, c), slot_id, 3), 10, "B and C count the HLS viewer on B")
+            finally:
+                await hls_page.close()
+            await _wait(lambda: _counted(http, (b, c), slot_id, 2), 10, "the HLS viewer who left is not counted")
 
             # a viewer's WHEP DELETE reaching another node (B) ends its session on C
             leaving = viewers[0]

@@ -70,6 +70,9 @@ HOSTILE = [
     ('{"type":"subscribe","slots":[2147483648, 9223372036854775807]}', ""),
     ('{"type":"chat","slot":2147483648,"text":"hi"}', "slot"),
     ('{"type":"chat","slot":1,"text":"\\ud800"}', "surrogate"),
+    ('{"type":"watching","slot":"x","via":"hls"}', "slot"),
+    ('{"type":"watching","slot":1,"via":"rtmp"}', '"via": "hls"'),
+    ('{"type":"watching","slot":1,"via":"hls"}', "Subscribe to slot 1"),
     ("not json", "JSON"),
     ("[1, 2]", "JSON objects"),
 ]

@@ -5,6 +5,7 @@ The client sends JSON messages::
     {"type": "subscribe", "slots": [12, 13]}     # follow these slots (also ?slots=12,13)
     {"type": "chat", "slot": 12, "text": "..."}  # signed-in users
     {"type": "react", "slot": 12, "kind": "like"}  # a followed slot, while on air
+    {"type": "watching", "slot": 12, "via": "hls"}  # the page plays the slot's live HLS (null: stopped)
     {"type": "ping"}
     {"type": "presence", "booth": 7, "here": true}  # booth staff "at the booth" (web.presence_socket)
     {"type": "watch_booth", "booth": 7}             # who is at a booth, now and on each change
@@ -20,7 +21,9 @@ with ``status`` and the ``ref`` the client gave. ``muted`` and ``unmuted``
 (``user_id``) let a muted visitor's page disable and re-enable its input. A signed-in
 user also receives their own ``notification`` events (bus topic ``user.{id}``),
 which keep the bell's unread count live, and the messages of their booth conversations
-(``conversation_message``, ``conversation_read``, ``conversation_lead``). Because it
+(``conversation_message``, ``conversation_read``, ``conversation_lead``). A socket playing a slot's live
+HLS (``watching``; one slot at a time, one it follows) counts as one of the
+slot's viewers until it says it stopped or closes (:mod:`streaming.hls_audience`). Because it
 reads the bus, a client on one node sees what happens on every node.
 
 Frames are text of at most :data:`MAX_MESSAGE` bytes holding a JSON object.
@@ -80,7 +83,9 @@ SLOT_ID = message("ws.slot_id", "'slot' is the id of a slot.")
 SIGN_IN_TO_CHAT = message("ws.sign_in_to_chat", "Sign in to chat.")
 FOLLOW_TO_REACT = message("ws.follow_to_react", "Subscribe to slot {slot} before reacting to it.")
 SEND_OBJECTS = message("ws.send_objects", 'Send JSON objects like {{"type": "subscribe", "slots": [1]}}.')
-UNKNOWN_TYPE = message("ws.unknown_type", "Unknown message type {kind}; use subscribe, chat, react or ping.")
+UNKNOWN_TYPE = message("ws.unknown_type", "Unknown message type {kind}; use subscribe, chat, react, watching or ping.")
+WATCH_VIA = message("ws.watch_via", 'Say "via": "hls" while the page plays the live HLS stream, or null when it stopped.')
+WATCH_FOLLOWED = message("ws.watch_followed", "Subscribe to slot {slot} before saying the page watches it.")
 
 
 def origin_allowed(websocket: WebSocket) -> bool:
@@ -103,6 +108,7 @@ class Connection:
         self.personal: tuple[Subscription, asyncio.Task[None]] | None = None
         self.presence = BoothPresence(self)
         self.send_lock = asyncio.Lock()
+        self.hls_slot: int | None = None  # the slot whose live HLS this page plays (streaming.hls_audience)
         # frames go straight to the server (web.middleware.WebsocketSend), past the middlewares' wrappers
         direct = websocket.scope.get(WEBSOCKET_SEND)
         self._send_frame: Callable[[Message], Awaitable[None]] | None = direct
@@ -205,7 +211,30 @@ class Connection:
         except ScheduleError as exc:
             await self.refuse(409, _said(exc), ref)
 
+    async def watching(self, message: dict[str, Any]) -> None:
+        """The page started (``via: "hls"``) or stopped (``via: null``) playing a slot's live HLS."""
+        slot_id = parse_id(message.get("slot"))
+        via = message.get("via")
+        if slot_id is None:
+            await self.refuse(422, SLOT_ID(), message.get("ref"))
+        elif via not in ("hls", None):
+            await self.refuse(422, WATCH_VIA(), message.get("ref"))
+        elif slot_id not in self.subs:
+            await self.refuse(409, WATCH_FOLLOWED(slot=slot_id), message.get("ref"))
+        elif via == "hls":
+            self._stop_watching()
+            self.hls_slot = slot_id
+            self.streaming.live.hls_audience.join(slot_id)
+        elif self.hls_slot == slot_id:
+            self._stop_watching()
+
+    def _stop_watching(self) -> None:
+        if self.hls_slot is not None:
+            self.streaming.live.hls_audience.leave(self.hls_slot)
+            self.hls_slot = None
+
     async def close(self) -> None:
+        self._stop_watching()
         await self.presence.close()
         if self.personal is not None:
             self.personal[1].cancel()
@@ -276,6 +305,8 @@ async def endpoint(websocket: WebSocket) -> None:
                 await conn.presence.watch(message)
             elif kind == "react":
                 await conn.react(message)
+            elif kind == "watching":
+                await conn.watching(message)
             elif kind == "ping":
                 await conn.send({"type": "pong"})
             else:

@@ -171,10 +171,11 @@
         delayed = mine;
         mine.onfatal = function () {  // no playlist yet, or storage unreachable: start over shortly
           if (delayed !== mine) return;
-          mine.stop(); delayed = null;
+          mine.stop(); delayed = null; sayWatching(null);
           setTimeout(function () { if (!delayed && !playing && onAir()) playDelayed(); }, 3000);
         };
         mine.start();
+        sayWatching("hls");
       }
       show(null); showDelayed(true); tryPlay();
       scheduleProbe(retryAfter);
@@ -182,8 +183,14 @@
     };
     const stopDelayed = function () {
       clearTimeout(probeTimer); probeTimer = null;
-      if (delayed) { delayed.stop(); delayed = null; }
+      if (delayed) { delayed.stop(); delayed = null; sayWatching(null); }
       showDelayed(false);
+    };
+    // HLS viewers come from storage or a CDN, unseen by the server: the page says it plays the
+    // delayed stream, so they count among the viewers (a closed socket stops counting).
+    const sayWatching = function (via) {
+      const socket = window.cloudexpo.liveSocket;
+      if (socket) socket.send({ type: "watching", slot: data.slot, via: via });
     };
     const scheduleProbe = function (seconds) {
       clearTimeout(probeTimer);
@@ -242,6 +249,7 @@
     window.cloudexpo.liveSocket = socket;
     document.addEventListener("cloudexpo:ws", function (ev) {
       const m = ev.detail;
+      if (m.type === "open" && delayed) sayWatching("hls");  // a new socket: the server counts it afresh
       if ((m.type === "state" || m.type === "snapshot") && m.slot === data.slot) {
         if (m.type === "snapshot" && typeof m.viewers === "number") $('[data-role="viewers"]').textContent = m.viewers;
         if (m.state !== state || (m.state === "live" && !playing && !delayed)) setState(m.state);
