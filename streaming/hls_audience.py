@@ -17,12 +17,16 @@ one number for the whole deployment.
 
 from __future__ import annotations
 
+from collections.abc import Set
+from typing import Any
+
 
 class HlsAudience:
     """Sockets of this node playing each slot's live HLS (one slot per socket)."""
 
     def __init__(self) -> None:
         self._counts: dict[int, int] = {}
+        self._shared: set[int] = set()  # slots of no stream here whose HLS viewers here are in Redis
 
     def join(self, slot_id: int) -> None:
         self._counts[slot_id] = self._counts.get(slot_id, 0) + 1
@@ -39,3 +43,17 @@ class HlsAudience:
 
     def slots(self) -> set[int]:
         return set(self._counts)
+
+    async def share(self, registry: Any, counted: Set[int]) -> None:
+        """With several nodes, each tick: the HLS viewers here of slots this node holds no stream of
+        (``counted`` are those it does; their tick writes this node's whole count) go into the slot's
+        count over the nodes (:class:`streaming.origins.OriginRegistry`), whose origin tells every page;
+        a slot's last one leaving takes this node's share out."""
+        for slot_id in (self.slots() | self._shared) - counted:
+            here = self.count(slot_id)
+            await registry.count_viewers(slot_id, here)
+            if here:
+                self._shared.add(slot_id)
+            else:
+                self._shared.discard(slot_id)
+        self._shared -= counted

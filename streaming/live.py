@@ -222,7 +222,6 @@ class LiveService:
         self._joining = 0  # viewers whose offer is being answered, counted against max_viewers
         self._viewers: dict[int, int] = {}
         self.hls_audience = HlsAudience()  # this node's pages playing a slot's live HLS (counted as its viewers)
-        self._hls_shared: set[int] = set()  # slots of no stream here whose HLS viewers here are in Redis
         self._cluster_view: dict[int, tuple[str, int]] = {}  # slot -> (publisher status, viewers) from the origins
         self._kicked: set[int] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -614,7 +613,7 @@ class LiveService:
             for gone in [slot for slot in self._viewers if slot not in here]:
                 del self._viewers[gone]  # an edge that stopped pulling: the next pull counts afresh
             await self._share_with_cluster(self.cluster.originated())
-            await self._share_hls_viewers(counted)
+            await self.hls_audience.share(self.cluster.registry, counted)
         await self._promote_green_room()
         self._ticks += 1
         if self._ticks % OVERRUN_CHECK_TICKS == 0:
@@ -655,20 +654,6 @@ class LiveService:
             if status is not None:
                 await registry.share_status(slot_id, status.value, self._viewers.get(slot_id, 0))
         self._cluster_view = await registry.live_slots()
-
-    async def _share_hls_viewers(self, counted: set[int]) -> None:
-        """HLS viewers of slots this node holds no stream of: into the slot's count over the nodes
-        (its origin adds them up and tells every page), until they are gone."""
-        registry = self.cluster.registry  # type: ignore[union-attr]
-        audience = self.hls_audience
-        for slot_id in (audience.slots() | self._hls_shared) - counted:
-            here = audience.count(slot_id)
-            await registry.count_viewers(slot_id, here)
-            if here:
-                self._hls_shared.add(slot_id)
-            else:
-                self._hls_shared.discard(slot_id)
-        self._hls_shared -= counted  # a stream here now: its tick writes this node's count
 
     async def _note_peak(self, slot_id: int, count: int) -> None:
         async with self.db.session() as db:
