@@ -44,6 +44,7 @@ MAIN: tuple[Link, ...] = (
 _TOUR = Link("/me/tour", _("My tour"), ("/me/",))
 _BRIEFCASE = Link("/me/briefcase", _("Briefcase"), count="briefcase")
 _MEETINGS = Link("/meetings", _("Meetings"))
+_CONVERSATIONS = Link("/conversations", _("Conversations"), ("/conversations/",), count="conversations")
 _LAUNCHES = Link("/dashboard/live", _("Launches"))
 _ANALYTICS = Link("/dashboard/analytics", _("Analytics"))
 _MODERATION = Link("/moderate", _("Moderation"), ("/moderate/applications", "/moderate/booths", "/moderate/map"))
@@ -53,19 +54,21 @@ _SCHEDULE = Link("/moderate/schedule", _("Schedule"))
 _DASHBOARD = Link("/dashboard", _("Dashboard"), ("/dashboard/booths/",))
 
 WORKSPACE: dict[Role, tuple[Link, ...]] = {
-    Role.VISITOR: (_TOUR, _BRIEFCASE, _MEETINGS, Link("/dashboard", _("Exhibit here"), ("/dashboard/apply",))),
+    Role.VISITOR: (_TOUR, _BRIEFCASE, _CONVERSATIONS, _MEETINGS, Link("/dashboard", _("Exhibit here"), ("/dashboard/apply",))),
     Role.EXHIBITOR: (
         _DASHBOARD,
         _LAUNCHES,
+        _CONVERSATIONS,
         Link("/dashboard/leads", _("Leads")),
         _ANALYTICS,
         _MEETINGS,
         _TOUR,
         _BRIEFCASE,
     ),
-    Role.MODERATOR: (_DASHBOARD, _MODERATION, _SCHEDULE, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS, _MEETINGS, _TOUR, _BRIEFCASE),
+    Role.MODERATOR: (_DASHBOARD, _MODERATION, _SCHEDULE, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS, _CONVERSATIONS, _MEETINGS,
+                     _TOUR, _BRIEFCASE),
     Role.ADMIN: (_DASHBOARD, _MODERATION, _SCHEDULE, _CONTROL_ROOM, _LAUNCHES, _ANALYTICS,
-                 Link("/moderate/users", _("Users and roles")), _MEETINGS, _TOUR, _BRIEFCASE),
+                 Link("/moderate/users", _("Users and roles")), _CONVERSATIONS, _MEETINGS, _TOUR, _BRIEFCASE),
 }
 """What each signed-in role works on (a second bar under the header)."""
 

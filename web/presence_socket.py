@@ -8,12 +8,14 @@ Client messages (handled for :mod:`web.routes.ws`)::
 
 A change of who is at a booth is published on the bus topic ``booth.{id}``
 as ``{"type": "presence", "booth_id", "staff": [...]}``, so pages on every
-node follow it. When the socket closes, its user leaves the booths it was at.
+node follow it. When the socket closes, its user leaves the booths it was at
+after a few seconds' grace (the tab's next page picks the heartbeat up).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from typing import Any
 
@@ -30,6 +32,8 @@ NO_BOOTH = message("ws.no_booth", "There is no booth {booth}.")
 STAFF_ONLY = message("ws.presence_staff_only", "Only the booth's own staff can be at the booth.")
 SIGN_IN = message("ws.presence_sign_in", "Sign in as the booth's staff to be at the booth.")
 MAX_WATCHED = 5
+GRACE = 5.0  # seconds a closed page's user stays at the booth, so that moving between pages is not leaving
+_SETTLING: set[asyncio.Task[None]] = set()
 
 
 def topic(booth_id: int) -> str:
@@ -86,6 +90,11 @@ class BoothPresence:
         await self._changed(booth.id, before)
         await self.conn.send({"type": "presence_ok", "booth_id": booth.id, "here": booth.id in self.at, "ref": ref})
 
+    async def _settle(self, booth_id: int, before: list[int]) -> None:
+        await asyncio.sleep(GRACE + 0.5)
+        with contextlib.suppress(Exception):  # the bus is down: pages learn at their next look
+            await self._changed(booth_id, before)
+
     async def watch(self, msg: dict[str, Any]) -> None:
         booth = await self._booth(msg.get("booth"), msg.get("ref"))
         if booth is None or booth.id in self.watching or len(self.watching) >= MAX_WATCHED:
@@ -96,14 +105,15 @@ class BoothPresence:
         await self.conn.send({"type": "presence", "booth_id": booth.id, "staff": staff})
 
     async def close(self) -> None:
+        """The page went away: its user stays at the booth for :data:`GRACE` seconds more (the next page of the
+        same tab picks the heartbeat up), then leaves, and the booth's pages are told."""
         who = self.conn.principal
         for booth_id in list(self.at):
             before = await self.board.staff(booth_id)
-            await self.board.gone(booth_id, who.user_id, self.page)
-            try:
-                await self._changed(booth_id, before)
-            except Exception:  # the bus is down: the entry is gone, pages learn at their next look
-                pass
+            await self.board.here(booth_id, who.user_id, self.page, ttl=GRACE)
+            task = asyncio.create_task(self._settle(booth_id, before))
+            _SETTLING.add(task)
+            task.add_done_callback(_SETTLING.discard)
         self.at.clear()
         for sub, task in self.watching.values():
             task.cancel()

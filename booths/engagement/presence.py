@@ -29,16 +29,18 @@ class PresenceBoard:
     def _redis(self) -> Any:
         return self.bus.client if getattr(self.bus, "kind", "") == "redis" else None
 
-    async def here(self, booth_id: int, user_id: int, page: str, now: float | None = None) -> None:
-        """A heartbeat: this user's page at this booth stays present for ``ttl`` more seconds."""
+    async def here(self, booth_id: int, user_id: int, page: str, now: float | None = None,
+                   ttl: float | None = None) -> None:
+        """A heartbeat: this user's page at this booth stays present for ``ttl`` (default :attr:`ttl`) more seconds."""
         now = time.time() if now is None else now
+        until = now + (self.ttl if ttl is None else ttl)
         member = f"{user_id}:{page}"
         redis = self._redis()
         if redis is None:
-            self._local.setdefault(booth_id, {})[member] = now + self.ttl
+            self._local.setdefault(booth_id, {})[member] = until
             return
         pipe = redis.pipeline(transaction=True)
-        pipe.zadd(self.prefix + str(booth_id), {member: now + self.ttl})
+        pipe.zadd(self.prefix + str(booth_id), {member: until})
         pipe.expire(self.prefix + str(booth_id), int(self.ttl) + 60)
         await pipe.execute()
 

@@ -37,6 +37,7 @@ OWN_ROLE = message("editing.own_role", "You cannot change your own role.")
 
 MAX_NAME = 120
 MAX_TAGLINE = 200
+MAX_HOURS = 200
 MAX_DESCRIPTION = 20_000
 MAX_SPECS = 30
 MAX_PRODUCTS = 100
@@ -44,12 +45,14 @@ _COLOR_CHARS = set("0123456789abcdefABCDEF")
 
 
 async def update_booth(session: AsyncSession, principal: Principal, booth: Booth, data: dict[str, Any]) -> Booth:
-    """Change the booth's name, tagline and description (any of them, per language)."""
+    """Change the booth's name, tagline, description and staffed hours (any of them, per language)."""
     require_exhibitor_access(principal, booth.exhibitor_id)
     if "name" in data:
         booth.name = clean_localized(data["name"], "name", MAX_NAME, required=True)
     if "tagline" in data:
         booth.tagline = clean_localized(data["tagline"], "tagline", MAX_TAGLINE)
+    if "hours" in data:
+        booth.hours = clean_localized(data["hours"], "hours", MAX_HOURS)
     if "description" in data:
         booth.description = clean_localized(data["description"], "description", MAX_DESCRIPTION, rich=True)
     if principal.is_moderator and "featured" in data:

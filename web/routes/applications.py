@@ -103,7 +103,7 @@ async def booth_edit_page(request: Request) -> Response:
 async def booth_edit_submit(request: Request) -> Response:
     who, _ = await _own_booth(request)
     data = await read_input(request)
-    changes = {field: localized_from_form(data, field) for field in ("name", "tagline", "description")}
+    changes = {field: localized_from_form(data, field) for field in ("name", "tagline", "description", "hours")}
     async with services(request).db.session() as session:
         bundle = await directory.get_booth(session, who, path_int(request, "booth_id"))
         try:

@@ -17,10 +17,18 @@
     poll();
     setInterval(poll, 30000);
     // Live: the websocket delivers this user's notifications as they happen (polling stays as a fallback).
+    // Every event it brings is also dispatched as "cloudexpo:ws" (conversations, presence), and
+    // window.cloudexpo.wsSend(obj) sends on it; "cloudexpo:ws-open" fires on each (re)connection.
     let retry = 1000;
+    let socket = null;
+    window.cloudexpo.wsSend = function (obj) {
+      if (socket && socket.readyState === 1) { socket.send(JSON.stringify(obj)); return true; }
+      return false;
+    };
     const listen = function () {
       if (!("WebSocket" in window)) { return; }
       const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+      socket = ws;
       ws.onmessage = function (m) {
         let parsed = null;
         try { parsed = JSON.parse(m.data); } catch (e) { return; }
@@ -29,10 +37,11 @@
             if (typeof data.unread === "number") { show(data.unread); } else { poll(); }
             document.dispatchEvent(new CustomEvent("cloudexpo:notification-received", { detail: data }));
           }
+          if (data && data.type) { document.dispatchEvent(new CustomEvent("cloudexpo:ws", { detail: data })); }
         });
       };
-      ws.onopen = function () { retry = 1000; };
-      ws.onclose = function () { setTimeout(listen, retry); retry = Math.min(retry * 2, 60000); };
+      ws.onopen = function () { retry = 1000; document.dispatchEvent(new CustomEvent("cloudexpo:ws-open")); };
+      ws.onclose = function () { socket = null; setTimeout(listen, retry); retry = Math.min(retry * 2, 60000); };
     };
     listen();
     document.addEventListener("cloudexpo:notification", function (e) { if (e.detail && typeof e.detail.unread === "number") { show(e.detail.unread); } else { poll(); } });
