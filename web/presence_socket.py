@@ -19,13 +19,18 @@ import contextlib
 import secrets
 from typing import Any
 
+from sqlalchemy import select
+
+from booths.engagement.models import Profile
 from booths.exhibition.directory import can_see
 from booths.exhibition.models import Booth
+from cloudexpo.accounts import User
 from cloudexpo.bus import Subscription
 from cloudexpo.messages import message
+from cloudexpo.services import Services
 from cloudexpo.values import parse_id
 from web.context import booths_runtime
-from web.routes.conversations import presence_of
+from web.shapes.conversations import staff_json
 
 BOOTH_ID = message("ws.booth_id", "'booth' is the number of a booth.")
 NO_BOOTH = message("ws.no_booth", "There is no booth {booth}.")
@@ -34,6 +39,19 @@ SIGN_IN = message("ws.presence_sign_in", "Sign in as the booth's staff to be at 
 MAX_WATCHED = 5
 GRACE = 5.0  # seconds a closed page's user stays at the booth, so that moving between pages is not leaving
 _SETTLING: set[asyncio.Task[None]] = set()
+
+
+async def presence_of(svc: Services, board: Any, booth_id: int) -> list[dict[str, Any]]:
+    """The staff at the booth now, as visitors see them."""
+    ids = await board.staff(booth_id)
+    if not ids:
+        return []
+    async with svc.db.session() as session:
+        rows = (await session.execute(
+            select(User, Profile).outerjoin(Profile, Profile.user_id == User.id).where(User.id.in_(ids))
+        )).all()
+    found = {u.id: staff_json(u, p) for u, p in rows}
+    return [found[i] for i in ids if i in found]
 
 
 def topic(booth_id: int) -> str:

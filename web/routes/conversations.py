@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from booths.engagement import cards, conversations, notify
 from booths.engagement.conversations import Access
-from booths.engagement.models import Conversation, ConversationMessage, Profile
+from booths.engagement.models import Conversation, ConversationMessage
 from booths.errors import NotFound
 from booths.exhibition.directory import can_see, staff_of
 from booths.exhibition.models import Booth
@@ -32,22 +32,10 @@ from cloudexpo.services import Services
 from web.context import booths_runtime, counter, language, notifier, principal, services
 from web.forms import read_input
 from web.params import path_int
-from web.shapes.conversations import conversation_json, message_json, staff_json
+from web.presence_socket import presence_of
+from web.shapes.conversations import conversation_json, message_json
 from web.shapes.engagement import card_json
 from web.templating import render
-
-
-async def presence_of(svc: Services, board: Any, booth_id: int) -> list[dict[str, Any]]:
-    """The staff at the booth now, as visitors see them."""
-    ids = await board.staff(booth_id)
-    if not ids:
-        return []
-    async with svc.db.session() as session:
-        rows = (await session.execute(
-            select(User, Profile).outerjoin(Profile, Profile.user_id == User.id).where(User.id.in_(ids))
-        )).all()
-    found = {u.id: staff_json(u, p) for u, p in rows}
-    return [found[i] for i in ids if i in found]
 
 
 async def _summary_json(session: Any, who: Principal, access: Access, lang: str) -> dict[str, Any]:

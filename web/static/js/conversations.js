@@ -92,13 +92,8 @@
   });
 
   // --- the unread count beside "Conversations" in the workspace bar, and notices of new messages
-  function showUnread(n) {
-    document.querySelectorAll('a[href="/conversations"]').forEach(function (a) {
-      let badge = a.querySelector(".unread-count");
-      if (!badge) { badge = el("span", "unread-count"); a.appendChild(document.createTextNode(" ")); a.appendChild(badge); }
-      badge.textContent = n > 99 ? "99+" : String(n);
-      badge.hidden = !n;
-    });
+  function showUnread(n) {  // base.html's workspace bar holds the count (web/navigation.py, count="conversations")
+    document.querySelectorAll('[data-nav-count="conversations"]').forEach(function (c) { c.textContent = n > 99 ? "99+" : String(n); c.hidden = !n; });
   }
   function notice(data) {
     let box = document.querySelector(".conv-toasts");
@@ -434,7 +429,7 @@
     presenceToggles();
     document.querySelectorAll("[data-booth-talk]").forEach(boothTalk);
     document.querySelectorAll("[data-conversation-inbox]").forEach(inbox);
-    if (document.querySelector('a[href="/conversations"]') && !document.querySelector("[data-conversation-inbox]")) {
+    if (document.querySelector('[data-nav-count="conversations"]') && !document.querySelector("[data-conversation-inbox]")) {
       api("GET", "/api/conversations").then(function (d) { showUnread(d.unread); }).catch(function () {});
     }
   });
