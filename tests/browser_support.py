@@ -7,6 +7,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,3 +102,27 @@ def chromium(extra_args: list[str] | None = None) -> Iterator[Any]:
         finally:
             browser.close()
     assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+WIDTHS = {"1280": (1280, 900), "375": (375, 812)}
+"""The widths every page is looked at: a laptop and a phone."""
+
+
+def sign_in(page: Any, url: str, email: str, password: str, lang: str) -> None:
+    """Sign in through the form, the pages in ``lang`` from then on."""
+    page.goto(f"{url}/lang/{lang}?next=/signin")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(f"{url}/")
+
+
+def screenshots(page: Any, folder: Path, stem: str, *, full_page: bool = True) -> None:
+    """``{stem}-1280.png`` and ``{stem}-375.png``; the page must not scroll sideways at either width."""
+    for label, (width, height) in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(150)
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= width, f"{stem} scrolls sideways at {width}px ({scroll}px)"
+        page.screenshot(path=str(folder / f"{stem}-{label}.png"), full_page=full_page)
+    page.set_viewport_size({"width": 1280, "height": 900})

@@ -14,14 +14,13 @@ import pytest
 from booths.engagement.models import Profile
 from cloudexpo import accounts
 from cloudexpo.app import import_models, open_services
-from tests.browser_support import chromium, wait_until
+from tests.browser_support import chromium, screenshots, sign_in, wait_until
 from tests.conftest import PASSWORD
 from tests.test_engagement_support import make_expo
 from tests.test_live_chat import two_nodes  # noqa: F401  (the fixture: two nodes, one SQLite file, one Redis)
 
 pytestmark = pytest.mark.browser
 
-WIDTHS = {"1280": (1280, 900), "375": (375, 812)}
 LANGS = ("zh-Hans", "en", "zh-Hant")
 
 
@@ -44,24 +43,6 @@ async def _seed(settings: Any) -> dict[str, Any]:
         await services.close()
 
 
-def _sign_in(page: Any, url: str, email: str, lang: str) -> None:
-    page.goto(f"{url}/lang/{lang}?next=/signin")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.stack button[type=submit]")
-    page.wait_for_url(f"{url}/")
-
-
-def _shots(page: Any, artifacts: Path, name: str, lang: str) -> None:
-    for label, (width, height) in WIDTHS.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(200)
-        scroll = page.evaluate("document.documentElement.scrollWidth")
-        assert scroll <= width, f"{name} in {lang} scrolls sideways at {width}px ({scroll}px)"
-        page.screenshot(path=str(artifacts / f"conversations-{name}-{lang}-{label}.png"), full_page=label == "1280")
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
 def test_staff_and_visitor_talk_across_nodes_and_the_card_becomes_a_lead(
         two_nodes: tuple[str, str, Any], artifacts: Path) -> None:  # noqa: F811
     url_a, url_b, settings = two_nodes
@@ -70,7 +51,7 @@ def test_staff_and_visitor_talk_across_nodes_and_the_card_becomes_a_lead(
     with chromium() as browser:
         staff_ctx = browser.new_context(viewport={"width": 1280, "height": 900})
         staff = staff_ctx.new_page()
-        _sign_in(staff, url_a, seed["staff"], "zh-Hans")
+        sign_in(staff, url_a, seed["staff"], PASSWORD, "zh-Hans")
         staff.goto(f"{url_a}/conversations")
         toggle = staff.locator("[data-presence-toggle]")
         toggle.click()
@@ -78,7 +59,7 @@ def test_staff_and_visitor_talk_across_nodes_and_the_card_becomes_a_lead(
 
         visitor_ctx = browser.new_context(viewport={"width": 1280, "height": 900})
         visitor = visitor_ctx.new_page()
-        _sign_in(visitor, url_b, seed["visitor"], "en")
+        sign_in(visitor, url_b, seed["visitor"], PASSWORD, "en")
         visitor.goto(f"{url_b}/booths/1A-001")
         talk = visitor.locator("[data-booth-talk]")
         talk.locator("[data-talk-list] li", has_text="王经理").wait_for()
@@ -122,13 +103,13 @@ def test_staff_and_visitor_talk_across_nodes_and_the_card_becomes_a_lead(
             staff.goto(f"{url_a}/lang/{lang}?next=/conversations")
             staff.locator("[data-conversation-link]").first.click()
             staff.locator(".conv-msg").first.wait_for()
-            _shots(staff, artifacts, "inbox", lang)
+            screenshots(staff, artifacts, f"conversations-inbox-{lang}")
             visitor.goto(f"{url_b}/lang/{lang}?next=/booths/1A-001")
             visitor.locator("[data-talk-list] li").first.wait_for()
-            _shots(visitor, artifacts, "booth-staffed", lang)
+            screenshots(visitor, artifacts, f"conversations-booth-staffed-{lang}")
             visitor.locator("[data-talk-start]").click()
             visitor.locator(".conv-msg").first.wait_for()
-            _shots(visitor, artifacts, "booth", lang)
+            screenshots(visitor, artifacts, f"conversations-booth-{lang}")
 
         # leaving the booth shows at once on the visitor's page on the other node
         visitor.goto(f"{url_b}/booths/1A-001")

@@ -16,14 +16,11 @@ import pytest
 from booths.engagement.models import MeetingSlot
 from cloudexpo import accounts
 from cloudexpo.app import open_services
-from tests.browser_support import chromium, wait_until
+from tests.browser_support import chromium, screenshots, sign_in, wait_until
 from tests.conftest import PASSWORD, LiveServer, live_settings, serve_app
 from tests.test_engagement_support import Inbox, make_expo, smtp_inbox
 
 pytestmark = pytest.mark.browser
-
-WIDTHS = {"1280": (1280, 900), "375": (375, 812)}
-
 
 @pytest.fixture
 def mail_server() -> Iterator[Inbox]:
@@ -62,24 +59,6 @@ async def _seed(live: LiveServer) -> dict[str, Any]:
         await services.close()
 
 
-def _sign_in(page: Any, url: str, email: str, lang: str) -> None:
-    page.goto(f"{url}/lang/{lang}?next=/signin")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.stack button[type=submit]")
-    page.wait_for_url(f"{url}/")
-
-
-def _shots(page: Any, artifacts: Path, name: str, lang: str) -> None:
-    for label, (width, height) in WIDTHS.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(150)
-        scroll = page.evaluate("document.documentElement.scrollWidth")
-        assert scroll <= width, f"{name} in {lang} scrolls sideways at {width}px ({scroll}px)"
-        page.screenshot(path=str(artifacts / f"engagement-{name}-{lang}-{label}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
 def _wait_mail(inbox: Inbox, to: str, subject_part: str, timeout: float = 15) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -98,7 +77,7 @@ def test_visitor_and_exhibitor_in_the_browser(expo_server: LiveServer, mail_serv
         # --- the visitor, in English
         visitor = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Berlin")
         page = visitor.new_page()
-        _sign_in(page, url, seed["visitor"], "en")
+        sign_in(page, url, seed["visitor"], PASSWORD, "en")
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -125,7 +104,7 @@ def test_visitor_and_exhibitor_in_the_browser(expo_server: LiveServer, mail_serv
         form.locator("input[name=consent]").check()
         form.locator("button[type=submit]").click()
         page.wait_for_selector("[data-card-result].ok")
-        _shots(page, artifacts, "booth", "en")
+        screenshots(page, artifacts, "engagement-booth-en")
 
         page.goto(f"{url}/booths/{seed['booth']}/contact")
         page.fill("input[name=note]", "Battery safety testing")
@@ -133,15 +112,15 @@ def test_visitor_and_exhibitor_in_the_browser(expo_server: LiveServer, mail_serv
         page.wait_for_url(f"{url}/meetings#requested")
         assert "pending" in page.locator("#requested").inner_text()
         assert page.locator("#requested .local-time").count() == 1  # the viewer's own zone beside the expo's
-        _shots(page, artifacts, "my-meetings", "en")
+        screenshots(page, artifacts, "engagement-my-meetings-en")
         page.goto(f"{url}/me/tour")
         assert "BYD New Energy Vehicles" in page.locator(".tour-list").inner_text()
-        _shots(page, artifacts, "tour", "en")
+        screenshots(page, artifacts, "engagement-tour-en")
 
         # --- the exhibitor, in Simplified Chinese
         staff_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
         staff = staff_ctx.new_page()
-        _sign_in(staff, url, seed["staff"], "zh-Hans")
+        sign_in(staff, url, seed["staff"], PASSWORD, "zh-Hans")
         staff.goto(f"{url}/dashboard/leads")
         leads_text = staff.locator(".lead-list").inner_text()
         assert "Anna Schmidt" in leads_text and "TÜV Süd 成都" in leads_text and "会面" in leads_text
@@ -155,13 +134,13 @@ def test_visitor_and_exhibitor_in_the_browser(expo_server: LiveServer, mail_serv
         assert {r["kind"] for r in rows} == {"card", "meeting"}
         card = next(r for r in rows if r["kind"] == "card")
         assert card["organisation"] == "TÜV Süd 成都" and card["booth"] == "1A-001"
-        _shots(staff, artifacts, "leads", "zh-Hans")
+        screenshots(staff, artifacts, "engagement-leads-zh-Hans")
 
         staff.goto(f"{url}/meetings")
         staff.click("#hosting button.primary")
         staff.wait_for_url(f"{url}/meetings#hosting")
         assert "已接受" in staff.locator("#hosting").inner_text()
-        _shots(staff, artifacts, "meetings", "zh-Hans")
+        screenshots(staff, artifacts, "engagement-meetings-zh-Hans")
 
         staff.goto(f"{url}/dashboard/analytics?days=7")
         chart = staff.request.get(f"{url}/api/analytics/booths/{seed['booth']}/chart.svg?metric=visitors&days=7")
@@ -171,14 +150,14 @@ def test_visitor_and_exhibitor_in_the_browser(expo_server: LiveServer, mail_serv
         staff.goto(f"{url}/dashboard/analytics?days=7")
         assert staff.locator("[data-metric=visitors]").inner_text() == "1"
         wait_until(staff, "[...document.querySelectorAll('img[data-chart]')].every(i => i.complete && i.naturalWidth > 0)")
-        _shots(staff, artifacts, "analytics", "zh-Hans")
+        screenshots(staff, artifacts, "engagement-analytics-zh-Hans")
         staff.goto(f"{url}/booths/{seed['booth']}/poster")
         staff.screenshot(path=str(artifacts / "engagement-poster-zh-Hans-1280.png"), full_page=True)
 
         # The visitor's bell shows the answer.
         page.goto(f"{url}/me/tour")
         page.wait_for_selector("[data-bell-count]:not([hidden])")
-        _shots(page, artifacts, "tour-bell", "en")
+        screenshots(page, artifacts, "engagement-tour-bell-en")
 
     # --- the e-mails arrived, each in its recipient's language
     card_mail = _wait_mail(mail_server, seed["staff"], "收到新名片")
