@@ -100,6 +100,7 @@ def _serve(settings: Settings, banner: Callable[[], None] | None = None, *, demo
     from cloudexpo.logs import configure_logging
     from web.routes.ws import MAX_FRAME
 
+    heap.keep_thresholds()  # before any thread allocates: see cloudexpo/heap.py
     configure_logging(settings.log_format, settings.log_level)
     _run(lambda: _preflight(settings))
     app = create_app(settings, demo_live=demo_live)

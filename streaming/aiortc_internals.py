@@ -30,6 +30,7 @@ import asyncio
 import functools
 import threading
 import time
+from asyncio.selector_events import _SelectorDatagramTransport
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -175,6 +176,8 @@ def _probe_connection() -> list[str]:
         missing.append("aioice's Connection has no '_protocols' list any more")
     if not all(hasattr(aioice.ice.StunProtocol, n) for n in ("datagram_received", "__init__")):
         missing.append("aioice's StunProtocol has no 'datagram_received' any more")
+    if not all(callable(getattr(_SelectorDatagramTransport, n, None)) for n in ("_read_ready", "_fatal_error", "is_reading")):
+        missing.append("asyncio's _SelectorDatagramTransport has no '_read_ready' (its read of a datagram) any more")
     session = pylibsrtp.Session()
     if not hasattr(session, "_srtp"):
         missing.append("pylibsrtp's Session has no '_srtp' (libsrtp's session) any more")
@@ -350,6 +353,7 @@ def receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
             skipping[0] = len(protocols)
             for protocol in protocols:
                 _skip_stun_parsing(protocol)
+                read_datagrams_exactly(protocol.transport)
         srtp = dtls._rx_srtp
         if srtp is None or not 127 < data[0] < 192 or is_rtcp(data):
             queued(data, component)
@@ -375,6 +379,54 @@ def receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
 
 _NTP_EPOCH_OFFSET = 2208988800.0  # seconds from 1900 (NTP's epoch, aiortc's millisecond clock) to 1970
 _time = time.time
+
+
+#: The largest UDP datagram there is (65,507 bytes of IPv4 payload), so an exact read never cuts one short.
+DATAGRAM_MAX = 65536
+_read_buffers = threading.local()  # one receive buffer per event loop thread
+
+
+def read_datagrams_exactly(transport: Any) -> bool:
+    """Make an asyncio datagram transport read each datagram into a buffer of its thread and hand on an
+    exact-size copy; False (and nothing changed) if it is another kind of transport, or already does.
+
+    asyncio's own read asks the socket for up to 256 KiB (``recvfrom(max_size)``)
+    and shrinks the block to the datagram's size: glibc made that block a
+    mapping of its own each time (mmap, mremap, munmap: the server keeps glibc's
+    mmap threshold at 128 KiB, see :mod:`cloudexpo.heap`), or, with the
+    threshold raised, carved 256 KiB from its heap. A publisher sends hundreds
+    of packets a second and each viewer its RTCP; a copy of the datagram's
+    size costs a memcpy.
+    """
+    if not isinstance(transport, _SelectorDatagramTransport) or "_read_ready" in vars(transport):
+        return False
+    buffer = getattr(_read_buffers, "buffer", None)
+    if buffer is None:
+        buffer = _read_buffers.buffer = bytearray(DATAGRAM_MAX)
+    view = memoryview(buffer)
+    sock = transport._sock
+
+    def read_ready() -> None:  # asyncio's _SelectorDatagramTransport._read_ready, reading into our buffer
+        if transport._conn_lost:
+            return
+        try:
+            size, addr = sock.recvfrom_into(buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            transport._protocol.error_received(exc)
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            transport._fatal_error(exc, "Fatal read error on datagram transport")
+            return
+        transport._protocol.datagram_received(bytes(view[:size]), addr)
+
+    transport._read_ready = read_ready  # what resume_reading() registers
+    if transport.is_reading():  # the loop holds asyncio's own method since the transport was made
+        transport._loop._add_reader(transport._sock_fd, read_ready)
+    return True
 
 
 def _skip_stun_parsing(protocol: Any) -> None:

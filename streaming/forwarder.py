@@ -160,6 +160,7 @@ class ViewerOutput:
             self.socket_sendto, self.socket_backlog = _drop, ()
             return
         transport = pair.protocol.transport
+        internals.read_datagrams_exactly(transport)  # the viewer's RTCP comes in on it
         self.transport_sendto, self.remote_addr = transport.sendto, pair.remote_addr
         direct = internals.datagram_socket(transport)
         if direct is None:  # not asyncio's selector transport

@@ -53,3 +53,36 @@ def test_trimming_gives_freed_small_objects_pages_back_to_the_system() -> None:
 def test_the_trimming_thread_runs_as_a_daemon() -> None:
     thread = heap.start_trimming(every=3600)
     assert thread is not None and thread.daemon and thread.is_alive()
+
+
+_THREAD_ARENA_CHECK = """
+import json, sys, threading
+import psutil
+from cloudexpo import heap
+if sys.argv[1] == "keep":
+    assert heap.keep_thresholds()
+big = bytes(16 << 20)  # a mapped 16 MB block: freed, it raises glibc's thresholds unless they are kept
+del big
+process = psutil.Process()
+before = process.memory_info().rss
+def work():
+    blocks = [bytes(32_000) + i.to_bytes(4, "little") for i in range(750)]  # ~24 MB in the thread's own arena
+    del blocks
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+heap.trim()
+print(json.dumps(process.memory_info().rss - before))
+"""
+
+
+def test_kept_thresholds_let_memory_a_thread_freed_go_back_to_the_system() -> None:
+    # A server thread (a database connection, the recorder) allocates from an arena of its own; once
+    # glibc has raised its thresholds, what the thread frees stays resident, out of malloc_trim's reach.
+    def held(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", _THREAD_ARENA_CHECK, mode], capture_output=True, text=True,
+                             timeout=60, check=True)
+        return int(json.loads(out.stdout))
+
+    assert held("raised") > 15_000_000  # glibc's own way: the thread's 24 MB stay
+    assert held("keep") < 4_000_000

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
 import tomllib
+import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from streaming import aiortc_internals
+from streaming import testsource as ts
 from streaming.engine import MediaEngine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,3 +66,78 @@ def test_only_aiortc_internals_reaches_into_the_webrtc_libraries_privately() -> 
         if private.search(line)
     ]
     assert offenders == []
+
+
+async def test_a_datagram_is_read_into_memory_of_its_own_size() -> None:
+    """asyncio reads each datagram into a 256 KiB block, then shrinks it: under the server's kept mmap
+    threshold (cloudexpo/heap.py) a mapping of its own per packet, hundreds a second. Read exactly, a
+    datagram costs its size, and arrives whole up to the largest there is."""
+    loop = asyncio.get_running_loop()
+    received: list[tuple[bytes, tuple[str, int]]] = []
+
+    class Collect(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+            received.append((data, addr))
+
+    stock, _ = await loop.create_datagram_endpoint(Collect, local_addr=("127.0.0.1", 0))
+    exact, _ = await loop.create_datagram_endpoint(Collect, local_addr=("127.0.0.1", 0))
+    await asyncio.sleep(0)  # both transports start reading
+    assert aiortc_internals.read_datagrams_exactly(exact)
+    assert not aiortc_internals.read_datagrams_exactly(exact)  # once per transport
+    assert not aiortc_internals.read_datagrams_exactly(object())  # not asyncio's datagram transport: left alone
+    packets = [bytes([0x80, i]) + bytes(1198) for i in range(50)]
+    overshoot = {}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.bind(("127.0.0.1", 0))
+        try:
+            for name, transport in (("stock", stock), ("exact", exact)):
+                received.clear()
+                tracemalloc.start()
+                try:
+                    for packet in packets:
+                        sender.sendto(packet, transport.get_extra_info("sockname"))
+                        async with asyncio.timeout(10):
+                            while len(received) < packets.index(packet) + 1:  # noqa: ASYNC110 - the loop reads the socket
+                                await asyncio.sleep(0.001)
+                    current, peak = tracemalloc.get_traced_memory()
+                    overshoot[name] = peak - current  # beyond what was received and kept
+                finally:
+                    tracemalloc.stop()
+                assert [data for data, _ in received] == packets
+                assert {addr for _, addr in received} == {sender.getsockname()}
+            assert overshoot["stock"] > 200_000  # asyncio's 256 KiB read
+            assert overshoot["exact"] < 32_000, overshoot
+            received.clear()
+            largest = bytes(range(256)) * 255 + bytes(227)  # 65,507 bytes: the most a UDP datagram holds
+            sender.sendto(largest, exact.get_extra_info("sockname"))
+            async with asyncio.timeout(10):
+                while not received:  # noqa: ASYNC110
+                    await asyncio.sleep(0.001)
+            assert received[0][0] == largest
+        finally:
+            stock.close()
+            exact.close()
+
+
+@pytest.mark.media
+async def test_the_engine_reads_its_connections_datagrams_at_their_size() -> None:
+    """The publisher's media and the viewers' RTCP come in on sockets that read exactly (see above)."""
+    engine = MediaEngine(ice_servers=[], ice_hosts=["127.0.0.1"])
+    publisher = await ts.publish_test_card(lambda offer: _answer(engine.publish("exact", offer)))
+    viewer = await ts.watch(lambda offer: _answer(engine.watch("exact", offer)), decode=False)
+    try:
+        await viewer.wait_frames(3)
+        stream = engine._streams["exact"]
+        assert stream.publisher is not None and len(stream.viewers) == 1
+        for pc in [stream.publisher.pc, *(v.pc for v in stream.viewers.values())]:
+            transports = [p.transport for p in pc.getTransceivers()[0].receiver.transport.transport._connection._protocols]
+            assert transports
+            assert all("_read_ready" in vars(t) for t in transports), "a connection's socket still reads 256 KiB a time"
+    finally:
+        await viewer.close()
+        await publisher.close()
+        await engine.close()
+
+
+async def _answer(session: Any) -> str:
+    return (await session).answer_sdp
