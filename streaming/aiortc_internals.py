@@ -30,7 +30,7 @@ import asyncio
 import functools
 import threading
 import time
-from asyncio.selector_events import _SelectorDatagramTransport
+from asyncio import selector_events
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -82,6 +82,9 @@ SRTP_MAX_IN = MAX_PACKET - pylibsrtp.SRTP_MAX_TRAILER_LEN  # the largest packet 
 srtp_protect: Callable[[Any, Any, Any], int] = _srtp_lib.srtp_protect
 #: Raises pylibsrtp's error for a libsrtp error code.
 srtp_raise: Callable[[int], None] = pylibsrtp._srtp_assert
+
+#: asyncio's datagram transport (the event loop's, for aioice's sockets): :func:`read_datagrams_exactly` replaces its read.
+_SelectorDatagramTransport: Any = selector_events._SelectorDatagramTransport  # type: ignore[attr-defined]
 
 T = TypeVar("T")
 
