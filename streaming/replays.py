@@ -43,6 +43,7 @@ from cloudexpo.storage import ObjectNotFound, ObjectStore
 from .hls import Playlist, TrimError, parse_playlist, snap_trim, trim, write_playlist
 from .models import ChatMessage, Slot, SlotState
 from .replay_models import PLAYABLE_STATES, Replay, ReplayState, ReplayView
+from .schedule import DEFAULT_OVERRUN, on_air
 from .spool import PLAYLIST, SpoolRecording, replay_prefix
 
 NO_REPLAY = message("replay.none", "Slot {slot} has no replay.")
@@ -125,7 +126,9 @@ async def replay_status(db: AsyncSession, slot: Slot, principal: Principal) -> s
         return "failed"
     if not visible_to(principal, slot, replay):
         return "unpublished"
-    return "ready" if replay.segments > 0 and replay.state != ReplayState.RECORDING.value else "coming"
+    # A recording whose slot is over (a node stopped before it closed the recording) plays as it is.
+    over = replay.state != ReplayState.RECORDING.value or not on_air(slot)
+    return "ready" if replay.segments > 0 and over else "coming"
 
 
 # --- the recorder's bookkeeping ----------------------------------------------------------
@@ -543,7 +546,7 @@ class ReplayItem:
     state: str
     published: bool
     views: int
-
+    on_air: bool = False  # still being broadcast (recording and its slot on air): the watch page, not the replay
 
 def _matches(slot: Slot, query: str) -> bool:
     needle = query.casefold()
@@ -562,6 +565,7 @@ async def list_replays(
     query: str | None = None,
     principal: Principal | None = None,
     limit: int = 100,
+    overrun: dt.timedelta = DEFAULT_OVERRUN,
 ) -> list[ReplayItem]:
     """Replays newest first: published and playable ones, plus every one ``principal`` may manage.
 
@@ -584,6 +588,7 @@ async def list_replays(
             ReplayItem(
                 slot.id, slot.booth_id, slot.exhibitor_id, dict(slot.title or {}), slot.forum, slot.starts_at,
                 replay.visible_duration, replay.state, replay.published, replay.views,
+                replay.state == ReplayState.RECORDING.value and on_air(slot, overrun),
             )
         )
         if len(items) >= limit:

@@ -519,6 +519,28 @@ async def approve_slot(db: AsyncSession, slot: Slot) -> Slot:
     return slot
 
 
+DEFAULT_OVERRUN = dt.timedelta(minutes=5)
+
+
+def on_air(slot: Slot, overrun: dt.timedelta = DEFAULT_OVERRUN, now: dt.datetime | None = None) -> bool:
+    """Whether visitors see ``slot`` as live: its state says so and its end plus ``overrun`` has not passed.
+
+    Past that, the ticker ends the broadcast (:meth:`streaming.live.LiveService`); until its next round, or
+    when no node ran it (a node stopped mid-broadcast), the state still says ``live`` though the slot is
+    over, and pages show it as ended, with its replay.
+    """
+    if slot.state != SlotState.LIVE.value:
+        return False
+    return (now or dt.datetime.now(dt.UTC)) < slot.ends_at + overrun
+
+
+def shown_state(slot: Slot, overrun: dt.timedelta = DEFAULT_OVERRUN, now: dt.datetime | None = None) -> str:
+    """The state pages show: ``ended`` for a slot still marked live past its end plus ``overrun``."""
+    if slot.state == SlotState.LIVE.value and not on_air(slot, overrun, now):
+        return SlotState.ENDED.value
+    return slot.state
+
+
 def publish_window(
     slot: Slot, green_room: dt.timedelta, overrun: dt.timedelta = dt.timedelta(0)
 ) -> tuple[dt.datetime, dt.datetime]:

@@ -57,3 +57,64 @@ async def test_an_unpublished_replay_is_not_promised(app: Any, services: Service
     staff = await signed_in("exhibitor", expo.exhibitors["1A-001"])
     own = await staff.get(f"/replays/{slot_id}?lang=en")
     assert own.status_code == 200 and 'data-role="replay-manage"' in own.text  # its staff still manage it
+
+
+async def _set(services: Services, slot_id: int, *, hours_ago: float | None = None, replay_state: str) -> None:
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from streaming.models import Slot
+    from streaming.replay_models import Replay
+
+    async with services.db.session() as db:
+        slot = await db.get(Slot, slot_id)
+        replay = await db.scalar(select(Replay).where(Replay.slot_id == slot_id))
+        assert slot is not None and replay is not None
+        if hours_ago is not None:
+            now = dt.datetime.now(dt.UTC)
+            slot.starts_at, slot.ends_at = now - dt.timedelta(hours=hours_ago + 1), now - dt.timedelta(hours=hours_ago)
+        replay.state, slot.state = replay_state, "live"  # the recorder and the slot both still say on air
+        await db.commit()
+
+
+async def test_a_slot_past_its_end_shows_as_a_replay_everywhere(app: Any, services: Services, make_client: Any) -> None:
+    """A node stopped mid-broadcast: the slot still says live and its replay recording, an hour after its end.
+    Its replay page, the booth page, the live strip, the programme, the archive and the API show it as over;
+    a broadcast really on air stays live."""
+    stale, expo = await _expo_slot(services, "Stale launch")
+    await _set(services, stale, hours_ago=1, replay_state="recording")
+    live = await make_slot(services, exhibitor_id=expo.exhibitors["1A-001"], booth_id=expo.booths["1A-001"], title="On air")
+    await make_recording(services, live)
+    await _set(services, live, replay_state="recording")
+    visitor = await make_client()
+
+    page = await visitor.get(f"/replays/{stale}?lang=en")
+    assert page.status_code == 200, page.status_code  # its replay, not the watch page
+    side = page.text.split('class="replay-page-side"', 1)[1]
+    assert f'href="/live/{live}"' in side and side.count('class="badge live"') == 1  # only the one on air
+    info = (await visitor.get(f"/api/replays/{stale}")).json()
+    assert info["on_air"] is False and (await visitor.get(f"/api/replays/{live}")).json()["on_air"] is True
+    watch = await visitor.get(f"/live/{stale}?lang=en")
+    assert 'data-role="live-badge" hidden' in watch.text
+    assert 'data-role="live-badge" hidden' not in (await visitor.get(f"/live/{live}?lang=en")).text
+
+    booth = await visitor.get("/booths/1A-001?lang=en")
+    launches = booth.text.split('id="launches-title"', 1)[1].split("</section>", 1)[0]
+    assert f'href="/replays/{stale}"' in launches and f'href="/live/{stale}"' not in launches
+    stale_item = launches.split(f'data-slot="{stale}"', 1)[1].split("</li>", 1)[0]
+    assert "Live now" not in stale_item and launches.count("Live now") == 2  # the launch on air, and its recording
+
+    strip = await visitor.get(f"/live/strip?booth={expo.booths['1A-001']}&lang=en")
+    assert f"/live/{live}" in strip.text and f"/live/{stale}" not in strip.text
+    now = (await visitor.get("/api/live/now")).json()
+    assert [s["id"] for s in now["live"]] == [live]
+
+    archive = (await visitor.get("/api/replays")).json()
+    states = {item["slot_id"]: item["on_air"] for item in archive["replays"]}
+    assert states == {stale: False, live: True}, states
+    listing = await visitor.get("/replays?lang=en")
+    assert f'href="/replays/{stale}"' in listing.text and f'href="/live/{live}"' in listing.text
+    programme = await visitor.get("/programme?lang=en")
+    row = programme.text.split(f'href="/live/{stale}"', 1)[1].split("</li>", 1)[0]
+    assert "Ended" in row and "Live now" not in row

@@ -18,6 +18,7 @@ from booths.engagement.bookmarks import marked
 from cloudexpo.i18n import pick
 from streaming.models import Slot, SlotState
 from streaming.schedule import list_slots, list_stages
+from streaming.schedule import on_air as is_on_air
 from web.context import language, live_service, principal, services
 
 #: Coming launches shown: on the home page, and on a booth page.
@@ -65,7 +66,7 @@ async def live_strip(request: HTTPConnection, booth_id: int | None = None) -> Li
     now = dt.datetime.now(dt.UTC)
     async with svc.db.session() as db:
         stages = {s.id: pick(s.name, lang).text for s in await list_stages(db)}
-        on_air = await list_slots(db, states=[SlotState.LIVE.value])
+        on_air = [s for s in await list_slots(db, states=[SlotState.LIVE.value]) if is_on_air(s, live.overrun)]
         coming = await list_slots(db, start=now, end=now + LOOK_AHEAD,
                                   states=[SlotState.SCHEDULED.value, SlotState.GREEN_ROOM.value])
         if booth_id is not None:

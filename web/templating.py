@@ -31,6 +31,7 @@ from booths.media.views import for_language
 from cloudexpo.i18n import LANGUAGE_NAMES, LANGUAGES, pick
 from cloudexpo.messages import Said
 from cloudexpo.values import local_text
+from streaming.schedule import on_air
 from web import context, navigation
 from web.i18n import gettext_for, translate
 from web.times import jinja_when
@@ -113,6 +114,8 @@ def base_context(request: Request) -> dict[str, Any]:
         "public_url": settings.resolved_public_url,
         "request_id": request.scope.get("state", {}).get("request_id", ""),
         "loc": lambda values: pick(values, lang),
+        # a slot is shown live only while on air: never past its end plus the overrun (streaming.schedule.on_air)
+        "on_air": lambda slot: on_air(slot, dt.timedelta(minutes=settings.overrun_minutes)),
         "local": lambda value, fmt="%Y-%m-%d %H:%M": _format_datetime(value, settings.timezone, fmt),
     }
 

@@ -17,7 +17,8 @@ from cloudexpo.i18n import pick
 from cloudexpo.messages import message
 from cloudexpo.values import MAX_YEAR, MIN_YEAR
 from streaming.models import Slot, Stage, StageKind
-from streaming.schedule import get_stage, list_slots, list_stages
+from streaming.schedule import get_stage, list_slots, list_stages, shown_state
+from streaming.schedule import on_air as is_on_air
 from web.context import language, live_service, principal, services
 from web.errors import ApiError
 from web.live_strip import live_strip
@@ -78,6 +79,7 @@ async def programme_data(request: Request, stage_slug: str | None) -> dict[str, 
         if slot.stage_id not in by_stage:
             continue
         row = slot_json(slot, lang, base, viewers=live.viewers(slot.id))
+        row["state"] = shown_state(slot, live.overrun)  # a slot still marked live past its end shows as ended
         row["left"] = round(max(0.0, (slot.starts_at - span_start).total_seconds() / span * 100), 2)
         row["width"] = round(max(1.5, min((slot.ends_at - max(slot.starts_at, span_start)).total_seconds() / span * 100, 100 - row["left"])), 2)
         row["local_start"] = slot.starts_at.astimezone(zone).strftime("%H:%M")
@@ -209,7 +211,7 @@ async def live_now(request: Request) -> Response:
     now = dt.datetime.now(dt.UTC)
     async with svc.db.session() as db:
         stages = {s.id: s for s in await list_stages(db)}
-        on_air = await list_slots(db, states=["live"])
+        on_air = [s for s in await list_slots(db, states=["live"]) if is_on_air(s, live.overrun)]
         upcoming = await list_slots(db, start=now, end=now + dt.timedelta(days=14), states=["scheduled", "green_room"])
     upcoming = [s for s in upcoming if s.starts_at >= now - dt.timedelta(minutes=30)][:5]
     return JSONResponse({

@@ -217,6 +217,7 @@ def _item_json(item: replays.ReplayItem, lang: str) -> dict[str, Any]:
         "starts_at": item.starts_at.isoformat(),
         "duration": round(item.duration, 1),
         "state": item.state,
+        "on_air": item.on_air,
         "published": item.published,
         "views": item.views,
         "url": f"/live/{item.slot_id}",

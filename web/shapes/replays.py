@@ -7,7 +7,8 @@ from typing import Any
 from cloudexpo.storage import ObjectStore
 from streaming import replays
 from streaming.models import Slot
-from streaming.replay_models import Replay
+from streaming.replay_models import Replay, ReplayState
+from streaming.schedule import on_air
 
 
 def stats_json(replay: Replay) -> dict[str, Any]:
@@ -27,6 +28,8 @@ def replay_json(store: ObjectStore, slot: Slot, replay: Replay, *, manage: bool)
         "slot_id": slot.id,
         "title": slot.title,
         "state": replay.state,
+        # still broadcast: the watch page rewinds it; a recording whose slot is over plays as a replay
+        "on_air": replay.state == ReplayState.RECORDING.value and on_air(slot),
         "published": replay.published,
         "duration": round(replay.visible_duration, 3),
         "recorded_duration": replay.duration,

@@ -188,8 +188,8 @@
     if (mode === "replay") return;
     try { info = await api("GET", "/api/replays/" + slot); } catch (e) { info = null; }
     if (!info) return;
-    if (info.state === "recording") { if (rewindBox && livePlayer && mode !== "dvr") rewindBox.hidden = false; }
-    else if (info.state === "processing" || info.state === "ready") { if (mode !== "dvr" || !livePlayer) showReplay(); }
+    if (info.state === "recording" && info.on_air) { if (rewindBox && livePlayer && mode !== "dvr") rewindBox.hidden = false; }
+    else if (info.state === "processing" || info.state === "ready" || info.state === "recording") { if (mode !== "dvr" || !livePlayer) showReplay(); }
   }
   window.cloudexpo.replay = { video: video, mode: function () { return mode; }, rewind: startRewind, backToLive: backToLive, chat: function () { return chat; } };
   function begin() { refresh(); setInterval(refresh, 3000); }
