@@ -76,6 +76,20 @@ def test_generated_media_are_valid() -> None:
     assert Image.open(io.BytesIO(seed_media.logo_png("Tianfu Heavy Equipment", 3))).size == (240, 240)
     assert Image.open(io.BytesIO(seed_media.banner_jpeg("Tianfu", "Quality", 3, "#13315c"))).format == "JPEG"
     assert seed_media.brochure_pdf("Tianfu", 3).startswith(b"%PDF")
+    # Chinese in Chinese: real text in Adobe's standard CJK fonts, readable by pdftotext (poppler)
+    brochure = seed_media.brochure_pdf("Tianfu Heavy Equipment", 3, "天府重装展台")
+    assert b"/STSong-Light" in brochure and b"/UniGB-UCS2-H" in brochure
+    assert "质量之光".encode("utf-16-be").hex().upper().encode() in brochure
+    traditional = seed_media.brochure_pdf("Mengding tea", 4, "蒙頂山茶葉展臺", "zh-Hant")
+    assert b"/MSung-Light" in traditional and b"/UniCNS-UCS2-H" in traditional
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-", "-"], input=brochure, capture_output=True, check=True).stdout.decode()
+        assert "天府重装展台" in text and "第五届中国质量大会" in text and "Product brochure" in text
+        text = subprocess.run(["pdftotext", "-", "-"], input=traditional, capture_output=True, check=True).stdout.decode()
+        assert "蒙頂山茶葉展臺" in text and "第五屆中國質量大會" in text
     with av.open(io.BytesIO(seed_media.video_mp4(1))) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"

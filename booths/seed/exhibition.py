@@ -277,7 +277,8 @@ async def _media(session: AsyncSession, store: ObjectStore) -> int:
                 title=_localized("新品发布短片", "Launch film"), **common,
             )
             await create_asset_from_bytes(
-                session, store, kind="document", data=brochure_pdf(name_en, booth.id), filename="brochure.pdf",
+                session, store, kind="document", data=brochure_pdf(name_en, booth.id, booth.name.get("zh-Hans", "")),
+                filename="brochure.pdf",
                 title=_localized("产品手册", "Product brochure"), **common,
             )
         made += 1

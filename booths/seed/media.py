@@ -150,28 +150,65 @@ def _pdf_text(value: str) -> str:
     return "(" + safe.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
 
 
-def brochure_pdf(name_en: str, seed: int) -> bytes:
-    """A one-page A4 brochure with real text (Helvetica), so readers can select and search it."""
+BROCHURE_LINES = {
+    "zh-Hans": ("质量之光 2023 产品手册", "第五届中国质量大会，成都，2023年9月1日至2日。",
+                "展厅中的质量管理、标准与创新成果。", "欢迎在展台页面预约会面或留下名片。"),
+    "zh-Hant": ("質量之光 2023 產品手冊", "第五屆中國質量大會，成都，2023年9月1日至2日。",
+                "展廳中的質量管理、標準與創新成果。", "歡迎在展臺頁面預約會面或留下名片。"),
+    "en": ("Product brochure - Light of Quality 2023", "The 5th China Quality Conference, Chengdu, 1-2 September 2023.",
+           "Quality management, standards and innovation from the exhibition hall.",
+           "Ask for a meeting or leave your card on the booth page."),
+}
+
+
+def _cjk_text(value: str) -> str:
+    """``value`` as a PDF hex string in UCS-2 (big-endian), for the ``Uni…-UCS2-H`` CMaps."""
+    return "<" + value.encode("utf-16-be", "replace").hex().upper() + ">"
+
+
+def brochure_pdf(name_en: str, seed: int, name_zh: str = "", language: str = "zh-Hans") -> bytes:
+    """A one-page A4 brochure with real text, so readers can select and search it: the booth's Chinese
+    name and the Chinese text in ``language`` (zh-Hans or zh-Hant), then the English.
+
+    Chinese is set in Adobe's standard CJK fonts (STSong-Light for Simplified, MSung-Light for
+    Traditional, ISO 32000-1 §9.7.5.2), which PDF readers supply themselves (pdf.js with its CMaps,
+    poppler with fontconfig's CJK font), so the file stays a few kilobytes instead of carrying a font.
+    """
+    chinese = "F4" if language == "zh-Hant" else "F3"
     r, g, b = (c / 255 for c in _colour(seed))
-    lines = [
-        "Product brochure - Light of Quality 2023",
-        "The 5th China Quality Conference, Chengdu, 1-2 September 2023.",
-        "Quality management, standards and innovation from the exhibition hall.",
-        "Ask for a meeting or leave your card on the booth page.",
-    ]
-    ops = [f"{r:.3f} {g:.3f} {b:.3f} rg 0 682 595 160 re f", "BT /F2 28 Tf 1 1 1 rg 40 740 Td " + _pdf_text(name_en[:40]) + " Tj ET"]
-    for i, line in enumerate(lines):
-        size = 18 if i == 0 else 12
-        ops.append(f"BT /F{2 if i == 0 else 1} {size} Tf 0.08 0.12 0.2 rg 40 {630 - i * 28} Td {_pdf_text(line)} Tj ET")
-    for i in range(6):
-        ops.append(f"0.9 0.92 0.95 rg 40 {470 - i * 50} 515 30 re f")
-    return write_pdf("\n".join(ops).encode("latin-1"), {"F1": "Helvetica", "F2": "Helvetica-Bold"}, (595, 842))
+    ops = [f"{r:.3f} {g:.3f} {b:.3f} rg 0 682 595 160 re f"]
+    if name_zh:
+        ops.append(f"BT /{chinese} 30 Tf 1 1 1 rg 40 760 Td {_cjk_text(name_zh[:18])} Tj ET")
+        ops.append("BT /F2 16 Tf 1 1 1 rg 40 722 Td " + _pdf_text(name_en[:56]) + " Tj ET")
+    else:
+        ops.append("BT /F2 28 Tf 1 1 1 rg 40 740 Td " + _pdf_text(name_en[:40]) + " Tj ET")
+    y = 640
+    for i, line in enumerate(BROCHURE_LINES["zh-Hant" if language == "zh-Hant" else "zh-Hans"]):
+        ops.append(f"BT /{chinese} {18 if i == 0 else 13} Tf 0.08 0.12 0.2 rg 40 {y} Td {_cjk_text(line)} Tj ET")
+        y -= 30 if i == 0 else 24
+    y -= 14
+    for i, line in enumerate(BROCHURE_LINES["en"]):
+        size = 16 if i == 0 else 12
+        ops.append(f"BT /F{2 if i == 0 else 1} {size} Tf 0.08 0.12 0.2 rg 40 {y} Td {_pdf_text(line)} Tj ET")
+        y -= 28 if i == 0 else 22
+    for i in range(5):
+        ops.append(f"0.9 0.92 0.95 rg 40 {y - 30 - i * 50} 515 30 re f")
+    return write_pdf("\n".join(ops).encode("latin-1"), {"F1": "Helvetica", "F2": "Helvetica-Bold"}, (595, 842),
+                     cjk={"F3": "zh-Hans", "F4": "zh-Hant"})
 
 
-def write_pdf(content: bytes, fonts: dict[str, str], size: tuple[int, int] = (612, 792)) -> bytes:
-    """A one-page PDF of the content stream ``content`` using standard Type 1 ``fonts`` (name → base font)."""
-    font_refs = " ".join(f"/{name} {5 + i} 0 R" for i, name in enumerate(fonts))
-    objects = [
+# Adobe's standard CJK fonts: (base font, CMap, character collection, supplement)
+CJK_FONTS = {"zh-Hans": ("STSong-Light", "UniGB-UCS2-H", "GB1", 2), "zh-Hant": ("MSung-Light", "UniCNS-UCS2-H", "CNS1", 0)}
+
+
+def write_pdf(content: bytes, fonts: dict[str, str], size: tuple[int, int] = (612, 792),
+              cjk: dict[str, str] | None = None) -> bytes:
+    """A one-page PDF of the content stream ``content`` using standard Type 1 ``fonts`` (name → base font)
+    and standard CJK fonts ``cjk`` (name → zh-Hans or zh-Hant; text in them is UCS-2 hex strings)."""
+    cjk = cjk or {}
+    names = [*fonts, *cjk]
+    font_refs = " ".join(f"/{name} {5 + i} 0 R" for i, name in enumerate(names))
+    objects: list[bytes] = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {size[0]} {size[1]}] /Contents 4 0 R "
@@ -179,6 +216,18 @@ def write_pdf(content: bytes, fonts: dict[str, str], size: tuple[int, int] = (61
         b"<< /Length " + str(len(content)).encode() + b" >>\nstream\n" + content + b"\nendstream",
         *(f"<< /Type /Font /Subtype /Type1 /BaseFont /{base} /Encoding /WinAnsiEncoding >>".encode() for base in fonts.values()),
     ]
+    extra: list[bytes] = []  # each CJK font's CIDFont and descriptor, numbered after the fonts
+    for language in cjk.values():
+        base, cmap, ordering, supplement = CJK_FONTS[language]
+        cid_font = 5 + len(names) + len(extra)
+        objects.append(f"<< /Type /Font /Subtype /Type0 /BaseFont /{base} /Encoding /{cmap} "
+                       f"/DescendantFonts [{cid_font} 0 R] >>".encode())
+        extra.append(f"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /{base} /CIDSystemInfo << /Registry (Adobe) "
+                     f"/Ordering ({ordering}) /Supplement {supplement} >> /FontDescriptor {cid_font + 1} 0 R "
+                     f"/DW 1000 /W [1 95 500] >>".encode())
+        extra.append(f"<< /Type /FontDescriptor /FontName /{base} /Flags 6 /FontBBox [-25 -254 1000 880] "
+                     f"/ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>".encode())
+    objects += extra
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, 1):
