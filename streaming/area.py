@@ -10,7 +10,7 @@ from .runtime import StreamingRuntime
 
 AREA: Area[StreamingRuntime] = Area(
     name="streaming",
-    models=("streaming.models", "streaming.replay_models", "streaming.reaction_models"),
+    models=("streaming.models", "streaming.replay_models", "streaming.reaction_models", "streaming.qa_models"),
     migrations=Path(__file__).parent / "migrations",
     build=StreamingRuntime.build,
 )

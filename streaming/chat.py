@@ -85,8 +85,13 @@ def topic(slot_id: int) -> str:
     return f"slot.{slot_id}"
 
 
-def clean_text(raw: str) -> str:
-    """Plain text: NFC, no control or direction-override characters, folded whitespace."""
+def staff_topic(slot_id: int) -> str:
+    """The bus topic of what only the slot's presenters and moderators see (questions waiting, draft polls)."""
+    return f"slot.{slot_id}.staff"
+
+
+def clean_text(raw: str, limit: int = MAX_LENGTH) -> str:
+    """Plain text of at most ``limit`` characters: NFC, no control or direction-override characters, folded whitespace."""
     if not isinstance(raw, str):
         raise ChatError(SEND_TEXT())
     text_value = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").replace("\r", "\n")
@@ -95,8 +100,8 @@ def clean_text(raw: str) -> str:
     text_value = _NEWLINES.sub("\n\n", text_value).strip()
     if not text_value:
         raise ChatError(WRITE_SOMETHING())
-    if len(text_value) > MAX_LENGTH:
-        raise ChatError(TOO_LONG(limit=MAX_LENGTH, length=len(text_value)))
+    if len(text_value) > limit:
+        raise ChatError(TOO_LONG(limit=limit, length=len(text_value)))
     return text_value
 
 

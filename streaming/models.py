@@ -87,6 +87,8 @@ class Slot(Base):
     decline_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     # Slow mode: the seconds a visitor waits between two chat messages (0: off); set by moderators.
     chat_slow_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Questions wait for the presenter's or a moderator's approval before the audience sees them.
+    qa_moderated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -492,7 +492,7 @@ async def record_progress(db: AsyncSession, replay: Replay, visitor: str, second
 async def replay_clock(files: ReplayFiles, replay: Replay) -> Callable[[dt.datetime], float | None]:
     """Where a moment of the broadcast falls in the replay (seconds, after trimming); None when outside it.
 
-    The chat, reactions and pins are shown in sync through it.
+    The chat, reactions, pins, questions and polls are shown in sync through it.
     """
     try:
         playlist = await files.playlist(replay.slot_id)

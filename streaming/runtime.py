@@ -23,6 +23,10 @@ from .live_hls import LiveHls
 from .origins import OriginRegistry
 from .pins import Pins
 from .reactions import Reactions
+from .polls import VOTE_LIMIT as POLL_VOTE_LIMIT
+from .polls import VOTE_WINDOW as POLL_VOTE_WINDOW
+from .polls import Polls
+from .qa import ASK_LIMIT, ASK_WINDOW, VOTE_LIMIT, VOTE_WINDOW, Questions
 from .recorder import RecorderService
 from .replays import ReplayFiles
 
@@ -36,6 +40,8 @@ class StreamingRuntime:
     chat: Chat  # chat rules and the rate limit
     pins: Pins  # the message pinned at each launch
     reactions: Reactions  # taps counted per interval, published and stored once per interval
+    questions: Questions  # Q&A at launches: asking, votes, approving, answering
+    polls: Polls  # polls at launches
     replay_files: ReplayFiles  # playlists read from storage, download MP4 jobs
     recorder: RecorderService  # records every broadcast; completes what a killed process left in the spool
     live_hls: LiveHls  # the live HLS playlists in storage: written by the recorder, linked for viewers past WebRTC
@@ -54,15 +60,19 @@ class StreamingRuntime:
             registry = OriginRegistry(lambda: bus.client, settings.node_url, services.secret_key)
             cluster = EdgeService(engine, registry, bus, services.secret_key, linger=settings.edge_linger_seconds)
         live_hls = LiveHls(services.store, settings.hls_public_url)
+        chat = Chat(services.bus, services.rate_limiter(RATE_LIMIT, RATE_WINDOW))
         return cls(
             engine=engine,
             live=LiveService(services.db, services.bus, engine, services.secret_key,
                              dt.timedelta(minutes=settings.green_room_minutes), cluster=cluster,
                              max_viewers=settings.max_webrtc_viewers,
                              overrun=dt.timedelta(minutes=settings.overrun_minutes)),
-            chat=Chat(services.bus, services.rate_limiter(RATE_LIMIT, RATE_WINDOW)),
+            chat=chat,
             pins=Pins(services.bus),
             reactions=Reactions(services.db, services.bus),
+            questions=Questions(services.bus, chat, ask_limiter=services.rate_limiter(ASK_LIMIT, ASK_WINDOW),
+                                vote_limiter=services.rate_limiter(VOTE_LIMIT, VOTE_WINDOW)),
+            polls=Polls(services.bus, services.rate_limiter(POLL_VOTE_LIMIT, POLL_VOTE_WINDOW)),
             replay_files=files,
             recorder=RecorderService(engine, services.db, services.store, spool, files=files, live_hls=live_hls),
             live_hls=live_hls,

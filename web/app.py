@@ -44,6 +44,7 @@ from web.routes import (
     moderation,
     notifications,
     programme,
+    qa,
     qr,
     recommendations,
     replays,
@@ -83,8 +84,8 @@ WEB_AREAS: tuple[WebArea, ...] = (
     WebArea("core", "cloudexpo", (health, auth, account, storage, uploads, assets)),
     # home, map, zones, booths, products, search, applications, dashboard, moderation, OpenAPI
     WebArea("exhibition", "booths", (exhibition, applications, moderation, openapi)),
-    # programme, WHIP/WHEP, /ws, replays, watch and go-live pages, control room, schedule, chat
-    WebArea("live", "streaming", (whip, ws, programme, replays, live, control, schedule, chat)),
+    # programme, WHIP/WHEP, /ws, replays, watch and go-live pages, control room, schedule, chat, Q&A and polls
+    WebArea("live", "streaming", (whip, ws, programme, replays, live, control, schedule, chat, qa)),
     # my tour, the briefcase, cards, meetings, leads, analytics, QR codes, notifications, recommendations,
     # booth conversations
     WebArea("engagement", "booths", (engagement, briefcase, meetings, leads, analytics, qr, notifications,

@@ -46,6 +46,7 @@ from cloudexpo.messages import Said, message, said_by
 from cloudexpo.permissions import SIGN_IN, Forbidden, NotSignedIn
 from cloudexpo.ratelimit import RateLimited
 from cloudexpo.settings import Settings
+from streaming.audience import AudienceConflict, AudienceError, AudienceNotFound
 from streaming.chat import ChatError, ChatMuted, SlowModeSeconds
 from streaming.errors import (
     AlreadyPublishing,
@@ -288,6 +289,9 @@ REFUSALS: dict[type[Exception], Refusal] = {
     ChatMuted: Refusal(403, error="muted"),
     SlowModeSeconds: Refusal(422, extra=_field_named("seconds")),
     ReactionError: Refusal(422, extra=_field_named("kind")),
+    AudienceError: Refusal(422, extra=_field),
+    AudienceNotFound: Refusal(404),
+    AudienceConflict: Refusal(409),
     # replays (streaming)
     ReplayError: Refusal(409),
     ReplayNotFound: Refusal(404),

@@ -16,7 +16,8 @@ Metrics per day (the exhibition's time zone), booth and name:
   ``qr_visitors``: unique visitors who came by scanning the booth's QR code.
 - ``time_seconds`` (time on the booth, reported by the page when the visitor
   leaves), ``video_plays``, ``watch_seconds``, ``downloads``, ``cards``,
-  ``meetings``, ``replay_views``, ``conversations`` (started with the booth's staff).
+  ``meetings``, ``replay_views``, ``conversations`` (started with the booth's staff); ``questions`` and
+  ``poll_votes`` asked and cast at the booth's launches (counted by ``streaming.audience``).
 - ``launch_viewers`` is read from the schedule (the peak viewers of the
   booth's launches, plain SQL on ``slots``) rather than counted here.
 """
@@ -54,12 +55,12 @@ log = logging.getLogger(__name__)
 
 METRICS = (
     "views", "visitors", "qr_visitors", "time_seconds", "video_plays", "watch_seconds", "downloads",
-    "cards", "meetings", "launch_viewers", "replay_views", "conversations", "briefcase",
+    "cards", "meetings", "launch_viewers", "replay_views", "conversations", "briefcase", "questions", "poll_votes",
 )
 UNIQUE_METRICS = ("visitors", "qr_visitors")
 # What a page or another package may add to (unique counts and launch viewers come from elsewhere).
 ADDABLE = frozenset({"views", "time_seconds", "video_plays", "watch_seconds", "downloads", "cards", "meetings",
-                     "replay_views", "conversations", "briefcase"})
+                     "replay_views", "conversations", "briefcase", "questions", "poll_votes"})
 # One report from a page cannot add more than this (an hour on a booth, ten plays ...).
 REPORT_CAP = {"time_seconds": 3600, "watch_seconds": 4 * 3600, "video_plays": 10, "downloads": 20, "replay_views": 5,
               "views": 1}

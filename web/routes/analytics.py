@@ -46,7 +46,8 @@ NOT_REPORTABLE = message("analytics.not_reportable", "{metric} cannot be reporte
 
 MAX_DAYS = 366
 CHART_METRICS = ("visitors", "views", "qr_visitors", "time_seconds", "video_plays", "watch_seconds", "downloads",
-                 "cards", "conversations", "meetings", "launch_viewers", "replay_views", "briefcase")
+                 "cards", "conversations", "meetings", "launch_viewers", "replay_views", "briefcase", "questions",
+                 "poll_votes")
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ def metric_label(request: Request, metric: str) -> str:
         "cards": _("Business cards"), "meetings": _("Meeting requests"), "launch_viewers": _("Launch viewers"),
         "replay_views": _("Replay views"), "conversations": _("Conversations"),
         "briefcase": _("Taken into briefcases"),
+        "questions": _("Questions at launches"), "poll_votes": _("Poll votes at launches"),
     }
     return labels.get(metric, metric)
 

@@ -24,8 +24,9 @@ from streaming.schedule import (
     list_stages,
     rotate_token,
 )
-from web.context import language, live_service, moderator, principal, services
-from web.params import path_int
+from web.audience import audience_panel
+from web.context import language, live_service, moderator, principal, services, streaming_runtime
+from web.params import optional_query_id, path_int
 from web.shapes.live import slot_json
 from web.templating import render
 
@@ -104,8 +105,20 @@ async def api_status(request: Request) -> Response:
 
 
 async def control_page(request: Request) -> Response:
-    moderator(request)
-    return render(request, "live/control.html", {"stages": await status_rows(request)})
+    """Every stage; below, the Q&A and polls of one slot (``?qa=``, else the first one on air)."""
+    who = moderator(request)
+    stages = await status_rows(request)
+    choices = [row for stage in stages for row in stage["slots"]]  # type: ignore[attr-defined]
+    wanted = optional_query_id(request, "qa")
+    if wanted is None:
+        wanted = next((int(r["id"]) for r in choices if r["state"] == "live"), int(choices[0]["id"]) if choices else None)
+    audience = slot = None
+    if wanted is not None:
+        async with services(request).db.session() as db:
+            slot = await get_slot(db, wanted)
+            muted = await streaming_runtime(request).chat.is_muted(db, slot.id, who.user_id or 0)
+        audience = audience_panel(slot, who, muted, own_socket=True)
+    return render(request, "live/control.html", {"stages": stages, "qa_choices": choices, "slot": slot, "audience": audience})
 
 
 routes: list[BaseRoute] = [

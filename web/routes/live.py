@@ -28,6 +28,7 @@ from streaming.schedule import (
     get_visible_slot,
     token_of,
 )
+from web.audience import audience_panel
 from web.context import (
     language,
     live_service,
@@ -159,6 +160,7 @@ async def watch_page(request: Request) -> Response:
         "replay_status": replay,
         "booth": booth if booth is not None and can_see(who, booth) else None,
         **panel,
+        "audience": audience_panel(slot, who, panel["muted"]),
         "reminded": reminded,
         "slot": slot,
         "stage": stage,
@@ -202,6 +204,7 @@ async def golive_page(request: Request) -> Response:
         "watch_url": urls["watch_url"],
         "viewers": live.viewers(slot.id),
         **panel,
+        "audience": audience_panel(slot, who, panel["muted"]),
         "chat_data": chat_data(slot, who, panel),
         "data": {
             "slot": slot.id,

@@ -12,7 +12,9 @@ The client sends JSON messages::
 
 and receives what is published on the bus topics ``slot.{id}`` (``state``,
 ``viewers``, ``chat``, ``chat_deleted``, ``muted``, ``pinned``, ``slow_mode``,
-``reactions`` — counts per interval from each node, see :mod:`streaming.reactions`; events that queued up for
+``reactions`` — counts per interval from each node, see :mod:`streaming.reactions`; the Q&A's
+and polls' changes — see ``web/routes/qa.py`` — and, for the slot's presenters and moderators,
+``slot.{id}.staff``; events that queued up for
 the socket during a burst arrive together as one frame holding a JSON array
 of them, in order), a ``snapshot`` per slot
 when it subscribes, and ``error`` answers to its own messages: the HTTP error
@@ -57,7 +59,8 @@ from cloudexpo.messages import Said, message, said_by
 from cloudexpo.permissions import NotSignedIn
 from cloudexpo.ratelimit import RateLimited
 from cloudexpo.values import parse_id
-from streaming.chat import ChatError, ChatMuted, message_json, topic
+from streaming.audience import runs
+from streaming.chat import ChatError, ChatMuted, message_json, staff_topic, topic
 from streaming.live import state_event
 from streaming.models import Slot
 from streaming.reactions import ReactionError
@@ -151,7 +154,9 @@ class Connection:
             if slot is None or not may_see(slot, self.principal):
                 await self.refuse(404, NO_SLOT(slot=slot_id))
                 continue
-            sub = await self.svc.bus.subscribe(topic(slot_id), maxsize=200)
+            # the slot's presenters and moderators also follow what only they see (questions waiting, draft polls)
+            topics = (topic(slot_id), staff_topic(slot_id)) if runs(self.principal, slot) else (topic(slot_id),)
+            sub = await self.svc.bus.subscribe(*topics, maxsize=200)
             task = asyncio.create_task(self._forward(sub))
             self.subs[slot_id] = (sub, task)
             await self.send({**state_event(slot, live.publisher_status(slot_id)), "type": "snapshot", "viewers": live.viewers(slot_id)})
