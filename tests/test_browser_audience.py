@@ -179,7 +179,7 @@ def test_question_and_poll_across_nodes_then_the_replay(two_nodes: tuple[str, st
         mod.screenshot(path=str(shots / "en-1280-control-room.png"), full_page=True)
         presenter.get_by_role("button", name="Close poll").click()
         for page in (ann, bob):
-            wait_until(page, "document.querySelector('[data-role=poll-list] .poll.state-closed') !== null"
+            wait_until(page, "document.querySelector('[data-role=poll-list] .poll.poll-closed') !== null"
                              " && document.querySelector('[data-role=poll-list] .poll-ballot') === null")
 
         # three languages at 1280 and 375 px: the watch page's Q&A and polls tabs
@@ -195,7 +195,7 @@ def test_question_and_poll_across_nodes_then_the_replay(two_nodes: tuple[str, st
                     assert page.locator(".qa-vote").first.bounding_box()["height"] >= 44
                 page.screenshot(path=str(shots / f"{lang}-{width}-watch-qa.png"), full_page=width > 400)
                 _tab(page, "polls")
-                wait_until(page, "document.querySelector('.poll.state-closed') !== null")
+                wait_until(page, "document.querySelector('.poll.poll-closed') !== null")
                 page.screenshot(path=str(shots / f"{lang}-{width}-watch-polls.png"), full_page=width > 400)
                 _no_axe_problems(page, f"watch page {lang} {width}")
                 assert not page.errors, page.errors  # type: ignore[attr-defined]

@@ -132,9 +132,13 @@
       const label = make("label", "small", strings.answerLabel); label.htmlFor = id;
       const area = make("textarea"); area.id = id; area.rows = 2; area.maxLength = 1000; area.value = q.answer || "";
       const save = make("button", "button small primary", strings.save); save.type = "submit";
-      const cancel = button(strings.cancel, "button small", function () { form.remove(); });
+      const cancel = button(strings.cancel, "button small", function () { form.remove(); renderQuestions(); });
       form.append(label, area, save, cancel);
-      form.addEventListener("submit", function (ev) { ev.preventDefault(); patch({ answer: area.value }); });
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        form.remove();  // the list moves again, with the answer in it
+        patch({ answer: area.value });
+      });
       box.appendChild(form);
       area.focus();
     }
@@ -162,7 +166,7 @@
 
     // Polls ----------------------------------------------------------------------------------
     function pollCard(p) {
-      const card = make("article", "poll state-" + p.state);
+      const card = make("article", "poll poll-" + p.state);
       card.dataset.id = p.id;
       const headId = "poll-h-" + p.id;
       const head = make("h3", "poll-question", p.question); head.id = headId;
