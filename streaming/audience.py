@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudexpo.bus import BusError, EventBus
@@ -21,6 +22,7 @@ from cloudexpo.permissions import Forbidden, Principal, require
 
 from .chat import staff_topic, topic
 from .models import Slot, SlotState
+from .qa_models import Poll, PollVote, Question
 from .schedule import SlotClosed, get_visible_slot
 
 log = logging.getLogger(__name__)
@@ -83,3 +85,23 @@ async def count_for_booth(bus: EventBus, slot: Slot, metric: str) -> None:
         await bus.publish("analytics", {"booth_id": slot.booth_id, "metric": metric, "value": 1})
     except BusError:
         pass
+
+
+async def per_launch(db: AsyncSession, booth_id: int) -> list[dict[str, Any]]:
+    """Each launch of a booth with its questions, poll votes and peak viewers, newest first (the booth's analytics)."""
+    slots = (await db.scalars(
+        select(Slot).where(Slot.booth_id == booth_id, Slot.state.notin_(("cancelled", "declined"))).order_by(Slot.starts_at.desc())
+    )).all()
+    ids = [s.id for s in slots]
+    if not ids:
+        return []
+    questions = dict((await db.execute(
+        select(Question.slot_id, func.count()).where(Question.slot_id.in_(ids), Question.deleted.is_(False)).group_by(Question.slot_id)
+    )).all())
+    ballots = select(PollVote.poll_id, PollVote.user_id).distinct().subquery()  # one per voter and poll
+    votes = dict((await db.execute(
+        select(Poll.slot_id, func.count()).join(ballots, ballots.c.poll_id == Poll.id)
+        .where(Poll.slot_id.in_(ids)).group_by(Poll.slot_id)
+    )).all())
+    return [{"slot": s, "questions": int(questions.get(s.id, 0)), "poll_votes": int(votes.get(s.id, 0)),
+             "viewers": s.peak_viewers} for s in slots]

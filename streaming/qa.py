@@ -174,7 +174,9 @@ class Questions:
             await db.flush()
         except IntegrityError:  # the same user's other tab voted in between: that vote stands
             await db.rollback()
-            return question, True
+            again = await db.get(Question, question_id, populate_existing=True)
+            assert again is not None
+            return again, True
         # counted in the database, so two nodes' votes at once add up
         await db.execute(
             update(Question).where(Question.id == question.id)

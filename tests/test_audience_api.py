@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from cloudexpo.services import Services
+from streaming.audience import per_launch
 from streaming.replay_models import Replay, ReplayState
 from tests.live_support import make_slot
 
@@ -175,3 +176,6 @@ async def test_replay_places_questions_and_polls_on_its_timeline(signed_in: Any,
     assert poll["id"] == pid and poll["state"] == "closed" and poll["options"][0]["votes"] == 1
     assert poll["closed_at_s"] >= poll["at"] >= 2.0
     assert (await client.get("/api/replays/999999/audience")).status_code == 404
+    async with services.db.session() as db:  # the booth's analytics: questions and poll votes per launch
+        (launch,) = await per_launch(db, 7)
+    assert launch["slot"].id == slot_id and launch["questions"] == 1 and launch["poll_votes"] == 1

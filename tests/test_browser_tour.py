@@ -60,6 +60,7 @@ async def seed(settings: Any) -> Demo:
     from booths.engagement.models import Profile
     from booths.exhibition.models import Booth, Product
     from streaming.models import ChatMessage, Slot
+    from streaming.qa_models import Poll, Question
     from tests.test_replay_api import make_recording
     from tests.test_replay_media import make_slot
 
@@ -84,6 +85,13 @@ async def seed(settings: Any) -> Demo:
             for seconds, text in ((1.0, "大家好 Hello"), (3.0, "这款风机的单机容量是多少？")):
                 db.add(ChatMessage(slot_id=slot.id, user_id=1, author="访客 Visitor", text=text,
                                    created_at=slot.live_at + dt.timedelta(seconds=seconds)))
+            # the replay page's Q&A and polls panel (live/replay_audience.html) is walked too
+            at = slot.live_at
+            db.add(Question(slot_id=slot.id, user_id=1, author="访客 Visitor", text="这款风机能用在海上吗？", votes=3,
+                            answer="能，已在东海风场运行两年。", created_at=at + dt.timedelta(seconds=1),
+                            answered_at=at + dt.timedelta(seconds=2)))
+            db.add(Poll(slot_id=slot.id, question="您最关心哪一点？", options=["发电效率", "维护成本", "噪音"], state="closed",
+                        created_by=1, opened_at=at + dt.timedelta(seconds=1), closed_at=at + dt.timedelta(seconds=2)))
             await db.commit()
         return demo
     finally:

@@ -24,6 +24,7 @@ from cloudexpo.i18n import pick
 from cloudexpo.messages import message
 from cloudexpo.permissions import Forbidden, Principal, require, require_exhibitor_access
 from cloudexpo.values import WHOLE_NUMBER, BadValue, parse_id, parse_int
+from streaming.audience import per_launch
 from web.context import counter, language, principal, services
 from web.forms import read_input
 from web.i18n import gettext_for
@@ -244,7 +245,7 @@ async def dashboard(request: Request) -> Response:
             overview = await _overview(request, period)
             before = await _series(request, None, period.before())
             return render(request, "engagement/analytics.html", {
-                **page, "overview": overview, "booth": None, "booths": [], "totals": overview["totals"],
+                **page, "overview": overview, "booth": None, "booths": [], "totals": overview["totals"], "launches": [],
                 "before": before.totals(), "change": _compared(overview["totals"], before.totals()),
             })
         if who.is_moderator:
@@ -261,8 +262,10 @@ async def dashboard(request: Request) -> Response:
         booth = chosen[0] if chosen else booth
     series = await _series(request, [booth.id], period)
     before = await _series(request, [booth.id], period.before())
+    async with services(request).db.session() as session:
+        launches = await per_launch(session, booth.id)
     return render(request, "engagement/analytics.html", {
-        **page, "overview": None, "booth": booth, "booths": booths, "totals": series.totals(),
+        **page, "overview": None, "booth": booth, "booths": booths, "totals": series.totals(), "launches": launches,
         "before": before.totals(), "change": _compared(series.totals(), before.totals()),
     })
 
