@@ -22,11 +22,11 @@ from .live import LiveService
 from .live_hls import LiveHls
 from .origins import OriginRegistry
 from .pins import Pins
-from .reactions import Reactions
 from .polls import VOTE_LIMIT as POLL_VOTE_LIMIT
 from .polls import VOTE_WINDOW as POLL_VOTE_WINDOW
 from .polls import Polls
 from .qa import ASK_LIMIT, ASK_WINDOW, VOTE_LIMIT, VOTE_WINDOW, Questions
+from .reactions import Reactions
 from .recorder import RecorderService
 from .replays import ReplayFiles
 
