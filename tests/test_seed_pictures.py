@@ -98,3 +98,42 @@ async def test_seeded_booth_has_a_chinese_banner_for_every_page(services: Servic
     assert [language for language, _ in banners] == [None]
     latin_only = seed_media.banner_jpeg(booth.name["en"], booth.tagline["en"], booth.id, zone.color)
     assert _differs(banners[0][1], latin_only)
+
+
+async def test_the_exhibitor_chooses_each_banners_language(services: Services, make_client: Any, signed_in: Any) -> None:
+    """In the booth editor's media page (PATCH language): a banner for Traditional pages, one for every other."""
+    expo = await make_expo(services)
+    booth_id = expo.booths["1A-001"]
+    async with services.db.session() as session:
+        made = []
+        for words in ("蒙顶山", "蒙頂山"):
+            asset = await create_asset_from_bytes(
+                session, services.store, exhibitor_id=expo.exhibitors["1A-001"], booth_id=booth_id, kind="banner",
+                data=seed_media.banner_jpeg(words, "", 3, "#13315c", "zh-Hans"), filename="banner.jpg")
+            made.append(asset.id)
+        logo = await create_asset_from_bytes(
+            session, services.store, exhibitor_id=expo.exhibitors["1A-001"], booth_id=booth_id, kind="logo",
+            data=seed_media.logo_png("Mengding", 3), filename="logo.png")
+        await session.commit()
+    common, hant = made
+    owner = await signed_in("exhibitor", expo.exhibitors["1A-001"])
+    other = await signed_in("exhibitor", expo.exhibitors["1A-002"])
+    visitor = await signed_in("visitor")
+    assert (await other.patch(f"/api/assets/{hant}", json={"language": "zh-Hant"})).status_code == 403
+    assert (await visitor.patch(f"/api/assets/{hant}", json={"language": "zh-Hant"})).status_code == 403
+    assert (await (await make_client()).patch(f"/api/assets/{hant}", json={"language": "zh-Hant"})).status_code == 401
+    wrong = await owner.patch(f"/api/assets/{hant}", json={"language": "fr"})
+    assert wrong.status_code == 422 and wrong.json()["field"] == "language" and "zh-Hant" in wrong.json()["detail"]
+    not_banner = await owner.patch(f"/api/assets/{logo.id}", json={"language": "en"})
+    assert not_banner.status_code == 422 and "banner" in not_banner.json()["detail"], not_banner.text
+    chosen = await owner.patch(f"/api/assets/{hant}", json={"language": "zh-Hant"})
+    assert chosen.status_code == 200 and chosen.json()["meta"]["language"] == "zh-Hant"
+    client = await make_client()
+    for language, expected in (("zh-Hant", hant), ("zh-Hans", common), ("en", common)):
+        page = await client.get(f"/booths/1A-001?lang={language}")
+        banner = re.search(r'<div class="banner"[^>]*>\s*<img src="([^"]+)"', page.text)
+        assert banner is not None and f"/a{expected}/" in banner.group(1), language
+    back = await owner.patch(f"/api/assets/{hant}", json={"language": None})
+    assert back.status_code == 200 and "language" not in back.json()["meta"]
+    media = await owner.get(f"/dashboard/booths/{booth_id}/media?lang=zh-Hant")
+    assert media.status_code == 200 and "Shown on pages in" not in media.text and '"every_language"' in media.text

@@ -39,6 +39,8 @@ HIDE_MODERATORS = message("media.hide_moderators", "Only a moderator can hide or
 HIDDEN_BOOL = message("media.hidden_bool", "hidden must be true or false.")
 POSITION = message("media.position", "position must be a whole number from 0.")
 ORDER_SHAPE = message("media.order_shape", 'Send {{"ids": [3, 1, 2]}}: the booth\'s media ids in their new order.')
+LANGUAGE_CHOICE = message("media.language_choice", "language is one of {languages}, or null for a banner shown in every language; not {lang}.")
+LANGUAGE_BANNERS = message("media.language_banners", "Only a banner (its words are in one language) is made for one language; this is a {kind}.")
 ORDER_IDS = message("media.order_ids", "Every id must be one of this booth's media, once.")
 
 MAX_TITLE = 200
@@ -111,6 +113,17 @@ def _title(value: Any) -> dict[str, str]:
     return out
 
 
+def _with_language(asset: Asset, value: Any) -> dict[str, Any]:
+    """The asset's meta with the page language it is made for (a banner with words on it), or for every one."""
+    if value in (None, ""):
+        return {k: v for k, v in (asset.meta or {}).items() if k != "language"}
+    if value not in LANGUAGES:
+        raise ApiError(422, LANGUAGE_CHOICE(languages=", ".join(LANGUAGES), lang=repr(value)), extra={"field": "language"})
+    if asset.kind != "banner":
+        raise ApiError(422, LANGUAGE_BANNERS(kind=asset.kind), extra={"field": "language"})
+    return {**(asset.meta or {}), "language": value}
+
+
 async def update_asset(request: Request) -> Response:
     who = require(principal(request))
     svc = services(request)
@@ -126,6 +139,8 @@ async def update_asset(request: Request) -> Response:
             await assets.set_hidden(session, asset, data["hidden"])
         if "title" in data:
             asset.title = _title(data["title"])
+        if "language" in data:
+            asset.meta = _with_language(asset, data["language"])
         if "position" in data:
             position = data["position"]
             if not isinstance(position, int) or isinstance(position, bool) or not 0 <= position <= 100_000:

@@ -385,6 +385,22 @@
       });
       item.append(el("div", { class: "actions" }, titleInput, save));
     }
+    if (a.kind === "banner" && a.state === "ready") {
+      // a banner with words on it is made for the pages of one language (booths.media.views.for_language)
+      const current = (a.meta && a.meta.language) || "";
+      const choice = el("select", { "data-banner-language": a.id });
+      choice.append(el("option", { value: "" }, S.every_language));
+      for (const [code, name] of Object.entries(S.languages || {})) {
+        const option = el("option", { value: code, lang: code }, name);
+        if (code === current) option.selected = true;
+        choice.append(option);
+      }
+      choice.addEventListener("change", async () => {
+        await api("PATCH", `/api/assets/${a.id}`, { language: choice.value || null });
+        await refresh();
+      });
+      item.append(el("label", { class: "small" }, S.banner_language, " ", choice));
+    }
     const actions = el("div", { class: "actions" });
     if (a.url) actions.append(el("a", { class: "button", href: a.url, target: "_blank", rel: "noopener" }, S.open));
     if (index > 0) actions.append(button(S.up, () => move(all, index, -1)));
