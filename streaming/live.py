@@ -325,8 +325,8 @@ class LiveService:
         sid = stream_id(slot_id)
         self._joining += 1
         try:
-            if self.cluster is not None and not relay and self.engine.state(sid) is None:
-                await self.cluster.ensure(slot_id)  # received on another node: pull it here (once)
+            if self.cluster is not None and not relay and (self.engine.state(sid) is None or self.cluster.holds(slot_id)):
+                await self.cluster.ensure(slot_id)  # received on another node: pull it here (once; or wait for the pull)
             return await self.engine.watch(sid, offer_sdp, relay=relay)
         except StreamNotLive:
             raise NotWatchable(
@@ -334,6 +334,17 @@ class LiveService:
             ) from None
         finally:
             self._joining -= 1
+
+    def prewarm(self, slot_id: int) -> None:
+        """A watch page of a slot received on another node was asked for here: start pulling it now, so
+        the page's WHEP request, a moment later, finds the pull made or under way (:meth:`watch` shares it)."""
+        if self.cluster is not None and self.engine.state(stream_id(slot_id)) is None:
+            self._spawn(self._prewarm(self.cluster, slot_id))
+
+    @staticmethod
+    async def _prewarm(cluster: Cluster, slot_id: int) -> None:
+        with contextlib.suppress(StreamNotLive):  # not live anywhere (yet): the WHEP request will say so
+            await cluster.ensure(slot_id)
 
     def _check_room(self, slot_id: int) -> None:
         if self.max_viewers and self.engine.viewer_count() + self._joining >= self.max_viewers:

@@ -238,6 +238,14 @@ async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(d
             # B comes back (its supervisor restarts it) and a new viewer there pulls from A again
             b.start()
             await b.wait_ready()
+            # its watch page asked for, B starts pulling before the player's WHEP request comes
+            assert (await http.get(f"{b.url}/live/{slot_id}")).status_code == 200
+
+            async def b_pulls() -> bool:
+                metrics_text = (await http.get(f"{b.url}/metrics")).text
+                return re.search(r"^cloudexpo_edge_pulls 1$", metrics_text, re.M) is not None
+
+            await _wait(b_pulls, 10, "B pulls the broadcast once its watch page was asked for")
             back_on_b = RollingViewer([b.url, c.url, a.url], slot_id)
             viewers.append(back_on_b)
             await back_on_b.start()

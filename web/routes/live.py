@@ -156,6 +156,8 @@ async def watch_page(request: Request) -> Response:
         reminded = bool(await marked(db, who.user_id, "launch", [slot.id]))
         booth = await db.get(Booth, slot.booth_id) if slot.booth_id is not None else None
     lang = language(request)
+    if slot.state == SlotState.LIVE.value:
+        live_service(request).prewarm(slot.id)  # the player's WHEP request follows in a moment
     return render(request, "live/watch.html", {
         "replay_status": replay,
         "booth": booth if booth is not None and can_see(who, booth) else None,
