@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from typing import Any
+
+import httpx
 
 from cloudexpo.services import Services
 from streaming.audience import per_launch
 from streaming.replay_models import Replay, ReplayState
+from tests.conftest import PASSWORD
 from tests.live_support import make_slot
+from tests.test_live_chat import two_nodes  # noqa: F401  (the fixture: two nodes, one SQLite file, one Redis)
 
 EXHIBITOR = 70  # make_slot's exhibitor
 
@@ -179,3 +184,60 @@ async def test_replay_places_questions_and_polls_on_its_timeline(signed_in: Any,
     async with services.db.session() as db:  # the booth's analytics: questions and poll votes per launch
         (launch,) = await per_launch(db, 7)
     assert launch["slot"].id == slot_id and launch["questions"] == 1 and launch["poll_votes"] == 1
+
+
+async def test_waiting_questions_reach_only_the_runners_sockets_on_another_node(two_nodes: tuple[str, str, Any]) -> None:  # noqa: F811
+    """A moderated Q&A across two nodes: the question waits; only the presenter's socket hears of it (with the
+    author of an anonymous question); once approved, every socket gets it without the author."""
+    import websockets
+
+    from cloudexpo import accounts
+    from cloudexpo.app import import_models
+    from cloudexpo.services import Services as Svc
+
+    url_a, url_b, settings = two_nodes
+    import_models()
+    svc = Svc.from_settings(settings)
+    try:
+        async with svc.db.session() as db:
+            await accounts.create_user(db, "asker@example.org", PASSWORD, display_name="Asker")
+            await accounts.create_user(db, "host@example.org", PASSWORD, role="exhibitor", exhibitor_id=EXHIBITOR)
+            await db.commit()
+        slot_id, _ = await make_slot(svc, state="live", live_at=dt.datetime.now(dt.UTC), qa_moderated=True)
+    finally:
+        await svc.db.close()
+
+    async def signed_in(base: str, email: str) -> httpx.AsyncClient:
+        http = httpx.AsyncClient(base_url=base)
+        csrf = (await http.get("/api/me")).json()["csrf_token"]
+        assert (await http.post("/api/session", json={"email": email, "password": PASSWORD}, headers={"X-CSRF-Token": csrf})).status_code == 200
+        http.headers["X-CSRF-Token"] = (await http.get("/api/me")).json()["csrf_token"]
+        return http
+
+    asker, host = await signed_in(url_a, "asker@example.org"), await signed_in(url_b, "host@example.org")
+    ws_url = url_b.replace("http://", "ws://") + f"/ws?slots={slot_id}"
+    cookie = "; ".join(f"{k}={v}" for k, v in host.cookies.items())
+    try:
+        async with websockets.connect(ws_url, origin=url_b) as public, \
+                websockets.connect(ws_url, origin=url_b, additional_headers={"Cookie": cookie}) as staff:
+            async def events(ws: Any, until: str) -> list[dict[str, Any]]:
+                seen: list[dict[str, Any]] = []
+                while not any(e["type"] == until for e in seen):
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    seen.extend(frame if isinstance(frame, list) else [frame])
+                return seen
+
+            await events(public, "snapshot")
+            await events(staff, "snapshot")
+            asked = await asker.post(f"/api/slots/{slot_id}/questions", json={"text": "Secret roadmap?", "anonymous": True})
+            assert asked.status_code == 201 and asked.json()["approved"] is False
+            waiting = [e for e in await events(staff, "question_staff") if e["type"] == "question_staff"][0]["question"]
+            assert waiting["author"] == "Asker" and waiting["approved"] is False
+            assert (await host.patch(f"/api/questions/{waiting['id']}", json={"approved": True})).status_code == 200
+            seen = await events(public, "question")
+            shown = [e for e in seen if e["type"] == "question"][-1]["question"]
+            assert shown["author"] is None and shown["text"] == "Secret roadmap?" and "user_id" not in shown
+            assert not any(e["type"] == "question_staff" for e in seen)  # the public socket never hears the staff topic
+    finally:
+        await asker.aclose()
+        await host.aclose()
