@@ -231,7 +231,7 @@ async def test_waiting_questions_reach_only_the_runners_sockets_on_another_node(
             await events(staff, "snapshot")
             asked = await asker.post(f"/api/slots/{slot_id}/questions", json={"text": "Secret roadmap?", "anonymous": True})
             assert asked.status_code == 201 and asked.json()["approved"] is False
-            waiting = [e for e in await events(staff, "question_staff") if e["type"] == "question_staff"][0]["question"]
+            waiting = next(e for e in await events(staff, "question_staff") if e["type"] == "question_staff")["question"]
             assert waiting["author"] == "Asker" and waiting["approved"] is False
             assert (await host.patch(f"/api/questions/{waiting['id']}", json={"approved": True})).status_code == 200
             seen = await events(public, "question")
