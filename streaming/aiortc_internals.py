@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 import threading
 import time
 from asyncio import selector_events
@@ -82,6 +83,8 @@ SRTP_MAX_IN = MAX_PACKET - pylibsrtp.SRTP_MAX_TRAILER_LEN  # the largest packet 
 srtp_protect: Callable[[Any, Any, Any], int] = _srtp_lib.srtp_protect
 #: Raises pylibsrtp's error for a libsrtp error code.
 srtp_raise: Callable[[int], None] = pylibsrtp._srtp_assert
+#: Where :data:`srtp_protect` is in memory, for the compiled fan-out loop (``streaming/_fanout.c``).
+SRTP_PROTECT_ADDRESS = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_protect")))
 
 #: asyncio's datagram transport (the event loop's, for aioice's sockets): :func:`read_datagrams_exactly` replaces its read.
 _SelectorDatagramTransport: Any = selector_events._SelectorDatagramTransport  # type: ignore[attr-defined]
@@ -313,12 +316,14 @@ async def send_rtcp(dtls: RTCDtlsTransport, data: bytes) -> None:
 class SrtpSender:
     """A DTLS transport's outgoing SRTP session, for protecting packets in a buffer of our own.
 
-    ``session`` is libsrtp's own session (``srtp_t``), for :data:`srtp_protect`;
-    ``protect`` is pylibsrtp's (slower, any size), which also keeps the session alive.
+    ``session`` is libsrtp's own session (``srtp_t``), for :data:`srtp_protect`, and
+    ``address`` where it is in memory (for ``streaming/_fanout.c``); ``protect`` is
+    pylibsrtp's (slower, any size), which also keeps the session alive.
     """
 
     protect: Callable[[bytes], bytes]
     session: Any
+    address: int
     buffer: Any  # char[MAX_PACKET]
     view: memoryview
     length: Any  # int *
@@ -326,9 +331,21 @@ class SrtpSender:
 
 def srtp_sender(dtls: RTCDtlsTransport) -> SrtpSender:
     """Resolve once per viewer connection (after DTLS is up)."""
-    session = dtls._tx_srtp
+    return srtp_sender_of(dtls._tx_srtp)
+
+
+def srtp_sender_of(session: pylibsrtp.Session) -> SrtpSender:
+    """An outgoing pylibsrtp session's libsrtp parts (:func:`srtp_sender` takes a connection's)."""
     buffer = _srtp_ffi.new("char[]", MAX_PACKET)
-    return SrtpSender(session.protect, session._srtp[0], buffer, memoryview(_srtp_ffi.buffer(buffer)), _srtp_ffi.new("int *"))
+    srtp = session._srtp[0]
+    return SrtpSender(
+        session.protect,
+        srtp,
+        int(_srtp_ffi.cast("uintptr_t", srtp)),
+        buffer,
+        memoryview(_srtp_ffi.buffer(buffer)),
+        _srtp_ffi.new("int *"),
+    )
 
 
 def receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
@@ -463,8 +480,8 @@ def nominated_pairs(dtls: RTCDtlsTransport) -> dict[int, Any]:
     return dtls.transport._connection._nominated
 
 
-def datagram_socket(transport: Any) -> tuple[Callable[[Any, Any], Any], Any] | None:
-    """``(socket.sendto, asyncio's send buffer)`` of an asyncio datagram transport, or None if it is another kind.
+def datagram_socket(transport: Any) -> tuple[socket.socket, Any] | None:
+    """``(socket, asyncio's send buffer)`` of an asyncio datagram transport, or None if it is another kind.
 
     Sending on the socket skips asyncio's per-call checks; while asyncio holds
     queued data (the buffer is non-empty) the caller must go through the
@@ -474,7 +491,7 @@ def datagram_socket(transport: Any) -> tuple[Callable[[Any, Any], Any], Any] | N
     queued = getattr(transport, "_buffer", None)
     if sock is None or queued is None:
         return None
-    return sock.sendto, queued
+    return sock, queued
 
 
 def configuration(pc: Any) -> Any:

@@ -10,7 +10,8 @@ left blank) kept in a ring for retransmission; each viewer then copies
 that packet into a buffer of its own, writes its payload type and SSRC, has
 libsrtp protect it in place with its own session and hands a view of the
 result to its UDP socket, with no await, no queue and no per-viewer Python
-objects in between. Publisher header extensions are
+objects in between; where ``streaming/_fanout.c`` is compiled, that loop over
+the viewers runs in C (:mod:`streaming.fanout`). Publisher header extensions are
 dropped (their ids are the publisher's; viewers demultiplex by the SSRC in our
 answer).
 
@@ -34,6 +35,7 @@ from aiortc import clock
 from aiortc.rtp import RtcpSrPacket, RtpPacket
 
 from . import aiortc_internals as internals
+from . import fanout
 from .payloads import INSPECTORS
 from .sdp import CodecChoice
 
@@ -106,12 +108,12 @@ class ViewerOutput:
     """
 
     __slots__ = (
+        "_octets",
+        "_packets",
         "byte1",
         "catch_up",
         "dtls",
         "nominated_pairs",
-        "octets",
-        "packets",
         "pair",
         "protect",
         "remote_addr",
@@ -123,6 +125,7 @@ class ViewerOutput:
         "srtp_view",
         "ssrc",
         "ssrc_bytes",
+        "target",
         "transport_sendto",
     )
 
@@ -146,18 +149,35 @@ class ViewerOutput:
         self.socket_sendto: Callable[[Any, Any], Any] = _drop
         self.socket_backlog: Any = ()  # what asyncio still holds for the socket
         self.remote_addr: Any = None
-        self.packets = 0
-        self.octets = 0
+        self._packets = 0  # sent the Python way (the compiled loop counts its own)
+        self._octets = 0
         self.catch_up: deque[OutputPacket] | None = None  # the cached GOP still to send to a joining viewer
+        # this viewer in the compiled fan-out loop (None without it: TrackForwarder sends with send())
+        self.target: Any = fanout.new_target(srtp, self.nominated_pairs, payload_type, ssrc)
         self.refresh()
+
+    @property
+    def packets(self) -> int:
+        """Packets sent to this viewer (for its sender reports)."""
+        target = self.target
+        return self._packets + (target.packets if target is not None else 0)
+
+    @property
+    def octets(self) -> int:
+        """Payload octets sent to this viewer."""
+        target = self.target
+        return self._octets + (target.octets if target is not None else 0)
 
     def refresh(self) -> None:
         """Pick up the ICE pair in use (it may change); send on its UDP transport."""
         pair = self.nominated_pairs.get(1)
         self.pair = pair
+        target = self.target
         if pair is None:
             self.transport_sendto, self.remote_addr = _drop, None
             self.socket_sendto, self.socket_backlog = _drop, ()
+            if target is not None:
+                target.route(None)
             return
         transport = pair.protocol.transport
         internals.read_datagrams_exactly(transport)  # the viewer's RTCP comes in on it
@@ -165,8 +185,14 @@ class ViewerOutput:
         direct = internals.datagram_socket(transport)
         if direct is None:  # not asyncio's selector transport
             self.socket_sendto, self.socket_backlog = transport.sendto, ()
+            if target is not None:
+                target.route(pair)  # the compiled loop leaves this viewer to send()
         else:
-            self.socket_sendto, self.socket_backlog = direct
+            sock, self.socket_backlog = direct
+            self.socket_sendto = sock.sendto
+            if target is not None:
+                host, port = pair.remote_addr[:2]
+                target.route(pair, sock.fileno, self.socket_backlog, sock.family, host, port)
 
     def send(self, packet: OutputPacket) -> None:
         if self.nominated_pairs.get(1) is not self.pair:
@@ -193,8 +219,8 @@ class ViewerOutput:
                 self.socket_sendto(out, self.remote_addr)
             except OSError:  # full socket buffer, or an error: asyncio's handling
                 self.transport_sendto(bytes(out), self.remote_addr)
-        self.packets += 1
-        self.octets += size - 12
+        self._packets += 1
+        self._octets += size - 12
 
     def _send_large(self, marker: int, rtp: bytes) -> None:
         """A packet too large for our buffer: pylibsrtp's own protect."""
@@ -202,11 +228,12 @@ class ViewerOutput:
         header[1] = self.byte1[marker]
         header[8:12] = self.ssrc_bytes
         self.transport_sendto(self.protect(bytes(header) + rtp[12:]), self.remote_addr)
-        self.packets += 1
-        self.octets += len(rtp) - 12
+        self._packets += 1
+        self._octets += len(rtp) - 12
 
 
 _srtp_protect = internals.srtp_protect
+_send_all = fanout.send_all
 _srtp_raise = internals.srtp_raise
 
 
@@ -354,8 +381,14 @@ class TrackForwarder:
         if marker or self.kind == "audio":
             self.frames += 1
 
-        for output in self.outputs:
-            output.send(out)
+        if _send_all is not None:
+            if self.outputs:
+                unsent = _send_all(self.outputs, rtp, marker)
+                if unsent:
+                    self._send_unsent(out, unsent)
+        else:
+            for output in self.outputs:
+                output.send(out)
         if probe is not None:
             probe(self.kind, packet.ssrc, seq, t_in, len(self.outputs))
         self.packets_forwarded += len(self.outputs)
@@ -370,6 +403,16 @@ class TrackForwarder:
                     sink.on_packet(self.kind, packet, now)
                 except Exception:
                     logger.exception("packet sink %r failed", sink)
+
+    def _send_unsent(self, out: OutputPacket, unsent: list[tuple[int, bytes | None]]) -> None:
+        """What the compiled loop left: sent the Python way, or refused datagrams through asyncio."""
+        outputs = self.outputs
+        for index, datagram in unsent:
+            output = outputs[index]
+            if datagram is None:
+                output.send(out)
+            else:
+                output.transport_sendto(datagram, output.remote_addr)
 
     def retransmit(self, output: ViewerOutput, sequence_numbers: list[int]) -> None:
         ring = self._ring

@@ -1,0 +1,122 @@
+"""The compiled fan-out loop (streaming/_fanout.c): the datagrams pylibsrtp would make, on real UDP sockets,
+and every case it leaves to the Python way."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+import pylibsrtp
+import pytest
+
+from streaming import aiortc_internals, fanout
+
+pytestmark = pytest.mark.skipif(
+    fanout.send_all is None,
+    reason="streaming/_fanout.c is not compiled here (pip install -e . with a C compiler); the forwarder sends in Python",
+)
+
+KEY = bytes(range(30))  # SRTP master key (16) and salt (14)
+
+
+def session(direction: int) -> pylibsrtp.Session:
+    return pylibsrtp.Session(pylibsrtp.Policy(key=KEY, ssrc_type=direction))
+
+
+class Output:
+    """What the forwarder hands the loop: objects whose ``target`` attribute is their Target."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+
+class Pair:
+    """An ICE pair as the target sees it: only its identity matters."""
+
+
+@pytest.fixture
+def sockets() -> Iterator[tuple[socket.socket, socket.socket]]:
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.bind(("127.0.0.1", 0))
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
+    yield sender, receiver
+    sender.close()
+    receiver.close()
+
+
+def rtp(seq: int, payload: bytes) -> bytes:
+    """A forwarder's output packet: payload type and SSRC left 0 for each viewer."""
+    return struct.pack("!BBHII", 0x80, 0, seq, 90000 + seq, 0) + payload
+
+
+def routed(sender: socket.socket, receiver: socket.socket, ssrc: int) -> tuple[Any, dict[int, Any], deque[bytes]]:
+    nominated: dict[int, Any] = {1: Pair()}
+    target = fanout.new_target(aiortc_internals.srtp_sender_of(session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND)),
+                               nominated, 96, ssrc)
+    backlog: deque[bytes] = deque()
+    host, port = receiver.getsockname()
+    assert target.route(nominated[1], sender.fileno, backlog, socket.AF_INET, host, port) is True
+    return target, nominated, backlog
+
+
+def test_each_viewer_gets_the_packet_with_its_payload_type_and_ssrc_as_libsrtp_protects_it(
+    sockets: tuple[socket.socket, socket.socket],
+) -> None:
+    sender, receiver = sockets
+    targets = [routed(sender, receiver, ssrc)[0] for ssrc in (0x11111111, 0x22222222)]
+    unprotect = session(pylibsrtp.Policy.SSRC_ANY_INBOUND).unprotect
+    payloads = [os.urandom(1100), b"\x01" * 20]
+    for seq, (payload, marker) in enumerate(zip(payloads, (0, 1), strict=True)):
+        assert fanout.send_all([Output(t) for t in targets], rtp(seq, payload), marker) is None
+    got = [unprotect(receiver.recv(2048)) for _ in range(4)]
+    expected = [
+        struct.pack("!BBHII", 0x80, 0x80 * marker | 96, seq, 90000 + seq, ssrc) + payload
+        for seq, (payload, marker) in enumerate(zip(payloads, (0, 1), strict=True))
+        for ssrc in (0x11111111, 0x22222222)
+    ]
+    assert got == expected
+    assert [(t.packets, t.octets) for t in targets] == [(2, 1120), (2, 1120)]
+
+
+def test_what_the_loop_cannot_send_itself_goes_back_to_the_python_way(
+    sockets: tuple[socket.socket, socket.socket],
+) -> None:
+    sender, receiver = sockets
+    plain, _, _ = routed(sender, receiver, 1)
+    moved, moved_pairs, _ = routed(sender, receiver, 2)
+    queued, _, backlog = routed(sender, receiver, 3)
+    unrouted, _, _ = routed(sender, receiver, 4)
+    moved_pairs[1] = Pair()  # the ICE pair in use changed: the Python way picks the new one up
+    backlog.append(b"waiting")  # asyncio holds data for the socket: the order is kept through it
+    unrouted.route(None)
+    outputs = [Output(plain), Output(moved), Output(queued), Output(unrouted), Output(None), object()]
+    assert fanout.send_all(outputs, rtp(1, b"\x02" * 50), 0) == [(i, None) for i in range(1, 6)]
+    assert fanout.send_all([Output(plain)], rtp(2, b"\x02" * 1500), 0) == [(0, None)]  # beyond the loop's buffer
+    assert [t.packets for t in (plain, moved, queued, unrouted)] == [1, 0, 0, 0]
+    assert receiver.recv(2048)[8:12] == b"\x00\x00\x00\x01"
+
+
+def test_a_refused_datagram_comes_back_protected_and_a_closed_socket_is_never_written_to(
+    sockets: tuple[socket.socket, socket.socket],
+) -> None:
+    sender, receiver = sockets
+    target, nominated, backlog = routed(sender, receiver, 5)
+    # an IPv6 address on an IPv4 socket: sendto(2) fails, the datagram goes back for asyncio to send or report
+    assert target.route(nominated[1], sender.fileno, backlog, socket.AF_INET6, "::1", 9) is True
+    unsent = fanout.send_all([Output(target)], rtp(7, b"\x03" * 40), 1)
+    assert unsent is not None and len(unsent) == 1 and unsent[0][0] == 0
+    datagram = unsent[0][1]
+    assert datagram is not None
+    assert session(pylibsrtp.Policy.SSRC_ANY_INBOUND).unprotect(datagram) == (
+        struct.pack("!BBHII", 0x80, 0x80 | 96, 7, 90007, 5) + b"\x03" * 40
+    )
+    host, port = receiver.getsockname()
+    assert target.route(nominated[1], sender.fileno, backlog, socket.AF_INET, host, port) is True
+    sender.close()  # its fileno() is -1 from now on; the number may already belong to another file
+    assert fanout.send_all([Output(target)], rtp(8, b"\x04" * 40), 0) == [(0, None)]
