@@ -625,11 +625,31 @@ class LiveService:
                 del self._viewers[gone]  # an edge that stopped pulling: the next pull counts afresh
             await self._share_with_cluster(self.cluster.originated())
             await self.hls_audience.share(self.cluster.registry, counted)
-        await self._promote_green_room()
+        due, closed = await self._my_slots_to_act_on()
+        if due:
+            await self._promote_green_room(due)
         self._ticks += 1
         if self._ticks % OVERRUN_CHECK_TICKS == 0:
             await self._end_overruns()
-        await self._end_streams_ended_elsewhere()
+        for slot_id in closed:  # another node (or a moderator elsewhere) ended the slot: its broadcast ends here too
+            await self.engine.end_stream(stream_id(slot_id))
+
+    async def _my_slots_to_act_on(self) -> tuple[set[int], list[int]]:
+        """One query a tick over this node's broadcasts: (green-room slots whose start time came, closed slots)."""
+        mine = {sid for s in self.engine.stream_ids if (sid := slot_id_of(s)) is not None}
+        if not mine:
+            return set(), []
+        async with self.db.session() as db:
+            rows = (await db.execute(
+                select(Slot.id, Slot.state, Slot.starts_at <= utcnow()).where(Slot.id.in_(mine))
+            )).all()
+        due = {
+            slot_id
+            for slot_id, state, started in rows
+            if state == SlotState.GREEN_ROOM.value and started
+            and (self.cluster is None or not self.cluster.holds(slot_id))
+        }
+        return due, [slot_id for slot_id, state, _ in rows if state in CLOSED_STATES]
 
     async def _end_overruns(self) -> None:
         """Broadcasts whose slot's current end plus the overrun has passed end (on any node)."""
@@ -644,18 +664,6 @@ class LiveService:
         for slot_id in due:
             log.info("live: slot %s ran past its end; ending its broadcast", slot_id)
             await self.end(slot_id)
-
-    async def _end_streams_ended_elsewhere(self) -> None:
-        """This node's streams whose slot another node ended (or cancelled) end here too."""
-        mine = {sid for s in self.engine.stream_ids if (sid := slot_id_of(s)) is not None}
-        if not mine:
-            return
-        async with self.db.session() as db:
-            closed = (await db.scalars(
-                select(Slot.id).where(Slot.id.in_(mine), Slot.state.in_(list(CLOSED_STATES)))
-            )).all()
-        for slot_id in closed:
-            await self.engine.end_stream(stream_id(slot_id))
 
     async def _share_with_cluster(self, originated: list[int]) -> None:
         """Say how this node's broadcasts are; learn how the others' are (the claims' heartbeat is the cluster's)."""
@@ -673,20 +681,14 @@ class LiveService:
                 slot.peak_viewers = count
                 await db.commit()
 
-    async def _promote_green_room(self) -> None:
-        mine = {
-            sid
-            for s in self.engine.stream_ids
-            if (sid := slot_id_of(s)) is not None and (self.cluster is None or not self.cluster.holds(sid))
-        }
-        if not mine:
-            return
+    async def _promote_green_room(self, due: set[int]) -> None:
+        """On air: the green-room slots whose start time came (checked again under the lock)."""
         now = utcnow()
         events = []
         async with self._lock, self.db.session() as db:
             rows = await db.scalars(
                 select(Slot).where(
-                    Slot.id.in_(mine),
+                    Slot.id.in_(due),
                     Slot.state == SlotState.GREEN_ROOM.value,
                     Slot.starts_at <= now,
                 )

@@ -89,6 +89,7 @@ class ForwardingReceiver(RTCRtpReceiver):
     _fwd_remb: tuple[float, int]  # (monotonic time, bitrate) of the last REMB sent
     _fwd_state: internals.ReceiverState
     _fwd_sending: set[asyncio.Future[None]]  # RTCP on its way (REMB, NACK)
+    _fwd_rtx: dict[int, tuple[Any, bool]]  # payload type -> (its codec, whether it is RTX), as met
 
     @classmethod
     def install(
@@ -104,6 +105,7 @@ class ForwardingReceiver(RTCRtpReceiver):
         forwarding._fwd_remb = (-1e9, 0)
         forwarding._fwd_state = internals.receiver_state(receiver)
         forwarding._fwd_sending = set()
+        forwarding._fwd_rtx = {}
         internals.replace_decoder_queue(receiver, _CountingQueue(decoded_counter))
         internals.receive_rtp_directly(receiver.transport)
         return forwarding
@@ -165,7 +167,10 @@ class ForwardingReceiver(RTCRtpReceiver):
         if stats is None:
             stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
         stats.add(packet)
-        if is_rtx(codec):
+        known = self._fwd_rtx.get(packet.payload_type)
+        if known is None or known[0] is not codec:  # aiortc's is_rtx splits the MIME type: once per codec
+            known = self._fwd_rtx[packet.payload_type] = (codec, is_rtx(codec))
+        if known[1]:
             original_ssrc = state.rtx_ssrc.get(packet.ssrc)
             apt = codec.parameters.get("apt")
             if original_ssrc is None or len(packet.payload) < 2 or apt not in codecs:
