@@ -52,13 +52,16 @@ class Demo:
     replay: int = 0  # a finished launch of booth 1A-001, with its replay and chat
     launch: int = 0  # a launch of booth 1A-001 still to come
     expert: int = 0
+    document: int = 0  # a seeded brochure (the pdf.js reader), also in the visitor's briefcase
     values: dict[str, Any] = field(default_factory=dict)
 
 
 async def seed(settings: Any) -> Demo:
     """The demo exhibition, plus a finished launch of 1A-001 with a replay (real MPEG-TS segments) and its chat."""
-    from booths.engagement.models import Profile
+    from booths.engagement.models import BriefcaseItem, Profile
     from booths.exhibition.models import Booth, Product
+    from booths.media.models import Asset
+    from cloudexpo.accounts import User
     from streaming.models import ChatMessage, Slot
     from streaming.qa_models import Poll, Question
     from tests.test_replay_api import make_recording
@@ -77,6 +80,13 @@ async def seed(settings: Any) -> Demo:
             assert launch is not None, "the demo programme has a launch of 1A-001"
             demo.launch = launch
             demo.expert = int(await db.scalar(select(Profile.user_id).where(Profile.is_expert.is_(True)).limit(1)) or 0)
+            demo.document = int(await db.scalar(select(Asset.id).where(Asset.kind == "document").limit(1)) or 0)
+            # the visitor's briefcase holds a brochure and a product, so its page is toured with content
+            visitor = await db.scalar(select(User.id).where(User.email == ACCOUNTS["visitor"]))
+            assert visitor is not None and demo.document
+            db.add_all([BriefcaseItem(user_id=visitor, kind="document", target_id=demo.document),
+                        BriefcaseItem(user_id=visitor, kind="product", target_id=demo.product_id)])
+            await db.commit()
         demo.replay = await make_slot(services, exhibitor_id=booth.exhibitor_id, booth_id=booth.id, title="Wind turbine launch")
         await make_recording(services, demo.replay)
         async with services.db.session() as db:
@@ -104,7 +114,7 @@ def journeys(demo: Demo) -> dict[str, list[str]]:
     tour = [link.href for link in navigation.MAIN] + [
         "/zones/innovation", "/booths/1A-001", f"/products/{p}", f"/replays/{demo.replay}", f"/live/{demo.launch}",
         f"/live/{demo.replay}", "/conference", f"/experts/{demo.expert}" if demo.expert else "/experts",
-        f"/search?q={quote('检测')}", "/no-such-page", "/signin",
+        f"/search?q={quote('检测')}", f"/documents/{demo.document}", "/no-such-page", "/signin",
     ]
 
     def signed_in(role: Role, *more: str) -> list[str]:
