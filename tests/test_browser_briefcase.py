@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from booths.media.processing import create_asset_from_bytes
+from booths.seed.media import brochure_pdf
 from cloudexpo import accounts
 from cloudexpo.app import open_services
 from tests.browser_support import chromium, wait_until
@@ -31,11 +32,15 @@ async def _seed(live: LiveServer) -> dict[str, Any]:
         expo = await make_expo(services)
         async with services.db.session() as db:
             docs = []
-            for title, text in (({"zh-Hans": "新能源汽车白皮书", "zh-Hant": "新能源汽車白皮書", "en": "EV white paper"}, "EV"),
-                                ({"zh-Hans": "质量检测报告", "en": "Quality test report"}, "QA")):
+            # the first is a seeded brochure: its Chinese text shows in the reader's screenshot
+            for title, text, data in (
+                ({"zh-Hans": "新能源汽车白皮书", "zh-Hant": "新能源汽車白皮書", "en": "EV white paper"}, "EV",
+                 brochure_pdf("BYD New Energy Vehicles", 3, "比亚迪新能源汽车展台")),
+                ({"zh-Hans": "质量检测报告", "en": "Quality test report"}, "QA", pdf_bytes("QA")),
+            ):
                 asset = await create_asset_from_bytes(
                     db, services.store, exhibitor_id=expo.exhibitors["1A-001"], booth_id=expo.booths["1A-001"],
-                    kind="document", data=pdf_bytes(text), filename=f"{text}.pdf", title=title)
+                    kind="document", data=data, filename=f"{text}.pdf", title=title)
                 docs.append(asset.id)
             visitor = await accounts.create_user(db, "li.na@example.org", PASSWORD, display_name="李娜", language="zh-Hans")
             await db.commit()
@@ -49,6 +54,9 @@ def _check(page: Any, url: str, path: str, lang: str, width: int, shots: Path, p
     response = page.goto(url + with_lang(path, lang))
     assert response is not None and response.status == 200, where
     assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{where} scrolls sideways"
+    if "/documents/" in path:  # pdf.js has drawn the page (its status line is gone)
+        wait_until(page, "document.querySelector('[data-role=pdf-status]').hidden && document.querySelector('.pdf-view canvas') !== null", timeout=20000)
+        page.wait_for_timeout(300)  # the page drawn into its canvas, for the screenshot
     found = axe_problems(page)
     if found:
         problems[where] = found
