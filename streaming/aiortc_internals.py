@@ -31,6 +31,7 @@ import functools
 import socket
 import threading
 import time
+import weakref
 from asyncio import selector_events
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -397,6 +398,16 @@ def receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
     connection.data_received = data_received  # type: ignore[method-assign]
 
 
+def stop_receiving_directly(dtls: RTCDtlsTransport) -> None:
+    """Undo :func:`receive_rtp_directly` and :func:`_skip_stun_parsing` before the connection closes: their
+    closures refer back to the ICE connection and the DTLS transport (cycles only a full collection frees)."""
+    connection = dtls.transport._connection
+    vars(connection).pop("data_received", None)
+    vars(connection).pop("_direct_rtp", None)
+    for protocol in connection._protocols:
+        vars(protocol).pop("datagram_received", None)
+
+
 _NTP_EPOCH_OFFSET = 2208988800.0  # seconds from 1900 (NTP's epoch, aiortc's millisecond clock) to 1970
 _time = time.time
 
@@ -425,9 +436,11 @@ def read_datagrams_exactly(transport: Any) -> bool:
         buffer = _read_buffers.buffer = bytearray(DATAGRAM_MAX)
     view = memoryview(buffer)
     sock = transport._sock
+    weak = weakref.ref(transport)  # the transport holds this reader: no cycle
 
     def read_ready() -> None:  # asyncio's _SelectorDatagramTransport._read_ready, reading into our buffer
-        if transport._conn_lost:
+        transport = weak()
+        if transport is None or transport._conn_lost:
             return
         try:
             size, addr = sock.recvfrom_into(buffer)

@@ -610,6 +610,9 @@ class MediaEngine:
         """
         self._cancel_timer(peer.connect_timer)
         peer.connect_timer = None
+        if isinstance(peer, _Publisher):
+            for receiver in peer.receivers.values():
+                receiver.retire()
         await peer.pc.close()
         release(peer.pc)
 

@@ -110,6 +110,13 @@ class ForwardingReceiver(RTCRtpReceiver):
         internals.receive_rtp_directly(receiver.transport)
         return forwarding
 
+    def retire(self) -> None:
+        """Before its connection closes: let go of the publisher (``is_current`` refers to it, and the
+        publisher to its connection and this receiver: a reference cycle that kept every replaced or lost
+        publisher's connection until a rare full collection) and of the socket's direct path."""
+        self._fwd_is_current = _retired
+        internals.stop_receiving_directly(self.transport)
+
     async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
         # RTCRtpReceiver.receive() minus the decoder thread
         if internals.receiver_started(self):
@@ -313,3 +320,7 @@ class ForwardingSender(RTCRtpSender):
             await internals.send_rtcp(self.transport, b"".join(bytes(p) for p in packets))
         except ConnectionError:
             pass
+
+
+def _retired() -> bool:
+    return False

@@ -203,3 +203,33 @@ async def _settled(engine: MediaEngine) -> Counter[str]:
             if counts == previous:
                 return counts
             previous = counts
+
+
+async def test_a_replaced_publisher_is_freed_without_waiting_for_the_collector(engine: MediaEngine) -> None:
+    """With the cyclic collector off, an encoder's lost connections go as it publishes again.
+
+    Its receivers asked "is this still the publisher?" through a closure over the
+    publisher, which holds the connection: each lost publisher's connection
+    waited for a rare full collection (the soak's server held ~5 MB that way).
+    """
+    publisher = await ts.publish_test_card(lambda offer: _publish(engine, "lost", offer))
+    viewer = await ts.watch(lambda offer: _watch(engine, "lost", offer), decode=False)
+    try:
+        await viewer.wait_frames(3)
+        baseline = await _settled(engine)
+        gc.disable()
+        try:
+            for _ in range(3):
+                await publisher.close()
+                async with asyncio.timeout(15):
+                    while engine.state("lost") != StreamState.PUBLISHER_GONE:  # noqa: ASYNC110 - state owned by aiortc
+                        await asyncio.sleep(0.05)
+                publisher = await ts.publish_test_card(lambda offer: _publish(engine, "lost", offer))
+                await viewer.wait_frames(3)
+            counts = await counts_after(engine, baseline, collect=False)
+        finally:
+            gc.enable()
+        assert counts == baseline, f"without a collection, after three lost publishers: {counts - baseline} more than before"
+    finally:
+        await viewer.close()
+        await publisher.close()
