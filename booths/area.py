@@ -10,7 +10,8 @@ from .runtime import BoothsRuntime
 
 AREA: Area[BoothsRuntime] = Area(
     name="booths",
-    models=("booths.exhibition.models", "booths.media.models", "booths.engagement.models"),
+    models=("booths.exhibition.models", "booths.media.models", "booths.engagement.models",
+            "booths.engagement.call_models"),
     migrations=Path(__file__).parent / "migrations",
     build=BoothsRuntime.build,
 )

@@ -14,6 +14,7 @@ from cloudexpo.areas import close_all
 from cloudexpo.bus import RedisBus
 from cloudexpo.services import Services
 
+from . import call_media
 from .chat import RATE_LIMIT, RATE_WINDOW, Chat
 from .edges import EdgeService
 from .egress import EgressService
@@ -52,6 +53,7 @@ class StreamingRuntime:
         settings = services.settings
         # No grace period: a broadcast outlives its publisher's sessions until the schedule ends it (LiveService).
         engine = MediaEngine(settings.ice_servers, settings.ice_hosts, grace_period=None)
+        engine.add_state_listener(call_media.end_when_source_gone(engine))  # a call has no "back in a moment"
         spool = Path(settings.data_dir) / "spool"
         files = ReplayFiles(services.db, services.store, spool)
         cluster = None

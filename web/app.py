@@ -32,6 +32,7 @@ from web.routes import (
     assets,
     auth,
     briefcase,
+    calls,
     chat,
     control,
     conversations,
@@ -87,9 +88,9 @@ WEB_AREAS: tuple[WebArea, ...] = (
     # programme, WHIP/WHEP, /ws, replays, watch and go-live pages, control room, schedule, chat, Q&A and polls
     WebArea("live", "streaming", (whip, ws, programme, replays, live, control, schedule, chat, qa)),
     # my tour, the briefcase, cards, meetings, leads, analytics, QR codes, notifications, recommendations,
-    # booth conversations
+    # booth conversations and their video calls
     WebArea("engagement", "booths", (engagement, briefcase, meetings, leads, analytics, qr, notifications,
-                                     recommendations, conversations)),
+                                     recommendations, conversations, calls)),
 )
 """Every route group, in the order the router tries them."""
 

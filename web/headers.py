@@ -9,7 +9,8 @@ site (``'self'`` covers ``ws:``/``wss:`` to the same host, CSP Level 3).
 
 Camera, microphone and screen capture are off everywhere; the go-live page
 turns them on for itself by sending its own ``Permissions-Policy``
-(:data:`GO_LIVE_PERMISSIONS`), which this middleware leaves in place.
+(:data:`GO_LIVE_PERMISSIONS`), which this middleware leaves in place, and a
+video call's page camera and microphone (:data:`CALL_PERMISSIONS`).
 Objects served from ``/storage/`` get a policy of their own that runs
 nothing (``sandbox``): an uploaded SVG or HTML file is inert even on our origin.
 """
@@ -27,6 +28,8 @@ from cloudexpo.storage import ObjectStore
 PERMISSIONS_OFF = "camera=(), microphone=(), display-capture=(), geolocation=(), payment=(), usb=(), serial=()"
 GO_LIVE_PERMISSIONS = PERMISSIONS_OFF.replace("camera=()", "camera=(self)").replace(
     "microphone=()", "microphone=(self)").replace("display-capture=()", "display-capture=(self)")
+# A video call's own page (/calls/ID): camera and microphone, no screen.
+CALL_PERMISSIONS = PERMISSIONS_OFF.replace("camera=()", "camera=(self)").replace("microphone=()", "microphone=(self)")
 STORAGE_CSP = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox"
 HSTS = "max-age=31536000"
 

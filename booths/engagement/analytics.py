@@ -19,7 +19,10 @@ Metrics per day (the exhibition's time zone), booth and name:
   ``meetings``, ``replay_views``, ``conversations`` (started with the booth's staff); ``questions`` and
   ``poll_votes`` asked and cast at the booth's launches (counted by ``streaming.audience``).
 - ``launch_viewers`` is read from the schedule (the peak viewers of the
-  booth's launches, plain SQL on ``slots``) rather than counted here.
+  booth's launches, plain SQL on ``slots``) rather than counted here, and
+  ``calls``, ``calls_answered`` and ``call_minutes`` (video calls from booth
+  conversations, answered, minutes begun) from the call records
+  (:func:`booths.engagement.calls.booth_call_figures`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booths.engagement.bookmarks import slots_table_exists
+from booths.engagement.calls import booth_call_figures
 from booths.engagement.models import BoothDaily, BoothSeen
 from booths.exhibition.models import Booth, Zone
 
@@ -56,6 +60,7 @@ log = logging.getLogger(__name__)
 METRICS = (
     "views", "visitors", "qr_visitors", "time_seconds", "video_plays", "watch_seconds", "downloads",
     "cards", "meetings", "launch_viewers", "replay_views", "conversations", "briefcase", "questions", "poll_votes",
+    "calls", "calls_answered", "call_minutes",
 )
 UNIQUE_METRICS = ("visitors", "qr_visitors")
 # What a page or another package may add to (unique counts and launch viewers come from elsewhere).
@@ -300,6 +305,11 @@ async def booth_series(session: AsyncSession, booth_ids: list[int] | None, *, da
             series.values[metric][index[day]] = int(value or 0)
     for (_, day), value in (await launch_viewers(session, booth_ids, dates[0], last, ZoneInfo(timezone))).items():
         series.values["launch_viewers"][index[day]] += value
+    for day, figures in (await booth_call_figures(session, booth_ids, dates[0], last, ZoneInfo(timezone))).items():
+        if day in index:
+            series.values["calls"][index[day]] += figures.calls
+            series.values["calls_answered"][index[day]] += figures.answered
+            series.values["call_minutes"][index[day]] += figures.minutes
     return series
 
 

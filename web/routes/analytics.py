@@ -48,7 +48,7 @@ NOT_REPORTABLE = message("analytics.not_reportable", "{metric} cannot be reporte
 MAX_DAYS = 366
 CHART_METRICS = ("visitors", "views", "qr_visitors", "time_seconds", "video_plays", "watch_seconds", "downloads",
                  "cards", "conversations", "meetings", "launch_viewers", "replay_views", "briefcase", "questions",
-                 "poll_votes")
+                 "poll_votes", "calls", "calls_answered", "call_minutes")
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,8 @@ def metric_label(request: Request, metric: str) -> str:
         "replay_views": _("Replay views"), "conversations": _("Conversations"),
         "briefcase": _("Taken into briefcases"),
         "questions": _("Questions at launches"), "poll_votes": _("Poll votes at launches"),
+        "calls": _("Video calls"), "calls_answered": _("Video calls answered"),
+        "call_minutes": _("Minutes on video calls"),
     }
     return labels.get(metric, metric)
 

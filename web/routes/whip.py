@@ -30,7 +30,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from cloudexpo.permissions import Forbidden
-from cloudexpo.settings import IceServer
 from cloudexpo.turn import client_ice_servers
 from streaming import edge_token
 from streaming.errors import ViewersFull
@@ -45,10 +44,10 @@ from streaming.schedule import SlotNotFound, get_slot, may_see, token_matches
 from web.context import live_service, page_principal, principal, services, streaming_runtime
 from web.cors import WithHeaders
 from web.errors import ApiError
-from web.forms import read_body, refuse_declared_length
+from web.forms import refuse_declared_length
 from web.params import path_id
+from web.webrtc_http import MAX_SDP, bearer, link_header, read_offer
 
-MAX_SDP = 64 * 1024
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
@@ -67,26 +66,6 @@ NO_TRICKLE = (
 )
 
 
-def bearer(request: Request) -> str | None:
-    value = request.headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
-def link_header(servers: list[IceServer]) -> str | None:
-    """ICE servers as RFC 9725 ``Link`` values."""
-    links = []
-    for server in servers:
-        for url in server.urls:
-            value = f'<{url}>; rel="ice-server"'
-            if server.username is not None:
-                value += f'; username="{server.username}"; credential="{server.credential or ""}"; credential-type="password"'
-            links.append(value)
-    return ", ".join(links) or None
-
-
 def hls_link(url: str) -> str:
     """The live HLS playlist as a ``Link`` value (what a full node offers instead of WebRTC)."""
     return f'<{url}>; rel="alternate"; type="application/vnd.apple.mpegurl"'
@@ -94,24 +73,6 @@ def hls_link(url: str) -> str:
 
 def slot_id_param(request: Request) -> int | None:
     return path_id(request, "slot_id")
-
-
-async def _read_offer(request: Request) -> str:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/sdp":
-        raise ApiError(
-            415,
-            f"Send the SDP offer as 'Content-Type: application/sdp' (got {content_type or 'none'}).",
-            headers={"Accept-Post": "application/sdp"},
-        )
-    body = await read_body(request, MAX_SDP, "SDP offer")
-    try:
-        offer = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(400, "The SDP offer is not UTF-8 text.") from None
-    if not offer.lstrip().startswith("v=0"):
-        raise ApiError(400, "The body is not an SDP offer (it must start with 'v=0').")
-    return offer
 
 
 def _created(
@@ -149,7 +110,7 @@ async def whip_post(request: Request) -> Response:
     if not token_matches(slot, token) and not may_see(slot, principal(request)):
         raise SlotNotFound(f"There is no slot {slot_id}.")
     check_token(slot, token)
-    offer = await _read_offer(request)
+    offer = await read_offer(request)
     published = await live_service(request).publish(slot_id, token, offer)
     return _created(request, "whip", slot_id, published.session_id, published.answer_sdp, {"X-Slot-State": published.state})
 
@@ -191,7 +152,7 @@ async def whep_post(request: Request) -> Response:
     if token is not None and edge_token.looks_like(token):
         if not edge_token.is_valid(services(request).secret_key, slot_id, token):
             raise WrongToken("This edge token is expired, for another slot or not signed with this deployment's secret key.")
-        offer = await _read_offer(request)
+        offer = await read_offer(request)
         relay = await live_service(request).watch(slot_id, offer, preview=True, relay=True)
         return _created(request, "whep", slot_id, relay.session_id, relay.answer_sdp)
     if token is not None and not token_matches(slot, token):
@@ -206,7 +167,7 @@ async def whep_post(request: Request) -> Response:
         if principal(request).signed_in and not who.signed_in:
             raise WrongToken(f"{exc} {CSRF_NEEDED}") from None
         raise (WrongToken(str(exc)) if who.signed_in else MissingToken(str(exc))) from None
-    offer = await _read_offer(request)
+    offer = await read_offer(request)
     try:
         viewer = await live_service(request).watch(slot_id, offer, preview=preview)
     except ViewersFull as exc:

@@ -9,6 +9,7 @@ The client sends JSON messages::
     {"type": "ping"}
     {"type": "presence", "booth": 7, "here": true}  # booth staff "at the booth" (web.presence_socket)
     {"type": "watch_booth", "booth": 7}             # who is at a booth, now and on each change
+    {"type": "call_signal", "call": 7, "kind": "offer", "sdp": "..."}  # a call's two parties (web.call_signals)
 
 and receives what is published on the bus topics ``slot.{id}`` (``state``,
 ``viewers``, ``chat``, ``chat_deleted``, ``muted``, ``pinned``, ``slow_mode``,
@@ -28,7 +29,8 @@ HLS (``watching``; one slot at a time, one it follows) counts as one of the
 slot's viewers until it says it stopped or closes (:mod:`streaming.hls_audience`). Because it
 reads the bus, a client on one node sees what happens on every node.
 
-Frames are text of at most :data:`MAX_MESSAGE` bytes holding a JSON object.
+Frames are text of at most :data:`MAX_MESSAGE` bytes holding a JSON object
+(a ``call_signal`` carrying an SDP offer: up to ``web.call_signals.MAX_SIGNAL``).
 A binary frame closes the socket with 1003 (unsupported data), a larger one
 with 1009 (too big; the server, started with ``ws_max_size`` of
 :data:`MAX_FRAME`, closes bigger frames before reading them); JSON that is
@@ -65,6 +67,8 @@ from streaming.live import state_event
 from streaming.models import Slot
 from streaming.reactions import ReactionError
 from streaming.schedule import ScheduleError, may_see
+from web import call_signals
+from web.call_signals import MAX_SIGNAL
 from web.context import principal, services, streaming_runtime
 from web.errors import ApiError, error_body, request_language
 from web.forms import parse_json
@@ -238,6 +242,12 @@ class Connection:
             self.streaming.live.hls_audience.leave(self.hls_slot)
             self.hls_slot = None
 
+    async def call_signal(self, message: dict[str, Any]) -> None:
+        try:
+            await call_signals.relay(self.svc.db, self.svc.bus, self.principal, message)
+        except call_signals.SignalRefused as exc:
+            await self.refuse(exc.status, exc.said, message.get("ref"))
+
     async def close(self) -> None:
         self._stop_watching()
         await self.presence.close()
@@ -288,13 +298,19 @@ async def endpoint(websocket: WebSocket) -> None:
                 await websocket.close(UNSUPPORTED_DATA, "send JSON as text frames")
                 break
             body = raw.encode("utf-8", "surrogatepass")
-            if len(body) > MAX_MESSAGE:
+            if len(body) > MAX_SIGNAL:
                 await websocket.close(MESSAGE_TOO_BIG, f"send at most {MAX_MESSAGE} bytes per message")
                 break
             try:
                 message = parse_json(body)
             except ApiError as exc:
-                await conn.refuse(400, exc.detail)
+                message = exc
+            # Only a call's signal (an SDP offer with its candidates) may be bigger than MAX_MESSAGE.
+            if len(body) > MAX_MESSAGE and not (isinstance(message, dict) and message.get("type") == "call_signal"):
+                await websocket.close(MESSAGE_TOO_BIG, f"send at most {MAX_MESSAGE} bytes per message")
+                break
+            if isinstance(message, ApiError):
+                await conn.refuse(400, message.detail)
                 continue
             if not isinstance(message, dict):
                 await conn.refuse(400, SEND_OBJECTS())
@@ -312,6 +328,8 @@ async def endpoint(websocket: WebSocket) -> None:
                 await conn.react(message)
             elif kind == "watching":
                 await conn.watching(message)
+            elif kind == "call_signal":
+                await conn.call_signal(message)
             elif kind == "ping":
                 await conn.send({"type": "pong"})
             else:
