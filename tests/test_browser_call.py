@@ -15,13 +15,14 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from cloudexpo import accounts
 from cloudexpo.app import import_models
 from cloudexpo.services import Services
-from tests.browser_support import chromium, wait_until
+from tests.browser_support import chromium, sign_in, wait_until
 from tests.call_support import call_nodes
 from tests.conftest import PASSWORD
 from tests.test_booths_support import make_expo
@@ -50,13 +51,6 @@ def _prepare(settings: Any) -> int:
             await svc.db.close()
 
     return asyncio.run(go())
-
-
-def _sign_in(context: Any, base: str, email: str) -> str:
-    csrf = context.request.get(f"{base}/api/me").json()["csrf_token"]
-    response = context.request.post(f"{base}/api/session", data={"email": email, "password": PASSWORD}, headers={"X-CSRF-Token": csrf})
-    assert response.ok, response.text()
-    return str(context.request.get(f"{base}/api/me").json()["csrf_token"])
 
 
 WINDOW = "document.querySelector('[data-call-window]')"
@@ -108,21 +102,18 @@ def test_a_video_call_from_a_conversation_direct_then_through_the_server(call_no
     with chromium() as browser:
         visitor_ctx = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
         staff_ctx = browser.new_context(viewport={"width": 375, "height": 740}, locale="zh-CN", is_mobile=True, has_touch=True)
-        csrf = _sign_in(visitor_ctx, url_a, "caller@example.org")
-        _sign_in(staff_ctx, url_b, "desk@example.org")
-        talk = visitor_ctx.request.post(f"{url_a}/api/booths/{booth_id}/conversations", data={"text": "Video?"},
-                                        headers={"X-CSRF-Token": csrf})
-        assert talk.ok, talk.text()
-        conversation_id = talk.json()["conversation"]["id"]
         visitor, staff = visitor_ctx.new_page(), staff_ctx.new_page()
         for name, page in (("visitor", visitor), ("staff", staff)):
             page.on("pageerror", lambda exc, name=name: errors.append(f"{name}: {exc}"))
-        visitor.goto(f"{url_a}/lang/en?next=/account")
-        staff.goto(f"{url_b}/lang/zh-Hans?next=/account")
+        sign_in(visitor, url_a, "caller@example.org", PASSWORD, "en")
+        sign_in(staff, url_b, "desk@example.org", PASSWORD, "zh-Hans")
+        talk = visitor.evaluate(f"window.cloudexpo.api('POST', '/api/booths/{booth_id}/conversations', {{text: 'Video?'}})")
+        inbox = f"/conversations/{talk['conversation']['id']}"
 
         # call 1: direct. The visitor rings from the conversation and waits on the call's page; the staff
         # member's page (any page) rings with the focus on Accept; Enter answers, on the call's own page.
-        visitor.evaluate(f"window.cloudexpo.startCall({conversation_id}); null")
+        visitor.goto(url_a + inbox)
+        visitor.click("[data-conv-actions] [data-call-start]")
         visitor.wait_for_url(re.compile(r".*/calls/\d+$"))
         wait_until(visitor, f"{WINDOW}.dataset.callState === 'ringing'", timeout=15000)
         wait_until(staff, f"{WINDOW}.dataset.callState === 'ringing'", timeout=15000)
@@ -144,9 +135,9 @@ def test_a_video_call_from_a_conversation_direct_then_through_the_server(call_no
         wait_until(visitor, f"{WINDOW}.dataset.callState === 'ended'", timeout=10000)
 
         # call 2: the direct path cannot connect (no candidate gets through): both go through the server.
-        visitor.goto(f"{url_a}/lang/zh-Hant?next=/account")
         visitor.route_web_socket(re.compile(r".*/ws$"), _strip_candidates)
-        visitor.evaluate(f"window.cloudexpo.startCall({conversation_id}); null")
+        visitor.goto(f"{url_a}/lang/zh-Hant?next={quote(inbox)}")
+        visitor.click("[data-conv-actions] [data-call-start]")
         visitor.wait_for_url(re.compile(r".*/calls/\d+$"))
         wait_until(staff, f"{WINDOW}.dataset.callState === 'ringing'", timeout=15000)
         staff.click("[data-call-accept]")
@@ -160,14 +151,16 @@ def test_a_video_call_from_a_conversation_direct_then_through_the_server(call_no
         visitor.click("[data-call-hangup]")
         wait_until(staff, f"{WINDOW}.dataset.callState === 'ended'", timeout=10000)
 
-        records = staff_ctx.request.get(f"{url_b}/api/booths/{booth_id}/calls").json()["calls"]
+        records = staff.request.get(f"{url_b}/api/booths/{booth_id}/calls").json()["calls"]
         assert [r["path"] for r in records] == ["forwarder", "direct"] and all(r["answered_at"] for r in records)
 
         # every language at both widths: the caller's page (calling) and the ring on the other side
         for lang in LANGUAGES:
-            visitor.goto(f"{url_a}/lang/{lang}?next=/account")
-            staff.goto(f"{url_b}/lang/{lang}?next=/account")
-            visitor.evaluate(f"window.cloudexpo.startCall({conversation_id}); null")
+            visitor.goto(f"{url_a}/lang/{lang}?next={quote(inbox)}")
+            staff.goto(f"{url_b}/lang/{lang}?next=/")
+            if lang == "en":
+                visitor.screenshot(path=str(artifacts / "call-button-1280-en.png"))
+            visitor.click("[data-conv-actions] [data-call-start]")
             visitor.wait_for_url(re.compile(r".*/calls/\d+$"))
             wait_until(staff, f"{WINDOW}.dataset.callState === 'ringing'", timeout=15000)
             visitor.screenshot(path=str(artifacts / f"call-calling-1280-{lang}.png"))

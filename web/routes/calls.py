@@ -95,7 +95,7 @@ async def call_page(request: Request) -> Response:
         call = await calls.get_for(session, who, path_int(request, "call_id"))
         await session.commit()
     page = render(request, "engagement/call_page.html", call_page=call.id,
-                  call_back=f"/conversations?c={call.conversation_id}")
+                  call_back=f"/conversations/{call.conversation_id}")
     page.headers["Permissions-Policy"] = CALL_PERMISSIONS
     return page
 

@@ -4,7 +4,8 @@
 // like the go-live page), so starting or answering a call goes there. The two browsers try a direct
 // connection first (offer and answer over /ws, every candidate in them, the ICE servers the server handed
 // out); when it has not connected within DIRECT_MS, or ICE failed, both go through the server: each
-// publishes its camera (WHIP) and plays the other's (WHEP) with its own token. Needs ice.js, whip.js, whep.js.
+// publishes its camera (WHIP) and plays the other's (WHEP) with its own token. Needs ice.js, whip.js,
+// whep.js, and engagement.js (the page's socket).
 (function () {
   "use strict";
   const win = document.querySelector("[data-call-window]");
@@ -29,23 +30,17 @@
   let pending = [];       // signals that came before the connection was made
   let directTimer = null, clock = null, ringTone = null, lastFocus = null;
 
-  // --- our own socket (its "open" matters: an answer must not go out before our signals can come in)
-  let ws = null, retry = 1000, onOpen = [];
+  // --- the page's socket (engagement.js): its events come as "cloudexpo:ws"; an answer must not go
+  // out before our signals can come in, so accepting waits until it is open
+  const send = function (obj) { return window.cloudexpo.wsSend ? window.cloudexpo.wsSend(obj) : false; };
   const socketOpen = function () {
-    return new Promise(function (resolve) { if (ws && ws.readyState === 1) { resolve(); } else { onOpen.push(resolve); } });
+    return new Promise(function (resolve) {
+      if (send({ type: "ping" })) { resolve(); return; }
+      const opened = function () { document.removeEventListener("cloudexpo:ws-open", opened); resolve(); };
+      document.addEventListener("cloudexpo:ws-open", opened);
+    });
   };
-  const openSocket = function () {
-    ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
-    ws.onmessage = function (m) {
-      let parsed = null;
-      try { parsed = JSON.parse(m.data); } catch (err) { return; }
-      (Array.isArray(parsed) ? parsed : [parsed]).forEach(handle);
-    };
-    ws.onopen = function () { retry = 1000; const waiting = onOpen; onOpen = []; waiting.forEach(function (f) { f(); }); };
-    ws.onclose = function () { setTimeout(openSocket, retry); retry = Math.min(retry * 2, 30000); };
-  };
-  openSocket();
-  const send = function (obj) { if (ws && ws.readyState === 1) { ws.send(JSON.stringify(obj)); } };
+  document.addEventListener("cloudexpo:ws", function (e) { handle(e.detail); });
 
   function handle(data) {
     if (!data || typeof data !== "object") { return; }
@@ -372,6 +367,7 @@
     });
   };
   document.addEventListener("cloudexpo:conversation-open", function (e) {
+    if (e.detail.side === "moderator") { return; }  // a moderator reads a reported conversation; nobody to call
     const panel = document.querySelector('[data-conversation-panel][data-conversation-id="' + e.detail.id + '"]') || document.querySelector("[data-conversation-panel]");
     if (panel) { addButton(panel.querySelector("[data-conv-actions]"), e.detail.id); }
   });
