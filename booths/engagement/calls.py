@@ -115,25 +115,24 @@ def _rung(call: Call, who: Principal) -> bool:
     return call.callee_id is None and call.state == "ringing" and who.is_staff_of(call.exhibitor_id)
 
 
-def _check_callee(call: Call, who: Principal) -> None:
-    if not (who.user_id == call.callee_id or _rung(call, who)):
-        raise Conflict(ONLY_CALLEE())
-
-
-async def accept(session: AsyncSession, who: Principal, call_id: int) -> Call:
+async def _rung_call(session: AsyncSession, who: Principal, call_id: int) -> Call:
+    """The call, still ringing, and ``who`` is the one rung (its callee, or staff of the booth a visitor rings)."""
     call = await get_for(session, who, call_id)
     if call.state != "ringing":
         raise Conflict(NOT_RINGING())
-    _check_callee(call, who)
+    if not (who.user_id == call.callee_id or _rung(call, who)):
+        raise Conflict(ONLY_CALLEE())
+    return call
+
+
+async def accept(session: AsyncSession, who: Principal, call_id: int) -> Call:
+    call = await _rung_call(session, who, call_id)
     call.state, call.answered_at, call.callee_id = "active", utcnow(), who.user_id
     return call
 
 
 async def decline(session: AsyncSession, who: Principal, call_id: int) -> Call:
-    call = await get_for(session, who, call_id)
-    if call.state != "ringing":
-        raise Conflict(NOT_RINGING())
-    _check_callee(call, who)
+    call = await _rung_call(session, who, call_id)
     call.state, call.ended_at, call.ended_by = "declined", utcnow(), who.user_id
     return call
 
