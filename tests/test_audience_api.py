@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from streaming.audience import per_launch
 from streaming.replay_models import Replay, ReplayState
 from tests.conftest import PASSWORD
 from tests.live_support import make_slot
+from tests.test_engagement_support import make_expo
 from tests.test_live_chat import two_nodes  # noqa: F401  (the fixture: two nodes, one SQLite file, one Redis)
 
 EXHIBITOR = 70  # make_slot's exhibitor
@@ -241,3 +243,17 @@ async def test_waiting_questions_reach_only_the_runners_sockets_on_another_node(
     finally:
         await asker.aclose()
         await host.aclose()
+
+
+async def test_booth_analytics_show_questions_and_poll_votes_per_launch(services: Services, signed_in: Any) -> None:
+    expo = await make_expo(services)
+    booth, exhibitor = expo.booths["1A-001"], expo.exhibitors["1A-001"]
+    slot_id, _ = await make_slot(services, state="live", live_at=dt.datetime.now(dt.UTC), booth_id=booth, exhibitor_id=exhibitor)
+    visitor, staff = await signed_in("visitor"), await signed_in("exhibitor", exhibitor)
+    await visitor.post(f"/api/slots/{slot_id}/questions", json={"text": "Warranty?"})
+    poll = (await staff.post(f"/api/slots/{slot_id}/polls", json={"question": "Q", "options": ["a", "b"], "multiple": True, "open": True})).json()
+    await visitor.post(f"/api/polls/{poll['id']}/vote", json={"choices": [0, 1]})  # one ballot, two choices
+    page = await staff.get("/dashboard/analytics?lang=en")
+    assert page.status_code == 200
+    row = page.text.split(f'href="/live/{slot_id}"')[1].split("</tr>")[0]
+    assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)] == [0, 1, 1]  # peak viewers, questions, poll votes
