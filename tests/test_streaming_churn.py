@@ -155,12 +155,7 @@ async def test_a_publisher_reconnecting_leaves_nothing_behind(engine: MediaEngin
         await viewer.wait_frames(3)
         baseline = await _settled(engine)
         for _ in range(5):
-            await publisher.close()
-            async with asyncio.timeout(15):
-                while engine.state("encoder") != StreamState.PUBLISHER_GONE:  # noqa: ASYNC110 - state owned by aiortc
-                    await asyncio.sleep(0.05)
-            publisher = await ts.publish_test_card(lambda offer: _publish(engine, "encoder", offer))
-            await viewer.wait_frames(3)  # the same viewer, the new publisher's pictures
+            publisher = await _publish_again(engine, "encoder", publisher, viewer)
         counts = await counts_after(engine, baseline)
         assert counts == baseline, f"after five reconnections: {counts - baseline} more than before"
         assert states.count(StreamState.PUBLISHER_GONE) == 5
@@ -168,6 +163,18 @@ async def test_a_publisher_reconnecting_leaves_nothing_behind(engine: MediaEngin
     finally:
         await viewer.close()
         await publisher.close()
+
+
+async def _publish_again(engine: MediaEngine, stream: str, publisher: ts.TestPublisher,
+                         viewer: ts.TestViewer) -> ts.TestPublisher:
+    """The encoder loses its connection, the engine notices, and it publishes again; the viewer sees its pictures."""
+    await publisher.close()
+    async with asyncio.timeout(15):
+        while engine.state(stream) != StreamState.PUBLISHER_GONE:  # noqa: ASYNC110 - state owned by aiortc
+            await asyncio.sleep(0.05)
+    publisher = await ts.publish_test_card(lambda offer: _publish(engine, stream, offer))
+    await viewer.wait_frames(3)  # the same viewer, the new publisher's pictures
+    return publisher
 
 
 def _signal_noting(engine: MediaEngine, stream: str, sessions: list[str]) -> ts.Signal:
@@ -220,12 +227,7 @@ async def test_a_replaced_publisher_is_freed_without_waiting_for_the_collector(e
         gc.disable()
         try:
             for _ in range(3):
-                await publisher.close()
-                async with asyncio.timeout(15):
-                    while engine.state("lost") != StreamState.PUBLISHER_GONE:  # noqa: ASYNC110 - state owned by aiortc
-                        await asyncio.sleep(0.05)
-                publisher = await ts.publish_test_card(lambda offer: _publish(engine, "lost", offer))
-                await viewer.wait_frames(3)
+                publisher = await _publish_again(engine, "lost", publisher, viewer)
             counts = await counts_after(engine, baseline, collect=False)
         finally:
             gc.enable()
