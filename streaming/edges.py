@@ -22,7 +22,9 @@ looks after its pulls:
 * a local broadcast whose publisher left while the slot's origin moved
   elsewhere: this node becomes an edge for it too, so its viewers follow;
 * no local viewer for :data:`LINGER` seconds: the pull stops (a viewer
-  coming back within that time gets the picture at once, GOP cache and all).
+  coming back within that time gets the picture at once, GOP cache and all);
+  a viewer still joining, or whose watch page started the pull
+  (:meth:`streaming.live.LiveService.prewarm`), counts for :data:`JOINING` seconds.
 
 Nodes tell each other what only the origin or a viewer's node can carry out
 over the bus topic ``cluster.<namespace>``: ``ended`` (the origin's broadcast
@@ -56,6 +58,7 @@ CHECK_INTERVAL = 0.5  # seconds between two looks at the origins of this node's 
 HEARTBEAT = 1.0  # seconds between two renewals of this node's origin claims
 LINGER = 30.0  # seconds a pull goes on after its last local viewer left
 PULL_TIMEOUT = 5.0  # seconds the origin has to answer a pull's WHEP POST
+JOINING = 5.0  # seconds a pull counts as watched after a viewer's join (or its watch page) asked for it
 
 
 class PullFailed(StreamNotLive):
@@ -69,6 +72,7 @@ class _Pull:
     session_id: str  # the relay's session in this node's engine
     upstream: str | None  # the origin's WHEP session URL (on the origin's node URL), for DELETE
     idle_since: float | None = None
+    wanted_at: float = 0.0  # when a viewer's join (or its watch page) last asked for it
 
 
 class EdgeService:
@@ -146,13 +150,16 @@ class EdgeService:
 
     async def ensure(self, slot_id: int) -> bool:
         """Make sure this node receives the slot (pulling it from its origin); False if no other node has it."""
-        if slot_id in self._pulls and self.engine.state(stream_id(slot_id)) is not None:
+        pull = self._pulls.get(slot_id)
+        if pull is not None and self.engine.state(stream_id(slot_id)) is not None:
+            pull.wanted_at = time.monotonic()
             return True
         origin = await self.registry.origin(slot_id)
         if origin is None or origin == self.registry.node_url:
             return False
         try:
-            await self._pull(slot_id, origin)
+            pull = await self._pull(slot_id, origin)
+            pull.wanted_at = time.monotonic()
         except StreamNotLive:
             raise
         except Exception as exc:  # the origin's answer could not be used, or its connection failed at once
@@ -294,7 +301,7 @@ class EdgeService:
                 self._pulls.pop(slot_id, None)
                 continue
             viewers = self._local_viewers(sid)
-            if viewers:
+            if viewers or now - pull.wanted_at < JOINING:  # a viewer joining is not in the engine yet
                 pull.idle_since = None
             elif pull.idle_since is None:
                 pull.idle_since = now
