@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -60,8 +61,9 @@ SERVER = textwrap.dedent("""
 """)
 
 
-async def seed_slot(data: Path, secret: str, minutes: float, storage_url: str | None = None) -> tuple[int, str]:
-    """A forum slot on the main stage, live from a minute ago for ``minutes``: (slot id, WHIP token)."""
+async def seed_slot(data: Path, secret: str, minutes: float, storage_url: str | None = None, **changes: Any) -> tuple[int, str]:
+    """A forum slot on the main stage, live from a minute ago for ``minutes``: (slot id, WHIP token);
+    ``changes`` set more of its columns (``state="live"``)."""
     import datetime as dt
 
     from cloudexpo.app import open_services
@@ -72,7 +74,7 @@ async def seed_slot(data: Path, secret: str, minutes: float, storage_url: str | 
     try:
         await services.db.migrate()
         return await make_slot(services, booth_id=None, exhibitor_id=None, minutes=int(minutes) + 30,
-                               start_in=dt.timedelta(minutes=-1))
+                               start_in=dt.timedelta(minutes=-1), **changes)
     finally:
         await services.close()
 

@@ -74,6 +74,8 @@ class Reactions:
         # slot -> (on air, live_at, read at (monotonic))
         self._slots: dict[int, tuple[bool, dt.datetime | None, float]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._reading: dict[int, asyncio.Future[None]] = {}
+        self._storing: set[asyncio.Task[None]] = set()  # stores run beside the next intervals, never before a publish
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="reactions")
@@ -87,7 +89,8 @@ class Reactions:
         try:
             await self.flush()  # the last interval's taps are stored, not lost
         except Exception as exc:
-            log.warning("reactions: the last interval was not stored: %s", exc)
+            log.warning("reactions: the last interval was not sent: %s", exc)
+        await self.settled()
 
     async def react(self, slot_id: int, kind: Any, *, key: str) -> None:
         """Count one tap of ``kind`` by ``key`` (a user or a connection).
@@ -107,24 +110,44 @@ class Reactions:
         counts[kind] += 1
 
     async def _on_air(self, slot_id: int) -> bool:
+        """Whether the slot is live: read once, then refreshed in the background while taps use what is known."""
         known = self._slots.get(slot_id)
-        if known is not None and time.monotonic() - known[2] < STATE_TTL:
+        if known is not None:
+            if time.monotonic() - known[2] >= STATE_TTL and slot_id not in self._reading:
+                self._read_state(slot_id)
             return known[0]
-        async with self.db.session() as db:
-            slot = await db.get(Slot, slot_id)
-        live = slot is not None and slot.state == SlotState.LIVE.value
-        self._slots[slot_id] = (live, slot.live_at if slot is not None else None, time.monotonic())
-        return live
+        await self._read_state(slot_id)
+        return self._slots[slot_id][0]
+
+    def _read_state(self, slot_id: int) -> asyncio.Future[None]:
+        """One read of the slot's state at a time, however many taps ask for it."""
+        reading = self._reading.get(slot_id)
+        if reading is None:
+            reading = self._reading[slot_id] = asyncio.ensure_future(self._read(slot_id))
+        return reading
+
+    async def _read(self, slot_id: int) -> None:
+        try:
+            async with self.db.session() as db:
+                slot = await db.get(Slot, slot_id)
+            live = slot is not None and slot.state == SlotState.LIVE.value
+            self._slots[slot_id] = (live, slot.live_at if slot is not None else None, time.monotonic())
+        finally:
+            self._reading.pop(slot_id, None)
 
     async def _run(self) -> None:
         while True:
             now_ms = self._clock() * 1000
             boundary = (now_ms // self.interval_ms + 1) * self.interval_ms
             await asyncio.sleep((boundary - now_ms) / 1000)
+            began = time.monotonic()
             try:
                 await self.flush(int(boundary) - self.interval_ms)
             except Exception:  # one bad interval must not end the counting
                 log.exception("reactions: an interval was not sent")
+            took = time.monotonic() - began
+            if took * 1000 > self.interval_ms:
+                log.warning("reactions: sending an interval took %.0f ms (intervals are %d ms)", took * 1000, self.interval_ms)
 
     async def flush(self, started_ms: int | None = None) -> None:
         """Publish and store the counts gathered since the last flush, as the interval starting at ``started_ms``."""
@@ -141,9 +164,22 @@ class Reactions:
                 await self.bus.publish(topic(slot_id), event)
             except BusError as exc:  # stored all the same; the page misses one burst
                 log.warning("reactions: counts of slot %d not sent live: %s", slot_id, exc)
-        await self._store(taken, dt.datetime.fromtimestamp(started_ms / 1000, dt.UTC))
+        task = asyncio.create_task(self._store(taken, dt.datetime.fromtimestamp(started_ms / 1000, dt.UTC)))
+        self._storing.add(task)
+        task.add_done_callback(self._storing.discard)
+
+    async def settled(self) -> None:
+        """Wait until every interval sent so far is stored."""
+        while self._storing:
+            await asyncio.gather(*self._storing, return_exceptions=True)
 
     async def _store(self, taken: dict[int, Counter[str]], started: dt.datetime) -> None:
+        try:
+            await self._write(taken, started)
+        except Exception as exc:  # the counts went out live; only the replay and analytics miss them
+            log.warning("reactions: an interval of %d slot(s) was not stored: %s", len(taken), exc)
+
+    async def _write(self, taken: dict[int, Counter[str]], started: dt.datetime) -> None:
         async with self.db.session() as db:
             for slot_id, counts in taken.items():
                 known = self._slots.get(slot_id)

@@ -10,11 +10,13 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from booths.engagement import analytics
 from cloudexpo.ratelimit import RateLimiter
 from cloudexpo.services import Services
 from streaming.chat import topic
@@ -22,6 +24,15 @@ from streaming.reaction_models import ReactionCount
 from tests.live_support import account_over_http, make_slot, two_app_nodes
 
 OWN, OTHER = 70, 71
+
+
+async def _follow(services: Services, slot_id: int) -> Any:
+    """A subscription to the slot's topic that is known to be live (Redis confirms a subscription a moment later)."""
+    sub = await services.bus.subscribe(topic(slot_id))
+    await services.bus.publish(topic(slot_id), {"type": "probe"})
+    while (await sub.get(timeout=10)).data["type"] != "probe":
+        pass
+    return sub
 
 
 async def _reactions_until(sub: Any, wanted: dict[str, int]) -> list[dict[str, Any]]:
@@ -43,20 +54,23 @@ async def test_reactions_are_counted_per_interval_and_refused_when_they_should_b
     later, _ = await make_slot(services, start_in=dt.timedelta(hours=2), stage="release-b")
     hidden, _ = await make_slot(services, stage="release-c", approved=False, exhibitor_id=OTHER)
     visitor = await signed_in("visitor")
-    async with await services.bus.subscribe(topic(slot_id)) as sub:
+    async with await _follow(services, slot_id) as sub:
         for kind in ("like", "like", "heart", "like"):
             tapped = await visitor.post(f"/api/slots/{slot_id}/reactions", json={"kind": kind})
             assert tapped.status_code == 202, tapped.text
         events = await _reactions_until(sub, {"like": 3, "heart": 1})
     assert len(events) <= 2  # one event per interval (the taps may straddle two), never one per tap
     assert all(e["interval_ms"] == 500 and e["at"] % 500 == 0 and e["sent"] >= e["at"] for e in events)
-    for _ in range(50):  # stored just after it was sent
-        async with services.db.session() as db:
-            rows = (await db.scalars(select(ReactionCount).where(ReactionCount.slot_id == slot_id))).all()
-        if sum(r.total for r in rows) == 4:
-            break
-        await asyncio.sleep(0.1)
+    await runtime.streaming.reactions.settled()  # stored just after it was sent
+    async with services.db.session() as db:
+        rows = (await db.scalars(select(ReactionCount).where(ReactionCount.slot_id == slot_id))).all()
     assert sum(r.total for r in rows) == 4 and all(55_000 <= (r.offset_ms or 0) <= 120_000 for r in rows)
+    async with services.db.session() as db:  # the exhibitor's analytics: reactions at the booth's launches
+        zone = services.settings.timezone
+        today = dt.datetime.now(ZoneInfo(zone)).date()
+        series = await analytics.booth_series(db, [7], days=2, last=today, timezone=zone)
+        other = await analytics.booth_series(db, [8], days=2, last=today, timezone=zone)
+    assert series.totals()["reactions"] == 4 and other.totals()["reactions"] == 0
 
     assert (await client.post(f"/api/slots/{slot_id}/reactions", json={"kind": "like"})).status_code == 401
     unknown = await visitor.post(f"/api/slots/{slot_id}/reactions", json={"kind": "dance"}, headers={"Accept-Language": "zh-Hans"})
@@ -82,7 +96,7 @@ async def test_presenters_and_moderators_pin_moderators_set_slow_mode(
     assert (await other.post(f"/api/slots/{slot_id}/pin", json=pin)).status_code == 403
     assert (await presenter.post(f"/api/slots/{slot_id}/pin", json={})).status_code == 422
     assert (await presenter.post(f"/api/slots/{slot_id}/pin", json={"message_id": 999999})).status_code == 422
-    async with await services.bus.subscribe(topic(slot_id)) as sub:
+    async with await _follow(services, slot_id) as sub:
         pinned = await presenter.post(f"/api/slots/{slot_id}/pin", json=pin)
         assert pinned.status_code == 201 and pinned.json()["text"] == "Is the battery swappable?"
         event = (await sub.get(timeout=5)).data

@@ -18,8 +18,9 @@ Metrics per day (the exhibition's time zone), booth and name:
   leaves), ``video_plays``, ``watch_seconds``, ``downloads``, ``cards``,
   ``meetings``, ``replay_views``, ``conversations`` (started with the booth's staff); ``questions`` and
   ``poll_votes`` asked and cast at the booth's launches (counted by ``streaming.audience``).
-- ``launch_viewers`` is read from the schedule (the peak viewers of the
-  booth's launches, plain SQL on ``slots``) rather than counted here, and
+- ``launch_viewers`` and ``reactions`` are read from the schedule (the peak
+  viewers of the booth's launches and the reactions counted during them, plain
+  SQL on ``slots`` and ``reaction_counts``) rather than counted here, and
   ``calls``, ``calls_answered`` and ``call_minutes`` (video calls from booth
   conversations, answered, minutes begun) from the call records
   (:func:`booths.engagement.calls.booth_call_figures`).
@@ -43,7 +44,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booths.engagement.bookmarks import slots_table_exists
@@ -59,8 +60,8 @@ log = logging.getLogger(__name__)
 
 METRICS = (
     "views", "visitors", "qr_visitors", "time_seconds", "video_plays", "watch_seconds", "downloads",
-    "cards", "meetings", "launch_viewers", "replay_views", "conversations", "briefcase", "questions", "poll_votes",
-    "calls", "calls_answered", "call_minutes",
+    "cards", "meetings", "launch_viewers", "reactions", "replay_views", "conversations", "briefcase", "questions",
+    "poll_votes", "calls", "calls_answered", "call_minutes",
 )
 UNIQUE_METRICS = ("visitors", "qr_visitors")
 # What a page or another package may add to (unique counts and launch viewers come from elsewhere).
@@ -257,20 +258,30 @@ def day_range(last: dt.date, days: int) -> list[dt.date]:
     return [last - dt.timedelta(days=n) for n in range(days - 1, -1, -1)]
 
 
-async def launch_viewers(session: AsyncSession, booth_ids: list[int] | None, first: dt.date, last: dt.date,
+#: Per launch, from the schedule's tables: (booth_id, starts_at, value) of each of the booth's slots in a time range.
+LAUNCH_SQL = {
+    "launch_viewers": ("slots", "SELECT booth_id, starts_at, peak_viewers FROM slots WHERE booth_id IS NOT NULL"
+                                " AND starts_at >= :start AND starts_at < :end"),
+    # reactions are counted per interval and node (streaming's reaction_counts); a launch's are added up
+    "reactions": ("reaction_counts", "SELECT s.booth_id, s.starts_at, SUM(r.total) FROM slots s"
+                                     " JOIN reaction_counts r ON r.slot_id = s.id WHERE s.booth_id IS NOT NULL"
+                                     " AND s.starts_at >= :start AND s.starts_at < :end GROUP BY s.id, s.booth_id, s.starts_at"),
+}
+
+
+async def launch_figures(session: AsyncSession, metric: str, booth_ids: list[int] | None, first: dt.date, last: dt.date,
                          zone: ZoneInfo) -> dict[tuple[int, dt.date], int]:
-    """Peak viewers of each booth's launches by day, from the schedule (if there is one)."""
-    if not await slots_table_exists(session):
+    """A figure of each booth's launches (:data:`LAUNCH_SQL`) by the day they started, from the schedule (if there is one)."""
+    table, sql = LAUNCH_SQL[metric]
+    if not await slots_table_exists(session) or not await session.run_sync(
+        lambda sync: inspect(sync.connection()).has_table(table)
+    ):
         return {}
     start = dt.datetime.combine(first, dt.time(), zone).astimezone(dt.UTC) - dt.timedelta(days=1)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC) + dt.timedelta(days=1)
-    rows = await session.execute(
-        text("SELECT booth_id, starts_at, peak_viewers FROM slots WHERE booth_id IS NOT NULL"
-             " AND starts_at >= :start AND starts_at < :end"),
-        {"start": _db_time(session, start), "end": _db_time(session, end)},
-    )
+    rows = await session.execute(text(sql), {"start": _db_time(session, start), "end": _db_time(session, end)})
     out: defaultdict[tuple[int, dt.date], int] = defaultdict(int)
-    for booth_id, starts, peak in rows.all():
+    for booth_id, starts, value in rows.all():
         if booth_ids is not None and booth_id not in booth_ids:
             continue
         when = dt.datetime.fromisoformat(starts) if isinstance(starts, str) else starts
@@ -278,7 +289,7 @@ async def launch_viewers(session: AsyncSession, booth_ids: list[int] | None, fir
             when = when.replace(tzinfo=dt.UTC)
         day = when.astimezone(zone).date()
         if first <= day <= last:
-            out[(int(booth_id), day)] += int(peak or 0)
+            out[(int(booth_id), day)] += int(value or 0)
     return out
 
 
@@ -303,8 +314,9 @@ async def booth_series(session: AsyncSession, booth_ids: list[int] | None, *, da
         day = _as_date(day)
         if metric in series.values and day in index:
             series.values[metric][index[day]] = int(value or 0)
-    for (_, day), value in (await launch_viewers(session, booth_ids, dates[0], last, ZoneInfo(timezone))).items():
-        series.values["launch_viewers"][index[day]] += value
+    for metric in LAUNCH_SQL:
+        for (_, day), value in (await launch_figures(session, metric, booth_ids, dates[0], last, ZoneInfo(timezone))).items():
+            series.values[metric][index[day]] += value
     for day, figures in (await booth_call_figures(session, booth_ids, dates[0], last, ZoneInfo(timezone))).items():
         if day in index:
             series.values["calls"][index[day]] += figures.calls

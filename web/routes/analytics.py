@@ -47,8 +47,8 @@ NOT_REPORTABLE = message("analytics.not_reportable", "{metric} cannot be reporte
 
 MAX_DAYS = 366
 CHART_METRICS = ("visitors", "views", "qr_visitors", "time_seconds", "video_plays", "watch_seconds", "downloads",
-                 "cards", "conversations", "meetings", "launch_viewers", "replay_views", "briefcase", "questions",
-                 "poll_votes", "calls", "calls_answered", "call_minutes")
+                 "cards", "conversations", "meetings", "launch_viewers", "reactions", "replay_views", "briefcase",
+                 "questions", "poll_votes", "calls", "calls_answered", "call_minutes")
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,7 @@ def metric_label(request: Request, metric: str) -> str:
         "time_seconds": _("Time on the booth (seconds)"), "video_plays": _("Video plays"),
         "watch_seconds": _("Watch time (seconds)"), "downloads": _("Document downloads"),
         "cards": _("Business cards"), "meetings": _("Meeting requests"), "launch_viewers": _("Launch viewers"),
+        "reactions": _("Reactions at launches"),
         "replay_views": _("Replay views"), "conversations": _("Conversations"),
         "briefcase": _("Taken into briefcases"),
         "questions": _("Questions at launches"), "poll_votes": _("Poll votes at launches"),
