@@ -23,6 +23,7 @@ from cloudexpo.permissions import Forbidden, Principal, require
 from .chat import staff_topic, topic
 from .models import Slot, SlotState
 from .qa_models import Poll, PollVote, Question
+from .reaction_models import ReactionCount
 from .schedule import SlotClosed, get_visible_slot
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ async def count_for_booth(bus: EventBus, slot: Slot, metric: str) -> None:
 
 
 async def per_launch(db: AsyncSession, booth_id: int) -> list[dict[str, Any]]:
-    """Each launch of a booth with its questions, poll votes and peak viewers, newest first (the booth's analytics)."""
+    """Each launch of a booth with its questions, poll votes, reactions and peak viewers, newest first (the booth's analytics)."""
     slots = (await db.scalars(
         select(Slot).where(Slot.booth_id == booth_id, Slot.state.notin_(("cancelled", "declined"))).order_by(Slot.starts_at.desc())
     )).all()
@@ -103,5 +104,8 @@ async def per_launch(db: AsyncSession, booth_id: int) -> list[dict[str, Any]]:
         select(Poll.slot_id, func.count()).join(ballots, ballots.c.poll_id == Poll.id)
         .where(Poll.slot_id.in_(ids)).group_by(Poll.slot_id)
     )).all())
+    reactions = dict((await db.execute(
+        select(ReactionCount.slot_id, func.sum(ReactionCount.total)).where(ReactionCount.slot_id.in_(ids)).group_by(ReactionCount.slot_id)
+    )).all())
     return [{"slot": s, "questions": int(questions.get(s.id, 0)), "poll_votes": int(votes.get(s.id, 0)),
-             "viewers": s.peak_viewers} for s in slots]
+             "reactions": int(reactions.get(s.id, 0) or 0), "viewers": s.peak_viewers} for s in slots]

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from booths.engagement import analytics
 from cloudexpo.ratelimit import RateLimiter
 from cloudexpo.services import Services
+from streaming import audience
 from streaming.chat import topic
 from streaming.reaction_models import ReactionCount
 from tests.live_support import account_over_http, make_slot, two_app_nodes
@@ -78,7 +79,9 @@ async def test_reactions_are_counted_per_interval_and_refused_when_they_should_b
         today = dt.datetime.now(ZoneInfo(zone)).date()
         series = await analytics.booth_series(db, [7], days=2, last=today, timezone=zone)
         other = await analytics.booth_series(db, [8], days=2, last=today, timezone=zone)
+        launches = await audience.per_launch(db, 7)
     assert series.totals()["reactions"] == 4 and other.totals()["reactions"] == 0
+    assert {row["slot"].id: row["reactions"] for row in launches}[slot_id] == 4
 
     assert (await client.post(f"/api/slots/{slot_id}/reactions", json={"kind": "like"})).status_code == 401
     unknown = await visitor.post(f"/api/slots/{slot_id}/reactions", json={"kind": "dance"}, headers={"Accept-Language": "zh-Hans"})
