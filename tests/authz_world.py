@@ -206,6 +206,10 @@ class World:
         if name == "card":
             made = await self._ok(await visitor.post(f"/api/booths/{self.values['booth']}/cards", json=CARD))
             return {"card": made["card"]["id"], "card_token": made["withdraw_url"].split("token=", 1)[1]}
+        if name == "conversation":  # one per booth and visitor: the visitor's conversation with the owner's booth
+            made = await self._ok(await visitor.post(f"/api/booths/{self.values['booth']}/conversations",
+                                                     json={"text": "Battery tests?"}))
+            return {"conversation": made["conversation"]["id"]}
         raise AssertionError(f"no fresh {name}")
 
 
@@ -241,6 +245,7 @@ async def build_world(services: Services, make_client: Any, make_user: Any) -> W
     v.update(await world.fresh("meeting_slot"))
     v.update(await world.fresh("meeting"))
     v.update(await world.fresh("card"))
+    v.update(await world.fresh("conversation"))
     # The booth's lead, made by the card above, and the visitor's expert profile.
     leads = (await world.clients["owner"].get("/api/leads")).json()
     v["lead"] = leads["leads"][0]["id"]

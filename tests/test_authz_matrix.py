@@ -39,6 +39,7 @@ MOD = frozenset({"moderator", "admin"})
 ADMIN = frozenset({"admin"})
 NOBODY: frozenset[str] = frozenset()
 HOSTS = frozenset({"other", "owner"})  # meeting hosts: exhibitor staff (and experts)
+TALKING = frozenset({"owner", "visitor"})  # a booth conversation: its visitor and the booth's staff
 
 FINDING_SLOT_REQUEST = "issue 12 finding 1: no launch for another exhibitor's booth"
 FINDING_UNAPPROVED_CHAT = "issue 12 finding 2: an unapproved slot's chat is as hidden as the slot"
@@ -295,6 +296,25 @@ ROWS: list[Row] = [
     row("GET /unsubscribe", ALL, "/unsubscribe?u={visitor_id}&k=card_received&t={unsubscribe_token}"),
     row("GET /unsubscribe", NOBODY, "/unsubscribe?u={visitor_id}&k=card_received&t=" + "0" * 32, refused=400),
     row("POST /unsubscribe", ALL, body=UNSUBSCRIBE),
+    # --- booth conversations: the visitor who started one and the booth's staff; moderators once it is reported ---
+    row("GET /api/booths/{booth_id:int}/presence", ALL, "/api/booths/{booth}/presence"),
+    row("POST /api/booths/{booth_id:int}/conversations", SIGNED - {"owner"}, "/api/booths/{booth}/conversations",
+        {"text": "你好"}),
+    row("GET /conversations", SIGNED), row("GET /api/conversations", SIGNED),
+    row("GET /conversations/{conversation_id:int}", TALKING, "/conversations/{conversation}"),
+    row("GET /api/conversations/{conversation_id:int}", TALKING, "/api/conversations/{conversation}"),
+    row("POST /api/conversations/{conversation_id:int}/messages", TALKING, "/api/conversations/{conversation}/messages",
+        {"text": "Battery tests?"}),
+    row("POST /api/conversations/{conversation_id:int}/read", TALKING, "/api/conversations/{conversation}/read", {}),
+    row("POST /api/conversations/{conversation_id:int}/card", frozenset({"visitor"}),
+        "/api/conversations/{conversation}/card", CARD),
+    row("GET /api/moderation/conversations", MOD),
+    row("POST /api/moderation/conversation-blocks", MOD, body={"user_id": "{spare_user}"}),
+    row("DELETE /api/moderation/conversation-blocks/{user_id:int}", MOD,
+        "/api/moderation/conversation-blocks/{spare_user}"),
+    row("POST /api/conversations/{conversation_id:int}/report", TALKING, "/api/conversations/{conversation}/report",
+        {"reason": "spam"}),  # last: a reported conversation is open to moderators
+    row("GET /api/conversations/{conversation_id:int}", TALKING | MOD, "/api/conversations/{conversation}"),
     # --- static files (a mount) ---
     row("GET /static", ALL, "/static/css/app.css"),
 ]

@@ -103,6 +103,16 @@ async def test_a_message_left_while_nobody_is_there_reaches_staff_by_mail(
     visitor = await signed_in("visitor")
     presence = (await visitor.get(f"/api/booths/{booth}/presence")).json()
     assert presence == {"booth_id": booth, "staff": [], "open": False, "hours": ""}
+    # the booth's staffed hours, written in the booth editor, are shown beside "leave a message"
+    hours = {"en": "Weekdays 9:00–17:00", "zh-Hans": "工作日 9:00–17:00"}
+    assert (await staff.patch(f"/api/booths/{booth}", json={"hours": hours})).status_code == 200
+    assert (await visitor.patch(f"/api/booths/{booth}", json={"hours": hours})).status_code == 403
+    long = await staff.patch(f"/api/booths/{booth}", json={"hours": {"en": "x" * 201}})
+    assert long.status_code == 422 and long.json()["field"] == "hours.en"
+    shown = await visitor.get(f"/api/booths/{booth}/presence", headers={"Accept-Language": "zh-Hans"})
+    assert shown.json()["hours"] == "工作日 9:00–17:00"
+    page = await visitor.get("/booths/1A-001", headers={"Accept-Language": "en"})
+    assert "Weekdays 9:00–17:00" in page.text and "data-talk-start" in page.text
     left = await visitor.post(f"/api/booths/{booth}/conversations", json={"text": "Please call me back"})
     assert left.status_code == 201 and left.json()["conversation"]["left_message"] is True
     await visitor.post(f"/api/conversations/{left.json()['conversation']['id']}/messages", json={"text": "Tomorrow?"})
@@ -113,6 +123,10 @@ async def test_a_message_left_while_nobody_is_there_reaches_staff_by_mail(
     notes = (await staff.get("/api/notifications")).json()
     assert notes["items"][0]["kind"] == "booth_message"
     assert notes["items"][0]["url"] == f"/conversations/{left.json()['conversation']['id']}"
+    # the exhibitor's analytics count the booth's conversations
+    await runtime.booths.analytics.flush()
+    totals = (await staff.get(f"/api/analytics/booths/{booth}?days=7")).json()["totals"]
+    assert totals["conversations"] == 1
 
 
 async def test_limits_reports_and_blocks(signed_in: Any, services: Services, runtime: Runtime) -> None:
@@ -151,3 +165,9 @@ async def test_limits_reports_and_blocks(signed_in: Any, services: Services, run
     assert refused.status_code == 403 and refused.json()["code"] == "conversation.blocked"
     assert (await moderator.delete(f"/api/moderation/conversation-blocks/{visitor_id}")).json()["blocked"] is False
     assert (await visitor.post(f"/api/conversations/{cid}/messages", json={"text": "back"})).status_code == 201
+
+    # the visitor's own data: their conversations are in the download and go with "delete my data"
+    mine = (await visitor.get("/api/me/data")).json()
+    assert [c["id"] for c in mine["conversations"]] == [cid] and len(mine["conversation_messages"]) == 4
+    assert (await visitor.delete("/api/me/data")).json()["deleted"]["conversations"] == 1
+    assert (await staff.get("/api/conversations")).json()["conversations"] == []

@@ -23,6 +23,8 @@ from booths.engagement.models import (
     BOOKMARK_KINDS,
     Bookmark,
     Card,
+    Conversation,
+    ConversationMessage,
     MailOptOut,
     Meeting,
     MeetingSlot,
@@ -251,6 +253,8 @@ async def my_data(session: Any, user_id: int) -> dict[str, Any]:
         "meeting_slots": [plain(x) for x in (await rows(MeetingSlot, MeetingSlot.host_id == user_id)).all()],
         "meetings": [plain(x) for x in (await rows(Meeting, (Meeting.visitor_id == user_id) | (Meeting.host_id == user_id))).all()],
         "notifications": [plain(x) for x in (await rows(Notification, Notification.user_id == user_id)).all()],
+        "conversations": [plain(x) for x in (await rows(Conversation, Conversation.visitor_id == user_id)).all()],
+        "conversation_messages": [plain(x) for x in (await rows(ConversationMessage, ConversationMessage.sender_id == user_id)).all()],
         "mail_opt_outs": [x.kind for x in (await rows(MailOptOut, MailOptOut.user_id == user_id)).all()],
     }
 
@@ -266,7 +270,7 @@ async def api_my_data(request: Request) -> Response:
 
 async def api_delete_my_data(request: Request) -> Response:
     """Delete the visitor's bookmarks, cards (and the leads made from them), meeting requests,
-    offered slots, notifications, opt-outs and profile. The account itself stays (sign-in, roles)."""
+    offered slots, notifications, conversations with booths, opt-outs and profile. The account itself stays (sign-in, roles)."""
     who = require(principal(request))
     uid = who.user_id
     async with services(request).db.session() as session:
@@ -277,6 +281,7 @@ async def api_delete_my_data(request: Request) -> Response:
             ("meetings", Meeting, Meeting.visitor_id == uid),
             ("meeting_slots", MeetingSlot, MeetingSlot.host_id == uid),
             ("notifications", Notification, Notification.user_id == uid),
+            ("conversations", Conversation, Conversation.visitor_id == uid),  # with their messages
             ("mail_opt_outs", MailOptOut, MailOptOut.user_id == uid),
             ("profile", Profile, Profile.user_id == uid),
         ):
