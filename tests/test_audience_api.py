@@ -245,7 +245,7 @@ async def test_waiting_questions_reach_only_the_runners_sockets_on_another_node(
         await host.aclose()
 
 
-async def test_booth_analytics_show_questions_and_poll_votes_per_launch(services: Services, signed_in: Any) -> None:
+async def test_booth_analytics_show_questions_and_poll_votes_per_launch(services: Services, signed_in: Any, runtime: Any) -> None:
     expo = await make_expo(services)
     booth, exhibitor = expo.booths["1A-001"], expo.exhibitors["1A-001"]
     slot_id, _ = await make_slot(services, state="live", live_at=dt.datetime.now(dt.UTC), booth_id=booth, exhibitor_id=exhibitor)
@@ -253,7 +253,11 @@ async def test_booth_analytics_show_questions_and_poll_votes_per_launch(services
     await visitor.post(f"/api/slots/{slot_id}/questions", json={"text": "Warranty?"})
     poll = (await staff.post(f"/api/slots/{slot_id}/polls", json={"question": "Q", "options": ["a", "b"], "multiple": True, "open": True})).json()
     await visitor.post(f"/api/polls/{poll['id']}/vote", json={"choices": [0, 1]})  # one ballot, two choices
+    for kind in ("clap", "heart"):
+        assert (await visitor.post(f"/api/slots/{slot_id}/reactions", json={"kind": kind})).status_code == 202
+    await runtime.streaming.reactions.flush()  # the interval's counts, sent and stored now rather than at its end
+    await runtime.streaming.reactions.settled()
     page = await staff.get("/dashboard/analytics?lang=en")
     assert page.status_code == 200
     row = page.text.split(f'href="/live/{slot_id}"')[1].split("</tr>")[0]
-    assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)] == [0, 1, 1]  # peak viewers, questions, poll votes
+    assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)] == [0, 1, 1, 2]  # peak viewers, questions, poll votes, reactions
