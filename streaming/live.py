@@ -48,6 +48,7 @@ from sqlalchemy import select
 from cloudexpo.bus import EventBus
 from cloudexpo.db import Database, utcnow
 
+from . import ticker_queries
 from .chat import topic
 from .errors import SessionNotFound, StreamNotLive, ViewersFull
 from .hls_audience import HlsAudience
@@ -618,7 +619,7 @@ class LiveService:
                     topic(slot_id), {"type": "viewers", "slot": slot_id, "count": count}
                 )
                 if count:
-                    await self._note_peak(slot_id, count)
+                    await ticker_queries.note_peak(self.db, slot_id, count)
         if self.cluster is not None:
             here = {slot_id_of(s) for s in self.engine.stream_ids}
             for gone in [slot for slot in self._viewers if slot not in here]:
@@ -637,31 +638,14 @@ class LiveService:
     async def _my_slots_to_act_on(self) -> tuple[set[int], list[int]]:
         """One query a tick over this node's broadcasts: (green-room slots whose start time came, closed slots)."""
         mine = {sid for s in self.engine.stream_ids if (sid := slot_id_of(s)) is not None}
-        if not mine:
-            return set(), []
-        async with self.db.session() as db:
-            rows = (await db.execute(
-                select(Slot.id, Slot.state, Slot.starts_at <= utcnow()).where(Slot.id.in_(mine))
-            )).all()
-        due = {
-            slot_id
-            for slot_id, state, started in rows
-            if state == SlotState.GREEN_ROOM.value and started
-            and (self.cluster is None or not self.cluster.holds(slot_id))
-        }
-        return due, [slot_id for slot_id, state, _ in rows if state in CLOSED_STATES]
+        due, closed = await ticker_queries.due_and_closed(self.db, mine)
+        if self.cluster is not None:
+            due = {slot_id for slot_id in due if not self.cluster.holds(slot_id)}
+        return due, closed
 
     async def _end_overruns(self) -> None:
         """Broadcasts whose slot's current end plus the overrun has passed end (on any node)."""
-        limit = utcnow() - self.overrun
-        async with self.db.session() as db:
-            due = (await db.scalars(
-                select(Slot.id).where(
-                    Slot.state.in_([SlotState.LIVE.value, SlotState.GREEN_ROOM.value]),
-                    Slot.ends_at <= limit,
-                )
-            )).all()
-        for slot_id in due:
+        for slot_id in await ticker_queries.overrun_slots(self.db, self.overrun):
             log.info("live: slot %s ran past its end; ending its broadcast", slot_id)
             await self.end(slot_id)
 
@@ -673,13 +657,6 @@ class LiveService:
             if status is not None:
                 await registry.share_status(slot_id, status.value, self._viewers.get(slot_id, 0))
         self._cluster_view = await registry.live_slots()
-
-    async def _note_peak(self, slot_id: int, count: int) -> None:
-        async with self.db.session() as db:
-            slot = await db.get(Slot, slot_id)
-            if slot is not None and count > slot.peak_viewers:
-                slot.peak_viewers = count
-                await db.commit()
 
     async def _promote_green_room(self, due: set[int]) -> None:
         """On air: the green-room slots whose start time came (checked again under the lock)."""
