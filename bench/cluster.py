@@ -22,7 +22,8 @@ test card (640x360, 30 fps, H.264 + Opus, aiortc's encoder) over WHIP to A.
    to B, whatever B's audience.
 3. **First frame on an edge.** Decoding viewers join B one after the other:
    *cold* (B is not pulling the slot: the join starts the pull; B's
-   ``CLOUDEXPO_EDGE_LINGER_SECONDS`` is 1 so the pull stops between joins),
+   ``CLOUDEXPO_EDGE_LINGER_SECONDS`` is 1 and joins are :data:`COLD` s apart,
+   so the pull stops between joins),
    *cold after the watch page* (as a browser: the page's request makes B
    start pulling, the WHEP request finds the pull made or under way) and
    *warm* (B already pulls), with joins on A as the baseline. Time from
@@ -58,9 +59,12 @@ from bench import fanout
 from bench._common import encode_media, whip_publisher_process
 from bench._serving import free_port, wait_up
 from bench.fanout import Server, cpu, moto, stream_packets_per_second, with_viewers
+from streaming.edges import JOINING
 from tests.cluster_support import ROOT, Node, cluster_env, whep_signal
 
 WIDTH, HEIGHT, FPS = 640, 360, 30
+# seconds after a join until B's pull has stopped: streaming.edges.JOINING, then the 1 s linger and a check
+COLD = JOINING + 1.0 + 1.0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -303,10 +307,10 @@ async def main() -> None:
             # 3. first frame (before the CPU phase: B's pull is still warm, then it goes cold)
             warm_edge, _ = await in_process(joins_process, b.url, slot, args.joins, 0.2, False)
             origin, _ = await in_process(joins_process, a.url, slot, args.joins, 0.2, False)
-            await asyncio.sleep(2.5)  # B's pull stops (linger 1 s)
-            cold_edge, _ = await in_process(joins_process, b.url, slot, args.joins, 2.5, False)
+            await asyncio.sleep(COLD)  # B's pull stops
+            cold_edge, _ = await in_process(joins_process, b.url, slot, args.joins, COLD, False)
             # a browser asks for the watch page first: the edge starts pulling then
-            paged_edge, from_page = await in_process(joins_process, b.url, slot, args.joins, 2.5, True)
+            paged_edge, from_page = await in_process(joins_process, b.url, slot, args.joins, COLD, True)
             stop.set()
             loop = asyncio.get_running_loop()
             sent: dict[int, float] = await loop.run_in_executor(None, sent_q.get, True, 30)
