@@ -166,6 +166,11 @@ class EdgeService:
             raise PullFailed(f"pulling slot {slot_id} from {origin} failed: {exc}") from exc
         return True
 
+    async def prewarm(self, slot_id: int) -> None:
+        """:meth:`ensure` for a watch page asked for here (its player's WHEP request follows)."""
+        with contextlib.suppress(StreamNotLive):  # not live anywhere (yet): the WHEP request will say so
+            await self.ensure(slot_id)
+
     async def forward_leave(self, slot_id: int, session_id: str) -> None:
         """A viewer's WHEP DELETE for a session this node does not hold: the node holding it ends it."""
         await self.bus.publish(self.topic, {"type": "leave", "slot": slot_id, "session": session_id})
