@@ -13,6 +13,8 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
+# Reaction buttons and bursts in the browser tests' screenshots are emoji.
+dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || need_apt+=(fonts-noto-color-emoji)
 command -v turnserver >/dev/null 2>&1 || need_apt+=(coturn)
 # The reliability drills (tests/test_drills.py) run a private PostgreSQL and Redis of their own.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
