@@ -203,6 +203,17 @@ class World:
             asked = await self._ok(await visitor.post(f"/api/meeting-slots/{made['id']}/requests",
                                                       json={"note": "Battery tests"}))
             return {"meeting": asked["id"]}
+        if name in ("call", "conversation"):  # the visitor's conversation with the booth, no call open in it
+            talk = await visitor.post(f"/api/booths/{self.values['booth']}/conversations", json={"text": "Hello"})
+            assert talk.status_code in (200, 201), talk.text  # 200: the conversation goes on
+            conversation = talk.json()["conversation"]["id"]
+            if "call" in self.values:
+                await visitor.post(f"/api/calls/{self.values['call']}/hangup")
+            if name == "conversation":
+                return {"conversation": conversation}
+            call = await self._ok(await visitor.post(f"/api/conversations/{conversation}/calls"))
+            self.values["call"] = call["call"]["id"]
+            return {"call": call["call"]["id"], "conversation": conversation}
         if name == "card":
             made = await self._ok(await visitor.post(f"/api/booths/{self.values['booth']}/cards", json=CARD))
             return {"card": made["card"]["id"], "card_token": made["withdraw_url"].split("token=", 1)[1]}

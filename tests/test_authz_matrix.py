@@ -289,6 +289,21 @@ ROWS: list[Row] = [
     row("GET /api/analytics/overview/chart.svg", MOD),
     row("GET /qr/{kind}/{ref:int}.{fmt}", ALL, "/qr/booth/{booth}.svg"),
     row("GET /booths/{booth_id:int}/poster", ALL, "/booths/{booth}/poster"),
+    # --- video calls from booth conversations (tests/test_calls.py): the visitor rings the booth's staff ---
+    row("POST /api/conversations/{conversation_id}/calls", frozenset({"visitor", "owner"}),
+        "/api/conversations/{conversation}/calls", {}, fresh="conversation"),
+    row("GET /api/calls/ringing", SIGNED),
+    *(row(route, frozenset({"visitor", "owner"}), url, fresh="call")
+      for route, url in (("GET /calls/{call_id}", "/calls/{call}"), ("GET /api/calls/{call_id}", "/api/calls/{call}"))),
+    *(row(f"POST /api/calls/{{call_id}}/{action}", frozenset({"owner"}), f"/api/calls/{{call}}/{action}", {},
+          fresh="call", expect=(("visitor", 409),)) for action in ("accept", "decline")),
+    row("POST /api/calls/{call_id}/hangup", frozenset({"visitor"}), "/api/calls/{call}/hangup", {}, fresh="call",
+        expect=(("owner", 409),), why="the staff rung are not in the call yet: they decline"),
+    row("GET /api/booths/{booth_id}/calls", OWNER, "/api/booths/{booth}/calls"),
+    *(row(f"POST /{kind}/calls/{{call_id}}", NOBODY, f"/{kind}/calls/{{call}}", (b"v=0\r\n", "application/sdp"),
+          fresh="call", refused=401, why="the party's forwarder token is the authority") for kind in ("whip", "whep")),
+    *(row(f"DELETE /{kind}/calls/{{call_id}}/{{session_id}}", NOBODY, f"/{kind}/calls/{{call}}/nosession",
+          fresh="call", refused=401, why="the party's forwarder token is the authority") for kind in ("whip", "whep")),
     # --- notifications ---
     row("GET /notifications", SIGNED), row("POST /notifications/read", SIGNED, body={}),
     row("POST /notifications/preferences", SIGNED, body={"card_received": "on"}),
