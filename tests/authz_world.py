@@ -203,13 +203,13 @@ class World:
             asked = await self._ok(await visitor.post(f"/api/meeting-slots/{made['id']}/requests",
                                                       json={"note": "Battery tests"}))
             return {"meeting": asked["id"]}
-        if name in ("call", "conversation"):  # the visitor's conversation with the booth, no call open in it
+        if name in ("call", "conversation_no_call"):  # the visitor's conversation with the booth, no call open in it
             talk = await visitor.post(f"/api/booths/{self.values['booth']}/conversations", json={"text": "Hello"})
             assert talk.status_code in (200, 201), talk.text  # 200: the conversation goes on
             conversation = talk.json()["conversation"]["id"]
             if "call" in self.values:
                 await visitor.post(f"/api/calls/{self.values['call']}/hangup")
-            if name == "conversation":
+            if name == "conversation_no_call":
                 return {"conversation": conversation}
             call = await self._ok(await visitor.post(f"/api/conversations/{conversation}/calls"))
             self.values["call"] = call["call"]["id"]

@@ -291,7 +291,7 @@ ROWS: list[Row] = [
     row("GET /booths/{booth_id:int}/poster", ALL, "/booths/{booth}/poster"),
     # --- video calls from booth conversations (tests/test_calls.py): the visitor rings the booth's staff ---
     row("POST /api/conversations/{conversation_id}/calls", frozenset({"visitor", "owner"}),
-        "/api/conversations/{conversation}/calls", {}, fresh="conversation"),
+        "/api/conversations/{conversation}/calls", {}, fresh="conversation_no_call"),
     row("GET /api/calls/ringing", SIGNED),
     *(row(route, frozenset({"visitor", "owner"}), url, fresh="call")
       for route, url in (("GET /calls/{call_id}", "/calls/{call}"), ("GET /api/calls/{call_id}", "/api/calls/{call}"))),
