@@ -257,6 +257,7 @@ async def build_world(services: Services, make_client: Any, make_user: Any) -> W
     v.update(await world.fresh("meeting"))
     v.update(await world.fresh("card"))
     v.update(await world.fresh("conversation"))
+    v.update({"call": (await world.fresh("call"))["call"]})  # a call ringing the booth, for the refusals
     # The booth's lead, made by the card above, and the visitor's expert profile.
     leads = (await world.clients["owner"].get("/api/leads")).json()
     v["lead"] = leads["leads"][0]["id"]
