@@ -207,8 +207,9 @@ class World:
             talk = await visitor.post(f"/api/booths/{self.values['booth']}/conversations", json={"text": "Hello"})
             assert talk.status_code in (200, 201), talk.text  # 200: the conversation goes on
             conversation = talk.json()["conversation"]["id"]
-            if "call" in self.values:
-                await visitor.post(f"/api/calls/{self.values['call']}/hangup")
+            for open_call in (await owner.get(f"/api/booths/{self.values['booth']}/calls")).json()["calls"]:
+                if open_call["state"] in ("ringing", "active"):  # the visitor is in every call of their conversation
+                    await visitor.post(f"/api/calls/{open_call['id']}/hangup")
             if name == "conversation_no_call":
                 return {"conversation": conversation}
             call = await self._ok(await visitor.post(f"/api/conversations/{conversation}/calls"))
