@@ -19,6 +19,7 @@ from booths.media.models import Asset
 from booths.media.processing import create_asset_from_bytes
 from cloudexpo.services import Services
 from streaming.models import ChatMessage, StageKind
+from streaming.qa_models import Poll, PollState, Question
 from streaming.schedule import SlotInput, create_slot, ensure_stage
 from tests.conftest import PASSWORD
 from tests.test_booths_support import make_expo
@@ -143,6 +144,13 @@ class World:
         assert response.status_code == status, response.text
         return response.json()
 
+    async def _added(self, row: Any) -> int:
+        """Store ``row`` as it is (no route's limits in the way); its id."""
+        async with self.services.db.session() as db:
+            db.add(row)
+            await db.commit()
+            return int(row.id)
+
     async def fresh(self, name: str) -> dict[str, Any]:
         """Placeholders for a new object of kind ``name`` (see the matrix's ``fresh`` column)."""
         owner, visitor = self.clients["owner"], self.clients["visitor"]
@@ -187,13 +195,20 @@ class World:
             return {"replay": await self.replay()}
         if name == "application":
             return {"application": await self.application()}
-        if name == "message":
-            async with self.services.db.session() as db:  # straight in: the chat's rate limit is not under test
-                message = ChatMessage(slot_id=self.values["slot"], user_id=self.users["visitor"][1], author="Li",
-                                      text="你好", created_at=dt.datetime.now(dt.UTC))
-                db.add(message)
-                await db.commit()
-                return {"message": message.id}
+        if name == "message":  # straight in: the chat's rate limit is not under test
+            return {"message": await self._added(ChatMessage(
+                slot_id=self.values["slot"], user_id=self.users["visitor"][1], author="Li", text="你好",
+                created_at=dt.datetime.now(dt.UTC)))}
+        if name == "question":  # straight in: asking's rate limit is not under test
+            return {"question": await self._added(Question(
+                slot_id=self.values["slot"], user_id=self.users["visitor"][1], author="Li", text="Range in winter?",
+                created_at=dt.datetime.now(dt.UTC)))}
+        if name in ("poll", "open_poll"):
+            now, opened = dt.datetime.now(dt.UTC), name == "open_poll"
+            return {"poll": await self._added(Poll(
+                slot_id=self.values["slot"], question="Which colour?", options=["Red", "Blue"],
+                created_by=self.users["owner"][1], created_at=now, opened_at=now if opened else None,
+                state=PollState.OPEN.value if opened else PollState.DRAFT.value))}
         if name in ("meeting_slot", "meeting"):
             starts = _soon(3 + next(self.counter) / 24).isoformat()
             made = await self._ok(await owner.post("/api/meeting-slots", json={
@@ -258,6 +273,8 @@ async def build_world(services: Services, make_client: Any, make_user: Any) -> W
     v.update(await world.fresh("meeting"))
     v.update(await world.fresh("card"))
     v.update(await world.fresh("conversation"))
+    v.update(await world.fresh("question"))
+    v.update(await world.fresh("open_poll"))
     v.update({"call": (await world.fresh("call"))["call"]})  # a call ringing the booth, for the refusals
     # The booth's lead, made by the card above, and the visitor's expert profile.
     leads = (await world.clients["owner"].get("/api/leads")).json()
