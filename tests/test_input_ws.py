@@ -220,8 +220,11 @@ def test_a_chunked_form_is_cut_off_at_the_limit(server: LiveServer) -> None:
         sock.sendall((f"POST /api/session HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
                       "Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n"
                       f"Cookie: {_anonymous_cookie(server)}\r\n\r\n").encode())
-        for _ in range(2 * 16 + 1):  # 64 KiB past 2 MiB, and never the last chunk: the body has not ended
+        for _ in range(2 * 16):  # 2 MiB,
             sock.sendall(frame)
+        # one byte past it, and never the last chunk: the body has not ended. No more than that, so the
+        # server has read all that was sent when it answers: a close with unread bytes would be a reset
+        sock.sendall(b"1\r\na\r\n")
         status, body = _answer(sock)
     assert " 413 " in status, status
     assert body["code"] == "http.form_too_large" and "2 MiB" in body["detail"], body

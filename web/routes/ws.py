@@ -138,7 +138,10 @@ class Connection:
             if self._send_frame is None:
                 await self.ws.send_text(text)
             else:
-                await self._send_frame({"type": "websocket.send", "text": text})
+                try:
+                    await self._send_frame({"type": "websocket.send", "text": text})
+                except OSError as exc:  # the client left (the server's ClientDisconnected), as Starlette's own send says it
+                    raise WebSocketDisconnect(code=1006) from exc
 
     async def refuse(self, status: int, said: str, ref: Any = None, **extra: Any) -> None:
         """An ``error`` message in the one error shape, in the page's language."""
