@@ -99,10 +99,17 @@ def _journey(browser: Any, url_a: str, url_b: str, slot_id: int, artifacts: Path
     ling_page, sam_page, mei_page = pages["ling"], pages["sam"], pages["mei"]
     for page in pages.values():  # every page follows the slot before anyone taps
         wait_until(page, "window.cloudexpo.liveSocket && window.cloudexpo.liveSocket.ready()")
+    # the presenter's console, on the other node, adds the audience's reactions up
+    staff = _signed_in(browser, url_b, "staff@example.org")
+    console = staff.new_page()
+    console.on("pageerror", lambda exc: errors.append(f"console: {exc}"))
+    console.goto(f"{url_b}/dashboard/live/{slot_id}?lang=en")
+    wait_until(console, "window.cloudexpo.liveSocket && window.cloudexpo.liveSocket.ready()")
 
     # reactions on node A burst on node B's page, and the other way round
     _tap(ling_page, "like", 3)
     wait_until(sam_page, _count(sam_page, "like") + " === 3", timeout=10000)
+    wait_until(console, "document.querySelector('[data-role=reaction-totals]').textContent === '👍 3'", timeout=10000)
     wait_until(sam_page, "document.querySelectorAll('[data-role=player] [data-role=bursts] .burst').length > 0", timeout=5000)
     sam_page.tap('[data-role="reactions"] [data-kind="heart"]')
     wait_until(ling_page, _count(ling_page, "heart") + " === 1", timeout=10000)
@@ -134,6 +141,7 @@ def _journey(browser: Any, url_a: str, url_b: str, slot_id: int, artifacts: Path
 
     # the presenter pins Sam's question (on node A); both players and chats show it
     staff = _signed_in(browser, url_a, "staff@example.org")
+    console.close()
     question = next(m for m in _api(staff, url_a, "GET", f"/api/slots/{slot_id}/chat", {})["messages"] if "20 minutes" in m["text"])
     _api(staff, url_a, "POST", f"/api/slots/{slot_id}/pin", {"message_id": question["id"]})
     for page in (ling_page, sam_page):

@@ -346,8 +346,17 @@
     window.addEventListener("pagehide", function () { if (whip) whip.stop({ keepalive: true }); });
     window.addEventListener("online", function () { if (phase === "reconnecting") { clearTimeout(retryTimer); start(); } });
 
+    // The audience's reactions since the console opened, totalled per emoji (reactions.js names them).
+    const reactionTotals = {};
+    function addReactions(counts) {
+      const emoji = (window.cloudexpo.bursts || {}).emoji || {};
+      Object.keys(counts).forEach(function (kind) { reactionTotals[kind] = (reactionTotals[kind] || 0) + counts[kind]; });
+      setText("reaction-totals", Object.keys(emoji).filter(function (k) { return reactionTotals[k] > 0; })
+        .map(function (k) { return emoji[k] + " " + reactionTotals[k]; }).join("  ") || "—");
+    }
+
     if (window.cloudexpo.openSocket) {
-      window.cloudexpo.openSocket([data.slot]);
+      window.cloudexpo.liveSocket = window.cloudexpo.openSocket([data.slot]);  // the page's live socket, as on the watch page
       document.addEventListener("cloudexpo:ws", function (ev) {
         const m = ev.detail;
         if ((m.type === "state" || m.type === "snapshot") && m.slot === data.slot) {
@@ -356,6 +365,7 @@
           render();
         }
         if (m.type === "viewers" && m.slot === data.slot) setText("viewer-count", m.count);
+        if (m.type === "reactions" && m.slot === data.slot) addReactions(m.counts);
       });
     }
     if (!window.RTCPeerConnection) fail(strings.noWebrtc);
