@@ -117,7 +117,9 @@ def _journey(browser: Any, url_a: str, url_b: str, slot_id: int, artifacts: Path
     wait_until(mei_page, _count(mei_page, "heart") + " === 1", timeout=10000)
     assert mei_page.locator('[data-role="player"] .burst').count() == 0
     _tap(ling_page, "clap")
-    wait_until(mei_page, "document.querySelector('[data-role=player] [data-role=reaction-tally]').textContent.includes('👏 1')", timeout=10000)
+    wait_until(ling_page, _count(ling_page, "clap") + " === 1", timeout=20000)  # counted: the tap reached node A
+    wait_until(mei_page, _count(mei_page, "clap") + " === 1", timeout=20000)  # its interval's counts reached node B's page
+    wait_until(mei_page, "document.querySelector('[data-role=player] [data-role=reaction-tally]').textContent.includes('👏 1')", timeout=5000)
     assert mei_page.locator('[data-role="player"] .burst').count() == 0
 
     # bullet comments: on by default in Chinese, off in English and with reduced motion
