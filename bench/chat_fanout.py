@@ -216,6 +216,23 @@ async def viewer_counts(redis_url: str, slot: int, stop: asyncio.Event, sent: li
     await client.aclose()
 
 
+async def gather_results(clients: list[Any], results: Any) -> tuple[int, list[int], dict[str, int]]:
+    """What every client process put on ``results``, added up: (clients connected, delay histogram, counters)."""
+    loop = asyncio.get_running_loop()
+    hist = [0] * HIST_MS
+    connected = 0
+    totals: dict[str, int] = {}
+    for _ in clients:
+        c, h, counts = await loop.run_in_executor(None, results.get)
+        connected += c
+        hist = [a + b for a, b in zip(hist, h, strict=True)]
+        for k, v in counts.items():
+            totals[k] = totals.get(k, 0) + v
+    for p in clients:
+        await loop.run_in_executor(None, p.join, 30)
+    return connected, hist, totals
+
+
 def percentile(hist: list[int], q: float) -> int:
     total = sum(hist)
     if not total:
@@ -317,17 +334,7 @@ async def main() -> None:
             if isinstance(outcome, BaseException):
                 print(f"a chatter failed: {outcome!r}")
         stop_clients.set()
-        hist = [0] * HIST_MS
-        connected = 0
-        totals: dict[str, int] = {}
-        for _ in clients:
-            c, h, counts = await loop.run_in_executor(None, results.get)
-            connected += c
-            hist = [a + b for a, b in zip(hist, h, strict=True)]
-            for k, v in counts.items():
-                totals[k] = totals.get(k, 0) + v
-        for p in clients:
-            await loop.run_in_executor(None, p.join, 30)
+        connected, hist, totals = await gather_results(clients, results)
         expected = sent[0] * connected
         print(f"chat: {sent[0]} messages in bursts of {args.chatters} every {args.period:g} s to {connected} clients; "
               f"{totals['chat']} of {expected} deliveries ({expected - totals['chat']} missed)")

@@ -47,7 +47,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._serving import SERVER, free_port, profile, seed_slot, start, wait_up
-from bench.chat_fanout import HIST_MS, Client, cpu_of, percentile
+from bench.chat_fanout import HIST_MS, Client, cpu_of, gather_results, percentile
 
 KINDS = ("like", "heart", "clap", "party", "wow")
 SENT = b'"sent":'
@@ -192,17 +192,7 @@ async def main() -> None:
         if spy is not None:
             await spy
         stop.set()
-        hist = [0] * HIST_MS
-        connected = 0
-        totals: dict[str, int] = {}
-        for _ in clients:
-            c, h, counts = await loop.run_in_executor(None, results.get)
-            connected += c
-            hist = [a + b for a, b in zip(hist, h, strict=True)]
-            for k, v in counts.items():
-                totals[k] = totals.get(k, 0) + v
-        for p in clients:
-            await loop.run_in_executor(None, p.join, 30)
+        connected, hist, totals = await gather_results(clients, results)
         samplers = max(totals["samplers"], 1)
         print(f"reactions: {totals['taps']} taps ({totals['taps'] / (args.seconds + 1):.0f}/s) from {connected} clients; "
               f"{totals['refused_taps']} refused; the counts a client received added up to "

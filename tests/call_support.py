@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from streaming import testsource as ts
 from streaming.peers import accept_answer, answer_offer, create_offer, new_peer_connection, release
-from tests.conftest import REDIS_URL, free_port, live_settings, require_service, serve_app
+from tests.live_support import two_app_nodes
 
 HOSTS = ("127.0.0.1",)
 
@@ -179,14 +178,5 @@ class Socket:
 @pytest.fixture
 def call_nodes(tmp_path: Path) -> Iterator[tuple[str, str, Any]]:
     """Two app nodes as one deployment (shared SQLite, secret and Redis, each with its CLOUDEXPO_NODE_URL)."""
-    require_service(REDIS_URL, "CLOUDEXPO_TEST_REDIS_URL")
-    secret = "calls-" + secrets.token_hex(8)
-    with contextlib.ExitStack() as stack:
-        nodes = []
-        for index in range(2):
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            settings = live_settings(tmp_path, data_dir=tmp_path / "shared", secret_key=secret, port=port,
-                                     redis_url=REDIS_URL, public_url=url, node_url=url)
-            nodes.append(stack.enter_context(serve_app(settings, f"calls-node-{index}")))
-        yield nodes[0].url, nodes[1].url, nodes[0].settings
+    with two_app_nodes(tmp_path, node_urls=True) as nodes:
+        yield nodes

@@ -73,8 +73,11 @@ async def account_over_http(settings: Settings, base: str, email: str, *, role: 
 
 
 @contextlib.contextmanager
-def two_app_nodes(tmp_path: Path) -> Iterator[tuple[str, str, Settings]]:
-    """Two app nodes sharing one SQLite file, one secret and one Redis: (url A, url B, settings)."""
+def two_app_nodes(tmp_path: Path, *, node_urls: bool = False) -> Iterator[tuple[str, str, Settings]]:
+    """Two app nodes sharing one SQLite file, one secret and one Redis: (url A, url B, settings).
+
+    With ``node_urls`` each advertises its own CLOUDEXPO_NODE_URL, so one node can pull media from the other.
+    """
     from tests.conftest import REDIS_URL, free_port, live_settings, require_service, serve_app
 
     require_service(REDIS_URL, "CLOUDEXPO_TEST_REDIS_URL")
@@ -86,6 +89,7 @@ def two_app_nodes(tmp_path: Path) -> Iterator[tuple[str, str, Settings]]:
             settings = live_settings(
                 tmp_path, data_dir=tmp_path / "shared", secret_key=secret, port=port,
                 redis_url=REDIS_URL, public_url=f"http://127.0.0.1:{port}",
+                node_url=f"http://127.0.0.1:{port}" if node_urls else None,
             )
             nodes.append(stack.enter_context(serve_app(settings, f"node-{index}")))
         yield nodes[0].url, nodes[1].url, nodes[0].settings
