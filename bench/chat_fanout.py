@@ -216,6 +216,17 @@ async def viewer_counts(redis_url: str, slot: int, stop: asyncio.Event, sent: li
     await client.aclose()
 
 
+async def start_nodes(servers: list[Any], ports: list[int], data: Path, secret: str, extra: list[str], nice: int) -> list[int]:
+    """``cloudexpo serve`` on each port, niced, once each answers; added to ``servers`` as they start (the caller stops them)."""
+    for port in ports:
+        servers.append(start(SERVER, str(data), str(port), secret, *extra))
+        await wait_up(f"http://127.0.0.1:{port}/healthz")
+    pids = [s.pid for s in servers]
+    for pid in pids:
+        psutil.Process(pid).nice(nice)
+    return pids
+
+
 async def gather_results(clients: list[Any], results: Any) -> tuple[int, list[int], dict[str, int]]:
     """What every client process put on ``results``, added up: (clients connected, delay histogram, counters)."""
     loop = asyncio.get_running_loop()
@@ -281,12 +292,7 @@ async def main() -> None:
     stop_clients = ctx.Event()
     stop = asyncio.Event()
     try:
-        for port in ports:
-            servers.append(start(SERVER, str(data), str(port), secret, *extra))
-            await wait_up(f"http://127.0.0.1:{port}/healthz")
-        pids = [s.pid for s in servers]
-        for pid in pids:
-            psutil.Process(pid).nice(args.server_nice)
+        pids = await start_nodes(servers, ports, data, secret, extra, args.server_nice)
         idle = await cpu_of(pids, 3.0)
         ready, results = ctx.Semaphore(0), ctx.Queue()
         per = [args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)]

@@ -42,12 +42,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._serving import SERVER, free_port, profile, seed_slot, start, wait_up
-from bench.chat_fanout import HIST_MS, Client, cpu_of, gather_results, percentile
+from bench._serving import free_port, profile, seed_slot
+from bench.chat_fanout import HIST_MS, Client, cpu_of, gather_results, percentile, start_nodes
 
 KINDS = ("like", "heart", "clap", "party", "wow")
 SENT = b'"sent":'
@@ -165,12 +163,7 @@ async def main() -> None:
     ctx = mp.get_context("spawn")
     go, stop = ctx.Event(), ctx.Event()
     try:
-        for port in ports:
-            servers.append(start(SERVER, str(data), str(port), secret, *extra))
-            await wait_up(f"http://127.0.0.1:{port}/healthz")
-        pids = [s.pid for s in servers]
-        for pid in pids:
-            psutil.Process(pid).nice(args.server_nice)
+        pids = await start_nodes(servers, ports, data, secret, extra, args.server_nice)
         empty = await cpu_of(pids, 3.0)
         ready, results = ctx.Semaphore(0), ctx.Queue()
         per = [args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)]
