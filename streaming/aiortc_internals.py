@@ -414,6 +414,8 @@ _time = time.time
 
 #: The largest UDP datagram there is (65,507 bytes of IPv4 payload), so an exact read never cuts one short.
 DATAGRAM_MAX = 65536
+#: Datagrams read off one socket in one turn of the event loop at most (then other work gets its turn).
+READ_BATCH = 64
 _read_buffers = threading.local()  # one receive buffer per event loop thread
 
 
@@ -428,6 +430,9 @@ def read_datagrams_exactly(transport: Any) -> bool:
     threshold raised, carved 256 KiB from its heap. A publisher sends hundreds
     of packets a second and each viewer its RTCP; a copy of the datagram's
     size costs a memcpy.
+
+    Each wake-up reads every datagram waiting (up to :data:`READ_BATCH`): one
+    event-loop turn for the packets an encoder sent together instead of one each.
     """
     if not isinstance(transport, _SelectorDatagramTransport) or "_read_ready" in vars(transport):
         return False
@@ -442,19 +447,22 @@ def read_datagrams_exactly(transport: Any) -> bool:
         transport = weak()
         if transport is None or transport._conn_lost:
             return
-        try:
-            size, addr = sock.recvfrom_into(buffer)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            transport._protocol.error_received(exc)
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            transport._fatal_error(exc, "Fatal read error on datagram transport")
-            return
-        transport._protocol.datagram_received(bytes(view[:size]), addr)
+        for _ in range(READ_BATCH):  # every datagram waiting, in one turn of the loop
+            try:
+                size, addr = sock.recvfrom_into(buffer)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                transport._protocol.error_received(exc)
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                transport._fatal_error(exc, "Fatal read error on datagram transport")
+                return
+            transport._protocol.datagram_received(bytes(view[:size]), addr)
+            if transport._conn_lost:  # closed by what it read
+                return
 
     transport._read_ready = read_ready  # what resume_reading() registers
     if transport.is_reading():  # the loop holds asyncio's own method since the transport was made

@@ -1,4 +1,4 @@
-"""One forwarded packet to every viewer of a track in one call, in C when it was compiled.
+"""Forwarded packets to every viewer of a track in one call, in C when it was compiled.
 
 ``streaming/_fanout.c`` is built by ``pip install -e .`` (or ``python setup.py
 build_ext --inplace``) where a C compiler is present; the build is optional. With
@@ -17,6 +17,15 @@ returns None when every viewer got the packet, or a list of
 (its pair changed, asyncio holds data for its socket, the packet is larger
 than the compiled loop's buffer), a protected datagram the socket refused
 (full buffer, an error) for asyncio's transport to send or report.
+
+:func:`send_burst` does the same for several packets (a video frame's, which
+the forwarder sends together): each viewer's are protected one after another
+and runs of equal size go to the kernel in one ``sendmsg`` with UDP
+segmentation offload, a system call per run instead of one per packet. It returns None, False (a
+packet it does not take: send the burst packet by packet), or a list of
+``(index, first, datagram or None)``: None to send ``packets[first:]`` to that
+viewer the Python way, a datagram (``packets[first]`` protected) that the socket
+refused, for asyncio's transport.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 Target: Any = None
 send_all: Callable[[list[Any], bytes, int], list[tuple[int, bytes | None]] | None] | None = None
+send_burst: Callable[[list[Any], list[Any]], list[tuple[int, int, bytes | None]] | bool | None] | None = None
 
 if os.environ.get("CLOUDEXPO_PURE_FANOUT") != "1":
     try:
@@ -42,6 +52,7 @@ if os.environ.get("CLOUDEXPO_PURE_FANOUT") != "1":
         _fanout.set_protect(internals.SRTP_PROTECT_ADDRESS, internals.SRTP_MAX_IN)
         Target = _fanout.Target
         send_all = _fanout.send
+        send_burst = _fanout.send_burst
 
 
 def new_target(srtp: internals.SrtpSender, nominated_pairs: dict[int, Any], payload_type: int, ssrc: int) -> Any:

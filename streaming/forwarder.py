@@ -11,7 +11,11 @@ that packet into a buffer of its own, writes its payload type and SSRC, has
 libsrtp protect it in place with its own session and hands a view of the
 result to its UDP socket, with no await, no queue and no per-viewer Python
 objects in between; where ``streaming/_fanout.c`` is compiled, that loop over
-the viewers runs in C (:mod:`streaming.fanout`). Publisher header extensions are
+the viewers runs in C (:mod:`streaming.fanout`), and a video frame's packets
+are held until its last one is in and then go to each viewer together, runs of
+equal size in one system call (UDP segmentation offload). Nobody decodes a
+frame before its last packet arrives, so holding the others costs the viewer
+nothing but the frame reaching it as one burst. Publisher header extensions are
 dropped (their ids are the publisher's; viewers demultiplex by the SSRC in our
 answer).
 
@@ -50,6 +54,8 @@ RING_MASK = RING_SIZE - 1
 GOP_LIMIT = 3000  # packets; a longer GOP is not cached (the joiner waits for a keyframe)
 CATCH_UP_BATCH = 32  # cached packets sent to a joining viewer per loop turn
 CATCH_UP_PAUSE = 0.004  # seconds between catch-up batches (~8 MB/s, below socket buffers)
+FRAME_HOLD_MAX = 0.025  # seconds a video frame's first packet waits for its last at most
+FRAME_HOLD_PACKETS = 64  # a frame with more packets goes out in parts (the kernel's UDP_MAX_SEGMENTS)
 _BYTE0 = [bytes([0x80 | cc]) for cc in range(16)]  # the RTP header's first byte: V=2, no padding, no extension, CSRC count
 _SEQ_TS = struct.Struct("!HI")
 _NTP_PER_SECOND = 1 << 32
@@ -234,6 +240,7 @@ class ViewerOutput:
 
 _srtp_protect = internals.srtp_protect
 _send_all = fanout.send_all
+_send_burst = fanout.send_burst
 _srtp_raise = internals.srtp_raise
 
 
@@ -254,6 +261,12 @@ class TrackForwarder:
         self.request_keyframe = request_keyframe
         self._inspect: Callable[[bytes], tuple[bool, int | None]] | None = None
         self._ring: list[OutputPacket | None] = [None] * RING_SIZE
+        # a video frame's packets until its last (compiled loop only: it sends them in one call per run)
+        self.holds_frames = kind == "video" and _send_burst is not None
+        self._held: list[OutputPacket] = []
+        self._held_ts = -1  # the held frame's (input) RTP timestamp
+        self._held_probes: list[tuple[int, int, int]] = []  # bench/latency.py's marks for them
+        self._hold_timer: asyncio.TimerHandle | None = None
         self.gop: list[OutputPacket] | None = None  # from the last keyframe on, for viewers who join
         self._gop_ts = -1
         # input -> output numbering
@@ -381,19 +394,14 @@ class TrackForwarder:
         if marker or self.kind == "audio":
             self.frames += 1
 
-        if _send_all is not None:
-            if self.outputs:
-                unsent = _send_all(self.outputs, rtp, marker)
-                if unsent:
-                    self._send_unsent(out, unsent)
-        else:
-            for output in self.outputs:
-                output.send(out)
-        if probe is not None:
-            probe(self.kind, packet.ssrc, seq, t_in, len(self.outputs))
-        self.packets_forwarded += len(self.outputs)
-        for output in self.joining:
-            output.catch_up.append(out)  # type: ignore[union-attr]
+        if self.holds_frames and in_order:
+            self._hold(out, packet.timestamp, marker)
+            if probe is not None:
+                self._held_probes.append((packet.ssrc, seq, t_in))
+        else:  # audio, a late packet filling a gap, or no compiled loop: at once
+            self._send(out)
+            if probe is not None:
+                probe(self.kind, packet.ssrc, seq, t_in, len(self.outputs))
 
         if self.sinks:
             packet.sequence_number = out_seq
@@ -403,6 +411,75 @@ class TrackForwarder:
                     sink.on_packet(self.kind, packet, now)
                 except Exception:
                     logger.exception("packet sink %r failed", sink)
+
+    def _send(self, out: OutputPacket) -> None:
+        """One packet to every viewer now (and to the joining ones' queues)."""
+        outputs = self.outputs
+        if _send_all is not None:
+            if outputs:
+                unsent = _send_all(outputs, out[2], out[1])
+                if unsent:
+                    self._send_unsent(out, unsent)
+        else:
+            for output in outputs:
+                output.send(out)
+        self.packets_forwarded += len(outputs)
+        for output in self.joining:
+            output.catch_up.append(out)  # type: ignore[union-attr]
+
+    def _hold(self, out: OutputPacket, timestamp: int, marker: int) -> None:
+        """Keep a video packet until its frame is complete: its marker, the next frame's first packet,
+        :data:`FRAME_HOLD_PACKETS` packets or :data:`FRAME_HOLD_MAX` seconds, whichever comes first."""
+        if self._held and timestamp != self._held_ts:
+            self._flush_frame()  # the frame before ended without a marker
+        held = self._held
+        held.append(out)
+        self._held_ts = timestamp
+        if marker or len(held) >= FRAME_HOLD_PACKETS:
+            self._flush_frame()
+        elif self._hold_timer is None:
+            try:
+                self._hold_timer = asyncio.get_running_loop().call_later(FRAME_HOLD_MAX, self._flush_frame)
+            except RuntimeError:  # no event loop (a caller outside one): nothing would flush it later
+                self._flush_frame()
+
+    def _flush_frame(self) -> None:
+        """The held packets to every viewer, a batch per viewer (:func:`streaming.fanout.send_burst`)."""
+        timer = self._hold_timer
+        if timer is not None:
+            timer.cancel()
+            self._hold_timer = None
+        packets = self._held
+        if not packets:
+            return
+        self._held = []
+        outputs = self.outputs
+        unsent = _send_burst(outputs, packets) if outputs and _send_burst is not None else False
+        if unsent is False:  # one by one (a packet larger than the compiled loop takes)
+            for out in packets:
+                self._send(out)
+        else:
+            if unsent:
+                self._send_burst_unsent(packets, unsent)
+            self.packets_forwarded += len(outputs) * len(packets)
+            for output in self.joining:
+                output.catch_up.extend(packets)  # type: ignore[union-attr]
+        if self._held_probes:
+            probes, self._held_probes = self._held_probes, []
+            if probe is not None:
+                for ssrc, seq, t_in in probes:
+                    probe(self.kind, ssrc, seq, t_in, len(outputs))
+
+    def _send_burst_unsent(self, packets: list[OutputPacket], unsent: list[tuple[int, int, bytes | None]]) -> None:
+        """What the compiled loop left of a frame: sent the Python way, or refused datagrams through asyncio."""
+        outputs = self.outputs
+        for index, first, datagram in unsent:
+            output = outputs[index]
+            if datagram is None:  # the Python way, from this packet on
+                for out in packets[first:]:
+                    output.send(out)
+            else:  # the socket refused it: asyncio's transport sends or reports it
+                output.transport_sendto(datagram, output.remote_addr)
 
     def _send_unsent(self, out: OutputPacket, unsent: list[tuple[int, bytes | None]]) -> None:
         """What the compiled loop left: sent the Python way, or refused datagrams through asyncio."""
@@ -459,8 +536,12 @@ class TrackForwarder:
         """Start sending to a viewer: from the cached GOP if there is one, then live."""
         if self.kind == "video":
             self.request_keyframe()
-        if self.gop:
-            output.catch_up = deque(self.gop)
+        cached = self.gop
+        if cached and self._held:  # a held frame reaches the viewer when it is sent, not twice
+            held = {id(out) for out in self._held}
+            cached = [out for out in cached if id(out) not in held]
+        if cached:
+            output.catch_up = deque(cached)
             self.joining.append(output)
             asyncio.get_running_loop().call_soon(self._catch_up, output)
         else:

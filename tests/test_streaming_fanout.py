@@ -120,3 +120,67 @@ def test_a_refused_datagram_comes_back_protected_and_a_closed_socket_is_never_wr
     assert target.route(nominated[1], sender.fileno, backlog, socket.AF_INET, host, port) is True
     sender.close()  # its fileno() is -1 from now on; the number may already belong to another file
     assert fanout.send_all([Output(target)], rtp(8, b"\x04" * 40), 0) == [(0, None)]
+
+
+def frame(first: int, sizes: list[int]) -> list[tuple[int, int, bytes]]:
+    """A forwarder's packets of one frame (the last with the marker bit), payloads of the given sizes."""
+    return [(first + i, int(i == len(sizes) - 1), rtp(first + i, os.urandom(size))) for i, size in enumerate(sizes)]
+
+
+def clear(packet: tuple[int, int, bytes], ssrc: int) -> bytes:
+    """What the viewer decrypts: the packet with its marker, payload type 96 and SSRC."""
+    seq, marker, data = packet
+    return data[:1] + bytes([0x80 * marker | 96]) + data[2:8] + struct.pack("!I", ssrc) + data[12:]
+
+
+def test_a_frame_reaches_each_viewer_in_one_call_per_run_of_equal_sizes(
+    sockets: tuple[socket.socket, socket.socket],
+) -> None:
+    sender, receiver = sockets
+    targets = [routed(sender, receiver, ssrc)[0] for ssrc in (0x11111111, 0x22222222)]
+    # an encoder's packetizer: equal parts and a shorter last; then a run that starts over after a short one
+    packets = frame(10, [1100, 1100, 1100, 1100, 700, 1100, 1100, 300])
+    assert fanout.send_burst([Output(t) for t in targets], packets) is None
+    unprotect = session(pylibsrtp.Policy.SSRC_ANY_INBOUND).unprotect
+    got = [unprotect(receiver.recv(2048)) for _ in range(16)]
+    assert got == [clear(p, ssrc) for ssrc in (0x11111111, 0x22222222) for p in packets]
+    for target in targets:
+        assert (target.packets, target.octets) == (8, 7600)
+        # two runs (1100 x4 + 700, 1100 x2 + 300): two system calls, or eight where the kernel can't segment
+        assert (target.calls, target.unsegmented) in ((2, 0), (8, 1))
+    # then a frame one packet at a time: the same session goes on
+    assert fanout.send_all([Output(t) for t in targets], rtp(18, b"\x05" * 30), 1) is None
+    assert [unprotect(receiver.recv(2048))[2:4] for _ in range(2)] == [struct.pack("!H", 18)] * 2
+
+
+def test_what_a_frame_cannot_go_the_compiled_way_is_left_to_python(
+    sockets: tuple[socket.socket, socket.socket],
+) -> None:
+    sender, receiver = sockets
+    plain, _, _ = routed(sender, receiver, 1)
+    moved, moved_pairs, _ = routed(sender, receiver, 2)
+    queued, _, backlog = routed(sender, receiver, 3)
+    moved_pairs[1] = Pair()
+    backlog.append(b"waiting")
+    packets = frame(1, [200, 200])
+    outputs = [Output(plain), Output(moved), Output(queued), Output(None), object()]
+    assert fanout.send_burst(outputs, packets) == [(i, 0, None) for i in range(1, 5)]
+    assert fanout.send_burst([Output(plain)], frame(3, [200, 1500])) is False  # beyond the loop's buffer: one by one
+    assert [t.packets for t in (plain, moved, queued)] == [2, 0, 0]
+    with pytest.raises(TypeError):
+        fanout.send_burst([Output(plain)], [b"not a packet"])
+
+
+def test_datagrams_a_socket_refuses_come_back_protected_in_order(
+    sockets: tuple[socket.socket, socket.socket],
+) -> None:
+    sender, receiver = sockets
+    target, nominated, backlog = routed(sender, receiver, 5)
+    assert target.route(nominated[1], sender.fileno, backlog, socket.AF_INET6, "::1", 9) is True
+    packets = frame(40, [900, 900, 900, 100])
+    unsent = fanout.send_burst([Output(target)], packets)
+    assert unsent is not None and unsent is not False
+    assert [(index, first) for index, first, _ in unsent] == [(0, 0), (0, 1), (0, 2), (0, 3)]
+    unprotect = session(pylibsrtp.Policy.SSRC_ANY_INBOUND).unprotect
+    assert [unprotect(datagram) for _, _, datagram in unsent] == [clear(p, 5) for p in packets]
+    assert target.unsegmented == 0  # refused for its address, not for segmenting: later frames still segment

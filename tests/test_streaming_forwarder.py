@@ -12,7 +12,8 @@ from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtp import RtpPacket
 
-from streaming.forwarder import OutputPacket, TrackForwarder
+from streaming import fanout
+from streaming.forwarder import FRAME_HOLD_MAX, OutputPacket, TrackForwarder
 from streaming.payloads import h264_inspect, h264_slice_type, vp8_inspect
 from streaming.sdp import CodecChoice
 from streaming.testsource import draw_test_card
@@ -101,10 +102,10 @@ async def test_padding_is_hidden_and_losses_counted() -> None:
     track, _ = make_track()
     out = FakeOutput()
     track.outputs.append(out)  # type: ignore[arg-type]
-    track.on_packet(packet(1, 10, 0, P_SLICE))
+    track.on_packet(packet(1, 10, 0, P_SLICE, 1))
     track.on_packet(packet(1, 11, 0, b""))  # padding only
-    track.on_packet(packet(1, 12, 0, P_SLICE))
-    track.on_packet(packet(1, 15, 0, P_SLICE))  # 13, 14 lost
+    track.on_packet(packet(1, 12, 3000, P_SLICE, 1))
+    track.on_packet(packet(1, 15, 6000, P_SLICE, 1))  # 13, 14 lost
     seqs = [seq_ts(e)[0] for e in out.sent]
     assert (seqs[1] - seqs[0]) & 0xFFFF == 1  # no hole where the padding was
     assert (seqs[2] - seqs[1]) & 0xFFFF == 3
@@ -118,7 +119,7 @@ async def test_nack_answered_from_ring() -> None:
     out = FakeOutput()
     track.outputs.append(out)  # type: ignore[arg-type]
     for i in range(10):
-        track.on_packet(packet(1, i, 0, P_SLICE))
+        track.on_packet(packet(1, i, 3000 * i, P_SLICE, 1))
     wanted = [seq_ts(out.sent[3])[0], seq_ts(out.sent[7])[0], (seq_ts(out.sent[9])[0] + 5) & 0xFFFF]
     other = FakeOutput()
     track.retransmit(other, wanted)  # type: ignore[arg-type]
@@ -190,3 +191,41 @@ def test_vp8_keyframe_detection() -> None:
     frame.pts = 3000
     payloads, _ = encoder.encode(frame)
     assert not any(vp8_inspect(p)[0] for p in payloads)
+
+
+async def test_a_frame_goes_out_when_its_last_packet_is_in() -> None:
+    """Held until its marker, the next frame's first packet, or FRAME_HOLD_MAX; a late packet at once."""
+    track, _ = make_track()
+    track.holds_frames = True  # the default where streaming/_fanout.c is compiled
+    out = FakeOutput()
+    track.outputs.append(out)  # type: ignore[arg-type]
+    for i in range(3):
+        track.on_packet(packet(1, 100 + i, 9000, IDR if i == 0 else P_SLICE, int(i == 2)))
+        assert len(out.sent) == (3 if i == 2 else 0)  # nothing before the frame is complete
+    track.on_packet(packet(1, 103, 12000, P_SLICE))  # a frame whose last packet never says so
+    track.on_packet(packet(1, 104, 12000, P_SLICE))
+    assert len(out.sent) == 3
+    track.on_packet(packet(1, 106, 15000, P_SLICE))  # the next frame begins (105 lost): the one before goes
+    assert [seq_ts(e)[1] for e in out.sent[3:]] == [seq_ts(out.sent[0])[1] + 3000] * 2
+    track.on_packet(packet(1, 105, 12000, P_SLICE))  # the lost one, retransmitted: at once, not held
+    assert len(out.sent) == 6 and seq_ts(out.sent[5])[0] == (seq_ts(out.sent[0])[0] + 5) & 0xFFFF
+    await asyncio.sleep(FRAME_HOLD_MAX * 3)  # 106's frame never ends: it goes after FRAME_HOLD_MAX
+    seqs = [seq_ts(e)[0] for e in out.sent]
+    assert len(seqs) == 7 and seqs[6] == (seqs[0] + 6) & 0xFFFF
+    assert track.packets_forwarded == 7 and track.packets_lost == 0
+
+
+async def test_a_viewer_who_joins_during_a_held_frame_gets_it_once() -> None:
+    track, _ = make_track()
+    track.holds_frames = True
+    track.on_packet(packet(1, 0, 0, IDR, 1))
+    track.on_packet(packet(1, 1, 3000, P_SLICE))  # held: its frame is not complete
+    out = FakeOutput()
+    track.attach(out)  # type: ignore[arg-type]  # catches up from the cached keyframe
+    track.on_packet(packet(1, 2, 3000, P_SLICE, 1))
+    await asyncio.sleep(0.05)
+    seqs = [seq_ts(e)[0] for e in out.sent]
+    assert len(seqs) == 3 and all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
+    assert out in track.outputs and not track.joining  # type: ignore[comparison-overlap]
+    assert TrackForwarder("video", lambda: None).holds_frames is (fanout.send_burst is not None)
+    assert not TrackForwarder("audio", lambda: None).holds_frames  # audio packets are frames of their own
