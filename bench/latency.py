@@ -13,6 +13,11 @@ process, for every media packet:
 ``in``   at the forwarder's entry (``TrackForwarder.on_packet``);
 ``out``  right after the last viewer's ``sendto`` (``streaming.forwarder.probe``).
 
+The forwarder holds a video frame's packets until its last one is in (a viewer
+decodes nothing before that), so what counts for a viewer is when a frame's
+last packet (the marker bit) leaves: printed apart as "a video frame's last
+packet"; the other packets' figures include the wait for it.
+
 Printed: ``out - rx`` (what the server adds, aiortc's receive path included)
 and ``out - in`` (the forwarder alone, with the CPU time the server thread
 spent on it, so that time lost to other processes on a shared machine shows as
@@ -48,6 +53,7 @@ from bench._common import (
     start_engine_publisher,
     start_viewers,
 )
+from streaming import aiortc_internals as internals
 from streaming import forwarder
 from streaming.engine import MediaEngine
 
@@ -59,24 +65,51 @@ class Probe:
 
     def __init__(self) -> None:
         self.rx: dict[tuple[bytes, int], int] = {}
+        self.last: set[tuple[bytes, int]] = set()  # packets with the marker bit: a video frame's last
         # (kind, out - rx, out - in, viewers, CPU time of this thread from in to out)
         self.samples: list[tuple[str, int, int, int, int]] = []
         self.recording = False
         self._original = aioice.ice.StunProtocol.datagram_received
+        self._skip = internals._skip_stun_parsing
         self._on_packet = forwarder.TrackForwarder.on_packet
         self._cpu_in = 0
 
     def install(self) -> None:
         original = self._original
         rx = self.rx
+        last = self.last
         now = time.perf_counter_ns
 
         def datagram_received(proto: Any, data: bytes, addr: Any) -> None:
             if 128 <= data[0] < 192 and len(data) >= 12 and not 192 <= data[1] <= 223:
                 rx[(data[8:12], (data[2] << 8) | data[3])] = now()
+                if data[1] & 0x80:
+                    last.add((data[8:12], (data[2] << 8) | data[3]))
             original(proto, data, addr)
 
         aioice.ice.StunProtocol.datagram_received = datagram_received  # type: ignore[method-assign]
+
+        # RTP skips aioice's STUN parsing (internals._skip_stun_parsing puts a reader of its own on
+        # each protocol of a publisher's connection): stamp there too
+        skip = self._skip
+
+        def skip_and_stamp(protocol: Any) -> None:
+            skip(protocol)
+            inner = vars(protocol).get("datagram_received")
+            if inner is None or getattr(inner, "stamped", False):
+                return
+
+            def stamped(data: bytes, addr: Any) -> None:
+                if 128 <= data[0] < 192 and len(data) >= 12 and not 192 <= data[1] <= 223:
+                    rx[(data[8:12], (data[2] << 8) | data[3])] = now()
+                    if data[1] & 0x80:
+                        last.add((data[8:12], (data[2] << 8) | data[3]))
+                inner(data, addr)
+
+            stamped.stamped = True  # type: ignore[attr-defined]
+            protocol.datagram_received = stamped
+
+        internals._skip_stun_parsing = skip_and_stamp
         forwarder.probe = self.on_forwarded
         on_packet = self._on_packet
         cpu = time.thread_time_ns
@@ -89,17 +122,23 @@ class Probe:
 
     def uninstall(self) -> None:
         aioice.ice.StunProtocol.datagram_received = self._original  # type: ignore[method-assign]
+        internals._skip_stun_parsing = self._skip
         forwarder.probe = None
         forwarder.TrackForwarder.on_packet = self._on_packet  # type: ignore[method-assign]
 
     def on_forwarded(self, kind: str, ssrc: int, seq: int, t_in: int, viewers: int) -> None:
         t_out = time.perf_counter_ns()
         cpu = time.thread_time_ns() - self._cpu_in
-        t_rx = self.rx.pop((ssrc.to_bytes(4, "big"), seq), None)
+        key = (ssrc.to_bytes(4, "big"), seq)
+        t_rx = self.rx.pop(key, None)
+        if key in self.last:
+            self.last.discard(key)
+            kind = "frame" if kind == "video" else kind  # a video frame's last packet: the frame is complete
         if self.recording and t_rx is not None:
             self.samples.append((kind, t_out - t_rx, t_out - t_in, viewers, cpu))
         if len(self.rx) > 10000:  # stamps of packets that never reached the forwarder
             self.rx.clear()
+            self.last.clear()
 
 
 def pct(values: list[int], q: float) -> float:
@@ -158,7 +197,8 @@ async def run_case(
     full = [s[1] for s in samples if s[3] == viewers]
     fwd = [s[2] for s in samples if s[3] == viewers]
     cpu = [s[4] for s in samples if s[3] == viewers]
-    video = [s[1] for s in samples if s[3] == viewers and s[0] == "video"]
+    video = [s[1] for s in samples if s[3] == viewers and s[0] in ("video", "frame")]
+    frames = [s[1] for s in samples if s[3] == viewers and s[0] == "frame"]
     return {
         "viewers": viewers,
         "packets": len(samples),
@@ -167,6 +207,7 @@ async def run_case(
         "fwd": fwd,
         "fwd_cpu": cpu,
         "video": video,
+        "frames": frames,
         "cpu": (c1.user + c1.system - c0.user - c0.system) / elapsed,
         "received": received,
         "lost": lost,
@@ -212,7 +253,8 @@ async def main() -> None:
             print(
                 f"N={n:3}: {len(row['full'])} packets; server adds (rx->last send) "
                 f"p50 {pct(row['full'], 50):.3f} p99 {pct(row['full'], 99):.3f} "
-                f"max {pct(row['full'], 100):.3f} ms (video p99 {pct(row['video'], 99):.3f}); "
+                f"max {pct(row['full'], 100):.3f} ms (video p99 {pct(row['video'], 99):.3f}; a video frame's "
+                f"last packet p50 {pct(row['frames'], 50):.3f} p99 {pct(row['frames'], 99):.3f}); "
                 f"forwarder alone p50 {pct(row['fwd'], 50):.3f} p99 {pct(row['fwd'], 99):.3f} ms "
                 f"(its CPU time p50 {pct(row['fwd_cpu'], 50):.3f} p99 {pct(row['fwd_cpu'], 99):.3f} ms); "
                 f"server {row['cpu'] * 100:.1f}% of a core; viewers received {row['received']} "
@@ -227,7 +269,10 @@ async def main() -> None:
         print(
             f"  N={row['viewers']:3}: p50 {pct(row['full'], 50):.3f} ms (x{pct(row['full'], 50) / pct(base['full'], 50):.1f}), "
             f"p99 {pct(row['full'], 99):.3f} ms (x{pct(row['full'], 99) / pct(base['full'], 99):.1f}) "
-            f"vs 1 viewer p50 {pct(base['full'], 50):.3f} / p99 {pct(base['full'], 99):.3f} ms"
+            f"vs 1 viewer p50 {pct(base['full'], 50):.3f} / p99 {pct(base['full'], 99):.3f} ms; "
+            f"a video frame complete (its last packet) p50 {pct(row['frames'], 50):.3f} / "
+            f"p99 {pct(row['frames'], 99):.3f} ms vs 1 viewer {pct(base['frames'], 50):.3f} / "
+            f"{pct(base['frames'], 99):.3f} ms"
         )
 
 

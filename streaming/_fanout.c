@@ -376,8 +376,22 @@ static int send_group(Target *t, int fd, unsigned char *data, int bytes, int seg
 
 static unsigned char burst_buffer[BURST_BUFFER + BUFFER_SIZE];
 
+/* Send the group of count datagrams in buffer[:bytes] (packets first, first + 1, ...); those the socket
+ * refuses are noted in *unsent. 0: all sent; 1: refused; -1: a Python error. */
+static int flush_group(Target *t, int fd, const unsigned char *buffer, int bytes, int segment, int count,
+                       Py_ssize_t index, Py_ssize_t first, PyObject **unsent) {
+    int sent = send_group(t, fd, (unsigned char *)buffer, bytes, segment, count);
+    for (int k = sent; k < count; k++) {
+        int at = k * segment;
+        if (note_burst(unsent, index, first + k, buffer + at, k == count - 1 ? bytes - at : segment) < 0)
+            return -1;
+    }
+    return sent < count;
+}
+
 /* One target's share of send_burst: the packets protected one after another into burst_buffer and
- * sent in runs of equal size; what it cannot send itself is noted in *unsent. 0, or -1 on a Python error. */
+ * sent in runs of equal size (a group: buffer[:offset]); what it cannot send itself is noted in *unsent.
+ * 0, or -1 on a Python error. */
 static int burst_to(Target *t, Py_ssize_t index, PyObject *packets, PyObject **unsent) {
     int fd = -1;
     int outcome = route_of(t, &fd);
@@ -387,29 +401,21 @@ static int burst_to(Target *t, Py_ssize_t index, PyObject *packets, PyObject **u
         return note_burst(unsent, index, 0, NULL, 0);
     Py_ssize_t count = PyList_GET_SIZE(packets);
     unsigned char *buffer = burst_buffer;
-    int offset = 0, start = 0, segment = 0, in_group = 0, closed = 0, refused = 0;
+    int offset = 0, segment = 0, in_group = 0, closed = 0, refused = 0;
     Py_ssize_t first = 0; /* the packet that starts the group */
     for (Py_ssize_t j = 0; j < count; j++) {
         PyObject *packet = PyList_GET_ITEM(packets, j);
         PyObject *rtp = PyTuple_GET_ITEM(packet, 2);
         int marker = PyLong_AsLong(PyTuple_GET_ITEM(packet, 1)) != 0;
         if (offset + BUFFER_SIZE > BURST_BUFFER) { /* no room for another: send the group first */
-            int sent = send_group(t, fd, buffer + start, offset - start, segment, in_group);
-            if (sent < in_group) {
-                for (int k = sent; k < in_group; k++) {
-                    int at = start + k * segment;
-                    int length = k == in_group - 1 ? offset - at : segment;
-                    if (note_burst(unsent, index, first + k, buffer + at, length) < 0)
-                        return -1;
-                }
-                refused = 1;
-            }
-            offset = start = in_group = 0;
+            if ((refused = flush_group(t, fd, buffer, offset, segment, in_group, index, first, unsent)) < 0)
+                return -1;
+            offset = in_group = 0;
         }
         int length = protect_into(t, PyBytes_AS_STRING(rtp), PyBytes_GET_SIZE(rtp), marker, buffer + offset);
-        if (length < 0) { /* libsrtp's error: sent the Python way from this packet on, where it is raised */
-            if (in_group && !refused && send_group(t, fd, buffer + start, offset - start, segment, in_group) < in_group)
-                refused = 1; /* too late to say which: those datagrams are lost, as a full socket buffer loses them */
+        if (length < 0) { /* libsrtp's error: the Python way from this packet on, where it is raised */
+            if (!refused && in_group && flush_group(t, fd, buffer, offset, segment, in_group, index, first, unsent) < 0)
+                return -1;
             return note_burst(unsent, index, j, NULL, 0);
         }
         if (refused) { /* the socket refused one: the rest go through asyncio's transport, in order */
@@ -417,24 +423,18 @@ static int burst_to(Target *t, Py_ssize_t index, PyObject *packets, PyObject **u
                 return -1;
             continue;
         }
-        int joins = in_group > 0 && !closed && length <= segment && offset + length - start <= GSO_MAX_BYTES &&
+        int joins = in_group > 0 && !closed && length <= segment && offset + length <= GSO_MAX_BYTES &&
                     in_group < GSO_MAX_SEGMENTS;
         if (!joins && in_group > 0) {
-            int sent = send_group(t, fd, buffer + start, offset - start, segment, in_group);
-            if (sent < in_group) {
-                for (int k = sent; k < in_group; k++) {
-                    int at = start + k * segment;
-                    int size = k == in_group - 1 ? offset - at : segment;
-                    if (note_burst(unsent, index, first + k, buffer + at, size) < 0)
-                        return -1;
-                }
+            if ((refused = flush_group(t, fd, buffer, offset, segment, in_group, index, first, unsent)) < 0)
+                return -1;
+            if (refused) {
                 if (note_burst(unsent, index, j, buffer + offset, length) < 0)
                     return -1;
-                refused = 1;
                 continue;
             }
             memmove(buffer, buffer + offset, (size_t)length);
-            offset = start = in_group = 0;
+            offset = in_group = 0;
         }
         if (in_group == 0) {
             segment = length;
@@ -446,15 +446,8 @@ static int burst_to(Target *t, Py_ssize_t index, PyObject *packets, PyObject **u
         in_group += 1;
         offset += length;
     }
-    if (in_group > 0 && !refused) {
-        int sent = send_group(t, fd, buffer + start, offset - start, segment, in_group);
-        for (int k = sent; k < in_group; k++) {
-            int at = start + k * segment;
-            int size = k == in_group - 1 ? offset - at : segment;
-            if (note_burst(unsent, index, first + k, buffer + at, size) < 0)
-                return -1;
-        }
-    }
+    if (in_group > 0 && !refused && flush_group(t, fd, buffer, offset, segment, in_group, index, first, unsent) < 0)
+        return -1;
     return 0;
 }
 

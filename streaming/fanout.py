@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from . import aiortc_internals as internals
 
@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 Target: Any = None
 send_all: Callable[[list[Any], bytes, int], list[tuple[int, bytes | None]] | None] | None = None
-send_burst: Callable[[list[Any], list[Any]], list[tuple[int, int, bytes | None]] | bool | None] | None = None
+send_burst: Callable[[list[Any], list[Any]], list[tuple[int, int, bytes | None]] | Literal[False] | None] | None = None
 
 if os.environ.get("CLOUDEXPO_PURE_FANOUT") != "1":
     try:

@@ -395,9 +395,9 @@ class TrackForwarder:
             self.frames += 1
 
         if self.holds_frames and in_order:
-            self._hold(out, packet.timestamp, marker)
             if probe is not None:
                 self._held_probes.append((packet.ssrc, seq, t_in))
+            self._hold(out, packet.timestamp, marker)
         else:  # audio, a late packet filling a gap, or no compiled loop: at once
             self._send(out)
             if probe is not None:

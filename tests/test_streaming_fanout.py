@@ -65,6 +65,18 @@ def routed(sender: socket.socket, receiver: socket.socket, ssrc: int) -> tuple[A
     return target, nominated, backlog
 
 
+def detoured(sender: socket.socket, receiver: socket.socket) -> tuple[Any, Any, Any, Any]:
+    """Four targets: one the compiled loop sends to, and three it leaves to the Python way."""
+    plain, _, _ = routed(sender, receiver, 1)
+    moved, moved_pairs, _ = routed(sender, receiver, 2)
+    queued, _, backlog = routed(sender, receiver, 3)
+    unrouted, _, _ = routed(sender, receiver, 4)
+    moved_pairs[1] = Pair()  # the ICE pair in use changed: the Python way picks the new one up
+    backlog.append(b"waiting")  # asyncio holds data for the socket: the order is kept through it
+    unrouted.route(None)
+    return plain, moved, queued, unrouted
+
+
 def test_each_viewer_gets_the_packet_with_its_payload_type_and_ssrc_as_libsrtp_protects_it(
     sockets: tuple[socket.socket, socket.socket],
 ) -> None:
@@ -87,19 +99,12 @@ def test_each_viewer_gets_the_packet_with_its_payload_type_and_ssrc_as_libsrtp_p
 def test_what_the_loop_cannot_send_itself_goes_back_to_the_python_way(
     sockets: tuple[socket.socket, socket.socket],
 ) -> None:
-    sender, receiver = sockets
-    plain, _, _ = routed(sender, receiver, 1)
-    moved, moved_pairs, _ = routed(sender, receiver, 2)
-    queued, _, backlog = routed(sender, receiver, 3)
-    unrouted, _, _ = routed(sender, receiver, 4)
-    moved_pairs[1] = Pair()  # the ICE pair in use changed: the Python way picks the new one up
-    backlog.append(b"waiting")  # asyncio holds data for the socket: the order is kept through it
-    unrouted.route(None)
+    plain, moved, queued, unrouted = detoured(*sockets)
     outputs = [Output(plain), Output(moved), Output(queued), Output(unrouted), Output(None), object()]
     assert fanout.send_all(outputs, rtp(1, b"\x02" * 50), 0) == [(i, None) for i in range(1, 6)]
     assert fanout.send_all([Output(plain)], rtp(2, b"\x02" * 1500), 0) == [(0, None)]  # beyond the loop's buffer
     assert [t.packets for t in (plain, moved, queued, unrouted)] == [1, 0, 0, 0]
-    assert receiver.recv(2048)[8:12] == b"\x00\x00\x00\x01"
+    assert sockets[1].recv(2048)[8:12] == b"\x00\x00\x00\x01"
 
 
 def test_a_refused_datagram_comes_back_protected_and_a_closed_socket_is_never_written_to(
@@ -129,7 +134,7 @@ def frame(first: int, sizes: list[int]) -> list[tuple[int, int, bytes]]:
 
 def clear(packet: tuple[int, int, bytes], ssrc: int) -> bytes:
     """What the viewer decrypts: the packet with its marker, payload type 96 and SSRC."""
-    seq, marker, data = packet
+    _seq, marker, data = packet
     return data[:1] + bytes([0x80 * marker | 96]) + data[2:8] + struct.pack("!I", ssrc) + data[12:]
 
 
@@ -156,17 +161,12 @@ def test_a_frame_reaches_each_viewer_in_one_call_per_run_of_equal_sizes(
 def test_what_a_frame_cannot_go_the_compiled_way_is_left_to_python(
     sockets: tuple[socket.socket, socket.socket],
 ) -> None:
-    sender, receiver = sockets
-    plain, _, _ = routed(sender, receiver, 1)
-    moved, moved_pairs, _ = routed(sender, receiver, 2)
-    queued, _, backlog = routed(sender, receiver, 3)
-    moved_pairs[1] = Pair()
-    backlog.append(b"waiting")
+    plain, moved, queued, unrouted = detoured(*sockets)
     packets = frame(1, [200, 200])
-    outputs = [Output(plain), Output(moved), Output(queued), Output(None), object()]
-    assert fanout.send_burst(outputs, packets) == [(i, 0, None) for i in range(1, 5)]
+    outputs = [Output(plain), Output(moved), Output(queued), Output(unrouted), Output(None), object()]
+    assert fanout.send_burst(outputs, packets) == [(i, 0, None) for i in range(1, 6)]
     assert fanout.send_burst([Output(plain)], frame(3, [200, 1500])) is False  # beyond the loop's buffer: one by one
-    assert [t.packets for t in (plain, moved, queued)] == [2, 0, 0]
+    assert [t.packets for t in (plain, moved, queued, unrouted)] == [2, 0, 0, 0]
     with pytest.raises(TypeError):
         fanout.send_burst([Output(plain)], [b"not a packet"])
 
