@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from booths.engagement.models import Notification
+from cloudexpo.services import Services
+from tests.live_support import make_slot
 from web.templating import env
 from web.times import when_html, when_text
 
@@ -54,3 +59,28 @@ def test_the_jinja_filter_reads_the_page_language_and_zone() -> None:
                        end="2030-05-01T02:30:00+00:00", nothing=None)
     assert ">2030年5月1日周三 10:00–10:30</time>" in html
     assert 'datetime="2030-05-01T02:00:00+00:00"' in html
+
+
+async def test_notices_replays_and_the_programme_days_are_written_the_same_way(signed_in: Any, services: Services) -> None:
+    """The notices page said '2026-12-05 08:30 UTC', the programme's day list '2023-09-01': the exhibition's
+    zone and the page's language instead, as |when writes times everywhere else."""
+    client = await signed_in("visitor")
+    me = await client.refresh_csrf()
+    yesterday = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=1)
+    async with services.db.session() as db:
+        db.add(Notification(user_id=me["id"], kind="launch_live", params={"title": "Mengding tea"}, url="/live/1",
+                            created_at=yesterday))
+        await db.commit()
+    page = (await client.get("/notifications?lang=zh-Hans")).text
+    local = yesterday.astimezone(SHANGHAI)
+    assert "UTC</time>" not in page
+    assert f">{when_text(yesterday, zone=SHANGHAI, lang='zh-Hans')}</time>" in page
+    assert f"{local.month}月{local.day}日" in page
+
+    await make_slot(services, start_in=dt.timedelta(days=400), stage="release-days", booth_id=None, exhibitor_id=None)
+    programme = (await client.get("/programme?lang=en")).text
+    days = re.findall(r'<option value="(\d{4}-\d\d-\d\d)"[^>]*>([^<]*)</option>', programme)
+    assert days, programme
+    for value, label in days:
+        day = dt.date.fromisoformat(value)
+        assert value not in label and str(day.year) in label and day.strftime("%b") in label, (value, label)

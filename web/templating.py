@@ -34,7 +34,7 @@ from cloudexpo.values import local_text
 from streaming.schedule import on_air
 from web import context, navigation
 from web.i18n import gettext_for, translate
-from web.times import jinja_when
+from web.times import jinja_when, page_zone, when_text
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -89,7 +89,6 @@ env = jinja2.Environment(
 env.globals.update(here=here, static=static_url, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES,
                    INDUSTRIES=INDUSTRIES, REGIONS=REGIONS, rich=rich, iso=_iso,
                    for_language=for_language)
-env.filters["datetime"] = _format_datetime
 # {{ moment|when }}, {{ start|when(end) }}: the one way pages show a time (web/times.py).
 env.filters["when"] = jinja2.pass_context(jinja_when)
 
@@ -116,7 +115,10 @@ def base_context(request: Request) -> dict[str, Any]:
         "loc": lambda values: pick(values, lang),
         # a slot is shown live only while on air: never past its end plus the overrun (streaming.schedule.on_air)
         "on_air": lambda slot: on_air(slot, dt.timedelta(minutes=settings.overrun_minutes)),
-        "local": lambda value, fmt="%Y-%m-%d %H:%M": _format_datetime(value, settings.timezone, fmt),
+        # local(moment) writes it as |when does ("15:30", "Mon, Dec 7 15:30"); a format gives an absolute
+        # text instead (e-mails and downloads, read on another day)
+        "local": lambda value, fmt=None: (when_text(value, zone=page_zone(settings.timezone), lang=lang) if fmt is None
+                                          else _format_datetime(value, settings.timezone, fmt)),
     }
 
 

@@ -25,6 +25,7 @@ from web.live_strip import live_strip
 from web.params import optional_query_id
 from web.shapes.live import slot_json
 from web.templating import render
+from web.times import day_text
 
 DAY_SHAPE = message("programme.day_shape", "Give the day as YYYY-MM-DD, like 2023-09-01.")
 DAY_YEARS = message("programme.day_years", "Give a day between the years {low} and {high}.")
@@ -97,6 +98,8 @@ async def programme_data(request: Request, stage_slug: str | None) -> dict[str, 
     return {
         "day": day.isoformat(),
         "days": [d.isoformat() for d in days],
+        # each day as pages write dates (web/times.py): "Sun, Dec 6", "12月6日周日", with the year when not this one
+        "day_labels": {d.isoformat(): day_text(dt.datetime.combine(d, dt.time(12)), lang, today) for d in {*days, day}},
         "today": today.isoformat(),
         "stage": {"slug": stage.slug, "name": pick(stage.name, lang).text} if stage else None,
         "kind": kind if kind in ("release", "forum") else None,

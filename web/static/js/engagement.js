@@ -180,13 +180,12 @@
     const expo = document.documentElement.dataset.expoTz || "Asia/Shanghai";
     document.querySelectorAll("[data-viewer-tz]").forEach(function (el) { if (zone && zone !== expo) { el.textContent = "· " + zone; } });
     if (!zone || zone === expo) { return; }
-    const fmt = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
     document.querySelectorAll("time[data-local]").forEach(function (t) {
-      const d = new Date(t.getAttribute("datetime"));
-      if (isNaN(d)) { return; }
+      const text = window.cloudexpo.when ? window.cloudexpo.when(t.getAttribute("datetime"), null, zone) : "";
+      if (!text) { return; }
       const span = document.createElement("span");
       span.className = "local-time";
-      span.textContent = " (" + fmt.format(d) + " " + zone + ")";
+      span.textContent = " (" + text + " " + zone + ")";
       t.after(span);
     });
   }

@@ -52,7 +52,7 @@
             set("lost", s.stats ? s.stats.packets_lost : "—");
           });
         });
-        $('[data-role="updated"]').textContent = new Date().toLocaleTimeString();
+        $('[data-role="updated"]').textContent = window.cloudexpo.when(new Date());
       } catch (e) { /* keep the old figures */ }
     };
     setInterval(refresh, 2000);

@@ -6,18 +6,18 @@
   const $ = function (sel, root) { return (root || document).querySelector(sel); };
 
   // --- times in the viewer's zone -------------------------------------------------
+  // Written as every time is (window.cloudexpo.when: 24-hour, the date in the page's language when it is
+  // not today), not in the browser's own locale (which put "08:44 AM" into Chinese pages).
   function viewerTimes() {
     const holder = document.querySelector("[data-timezone]");
     const exhibitionTz = holder ? holder.dataset.timezone : null;
     let mine;
     try { mine = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
-    const tz = exhibitionTz || "Asia/Shanghai";
-    if (!mine || mine === tz) return;
-    const fmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+    const tz = exhibitionTz || window.cloudexpo.zone || "Asia/Shanghai";
+    if (!mine || mine === tz || !window.cloudexpo.when) return;
     document.querySelectorAll('[data-role="viewer-time"]').forEach(function (el) {
-      const s = new Date(el.dataset.start), e = new Date(el.dataset.end);
-      if (isNaN(s)) return;
-      el.textContent = " (" + fmt.format(s) + (isNaN(e) ? "" : "–" + fmt.format(e)) + " " + mine + ")";
+      const text = window.cloudexpo.when(el.dataset.start, el.dataset.end || null, mine);
+      if (text) el.textContent = " (" + text + " " + mine + ")";
     });
     const note = $('[data-role="viewer-tz-note"]');
     if (note) note.hidden = false;
@@ -280,12 +280,11 @@
       const res = await fetch("/api/live/now", { headers: { Accept: "application/json" } });
       const data = await res.json();
       list.textContent = "";
-      const fmt = new Intl.DateTimeFormat(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" });
       const add = function (slot, live) {
         const li = document.createElement("li");
         const badge = document.createElement("span");
         badge.className = "badge" + (live ? " live" : "");
-        badge.textContent = live ? strings.live : fmt.format(new Date(slot.starts_at));
+        badge.textContent = live ? strings.live : window.cloudexpo.when(slot.starts_at);
         const a = document.createElement("a");
         a.href = "/live/" + slot.id; a.textContent = slot.title;
         li.append(badge, " ", a);
