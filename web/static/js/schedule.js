@@ -9,6 +9,8 @@
   const cx = window.cloudexpo;
   const PX = 1.2;        // pixels per minute: an hour is 72 px
   const SNAP = 5;        // minutes
+  const THREE_LINES = 64; // pixels a slot's box needs to show its title, time and booth on lines of their own
+  const TWO_LINES = 35;   // ... and its title above its time and booth
   const MINUTE = 60000;
   const $ = function (sel, el) { return (el || root).querySelector(sel); };
   let data = JSON.parse(document.getElementById("schedule-data").textContent);
@@ -85,10 +87,14 @@
     const total = dayMinutes();
     const top = Math.max(0, minutesOf(s.starts_at));
     const bottom = Math.min(total, minutesOf(s.ends_at));
-    const box = el("div", "tl-slot state-" + s.state + (s.approved ? "" : " pending") + ((bottom - top) < 45 ? " short" : ""));
+    // A box too low for three lines (title, time, booth) puts the time and booth on one line under the title;
+    // one too low for two shows the title alone (the rest is on hover and in its accessible name)
+    const height = Math.max(22, (bottom - top) * PX);
+    const fit = height < TWO_LINES ? " short tiny" : height < THREE_LINES ? " short" : "";
+    const box = el("div", "tl-slot state-" + s.state + (s.approved ? "" : " pending") + fit);
     box.dataset.slot = s.id;
     box.style.top = (top * PX) + "px";
-    box.style.height = Math.max(22, (bottom - top) * PX) + "px";
+    box.style.height = height + "px";
     const main = el("button", "tl-slot-main");
     main.type = "button";
     const booth = s.booth ? s.booth.label : "";
@@ -121,9 +127,15 @@
     if (!data.stages.length) return;
     const total = dayMinutes();
     const grid = el("div", "tl-grid");
-    grid.style.gridTemplateColumns = "52px repeat(" + data.stages.length + ", minmax(150px, 1fr))";
+    grid.style.gridTemplateColumns = "52px repeat(" + data.stages.length + ", minmax(130px, 1fr))";  // two stages side by side on a phone
     grid.appendChild(el("div", "tl-corner"));
-    data.stages.forEach(function (st) { grid.appendChild(el("div", "tl-stage", st.name)); });
+    data.stages.forEach(function (st) {
+      // The name in a box of its own: up to two lines, the whole name on hover (a long one is not cut at both ends)
+      const head = el("div", "tl-stage");
+      head.title = st.name;
+      head.appendChild(el("span", "tl-stage-name", st.name));
+      grid.appendChild(head);
+    });
     const hours = el("div", "tl-hours");
     hours.setAttribute("aria-hidden", "true");
     hours.style.height = (total * PX) + "px";
