@@ -52,7 +52,7 @@ if os.environ.get("CLOUDEXPO_PURE_FANOUT") != "1":
         _fanout.set_protect(internals.SRTP_PROTECT_ADDRESS, internals.SRTP_MAX_IN)
         Target = _fanout.Target
         send_all = _fanout.send
-        send_burst = _fanout.send_burst
+        send_burst = getattr(_fanout, "send_burst", None)  # None from a build older than this file: one by one
 
 
 def new_target(srtp: internals.SrtpSender, nominated_pairs: dict[int, Any], payload_type: int, ssrc: int) -> Any:
