@@ -8,8 +8,11 @@ text as "shown in another language").
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import NamedTuple
+
+from babel.dates import format_skeleton
 
 LANGUAGES: tuple[str, ...] = ("zh-Hans", "zh-Hant", "en")
 LANGUAGE_NAMES = {"zh-Hans": "简体中文", "zh-Hant": "繁體中文", "en": "English"}
@@ -62,3 +65,12 @@ def negotiate(accept_language: str | None, default: str) -> str:
         if tag.startswith("en"):
             return "en"
     return default
+
+
+def day_text(local: dt.datetime, lang: str, today: dt.date) -> str:
+    """The date of a local time in ``lang``, with the weekday; the year only when not this year.
+
+    ``Mon, Dec 7``, ``12月7日周一``: pages (web/times.py) and notices write dates this one way.
+    """
+    skeleton = "MMMEd" if local.year == today.year else "yMMMEd"
+    return format_skeleton(skeleton, local, locale=BABEL_LOCALES.get(lang, "en"))

@@ -13,6 +13,7 @@ import pytest
 from icalendar import Calendar
 
 from cloudexpo.app import Runtime
+from cloudexpo.i18n import day_text
 from cloudexpo.mail import SmtpMailer
 from cloudexpo.services import Services
 from streaming.models import Slot, StageKind
@@ -212,7 +213,8 @@ async def test_changes_tell_the_exhibitor_in_the_app_and_by_mail(
         assert mail["Subject"] == "发布时间已调整：新品发布"
         assert mail["Content-Language"] == "zh-Hans"
         text = mail.get_body(("plain",)).get_content()
-        assert f"由 {DAY} 10:00（Asia/Shanghai）调整为 {DAY} 14:00（Asia/Shanghai）开始，45 分钟，发布厅。" in text, text
+        day = day_text(dt.datetime.combine(dt.date.fromisoformat(DAY), dt.time(12)), "zh-Hans", dt.datetime.now(ZONE).date())
+        assert f"由 {day} 10:00（Asia/Shanghai）调整为 {day} 14:00（Asia/Shanghai）开始，45 分钟，发布厅。" in text, text
         assert "展位 1A-001" in text and "/dashboard/live" in text
         unread = (await world["owner"].get("/api/notifications")).json()
         assert unread["unread"] == 1 and unread["items"][0]["kind"] == "launch_moved"

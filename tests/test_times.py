@@ -8,10 +8,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from booths.engagement.models import Notification
+from booths.engagement.notify import render
 from cloudexpo.services import Services
 from tests.live_support import make_slot
 from web.templating import env
-from web.times import when_html, when_text
+from web.times import day_text, when_html, when_text
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)  # 10:00 on 6 December in Shanghai
@@ -84,3 +85,16 @@ async def test_notices_replays_and_the_programme_days_are_written_the_same_way(s
     for value, label in days:
         day = dt.date.fromisoformat(value)
         assert value not in label and str(day.year) in label and day.strftime("%b") in label, (value, label)
+
+
+def test_notices_write_their_times_as_pages_do_with_the_date() -> None:
+    """In-app notices and their e-mails said '2026-12-07 15:30 (Asia/Shanghai)'; pages say 'Mon, Dec 7 15:30'.
+    A notice is read later, so its time always carries the date."""
+    soon = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) + dt.timedelta(minutes=10)
+    local = soon.astimezone(SHANGHAI)
+    for lang in ("en", "zh-Hans", "zh-Hant"):
+        _, body = render("launch_starting", {"title": {"en": "Tea", "zh-Hans": "新茶", "zh-Hant": "新茶"},
+                                             "time": soon.isoformat()}, lang, "Asia/Shanghai")
+        dated = f"{day_text(local, lang, local.date())} {local:%H:%M}"
+        assert dated in body and str(local.year) not in body, (lang, body)
+        assert "Asia/Shanghai" in body

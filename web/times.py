@@ -22,13 +22,13 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton
 from markupsafe import Markup, escape
 
-from cloudexpo.i18n import BABEL_LOCALES
+from cloudexpo.i18n import day_text
 from cloudexpo.values import BadValue, time_zone
 
 Moment = dt.datetime | str | None
+__all__ = ["as_moment", "day_text", "jinja_when", "page_zone", "when_html", "when_text", "zone_text"]
 
 
 def as_moment(value: Moment) -> dt.datetime | None:
@@ -41,12 +41,6 @@ def as_moment(value: Moment) -> dt.datetime | None:
         except ValueError:
             return None
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
-def day_text(local: dt.datetime, lang: str, today: dt.date) -> str:
-    """The date of a local time in the page's language, with the weekday; the year only when not this year."""
-    skeleton = "MMMEd" if local.year == today.year else "yMMMEd"
-    return format_skeleton(skeleton, local, locale=BABEL_LOCALES.get(lang, "en"))
 
 
 def zone_text(local: dt.datetime, zone: ZoneInfo) -> str:

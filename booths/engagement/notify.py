@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,9 +49,9 @@ from booths.engagement.models import Bookmark, MailOptOut, Notification
 from booths.exhibition.directory import staff_of
 from cloudexpo.accounts import User
 from cloudexpo.db import utcnow
-from cloudexpo.i18n import LANGUAGES, pick
+from cloudexpo.i18n import LANGUAGES, day_text, pick
 from cloudexpo.mail import Attachment, Mail, Mailer, make_mailer
-from cloudexpo.values import local_text, same_token
+from cloudexpo.values import same_token
 
 if TYPE_CHECKING:
     from cloudexpo.services import Services
@@ -186,9 +187,16 @@ def word(key: str, language: str) -> str:
 
 
 def format_time(value: str | dt.datetime, language: str, timezone: str) -> str:
-    """A UTC time in the exhibition's time zone, with the zone named."""
+    """A UTC time in the exhibition's time zone, written as pages write a time on another day
+    (``Mon, Dec 7 15:30``, ``12月7日周一 15:30``: a notice is read later, so always with its date), the zone named."""
     moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    local = local_text(moment, timezone)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    try:
+        zoned = moment.astimezone(ZoneInfo(timezone))
+    except (ValueError, ZoneInfoNotFoundError):
+        zoned, timezone = moment.astimezone(dt.UTC), "UTC"
+    local = f"{day_text(zoned, language, dt.datetime.now(zoned.tzinfo).date())} {zoned:%H:%M}"
     if language.startswith("zh"):
         return f"{local}（{timezone}）"
     return f"{local} ({timezone})"
