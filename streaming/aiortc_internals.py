@@ -34,6 +34,7 @@ import time
 import weakref
 from asyncio import selector_events
 from collections.abc import Callable
+import struct
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, TypeVar
@@ -50,7 +51,7 @@ from aiortc.rtcrtpparameters import (
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
-from aiortc.rtp import RtpPacket, is_rtcp
+from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, is_rtcp
 from pylibsrtp._binding import ffi as _srtp_ffi
 from pylibsrtp._binding import lib as _srtp_lib
 
@@ -82,6 +83,8 @@ SRTP_MAX_IN = MAX_PACKET - pylibsrtp.SRTP_MAX_TRAILER_LEN  # the largest packet 
 
 #: ``srtp_protect(session, buffer, length pointer) -> error code``: libsrtp itself, through pylibsrtp's cffi binding.
 srtp_protect: Callable[[Any, Any, Any], int] = _srtp_lib.srtp_protect
+#: ``srtp_unprotect(session, buffer, length pointer) -> error code``: the same for incoming packets.
+srtp_unprotect: Callable[[Any, Any, Any], int] = _srtp_lib.srtp_unprotect
 #: Raises pylibsrtp's error for a libsrtp error code.
 srtp_raise: Callable[[int], None] = pylibsrtp._srtp_assert
 #: Where :data:`srtp_protect` is in memory, for the compiled fan-out loop (``streaming/_fanout.c``).
@@ -271,9 +274,10 @@ def replace_decoder_queue(receiver: RTCRtpReceiver, replacement: Any) -> None:
 
 
 def drop_receive_state(receiver: RTCRtpReceiver) -> None:
-    """Free what aiortc made for a video receiver that will never receive (a viewer's send-only transceiver).
+    """Free aiortc's REMB estimator and NACK generator of a video receiver: a viewer's send-only
+    transceiver never receives, and the forwarder's publisher receiver has leaner ones of its own.
 
-    Its REMB estimator holds a rate counter of 1,001 objects (~100 KB) per
+    The estimator holds a rate counter of 1,001 objects (~100 KB) per
     connection; aiortc's receiver treats ``None`` as it does for audio.
     """
     receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
@@ -306,6 +310,18 @@ def register_sender(dtls: RTCDtlsTransport, sender: RTCRtpSender, parameters: An
 
 def unregister_sender(dtls: RTCDtlsTransport, sender: RTCRtpSender) -> None:
     dtls._unregister_rtp_sender(sender)
+
+
+def lose_outgoing_rtp(dtls: RTCDtlsTransport, lose: Callable[[bytes], bool]) -> None:
+    """Drop the RTP (and RTCP) a connection sends where ``lose(datagram before protection)`` is true:
+    the network's loss, for tests of NACK and retransmission through real peers."""
+    send = dtls._send_rtp
+
+    async def send_or_lose(data: bytes) -> None:
+        if not lose(data):
+            await send(data)
+
+    dtls._send_rtp = send_or_lose  # type: ignore[method-assign]
 
 
 async def send_rtcp(dtls: RTCDtlsTransport, data: bytes) -> None:
@@ -368,6 +384,7 @@ def receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
     router = dtls._rtp_router
     protocols: list[Any] = connection._protocols
     skipping = [0]  # how many of the connection's protocols skip STUN parsing for media
+    reader = [_NO_READER]  # the RtpReader of the connection's incoming SRTP session
 
     def data_received(data: bytes, component: int) -> None:
         if skipping[0] != len(protocols):
@@ -382,9 +399,10 @@ def receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
         dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
         dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
         arrival_time_ms = int((_time() + _NTP_EPOCH_OFFSET) * 1000)  # aiortc's clock.current_ms(), without datetime
-        try:
-            packet = RtpPacket.parse(srtp.unprotect(data), dtls._rtp_header_extensions_map)
-        except (pylibsrtp.Error, ValueError):
+        if reader[0].session is not srtp:
+            reader[0] = RtpReader(srtp)
+        packet = reader[0].read(data, dtls._rtp_header_extensions_map)
+        if packet is None:
             return  # aiortc drops these too
         receiver = router.route_rtp(packet)
         if receiver is None:
@@ -396,6 +414,123 @@ def receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
             _keep(asyncio.ensure_future(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)))
 
     connection.data_received = data_received  # type: ignore[method-assign]
+
+
+class ReceivedRtpPacket(RtpPacket):
+    """aiortc's ``RtpPacket`` as :class:`RtpReader` makes it: the same fields, but its header
+    extensions are parsed (with the connection's map, as aiortc would) only when read.
+
+    aiortc parses every packet's extensions into a new ``HeaderExtensions``; nothing
+    Cloud Expo does per packet reads them.
+    """
+
+    def __init__(
+        self,
+        marker: int,
+        payload_type: int,
+        sequence_number: int,
+        timestamp: int,
+        ssrc: int,
+        csrc: list[int],
+        payload: bytes,
+        padding_size: int,
+        raw_extensions: tuple[int, bytes, HeaderExtensionsMap] | None,
+    ) -> None:
+        self.version = 2
+        self.marker = marker
+        self.payload_type = payload_type
+        self.sequence_number = sequence_number
+        self.timestamp = timestamp
+        self.ssrc = ssrc
+        self.csrc = csrc
+        self.payload = payload
+        self.padding_size = padding_size
+        self._raw_extensions = raw_extensions
+        self._extensions: HeaderExtensions | None = None
+
+    @property  # type: ignore[override]
+    def extensions(self) -> HeaderExtensions:
+        parsed = self._extensions
+        if parsed is None:
+            raw = self._raw_extensions
+            parsed = self._extensions = HeaderExtensions() if raw is None else raw[2].get(raw[0], raw[1])
+        return parsed
+
+    @extensions.setter
+    def extensions(self, value: HeaderExtensions) -> None:
+        self._extensions = value
+
+
+_RTP_HEADER = struct.Struct("!BBHLL")
+_EXTENSION_HEADER = struct.Struct("!HH")
+RTP_HEADER_SIZE = _RTP_HEADER.size
+
+
+class RtpReader:
+    """An incoming SRTP session's packets unprotected by libsrtp in a buffer of its own and parsed
+    lean (:class:`ReceivedRtpPacket`): what ``RtpPacket.parse(session.unprotect(data), map)`` gives,
+    without pylibsrtp's per-call allocations and copies or the header extensions' parse.
+
+    :meth:`read` returns None where those would raise (libsrtp refuses the packet: a replay, a
+    wrong tag; or it is not valid RTP), as aiortc drops such packets.
+    """
+
+    __slots__ = ("_buffer", "_length", "_srtp", "_view", "session")
+
+    def __init__(self, session: pylibsrtp.Session | None) -> None:
+        self.session = session  # also keeps libsrtp's session alive
+        self._srtp = session._srtp[0] if session is not None else None
+        self._buffer = _srtp_ffi.new("char[]", MAX_PACKET)
+        self._view = memoryview(_srtp_ffi.buffer(self._buffer))
+        self._length = _srtp_ffi.new("int *")
+
+    def read(self, data: bytes, extensions_map: HeaderExtensionsMap) -> ReceivedRtpPacket | None:
+        size = len(data)
+        if size > MAX_PACKET or self._srtp is None:
+            return None
+        view = self._view
+        view[:size] = data
+        length = self._length
+        length[0] = size
+        if srtp_unprotect(self._srtp, self._buffer, length):
+            return None
+        return parse_rtp(view, length[0], extensions_map)
+
+
+_NO_READER = RtpReader(None)
+
+
+def parse_rtp(view: memoryview, size: int, extensions_map: HeaderExtensionsMap) -> ReceivedRtpPacket | None:
+    """The RTP packet in ``view[:size]``, checked as ``RtpPacket.parse`` checks it (None where it raises)."""
+    if size < RTP_HEADER_SIZE:
+        return None
+    first, second, sequence_number, timestamp, ssrc = _RTP_HEADER.unpack_from(view)
+    if first >> 6 != 2:
+        return None
+    count = first & 0x0F
+    pos = RTP_HEADER_SIZE + 4 * count
+    if size < pos:
+        return None
+    csrc = list(struct.unpack_from(f"!{count}L", view, RTP_HEADER_SIZE)) if count else []
+    raw_extensions = None
+    if first & 0x10:
+        if size < pos + 4:
+            return None
+        profile, words = _EXTENSION_HEADER.unpack_from(view, pos)
+        pos += 4
+        if size < pos + 4 * words:
+            return None
+        raw_extensions = (profile, bytes(view[pos : pos + 4 * words]), extensions_map)
+        pos += 4 * words
+    padding = 0
+    if first & 0x20:
+        padding = view[size - 1]
+        if not padding or padding > size - pos:
+            return None
+    return ReceivedRtpPacket(
+        second >> 7, second & 0x7F, sequence_number, timestamp, ssrc, csrc,
+        bytes(view[pos : size - padding]), padding, raw_extensions,
+    )
 
 
 def stop_receiving_directly(dtls: RTCDtlsTransport) -> None:

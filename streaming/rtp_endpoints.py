@@ -2,8 +2,10 @@
 
 Publisher side, :class:`ForwardingReceiver` takes the place of aiortc's
 ``RTCRtpReceiver`` on the engine's connections: it keeps aiortc's receiver
-reports, REMB (from abs-send-time, never below :data:`REMB_FLOOR`) and NACK
-generation towards the publisher, but starts no decoder thread and hands
+reports and NACK generation towards the publisher (each packet counted by
+leaner equivalents of aiortc's classes, :class:`ReceiveStatistics` and
+:class:`NackTracker`), sends a fixed REMB (:data:`REMB_BITRATE`) instead of
+running aiortc's delay-based estimator, starts no decoder thread and hands
 packets straight to the :class:`~streaming.forwarder.TrackForwarder` instead
 of to the jitter buffer.
 
@@ -31,7 +33,7 @@ from typing import Any
 
 from aiortc.codecs import is_rtx
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters, RTCRtpSendParameters
-from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
+from aiortc.rtcrtpreceiver import NackGenerator, RTCRtpReceiver, StreamStatistics
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -46,6 +48,7 @@ from aiortc.rtp import (
     RtcpSdesPacket,
     RtcpSenderInfo,
     RtcpSourceInfo,
+    RTP_HISTORY_SIZE,
     RtcpSrPacket,
     RtpPacket,
     pack_remb_fci,
@@ -55,12 +58,20 @@ from aiortc.rtp import (
 from . import aiortc_internals as internals
 from .forwarder import TrackForwarder, ViewerOutput
 
-REMB_INTERVAL = 0.2  # seconds between REMBs to a publisher, unless the estimate drops >= 3 %
-# The server's delay-based estimate reads the fan-out's own event-loop delay as
-# congestion and would talk a publisher down as the audience grows. Never ask
-# for less than this: real congestion on the publisher's uplink shows as loss in
-# our receiver reports, which the publisher's own loss-based control obeys.
-REMB_FLOOR = 3_000_000
+# REMB to a publisher: a fixed cap, sent at its first video packet and then every
+# REMB_EVERY seconds (as Janus does with a room's bitrate cap), not aiortc's
+# delay-based estimate. That estimate read the fan-out's own event-loop delay as
+# congestion and would talk a publisher down as the audience grew, so it was
+# already never let below 3 Mbit/s; above that it only followed the incoming
+# rate, and it cost ~3 % of the receive path's CPU per packet. Real congestion
+# on the publisher's uplink shows as loss in our receiver reports, which the
+# publisher's own loss-based control obeys. A browser trusts the REMB in its
+# first two seconds (libwebrtc's start phase: it starts at this rate instead of
+# ramping up from 300 kbit/s), hence the REMB at the first packet; the cap is
+# above the browsers' own encoder maximum (2.5 Mbit/s for a camera or a screen)
+# so it never lowers what they send, only bounds an application that raised it.
+REMB_BITRATE = 6_000_000
+REMB_EVERY = 1.0  # seconds
 
 
 class _CountingQueue(queue.Queue):
@@ -76,6 +87,56 @@ class _CountingQueue(queue.Queue):
         super().put(item, block, timeout)
 
 
+class ReceiveStatistics(StreamStatistics):
+    """aiortc's per-SSRC receive statistics (receiver reports' loss, highest sequence number,
+    jitter), counting a packet in fewer steps: the same figures as ``StreamStatistics.add``."""
+
+    def add(self, packet: RtpPacket) -> None:
+        seq = packet.sequence_number
+        self.packets_received += 1
+        max_seq = self.max_seq
+        if max_seq is None:
+            self.base_seq = seq
+        elif not 0 < (seq - max_seq) & 0xFFFF < 0x8000:
+            return  # not newer than the highest (aiortc's uint16_gt)
+        elif seq < max_seq:
+            self.cycles += 1 << 16
+        arrival = int(time.time() * self._clockrate)
+        self.max_seq = seq
+        timestamp = packet.timestamp
+        if timestamp != self._last_timestamp and self.packets_received > 1:
+            diff = abs((arrival - self._last_arrival) - (timestamp - self._last_timestamp))  # type: ignore[operator]
+            self._jitter_q4 += diff - ((self._jitter_q4 + 8) >> 4)
+        self._last_arrival = arrival
+        self._last_timestamp = timestamp
+
+
+class NackTracker(NackGenerator):
+    """aiortc's NACK generator (which sequence numbers are missing; True when a packet reveals
+    new ones), counting a packet in fewer steps: the same answers as ``NackGenerator.add``."""
+
+    def add(self, packet: RtpPacket) -> bool:
+        seq = packet.sequence_number
+        max_seq = self.max_seq
+        if max_seq is None:
+            self.max_seq = seq
+            return False
+        missed = False
+        delta = (seq - max_seq) & 0xFFFF
+        if 0 < delta < 0x8000:
+            if delta > 1:  # a gap; only the last RTP_HISTORY_SIZE are kept, as truncate() would
+                missing = self.missing
+                for step in range(max(1, delta - RTP_HISTORY_SIZE), delta):
+                    missing.add((max_seq + step) & 0xFFFF)
+                missed = True
+            self.max_seq = seq
+        else:
+            self.missing.discard(seq)
+        if self.missing:
+            self.truncate()
+        return missed
+
+
 class ForwardingReceiver(RTCRtpReceiver):
     """An ``RTCRtpReceiver`` that forwards instead of decoding (see module doc).
 
@@ -86,7 +147,8 @@ class ForwardingReceiver(RTCRtpReceiver):
 
     _fwd_track: TrackForwarder
     _fwd_is_current: Callable[[], bool]
-    _fwd_remb: tuple[float, int]  # (monotonic time, bitrate) of the last REMB sent
+    _fwd_remb_at: int | None  # when the next REMB is due (aiortc's ms clock); None: never (audio)
+    _fwd_nack: NackTracker | None  # None for audio
     _fwd_state: internals.ReceiverState
     _fwd_sending: set[asyncio.Future[None]]  # RTCP on its way (REMB, NACK)
     _fwd_rtx: dict[int, tuple[Any, bool]]  # payload type -> (its codec, whether it is RTX), as met
@@ -102,7 +164,10 @@ class ForwardingReceiver(RTCRtpReceiver):
         forwarding = internals.become(receiver, cls)
         forwarding._fwd_track = track
         forwarding._fwd_is_current = is_current
-        forwarding._fwd_remb = (-1e9, 0)
+        video = track.kind == "video"
+        forwarding._fwd_remb_at = 0 if video else None
+        forwarding._fwd_nack = NackTracker() if video else None
+        internals.drop_receive_state(receiver)  # aiortc's estimator and NACK generator: ours replace them
         forwarding._fwd_state = internals.receiver_state(receiver)
         forwarding._fwd_sending = set()
         forwarding._fwd_rtx = {}
@@ -145,26 +210,6 @@ class ForwardingReceiver(RTCRtpReceiver):
         if not self._enabled or not self._fwd_is_current():
             return
         state = self._fwd_state
-        estimator = state.bitrate_estimator
-        if estimator is not None and packet.extensions.abs_send_time is not None:
-            remb = estimator.add(
-                abs_send_time=packet.extensions.abs_send_time,
-                arrival_time_ms=arrival_time_ms,
-                payload_size=len(packet.payload) + packet.padding_size,
-                ssrc=packet.ssrc,
-            )
-            # aiortc would send one REMB per packet while its detector says "overusing"
-            # (hundreds a second, as the fan-out delays arrival times); send like
-            # libwebrtc: a drop of 3 % at once, otherwise at most every REMB_INTERVAL
-            if remb is not None:
-                rtcp_ssrc = internals.rtcp_ssrc(self)
-                bitrate = max(remb[0], REMB_FLOOR)
-                if rtcp_ssrc is not None and self._remb_due(bitrate):
-                    self._rtcp_soon(self._send_rtcp(
-                        RtcpPsfbPacket(
-                            fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(bitrate, remb[1])
-                        )
-                    ))
         codecs = state.codecs
         codec = codecs.get(packet.payload_type)
         if codec is None:
@@ -172,7 +217,7 @@ class ForwardingReceiver(RTCRtpReceiver):
         streams = state.remote_streams
         stats = streams.get(packet.ssrc)
         if stats is None:
-            stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+            stats = streams[packet.ssrc] = ReceiveStatistics(codec.clockRate)
         stats.add(packet)
         known = self._fwd_rtx.get(packet.payload_type)
         if known is None or known[0] is not codec:  # aiortc's is_rtx splits the MIME type: once per codec
@@ -183,23 +228,27 @@ class ForwardingReceiver(RTCRtpReceiver):
             if original_ssrc is None or len(packet.payload) < 2 or apt not in codecs:
                 return
             packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
-        nack = state.nack_generator
+        nack = self._fwd_nack
         if nack is not None and nack.add(packet):
             self._rtcp_soon(self._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
+        remb_at = self._fwd_remb_at
+        if remb_at is not None and arrival_time_ms >= remb_at:
+            self._send_remb(packet.ssrc, arrival_time_ms)
         self._fwd_track.on_packet(packet)
+
+    def _send_remb(self, media_ssrc: int, now_ms: int) -> None:
+        rtcp_ssrc = internals.rtcp_ssrc(self)
+        if rtcp_ssrc is None:
+            return
+        self._fwd_remb_at = now_ms + int(REMB_EVERY * 1000)
+        self._rtcp_soon(self._send_rtcp(
+            RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(REMB_BITRATE, [media_ssrc]))
+        ))
 
     def _rtcp_soon(self, sending: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(sending)
         self._fwd_sending.add(task)
         task.add_done_callback(self._fwd_sending.discard)
-
-    def _remb_due(self, bitrate: int) -> bool:
-        now = time.monotonic()
-        last_at, last_bitrate = self._fwd_remb
-        if now - last_at < REMB_INTERVAL and bitrate >= last_bitrate * 0.97:
-            return False
-        self._fwd_remb = (now, bitrate)
-        return True
 
     async def request_keyframe(self) -> None:
         ssrc = self._fwd_track.input_ssrc
