@@ -29,12 +29,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
+import struct
 import threading
 import time
 import weakref
 from asyncio import selector_events
 from collections.abc import Callable
-import struct
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, TypeVar
