@@ -448,7 +448,7 @@ class ReceivedRtpPacket(RtpPacket):
         self._raw_extensions = raw_extensions
         self._extensions: HeaderExtensions | None = None
 
-    @property  # type: ignore[override]
+    @property
     def extensions(self) -> HeaderExtensions:
         parsed = self._extensions
         if parsed is None:
