@@ -5,7 +5,9 @@ sender packetizes it and fed to a :class:`streaming.segmenter.SegmentWriter`
 (depacketising, Opus -> AAC, MPEG-TS segments fsynced into a spool in a
 temporary folder), paced at real time with ``--real`` (as a broadcast comes
 in: the writer thread wakes up the way it does live) or as fast as it goes.
-Printed: CPU of the process (writer thread and feeder) per second of media.
+Printed: CPU of the process (writer thread and feeder) per second of media,
+and of the writer thread alone (its own CPU clock: what a recording costs the
+server, without this bench's feeder).
 Run::
 
     .venv/bin/python bench/recorder.py --seconds 20 --real
@@ -70,16 +72,22 @@ def main() -> None:
         writer.sink.on_rtcp_sr("video", ntp, 90000)
         writer.sink.on_rtcp_sr("audio", ntp, 48000)
         writer.start()
-        start, cpu0 = time.monotonic(), time.process_time()
+        writer_clock = time.pthread_getcpuclockid(writer.ident)  # type: ignore[arg-type]
+        start, cpu0, writer0 = time.monotonic(), time.process_time(), time.clock_gettime(writer_clock)
         for at, kind, packet in stream:
             if args.real and (wait := start + at - 1 - time.monotonic()) > 0:
                 time.sleep(wait)
             writer.sink.on_packet(kind, packet, time.monotonic())
+        while not writer.queue.empty():  # the writer took all (its last turn is at most BATCH_PERIOD away)
+            time.sleep(0.01)
+        time.sleep(0.05)
+        writer_cpu = time.clock_gettime(writer_clock) - writer0  # while the thread, and its clock, lives
         writer.stop()
         writer.join()
         cpu = time.process_time() - cpu0
         print(f"{len(stream)} packets, {args.seconds} s of media{' at real time' if args.real else ''}: "
-              f"{cpu / args.seconds * 100:.2f} % of a core per second of media, "
+              f"{cpu / args.seconds * 100:.2f} % of a core per second of media "
+              f"(the writer thread {writer_cpu / args.seconds * 100:.2f} %), "
               f"{writer.muxer.segments_written} segments, {writer.muxer.audio_frames_written} AAC frames")
 
 
