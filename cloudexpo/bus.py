@@ -59,6 +59,11 @@ class Subscription:
             self.dropped += 1
         self._queue.put_nowait(event)
 
+    @property
+    def queued(self) -> int:
+        """How many events wait to be taken."""
+        return self._queue.qsize()
+
     def waiting(self) -> list[Event]:
         """The events already queued, taken without waiting (empty when none is)."""
         queue = self._queue

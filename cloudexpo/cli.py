@@ -98,7 +98,7 @@ def _serve(settings: Settings, banner: Callable[[], None] | None = None, *, demo
     from cloudexpo import heap
     from cloudexpo.app import create_app
     from cloudexpo.logs import configure_logging
-    from web.routes.ws import MAX_FRAME
+    from web.routes.ws import SERVER_OPTIONS
 
     heap.keep_thresholds()  # before any thread allocates: see cloudexpo/heap.py
     configure_logging(settings.log_format, settings.log_level)
@@ -108,12 +108,11 @@ def _serve(settings: Settings, banner: Callable[[], None] | None = None, *, demo
         app,
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
-        ws_max_size=MAX_FRAME,
         log_config=None,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         lifespan="on",
+        **SERVER_OPTIONS,
     )
     server = uvicorn.Server(config)
     original = server.startup

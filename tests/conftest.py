@@ -238,15 +238,16 @@ class LiveServer:
 
 
 @contextmanager
-def serve_app(settings: Settings, name: str = "live-server") -> Iterator[LiveServer]:
-    """``create_app(settings)`` under uvicorn in a thread on 127.0.0.1:``settings.port``."""
+def serve_app(settings: Settings, name: str = "live-server", **options: Any) -> Iterator[LiveServer]:
+    """``create_app(settings)`` under uvicorn in a thread on 127.0.0.1:``settings.port``, as ``cloudexpo serve``
+    runs it (``options`` change uvicorn's websocket options, ``web.routes.ws.SERVER_OPTIONS``)."""
     import uvicorn
 
     app = create_app(settings)
-    from web.routes.ws import MAX_FRAME
+    from web.routes.ws import SERVER_OPTIONS
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, ws="websockets-sansio", ws_max_size=MAX_FRAME,
-                            log_config=None, lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_config=None, lifespan="on",
+                            **{**SERVER_OPTIONS, **options})
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()

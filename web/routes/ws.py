@@ -68,6 +68,7 @@ from streaming.models import Slot
 from streaming.reactions import ReactionError
 from streaming.schedule import ScheduleError, may_see
 from web import call_signals
+from web.broadcast import broadcaster, sink_of
 from web.call_signals import MAX_SIGNAL
 from web.context import principal, services, streaming_runtime
 from web.errors import ApiError, error_body, request_language
@@ -81,6 +82,11 @@ MAX_SLOTS = 20
 MAX_MESSAGE = 4096
 #: The server's own frame limit (uvicorn ``ws_max_size``): bigger frames are refused unread.
 MAX_FRAME = 16 * 1024
+#: How uvicorn serves websockets, for ``cloudexpo serve`` and the tests' servers alike: the sans-I/O
+#: protocol (whose transport :mod:`web.broadcast` writes a slot's frames to), frames up to :data:`MAX_FRAME`,
+#: no per-message deflate (the frames are small JSON; a compressor and decompressor per socket would be
+#: some 50 KB each of thousands of sockets, and a broadcast frame goes to every socket as the same bytes).
+SERVER_OPTIONS: dict[str, Any] = {"ws": "websockets-sansio", "ws_max_size": MAX_FRAME, "ws_per_message_deflate": False}
 UNSUPPORTED_DATA = 1003
 MESSAGE_TOO_BIG = 1009
 
@@ -111,7 +117,8 @@ class Connection:
         self.svc = services(websocket)
         self.streaming = streaming_runtime(websocket)
         self.principal = principal(websocket)
-        self.subs: dict[int, tuple[Subscription, asyncio.Task[None]]] = {}
+        # a followed slot's own subscription and task, or None when its topic's broadcast writes to this socket
+        self.subs: dict[int, tuple[Subscription, asyncio.Task[None]] | None] = {}
         self.personal: tuple[Subscription, asyncio.Task[None]] | None = None
         self.presence = BoothPresence(self)
         self.send_lock = asyncio.Lock()
@@ -119,6 +126,8 @@ class Connection:
         # frames go straight to the server (web.middleware.WebsocketSend), past the middlewares' wrappers
         direct = websocket.scope.get(WEBSOCKET_SEND)
         self._send_frame: Callable[[Message], Awaitable[None]] | None = direct
+        # a slot's events written straight to the socket, one frame for all (web.broadcast)
+        self.sink = sink_of(websocket, direct)
 
     async def follow_own_notifications(self) -> None:
         if self.principal.user_id is None:
@@ -150,6 +159,10 @@ class Connection:
 
     async def subscribe(self, slot_ids: list[int]) -> None:
         live = self.streaming.live
+
+        def snapshot(slot: Slot) -> dict[str, Any]:
+            return {**state_event(slot, live.publisher_status(slot.id)), "type": "snapshot", "viewers": live.viewers(slot.id)}
+
         for slot_id in slot_ids:
             if slot_id in self.subs:
                 continue
@@ -161,12 +174,19 @@ class Connection:
             if slot is None or not may_see(slot, self.principal):
                 await self.refuse(404, NO_SLOT(slot=slot_id))
                 continue
-            # the slot's presenters and moderators also follow what only they see (questions waiting, draft polls)
+            if self.sink is not None and not runs(self.principal, slot):
+                with self.sink.hold():  # the slot's events from the join on follow its snapshot
+                    await broadcaster(self.ws, self.svc.bus).join(topic(slot_id), self.sink)
+                    self.subs[slot_id] = None
+                    await self.send(snapshot(slot))
+                continue
+            # the slot's presenters and moderators also follow what only they see (questions waiting, draft polls),
+            # on their own subscription so that the two topics' events keep their order
             topics = (topic(slot_id), staff_topic(slot_id)) if runs(self.principal, slot) else (topic(slot_id),)
             sub = await self.svc.bus.subscribe(*topics, maxsize=200)
             task = asyncio.create_task(self._forward(sub))
             self.subs[slot_id] = (sub, task)
-            await self.send({**state_event(slot, live.publisher_status(slot_id)), "type": "snapshot", "viewers": live.viewers(slot_id)})
+            await self.send(snapshot(slot))
 
     async def _forward(self, sub: Subscription) -> None:
         """Bus events out to the client, each encoded once for every socket (:attr:`Event.text`).
@@ -258,10 +278,16 @@ class Connection:
             self.personal[1].cancel()
             await self.personal[0].close()
             self.personal = None
-        for sub, task in self.subs.values():
-            task.cancel()
-            await sub.close()
+        for slot_id, own in self.subs.items():
+            if own is None:
+                assert self.sink is not None
+                await broadcaster(self.ws, self.svc.bus).leave(topic(slot_id), self.sink)
+            else:
+                own[1].cancel()
+                await own[0].close()
         self.subs.clear()
+        if self.sink is not None:
+            self.sink.close()
 
 
 def _said(exc: BaseException) -> Said | str:
