@@ -47,8 +47,8 @@ from cloudexpo.bus import Event, EventBus, Subscription
 log = logging.getLogger(__name__)
 
 #: How long a topic's first event waits for the rest of its burst, per socket following the topic ...
-WINDOW_PER_SOCKET = 20e-6
-#: ... and at most (5,000 sockets and more).
+WINDOW_PER_SOCKET = 40e-6
+#: ... and at most (2,500 sockets and more).
 MAX_WINDOW = 0.1
 #: Sockets written to between two turns of the event loop.
 CHUNK = 1000
@@ -113,9 +113,10 @@ class Sink:
 
     def write(self, frame: bytes, events: list[Event]) -> None:
         """``frame`` (``events``, encoded) to the socket, or into its backlog while it is slow."""
-        if self.gone:
+        p = self._protocol  # what `gone` says, without a call per socket and frame
+        if p.close_sent or p.disconnected or self.transport.is_closing():
             return
-        if self.backlog or self.held or not self._protocol.writable.is_set():
+        if self.backlog or self.held or not p.writable.is_set():
             self._hold(events)
             return
         self.transport.write(frame)
