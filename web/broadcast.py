@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 WINDOW_PER_SOCKET = 40e-6
 #: ... and at most (2,500 sockets and more).
 MAX_WINDOW = 0.1
+#: Events that come alone, at most one per interval and node (the reactions' and viewers' counts): nothing
+#: follows them to wait for, so they go at once (with whatever came in the same turn of the loop).
+AT_ONCE = frozenset({"reactions", "viewers"})
 #: Sockets written to between two turns of the event loop.
 CHUNK = 1000
 #: Events kept for a socket too slow to take them (beyond that the oldest are lost), and at most in one frame.
@@ -173,11 +176,12 @@ class Topic:
         self.deliveries = 0
 
     async def run(self, sub: Subscription) -> None:
-        """Wait for an event, let the rest of its burst come (:func:`window`), send them all in one frame; again."""
+        """Wait for an event, let the rest of its burst come (:func:`window`; not for :data:`AT_ONCE`), send them
+        all in one frame; again."""
         while True:
             first = await sub.get()
             self.held = 1
-            await asyncio.sleep(window(len(self.sinks)))
+            await asyncio.sleep(0 if first.data.get("type") in AT_ONCE else window(len(self.sinks)))
             events = [first, *sub.waiting()]
             self.held = 0
             await self.send(events)
