@@ -17,7 +17,8 @@ and receives what is published on the bus topics ``slot.{id}`` (``state``,
 and polls' changes — see ``web/routes/qa.py`` — and, for the slot's presenters and moderators,
 ``slot.{id}.staff``; events that queued up for
 the socket during a burst arrive together as one frame holding a JSON array
-of them, in order), a ``snapshot`` per slot
+of them, in order; for visitors one frame per burst written to every socket of the slot,
+:mod:`web.broadcast`), a ``snapshot`` per slot
 when it subscribes, and ``error`` answers to its own messages: the HTTP error
 shape (``code``, ``message`` in the page's language, ``detail`` in English)
 with ``status`` and the ``ref`` the client gave. ``muted`` and ``unmuted``
