@@ -55,7 +55,7 @@ GOP_LIMIT = 3000  # packets; a longer GOP is not cached (the joiner waits for a 
 CATCH_UP_BATCH = 32  # cached packets sent to a joining viewer per loop turn
 CATCH_UP_PAUSE = 0.004  # seconds between catch-up batches (~8 MB/s, below socket buffers)
 FRAME_HOLD_MAX = 0.025  # seconds a video frame's first packet waits for its last at most
-FRAME_HOLD_PACKETS = 64  # a frame with more packets goes out in parts (the kernel's UDP_MAX_SEGMENTS)
+FRAME_HOLD_PACKETS = 16  # a larger frame (a keyframe) goes out in parts of this many: bursts of ~20 KB a viewer
 _BYTE0 = [bytes([0x80 | cc]) for cc in range(16)]  # the RTP header's first byte: V=2, no padding, no extension, CSRC count
 _SEQ_TS = struct.Struct("!HI")
 _NTP_PER_SECOND = 1 << 32
