@@ -73,6 +73,11 @@ class ReorderBuffer(Generic[T]):
         ext = self._extend(seq)
         if self._next is None:
             self._next = ext
+        if ext == self._next and not self._held:  # the usual case: the packet expected, none waiting
+            self._next = ext + 1
+            if ext > self._highest:
+                self._highest = ext
+            return [(item, False)]
         if ext < self._next or ext in self._held:
             return []  # a duplicate, or too late: already given up on
         self._held[ext] = item
