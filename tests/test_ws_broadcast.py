@@ -19,10 +19,10 @@ import pytest
 from websockets.frames import Frame, Opcode
 
 from cloudexpo.app import open_services
-from cloudexpo.bus import RedisBus
+from cloudexpo.bus import InProcessBus, RedisBus
 from tests.conftest import REDIS_URL, LiveServer, live_settings, require_service, serve_app
 from tests.live_support import make_slot
-from web.broadcast import text_frame
+from web.broadcast import MAX_WINDOW, Topic, text_frame, window
 
 
 class RawSocket:
@@ -191,3 +191,32 @@ async def test_a_client_that_negotiated_deflate_reads_the_uncompressed_broadcast
             assert [c for c, _ in raw.frames[:2]] == [deflate_on_server] * 2
             assert not any(c for c, _ in raw.frames[2:])
             raw.close()
+
+
+async def test_a_burst_goes_when_it_is_over_and_sends_keep_a_window_apart() -> None:
+    """A burst that is all in goes QUIET after its last event, not a whole window after its first; a steady
+    stream waits the window; a burst right after a send waits until a window since that send has run."""
+    bus = InProcessBus()
+    sub = await bus.subscribe("slot.1")
+    topic = Topic("slot.1")
+    topic.sinks = {object() for _ in range(5000)}  # type: ignore[misc]  # a window of MAX_WINDOW
+    loop = asyncio.get_running_loop()
+    assert window(5000) == MAX_WINDOW
+
+    async def burst(count: int, every: float) -> None:
+        for i in range(count):
+            await bus.publish("slot.1", {"type": "chat", "i": i})
+            await asyncio.sleep(every)
+
+    async def gathered(sent_at: float, count: int, every: float) -> float:
+        started = loop.time()
+        feeding = asyncio.create_task(burst(count, every))
+        await topic.gather(sub, sent_at)
+        took = loop.time() - started
+        await feeding
+        sub.waiting()
+        return took
+
+    assert await gathered(-1e9, 10, 0.001) < MAX_WINDOW / 2  # all in within 10 ms: it goes after QUIET
+    assert await gathered(-1e9, 30, 0.01) >= MAX_WINDOW * 0.9  # never quiet: the whole window
+    assert await gathered(loop.time(), 1, 0) >= MAX_WINDOW * 0.9  # just sent: a window apart

@@ -7,9 +7,11 @@ what arrived since its last send goes out as one frame (one event, or a JSON
 array of them in order, as the pages unpack), built once and written straight
 to each socket's transport — no per-socket queue, task wake-up, ASGI message
 or protocol object per delivery. A topic's first event waits a moment for
-the rest of its burst (:func:`window`: about as long as a send to all its
-sockets takes, at most :data:`MAX_WINDOW`), then everything that came goes
-out together; what comes during a send waits for the next. A burst of chat
+the rest of its burst (until :data:`QUIET` passes with nothing new, at most
+:func:`window`: about as long as a send to all its sockets takes, at most
+:data:`MAX_WINDOW`; and never sooner than a window after the last send),
+then everything that came goes out together; what comes during a send waits
+for the next. A burst of chat
 costs one write per socket, not one per message and socket: the write system
 call is most of what a delivery costs.
 
@@ -50,6 +52,9 @@ log = logging.getLogger(__name__)
 WINDOW_PER_SOCKET = 40e-6
 #: ... and at most (2,500 sockets and more).
 MAX_WINDOW = 0.1
+#: A burst is over when this long passes with no new event (and the window since the last send has run):
+#: a burst of chat that is all in after 30 ms goes then, not after the whole window.
+QUIET = 0.02
 #: Events that come alone, at most one per interval and node (the reactions' and viewers' counts): nothing
 #: follows them to wait for, so they go at once (with whatever came in the same turn of the loop).
 AT_ONCE = frozenset({"reactions", "viewers"})
@@ -176,15 +181,38 @@ class Topic:
         self.deliveries = 0
 
     async def run(self, sub: Subscription) -> None:
-        """Wait for an event, let the rest of its burst come (:func:`window`; not for :data:`AT_ONCE`), send them
+        """Wait for an event, let the rest of its burst come (:meth:`gather`; not for :data:`AT_ONCE`), send them
         all in one frame; again."""
+        loop = asyncio.get_running_loop()
+        sent_at = -1e9
         while True:
             first = await sub.get()
             self.held = 1
-            await asyncio.sleep(0 if first.data.get("type") in AT_ONCE else window(len(self.sinks)))
+            if first.data.get("type") in AT_ONCE:
+                await asyncio.sleep(0)
+            else:
+                await self.gather(sub, sent_at)
             events = [first, *sub.waiting()]
             self.held = 0
+            sent_at = loop.time()
             await self.send(events)
+
+    async def gather(self, sub: Subscription, sent_at: float) -> None:
+        """Let the rest of a burst come: until :data:`QUIET` passes with nothing new, and the window has run
+        since the last send (so sends to this topic take at most about half a core however fast events come),
+        but never longer than the window from the burst's first event."""
+        loop = asyncio.get_running_loop()
+        limit = window(len(self.sinks))
+        now = loop.time()
+        deadline = now + limit
+        earliest = min(deadline, sent_at + limit)
+        seen = sub.queued
+        while now < deadline:
+            await asyncio.sleep(min(QUIET, deadline - now))
+            now = loop.time()
+            if sub.queued == seen and now >= earliest:
+                return
+            seen = sub.queued
 
     async def send(self, events: list[Event]) -> None:
         """``events`` to every socket of the topic, one frame per :data:`BACKLOG` of them."""
