@@ -534,9 +534,15 @@ def on_air(slot: Slot, overrun: dt.timedelta = DEFAULT_OVERRUN, now: dt.datetime
     return (now or dt.datetime.now(dt.UTC)) < slot.ends_at + overrun
 
 
+_COMING = (SlotState.SCHEDULED.value, SlotState.GREEN_ROOM.value)
+
+
 def shown_state(slot: Slot, overrun: dt.timedelta = DEFAULT_OVERRUN, now: dt.datetime | None = None) -> str:
-    """The state pages show: ``ended`` for a slot still marked live past its end plus ``overrun``."""
+    """The state pages show: ``ended`` for a slot past its end plus ``overrun`` that is still marked live
+    (its node stopped mid-broadcast) or still coming (nobody went live): nothing to wait for or be reminded of."""
     if slot.state == SlotState.LIVE.value and not on_air(slot, overrun, now):
+        return SlotState.ENDED.value
+    if slot.state in _COMING and (now or dt.datetime.now(dt.UTC)) >= slot.ends_at + overrun:
         return SlotState.ENDED.value
     return slot.state
 

@@ -3,6 +3,7 @@ says when its replay is gone (removed, unpublished) instead of promising one."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cloudexpo.services import Services
@@ -118,3 +119,25 @@ async def test_a_slot_past_its_end_shows_as_a_replay_everywhere(app: Any, servic
     programme = await visitor.get("/programme?lang=en")
     row = programme.text.split(f'href="/live/{stale}"', 1)[1].split("</li>", 1)[0]
     assert "Ended" in row and "Live now" not in row
+
+
+async def test_a_launch_nobody_went_live_for_is_over_after_its_end(app: Any, services: Services, make_client: Any) -> None:
+    """Past its end plus the overrun, a slot still marked scheduled offers no reminder: the programme shows it
+    ended and its watch page has no "Remind me"; one still to come keeps them."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from tests import live_support
+
+    zone = ZoneInfo(services.settings.timezone)
+    visitor = await make_client()
+    for start_in, over in ((dt.timedelta(hours=-2), True), (dt.timedelta(hours=2), False)):
+        slot_id, _ = await live_support.make_slot(services, start_in=start_in, minutes=30, booth_id=None, exhibitor_id=None)
+        watch = await visitor.get(f"/live/{slot_id}?lang=en")
+        assert watch.status_code == 200 and ("Remind me" in watch.text) is not over, slot_id
+        day = (dt.datetime.now(dt.UTC) + start_in).astimezone(zone).date()
+        programme = await visitor.get(f"/programme?day={day.isoformat()}&lang=en")
+        found = re.search(rf'<li class="slot-card state-(\w+)" data-slot="{slot_id}">(.*?)</li>', programme.text, re.S)
+        assert found is not None, programme.text
+        state, row = found.groups()
+        assert (state == "ended", "Ended" in row, "Remind me" in row) == (over, over, not over), row

@@ -31,7 +31,7 @@ from booths.media.views import for_language
 from cloudexpo.i18n import LANGUAGE_NAMES, LANGUAGES, pick
 from cloudexpo.messages import Said
 from cloudexpo.values import local_text
-from streaming.schedule import on_air
+from streaming.schedule import on_air, shown_state
 from web import context, navigation
 from web.i18n import gettext_for, translate
 from web.times import jinja_when, page_zone, when_text
@@ -115,6 +115,7 @@ def base_context(request: Request) -> dict[str, Any]:
         "loc": lambda values: pick(values, lang),
         # a slot is shown live only while on air: never past its end plus the overrun (streaming.schedule.on_air)
         "on_air": lambda slot: on_air(slot, dt.timedelta(minutes=settings.overrun_minutes)),
+        "shown_state": lambda slot: shown_state(slot, dt.timedelta(minutes=settings.overrun_minutes)),
         # local(moment) writes it as |when does ("15:30", "Mon, Dec 7 15:30"); a format gives an absolute
         # text instead (e-mails and downloads, read on another day)
         "local": lambda value, fmt=None: (when_text(value, zone=page_zone(settings.timezone), lang=lang) if fmt is None
