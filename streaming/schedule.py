@@ -531,7 +531,7 @@ def on_air(slot: Slot, overrun: dt.timedelta = DEFAULT_OVERRUN, now: dt.datetime
     """
     if slot.state != SlotState.LIVE.value:
         return False
-    return (now or dt.datetime.now(dt.UTC)) < slot.ends_at + overrun
+    return (now or dt.datetime.now(dt.UTC)) - overrun < slot.ends_at  # never past the calendar's end
 
 
 _COMING = (SlotState.SCHEDULED.value, SlotState.GREEN_ROOM.value)
@@ -542,7 +542,7 @@ def shown_state(slot: Slot, overrun: dt.timedelta = DEFAULT_OVERRUN, now: dt.dat
     (its node stopped mid-broadcast) or still coming (nobody went live): nothing to wait for or be reminded of."""
     if slot.state == SlotState.LIVE.value and not on_air(slot, overrun, now):
         return SlotState.ENDED.value
-    if slot.state in _COMING and (now or dt.datetime.now(dt.UTC)) >= slot.ends_at + overrun:
+    if slot.state in _COMING and (now or dt.datetime.now(dt.UTC)) - overrun >= slot.ends_at:
         return SlotState.ENDED.value
     return slot.state
 

@@ -276,11 +276,18 @@ async def test_pages_survive_a_stored_far_future_slot(services: Services, signed
         session.add(MeetingSlot(host_id=expert_id, starts_at=far, ends_at=far + dt.timedelta(minutes=30),
                                 mode="online", location=""))
         await session.commit()
+    from booths.engagement.notify import format_time
+    from tests.live_support import make_slot
+
+    launch, _ = await make_slot(services, booth_id=None, exhibitor_id=None,
+                                starts_at=far, ends_at=far + dt.timedelta(minutes=30))  # past the year 9999 in Shanghai
     visitor = await signed_in("visitor")
     for url in (f"/booths/{booth}/contact", f"/experts/{expert_id}", "/experts", "/meetings",
-                f"/api/meeting-slots?host={expert_id}", f"/api/meeting-slots?exhibitor={expo.exhibitors['1A-001']}"):
+                f"/api/meeting-slots?host={expert_id}", f"/api/meeting-slots?exhibitor={expo.exhibitors['1A-001']}",
+                f"/live/{launch}?lang=zh-Hans", "/api/live/now"):
         r = await visitor.get(url)
         assert r.status_code == 200, (url, r.status_code)
+    assert format_time(far, "zh-Hans", "Asia/Shanghai").endswith("（UTC）")  # a notice about it, in UTC
 
 
 @pytest.mark.parametrize("body", [{"minutes": "x"}, {"minutes": 10 ** 30}, {"minutes": 10 ** 12},

@@ -43,6 +43,15 @@ def as_moment(value: Moment) -> dt.datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
+def in_zone(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """``moment`` in ``zone``; in UTC where the zone's time is beyond the calendar (a stored 9999-12-31 22:00 UTC
+    is past the year 9999 in Asia/Shanghai): what was stored never breaks a page."""
+    try:
+        return moment.astimezone(zone)
+    except (OverflowError, ValueError, OSError):
+        return moment.astimezone(dt.UTC)
+
+
 def zone_text(local: dt.datetime, zone: ZoneInfo) -> str:
     """``Asia/Shanghai (UTC+08:00)``."""
     offset = local.strftime("%z")
@@ -55,14 +64,14 @@ def when_text(start: Moment, end: Moment = None, *, zone: ZoneInfo, lang: str, n
     if first is None:
         return ""
     today = (now or dt.datetime.now(dt.UTC)).astimezone(zone).date()
-    local = first.astimezone(zone)
+    local = in_zone(first, zone)
     text = local.strftime("%H:%M")
     if local.date() != today:
         text = f"{day_text(local, lang, today)} {text}"
     last = as_moment(end)
     if last is None:
         return text
-    local_end = last.astimezone(zone)
+    local_end = in_zone(last, zone)
     if local_end.date() == local.date():
         return f"{text}–{local_end:%H:%M}"
     return f"{text} – {day_text(local_end, lang, today)} {local_end:%H:%M}"
@@ -73,12 +82,12 @@ def when_html(start: Moment, end: Moment = None, *, zone: ZoneInfo, lang: str, n
     first = as_moment(start)
     if first is None:
         return Markup("")
-    local = first.astimezone(zone)
+    local = in_zone(first, zone)
     title = f"{local:%Y-%m-%d %H:%M} {zone_text(local, zone)}"
     last = as_moment(end)
     end_attr = ""
     if last is not None:
-        title = f"{local:%Y-%m-%d %H:%M}–{last.astimezone(zone):%H:%M} {zone_text(local, zone)}"
+        title = f"{local:%Y-%m-%d %H:%M}–{in_zone(last, zone):%H:%M} {zone_text(local, zone)}"
         end_attr = f' data-end="{escape(last.isoformat())}"'
     text = when_text(first, last, zone=zone, lang=lang, now=now)
     return Markup(

@@ -194,7 +194,7 @@ def format_time(value: str | dt.datetime, language: str, timezone: str) -> str:
         moment = moment.replace(tzinfo=dt.UTC)
     try:
         zoned = moment.astimezone(ZoneInfo(timezone))
-    except (ValueError, ZoneInfoNotFoundError):
+    except (OverflowError, ValueError, ZoneInfoNotFoundError):  # beyond the calendar there, or no such zone
         zoned, timezone = moment.astimezone(dt.UTC), "UTC"
     local = f"{day_text(zoned, language, dt.datetime.now(zoned.tzinfo).date())} {zoned:%H:%M}"
     if language.startswith("zh"):
