@@ -65,6 +65,14 @@ def routed(sender: socket.socket, receiver: socket.socket, ssrc: int) -> tuple[A
     return target, nominated, backlog
 
 
+def refusing(sender: socket.socket, receiver: socket.socket, ssrc: int) -> tuple[Any, dict[int, Any], deque[bytes]]:
+    """A target whose socket refuses what it is given: an IPv6 address on an IPv4 socket, so sendto(2) fails
+    and the datagram goes back for asyncio to send or report."""
+    target, nominated, backlog = routed(sender, receiver, ssrc)
+    assert target.route(nominated[1], sender.fileno, backlog, socket.AF_INET6, "::1", 9) is True
+    return target, nominated, backlog
+
+
 def detoured(sender: socket.socket, receiver: socket.socket) -> tuple[Any, Any, Any, Any]:
     """Four targets: one the compiled loop sends to, and three it leaves to the Python way."""
     plain, _, _ = routed(sender, receiver, 1)
@@ -111,9 +119,7 @@ def test_a_refused_datagram_comes_back_protected_and_a_closed_socket_is_never_wr
     sockets: tuple[socket.socket, socket.socket],
 ) -> None:
     sender, receiver = sockets
-    target, nominated, backlog = routed(sender, receiver, 5)
-    # an IPv6 address on an IPv4 socket: sendto(2) fails, the datagram goes back for asyncio to send or report
-    assert target.route(nominated[1], sender.fileno, backlog, socket.AF_INET6, "::1", 9) is True
+    target, nominated, backlog = refusing(sender, receiver, 5)
     unsent = fanout.send_all([Output(target)], rtp(7, b"\x03" * 40), 1)
     assert unsent is not None and len(unsent) == 1 and unsent[0][0] == 0
     datagram = unsent[0][1]
@@ -174,9 +180,7 @@ def test_what_a_frame_cannot_go_the_compiled_way_is_left_to_python(
 def test_datagrams_a_socket_refuses_come_back_protected_in_order(
     sockets: tuple[socket.socket, socket.socket],
 ) -> None:
-    sender, receiver = sockets
-    target, nominated, backlog = routed(sender, receiver, 5)
-    assert target.route(nominated[1], sender.fileno, backlog, socket.AF_INET6, "::1", 9) is True
+    target, _, _ = refusing(*sockets, 5)
     packets = frame(40, [900, 900, 900, 100])
     unsent = fanout.send_burst([Output(target)], packets)
     assert unsent is not None and unsent is not False
