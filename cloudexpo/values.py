@@ -145,6 +145,15 @@ def parse_moment(value: object, name: str, zone: dt.tzinfo) -> dt.datetime:
     return check_moment(moment.astimezone(dt.UTC), name)
 
 
+def in_zone(moment: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """``moment`` in ``zone``; in UTC where the zone's time is beyond the calendar (a stored 9999-12-31 22:00 UTC
+    is past the year 9999 in Asia/Shanghai): what was stored never breaks a page or a notice."""
+    try:
+        return moment.astimezone(zone)
+    except (OverflowError, ValueError, OSError):
+        return moment.astimezone(dt.UTC)
+
+
 def local_text(value: dt.datetime | None, zone_name: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored moment shown in a time zone; never fails on what was stored (falls back to UTC)."""
     if value is None:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 
 from cloudexpo.i18n import day_text
-from cloudexpo.values import BadValue, time_zone
+from cloudexpo.values import BadValue, in_zone, time_zone
 
 Moment = dt.datetime | str | None
 __all__ = ["as_moment", "day_text", "jinja_when", "page_zone", "when_html", "when_text", "zone_text"]
@@ -41,15 +41,6 @@ def as_moment(value: Moment) -> dt.datetime | None:
         except ValueError:
             return None
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
-def in_zone(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
-    """``moment`` in ``zone``; in UTC where the zone's time is beyond the calendar (a stored 9999-12-31 22:00 UTC
-    is past the year 9999 in Asia/Shanghai): what was stored never breaks a page."""
-    try:
-        return moment.astimezone(zone)
-    except (OverflowError, ValueError, OSError):
-        return moment.astimezone(dt.UTC)
 
 
 def zone_text(local: dt.datetime, zone: ZoneInfo) -> str:

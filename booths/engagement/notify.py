@@ -51,7 +51,7 @@ from cloudexpo.accounts import User
 from cloudexpo.db import utcnow
 from cloudexpo.i18n import LANGUAGES, day_text, pick
 from cloudexpo.mail import Attachment, Mail, Mailer, make_mailer
-from cloudexpo.values import same_token
+from cloudexpo.values import in_zone, same_token
 
 if TYPE_CHECKING:
     from cloudexpo.services import Services
@@ -193,9 +193,12 @@ def format_time(value: str | dt.datetime, language: str, timezone: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     try:
-        zoned = moment.astimezone(ZoneInfo(timezone))
-    except (OverflowError, ValueError, ZoneInfoNotFoundError):  # beyond the calendar there, or no such zone
-        zoned, timezone = moment.astimezone(dt.UTC), "UTC"
+        zone: dt.tzinfo = ZoneInfo(timezone)
+    except (ValueError, ZoneInfoNotFoundError):  # no such zone
+        zone = dt.UTC
+    zoned = in_zone(moment, zone)
+    if zoned.tzinfo is dt.UTC:  # no such zone, or beyond the calendar there
+        timezone = "UTC"
     local = f"{day_text(zoned, language, dt.datetime.now(zoned.tzinfo).date())} {zoned:%H:%M}"
     if language.startswith("zh"):
         return f"{local}（{timezone}）"
