@@ -53,7 +53,7 @@ from bench._common import (
     start_engine_publisher,
     start_viewers,
 )
-from streaming import aiortc_internals as internals
+from streaming import aiortc_receive as receive
 from streaming import forwarder
 from streaming.engine import MediaEngine
 
@@ -70,7 +70,8 @@ class Probe:
         self.samples: list[tuple[str, int, int, int, int]] = []
         self.recording = False
         self._original = aioice.ice.StunProtocol.datagram_received
-        self._skip = internals._skip_stun_parsing
+        self._skip = receive._skip_stun_parsing
+        self._compiled = receive._receive
         self._on_packet = forwarder.TrackForwarder.on_packet
         self._cpu_in = 0
 
@@ -89,7 +90,7 @@ class Probe:
 
         aioice.ice.StunProtocol.datagram_received = datagram_received  # type: ignore[method-assign]
 
-        # RTP skips aioice's STUN parsing (internals._skip_stun_parsing puts a reader of its own on
+        # RTP skips aioice's STUN parsing (receive._skip_stun_parsing puts a reader of its own on
         # each protocol of a publisher's connection): stamp there too
         skip = self._skip
 
@@ -109,7 +110,27 @@ class Probe:
             stamped.stamped = True  # type: ignore[attr-defined]
             protocol.datagram_received = stamped
 
-        internals._skip_stun_parsing = skip_and_stamp
+        receive._skip_stun_parsing = skip_and_stamp
+
+        # where streaming/_receive.c reads a publisher's socket, its RTP never passes a protocol: stamp each
+        # packet it reads with the moment the read began (the socket was ready)
+        compiled = self._compiled
+        if compiled is not None:
+
+            class Stamped:
+                @staticmethod
+                def read(*args: Any) -> Any:
+                    began = now()
+                    result = compiled.read(*args)
+                    for item in result[0]:
+                        if not isinstance(item, tuple):
+                            key = (item.ssrc.to_bytes(4, "big"), item.sequence_number)
+                            rx[key] = began
+                            if item.marker:
+                                last.add(key)
+                    return result
+
+            receive._receive = Stamped
         forwarder.probe = self.on_forwarded
         on_packet = self._on_packet
         cpu = time.thread_time_ns
@@ -122,7 +143,8 @@ class Probe:
 
     def uninstall(self) -> None:
         aioice.ice.StunProtocol.datagram_received = self._original  # type: ignore[method-assign]
-        internals._skip_stun_parsing = self._skip
+        receive._skip_stun_parsing = self._skip
+        receive._receive = self._compiled
         forwarder.probe = None
         forwarder.TrackForwarder.on_packet = self._on_packet  # type: ignore[method-assign]
 

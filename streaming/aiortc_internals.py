@@ -29,10 +29,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
-import struct
 import threading
-import time
-import weakref
 from asyncio import selector_events
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +48,6 @@ from aiortc.rtcrtpparameters import (
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
-from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, is_rtcp
 from pylibsrtp._binding import ffi as _srtp_ffi
 from pylibsrtp._binding import lib as _srtp_lib
 
@@ -91,7 +87,7 @@ srtp_raise: Callable[[int], None] = pylibsrtp._srtp_assert
 SRTP_PROTECT_ADDRESS = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_protect")))
 
 #: asyncio's datagram transport (the event loop's, for aioice's sockets): :func:`read_datagrams_exactly` replaces its read.
-_SelectorDatagramTransport: Any = selector_events._SelectorDatagramTransport  # type: ignore[attr-defined]
+SelectorDatagramTransport: Any = selector_events._SelectorDatagramTransport  # type: ignore[attr-defined]
 
 T = TypeVar("T")
 
@@ -186,7 +182,7 @@ def _probe_connection() -> list[str]:
         missing.append("aioice's Connection has no '_protocols' list any more")
     if not all(hasattr(aioice.ice.StunProtocol, n) for n in ("datagram_received", "__init__")):
         missing.append("aioice's StunProtocol has no 'datagram_received' any more")
-    if not all(callable(getattr(_SelectorDatagramTransport, n, None)) for n in ("_read_ready", "_fatal_error", "is_reading")):
+    if not all(callable(getattr(SelectorDatagramTransport, n, None)) for n in ("_read_ready", "_fatal_error", "is_reading")):
         missing.append("asyncio's _SelectorDatagramTransport has no '_read_ready' (its read of a datagram) any more")
     session = pylibsrtp.Session()
     if not hasattr(session, "_srtp"):
@@ -363,272 +359,6 @@ def srtp_sender_of(session: pylibsrtp.Session) -> SrtpSender:
         memoryview(_srtp_ffi.buffer(buffer)),
         _srtp_ffi.new("int *"),
     )
-
-
-def receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
-    """Take a connection's SRTP media off its socket straight to its receivers (once per connection).
-
-    aiortc hands every datagram to a queue that its DTLS task reads, one task
-    wake-up and several coroutines per packet; here an RTP packet is
-    unprotected, parsed and routed as it comes off the socket, and a receiver
-    with a ``handle_rtp_now(packet, arrival_time_ms)`` method (the forwarder's)
-    gets it without an await. Everything else (STUN, DTLS, RTCP, media before
-    the SRTP keys exist) still goes aiortc's way. The transport's byte and
-    packet counts (getStats) stay right.
-    """
-    connection = dtls.transport._connection
-    if getattr(connection, "_direct_rtp", False):
-        return
-    connection._direct_rtp = True  # type: ignore[attr-defined]
-    queued = connection.data_received  # aiortc's way: the queue its DTLS task reads
-    router = dtls._rtp_router
-    protocols: list[Any] = connection._protocols
-    skipping = [0]  # how many of the connection's protocols skip STUN parsing for media
-    reader = [_NO_READER]  # the RtpReader of the connection's incoming SRTP session
-
-    def data_received(data: bytes, component: int) -> None:
-        if skipping[0] != len(protocols):
-            skipping[0] = len(protocols)
-            for protocol in protocols:
-                _skip_stun_parsing(protocol)
-                read_datagrams_exactly(protocol.transport)
-        srtp = dtls._rx_srtp
-        if srtp is None or not 127 < data[0] < 192 or is_rtcp(data):
-            queued(data, component)
-            return
-        dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
-        dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
-        arrival_time_ms = int((_time() + _NTP_EPOCH_OFFSET) * 1000)  # aiortc's clock.current_ms(), without datetime
-        if reader[0].session is not srtp:
-            reader[0] = RtpReader(srtp)
-        packet = reader[0].read(data, dtls._rtp_header_extensions_map)
-        if packet is None:
-            return  # aiortc drops these too
-        receiver = router.route_rtp(packet)
-        if receiver is None:
-            return
-        handle = getattr(receiver, "handle_rtp_now", None)
-        if handle is not None:
-            handle(packet, arrival_time_ms)
-        else:
-            _keep(asyncio.ensure_future(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)))
-
-    connection.data_received = data_received  # type: ignore[method-assign]
-
-
-class ReceivedRtpPacket(RtpPacket):
-    """aiortc's ``RtpPacket`` as :class:`RtpReader` makes it: the same fields, but its header
-    extensions are parsed (with the connection's map, as aiortc would) only when read.
-
-    aiortc parses every packet's extensions into a new ``HeaderExtensions``; nothing
-    Cloud Expo does per packet reads them.
-    """
-
-    def __init__(
-        self,
-        marker: int,
-        payload_type: int,
-        sequence_number: int,
-        timestamp: int,
-        ssrc: int,
-        csrc: list[int],
-        payload: bytes,
-        padding_size: int,
-        raw_extensions: tuple[int, bytes, HeaderExtensionsMap] | None,
-    ) -> None:
-        self.version = 2
-        self.marker = marker
-        self.payload_type = payload_type
-        self.sequence_number = sequence_number
-        self.timestamp = timestamp
-        self.ssrc = ssrc
-        self.csrc = csrc
-        self.payload = payload
-        self.padding_size = padding_size
-        self._raw_extensions = raw_extensions
-        self._extensions: HeaderExtensions | None = None
-
-    @property
-    def extensions(self) -> HeaderExtensions:
-        parsed = self._extensions
-        if parsed is None:
-            raw = self._raw_extensions
-            parsed = self._extensions = HeaderExtensions() if raw is None else raw[2].get(raw[0], raw[1])
-        return parsed
-
-    @extensions.setter
-    def extensions(self, value: HeaderExtensions) -> None:
-        self._extensions = value
-
-
-_RTP_HEADER = struct.Struct("!BBHLL")
-_EXTENSION_HEADER = struct.Struct("!HH")
-RTP_HEADER_SIZE = _RTP_HEADER.size
-
-
-class RtpReader:
-    """An incoming SRTP session's packets unprotected by libsrtp in a buffer of its own and parsed
-    lean (:class:`ReceivedRtpPacket`): what ``RtpPacket.parse(session.unprotect(data), map)`` gives,
-    without pylibsrtp's per-call allocations and copies or the header extensions' parse.
-
-    :meth:`read` returns None where those would raise (libsrtp refuses the packet: a replay, a
-    wrong tag; or it is not valid RTP), as aiortc drops such packets.
-    """
-
-    __slots__ = ("_buffer", "_length", "_srtp", "_view", "session")
-
-    def __init__(self, session: pylibsrtp.Session | None) -> None:
-        self.session = session  # also keeps libsrtp's session alive
-        self._srtp = session._srtp[0] if session is not None else None
-        self._buffer = _srtp_ffi.new("char[]", MAX_PACKET)
-        self._view = memoryview(_srtp_ffi.buffer(self._buffer))
-        self._length = _srtp_ffi.new("int *")
-
-    def read(self, data: bytes, extensions_map: HeaderExtensionsMap) -> ReceivedRtpPacket | None:
-        size = len(data)
-        if size > MAX_PACKET or self._srtp is None:
-            return None
-        view = self._view
-        view[:size] = data
-        length = self._length
-        length[0] = size
-        if srtp_unprotect(self._srtp, self._buffer, length):
-            return None
-        return parse_rtp(view, length[0], extensions_map)
-
-
-_NO_READER = RtpReader(None)
-
-
-def parse_rtp(view: memoryview, size: int, extensions_map: HeaderExtensionsMap) -> ReceivedRtpPacket | None:
-    """The RTP packet in ``view[:size]``, checked as ``RtpPacket.parse`` checks it (None where it raises)."""
-    if size < RTP_HEADER_SIZE:
-        return None
-    first, second, sequence_number, timestamp, ssrc = _RTP_HEADER.unpack_from(view)
-    if first >> 6 != 2:
-        return None
-    count = first & 0x0F
-    pos = RTP_HEADER_SIZE + 4 * count
-    if size < pos:
-        return None
-    csrc = list(struct.unpack_from(f"!{count}L", view, RTP_HEADER_SIZE)) if count else []
-    raw_extensions = None
-    if first & 0x10:
-        if size < pos + 4:
-            return None
-        profile, words = _EXTENSION_HEADER.unpack_from(view, pos)
-        pos += 4
-        if size < pos + 4 * words:
-            return None
-        raw_extensions = (profile, bytes(view[pos : pos + 4 * words]), extensions_map)
-        pos += 4 * words
-    padding = 0
-    if first & 0x20:
-        padding = view[size - 1]
-        if not padding or padding > size - pos:
-            return None
-    return ReceivedRtpPacket(
-        second >> 7, second & 0x7F, sequence_number, timestamp, ssrc, csrc,
-        bytes(view[pos : size - padding]), padding, raw_extensions,
-    )
-
-
-def stop_receiving_directly(dtls: RTCDtlsTransport) -> None:
-    """Undo :func:`receive_rtp_directly` and :func:`_skip_stun_parsing` before the connection closes: their
-    closures refer back to the ICE connection and the DTLS transport (cycles only a full collection frees)."""
-    connection = dtls.transport._connection
-    vars(connection).pop("data_received", None)
-    vars(connection).pop("_direct_rtp", None)
-    for protocol in connection._protocols:
-        vars(protocol).pop("datagram_received", None)
-
-
-_NTP_EPOCH_OFFSET = 2208988800.0  # seconds from 1900 (NTP's epoch, aiortc's millisecond clock) to 1970
-_time = time.time
-
-
-#: The largest UDP datagram there is (65,507 bytes of IPv4 payload), so an exact read never cuts one short.
-DATAGRAM_MAX = 65536
-#: Datagrams read off one socket in one turn of the event loop at most (then other work gets its turn).
-READ_BATCH = 64
-_read_buffers = threading.local()  # one receive buffer per event loop thread
-
-
-def read_datagrams_exactly(transport: Any) -> bool:
-    """Make an asyncio datagram transport read each datagram into a buffer of its thread and hand on an
-    exact-size copy; False (and nothing changed) if it is another kind of transport, or already does.
-
-    asyncio's own read asks the socket for up to 256 KiB (``recvfrom(max_size)``)
-    and shrinks the block to the datagram's size: glibc made that block a
-    mapping of its own each time (mmap, mremap, munmap: the server keeps glibc's
-    mmap threshold at 128 KiB, see :mod:`cloudexpo.heap`), or, with the
-    threshold raised, carved 256 KiB from its heap. A publisher sends hundreds
-    of packets a second and each viewer its RTCP; a copy of the datagram's
-    size costs a memcpy.
-
-    Each wake-up reads every datagram waiting (up to :data:`READ_BATCH`): one
-    event-loop turn for the packets an encoder sent together instead of one each.
-    """
-    if not isinstance(transport, _SelectorDatagramTransport) or "_read_ready" in vars(transport):
-        return False
-    buffer = getattr(_read_buffers, "buffer", None)
-    if buffer is None:
-        buffer = _read_buffers.buffer = bytearray(DATAGRAM_MAX)
-    view = memoryview(buffer)
-    sock = transport._sock
-    weak = weakref.ref(transport)  # the transport holds this reader: no cycle
-
-    def read_ready() -> None:  # asyncio's _SelectorDatagramTransport._read_ready, reading into our buffer
-        transport = weak()
-        if transport is None or transport._conn_lost:
-            return
-        for _ in range(READ_BATCH):  # every datagram waiting, in one turn of the loop
-            try:
-                size, addr = sock.recvfrom_into(buffer)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                transport._protocol.error_received(exc)
-                return
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                transport._fatal_error(exc, "Fatal read error on datagram transport")
-                return
-            transport._protocol.datagram_received(bytes(view[:size]), addr)
-            if transport._conn_lost:  # closed by what it read
-                return
-
-    transport._read_ready = read_ready  # what resume_reading() registers
-    if transport.is_reading():  # the loop holds asyncio's own method since the transport was made
-        transport._loop._add_reader(transport._sock_fd, read_ready)
-    return True
-
-
-def _skip_stun_parsing(protocol: Any) -> None:
-    """aioice parses every datagram as STUN and takes the failure as "media"; RTP and RTCP
-    (first byte 128-191) never are STUN (its first two bits are 0), so they skip that."""
-    if not isinstance(protocol, aioice.ice.StunProtocol) or "datagram_received" in vars(protocol):
-        return
-    parse_as_stun = protocol.datagram_received
-    receiver = protocol.receiver
-    component = protocol.local_candidate.component
-
-    def datagram_received(data: Any, addr: Any) -> None:
-        if 127 < data[0] < 192:
-            receiver.data_received(data, component)
-        else:
-            parse_as_stun(data, addr)
-
-    protocol.datagram_received = datagram_received  # type: ignore[method-assign]
-
-
-_pending: set[asyncio.Future[Any]] = set()
-
-
-def _keep(task: asyncio.Future[Any]) -> None:
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
 
 
 def nominated_pairs(dtls: RTCDtlsTransport) -> dict[int, Any]:

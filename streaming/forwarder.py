@@ -39,7 +39,7 @@ from aiortc import clock
 from aiortc.rtp import RtcpSrPacket, RtpPacket
 
 from . import aiortc_internals as internals
-from . import fanout
+from . import aiortc_receive, fanout
 from .payloads import INSPECTORS
 from .sdp import CodecChoice
 
@@ -186,7 +186,7 @@ class ViewerOutput:
                 target.route(None)
             return
         transport = pair.protocol.transport
-        internals.read_datagrams_exactly(transport)  # the viewer's RTCP comes in on it
+        aiortc_receive.read_datagrams_exactly(transport)  # the viewer's RTCP comes in on it
         self.transport_sendto, self.remote_addr = transport.sendto, pair.remote_addr
         direct = internals.datagram_socket(transport)
         if direct is None:  # not asyncio's selector transport

@@ -56,6 +56,7 @@ from aiortc.rtp import (
 )
 
 from . import aiortc_internals as internals
+from . import aiortc_receive
 from .forwarder import TrackForwarder, ViewerOutput
 
 # REMB to a publisher: a fixed cap, sent at its first video packet and then every
@@ -172,7 +173,7 @@ class ForwardingReceiver(RTCRtpReceiver):
         forwarding._fwd_sending = set()
         forwarding._fwd_rtx = {}
         internals.replace_decoder_queue(receiver, _CountingQueue(decoded_counter))
-        internals.receive_rtp_directly(receiver.transport)
+        aiortc_receive.receive_rtp_directly(receiver.transport)
         return forwarding
 
     def retire(self) -> None:
@@ -180,7 +181,7 @@ class ForwardingReceiver(RTCRtpReceiver):
         publisher to its connection and this receiver: a reference cycle that kept every replaced or lost
         publisher's connection until a rare full collection) and of the socket's direct path."""
         self._fwd_is_current = _retired
-        internals.stop_receiving_directly(self.transport)
+        aiortc_receive.stop_receiving_directly(self.transport)
 
     async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
         # RTCRtpReceiver.receive() minus the decoder thread
@@ -203,7 +204,7 @@ class ForwardingReceiver(RTCRtpReceiver):
         self.handle_rtp_now(packet, arrival_time_ms)
 
     def handle_rtp_now(self, packet: RtpPacket, arrival_time_ms: int) -> None:
-        """A packet from the publisher, as it comes off the socket (:func:`internals.receive_rtp_directly`).
+        """A packet from the publisher, as it comes off the socket (:func:`aiortc_receive.receive_rtp_directly`).
 
         The RTCP it makes us send (REMB, NACK) goes out in a task of its own.
         """

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -29,7 +30,7 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
-from streaming import aiortc_internals
+from streaming import aiortc_internals, aiortc_receive
 from streaming import testsource as ts
 from streaming.engine import MediaEngine
 from streaming.rtp_endpoints import REMB_BITRATE, NackTracker, ReceiveStatistics
@@ -84,7 +85,7 @@ def test_the_lean_read_gives_what_aiortc_parses_from_pylibsrtp() -> None:
     rng = random.Random(7)
     mapping = extensions_map()
     out, (theirs, ours) = srtp_sessions(2)
-    reader = aiortc_internals.RtpReader(ours)
+    reader = aiortc_receive.RtpReader(ours)
     for seq in range(600):
         datagram = out.protect(random_packet(rng, seq).serialize(mapping))
         expected = RtpPacket.parse(theirs.unprotect(datagram), mapping)
@@ -108,6 +109,83 @@ def test_the_lean_read_gives_what_aiortc_parses_from_pylibsrtp() -> None:
         RtpPacket.parse(bytes(bad_padding))
     assert reader.read(out.protect(bytes(bad_padding)), mapping) is None
     assert reader.read(b"\x80" * 1600, mapping) is None  # larger than any packet libsrtp takes here
+
+
+compiled = pytest.mark.skipif(
+    aiortc_receive._receive is None,
+    reason="streaming/_receive.c is not compiled here (pip install -e . with a C compiler); datagrams are read in Python",
+)
+
+
+def read_all(sock: socket.socket, session: pylibsrtp.Session, mapping: HeaderExtensionsMap) -> list[Any]:
+    """What the compiled read gives for everything waiting on ``sock``, one call after another (at most 64 each)."""
+    address = int(aiortc_receive._srtp_ffi.cast("uintptr_t", session._srtp[0]))
+    calls = []
+    while True:
+        items, count, size = aiortc_receive._receive.read(
+            sock.fileno(), address, aiortc_receive.ReceivedRtpPacket, mapping, aiortc_receive.READ_BATCH
+        )
+        if not items and not count:
+            return calls
+        assert len(items) <= aiortc_receive.READ_BATCH
+        calls.append((items, count, size))
+
+
+@compiled
+def test_the_compiled_read_gives_what_the_python_way_gives() -> None:
+    """Every datagram waiting read in one call: RTP unprotected and parsed as aiortc parses what pylibsrtp
+    unprotects, what libsrtp or the parse refuses dropped but counted, anything else handed back whole with
+    its address, all in the order they came."""
+    rng = random.Random(5)
+    mapping = extensions_map()
+    out, (theirs, ours) = srtp_sessions(2)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        rx.bind(("127.0.0.1", 0))
+        rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        rx.setblocking(False)
+        tx.bind(("127.0.0.1", 0))
+        assert read_all(rx, ours, mapping) == []  # nothing waiting
+        expected: list[Any] = []  # per datagram: fields of the packet, (datagram, address) or None: dropped
+        rtp_count = rtp_bytes = 0
+        for seq in range(150):
+            roll = rng.random()
+            if roll < 0.1:  # RTCP, STUN, DTLS: the Python way
+                datagram = rng.choice((
+                    bytes([0x81, 200]) + rng.randbytes(50), bytes([0x80, 208]) + rng.randbytes(30),
+                    bytes([0x00, 0x01]) + rng.randbytes(18), bytes([22, 0xFE]) + rng.randbytes(100),
+                    bytes([0xC0]) + rng.randbytes(300),
+                ))
+                expected.append((datagram, tx.getsockname()))
+            else:
+                datagram = out.protect(random_packet(rng, seq).serialize(mapping))
+                rtp_count += 1
+                rtp_bytes += len(datagram)
+                if roll < 0.15:  # changed on the way: libsrtp refuses it
+                    datagram = datagram[:20] + bytes([datagram[20] ^ 1]) + datagram[21:]
+                    expected.append(None)
+                else:
+                    expected.append(fields(RtpPacket.parse(theirs.unprotect(datagram), mapping)))
+            tx.sendto(datagram, rx.getsockname())
+        replay = out.protect(random_packet(rng, 150).serialize(mapping))
+        bad_padding = bytearray(RtpPacket(sequence_number=151, payload=b"abc").serialize())
+        bad_padding[0] |= 0x20
+        bad_padding[-1] = 200  # more padding than the packet has
+        for datagram, outcome in ((replay, "packet"), (replay, None), (out.protect(bytes(bad_padding)), None),
+                                  (b"\x80" * 1600, None)):  # larger than libsrtp takes here
+            if outcome:
+                expected.append(fields(RtpPacket.parse(theirs.unprotect(datagram), mapping)))
+            else:
+                expected.append(None)
+            rtp_count += 1
+            rtp_bytes += len(datagram)
+            tx.sendto(datagram, rx.getsockname())
+        calls = read_all(rx, ours, mapping)
+    assert len(calls) == 3  # 154 datagrams, 64 at most a call
+    items = [item for got, _, _ in calls for item in got]
+    assert [fields(i) if isinstance(i, RtpPacket) else i for i in items] == [e for e in expected if e is not None]
+    assert all(type(i) is aiortc_receive.ReceivedRtpPacket for i in items if not isinstance(i, tuple))
+    # the transport's received RTP, counted before unprotecting as aiortc counts it
+    assert sum(count for _, count, _ in calls) == rtp_count and sum(size for _, _, size in calls) == rtp_bytes
 
 
 def sequence(rng: random.Random, count: int) -> list[int]:
@@ -164,8 +242,20 @@ class Payloads:
 
 
 async def test_a_publisher_gets_remb_reports_and_nacks_and_its_retransmissions_are_forwarded(
-    engine: MediaEngine,
+    engine: MediaEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    compiled_reads = [0]  # RTP packets the compiled read took off the publisher's socket
+    if aiortc_receive._receive is not None:
+        real = aiortc_receive._receive
+
+        class Counting:
+            @staticmethod
+            def read(*args: Any) -> Any:
+                result = real.read(*args)
+                compiled_reads[0] += result[1]
+                return result
+
+        monkeypatch.setattr(aiortc_receive, "_receive", Counting)
     async def signal(offer: str) -> str:
         return (await engine.publish("hall-1", offer)).answer_sdp
 
@@ -214,4 +304,5 @@ async def test_a_publisher_gets_remb_reports_and_nacks_and_its_retransmissions_a
     assert rembs and all(remb == (REMB_BITRATE, [ssrc]) for remb in rembs)
     reports = [r for p in rtcp if isinstance(p, RtcpRrPacket) for r in p.reports if r.ssrc == ssrc]
     assert reports and reports[-1].highest_sequence > min(lost)
+    assert aiortc_receive._receive is None or compiled_reads[0] > 100  # the publisher's media came the compiled way
     assert 0 <= reports[-1].packets_lost <= len(lost)
