@@ -284,7 +284,8 @@ async def test_pages_survive_a_stored_far_future_slot(services: Services, signed
     visitor = await signed_in("visitor")
     for url in (f"/booths/{booth}/contact", f"/experts/{expert_id}", "/experts", "/meetings",
                 f"/api/meeting-slots?host={expert_id}", f"/api/meeting-slots?exhibitor={expo.exhibitors['1A-001']}",
-                f"/live/{launch}?lang=zh-Hans", "/api/live/now"):
+                f"/live/{launch}?lang=zh-Hans", "/api/live/now", "/programme", "/api/programme",
+                "/programme.ics", "/replays", "/"):
         r = await visitor.get(url)
         assert r.status_code == 200, (url, r.status_code)
     assert format_time(far, "zh-Hans", "Asia/Shanghai").endswith("（UTC）")  # a notice about it, in UTC

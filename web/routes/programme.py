@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 from booths.engagement.bookmarks import marked
 from cloudexpo.i18n import pick
 from cloudexpo.messages import message
-from cloudexpo.values import MAX_YEAR, MIN_YEAR
+from cloudexpo.values import MAX_YEAR, MIN_YEAR, in_zone
 from streaming.models import Slot, Stage, StageKind
 from streaming.schedule import get_stage, list_slots, list_stages, shown_state
 from streaming.schedule import on_air as is_on_air
@@ -43,6 +43,15 @@ def _day(value: str | None) -> dt.date | None:
     return day
 
 
+def _later(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """``moment + delta``, or the calendar's last moment where that is beyond it (a launch stored on
+    9999-12-31 by another tool never breaks the programme)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return dt.datetime.max.replace(tzinfo=moment.tzinfo)
+
+
 async def programme_data(request: Request, stage_slug: str | None) -> dict[str, Any]:
     svc = services(request)
     zone = ZoneInfo(svc.settings.timezone)
@@ -57,24 +66,24 @@ async def programme_data(request: Request, stage_slug: str | None) -> dict[str, 
     if kind in (StageKind.RELEASE.value, StageKind.FORUM.value):
         kinds = {s.id for s in stages if s.kind == kind}
         slots = [s for s in slots if s.stage_id in kinds]
-    days = sorted({s.starts_at.astimezone(zone).date() for s in slots})
+    days = sorted({in_zone(s.starts_at, zone).date() for s in slots})
     today = dt.datetime.now(zone).date()
     day = _day(request.query_params.get("day"))
     if day is None:
         upcoming = [d for d in days if d >= today]
         day = upcoming[0] if upcoming else (days[-1] if days else today)
     day_start = dt.datetime.combine(day, dt.time(0), zone)
-    day_end = day_start + dt.timedelta(days=1)
+    day_end = _later(day_start, dt.timedelta(days=1))
     todays = [s for s in slots if s.starts_at < day_end and s.ends_at > day_start]
     shown_stages = [s for s in stages if (stage is None or s.id == stage.id) and (kind not in ("release", "forum") or s.kind == kind)]
     by_stage: dict[int, list[dict[str, Any]]] = {s.id: [] for s in shown_stages}
     if todays:
-        first = min(s.starts_at for s in todays).astimezone(zone)
-        last = max(s.ends_at for s in todays).astimezone(zone)
+        first = in_zone(min(s.starts_at for s in todays), zone)
+        last = in_zone(max(s.ends_at for s in todays), zone)
         span_start = first.replace(minute=0, second=0, microsecond=0)
-        span_end = (last + dt.timedelta(minutes=59)).replace(minute=0, second=0, microsecond=0)
+        span_end = _later(last, dt.timedelta(minutes=59)).replace(minute=0, second=0, microsecond=0)
     else:
-        span_start, span_end = day_start + dt.timedelta(hours=8), day_start + dt.timedelta(hours=18)
+        span_start, span_end = _later(day_start, dt.timedelta(hours=8)), _later(day_start, dt.timedelta(hours=18))
     span = max((span_end - span_start).total_seconds(), 3600)
     for slot in todays:
         if slot.stage_id not in by_stage:
@@ -83,14 +92,15 @@ async def programme_data(request: Request, stage_slug: str | None) -> dict[str, 
         row["state"] = shown_state(slot, live.overrun)  # a slot still marked live past its end shows as ended
         row["left"] = round(max(0.0, (slot.starts_at - span_start).total_seconds() / span * 100), 2)
         row["width"] = round(max(1.5, min((slot.ends_at - max(slot.starts_at, span_start)).total_seconds() / span * 100, 100 - row["left"])), 2)
-        row["local_start"] = slot.starts_at.astimezone(zone).strftime("%H:%M")
-        row["local_end"] = slot.ends_at.astimezone(zone).strftime("%H:%M")
+        row["local_start"] = in_zone(slot.starts_at, zone).strftime("%H:%M")
+        row["local_end"] = in_zone(slot.ends_at, zone).strftime("%H:%M")
         by_stage[slot.stage_id].append(row)
     hours = []
     cursor = span_start
     while cursor <= span_end:
         hours.append({"label": cursor.strftime("%H:%M"), "left": round((cursor - span_start).total_seconds() / span * 100, 2)})
-        cursor += dt.timedelta(hours=1)
+        if cursor == (cursor := _later(cursor, dt.timedelta(hours=1))):
+            break  # the calendar's last hour
     live_now = [r for rows in by_stage.values() for r in rows if r["state"] == "live"]
     coming = [r["id"] for rows in by_stage.values() for r in rows if r["state"] in ("scheduled", "green_room")]
     async with svc.db.session() as db:
@@ -143,7 +153,7 @@ async def conference_page(request: Request) -> Response:
             "description": pick(slot.description, lang).text,
             "stage": pick(stage.name, lang).text,
             "venue": pick(stage.venue, lang).text,
-            "when": f"{slot.starts_at.astimezone(zone):%Y-%m-%d %H:%M}–{slot.ends_at.astimezone(zone):%H:%M}",
+            "when": f"{in_zone(slot.starts_at, zone):%Y-%m-%d %H:%M}–{in_zone(slot.ends_at, zone):%H:%M}",
             "state": slot.state,
             "speakers": slot.speakers,
         })
