@@ -2,7 +2,7 @@
 a connection's SRTP read off its socket (streaming/_receive.c).
 
 Optional: where no C compiler is present the install goes on without them and
-the media path runs in Python (streaming/fanout.py, streaming/aiortc_internals.py).
+the media path runs in Python (streaming/fanout.py, streaming/aiortc_receive.py).
 Everything else is in pyproject.toml.
 """
 

@@ -35,6 +35,7 @@ from aiortc.rtp import HeaderExtensionsMap
 
 from bench.recorder import packets
 from streaming import aiortc_receive as receive
+from streaming.aiortc_internals import srtp_address
 
 KEY = bytes(range(30))
 LOOP = 4  # seconds of the broadcast read each time
@@ -86,7 +87,7 @@ def run(way: str, bursts: list[list[bytes]]) -> tuple[float, int]:
     view = memoryview(buffer)
     reader = receive.RtpReader(inbound)
     compiled = receive._receive
-    address = int(receive._srtp_ffi.cast("uintptr_t", inbound._srtp[0]))
+    address = srtp_address(inbound)
     fd = rx.fileno()
     poll = select.poll()  # wait for the socket as the event loop does, then read what is waiting
     poll.register(fd, select.POLLIN)

@@ -19,7 +19,7 @@
  *   Nothing waiting: ([], 0, 0). A socket error before any datagram: OSError.
  *
  * libsrtp is pylibsrtp's: its srtp_unprotect's address is given once (set_unprotect). The GIL
- * is held throughout (the socket never blocks), so the one set of receive buffers is safe.
+ * is held throughout (the socket never blocks), so the one set of receive buffers and headers is safe.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -40,6 +40,24 @@ typedef int (*unprotect_fn)(void *session, void *srtp, int *length);
 
 static unprotect_fn srtp_unprotect_fn = NULL;
 static unsigned char (*slots)[SLOT] = NULL; /* MOST slots, allocated at the first read */
+static struct mmsghdr messages[MOST];        /* each pointing at its slot and address, set up once */
+static struct iovec vectors[MOST];
+static struct sockaddr_storage addresses[MOST];
+
+/* The receive buffers and recvmmsg's headers pointing at them, once; -1 without memory. */
+static int set_up_slots(void) {
+    if ((slots = PyMem_RawMalloc((size_t)MOST * SLOT)) == NULL)
+        return -1;
+    for (int i = 0; i < MOST; i++) {
+        vectors[i].iov_base = slots[i];
+        vectors[i].iov_len = SLOT;
+        memset(&messages[i].msg_hdr, 0, sizeof messages[i].msg_hdr);
+        messages[i].msg_hdr.msg_iov = &vectors[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+        messages[i].msg_hdr.msg_name = &addresses[i];
+    }
+    return 0;
+}
 
 /* The address as socket.recvfrom gives it: (host, port) for IPv4, (host, port, flowinfo, scope_id) for IPv6. */
 static PyObject *address_of(const struct sockaddr_storage *addr) {
@@ -142,21 +160,10 @@ static PyObject *receive_read(PyObject *module, PyObject *const *args, Py_ssize_
     PyObject *packet_class = args[2], *extensions_map = args[3];
     if (most < 1 || most > MOST)
         most = MOST;
-    if (slots == NULL && (slots = PyMem_RawMalloc((size_t)MOST * SLOT)) == NULL)
+    if (slots == NULL && set_up_slots() < 0)
         return PyErr_NoMemory();
-
-    struct mmsghdr messages[MOST];
-    struct iovec vectors[MOST];
-    struct sockaddr_storage addresses[MOST];
-    for (long i = 0; i < most; i++) {
-        vectors[i].iov_base = slots[i];
-        vectors[i].iov_len = SLOT;
-        memset(&messages[i].msg_hdr, 0, sizeof messages[i].msg_hdr);
-        messages[i].msg_hdr.msg_iov = &vectors[i];
-        messages[i].msg_hdr.msg_iovlen = 1;
-        messages[i].msg_hdr.msg_name = &addresses[i];
-        messages[i].msg_hdr.msg_namelen = sizeof addresses[i];
-    }
+    for (long i = 0; i < most; i++)
+        messages[i].msg_hdr.msg_namelen = sizeof addresses[i]; /* recvmmsg wrote the last sender's size */
     int got = recvmmsg(fd, messages, (unsigned int)most, MSG_DONTWAIT, NULL);
     if (got < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)

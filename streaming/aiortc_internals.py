@@ -347,6 +347,12 @@ def srtp_sender(dtls: RTCDtlsTransport) -> SrtpSender:
     return srtp_sender_of(dtls._tx_srtp)
 
 
+def srtp_address(session: pylibsrtp.Session) -> int:
+    """Where libsrtp's own session (``srtp_t``) of a pylibsrtp session is in memory, for the compiled parts
+    (``streaming/_fanout.c``, ``streaming/_receive.c``), which call libsrtp with it."""
+    return int(_srtp_ffi.cast("uintptr_t", session._srtp[0]))
+
+
 def srtp_sender_of(session: pylibsrtp.Session) -> SrtpSender:
     """An outgoing pylibsrtp session's libsrtp parts (:func:`srtp_sender` takes a connection's)."""
     buffer = _srtp_ffi.new("char[]", MAX_PACKET)
@@ -354,7 +360,7 @@ def srtp_sender_of(session: pylibsrtp.Session) -> SrtpSender:
     return SrtpSender(
         session.protect,
         srtp,
-        int(_srtp_ffi.cast("uintptr_t", srtp)),
+        srtp_address(session),
         buffer,
         memoryview(_srtp_ffi.buffer(buffer)),
         _srtp_ffi.new("int *"),

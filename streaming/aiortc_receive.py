@@ -26,7 +26,7 @@ from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, is_rtcp
 from pylibsrtp._binding import ffi as _srtp_ffi
 from pylibsrtp._binding import lib as _srtp_lib
 
-from .aiortc_internals import MAX_PACKET, SelectorDatagramTransport, srtp_unprotect
+from .aiortc_internals import MAX_PACKET, SelectorDatagramTransport, srtp_address, srtp_unprotect
 
 #: Where :data:`srtp_unprotect` is in memory, for the compiled receive path (``streaming/_receive.c``).
 SRTP_UNPROTECT_ADDRESS = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_unprotect")))
@@ -39,7 +39,6 @@ if os.environ.get("CLOUDEXPO_PURE_FANOUT") != "1":
         _receive = None
     else:
         _receive.set_unprotect(SRTP_UNPROTECT_ADDRESS)
-
 
 
 def receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
@@ -334,7 +333,7 @@ def read_rtp_in_batches(transport: Any, dtls: RTCDtlsTransport) -> bool:
         if dtls is None or dtls._rx_srtp is None:  # no keys yet (or the connection is gone): the exact read
             read_exactly()
             return
-        session = int(_srtp_ffi.cast("uintptr_t", dtls._rx_srtp._srtp[0]))  # not kept: the transport outlives it
+        session = srtp_address(dtls._rx_srtp)  # looked up each time: the transport outlives the keys
         try:
             items, rtp_count, rtp_bytes = read(fd, session, packet_class, dtls._rtp_header_extensions_map, READ_BATCH)
         except (SystemExit, KeyboardInterrupt):

@@ -119,7 +119,7 @@ compiled = pytest.mark.skipif(
 
 def read_all(sock: socket.socket, session: pylibsrtp.Session, mapping: HeaderExtensionsMap) -> list[Any]:
     """What the compiled read gives for everything waiting on ``sock``, one call after another (at most 64 each)."""
-    address = int(aiortc_receive._srtp_ffi.cast("uintptr_t", session._srtp[0]))
+    address = aiortc_internals.srtp_address(session)
     calls = []
     while True:
         items, count, size = aiortc_receive._receive.read(
