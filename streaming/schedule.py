@@ -529,20 +529,22 @@ def on_air(slot: Slot, overrun: dt.timedelta = DEFAULT_OVERRUN, now: dt.datetime
     when no node ran it (a node stopped mid-broadcast), the state still says ``live`` though the slot is
     over, and pages show it as ended, with its replay.
     """
-    if slot.state != SlotState.LIVE.value:
-        return False
-    return (now or dt.datetime.now(dt.UTC)) - overrun < slot.ends_at  # never past the calendar's end
+    return slot.state == SlotState.LIVE.value and not _over(slot, overrun, now)
 
 
-_COMING = (SlotState.SCHEDULED.value, SlotState.GREEN_ROOM.value)
+def _over(slot: Slot, overrun: dt.timedelta, now: dt.datetime | None) -> bool:
+    """The slot's end plus ``overrun`` has passed (compared as now minus the overrun: a slot ending on the
+    calendar's last day never overflows)."""
+    return (now or dt.datetime.now(dt.UTC)) - overrun >= slot.ends_at
+
+
+_STILL_OPEN = (SlotState.LIVE.value, SlotState.SCHEDULED.value, SlotState.GREEN_ROOM.value)
 
 
 def shown_state(slot: Slot, overrun: dt.timedelta = DEFAULT_OVERRUN, now: dt.datetime | None = None) -> str:
     """The state pages show: ``ended`` for a slot past its end plus ``overrun`` that is still marked live
     (its node stopped mid-broadcast) or still coming (nobody went live): nothing to wait for or be reminded of."""
-    if slot.state == SlotState.LIVE.value and not on_air(slot, overrun, now):
-        return SlotState.ENDED.value
-    if slot.state in _COMING and (now or dt.datetime.now(dt.UTC)) - overrun >= slot.ends_at:
+    if slot.state in _STILL_OPEN and _over(slot, overrun, now):
         return SlotState.ENDED.value
     return slot.state
 
