@@ -159,6 +159,8 @@ def local_text(value: dt.datetime | None, zone_name: str, fmt: str = "%Y-%m-%d %
     if value is None:
         return ""
     try:
-        return value.astimezone(ZoneInfo(zone_name)).strftime(fmt)
-    except (OverflowError, ValueError, OSError, ZoneInfoNotFoundError):
-        return value.strftime(fmt) + " UTC"
+        zone: dt.tzinfo = ZoneInfo(zone_name)
+    except (ValueError, ZoneInfoNotFoundError):  # no such zone
+        zone = dt.UTC
+    local = in_zone(value, zone)
+    return local.strftime(fmt) + (" UTC" if local.tzinfo is dt.UTC else "")

@@ -98,3 +98,14 @@ def test_notices_write_their_times_as_pages_do_with_the_date() -> None:
         dated = f"{day_text(local, lang, local.date())} {local:%H:%M}"
         assert dated in body and str(local.year) not in body, (lang, body)
         assert "Asia/Shanghai" in body
+
+
+def test_local_text_falls_back_to_utc_and_says_so() -> None:
+    from cloudexpo.values import local_text
+
+    moment = dt.datetime(2026, 12, 7, 7, 30, tzinfo=dt.UTC)
+    assert local_text(moment, "Asia/Shanghai") == "2026-12-07 15:30"
+    assert local_text(moment, "Nowhere/Atlantis") == "2026-12-07 07:30 UTC"  # no such zone
+    far = dt.datetime(9999, 12, 31, 22, 0, tzinfo=dt.UTC)  # the year 10000 in Shanghai
+    assert local_text(far, "Asia/Shanghai") == "9999-12-31 22:00 UTC"
+    assert local_text(None, "Asia/Shanghai") == ""
