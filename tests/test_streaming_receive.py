@@ -188,6 +188,20 @@ def test_the_compiled_read_gives_what_the_python_way_gives() -> None:
     assert sum(count for _, count, _ in calls) == rtp_count and sum(size for _, _, size in calls) == rtp_bytes
 
 
+@compiled
+def test_the_compiled_read_refuses_what_it_cannot_use() -> None:
+    read = aiortc_receive._receive.read
+    mapping = extensions_map()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.setblocking(False)
+        with pytest.raises(TypeError, match="read\\(fd, session"):
+            read(rx.fileno(), 1, aiortc_receive.ReceivedRtpPacket, mapping)  # a missing argument
+        with pytest.raises(ValueError, match="libsrtp's session"):
+            read(rx.fileno(), 0, aiortc_receive.ReceivedRtpPacket, mapping, 64)  # no session
+    with pytest.raises(OSError):
+        read(-1, 1, aiortc_receive.ReceivedRtpPacket, mapping, 64)  # no socket: the transport's error path
+
+
 def sequence(rng: random.Random, count: int) -> list[int]:
     """Sequence numbers as a network delivers them: losses, reordering, duplicates, a wrap, a jump."""
     seq, out = 65000, []
