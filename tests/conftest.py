@@ -26,6 +26,7 @@ import pytest
 from cloudexpo.app import Runtime, build_runtime, create_app, import_models, open_services
 from cloudexpo.services import Services
 from cloudexpo.settings import Settings
+from tests.clock import zone_where_it_is
 
 pytest_plugins = ["tests.fixtures_storage", "tests.fixtures_db", "tests.fixtures_mail"]
 
@@ -83,6 +84,14 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def _exhibition_zone(request: pytest.FixtureRequest, default: str) -> str:
+    """The test's exhibition_zone marker: a zone's name, or local_hour=H for the zone where it is H o'clock now."""
+    marker = request.node.get_closest_marker("exhibition_zone")
+    if marker is None:
+        return default
+    return str(marker.args[0]) if marker.args else zone_where_it_is(marker.kwargs["local_hour"])
+
+
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Settings for one test: a fresh data folder, database, bucket and bus."""
@@ -93,6 +102,7 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
         ice_hosts=["127.0.0.1"],
         signin_rate=1000,
     )
+    base = base.replace(timezone=_exhibition_zone(request, base.timezone))
     if backend == "embedded":
         return base
     database_url = request.getfixturevalue("postgres_database")
@@ -277,9 +287,10 @@ def live_settings(tmp_path: Path, **changes: Any) -> Settings:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     """The app under uvicorn in a thread, on 127.0.0.1 and a free port (embedded defaults)."""
-    with serve_app(live_settings(tmp_path)) as server:
+    settings = live_settings(tmp_path)
+    with serve_app(settings.replace(timezone=_exhibition_zone(request, settings.timezone))) as server:
         yield server
 
 

@@ -9,12 +9,14 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from cloudexpo import accounts
 from cloudexpo.app import import_models
 from cloudexpo.services import Services
+from streaming.models import Slot
 from tests.browser_support import chromium, wait_until
 from tests.conftest import PASSWORD
 from tests.live_support import make_slot
@@ -23,8 +25,8 @@ from tests.test_booths_support import make_expo
 pytestmark = [pytest.mark.browser]
 
 
-def _prepare(settings: Any) -> dict[str, int]:
-    async def go() -> dict[str, int]:
+def _prepare(settings: Any) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
         import_models()
         svc = Services.from_settings(settings)
         try:
@@ -39,7 +41,10 @@ def _prepare(settings: Any) -> dict[str, int]:
             nxt, _ = await make_slot(svc, stage="release-b", booth_id=booth, start_in=dt.timedelta(minutes=50))
             later, _ = await make_slot(svc, stage="release-c", booth_id=expo.booths["1A-002"],
                                        start_in=dt.timedelta(days=1, hours=2))
-            return {"live": live, "next": nxt, "later": later, "visitor": visitor.id, "booth": booth}
+            async with svc.db.session() as db:  # the day the next launch is on in the exhibition's zone
+                starts = (await db.get(Slot, nxt)).starts_at  # type: ignore[union-attr]
+            next_day = starts.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
+            return {"live": live, "next": nxt, "later": later, "visitor": visitor.id, "booth": booth, "next_day": next_day}
         finally:
             await svc.db.close()
 
@@ -107,6 +112,7 @@ def test_a_muted_visitor_cannot_write_and_sees_why(live_server: Any, artifacts: 
         assert not errors, errors
 
 
+@pytest.mark.exhibition_zone(local_hour=23)  # the next launch (in 50 minutes) is most often tomorrow
 def test_the_home_strip_follows_the_programme_and_reminds(live_server: Any, artifacts: Path) -> None:
     world = _prepare(live_server.settings)
     base = live_server.url
@@ -161,7 +167,8 @@ def test_the_home_strip_follows_the_programme_and_reminds(live_server: Any, arti
 
         # The programme: "Remind me" on each coming launch, in its true state without asking the server.
         programme = visitor.new_page()
-        programme.goto(f"{base}/programme?lang=en")
+        # the programme of the day the launch is on: after 23:10 in the exhibition's zone, that is tomorrow
+        programme.goto(f"{base}/programme?day={world['next_day']}&lang=en")
         assert programme.locator(f"[data-bookmark-id=\"{world['next']}\"]").get_attribute("aria-pressed") == "false"
         programme.screenshot(path=str(artifacts / "programme-remind-1280-en.png"), full_page=True)
 

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -158,6 +159,32 @@ async def test_programme_pages(client: Any, services: Services) -> None:
     conference = await client.get("/conference?lang=en")
     assert conference.status_code == 200 and "Matchmaking" in conference.text
     assert (await client.get("/programme/nowhere")).status_code == 404
+
+
+@pytest.mark.exhibition_zone(local_hour=0)
+async def test_just_after_midnight_the_programme_opens_on_today_with_the_launch_still_on_air(client: Any, services: Services) -> None:
+    """Just past midnight in the exhibition's zone, a launch that began yesterday is still on air and the next
+    one is later today: the programme opens on today and shows both; the day list offers yesterday and today,
+    and yesterday's page shows the launch that crossed midnight too."""
+    zone = ZoneInfo(services.settings.timezone)
+    now = dt.datetime.now(zone)
+    since_midnight = int((now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() // 60)
+    crossing, _ = await make_slot(services, start_in=-dt.timedelta(minutes=since_midnight + 20), minutes=since_midnight + 50,
+                                  stage="release-a", booth_id=None, exhibitor_id=None, state="live")
+    today, yesterday = now.date().isoformat(), (now.date() - dt.timedelta(days=1)).isoformat()
+    alone = (await client.get("/api/programme?lang=en")).json()  # the launch on air is today's too
+    assert alone["day"] == today and alone["days"] == [yesterday, today], (alone["day"], alone["days"])
+    later, _ = await make_slot(services, start_in=dt.timedelta(hours=2), stage="release-b", booth_id=None, exhibitor_id=None)
+
+    opened = (await client.get("/api/programme?lang=en")).json()
+    assert opened["day"] == today and opened["days"] == [yesterday, today], (opened["day"], opened["days"])
+    shown = {row["id"]: row["state"] for stage in opened["stages"] for row in stage["slots"]}
+    assert shown == {crossing: "live", later: "scheduled"}, shown
+    before = (await client.get(f"/api/programme?day={yesterday}&lang=en")).json()
+    assert [row["id"] for stage in before["stages"] for row in stage["slots"]] == [crossing]
+    page = (await client.get("/programme?lang=en")).text
+    assert f'data-slot="{crossing}"' in page and f'data-slot="{later}"' in page
+    assert f'<option value="{yesterday}"' in page and f'<option value="{today}"' in page
 
 
 async def test_seed_is_idempotent(services: Services) -> None:

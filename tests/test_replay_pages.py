@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from cloudexpo.services import Services
 from tests.test_booths_support import make_expo
 from tests.test_replay_api import make_recording
@@ -60,6 +62,18 @@ async def test_an_unpublished_replay_is_not_promised(app: Any, services: Service
     assert own.status_code == 200 and 'data-role="replay-manage"' in own.text  # its staff still manage it
 
 
+async def _local_day(services: Services, slot_id: int) -> str:
+    """The day a slot starts on in the exhibition's zone."""
+    from zoneinfo import ZoneInfo
+
+    from streaming.models import Slot
+
+    async with services.db.session() as db:
+        slot = await db.get(Slot, slot_id)
+        assert slot is not None
+        return slot.starts_at.astimezone(ZoneInfo(services.settings.timezone)).date().isoformat()
+
+
 async def _set(services: Services, slot_id: int, *, hours_ago: float | None = None, replay_state: str) -> None:
     import datetime as dt
 
@@ -79,10 +93,12 @@ async def _set(services: Services, slot_id: int, *, hours_ago: float | None = No
         await db.commit()
 
 
+@pytest.mark.exhibition_zone(local_hour=0)
 async def test_a_slot_past_its_end_shows_as_a_replay_everywhere(app: Any, services: Services, make_client: Any) -> None:
     """A node stopped mid-broadcast: the slot still says live and its replay recording, an hour after its end.
     Its replay page, the booth page, the live strip, the programme, the archive and the API show it as over;
-    a broadcast really on air stays live."""
+    a broadcast really on air stays live. It is just past midnight in the exhibition's zone, so the stale
+    launch is on yesterday's programme."""
     stale, expo = await _expo_slot(services, "Stale launch")
     await _set(services, stale, hours_ago=1, replay_state="recording")
     live = await make_slot(services, exhibitor_id=expo.exhibitors["1A-001"], booth_id=expo.booths["1A-001"], title="On air")
@@ -116,11 +132,13 @@ async def test_a_slot_past_its_end_shows_as_a_replay_everywhere(app: Any, servic
     assert states == {stale: False, live: True}, states
     listing = await visitor.get("/replays?lang=en")
     assert f'href="/replays/{stale}"' in listing.text and f'href="/live/{live}"' in listing.text
-    programme = await visitor.get("/programme?lang=en")
+    day = await _local_day(services, stale)
+    programme = await visitor.get(f"/programme?day={day}&lang=en")
     row = programme.text.split(f'href="/live/{stale}"', 1)[1].split("</li>", 1)[0]
     assert "Ended" in row and "Live now" not in row
 
 
+@pytest.mark.exhibition_zone(local_hour=1)
 async def test_a_launch_nobody_went_live_for_is_over_after_its_end(app: Any, services: Services, make_client: Any) -> None:
     """Past its end plus the overrun, a slot still marked scheduled offers no reminder: the programme shows it
     ended and its watch page has no "Remind me"; one still to come keeps them."""

@@ -52,6 +52,16 @@ def _later(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
         return dt.datetime.max.replace(tzinfo=moment.tzinfo)
 
 
+def _days_touched(slots: list[Slot], zone: ZoneInfo) -> set[dt.date]:
+    """The days of the exhibition's zone each slot is on: the day it starts and, for one running past midnight,
+    the day it ends (its page shows it as well)."""
+    days = set()
+    for slot in slots:
+        days.add(in_zone(slot.starts_at, zone).date())
+        days.add(in_zone(slot.ends_at - dt.timedelta(microseconds=1), zone).date())
+    return days
+
+
 async def programme_data(request: Request, stage_slug: str | None) -> dict[str, Any]:
     svc = services(request)
     zone = ZoneInfo(svc.settings.timezone)
@@ -66,7 +76,7 @@ async def programme_data(request: Request, stage_slug: str | None) -> dict[str, 
     if kind in (StageKind.RELEASE.value, StageKind.FORUM.value):
         kinds = {s.id for s in stages if s.kind == kind}
         slots = [s for s in slots if s.stage_id in kinds]
-    days = sorted({in_zone(s.starts_at, zone).date() for s in slots})
+    days = sorted(_days_touched(slots, zone))
     today = dt.datetime.now(zone).date()
     day = _day(request.query_params.get("day"))
     if day is None:
