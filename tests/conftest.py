@@ -88,7 +88,8 @@ def _exhibition_zone(request: pytest.FixtureRequest, default: str) -> str:
     """The test's exhibition_zone marker: a zone's name, or local_hour=H for the zone where it is H o'clock now."""
     marker = request.node.get_closest_marker("exhibition_zone")
     if marker is None:
-        return default
+        hour = os.environ.get("CLOUDEXPO_TEST_LOCAL_HOUR")  # the whole run at that hour of the exhibition's day
+        return zone_where_it_is(int(hour)) if hour else default
     return str(marker.args[0]) if marker.args else zone_where_it_is(marker.kwargs["local_hour"])
 
 

@@ -24,7 +24,7 @@ from tests.browser_support import chromium, wait_until
 from tests.conftest import PASSWORD
 from tests.test_booths_support import make_expo
 
-pytestmark = [pytest.mark.browser]
+pytestmark = [pytest.mark.browser, pytest.mark.exhibition_zone("Asia/Shanghai")]  # its times are written in it
 
 ZONE = ZoneInfo("Asia/Shanghai")
 

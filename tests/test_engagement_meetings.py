@@ -23,6 +23,7 @@ async def _expert(signed_in: Any, make_user: Any, make_client: Any, moderator: A
     return client, uid
 
 
+@pytest.mark.exhibition_zone("Asia/Shanghai")  # its times are given in Chengdu's
 async def test_directory_offer_request_accept_and_invitations(signed_in: Any, make_user: Any, make_client: Any,
                                                               services: Services) -> None:
     await make_expo(services)

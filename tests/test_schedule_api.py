@@ -22,6 +22,7 @@ from tests.live_support import slot_row
 from tests.test_booths_support import make_expo
 from tests.test_engagement_support import set_language, smtp_inbox, wait_for
 
+pytestmark = pytest.mark.exhibition_zone("Asia/Shanghai")  # its times and messages are written in it
 ZONE = ZoneInfo("Asia/Shanghai")
 DAY = (dt.datetime.now(ZONE) + dt.timedelta(days=5)).date().isoformat()
 

@@ -7,6 +7,8 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from booths.engagement.models import Notification
 from booths.engagement.notify import render
 from cloudexpo.services import Services
@@ -14,6 +16,7 @@ from tests.live_support import make_slot
 from web.templating import env
 from web.times import day_text, when_html, when_text
 
+pytestmark = pytest.mark.exhibition_zone("Asia/Shanghai")  # the pages under test show its times
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)  # 10:00 on 6 December in Shanghai
 
