@@ -20,6 +20,7 @@ from streaming.schedule import find_overlap, overlaps
 from streaming.seed import seed_programme
 from tests.live_support import make_slot, slot_row
 from tests.test_booths_support import make_expo
+from web.times import day_text
 
 T0 = dt.datetime(2023, 9, 1, 6, 0, tzinfo=dt.UTC)
 
@@ -184,6 +185,13 @@ async def test_just_after_midnight_the_programme_opens_on_today_with_the_launch_
     assert [row["id"] for stage in before["stages"] for row in stage["slots"]] == [crossing]
     page = (await client.get("/programme?lang=en")).text
     assert f'data-slot="{crossing}"' in page and f'data-slot="{later}"' in page
+    # Each page writes the launch's other day: today's where it began, yesterday's where it ends.
+    row = next(r for st in before["stages"] for r in st["slots"])
+    began, ends = (dt.datetime.fromisoformat(row[k]).astimezone(zone) for k in ("starts_at", "ends_at"))
+    assert row["local_start"] == f"{began:%H:%M}" and row["local_end"] == f"{day_text(ends, 'en', now.date())} {ends:%H:%M}"
+    assert f">{day_text(began, 'en', now.date())} {began:%H:%M}</time>–<time" in page
+    plain = next(r for st in opened["stages"] for r in st["slots"] if r["id"] == later)
+    assert len(plain["local_start"]) == len(plain["local_end"]) == 5, plain  # a launch within the day: times only
     assert f'<option value="{yesterday}"' in page and f'<option value="{today}"' in page
 
 

@@ -62,6 +62,14 @@ def _days_touched(slots: list[Slot], zone: ZoneInfo) -> set[dt.date]:
     return days
 
 
+def _clock(moment: dt.datetime, day: dt.date, zone: ZoneInfo, lang: str, today: dt.date, *, end: bool = False) -> str:
+    """``23:30`` on the page of ``day``; with its own day (``Sun, Dec 6 23:30``) for a launch that began the day
+    before or ends the day after. An end at midnight is the page's own day's end."""
+    local = in_zone(moment, zone)
+    on = in_zone(moment - dt.timedelta(microseconds=1), zone).date() if end else local.date()
+    return local.strftime("%H:%M") if on == day else f"{day_text(local, lang, today)} {local:%H:%M}"
+
+
 async def programme_data(request: Request, stage_slug: str | None) -> dict[str, Any]:
     svc = services(request)
     zone = ZoneInfo(svc.settings.timezone)
@@ -102,8 +110,8 @@ async def programme_data(request: Request, stage_slug: str | None) -> dict[str, 
         row["state"] = shown_state(slot, live.overrun)  # a slot still marked live past its end shows as ended
         row["left"] = round(max(0.0, (slot.starts_at - span_start).total_seconds() / span * 100), 2)
         row["width"] = round(max(1.5, min((slot.ends_at - max(slot.starts_at, span_start)).total_seconds() / span * 100, 100 - row["left"])), 2)
-        row["local_start"] = in_zone(slot.starts_at, zone).strftime("%H:%M")
-        row["local_end"] = in_zone(slot.ends_at, zone).strftime("%H:%M")
+        row["local_start"] = _clock(slot.starts_at, day, zone, lang, today)
+        row["local_end"] = _clock(slot.ends_at, day, zone, lang, today, end=True)
         by_stage[slot.stage_id].append(row)
     hours = []
     cursor = span_start
