@@ -1,7 +1,8 @@
 """Q&A and polls at a launch in Chromium, with the presenter, two visitors and a moderator, the visitors on
 two app nodes sharing Redis: a question asked (anonymously), upvoted, answered; a poll made, voted and
 closed; then the replay page plays the question and the poll back in sync with the video. Screenshots at
-1280 and 375 px in the three languages, and axe-core on every panel."""
+1280 and 375 px in the three languages, and axe-core on every panel. With questions moderated, the asker
+is told at once when theirs is approved."""
 
 from __future__ import annotations
 
@@ -238,3 +239,43 @@ def test_question_and_poll_across_nodes_then_the_replay(two_nodes: tuple[str, st
         viewer.evaluate("document.getElementById('replay-video').currentTime = 0.2")  # back: it all goes again
         wait_until(viewer, f"{shown} === 0", timeout=15000)
         assert not viewer.errors, viewer.errors  # type: ignore[attr-defined]
+
+
+def test_an_asker_is_told_at_once_when_their_question_is_approved(live_server: Any, artifacts: Path) -> None:
+    """The presenter makes new questions wait for approval. Ann asks (a Chinese page): she is told hers waits,
+    and Bob does not see it. The presenter approves it: Ann is told at once, in her page's language, and it
+    joins her list and Bob's."""
+    base = live_server.url
+    slot_id = _seed(live_server.settings)
+    asked = "有没有保修？"
+    with chromium() as browser:
+        presenter = _person(browser, base, "presenter")
+        ann = _person(browser, base, "ann", lang="zh-CN")
+        bob = _person(browser, base, "bob")
+        presenter.goto(f"{base}/dashboard/live/{slot_id}?lang=en")
+        ann.goto(f"{base}/live/{slot_id}?lang=zh-Hans")
+        bob.goto(f"{base}/live/{slot_id}?lang=en")
+        for page in (presenter, ann, bob):
+            _tab(page, "qa")
+            wait_until(page, "document.querySelector('[data-role=qa-empty]') && !document.querySelector('[data-role=qa-empty]').hidden")
+        with presenter.expect_response(lambda r: r.url.endswith(f"/api/slots/{slot_id}/qa")) as answer:
+            presenter.check('[data-role="qa-moderated"]')
+        assert answer.value.ok, answer.value.text()
+
+        ann.fill('[data-role="qa-form"] textarea', asked)
+        ann.click('[data-role="qa-form"] button[type="submit"]')
+        told = "document.querySelector('[data-role=qa-error]').textContent"
+        wait_until(ann, f"{told} === '等待审核'")
+        wait_until(presenter, _question_text(presenter, asked))  # the staff see it, marked as waiting
+        assert "Waiting for approval" in presenter.locator("[data-role=qa-list] li", has_text=asked).inner_text()
+        assert not bob.evaluate(_question_text(bob, asked)) and not ann.evaluate(_question_text(ann, asked))
+
+        presenter.locator("[data-role=qa-list] li", has_text=asked).get_by_role("button", name="Approve").click()
+        wait_until(ann, f"{told} === '你的问题已通过审核，现在所有人都能看到。'")
+        assert ann.evaluate("document.querySelector('[data-role=qa-error]').classList.contains('ok')")  # good news, not an error
+        wait_until(ann, _question_text(ann, asked))
+        wait_until(bob, _question_text(bob, asked))
+        assert bob.evaluate(f"{told} === ''") or bob.locator("[data-role=qa-error]").is_hidden()  # only the asker is told
+        ann.screenshot(path=str(artifacts / "audience" / "zh-Hans-1280-question-approved.png"), full_page=True)
+        for page in (presenter, ann, bob):
+            assert not page.errors, page.errors  # type: ignore[attr-defined]

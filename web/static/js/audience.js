@@ -62,12 +62,13 @@
     const $ = function (role) { return root.querySelector('[data-role="' + role + '"]'); };
     const side = root.closest('[data-role="side-tabs"]') || document;
     const questions = new Map(), polls = new Map();
+    const awaiting = new Set();  // this visitor's questions waiting for a moderator's approval
     const voted = new Set(), mine = new Map();
 
-    const showError = function (role, text) {
+    const showError = function (role, text, ok) {  // ok: good news, not an error
       const el = $(role);
       if (!el) return;
-      el.textContent = text || ""; el.hidden = !text;
+      el.textContent = text || ""; el.hidden = !text; el.classList.toggle("ok", !!ok);
       if (text) setTimeout(function () { el.hidden = true; }, 6000);
     };
     const act = async function (role, method, url, body) {
@@ -285,7 +286,10 @@
       if (m.type === "open") { if (opened) load(); opened = true; return; }  // back after a drop: catch up
       if (m.slot !== slot) return;
       if (m.type === "question_staff" && runs) upsert(m.question);
-      else if (m.type === "question" && !runs) upsert(m.question);
+      else if (m.type === "question" && !runs) {
+        if (awaiting.delete(m.question.id)) showError("qa-error", strings.approvedMine, true);  // the asker hears of it at once
+        upsert(m.question);
+      }
       else if (m.type === "question_removed" && !runs) remove(m.id);
       else if ((m.type === "poll" && !runs) || (m.type === "poll_staff" && runs)) upsertPoll(m.poll);
       else if (m.type === "poll_removed") { polls.delete(m.id); renderPolls(); }
@@ -309,7 +313,7 @@
       if (res) {
         area.value = "";
         if (runs || res.approved) upsert(res);
-        else showError("qa-error", strings.waiting);
+        else { awaiting.add(res.id); showError("qa-error", strings.waiting); }
       }
     });
     const moderated = $("qa-moderated");
