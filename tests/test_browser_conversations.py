@@ -121,3 +121,63 @@ def test_staff_and_visitor_talk_across_nodes_and_the_card_becomes_a_lead(
         assert booth
         staff_ctx.close()
         visitor_ctx.close()
+
+
+async def _add_moderator(settings: Any) -> str:
+    import_models()
+    services = open_services(settings)
+    try:
+        async with services.db.session() as db:
+            moderator = await accounts.create_user(db, "mod@example.org", PASSWORD, display_name="Moderator",
+                                                   role="moderator", language="zh-Hans")
+            await db.commit()
+            return moderator.email
+    finally:
+        await services.close()
+
+
+def _post(page: Any, url: str, path: str, body: dict[str, Any]) -> Any:
+    """A JSON POST from the page's signed-in context, with its CSRF token."""
+    csrf = page.context.request.get(f"{url}/api/me").json()["csrf_token"]
+    return page.context.request.post(f"{url}{path}", data=body, headers={"X-CSRF-Token": csrf})
+
+
+def test_a_moderator_blocks_and_unblocks_a_visitor_from_the_reported_conversation(live_server: Any, artifacts: Path) -> None:
+    """The staff report a conversation; the moderator opens it (a Chinese page), blocks its visitor, who can no
+    longer write, and after a reload the button offers to lift the block; lifting it lets the visitor write again."""
+    url = live_server.url
+    seed = asyncio.run(_seed(live_server.settings))
+    moderator_email = asyncio.run(_add_moderator(live_server.settings))
+    with chromium() as browser:
+        visitor = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        sign_in(visitor, url, seed["visitor"], PASSWORD, "en")
+        started = _post(visitor, url, f"/api/booths/{seed['booth']}/conversations", {"text": "Buy followers now!"})
+        assert started.ok, started.text()
+        cid = started.json()["conversation"]["id"]
+        staff = browser.new_context().new_page()
+        sign_in(staff, url, seed["staff"], PASSWORD, "zh-Hans")
+        assert _post(staff, url, f"/api/conversations/{cid}/report", {"reason": "spam"}).ok
+
+        mod = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        errors: list[str] = []
+        mod.on("pageerror", lambda exc: errors.append(str(exc)))
+        sign_in(mod, url, moderator_email, PASSWORD, "zh-Hans")
+        mod.goto(f"{url}/conversations/{cid}")
+        block = mod.locator("[data-conv-block]")
+        block.wait_for()
+        assert block.inner_text() == "禁止此访客发起对话"
+        block.click()
+        wait_until(mod, "document.querySelector('[data-conv-result]').textContent === '已禁止。'")
+        assert block.inner_text() == "解除对此访客的禁止"
+        refused = _post(visitor, url, f"/api/conversations/{cid}/messages", {"text": "hello?"})
+        assert refused.status == 403 and refused.json()["code"] == "conversation.blocked"
+
+        mod.reload()  # the button follows the server: the visitor is still blocked
+        mod.locator("[data-conv-block]").wait_for()
+        assert mod.locator("[data-conv-block]").inner_text() == "解除对此访客的禁止"
+        mod.screenshot(path=str(artifacts / "conversation-moderator-blocked-1280-zh-Hans.png"), full_page=True)
+        mod.locator("[data-conv-block]").click()
+        wait_until(mod, "document.querySelector('[data-conv-result]').textContent === '已解除禁止：对方可以再次发送消息。'")
+        assert mod.locator("[data-conv-block]").inner_text() == "禁止此访客发起对话"
+        assert _post(visitor, url, f"/api/conversations/{cid}/messages", {"text": "sorry"}).status == 201
+        assert not errors, errors

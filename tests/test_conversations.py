@@ -161,9 +161,14 @@ async def test_limits_reports_and_blocks(signed_in: Any, services: Services, run
     assert (await staff.post("/api/moderation/conversation-blocks", json={"user_id": visitor_id})).status_code == 403
     blocked = await moderator.post("/api/moderation/conversation-blocks", json={"user_id": visitor_id, "reason": "spam"})
     assert blocked.status_code == 201
+    # the moderator's views say the visitor is blocked (for the block/unblock button); nobody else's say anything
+    assert [c["visitor_blocked"] for c in (await moderator.get("/api/moderation/conversations")).json()["conversations"]] == [True]
+    assert (await moderator.get(f"/api/conversations/{cid}")).json()["conversation"]["visitor_blocked"] is True
+    assert (await staff.get(f"/api/conversations/{cid}")).json()["conversation"]["visitor_blocked"] is None
     refused = await visitor.post(f"/api/conversations/{cid}/messages", json={"text": "still here"})
     assert refused.status_code == 403 and refused.json()["code"] == "conversation.blocked"
     assert (await moderator.delete(f"/api/moderation/conversation-blocks/{visitor_id}")).json()["blocked"] is False
+    assert (await moderator.get(f"/api/conversations/{cid}")).json()["conversation"]["visitor_blocked"] is False
     assert (await visitor.post(f"/api/conversations/{cid}/messages", json={"text": "back"})).status_code == 201
 
     # the visitor's own data: their conversations are in the download and go with "delete my data"

@@ -106,6 +106,13 @@ async def is_blocked(session: AsyncSession, user_id: int) -> bool:
     return await session.get(ConversationBlock, user_id) is not None
 
 
+async def blocked_among(session: AsyncSession, user_ids: set[int]) -> set[int]:
+    """Which of these users a moderator stopped from sending messages."""
+    if not user_ids:
+        return set()
+    return set((await session.scalars(select(ConversationBlock.user_id).where(ConversationBlock.user_id.in_(user_ids)))).all())
+
+
 async def open_for(session: AsyncSession, principal: Principal, conversation_id: int) -> Access:
     """The conversation, for its visitor or the booth's staff; NotFound for anyone else (its existence is not told)."""
     require(principal)

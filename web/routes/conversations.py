@@ -48,8 +48,11 @@ async def _views_json(session: Any, views: list[conversations.Summary], lang: st
     senders = {u.id: u for u in (await session.scalars(
         select(User).where(User.id.in_({v.last.sender_id for v in views if v.last is not None and v.last.sender_id}))
     )).all()}
+    # moderators see whether the visitor is blocked, to block or unblock them from the conversation
+    blocked = await conversations.blocked_among(session, {v.visitor.id for v in views if v.side == "moderator"})
     return [conversation_json(v, lang, lead_id=leads.get(v.conversation.card_id or 0),
-                              last_sender=senders.get(v.last.sender_id) if v.last and v.last.sender_id else None)
+                              last_sender=senders.get(v.last.sender_id) if v.last and v.last.sender_id else None,
+                              visitor_blocked=v.visitor.id in blocked)
             for v in views]
 
 

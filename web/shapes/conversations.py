@@ -25,7 +25,7 @@ def message_json(note: ConversationMessage, sender: User | None) -> dict[str, An
 
 
 def conversation_json(view: Summary, language: str, *, lead_id: int | None = None,
-                      last_sender: User | None = None) -> dict[str, Any]:
+                      last_sender: User | None = None, visitor_blocked: bool = False) -> dict[str, Any]:
     c, booth = view.conversation, view.booth
     return {
         "id": c.id,
@@ -41,6 +41,7 @@ def conversation_json(view: Summary, language: str, *, lead_id: int | None = Non
         "left_message": c.left_message,
         "reported": c.reported_at is not None,
         "report_reason": c.report_reason if view.side == "moderator" else None,
+        "visitor_blocked": visitor_blocked if view.side == "moderator" else None,
         "url": f"/conversations/{c.id}",
     }
 

@@ -170,17 +170,25 @@
     if (side === "moderator") {
       this.form.hidden = true;
       this.note(this.t.readOnly);
-      if (!this.root.querySelector("[data-conv-block]")) {
-        const block = el("button", "button small", this.t.block);
+      let block = this.root.querySelector("[data-conv-block]");
+      if (!block) {  // block the visitor from conversations, or lift the block
+        block = el("button", "button small");
         block.type = "button";
         block.dataset.convBlock = "";
         const self = this;
         block.addEventListener("click", function () {
-          api("POST", "/api/moderation/conversation-blocks", { user_id: c.visitor.id }).then(function () { self.result.textContent = self.t.blocked; })
-            .catch(function (err) { self.result.textContent = err.message; });
+          const conv = self.conv, blocked = conv.visitor_blocked;
+          const call = blocked ? api("DELETE", "/api/moderation/conversation-blocks/" + conv.visitor.id)
+            : api("POST", "/api/moderation/conversation-blocks", { user_id: conv.visitor.id });
+          call.then(function () {
+            conv.visitor_blocked = !blocked;
+            self.result.textContent = blocked ? self.t.unblocked : self.t.blocked;
+            self.header();
+          }).catch(function (err) { self.result.textContent = err.message; });
         });
         this.root.querySelector("[data-conv-actions]").appendChild(block);
       }
+      block.textContent = c.visitor_blocked ? this.t.unblock : this.t.block;
     }
   };
   Panel.prototype.append = function (m) {
