@@ -16,10 +16,9 @@ import pytest
 from cloudexpo import accounts
 from cloudexpo.app import import_models
 from cloudexpo.services import Services
-from streaming.models import Slot
 from tests.browser_support import chromium, wait_until
 from tests.conftest import PASSWORD
-from tests.live_support import make_slot
+from tests.live_support import make_slot, slot_row
 from tests.test_booths_support import make_expo
 
 pytestmark = [pytest.mark.browser]
@@ -41,8 +40,7 @@ def _prepare(settings: Any) -> dict[str, Any]:
             nxt, _ = await make_slot(svc, stage="release-b", booth_id=booth, start_in=dt.timedelta(minutes=50))
             later, _ = await make_slot(svc, stage="release-c", booth_id=expo.booths["1A-002"],
                                        start_in=dt.timedelta(days=1, hours=2))
-            async with svc.db.session() as db:  # the day the next launch is on in the exhibition's zone
-                starts = (await db.get(Slot, nxt)).starts_at  # type: ignore[union-attr]
+            starts = (await slot_row(svc, nxt)).starts_at  # the day the next launch is on in the exhibition's zone
             next_day = starts.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
             return {"live": live, "next": nxt, "later": later, "visitor": visitor.id, "booth": booth, "next_day": next_day}
         finally:

@@ -66,12 +66,10 @@ async def _local_day(services: Services, slot_id: int) -> str:
     """The day a slot starts on in the exhibition's zone."""
     from zoneinfo import ZoneInfo
 
-    from streaming.models import Slot
+    from tests.live_support import slot_row
 
-    async with services.db.session() as db:
-        slot = await db.get(Slot, slot_id)
-        assert slot is not None
-        return slot.starts_at.astimezone(ZoneInfo(services.settings.timezone)).date().isoformat()
+    starts = (await slot_row(services, slot_id)).starts_at
+    return starts.astimezone(ZoneInfo(services.settings.timezone)).date().isoformat()
 
 
 async def _set(services: Services, slot_id: int, *, hours_ago: float | None = None, replay_state: str) -> None:

@@ -52,21 +52,22 @@ def _later(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
         return dt.datetime.max.replace(tzinfo=moment.tzinfo)
 
 
+def _end_day(end: dt.datetime, zone: ZoneInfo) -> dt.date:
+    """The day a slot ends on in ``zone``: an end at midnight ends the day before, not the one it opens."""
+    return in_zone(end - dt.timedelta(microseconds=1), zone).date()
+
+
 def _days_touched(slots: list[Slot], zone: ZoneInfo) -> set[dt.date]:
     """The days of the exhibition's zone each slot is on: the day it starts and, for one running past midnight,
     the day it ends (its page shows it as well)."""
-    days = set()
-    for slot in slots:
-        days.add(in_zone(slot.starts_at, zone).date())
-        days.add(in_zone(slot.ends_at - dt.timedelta(microseconds=1), zone).date())
-    return days
+    return {d for slot in slots for d in (in_zone(slot.starts_at, zone).date(), _end_day(slot.ends_at, zone))}
 
 
 def _clock(moment: dt.datetime, day: dt.date, zone: ZoneInfo, lang: str, today: dt.date, *, end: bool = False) -> str:
     """``23:30`` on the page of ``day``; with its own day (``Sun, Dec 6 23:30``) for a launch that began the day
-    before or ends the day after. An end at midnight is the page's own day's end."""
+    before or ends the day after."""
     local = in_zone(moment, zone)
-    on = in_zone(moment - dt.timedelta(microseconds=1), zone).date() if end else local.date()
+    on = _end_day(moment, zone) if end else local.date()
     return local.strftime("%H:%M") if on == day else f"{day_text(local, lang, today)} {local:%H:%M}"
 
 
