@@ -159,6 +159,10 @@ async def test_limits_reports_and_blocks(signed_in: Any, services: Services, run
     assert (await moderator.post(f"/api/conversations/{cid}/messages", json={"text": "x"})).status_code == 404
 
     assert (await staff.post("/api/moderation/conversation-blocks", json={"user_id": visitor_id})).status_code == 403
+    for nobody in (999999, "anna"):  # no such user, or not a user id: said, and nobody is blocked
+        unknown = await moderator.post("/api/moderation/conversation-blocks", json={"user_id": nobody})
+        assert unknown.status_code == 404 and unknown.json()["field"] == "user_id" and str(nobody) in unknown.json()["detail"]
+    assert [c["visitor_blocked"] for c in (await moderator.get("/api/moderation/conversations")).json()["conversations"]] == [False]
     blocked = await moderator.post("/api/moderation/conversation-blocks", json={"user_id": visitor_id, "reason": "spam"})
     assert blocked.status_code == 201
     # the moderator's views say the visitor is blocked (for the block/unblock button); nobody else's say anything
