@@ -306,6 +306,11 @@ def _install_reader(transport: Any, read_ready: Callable[[], None]) -> None:
         transport._loop._add_reader(transport._sock_fd, read_ready)
 
 
+def _gone() -> None:
+    """A dead weak reference's answer: no session yet."""
+    return None
+
+
 def read_rtp_in_batches(transport: Any, dtls: RTCDtlsTransport) -> bool:
     """Have ``dtls``'s connection's socket ``transport`` read by ``streaming/_receive.c`` once its SRTP keys
     exist: every datagram waiting in one ``recvmmsg``, RTP unprotected and parsed there and handed to its
@@ -324,16 +329,22 @@ def read_rtp_in_batches(transport: Any, dtls: RTCDtlsTransport) -> bool:
     fd = transport._sock_fd
     read = _receive.read
     packet_class = ReceivedRtpPacket
+    # the keys' libsrtp session, resolved when they change; held weakly: the transport outlives the keys
+    keys: list[Any] = [_gone, 0]  # [weak reference to the pylibsrtp session, its srtp_t address]
 
     def read_ready() -> None:
         transport = weak_transport()
         if transport is None or transport._conn_lost:
             return
         dtls: Any = weak_dtls()
-        if dtls is None or dtls._rx_srtp is None:  # no keys yet (or the connection is gone): the exact read
+        rx_srtp = None if dtls is None else dtls._rx_srtp
+        if rx_srtp is None:  # no keys yet (or the connection is gone): the exact read
             read_exactly()
             return
-        session = srtp_address(dtls._rx_srtp)  # looked up each time: the transport outlives the keys
+        if keys[0]() is not rx_srtp:
+            keys[0] = weakref.ref(rx_srtp)
+            keys[1] = srtp_address(rx_srtp)
+        session = keys[1]
         try:
             items, rtp_count, rtp_bytes = read(fd, session, packet_class, dtls._rtp_header_extensions_map, READ_BATCH)
         except (SystemExit, KeyboardInterrupt):
