@@ -39,8 +39,11 @@ def encode_media(
     height: int = 720,
     fps: int = 30,
     bitrate: int = 2_500_000,
+    audio_channels: int = 2,
 ) -> Media:
-    """Encode ``seconds`` of test card (H.264, no B-frames) and tone (Opus) once; cache in ``path``."""
+    """Encode ``seconds`` of test card (H.264, no B-frames) and tone (Opus) once; cache in ``path``.
+
+    ``audio_channels``: 2 as OBS sends (stereo Opus packets), 1 as a browser sends unless asked for stereo."""
     if path.exists():
         media: Media = pickle.loads(path.read_bytes())
         return media
@@ -71,18 +74,19 @@ def encode_media(
         out["video"].append((bytes(pkt), int(pkt.pts) * 90000 // fps))
     audio = av.CodecContext.create("libopus", "w")
     audio.sample_rate = 48000
-    audio.layout = "stereo"
+    layout = "stereo" if audio_channels == 2 else "mono"
+    audio.layout = layout
     audio.format = "s16"
     audio.bit_rate = 64000
     import math
     import struct
 
     tone = b"".join(
-        struct.pack("<hh", v, v)
+        struct.pack("<" + "h" * audio_channels, *[v] * audio_channels)
         for v in (int(6000 * math.sin(2 * math.pi * 440 * n / 48000)) for n in range(960))
     )
     for i in range(seconds * 50):
-        frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
+        frame = av.AudioFrame(format="s16", layout=layout, samples=960)
         frame.planes[0].update(tone)
         frame.sample_rate = 48000
         frame.pts = i * 960

@@ -26,6 +26,7 @@ as ratios to stock. Run::
 
     .venv/bin/python bench/fanout.py --viewers 8,16,32,64 --window 8
     .venv/bin/python bench/fanout.py --modes serve --viewers 64 --profile 20   # py-spy on the server
+    .venv/bin/python bench/fanout.py --modes serve --viewers 1 --audio mono    # a browser's mono Opus
 """
 
 from __future__ import annotations
@@ -335,13 +336,16 @@ async def main() -> None:
                         help="serve: object storage in the data folder, or S3 (moto's server)")
     parser.add_argument("--profile", type=float, default=0.0,
                         help="serve: seconds of py-spy on the server with no viewer, then with the largest N watching")
+    parser.add_argument("--audio", choices=("stereo", "mono"), default="stereo",
+                        help="the publisher's Opus: stereo as OBS sends it, or mono as a browser does")
     args = parser.parse_args()
-    media_path = Path(tempfile.gettempdir()) / "cloudexpo-bench-720p30.pickle"
+    channels = 2 if args.audio == "stereo" else 1
+    media_path = Path(tempfile.gettempdir()) / f"cloudexpo-bench-720p30{'' if channels == 2 else '-mono'}.pickle"
     t0 = time.monotonic()
-    media = encode_media(media_path, SECONDS)
+    media = encode_media(media_path, SECONDS, audio_channels=channels)
     video_bytes = sum(len(d) for d, _ in media["video"])
     print(f"media: {len(media['video'])} H.264 frames, {video_bytes * 8 / SECONDS / 1e6:.2f} Mbit/s, "
-          f"{len(media['audio'])} Opus packets (encoded in {time.monotonic() - t0:.1f} s)")
+          f"{len(media['audio'])} {args.audio} Opus packets (encoded in {time.monotonic() - t0:.1f} s)")
     global STREAM_PPS
     STREAM_PPS = stream_packets_per_second(media)
     print(f"stream: {STREAM_PPS:.0f} RTP packets a second (video and audio)")

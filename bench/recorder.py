@@ -34,9 +34,10 @@ from streaming.spool import SpoolRecording
 LOOP = 4  # seconds in the pre-encoded media
 
 
-def packets(seconds: int) -> list[tuple[float, str, RtpPacket]]:
+def packets(seconds: int, audio_channels: int = 2) -> list[tuple[float, str, RtpPacket]]:
     """(media time, kind, packet) of ``seconds`` of the bench media, in time order."""
-    media = encode_media(Path(tempfile.gettempdir()) / "cloudexpo-bench-720p30.pickle", LOOP)
+    name = "cloudexpo-bench-720p30.pickle" if audio_channels == 2 else "cloudexpo-bench-720p30-mono.pickle"
+    media = encode_media(Path(tempfile.gettempdir()) / name, LOOP, audio_channels=audio_channels)
     out = []
     seq = {"video": 1000, "audio": 5000}
     for loop in range(seconds // LOOP):
@@ -60,14 +61,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=20, help="media recorded (a multiple of 4)")
     parser.add_argument("--real", action="store_true", help="feed packets at real time")
+    parser.add_argument("--audio", choices=("stereo", "mono"), default="stereo",
+                        help="the publisher's Opus: stereo as OBS sends it, or mono as a browser does")
     args = parser.parse_args()
-    stream = packets(args.seconds)
+    stream = packets(args.seconds, 2 if args.audio == "stereo" else 1)
     with tempfile.TemporaryDirectory() as root:
         spool = SpoolRecording(Path(root), 1)
         spool.ensure()
         writer = SegmentWriter(spool)
         writer.sink.on_codec("video", CodecChoice("video", "H264", 102, 90000))
-        writer.sink.on_codec("audio", CodecChoice("audio", "opus", 111, 48000, 2))
+        sprop = {"sprop-stereo": "1"} if args.audio == "stereo" else {}
+        writer.sink.on_codec("audio", CodecChoice("audio", "opus", 111, 48000, 2, sprop))
         ntp = int(time.time()) << 32
         writer.sink.on_rtcp_sr("video", ntp, 90000)
         writer.sink.on_rtcp_sr("audio", ntp, 48000)
@@ -88,7 +92,8 @@ def main() -> None:
         print(f"{len(stream)} packets, {args.seconds} s of media{' at real time' if args.real else ''}: "
               f"{cpu / args.seconds * 100:.2f} % of a core per second of media "
               f"(the writer thread {writer_cpu / args.seconds * 100:.2f} %), "
-              f"{writer.muxer.segments_written} segments, {writer.muxer.audio_frames_written} AAC frames")
+              f"{writer.muxer.segments_written} segments, {writer.muxer.audio_frames_written} AAC frames "
+              f"({'stereo' if writer.muxer.audio_channels == 2 else 'mono'})")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from cloudexpo.storage import ObjectNotFound, ObjectStore
 
 from .hls import PlaylistError, Segment, parse_playlist
+from .muxer import audio_channels_of
 from .spool import PLAYLIST, SpoolRecording, replay_prefix
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class StoredRecording:
     segments: int  # in its playlist
     duration: float  # seconds: where the continued timeline starts
     next_index: int  # the first segment number no stored object uses
+    audio_channels: int | None = None  # of its last segment: the new segments keep them (one layout a replay)
 
 
 def segment_index(name: str) -> int | None:
@@ -95,10 +97,25 @@ async def continue_stored(store: ObjectStore, spool: SpoolRecording) -> StoredRe
         segments=len(segments),
         duration=round(sum(s.duration for s in segments), 3),
         next_index=max(indices + listed, default=0) + 1,
+        audio_channels=await stored_audio_channels(store, spool, segments[-1].uri) if segments else None,
     )
     log.info("recorder: slot %s continues its stored recording (%d segments, %.1f s; next segment %d)",
              spool.slot_id, stored.segments, stored.duration, stored.next_index)
     return stored
+
+
+async def stored_audio_channels(store: ObjectStore, spool: SpoolRecording, name: str) -> int | None:
+    """The audio channels of the stored segment ``name`` (fetched into the spool a moment); None if unknown."""
+    local = spool.path(name + ".probe")
+    try:
+        await store.download_file(replay_prefix(spool.slot_id) + name, local)
+        return await asyncio.to_thread(audio_channels_of, local)
+    except Exception as exc:
+        log.warning("recorder: the audio layout of slot %s's stored recording could not be read (%s)",
+                    spool.slot_id, exc)
+        return None
+    finally:
+        local.unlink(missing_ok=True)
 
 
 def _seed(spool: SpoolRecording, segments: Sequence[Segment]) -> None:

@@ -78,12 +78,21 @@ class SegmentMuxer:
         state = spool.state()
         indices = [int(e["name"][4:9]) for e in state.segments if e["name"].startswith("seg_")]
         self.next_index = max(indices, default=0) + 1
+        # the AAC stream's channels (:func:`streaming.transcode.recording_channels`), settled when the first
+        # segment opens; one layout a recording, so its MP4 and its players never meet a change
+        self.audio_channels = 2
+        self.audio_channels_fixed = False  # the recording's earlier part decided them
         # segments already in the spool, or a publisher session came back (pause): the next segment starts a discontinuity
         self.continues = bool(state.segments)
         # figures
         self.segments_written = 0
         self.frames_written = 0
         self.audio_frames_written = 0
+
+    def keep_audio_channels(self, channels: int) -> None:
+        """The recording's earlier part (stored, or in the spool) has ``channels``: the new segments follow it."""
+        self.audio_channels = channels
+        self.audio_channels_fixed = True
 
     @property
     def audio_encoder(self) -> Any:
@@ -162,7 +171,13 @@ class SegmentMuxer:
         video.codec_context.options = {"preset": "ultrafast", "tune": "zerolatency", "threads": "1"}
         self._template = {"video": video}
         if "audio" in self.codecs:
-            audio = container.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
+            if not self.audio_channels_fixed:
+                earlier = [e["name"] for e in self.spool.state().segments if not e.get("stored")]
+                found = audio_channels_of(self.spool.path(earlier[-1])) if earlier else None
+                if found is not None:  # this spool's earlier segments (the server restarted mid-broadcast)
+                    self.keep_audio_channels(found)
+            layout = "stereo" if self.audio_channels == 2 else "mono"
+            audio = container.add_stream("aac", rate=AUDIO_RATE, layout=layout)
             audio.codec_context.bit_rate = 128000
             # FFmpeg's default AAC coder (two-loop search) costs ~5 % of a core for one stereo stream;
             # the fast one ~1 %, at a quality that does not matter for a launch's speech and music
@@ -213,3 +228,15 @@ class SegmentMuxer:
             self.on_segment()
         except Exception:
             log.exception("recorder %s: on_segment failed", self.spool.slot_id)
+
+
+def audio_channels_of(path: Path) -> int | None:
+    """The channels of a recorded segment's audio stream; None without one, or when it cannot be read."""
+    try:
+        with av.open(str(path)) as container:
+            for stream in container.streams.audio:
+                channels = stream.codec_context.channels
+                return int(channels) if channels in (1, 2) else None
+    except (av.FFmpegError, OSError):
+        return None
+    return None

@@ -177,7 +177,7 @@ class RecorderService:
         try:
             stored = await continue_stored(self.store, writer.spool)
             if stored is not None:
-                writer.continue_after(stored.duration, stored.next_index)
+                writer.continue_after(stored.duration, stored.next_index, stored.audio_channels)
         finally:
             writer.start()
 

@@ -9,8 +9,9 @@ parsing, no I/O, and it cannot raise into the forwarder. The items:
     ``time.monotonic()`` at reception;
 ``("sr", kind, ntp, rtp)``
     a publisher's RTCP sender report (64-bit NTP, RTP in the output numbering);
-``("codec", kind, name)``
-    the codec of a kind became known or changed;
+``("codec", kind, name, sprop_stereo)``
+    the codec of a kind became known or changed (``sprop_stereo``: the
+    publisher said it sends stereo audio);
 ``("resume", "")``
     another publisher session took over: what follows is after a gap;
 :data:`END`
@@ -46,7 +47,8 @@ class RecordingSink:
         self.dropped = 0
 
     def on_codec(self, kind: str, codec: CodecChoice) -> None:
-        self._put(("codec", kind, codec.name))
+        # with whether the publisher said it sends stereo (RFC 7587's sprop-stereo; OBS does, browsers do not)
+        self._put(("codec", kind, codec.name, codec.parameters.get("sprop-stereo") == "1"))
 
     def on_packet(self, kind: str, packet: RtpPacket, arrival_time: float) -> None:
         if self._queue.qsize() > QUEUE_LIMIT:

@@ -38,7 +38,14 @@ from .depacketize import Frame, H264Depacketizer, ReorderBuffer, VP8Depacketizer
 from .muxer import SegmentMuxer
 from .recording_sink import END, RecorderQueue, RecordingSink
 from .spool import SpoolRecording
-from .transcode import AUDIO_RATE, VIDEO_RATE, OpusToAac, Vp8ToH264
+from .transcode import (
+    AUDIO_RATE,
+    VIDEO_RATE,
+    OpusToAac,
+    Vp8ToH264,
+    opus_is_stereo,
+    recording_channels,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +116,8 @@ class SegmentWriter(threading.Thread):
         self.muxer = SegmentMuxer(spool, self.codecs, target=target, on_segment=on_segment)
         self._vp8: Vp8ToH264 | None = None
         self._aac: OpusToAac | None = None
+        self._sprop_stereo = False  # the publisher's offer said it sends stereo
+        self._stereo_seen = False  # a stereo Opus packet came
         self._last_keyframe_request = -1e9
         # figures
         self.keyframe_requests = 0
@@ -120,16 +129,19 @@ class SegmentWriter(threading.Thread):
     def stop(self) -> None:
         self.queue.put(END)
 
-    def continue_after(self, duration: float, next_index: int) -> None:
+    def continue_after(self, duration: float, next_index: int, audio_channels: int | None = None) -> None:
         """Go on from a recording already in storage (:mod:`streaming.continuation`); before :meth:`start`.
 
         Its first keyframe goes ``duration`` seconds into the timeline, its first
-        segment is numbered ``next_index`` (or later) and starts a discontinuity, and
-        no "start" is journalled: the recording started with the stored part.
+        segment is numbered ``next_index`` (or later) and starts a discontinuity, its
+        audio keeps the stored part's ``audio_channels`` (where known), and no "start"
+        is journalled: the recording started with the stored part.
         """
         self.pts_base = round(duration * VIDEO_RATE)
         self.resumes += 1
         self.muxer.continue_at(next_index)
+        if audio_channels is not None:
+            self.muxer.keep_audio_channels(audio_channels)
 
     # -- the thread -------------------------------------------------------------------
 
@@ -171,6 +183,9 @@ class SegmentWriter(threading.Thread):
         if item[0] == "pkt":
             if self.first_arrival is None:
                 self.first_arrival = item[6]
+            if kind == "audio" and not self._stereo_seen and opus_is_stereo(item[5]):
+                self._stereo_seen = True  # before the first segment opens, this makes the recording stereo
+                self._settle_audio_channels()
             if self.ready:
                 self._packet(item)
             else:
@@ -183,10 +198,19 @@ class SegmentWriter(threading.Thread):
             self._resume()
         elif item[0] == "codec":
             name = item[2]
+            if kind == "audio":
+                self._sprop_stereo = self._sprop_stereo or item[3]
+                self._settle_audio_channels()
             if self.codecs.get(kind) != name:
                 self.codecs[kind] = name
                 if kind == "video":
                     self._video_depack = VP8Depacketizer() if name == "VP8" else H264Depacketizer()
+
+    def _settle_audio_channels(self) -> None:
+        """What the recording's audio would be if its first segment opened now (the muxer keeps what it had
+        then, and what the recording's earlier part had)."""
+        if not self.muxer.audio_channels_fixed:
+            self.muxer.audio_channels = recording_channels(self._sprop_stereo, self._stereo_seen)
 
     def _check_ready(self) -> None:
         has_audio = "audio" in self.codecs
@@ -317,6 +341,9 @@ class SegmentWriter(threading.Thread):
             if self.muxer.audio_encoder is None:
                 return  # the segments were opened before the audio codec was known
             self._aac = OpusToAac(self.muxer.audio_encoder)
+            # audio starts where this session's video does: after a stored part (a continued recording) the
+            # timeline does not start at 0, and the time before is the stored part's, not silence to encode
+            self._aac.next_sample = self.pts_base * AUDIO_RATE // VIDEO_RATE
         for packet in self._aac.push(extended - self.audio_origin, payload):
             self.muxer.write_audio(packet)
 

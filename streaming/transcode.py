@@ -7,7 +7,10 @@ Audio: AAC. Safari (and iOS) play HLS natively only with AAC (Opus in fMP4
 only from Safari 17 on recent systems), hls.js does not play Opus in MPEG-TS,
 and the download MP4 with AAC plays everywhere (QuickTime included). Opus →
 AAC costs one Opus decode and one AAC encode of 48 kHz stereo: about 1 % of a
-core.
+core; in mono (what browsers send unless asked for stereo) about 40 % less.
+The encoder's layout is the recording's (:func:`recording_channels`); Opus
+packets of another layout are decoded into it (libopus's and FFmpeg's decoders
+mix stereo down to mono, or copy mono to both sides).
 
 VP8-only broadcasts: VP8 is decoded and encoded as H.264 (libx264,
 ``veryfast``, zero-latency, a forced keyframe every segment). The replay is
@@ -97,15 +100,28 @@ def _packets(packets: Any) -> list[EncodedVideo]:
     return [(int(p.pts), bytes(p), bool(p.is_keyframe)) for p in packets]
 
 
+def opus_is_stereo(payload: bytes) -> bool:
+    """Whether an Opus packet codes stereo: the ``s`` bit of its TOC byte (RFC 6716, 3.1)."""
+    return bool(payload) and bool(payload[0] & 0x04)
+
+
+def recording_channels(sprop_stereo: bool, stereo_seen: bool) -> int:
+    """A recording's audio channels: stereo where the publisher said it sends stereo (``sprop-stereo=1``
+    in its offer, RFC 7587: OBS says so) or a stereo packet came before the first segment opened; else mono,
+    which is what a browser sends unless the answer asks for stereo (Cloud Expo's does not)."""
+    return 2 if sprop_stereo or stereo_seen else 1
+
+
 class OpusToAac:
     """Decodes Opus packets placed on the recording's audio timeline and encodes them as AAC.
 
     :param encoder: the AAC encoder (the segments' audio stream template,
-        :attr:`streaming.muxer.SegmentMuxer.audio_encoder`).
+        :attr:`streaming.muxer.SegmentMuxer.audio_encoder`); its layout is the one decoded into.
     """
 
     def __init__(self, encoder: Any) -> None:
         self.encoder = encoder
+        self.layout = encoder.layout.name
         self.next_sample = 0  # the audio timeline's position, in samples since the recording's start
         self._decoder: Any = None
         self._resampler: Any = None
@@ -121,11 +137,11 @@ class OpusToAac:
         if self._decoder is None:
             self._decoder = av.CodecContext.create("opus", "r")
             self._decoder.sample_rate = AUDIO_RATE
-            self._decoder.layout = "stereo"
-            self._resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
+            self._decoder.layout = self.layout
+            self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=AUDIO_RATE)
         out: list[av.Packet] = []
         if position - self.next_sample >= OPUS_FRAME:
-            out += self._encode(_silence(position - self.next_sample))
+            out += self._encode(_silence(position - self.next_sample, self.layout))
         try:
             decoded = self._decoder.decode(av.Packet(payload))
         except av.FFmpegError:
@@ -149,8 +165,8 @@ class OpusToAac:
         return list(self.encoder.encode(frame))
 
 
-def _silence(samples: int) -> av.AudioFrame:
-    frame = av.AudioFrame(format="fltp", layout="stereo", samples=samples)
+def _silence(samples: int, layout: str) -> av.AudioFrame:
+    frame = av.AudioFrame(format="fltp", layout=layout, samples=samples)
     for plane in frame.planes:
         plane.update(bytes(plane.buffer_size))
     frame.sample_rate = AUDIO_RATE
