@@ -44,7 +44,7 @@ echo "PostgreSQL for tests: ${CLOUDEXPO_TEST_POSTGRES_URL:-(not set: SQLite only
 echo "Redis for tests:      ${CLOUDEXPO_TEST_REDIS_URL:-(not set: in-process bus only)}"
 
 set +e
-.venv/bin/python -m pytest -p no:cacheprovider -ra "$@"
+.venv/bin/python -m pytest -p no:cacheprovider -ra --durations=25 "$@"  # the slowest 25: where the run's time goes
 status=$?
 set -e
 if [ "$status" = 5 ]; then
