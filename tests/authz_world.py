@@ -233,6 +233,13 @@ class World:
         if name == "card":
             made = await self._ok(await visitor.post(f"/api/booths/{self.values['booth']}/cards", json=CARD))
             return {"card": made["card"]["id"], "card_token": made["withdraw_url"].split("token=", 1)[1]}
+        if name == "conversation_message":  # a new message of the visitor's in their conversation with the owner's
+            # booth, which the visitor reported (moderators act on reported conversations only)
+            talk = await visitor.post(f"/api/booths/{self.values['booth']}/conversations", json={"text": "Spam spam"})
+            assert talk.status_code in (200, 201), talk.text
+            await self._ok(await visitor.post(f"/api/conversations/{talk.json()['conversation']['id']}/report",
+                                              json={"reason": "spam"}), 200)
+            return {"conversation_message": talk.json()["message"]["id"]}
         if name == "conversation":  # one per booth and visitor: the visitor's conversation with the owner's booth
             made = await self._ok(await visitor.post(f"/api/booths/{self.values['booth']}/conversations",
                                                      json={"text": "Battery tests?"}))
@@ -273,6 +280,9 @@ async def build_world(services: Services, make_client: Any, make_user: Any) -> W
     v.update(await world.fresh("meeting"))
     v.update(await world.fresh("card"))
     v.update(await world.fresh("conversation"))
+    said = await world._ok(await world.clients["visitor"].post(f"/api/conversations/{v['conversation']}/messages",
+                                                               json={"text": "Hello again"}))
+    v["conversation_message"] = said["message"]["id"]  # for the refusals (the moderators' own is in a reported one)
     v.update(await world.fresh("question"))
     v.update(await world.fresh("open_poll"))
     v.update({"call": (await world.fresh("call"))["call"]})  # a call ringing the booth, for the refusals

@@ -357,6 +357,8 @@ AREAS: dict[str, list[Row]] = {
         row("POST /api/moderation/conversation-blocks", MOD, body={"user_id": "{spare_user}"}),
         row("DELETE /api/moderation/conversation-blocks/{user_id:int}", MOD,
             "/api/moderation/conversation-blocks/{spare_user}"),
+        row("DELETE /api/moderation/conversation-messages/{message_id:int}", MOD,
+            "/api/moderation/conversation-messages/{conversation_message}", fresh="conversation_message"),
         row("POST /api/conversations/{conversation_id:int}/report", TALKING, "/api/conversations/{conversation}/report",
             {"reason": "spam"}),  # last: a reported conversation is open to moderators
         row("GET /api/conversations/{conversation_id:int}", TALKING | MOD, "/api/conversations/{conversation}"),

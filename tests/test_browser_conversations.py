@@ -181,3 +181,59 @@ def test_a_moderator_blocks_and_unblocks_a_visitor_from_the_reported_conversatio
         assert mod.locator("[data-conv-block]").inner_text() == "禁止此访客发起对话"
         assert _post(visitor, url, f"/api/conversations/{cid}/messages", {"text": "sorry"}).status == 201
         assert not errors, errors
+
+
+def test_a_moderator_removes_a_message_and_both_open_pages_show_it_removed(live_server: Any, artifacts: Path) -> None:
+    """The staff report a conversation with spam in it; the moderator (a zh-Hans page) removes the spam, and the
+    visitor's page (English) and the staff's (zh-Hant), both open on the conversation, say at once that a moderator
+    removed it, without its words, also after a reload and in the inbox; the moderator still reads it, marked."""
+    url = live_server.url
+    seed = asyncio.run(_seed(live_server.settings))
+    moderator_email = asyncio.run(_add_moderator(live_server.settings))
+    with chromium() as browser:
+        visitor = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        errors: list[str] = []
+        visitor.on("pageerror", lambda exc: errors.append(str(exc)))
+        sign_in(visitor, url, seed["visitor"], PASSWORD, "en")
+        started = _post(visitor, url, f"/api/booths/{seed['booth']}/conversations", {"text": "A question on battery tests"})
+        assert started.ok, started.text()
+        cid = started.json()["conversation"]["id"]
+        spam = _post(visitor, url, f"/api/conversations/{cid}/messages", {"text": "Buy followers now!"}).json()["message"]
+        staff = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True).new_page()
+        staff.on("pageerror", lambda exc: errors.append(str(exc)))
+        sign_in(staff, url, seed["staff"], PASSWORD, "zh-Hant")
+        assert _post(staff, url, f"/api/conversations/{cid}/report", {"reason": "spam"}).ok
+        text_of = f"document.querySelector('[data-message-id=\"{spam['id']}\"] .conv-text')?.textContent"
+        for page in (visitor, staff):
+            page.goto(f"{url}/conversations/{cid}")
+            wait_until(page, f"{text_of} === 'Buy followers now!'")
+
+        mod = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        mod.on("pageerror", lambda exc: errors.append(str(exc)))
+        sign_in(mod, url, moderator_email, PASSWORD, "zh-Hans")
+        mod.goto(f"{url}/conversations/{cid}")
+        remove = mod.locator(f'[data-message-id="{spam["id"]}"] [data-conv-remove]')
+        remove.wait_for()
+        assert remove.inner_text() == "移除"
+        asked: list[str] = []
+        mod.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+        remove.click()
+        wait_until(mod, "document.querySelector('[data-conv-result]').textContent === '消息已移除。'")
+        assert asked == ["移除这条消息？对话双方都会看到它已被管理员移除。"]
+        removed = mod.locator(f'[data-message-id="{spam["id"]}"]')
+        assert "Buy followers now!" in removed.inner_text() and "已移除：对话双方不再看到它。" in removed.inner_text()
+        assert remove.count() == 0
+        mod.screenshot(path=str(artifacts / "conversation-moderator-removed-1280-zh-Hans.png"), full_page=True)
+
+        # both sides' open pages hear it at once, each in its language, and the words are gone from them
+        wait_until(visitor, f"{text_of} === 'A moderator removed this message.'")
+        wait_until(staff, f"{text_of} === '管理員已移除此訊息。'")
+        for page in (visitor, staff):
+            assert "Buy followers now!" not in page.locator("[data-conv-log]").inner_text()
+        staff.screenshot(path=str(artifacts / "conversation-staff-removed-375-zh-Hant.png"), full_page=True)
+        visitor.reload()
+        wait_until(visitor, f"{text_of} === 'A moderator removed this message.'")
+        assert visitor.locator(".inbox-last").first.inner_text() == "A moderator removed this message."
+        assert "Buy followers now!" not in visitor.content()
+        visitor.screenshot(path=str(artifacts / "conversation-visitor-removed-1280-en.png"), full_page=True)
+        assert not errors, errors

@@ -180,3 +180,60 @@ async def test_limits_reports_and_blocks(signed_in: Any, services: Services, run
     assert [c["id"] for c in mine["conversations"]] == [cid] and len(mine["conversation_messages"]) == 4
     assert (await visitor.delete("/api/me/data")).json()["deleted"]["conversations"] == 1
     assert (await staff.get("/api/conversations")).json()["conversations"] == []
+
+
+async def test_a_moderator_removes_a_message_both_sides_see_it_removed(
+        signed_in: Any, make_client: Any, services: Services) -> None:
+    expo = await make_expo(services)
+    booth = expo.booths["1A-001"]
+    visitor = await signed_in("visitor")
+    visitor_id = (await visitor.refresh_csrf())["id"]
+    staff = await signed_in("exhibitor", expo.exhibitors["1A-001"])
+    staff_id = (await staff.refresh_csrf())["id"]
+    other_staff = await signed_in("exhibitor", expo.exhibitors["1A-002"])
+    moderator = await signed_in("moderator")
+    started = (await visitor.post(f"/api/booths/{booth}/conversations", json={"text": "您好，想了解检测服务"})).json()
+    cid = started["conversation"]["id"]
+    spam = (await visitor.post(f"/api/conversations/{cid}/messages", json={"text": "BUY CHEAP WATCHES"})).json()["message"]
+    url = f"/api/moderation/conversation-messages/{spam['id']}"
+
+    # before anyone reports the conversation, moderators do not see it: its messages are not theirs to remove
+    unreported = await moderator.delete(url)
+    assert unreported.status_code == 404 and unreported.json()["field"] == "message_id"
+    assert (await staff.post(f"/api/conversations/{cid}/report", json={"reason": "spam"})).status_code == 200
+
+    # nobody but a moderator removes, and an unknown message is named
+    anonymous = await make_client()
+    assert (await anonymous.delete(url)).status_code == 401
+    for who in (visitor, staff, other_staff):
+        refused = await who.delete(url)
+        assert refused.status_code == 403 and refused.json()["code"] == "conversation.moderators_remove", refused.text
+    unknown = await moderator.delete("/api/moderation/conversation-messages/999999")
+    assert unknown.status_code == 404 and "999999" in unknown.json()["detail"]
+    assert [m["text"] for m in (await visitor.get(f"/api/conversations/{cid}")).json()["messages"]] == [
+        "您好，想了解检测服务", "BUY CHEAP WATCHES"]  # nothing refused changed anything
+
+    feeds = {uid: await services.bus.subscribe(f"user.{uid}") for uid in (visitor_id, staff_id)}
+    removed = await moderator.delete(url)
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["message"] == {**spam, "removed": True}  # the moderator's answer keeps the text
+    for uid, feed in feeds.items():  # each side's open pages hear it, with their own unread count
+        events = await wait_for(lambda feed=feed: feed.waiting())
+        event = events[0].data
+        assert (event["type"], event["conversation_id"], event["message_id"]) == (
+            "conversation_message_removed", cid, spam["id"]), uid
+        assert event["conversation"]["last_message"] == {**spam, "text": "", "removed": True}
+        assert isinstance(event["unread"], int)
+
+    # the two sides read that it was removed, not what it said; the moderator still reads it, marked
+    for side in (visitor, staff):
+        messages = (await side.get(f"/api/conversations/{cid}")).json()["messages"]
+        assert [(m["text"], m["removed"]) for m in messages] == [("您好，想了解检测服务", False), ("", True)]
+        inbox = (await side.get("/api/conversations")).json()["conversations"]
+        assert inbox[0]["last_message"]["text"] == "" and inbox[0]["last_message"]["removed"] is True
+    read = (await moderator.get(f"/api/conversations/{cid}")).json()["messages"]
+    assert [(m["text"], m["removed"]) for m in read] == [("您好，想了解检测服务", False), ("BUY CHEAP WATCHES", True)]
+
+    # removing it again answers the same and changes nothing; the conversation goes on
+    assert (await moderator.delete(url)).json()["message"]["removed"] is True
+    assert (await visitor.post(f"/api/conversations/{cid}/messages", json={"text": "抱歉"})).status_code == 201

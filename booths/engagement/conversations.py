@@ -54,6 +54,8 @@ SHARED_ALREADY = message("conversation.shared_already", "You already shared your
 REASON_LONG = message("conversation.reason_long", "Say why in at most {limit} characters.")
 MODERATORS_ONLY = message("conversation.moderators_only", "Only moderators see reported conversations.")
 NO_USER = message("conversation.no_user", "There is no user {id}.")
+NO_MESSAGE = message("conversation.no_message", "There is no conversation message {id}.")
+MODERATORS_REMOVE = message("conversation.moderators_remove", "Only moderators remove messages from conversations.")
 
 SIDES = ("visitor", "staff")
 
@@ -358,6 +360,23 @@ async def unblock(session: AsyncSession, principal: Principal, user_id: int) -> 
     if found is not None:
         await session.delete(found)
         await session.flush()
+
+
+async def remove_message(session: AsyncSession, principal: Principal, message_id: int) -> tuple[Access, ConversationMessage]:
+    """A moderator removes one message of a reported conversation (the only ones they read): it stays stored
+    with who removed it and when (removing it again changes nothing), and neither side sees its text any more."""
+    require(principal)
+    if not principal.is_moderator:
+        raise Forbidden(MODERATORS_REMOVE())
+    note = await session.get(ConversationMessage, message_id)
+    conversation = await session.get(Conversation, note.conversation_id) if note is not None else None
+    if note is None or conversation is None or conversation.reported_at is None:
+        raise NotFound(NO_MESSAGE(id=message_id), "message_id")
+    if note.removed_at is None:
+        note.removed_at = utcnow()
+        note.removed_by = principal.user_id
+        await session.flush()
+    return Access(conversation, "moderator"), note
 
 
 async def per_booth(session: AsyncSession, booth_ids: list[int]) -> dict[int, int]:

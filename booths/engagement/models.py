@@ -212,6 +212,9 @@ class Conversation(Base):
 
 
 class ConversationMessage(Base):
+    """One message; a moderator may remove it: it stays stored (their record), and the two sides see
+    that it was removed instead of its text."""
+
     __tablename__ = "conversation_messages"
     __table_args__ = (Index("ix_conversation_messages_conversation_id_id", "conversation_id", "id"),)
 
@@ -221,6 +224,8 @@ class ConversationMessage(Base):
     side: Mapped[str] = mapped_column(String(8))  # visitor | staff
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    removed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
 
 
 class ConversationBlock(Base):

@@ -141,7 +141,7 @@ async def api_get(request: Request) -> Response:
         access = await conversations.read_for(session, who, path_int(request, "conversation_id"))
         rows = await conversations.history(session, access)
         body = {"conversation": await _summary_json(session, who, access, language(request)),
-                "messages": [message_json(m, u) for m, u in rows]}
+                "messages": [message_json(m, u, moderator=access.side == "moderator") for m, u in rows]}
     return JSONResponse(body)
 
 
@@ -245,6 +245,22 @@ async def api_block(request: Request) -> Response:
     return JSONResponse({"user_id": block.user_id, "blocked": True, "reason": block.reason}, status_code=201)
 
 
+async def api_remove_message(request: Request) -> Response:
+    """A moderator removes a message; both sides' open pages hear it (``conversation_message_removed``) and show
+    that a moderator removed it."""
+    who = require(principal(request))
+    svc = services(request)
+    async with svc.db.session() as session:
+        access, note = await conversations.remove_message(session, who, path_int(request, "message_id"))
+        await session.commit()
+        await publish(svc, session, access, {"type": "conversation_message_removed",
+                                             "conversation_id": note.conversation_id, "message_id": note.id},
+                      with_conversation=True)
+        sender = await session.get(User, note.sender_id) if note.sender_id else None
+        body = {"message": message_json(note, sender, moderator=True)}
+    return JSONResponse(body)
+
+
 async def api_unblock(request: Request) -> Response:
     who = require(principal(request))
     async with services(request).db.session() as session:
@@ -290,4 +306,5 @@ routes: list[BaseRoute] = [
     Route("/api/moderation/conversations", api_reported, methods=["GET"]),
     Route("/api/moderation/conversation-blocks", api_block, methods=["POST"]),
     Route("/api/moderation/conversation-blocks/{user_id:int}", api_unblock, methods=["DELETE"]),
+    Route("/api/moderation/conversation-messages/{message_id:int}", api_remove_message, methods=["DELETE"]),
 ]

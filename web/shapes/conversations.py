@@ -17,10 +17,13 @@ def person_json(user: User | None) -> dict[str, Any]:
     return {"id": user.id, "name": user.display_name, "initials": initials(user.display_name)}
 
 
-def message_json(note: ConversationMessage, sender: User | None) -> dict[str, Any]:
+def message_json(note: ConversationMessage, sender: User | None, *, moderator: bool = False) -> dict[str, Any]:
+    """A message as one reader sees it: a removed one without its text, but for a ``moderator``."""
+    removed = note.removed_at is not None
     return {
         "id": note.id, "conversation_id": note.conversation_id, "sender": person_json(sender), "side": note.side,
-        "text": note.text, "created_at": note.created_at.isoformat(),
+        "text": note.text if moderator or not removed else "", "created_at": note.created_at.isoformat(),
+        "removed": removed,
     }
 
 
@@ -35,7 +38,8 @@ def conversation_json(view: Summary, language: str, *, lead_id: int | None = Non
         "side": view.side,
         "started_at": c.started_at.isoformat(),
         "last_message_at": c.last_message_at.isoformat(),
-        "last_message": message_json(view.last, last_sender) if view.last is not None else None,
+        "last_message": message_json(view.last, last_sender, moderator=view.side == "moderator")
+        if view.last is not None else None,
         "unread": view.unread,
         "lead_id": lead_id,
         "left_message": c.left_message,

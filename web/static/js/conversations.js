@@ -206,8 +206,42 @@
     meta.appendChild(time);
     li.appendChild(meta);
     li.appendChild(el("p", "conv-text", m.text));
+    li.dataset.messageId = String(m.id);
     this.log.appendChild(li);
+    this.show(li, m);
     this.log.scrollTop = this.log.scrollHeight;
+  };
+  // a message a moderator removed: its sides read that it was, moderators still read it, marked so;
+  // on a reported conversation moderators get a Remove button on each message
+  Panel.prototype.show = function (li, m) {
+    const moderator = this.conv && this.conv.side === "moderator";
+    const text = li.querySelector(".conv-text");
+    li.classList.toggle("conv-removed", !!m.removed);
+    if (m.removed && !moderator) { text.textContent = this.t.removed; }
+    let mark = li.querySelector(".conv-removed-note");
+    if (m.removed && moderator && !mark) { li.appendChild(el("p", "conv-removed-note small", this.t.removedNote)); }
+    let remove = li.querySelector("[data-conv-remove]");
+    if (moderator && !m.removed && !remove) {
+      remove = el("button", "button small conv-remove", this.t.remove);
+      remove.type = "button";
+      remove.dataset.convRemove = String(m.id);
+      const self = this;
+      remove.addEventListener("click", function () {
+        if (!window.confirm(self.t.removeConfirm)) { return; }
+        remove.disabled = true;
+        api("DELETE", "/api/moderation/conversation-messages/" + m.id).then(function (d) {
+          self.show(li, d.message);
+          self.result.textContent = self.t.removedDone;
+        }).catch(function (err) { remove.disabled = false; self.result.textContent = err.message; });
+      });
+      li.appendChild(remove);
+    } else if (remove && m.removed) {
+      remove.remove();
+    }
+  };
+  Panel.prototype.removed = function (messageId) {
+    const li = this.log.querySelector('[data-message-id="' + messageId + '"]');
+    if (li) { this.show(li, { id: messageId, removed: true }); }
   };
   Panel.prototype.load = function () {
     const self = this;
@@ -356,7 +390,9 @@
       const who = el("span", "inbox-who");
       who.appendChild(el("strong", null, c.side === "staff" ? c.visitor.name : c.booth.name || c.booth.number));
       who.appendChild(el("small", "muted", c.booth.number + (c.left_message ? " · " + box.dataset.leftLabel : "")));
-      who.appendChild(el("small", "inbox-last", c.last_message ? c.last_message.text : ""));
+      const last = c.last_message;
+      const removedLabel = (document.getElementById("conversation-panel") || { dataset: {} }).dataset.removed;
+      who.appendChild(el("small", "inbox-last", last ? (last.removed && c.side !== "moderator" ? removedLabel : last.text) : ""));
       a.appendChild(who);
       if (c.unread) {
         const badge = el("span", "unread-count", String(c.unread));
@@ -403,7 +439,8 @@
     });
     document.addEventListener("cloudexpo:ws", function (e) {
       const t = e.detail.type;
-      if (t === "conversation_message" || t === "conversation_read" || t === "conversation_lead") { reload(); }
+      if (t === "conversation_message" || t === "conversation_read" || t === "conversation_lead" ||
+          t === "conversation_message_removed") { reload(); }
     });
     if (box.dataset.opened) { show(Number(box.dataset.opened), false); }
   }
@@ -414,6 +451,12 @@
     if (d.type === "presence") { renderPresence(d.booth_id, d.staff || []); return; }
     if (d.type === "conversation_read" && typeof d.unread === "number") { showUnread(d.unread); return; }
     if (d.type === "conversation_lead") { const p = panels[d.conversation_id]; if (p) { p.lead(d.lead_id); } return; }
+    if (d.type === "conversation_message_removed") {
+      const p = panels[d.conversation_id];
+      if (p) { p.removed(d.message_id); }
+      if (typeof d.unread === "number") { showUnread(d.unread); }
+      return;
+    }
     if (d.type !== "conversation_message") { return; }
     const c = d.conversation;
     const fromOther = d.message.side !== c.side;
