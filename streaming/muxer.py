@@ -81,7 +81,7 @@ class SegmentMuxer:
         # the AAC stream's channels (:func:`streaming.transcode.recording_channels`), settled when the first
         # segment opens; one layout a recording, so its MP4 and its players never meet a change
         self.audio_channels = 2
-        self.audio_channels_fixed = False  # the recording's earlier part decided them
+        self.audio_channels_fixed = False  # decided: by the recording's earlier part, or when the first segment opened
         # segments already in the spool, or a publisher session came back (pause): the next segment starts a discontinuity
         self.continues = bool(state.segments)
         # figures
@@ -176,6 +176,7 @@ class SegmentMuxer:
                 found = audio_channels_of(self.spool.path(earlier[-1])) if earlier else None
                 if found is not None:  # this spool's earlier segments (the server restarted mid-broadcast)
                     self.keep_audio_channels(found)
+            self.audio_channels_fixed = True  # settled: the segments share this encoder
             layout = "stereo" if self.audio_channels == 2 else "mono"
             audio = container.add_stream("aac", rate=AUDIO_RATE, layout=layout)
             audio.codec_context.bit_rate = 128000

@@ -183,7 +183,7 @@ class SegmentWriter(threading.Thread):
         if item[0] == "pkt":
             if self.first_arrival is None:
                 self.first_arrival = item[6]
-            if kind == "audio" and not self._stereo_seen and opus_is_stereo(item[5]):
+            if kind == "audio" and not self.muxer.audio_channels_fixed and opus_is_stereo(item[5]):
                 self._stereo_seen = True  # before the first segment opens, this makes the recording stereo
                 self._settle_audio_channels()
             if self.ready:
