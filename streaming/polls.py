@@ -4,13 +4,19 @@ A poll has a question, :data:`MIN_OPTIONS` to :data:`MAX_OPTIONS` options and
 is single or multiple choice. The slot's runners (:func:`streaming.audience.runs`)
 make, open, close and delete polls; signed-in users vote while a poll is open
 (voting again replaces their vote). Results are live for everyone, always:
-every vote sends the new counts on the bus. Drafts are seen by the runners
-only. Closed polls stay, with their results, for the replay.
+the voter gets the new counts in the answer, and every page gets them on the
+bus at most every :data:`TALLY_EVERY` seconds a poll and node (a burst of a
+thousand votes is a couple of events, not a thousand, each read once); opening,
+closing and deleting go out at once. Drafts are seen by the runners only.
+Closed polls stay, with their results, for the replay.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,7 +25,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudexpo.bus import EventBus
-from cloudexpo.db import utcnow
+from cloudexpo.db import Database, utcnow
 from cloudexpo.messages import message
 from cloudexpo.permissions import Principal, require
 from cloudexpo.ratelimit import RateLimiter, SharedRateLimiter
@@ -43,6 +49,9 @@ MAX_QUESTION = 300
 MAX_OPTION = 120
 MIN_OPTIONS, MAX_OPTIONS = 2, 10
 VOTE_LIMIT, VOTE_WINDOW = 30, 60.0
+TALLY_EVERY = 0.5  # seconds between two announcements of a poll's running results (per node)
+
+log = logging.getLogger(__name__)
 
 NO_POLL = message("polls.no_poll", "There is no poll {id}.")
 OPTIONS = message("polls.options", "Give between {low} and {high} options, as a list of texts.")
@@ -108,9 +117,39 @@ def parse_choices(poll: Poll, raw: Any) -> list[int]:
 
 
 class Polls:
-    def __init__(self, bus: EventBus, limiter: RateLimiter | SharedRateLimiter | None = None) -> None:
+    def __init__(self, database: Database, bus: EventBus, limiter: RateLimiter | SharedRateLimiter | None = None) -> None:
+        self.database = database
         self.bus = bus
         self.limiter = limiter or RateLimiter(VOTE_LIMIT, VOTE_WINDOW)
+        self._tallies: dict[int, asyncio.Task[None]] = {}  # poll id -> its next announcement of results
+
+    async def close(self) -> None:
+        """Send the results still waiting for their turn."""
+        pending, self._tallies = list(self._tallies.items()), {}
+        for poll_id, task in pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self._tally(poll_id)
+
+    def _tally_soon(self, poll_id: int) -> None:
+        """The poll's results go out within :data:`TALLY_EVERY`, once for every vote until then."""
+        if poll_id not in self._tallies:
+            self._tallies[poll_id] = asyncio.create_task(self._tally_after(poll_id), name=f"poll-{poll_id}-tally")
+
+    async def _tally_after(self, poll_id: int) -> None:
+        await asyncio.sleep(TALLY_EVERY)
+        self._tallies.pop(poll_id, None)  # before reading: a vote from now on waits for the next round
+        await self._tally(poll_id)
+
+    async def _tally(self, poll_id: int) -> None:
+        try:
+            async with self.database.session() as db:
+                poll = await db.get(Poll, poll_id)
+                if poll is not None and poll.state == PollState.OPEN.value:  # closing announced its own results
+                    await self._announce(db, poll)
+        except Exception:
+            log.exception("polls: the results of poll %d could not be announced", poll_id)
 
     async def results(self, db: AsyncSession, polls: Iterable[Poll]) -> dict[int, tuple[dict[int, int], int]]:
         """Votes per option and voters, per poll."""
@@ -223,7 +262,8 @@ class Polls:
         await db.execute(delete(PollVote).where(PollVote.poll_id == poll.id, PollVote.user_id == who.user_id))
         db.add_all([PollVote(poll_id=poll.id, user_id=who.user_id, choice=c) for c in choices])
         await db.commit()
-        body = await self._announce(db, poll)
+        body = await self._json(db, poll)
+        self._tally_soon(poll.id)
         if not earlier:
             await count_for_booth(self.bus, slot, "poll_votes")
         return {**body, "mine": choices}

@@ -74,7 +74,7 @@ class StreamingRuntime:
             reactions=Reactions(services.db, services.bus),
             questions=Questions(services.bus, chat, ask_limiter=services.rate_limiter(ASK_LIMIT, ASK_WINDOW),
                                 vote_limiter=services.rate_limiter(VOTE_LIMIT, VOTE_WINDOW)),
-            polls=Polls(services.bus, services.rate_limiter(POLL_VOTE_LIMIT, POLL_VOTE_WINDOW)),
+            polls=Polls(services.db, services.bus, services.rate_limiter(POLL_VOTE_LIMIT, POLL_VOTE_WINDOW)),
             replay_files=files,
             recorder=RecorderService(engine, services.db, services.store, spool, files=files, live_hls=live_hls),
             live_hls=live_hls,
@@ -95,5 +95,6 @@ class StreamingRuntime:
         if self.egress is not None:
             await self.egress.close()  # ends its WHIP sessions at the cluster while the engine still runs
         await self.reactions.close()  # stores the last interval's counts
+        await self.polls.close()  # sends the results still waiting for their turn
         await self.recorder.close()  # finishes every recording (the engine may have ended them already)
         await close_all([self.live, self.replay_files])  # then the MP4 jobs; the live service closes the engine

@@ -13,6 +13,8 @@ import httpx
 
 from cloudexpo.services import Services
 from streaming.audience import per_launch
+from streaming.chat import staff_topic, topic
+from streaming.polls import TALLY_EVERY
 from streaming.replay_models import Replay, ReplayState
 from tests.conftest import PASSWORD
 from tests.live_support import make_slot
@@ -261,3 +263,35 @@ async def test_booth_analytics_show_questions_and_poll_votes_per_launch(services
     assert page.status_code == 200
     row = page.text.split(f'href="/live/{slot_id}"')[1].split("</tr>")[0]
     assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)] == [0, 1, 1, 2]  # peak viewers, questions, poll votes, reactions
+
+
+async def test_a_burst_of_votes_goes_out_as_a_few_tallies_that_end_on_the_final_count(
+        signed_in: Any, services: Services) -> None:
+    """Votes answer each voter with the counts at once; pages get the running results at most every
+    TALLY_EVERY seconds (a burst of a thousand votes would otherwise be a thousand events to every page)."""
+    slot_id, _ = await make_slot(services)
+    presenter = await signed_in("exhibitor", EXHIBITOR)
+    voters = [await signed_in("visitor") for _ in range(12)]
+    made = await presenter.post(f"/api/slots/{slot_id}/polls",
+                                json={"question": "Which range?", "options": ["400 km", "600 km"], "open": True})
+    pid = made.json()["id"]
+    public, staff = await services.bus.subscribe(topic(slot_id)), await services.bus.subscribe(staff_topic(slot_id))
+    answers = await asyncio.gather(*(v.post(f"/api/polls/{pid}/vote", json={"choices": [n % 2]})
+                                     for n, v in enumerate(voters)))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    assert all(a.json()["options"][n % 2]["votes"] >= 1 and a.json()["mine"] == [n % 2] for n, a in enumerate(answers))
+    await asyncio.sleep(TALLY_EVERY * 3)
+    for feed, kind in ((public, "poll"), (staff, "poll_staff")):
+        tallies = [e.data["poll"] for e in feed.waiting() if e.data["type"] == kind]
+        assert 1 <= len(tallies) <= 3, len(tallies)  # not one a vote
+        assert [o["votes"] for o in tallies[-1]["options"]] == [6, 6] and tallies[-1]["voters"] == 12
+
+    # closing goes out at once, with the final results; nothing stale follows it
+    closed = await presenter.post(f"/api/polls/{pid}/close")
+    assert closed.status_code == 200
+    late = await voters[0].post(f"/api/polls/{pid}/vote", json={"choices": [1]})
+    assert late.status_code == 409
+    await asyncio.sleep(TALLY_EVERY * 2)
+    after = [e.data["poll"] for e in public.waiting() if e.data["type"] == "poll"]
+    assert [(p["state"], p["voters"]) for p in after] == [("closed", 12)]
+
