@@ -143,3 +143,42 @@ def test_rewind_during_a_live_broadcast(live_server: Any, artifacts: Path) -> No
     finally:
         publisher.stop_event.set()
         publisher.join(20)
+
+
+def test_a_browsers_mono_recording_plays_with_its_sound(live_server: Any, tmp_path: Path, artifacts: Path) -> None:
+    """A recording made of a browser's mono Opus (mono AAC in MPEG-TS) plays in hls.js with its sound decoded."""
+    from streaming.spool import SpoolRecording
+    from tests.test_recording_channels import media_packets, record
+
+    spool = SpoolRecording(tmp_path, 1)
+    spool.ensure()
+    writer = record(spool, media_packets(1), sprop_stereo=False)
+    assert writer.muxer.audio_channels == 1
+    recorded = [(spool.path(e["name"]).read_bytes(), float(e["duration"])) for e in spool.state().segments]
+
+    async def seed() -> int:
+        import_models()
+        svc = Services.from_settings(live_server.settings)
+        try:
+            slot_id = await make_slot(svc, exhibitor_id=5, title="Mono replay")
+            await make_recording(svc, slot_id, recorded=recorded)
+            return slot_id
+        finally:
+            await svc.db.close()
+
+    slot_id = asyncio.run(seed())
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{live_server.url}/live/{slot_id}?lang=en")
+        if not _supports_hls(page):
+            pytest.skip("this Chromium has no H.264/AAC in MSE")
+        page.wait_for_selector('[data-role="replay-player"]:not([hidden])', timeout=10000)
+        wait_until(page, "document.getElementById('replay-video').readyState >= 2", timeout=15000)
+        page.evaluate("document.getElementById('replay-video').muted = true; document.getElementById('replay-video').play()")
+        wait_until(page, "document.getElementById('replay-video').currentTime > 2.5", timeout=15000)
+        decoded = page.evaluate("document.getElementById('replay-video').webkitAudioDecodedByteCount")
+        assert decoded > 0, decoded  # the mono AAC track is there and decodes, not only the picture
+        page.screenshot(path=str(artifacts / "replay-mono-playing.png"), full_page=True)
+        assert not errors, errors

@@ -75,15 +75,19 @@ def make_segments(seconds: int = 8, per_segment: int = 2, fps: int = 10) -> list
 SEGMENTS = make_segments()
 
 
-async def make_recording(services: Services, slot_id: int, *, published: bool = True) -> None:
+async def make_recording(services: Services, slot_id: int, *, published: bool = True,
+                         recorded: list[tuple[bytes, float]] | None = None) -> None:
+    """A finished replay of ``recorded`` (segments with their durations; the 2 s bench segments by default)."""
     prefix = replay_prefix(slot_id)
     # HLS program date-times carry milliseconds: start on a whole millisecond.
     start = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).replace(microsecond=0)
     segments = []
-    for i, data in enumerate(SEGMENTS, start=1):
+    at = 0.0
+    for i, (data, duration) in enumerate(recorded or [(data, 2.0) for data in SEGMENTS], start=1):
         name = f"seg_{i:05d}.ts"
         await services.store.put_bytes(prefix + name, data, "video/mp2t")
-        segments.append(Segment(name, 2.0, False, start + dt.timedelta(seconds=2 * (i - 1))))
+        segments.append(Segment(name, duration, False, start + dt.timedelta(seconds=at)))
+        at += duration
     playlist = Playlist(segments, playlist_type="VOD", ended=True)
     await services.store.put_bytes(prefix + "index.m3u8", write_playlist(playlist).encode(), "application/vnd.apple.mpegurl")
     async with services.db.session() as db:
