@@ -78,16 +78,23 @@ class SegmentMuxer:
         state = spool.state()
         indices = [int(e["name"][4:9]) for e in state.segments if e["name"].startswith("seg_")]
         self.next_index = max(indices, default=0) + 1
-        # the AAC stream's channels (:func:`streaming.transcode.recording_channels`), settled when the first
-        # segment opens; one layout a recording, so its MP4 and its players never meet a change
-        self.audio_channels = 2
-        self.audio_channels_fixed = False  # decided: by the recording's earlier part, or when the first segment opened
+        # the AAC stream's channels: mono, as browsers send unless the answer asks for stereo (Cloud Expo's does
+        # not), until the publisher shows stereo (prefer_stereo); settled when the first segment opens or by the
+        # recording's earlier part: one layout a recording, so its MP4 and its players never meet a change
+        self.audio_channels = 1
+        self.audio_channels_fixed = False
         # segments already in the spool, or a publisher session came back (pause): the next segment starts a discontinuity
         self.continues = bool(state.segments)
         # figures
         self.segments_written = 0
         self.frames_written = 0
         self.audio_frames_written = 0
+
+    def prefer_stereo(self) -> None:
+        """The publisher said it sends stereo (``sprop-stereo=1`` in its offer, RFC 7587: OBS says so) or a
+        stereo Opus packet came: the recording is stereo, unless its layout is settled already."""
+        if not self.audio_channels_fixed:
+            self.audio_channels = 2
 
     def keep_audio_channels(self, channels: int) -> None:
         """The recording's earlier part (stored, or in the spool) has ``channels``: the new segments follow it."""

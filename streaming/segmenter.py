@@ -38,14 +38,7 @@ from .depacketize import Frame, H264Depacketizer, ReorderBuffer, VP8Depacketizer
 from .muxer import SegmentMuxer
 from .recording_sink import END, RecorderQueue, RecordingSink
 from .spool import SpoolRecording
-from .transcode import (
-    AUDIO_RATE,
-    VIDEO_RATE,
-    OpusToAac,
-    Vp8ToH264,
-    opus_is_stereo,
-    recording_channels,
-)
+from .transcode import AUDIO_RATE, VIDEO_RATE, OpusToAac, Vp8ToH264, opus_is_stereo
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +109,6 @@ class SegmentWriter(threading.Thread):
         self.muxer = SegmentMuxer(spool, self.codecs, target=target, on_segment=on_segment)
         self._vp8: Vp8ToH264 | None = None
         self._aac: OpusToAac | None = None
-        self._sprop_stereo = False  # the publisher's offer said it sends stereo
-        self._stereo_seen = False  # a stereo Opus packet came
         self._last_keyframe_request = -1e9
         # figures
         self.keyframe_requests = 0
@@ -184,8 +175,7 @@ class SegmentWriter(threading.Thread):
             if self.first_arrival is None:
                 self.first_arrival = item[6]
             if kind == "audio" and not self.muxer.audio_channels_fixed and opus_is_stereo(item[5]):
-                self._stereo_seen = True  # before the first segment opens, this makes the recording stereo
-                self._settle_audio_channels()
+                self.muxer.prefer_stereo()  # before the first segment opens, this makes the recording stereo
             if self.ready:
                 self._packet(item)
             else:
@@ -198,19 +188,12 @@ class SegmentWriter(threading.Thread):
             self._resume()
         elif item[0] == "codec":
             name = item[2]
-            if kind == "audio":
-                self._sprop_stereo = self._sprop_stereo or item[3]
-                self._settle_audio_channels()
+            if kind == "audio" and item[3]:  # the publisher said it sends stereo
+                self.muxer.prefer_stereo()
             if self.codecs.get(kind) != name:
                 self.codecs[kind] = name
                 if kind == "video":
                     self._video_depack = VP8Depacketizer() if name == "VP8" else H264Depacketizer()
-
-    def _settle_audio_channels(self) -> None:
-        """What the recording's audio would be if its first segment opened now (the muxer keeps what it had
-        then, and what the recording's earlier part had)."""
-        if not self.muxer.audio_channels_fixed:
-            self.muxer.audio_channels = recording_channels(self._sprop_stereo, self._stereo_seen)
 
     def _check_ready(self) -> None:
         has_audio = "audio" in self.codecs

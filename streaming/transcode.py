@@ -8,7 +8,7 @@ only from Safari 17 on recent systems), hls.js does not play Opus in MPEG-TS,
 and the download MP4 with AAC plays everywhere (QuickTime included). Opus →
 AAC costs one Opus decode and one AAC encode of 48 kHz stereo: about 1 % of a
 core; in mono (what browsers send unless asked for stereo) about 40 % less.
-The encoder's layout is the recording's (:func:`recording_channels`); Opus
+The encoder's layout is the recording's (:meth:`streaming.muxer.SegmentMuxer.prefer_stereo`); Opus
 packets of another layout are decoded into it (libopus's and FFmpeg's decoders
 mix stereo down to mono, or copy mono to both sides).
 
@@ -103,13 +103,6 @@ def _packets(packets: Any) -> list[EncodedVideo]:
 def opus_is_stereo(payload: bytes) -> bool:
     """Whether an Opus packet codes stereo: the ``s`` bit of its TOC byte (RFC 6716, 3.1)."""
     return bool(payload) and bool(payload[0] & 0x04)
-
-
-def recording_channels(sprop_stereo: bool, stereo_seen: bool) -> int:
-    """A recording's audio channels: stereo where the publisher said it sends stereo (``sprop-stereo=1``
-    in its offer, RFC 7587: OBS says so) or a stereo packet came before the first segment opened; else mono,
-    which is what a browser sends unless the answer asks for stereo (Cloud Expo's does not)."""
-    return 2 if sprop_stereo or stereo_seen else 1
 
 
 class OpusToAac:
