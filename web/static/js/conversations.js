@@ -379,6 +379,7 @@
   function inbox(box) {
     const list = box.querySelector("[data-inbox-list]");
     const open = box.querySelector("[data-inbox-open]");
+    const removedLabel = document.getElementById("conversation-panel").dataset.removed;  // the page includes the panel
     let current = null;
     const row = function (c) {
       const li = el("li");
@@ -391,7 +392,6 @@
       who.appendChild(el("strong", null, c.side === "staff" ? c.visitor.name : c.booth.name || c.booth.number));
       who.appendChild(el("small", "muted", c.booth.number + (c.left_message ? " · " + box.dataset.leftLabel : "")));
       const last = c.last_message;
-      const removedLabel = (document.getElementById("conversation-panel") || { dataset: {} }).dataset.removed;
       who.appendChild(el("small", "inbox-last", last ? (last.removed && c.side !== "moderator" ? removedLabel : last.text) : ""));
       a.appendChild(who);
       if (c.unread) {
