@@ -55,18 +55,25 @@ def _supports_hls(page: Any) -> bool:
     return bool(page.evaluate("window.MediaSource && MediaSource.isTypeSupported('video/mp4; codecs=\"avc1.42E01E,mp4a.40.2\"')"))
 
 
+def _launch_page(browser: Any, url: str) -> tuple[Any, list[str], list[str]]:
+    """A 1280 px English page on the launch at ``url``, with the script errors and console lines it meets;
+    skips where this Chromium cannot play H.264/AAC through MSE."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
+    errors: list[str] = []
+    console: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: console.append(msg.text))
+    page.goto(url)
+    if not _supports_hls(page):
+        pytest.skip("this Chromium has no H.264/AAC in MSE")
+    return page, errors, console
+
+
 def test_replay_plays_with_captions_and_chat_in_sync(live_server: Any, artifacts: Path) -> None:
     slot_id = _seed_replay(live_server.settings)
     base = live_server.url
     with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        console: list[str] = []
-        page.on("console", lambda msg: console.append(msg.text))
-        page.goto(f"{base}/live/{slot_id}?lang=en")
-        if not _supports_hls(page):
-            pytest.skip("this Chromium has no H.264/AAC in MSE")
+        page, errors, console = _launch_page(browser, f"{base}/live/{slot_id}?lang=en")
         try:
             page.wait_for_selector('[data-role="replay-player"]:not([hidden])', timeout=10000)
         except Exception:
@@ -117,12 +124,7 @@ def test_rewind_during_a_live_broadcast(live_server: Any, artifacts: Path) -> No
     assert publisher.started.wait(30) and publisher.error is None, publisher.error
     try:
         with chromium() as browser:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{base}/live/{slot_id}?lang=en")
-            if not _supports_hls(page):
-                pytest.skip("this Chromium has no H.264/AAC in MSE")
+            page, errors, _ = _launch_page(browser, f"{base}/live/{slot_id}?lang=en")
             wait_until(page, "document.getElementById('player-video').videoWidth > 0", timeout=20000)
             page.wait_for_timeout(5000)  # a few segments into the broadcast
             page.wait_for_selector('[data-role="replay-rewind"]:not([hidden])', timeout=10000)
@@ -168,12 +170,7 @@ def test_a_browsers_mono_recording_plays_with_its_sound(live_server: Any, tmp_pa
 
     slot_id = asyncio.run(seed())
     with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{live_server.url}/live/{slot_id}?lang=en")
-        if not _supports_hls(page):
-            pytest.skip("this Chromium has no H.264/AAC in MSE")
+        page, errors, _ = _launch_page(browser, f"{live_server.url}/live/{slot_id}?lang=en")
         page.wait_for_selector('[data-role="replay-player"]:not([hidden])', timeout=10000)
         wait_until(page, "document.getElementById('replay-video').readyState >= 2", timeout=15000)
         page.evaluate("document.getElementById('replay-video').muted = true; document.getElementById('replay-video').play()")
