@@ -67,7 +67,12 @@ async def test_moderators_delete_and_mute(signed_in: Any, client: Any, services:
     await asyncio.sleep(2.1)  # past the rate limit: the refusal is the mute
     muted = await troll.post(f"/api/slots/{slot_id}/chat", json={"text": "let me speak"})
     assert muted.status_code == 403 and muted.json()["error"] == "muted"
+    # the history tells the asker whether they are muted (a page reconnecting reads it again); others are not
+    assert (await troll.get(f"/api/slots/{slot_id}/chat")).json()["muted"] is True
+    assert (await moderator.get(f"/api/slots/{slot_id}/chat")).json()["muted"] is False
+    assert (await client.get(f"/api/slots/{slot_id}/chat")).json()["muted"] is False
     assert (await moderator.delete(f"/api/slots/{slot_id}/mutes/{me}")).status_code == 200
+    assert (await troll.get(f"/api/slots/{slot_id}/chat")).json()["muted"] is False
     assert (await troll.post(f"/api/slots/{slot_id}/chat", json={"text": "thanks"})).status_code == 201
 
 

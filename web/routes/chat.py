@@ -27,11 +27,16 @@ def chat_service(request: Request) -> Chat:
 
 
 async def api_history(request: Request) -> Response:
+    """The chat's last messages, and whether the asker is muted in it (a page that reconnects reads it again:
+    a mute lifted while its socket was down reaches it so)."""
     slot_id = path_int(request, "slot_id")
+    who = principal(request)
+    chat = chat_service(request)
     async with services(request).db.session() as db:
-        await get_visible_slot(db, slot_id, principal(request))
-        messages = await chat_service(request).history(db, slot_id)
-    return JSONResponse({"slot": slot_id, "messages": [message_json(m) for m in messages]})
+        await get_visible_slot(db, slot_id, who)
+        messages = await chat.history(db, slot_id)
+        muted = who.user_id is not None and await chat.is_muted(db, slot_id, who.user_id)
+    return JSONResponse({"slot": slot_id, "messages": [message_json(m) for m in messages], "muted": muted})
 
 
 async def api_post(request: Request) -> Response:

@@ -118,6 +118,11 @@
     });
     document.addEventListener("cloudexpo:ws", function (ev) {
       const m = ev.detail;
+      if (m.type === "open" && data.user_id) {  // (re)connected: a mute set or lifted meanwhile was not heard
+        window.cloudexpo.api("GET", "/api/slots/" + data.slot + "/chat").then(function (d) {
+          if (d.muted !== !!data.muted) { setMuted(d.muted); if (!d.muted) showError(strings.unmuted || ""); }
+        }).catch(function () {});
+      }
       if (m.type === "chat" && m.slot === data.slot) render(m.message);
       if (m.type === "chat_ok") render(m.message);
       if (m.type === "chat_deleted" && m.slot === data.slot) {
