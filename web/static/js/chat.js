@@ -116,13 +116,19 @@
       try { await window.cloudexpo.api("PUT", "/api/slots/" + data.slot + "/slow-mode", { seconds: seconds }); setSlow(seconds); showError(seconds ? fill(strings.slow_set, seconds) : strings.slow_off); }
       catch (e) { showError(e.message); }
     });
+    let muteEvents = 0;  // mute events heard: newer than a read of the state that began before them
     document.addEventListener("cloudexpo:ws", function (ev) {
       const m = ev.detail;
-      if (m.type === "open" && data.user_id) {  // (re)connected: a mute set or lifted meanwhile was not heard
+      // (re)subscribed: the slot's events follow from here; a mute set or lifted before was not heard
+      if (m.type === "snapshot" && m.slot === data.slot && data.user_id) {
+        const heard = muteEvents;
         window.cloudexpo.api("GET", "/api/slots/" + data.slot + "/chat").then(function (d) {
-          if (d.muted !== !!data.muted) { setMuted(d.muted); if (!d.muted) showError(strings.unmuted || ""); }
+          if (heard !== muteEvents || d.muted === !!data.muted) return;
+          setMuted(d.muted);
+          if (!d.muted) showError(strings.unmuted || "");
         }).catch(function () {});
       }
+      if ((m.type === "muted" || m.type === "unmuted") && m.slot === data.slot && m.user_id === data.user_id) muteEvents += 1;
       if (m.type === "chat" && m.slot === data.slot) render(m.message);
       if (m.type === "chat_ok") render(m.message);
       if (m.type === "chat_deleted" && m.slot === data.slot) {
