@@ -22,7 +22,10 @@ Per case: the server idle (no broadcast; ``serve`` only), the fixed cost
 (the broadcast received and, for ``serve``, recorded and stored, no viewers),
 then each N in turn. Printed: total CPU per viewer (everything included,
 fixed cost shared by the N viewers), marginal CPU per added viewer, and both
-as ratios to stock. Run::
+as ratios to stock. For ``serve`` also what the server's own counters on
+/metrics say of each window (``streaming/media_meter.py``): microseconds a
+received packet spends in the read and in the forward step, the event loop's
+CPU and the recorder's writer thread's. Run::
 
     .venv/bin/python bench/fanout.py --viewers 8,16,32,64 --window 8
     .venv/bin/python bench/fanout.py --modes serve --viewers 64 --profile 20   # py-spy on the server
@@ -46,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -84,6 +88,39 @@ class Server:
     target: int | str  # a signalling port (engine, stock) or a WHEP URL (serve)
     idle: float | None = None  # CPU with no broadcast
     notes: list[str] = field(default_factory=list)
+    metrics_url: str | None = None  # serve: its /metrics (streaming/media_meter.py's counters)
+
+
+#: The serve process's counters of its media path (``streaming/media_meter.py``), by the names read.
+METER = {
+    "cloudexpo_event_loop_cpu_seconds_total": "loop",
+    "cloudexpo_media_packets_received_total": "packets",
+    'cloudexpo_media_receive_seconds_total{stage="read"}': "read",
+    'cloudexpo_media_receive_seconds_total{stage="forward"}': "forward",
+    "cloudexpo_recorder_cpu_seconds_total": "recorder",
+}
+
+
+async def read_meter(url: str) -> dict[str, float]:
+    """The media path's counters on the server's /metrics, with the time they were read."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        text = (await http.get(url)).text
+    figures = {"at": time.monotonic()}
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name in METER:
+            figures[METER[name]] = float(value)
+    return figures
+
+
+def meter_line(before: dict[str, float], after: dict[str, float]) -> str:
+    """Where the window's CPU went, from the server's own counters: per packet received, and per second."""
+    d = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    packets = max(d.get("packets", 0.0), 1.0)
+    return (f"media path (server's counters): {d['packets'] / d['at']:.0f} packets/s received; read "
+            f"{d['read'] / packets * 1e6:.1f} us/packet, forward and hand to the recorder "
+            f"{d['forward'] / packets * 1e6:.1f} us/packet ({(d['read'] + d['forward']) / d['at'] * 100:.2f}% of a core); "
+            f"event loop {d['loop'] / d['at'] * 100:.2f}%, recorder's writer {d['recorder'] / d['at'] * 100:.2f}%")
 
 
 SPLIT: dict[int, float] = {}  # pid -> the main thread's share of the last measurement
@@ -230,7 +267,7 @@ async def served(media_path: Path, storage: str, idle_window: float) -> AsyncIte
                                     args=(base, slot, token, str(media_path), stop, SECONDS))
             publisher.start()
             await asyncio.sleep(4.0)  # connected, recording started (sender reports, first keyframe)
-            result = Server(server.pid, f"{base}/whep/{slot}", idle)
+            result = Server(server.pid, f"{base}/whep/{slot}", idle, metrics_url=f"{base}/metrics")
             yield result
             segments = sorted(p.name for p in (data / "spool").rglob("seg_*"))
             objects = sorted(p.name for p in (data / "objects").rglob("*.ts")) if not s3 else []
@@ -269,8 +306,10 @@ async def with_viewers(server: Server, n: int, window: float, procs: int) -> dic
         await loop.run_in_executor(None, ready.acquire)
     await asyncio.sleep(2.0)  # warm up: late-join catch-up and keyframe requests settle
     before = sum(running)
+    meter_before = await read_meter(server.metrics_url) if server.metrics_url else None
     busy = await cpu(server.pid, window)
     delivered = sum(running) - before
+    meter = meter_line(meter_before, await read_meter(server.metrics_url)) if meter_before and server.metrics_url else ""
     where = split(server.pid, busy)
     stop.set()
     received = lost = 0
@@ -283,7 +322,7 @@ async def with_viewers(server: Server, n: int, window: float, procs: int) -> dic
     # the share of the stream each viewer got in the window: a starved server (or starved viewers)
     # sends less, and its CPU is then counted per full-rate viewer
     share = min(1.0, delivered / (window * STREAM_PPS * n)) if STREAM_PPS else 1.0
-    return {"busy": busy, "received": received, "lost": lost, "split": where, "share": share}
+    return {"busy": busy, "received": received, "lost": lost, "split": where, "share": share, "meter": meter}
 
 
 async def run_mode(mode: str, counts: list[int], media_path: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -292,8 +331,11 @@ async def run_mode(mode: str, counts: list[int], media_path: Path, args: argpars
     async with cm as server:
         await asyncio.sleep(1.0)
         rows["idle"] = server.idle
+        before = await read_meter(server.metrics_url) if server.metrics_url else None
         rows["fixed"] = await cpu(server.pid, args.window)
         rows["fixed_split"] = split(server.pid, rows["fixed"])
+        if before is not None and server.metrics_url:
+            rows["fixed_meter"] = meter_line(before, await read_meter(server.metrics_url))
         if args.profile and mode == "serve":
             await profile(server.pid, args.profile, Path(tempfile.gettempdir()) / "fanout-profile-0")
         for n in counts:
@@ -305,6 +347,8 @@ async def run_mode(mode: str, counts: list[int], media_path: Path, args: argpars
                   f"{r['split']}); viewers got {r['share'] * 100:.0f}% of the stream in the window "
                   f"(received {r['received']}, lost {r['lost']}); per full-rate viewer {r['total'] * 100:.3f}% total, "
                   f"{r['marginal'] * 100:.3f}% marginal", flush=True)
+            if r["meter"]:
+                print(f"{mode:6} N={n:3}: {r['meter']}", flush=True)
         if args.profile and mode == "serve":
             children, ready, stop, results = start_viewers(server.target, max(counts), args.procs, light=True,
                                                            nice=VIEWER_NICE)
@@ -323,6 +367,8 @@ async def run_mode(mode: str, counts: list[int], media_path: Path, args: argpars
     idle = f"idle {rows['idle'] * 100:.1f}%, " if rows["idle"] is not None else ""
     print(f"{mode:6} {idle}fixed cost (broadcast, no viewers) {rows['fixed'] * 100:.1f}% of a core "
           f"({rows['fixed_split']})", flush=True)
+    if "fixed_meter" in rows:
+        print(f"{mode:6} fixed cost's {rows['fixed_meter']}", flush=True)
     return rows
 
 

@@ -27,6 +27,7 @@ from pylibsrtp._binding import ffi as _srtp_ffi
 from pylibsrtp._binding import lib as _srtp_lib
 
 from .aiortc_internals import MAX_PACKET, SelectorDatagramTransport, srtp_address, srtp_unprotect
+from .media_meter import receive as meter
 
 #: Where :data:`srtp_unprotect` is in memory, for the compiled receive path (``streaming/_receive.c``).
 SRTP_UNPROTECT_ADDRESS = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_unprotect")))
@@ -74,12 +75,17 @@ def receive_rtp_directly(dtls: RTCDtlsTransport) -> None:
             return
         dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
         dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
+        started = _clock()
         arrival_time_ms = arrival_ms()
         if reader[0].session is not srtp:
             reader[0] = RtpReader(srtp)
         packet = reader[0].read(data, dtls._rtp_header_extensions_map)
+        read_at = _clock()
         if packet is not None:  # aiortc drops the others too
             deliver_rtp(router, packet, arrival_time_ms)
+        meter.read_ns += read_at - started
+        meter.forward_ns += _clock() - read_at
+        meter.packets += 1
 
     connection.data_received = data_received  # type: ignore[method-assign]
 
@@ -226,6 +232,7 @@ def stop_receiving_directly(dtls: RTCDtlsTransport) -> None:
 
 _NTP_EPOCH_OFFSET = 2208988800.0  # seconds from 1900 (NTP's epoch, aiortc's millisecond clock) to 1970
 _time = time.time
+_clock = time.perf_counter_ns  # the meter's clock (vDSO: no system call)
 
 
 def arrival_ms() -> int:
@@ -345,6 +352,7 @@ def read_rtp_in_batches(transport: Any, dtls: RTCDtlsTransport) -> bool:
             keys[0] = weakref.ref(rx_srtp)
             keys[1] = srtp_address(rx_srtp)
         session = keys[1]
+        started = _clock()
         try:
             items, rtp_count, rtp_bytes = read(fd, session, packet_class, dtls._rtp_header_extensions_map, READ_BATCH)
         except (SystemExit, KeyboardInterrupt):
@@ -352,6 +360,7 @@ def read_rtp_in_batches(transport: Any, dtls: RTCDtlsTransport) -> bool:
         except BaseException as exc:
             _read_failed(transport, exc)
             return
+        read_at = _clock()
         if rtp_count:
             dtls._RTCDtlsTransport__rx_bytes += rtp_bytes
             dtls._RTCDtlsTransport__rx_packets += rtp_count
@@ -363,7 +372,11 @@ def read_rtp_in_batches(transport: Any, dtls: RTCDtlsTransport) -> bool:
             else:  # (datagram, address): STUN, DTLS or RTCP
                 transport._protocol.datagram_received(*item)
                 if transport._conn_lost:  # closed by what it read
-                    return
+                    break
+        if rtp_count:
+            meter.read_ns += read_at - started
+            meter.forward_ns += _clock() - read_at
+            meter.packets += rtp_count
 
     _install_reader(transport, read_ready)
     return True

@@ -34,6 +34,7 @@ from typing import Any
 
 import av
 
+from . import media_meter
 from .depacketize import Frame, H264Depacketizer, ReorderBuffer, VP8Depacketizer
 from .muxer import SegmentMuxer
 from .recording_sink import END, RecorderQueue, RecordingSink
@@ -137,6 +138,7 @@ class SegmentWriter(threading.Thread):
     # -- the thread -------------------------------------------------------------------
 
     def run(self) -> None:
+        media_meter.recorder_started(self)
         try:
             get = self.queue.get_nowait
             ending = False
@@ -167,6 +169,7 @@ class SegmentWriter(threading.Thread):
             self.error = exc
             log.exception("recorder %s failed", self.spool.slot_id)
         finally:
+            media_meter.recorder_finished(self)
             self.finished.set()
 
     def _handle(self, item: tuple[Any, ...]) -> None:

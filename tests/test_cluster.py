@@ -125,6 +125,12 @@ async def _moved(viewer: RollingViewer) -> bool:
     return bool(viewer.moves) and len(viewer.frames) > viewer.moves[0][2]
 
 
+def _figures(metrics_text: str) -> dict[str, float]:
+    """The samples of a Prometheus text page, by name and labels."""
+    return {name: float(value) for name, _, value in
+            (line.rpartition(" ") for line in metrics_text.splitlines() if line and not line.startswith("#"))}
+
+
 def _colour_of(viewer: RollingViewer) -> tuple[int, int, int]:
     return viewer.frames[-1][1]
 
@@ -211,6 +217,15 @@ async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(d
                 metrics_text = (await http.get(f"{node.url}/metrics")).text
                 assert re.search(rf"^cloudexpo_edge_pulls {pulls}$", metrics_text, re.M), (node.name, metrics_text[-600:])
                 assert re.search(r"^cloudexpo_frames_decoded 0$", metrics_text, re.M)  # forwarded, never decoded
+                # what the media path costs each node, counted by the node: A receives from the publisher
+                # and records; an edge receives from A and records nothing
+                figures = _figures(metrics_text)
+                assert figures["cloudexpo_media_packets_received_total"] > 100, (node.name, figures)
+                assert figures['cloudexpo_media_receive_seconds_total{stage="read"}'] > 0, (node.name, figures)
+                assert figures['cloudexpo_media_receive_seconds_total{stage="forward"}'] > 0, (node.name, figures)
+                assert figures["cloudexpo_event_loop_cpu_seconds_total"] > 0, (node.name, figures)
+                recorder_cpu = figures["cloudexpo_recorder_cpu_seconds_total"]
+                assert recorder_cpu > 0 if node is a else recorder_cpu == 0, (node.name, figures)
             assert not any((b.data_dir / "spool").rglob("seg_*")) and not any((c.data_dir / "spool").rglob("seg_*"))
 
             # each edge pulls once; the origin counts them apart from the people watching

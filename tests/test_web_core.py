@@ -53,6 +53,11 @@ async def test_metrics_are_prometheus_text(client: Client) -> None:
     figures = dict(line.split(" ", 1) for line in response.text.splitlines() if line and not line.startswith("#"))
     assert float(figures["process_resident_memory_bytes"]) > 10e6 and float(figures["process_open_fds"]) > 3
     assert int(figures["cloudexpo_asyncio_tasks"]) >= 1 and figures["cloudexpo_peer_connections"] == "0"
+    # the media path's counters are there before any broadcast (tests/test_cluster.py sees them count)
+    for name in ("cloudexpo_media_packets_received_total", 'cloudexpo_media_receive_seconds_total{stage="read"}',
+                 'cloudexpo_media_receive_seconds_total{stage="forward"}', "cloudexpo_recorder_cpu_seconds_total"):
+        assert float(figures[name]) >= 0, name
+    assert float(figures["cloudexpo_event_loop_cpu_seconds_total"]) > 0
 
 
 async def test_every_response_has_a_request_id(client: Client) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -14,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from streaming import media_meter
 from web.context import services, streaming_runtime
 
 
@@ -63,6 +65,7 @@ def runtime_gauges(request: Request) -> bytes:
         f"# TYPE cloudexpo_edge_pulls gauge\ncloudexpo_edge_pulls {cluster.pulling() if cluster else 0}\n"
         "# HELP cloudexpo_frames_decoded Video frames the media engine decoded (it forwards without decoding).\n"
         f"# TYPE cloudexpo_frames_decoded counter\ncloudexpo_frames_decoded {streaming.engine.frames_decoded}\n"
+        + media_meter.prometheus_text(time.thread_time())  # this handler runs on the event loop's thread
     ).encode()
 
 
