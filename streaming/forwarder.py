@@ -394,11 +394,13 @@ class TrackForwarder:
         if marker or self.kind == "audio":
             self.frames += 1
 
-        if self.holds_frames and in_order:
+        # a frame is held for the viewers' one call per frame; with nobody watching (nor a frame held)
+        # there is nothing to batch, and holding would cost a timer a frame
+        if self.holds_frames and in_order and (self.outputs or self.joining or self._held):
             if probe is not None:
                 self._held_probes.append((packet.ssrc, seq, t_in))
             self._hold(out, packet.timestamp, marker)
-        else:  # audio, a late packet filling a gap, or no compiled loop: at once
+        else:  # audio, a late packet filling a gap, nobody watching, or no compiled loop: at once
             self._send(out)
             if probe is not None:
                 probe(self.kind, packet.ssrc, seq, t_in, len(self.outputs))

@@ -8,6 +8,7 @@ import itertools
 import struct
 
 import av
+import pytest
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtp import RtpPacket
@@ -215,17 +216,30 @@ async def test_a_frame_goes_out_when_its_last_packet_is_in() -> None:
     assert track.packets_forwarded == 7 and track.packets_lost == 0
 
 
-async def test_a_viewer_who_joins_during_a_held_frame_gets_it_once() -> None:
+@pytest.mark.parametrize("watched", [True, False], ids=["held-for-another-viewer", "nobody-watching"])
+async def test_a_viewer_who_joins_during_a_frame_gets_it_once(watched: bool) -> None:
+    """Mid-frame, a joining viewer gets the frame's first packets from the cached keyframe's run and the
+    rest when the frame is complete: each once, in order, whether the frame was held for a viewer already
+    there or, with nobody watching, went out at once (nothing held, no timer)."""
     track, _ = make_track()
     track.holds_frames = True
+    first = FakeOutput()
+    if watched:
+        track.outputs.append(first)  # type: ignore[arg-type]
     track.on_packet(packet(1, 0, 0, IDR, 1))
-    track.on_packet(packet(1, 1, 3000, P_SLICE))  # held: its frame is not complete
+    track.on_packet(packet(1, 1, 3000, P_SLICE))  # its frame is not complete
+    assert (len(track._held), track._hold_timer is not None) == ((1, True) if watched else (0, False))
     out = FakeOutput()
     track.attach(out)  # type: ignore[arg-type]  # catches up from the cached keyframe
     track.on_packet(packet(1, 2, 3000, P_SLICE, 1))
     await asyncio.sleep(0.05)
-    seqs = [seq_ts(e)[0] for e in out.sent]
-    assert len(seqs) == 3 and all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
+    for viewer in (out, first) if watched else (out,):
+        seqs = [seq_ts(e)[0] for e in viewer.sent]
+        assert len(seqs) == 3 and all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
     assert out in track.outputs and not track.joining  # type: ignore[comparison-overlap]
+    assert not track._held and track._hold_timer is None
+
+
+def test_frames_are_held_only_by_a_track_with_the_compiled_loop() -> None:
     assert TrackForwarder("video", lambda: None).holds_frames is (fanout.send_burst is not None)
     assert not TrackForwarder("audio", lambda: None).holds_frames  # audio packets are frames of their own
