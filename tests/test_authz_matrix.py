@@ -359,6 +359,8 @@ AREAS: dict[str, list[Row]] = {
             "/api/moderation/conversation-blocks/{spare_user}"),
         row("DELETE /api/moderation/conversation-messages/{message_id:int}", MOD,
             "/api/moderation/conversation-messages/{conversation_message}", fresh="conversation_message"),
+        row("POST /api/moderation/conversation-messages/{message_id:int}/restore", MOD,
+            "/api/moderation/conversation-messages/{conversation_message}/restore", {}, fresh="conversation_message"),
         row("POST /api/conversations/{conversation_id:int}/report", TALKING, "/api/conversations/{conversation}/report",
             {"reason": "spam"}),  # last: a reported conversation is open to moderators
         row("GET /api/conversations/{conversation_id:int}", TALKING | MOD, "/api/conversations/{conversation}"),

@@ -183,10 +183,12 @@ def test_a_moderator_blocks_and_unblocks_a_visitor_from_the_reported_conversatio
         assert not errors, errors
 
 
-def test_a_moderator_removes_a_message_and_both_open_pages_show_it_removed(live_server: Any, artifacts: Path) -> None:
+def test_a_moderator_removes_a_message_and_both_open_pages_show_it_removed_then_restored(
+        live_server: Any, artifacts: Path) -> None:
     """The staff report a conversation with spam in it; the moderator (a zh-Hans page) removes the spam, and the
     visitor's page (English) and the staff's (zh-Hant), both open on the conversation, say at once that a moderator
-    removed it, without its words, also after a reload and in the inbox; the moderator still reads it, marked."""
+    removed it, without its words, also after a reload and in the inbox; the moderator still reads it, marked.
+    The moderator restores it and both open pages read its words again."""
     url = live_server.url
     seed = asyncio.run(_seed(live_server.settings))
     moderator_email = asyncio.run(_add_moderator(live_server.settings))
@@ -212,7 +214,7 @@ def test_a_moderator_removes_a_message_and_both_open_pages_show_it_removed(live_
         mod.on("pageerror", lambda exc: errors.append(str(exc)))
         sign_in(mod, url, moderator_email, PASSWORD, "zh-Hans")
         mod.goto(f"{url}/conversations/{cid}")
-        remove = mod.locator(f'[data-message-id="{spam["id"]}"] [data-conv-remove]')
+        remove = mod.locator(f'[data-message-id="{spam["id"]}"] [data-conv-moderate]')
         remove.wait_for()
         assert remove.inner_text() == "移除"
         asked: list[str] = []
@@ -222,7 +224,7 @@ def test_a_moderator_removes_a_message_and_both_open_pages_show_it_removed(live_
         assert asked == ["移除这条消息？对话双方都会看到它已被管理员移除。"]
         removed = mod.locator(f'[data-message-id="{spam["id"]}"]')
         assert "Buy followers now!" in removed.inner_text() and "已移除：对话双方不再看到它。" in removed.inner_text()
-        assert remove.count() == 0
+        assert remove.inner_text() == "恢复"  # the same button now undoes it
         mod.screenshot(path=str(artifacts / "conversation-moderator-removed-1280-zh-Hans.png"), full_page=True)
 
         # both sides' open pages hear it at once, each in its language, and the words are gone from them
@@ -236,4 +238,13 @@ def test_a_moderator_removes_a_message_and_both_open_pages_show_it_removed(live_
         assert visitor.locator(".inbox-last").first.inner_text() == "A moderator removed this message."
         assert "Buy followers now!" not in visitor.content()
         visitor.screenshot(path=str(artifacts / "conversation-visitor-removed-1280-en.png"), full_page=True)
+
+        # restored: no confirmation, and both open pages read the words again at once
+        remove.click()
+        wait_until(mod, "document.querySelector('[data-conv-result]').textContent === '消息已恢复：对话双方又能看到它。'")
+        assert remove.inner_text() == "移除" and "已移除" not in removed.inner_text()
+        for page in (visitor, staff):
+            wait_until(page, f"{text_of} === 'Buy followers now!'")
+        assert not staff.locator(f'[data-message-id="{spam["id"]}"].conv-removed').count()
+        staff.screenshot(path=str(artifacts / "conversation-staff-restored-375-zh-Hant.png"), full_page=True)
         assert not errors, errors

@@ -182,7 +182,7 @@ async def test_limits_reports_and_blocks(signed_in: Any, services: Services, run
     assert (await staff.get("/api/conversations")).json()["conversations"] == []
 
 
-async def test_a_moderator_removes_a_message_both_sides_see_it_removed(
+async def test_a_moderator_removes_a_message_both_sides_see_it_removed_until_it_is_restored(
         signed_in: Any, make_client: Any, services: Services) -> None:
     expo = await make_expo(services)
     booth = expo.booths["1A-001"]
@@ -237,3 +237,32 @@ async def test_a_moderator_removes_a_message_both_sides_see_it_removed(
     # removing it again answers the same and changes nothing; the conversation goes on
     assert (await moderator.delete(url)).json()["message"]["removed"] is True
     assert (await visitor.post(f"/api/conversations/{cid}/messages", json={"text": "抱歉"})).status_code == 201
+
+    # a removal is undone only by a moderator, and an unknown message is named
+    restore = url + "/restore"
+    assert (await anonymous.post(restore, json={})).status_code == 401
+    for who in (visitor, staff, other_staff):
+        refused = await who.post(restore, json={})
+        assert refused.status_code == 403 and refused.json()["code"] == "conversation.moderators_restore", refused.text
+    unknown = await moderator.post("/api/moderation/conversation-messages/999999/restore", json={})
+    assert unknown.status_code == 404 and unknown.json()["field"] == "message_id"
+    assert (await visitor.get(f"/api/conversations/{cid}")).json()["messages"][1]["removed"] is True
+
+    # restored: both sides' open pages hear it with the message's text, and read it again; twice changes nothing
+    heard: dict[int, list[dict[str, Any]]] = {uid: [] for uid in feeds}
+
+    def restored_heard() -> bool:
+        for uid, feed in feeds.items():
+            heard[uid] += [e.data for e in feed.waiting() if e.data["type"] == "conversation_message_restored"]
+        return all(heard.values())
+
+    answer = await moderator.post(restore, json={})
+    assert answer.status_code == 200 and answer.json()["message"] == {**spam, "removed": False}, answer.text
+    await wait_for(restored_heard)
+    for uid, events in heard.items():
+        assert events[0]["conversation_id"] == cid and events[0]["message"] == {**spam, "removed": False}, uid
+    for side in (visitor, staff, moderator):
+        messages = (await side.get(f"/api/conversations/{cid}")).json()["messages"]
+        assert [(m["text"], m["removed"]) for m in messages[:2]] == [
+            ("您好，想了解检测服务", False), ("BUY CHEAP WATCHES", False)]
+    assert (await moderator.post(restore, json={})).json()["message"]["removed"] is False

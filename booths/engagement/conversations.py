@@ -56,6 +56,7 @@ MODERATORS_ONLY = message("conversation.moderators_only", "Only moderators see r
 NO_USER = message("conversation.no_user", "There is no user {id}.")
 NO_MESSAGE = message("conversation.no_message", "There is no conversation message {id}.")
 MODERATORS_REMOVE = message("conversation.moderators_remove", "Only moderators remove messages from conversations.")
+MODERATORS_RESTORE = message("conversation.moderators_restore", "Only moderators restore removed messages.")
 
 SIDES = ("visitor", "staff")
 
@@ -365,17 +366,35 @@ async def unblock(session: AsyncSession, principal: Principal, user_id: int) -> 
 async def remove_message(session: AsyncSession, principal: Principal, message_id: int) -> tuple[Access, ConversationMessage]:
     """A moderator removes one message of a reported conversation (the only ones they read): it stays stored
     with who removed it and when (removing it again changes nothing), and neither side sees its text any more."""
-    require(principal)
-    if not principal.is_moderator:
+    if not require(principal).is_moderator:
         raise Forbidden(MODERATORS_REMOVE())
-    note = await session.get(ConversationMessage, message_id)
-    conversation = await session.get(Conversation, note.conversation_id) if note is not None else None
-    if note is None or conversation is None or conversation.reported_at is None:
-        raise NotFound(NO_MESSAGE(id=message_id), "message_id")
+    access, note = await _reported_message(session, message_id)
     if note.removed_at is None:
         note.removed_at = utcnow()
         note.removed_by = principal.user_id
         await session.flush()
+    return access, note
+
+
+async def restore_message(session: AsyncSession, principal: Principal, message_id: int) -> tuple[Access, ConversationMessage]:
+    """A moderator undoes a removal: both sides read the message again (restoring one that is not removed
+    changes nothing)."""
+    if not require(principal).is_moderator:
+        raise Forbidden(MODERATORS_RESTORE())
+    access, note = await _reported_message(session, message_id)
+    if note.removed_at is not None:
+        note.removed_at = None
+        note.removed_by = None
+        await session.flush()
+    return access, note
+
+
+async def _reported_message(session: AsyncSession, message_id: int) -> tuple[Access, ConversationMessage]:
+    """A message of a reported conversation, as its moderator reads it; 404 for any other."""
+    note = await session.get(ConversationMessage, message_id)
+    conversation = await session.get(Conversation, note.conversation_id) if note is not None else None
+    if note is None or conversation is None or conversation.reported_at is None:
+        raise NotFound(NO_MESSAGE(id=message_id), "message_id")
     return Access(conversation, "moderator"), note
 
 

@@ -261,6 +261,23 @@ async def api_remove_message(request: Request) -> Response:
     return JSONResponse(body)
 
 
+async def api_restore_message(request: Request) -> Response:
+    """A moderator restores a removed message; both sides' open pages hear it (``conversation_message_restored``,
+    with the message) and show its text again."""
+    who = require(principal(request))
+    svc = services(request)
+    async with svc.db.session() as session:
+        access, note = await conversations.restore_message(session, who, path_int(request, "message_id"))
+        await session.commit()
+        sender = await session.get(User, note.sender_id) if note.sender_id else None
+        await publish(svc, session, access, {"type": "conversation_message_restored",
+                                             "conversation_id": note.conversation_id,
+                                             "message": message_json(note, sender)},
+                      with_conversation=True)
+        body = {"message": message_json(note, sender, moderator=True)}
+    return JSONResponse(body)
+
+
 async def api_unblock(request: Request) -> Response:
     who = require(principal(request))
     async with services(request).db.session() as session:
@@ -307,4 +324,5 @@ routes: list[BaseRoute] = [
     Route("/api/moderation/conversation-blocks", api_block, methods=["POST"]),
     Route("/api/moderation/conversation-blocks/{user_id:int}", api_unblock, methods=["DELETE"]),
     Route("/api/moderation/conversation-messages/{message_id:int}", api_remove_message, methods=["DELETE"]),
+    Route("/api/moderation/conversation-messages/{message_id:int}/restore", api_restore_message, methods=["POST"]),
 ]

@@ -212,36 +212,48 @@
     this.log.scrollTop = this.log.scrollHeight;
   };
   // a message a moderator removed: its sides read that it was, moderators still read it, marked so;
-  // on a reported conversation moderators get a Remove button on each message
+  // on a reported conversation moderators get a button on each message: Remove, or Restore on a removed one
   Panel.prototype.show = function (li, m) {
     const moderator = this.conv && this.conv.side === "moderator";
     const text = li.querySelector(".conv-text");
     li.classList.toggle("conv-removed", !!m.removed);
-    if (m.removed && !moderator) { text.textContent = this.t.removed; }
-    let mark = li.querySelector(".conv-removed-note");
-    if (m.removed && moderator && !mark) { li.appendChild(el("p", "conv-removed-note small", this.t.removedNote)); }
-    let remove = li.querySelector("[data-conv-remove]");
-    if (moderator && !m.removed && !remove) {
-      remove = el("button", "button small conv-remove", this.t.remove);
-      remove.type = "button";
-      remove.dataset.convRemove = String(m.id);
-      const self = this;
-      remove.addEventListener("click", function () {
-        if (!window.confirm(self.t.removeConfirm)) { return; }
-        remove.disabled = true;
-        api("DELETE", "/api/moderation/conversation-messages/" + m.id).then(function (d) {
-          self.show(li, d.message);
-          self.result.textContent = self.t.removedDone;
-        }).catch(function (err) { remove.disabled = false; self.result.textContent = err.message; });
-      });
-      li.appendChild(remove);
-    } else if (remove && m.removed) {
-      remove.remove();
+    if (m.removed && !moderator) { text.textContent = this.t.removed; } else if (!m.removed && m.text) { text.textContent = m.text; }
+    const mark = li.querySelector(".conv-removed-note");
+    if (m.removed && moderator && !mark) {  // above the moderator's button
+      li.insertBefore(el("p", "conv-removed-note small", this.t.removedNote), li.querySelector("[data-conv-moderate]"));
     }
+    if (!m.removed && mark) { mark.remove(); }
+    if (moderator) { this.moderate(li, m); }
+  };
+  Panel.prototype.moderate = function (li, m) {
+    let button = li.querySelector("[data-conv-moderate]");
+    if (!button) {
+      button = el("button", "button small conv-remove");
+      button.type = "button";
+      button.dataset.convModerate = String(m.id);
+      const self = this;
+      button.addEventListener("click", function () {
+        const removing = !li.classList.contains("conv-removed");
+        if (removing && !window.confirm(self.t.removeConfirm)) { return; }
+        button.disabled = true;
+        const path = "/api/moderation/conversation-messages/" + m.id;
+        (removing ? api("DELETE", path) : api("POST", path + "/restore", {})).then(function (d) {
+          button.disabled = false;
+          self.show(li, d.message);
+          self.result.textContent = removing ? self.t.removedDone : self.t.restoredDone;
+        }).catch(function (err) { button.disabled = false; self.result.textContent = err.message; });
+      });
+      li.appendChild(button);
+    }
+    button.textContent = m.removed ? this.t.restore : this.t.remove;
   };
   Panel.prototype.removed = function (messageId) {
     const li = this.log.querySelector('[data-message-id="' + messageId + '"]');
     if (li) { this.show(li, { id: messageId, removed: true }); }
+  };
+  Panel.prototype.restored = function (m) {
+    const li = this.log.querySelector('[data-message-id="' + m.id + '"]');
+    if (li) { this.show(li, m); }
   };
   Panel.prototype.load = function () {
     const self = this;
@@ -440,7 +452,7 @@
     document.addEventListener("cloudexpo:ws", function (e) {
       const t = e.detail.type;
       if (t === "conversation_message" || t === "conversation_read" || t === "conversation_lead" ||
-          t === "conversation_message_removed") { reload(); }
+          t === "conversation_message_removed" || t === "conversation_message_restored") { reload(); }
     });
     if (box.dataset.opened) { show(Number(box.dataset.opened), false); }
   }
@@ -454,6 +466,12 @@
     if (d.type === "conversation_message_removed") {
       const p = panels[d.conversation_id];
       if (p) { p.removed(d.message_id); }
+      if (typeof d.unread === "number") { showUnread(d.unread); }
+      return;
+    }
+    if (d.type === "conversation_message_restored") {
+      const p = panels[d.conversation_id];
+      if (p) { p.restored(d.message); }
       if (typeof d.unread === "number") { showUnread(d.unread); }
       return;
     }
