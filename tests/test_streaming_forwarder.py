@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import itertools
+import random
 import struct
 
 import av
@@ -15,7 +16,7 @@ from aiortc.rtp import RtpPacket
 
 from streaming import fanout
 from streaming.forwarder import FRAME_HOLD_MAX, OutputPacket, TrackForwarder
-from streaming.payloads import h264_inspect, h264_slice_type, vp8_inspect
+from streaming.payloads import _read_ue, h264_inspect, h264_slice_type, vp8_inspect
 from streaming.sdp import CodecChoice
 from streaming.testsource import draw_test_card
 
@@ -157,6 +158,44 @@ def test_h264_inspection_of_encoded_packets() -> None:
     assert not any(h264_inspect(p)[0] for p in payloads)
 
 
+def _read_ue_bit_by_bit(data: bytes, bit: int) -> tuple[int, int]:
+    """ITU-T H.264 9.1 as written: count leading zeros, then read that many bits."""
+    total = len(data) * 8
+    zeros = 0
+    while bit < total and not (data[bit >> 3] >> (7 - (bit & 7))) & 1:
+        zeros += 1
+        bit += 1
+    if bit >= total or zeros > 31:
+        raise ValueError("truncated")
+    bit += 1
+    value = 0
+    for _ in range(zeros):
+        if bit >= total:
+            raise ValueError("truncated")
+        value = (value << 1) | ((data[bit >> 3] >> (7 - (bit & 7))) & 1)
+        bit += 1
+    return (1 << zeros) - 1 + value, bit
+
+
+def test_exp_golomb_reads_as_the_standard_writes_it() -> None:
+    """The forwarder's exp-Golomb read gives what reading bit by bit gives, or refuses the same codes."""
+    rng = random.Random(11)
+    cases = [bytes(n) for n in range(4)] + [b"\x80", b"\x40", b"\x01\xff", b"\x00\x00\x00\x01\xff\xff\xff\xff"]
+    cases += [rng.randbytes(rng.randint(1, 8)) for _ in range(3000)]
+    cases += [bytes([0] * rng.randint(0, 4)) + rng.randbytes(rng.randint(1, 4)) for _ in range(3000)]
+    for data in cases:
+        for bit in range(len(data) * 8 + 1):
+            try:
+                expected: tuple[int, int] | None = _read_ue_bit_by_bit(data, bit)
+            except ValueError:
+                expected = None
+            try:
+                got: tuple[int, int] | None = _read_ue(data, bit)
+            except ValueError:
+                got = None
+            assert got == expected, (data.hex(), bit)
+
+
 def test_bframes_detected_in_libx264_output() -> None:
     codec = av.CodecContext.create("libx264", "w")
     codec.width, codec.height, codec.pix_fmt = 320, 240, "yuv420p"
@@ -176,8 +215,10 @@ def test_bframes_detected_in_libx264_output() -> None:
                 st = h264_slice_type(nal)
                 if st is not None:
                     slice_types.append(st)
-                    # a single-NAL RTP packet of that slice says the same
+                    # a single-NAL RTP packet of that slice says the same, and so does its FU-A start fragment
                     assert h264_inspect(nal)[1] == st
+                    fragment = bytes([(nal[0] & 0xE0) | 28, 0x80 | (nal[0] & 0x1F)]) + nal[1:40]
+                    assert h264_inspect(fragment)[1] == st
     assert 1 in slice_types  # B
     assert 2 in slice_types  # I
 
