@@ -34,6 +34,8 @@ class ReceiveMeter:
 
 receive = ReceiveMeter()
 
+#: A thread's CPU clock by its identifier (POSIX; missing on macOS, where running writers are not counted).
+_thread_clock = getattr(time, "pthread_getcpuclockid", None)
 _lock = threading.Lock()
 _running: set[threading.Thread] = set()
 _finished_cpu = 0.0  # seconds, of the writer threads that ended
@@ -56,18 +58,17 @@ def recorder_finished(thread: threading.Thread) -> None:
 def recorder_cpu_seconds() -> float:
     """CPU seconds of every recording's writer thread since this process started.
 
-    Under the lock a running writer cannot end, so its clock can be read and it is counted once.
+    Under the lock a running writer cannot end (it leaves the set under the lock, in its own
+    thread), so its clock can be read and it is counted once.
     """
     with _lock:
         total = _finished_cpu
+        if _thread_clock is None:
+            return total
         for thread in _running:
             ident = thread.ident
-            if ident is None:
-                continue
-            try:
-                total += time.clock_gettime(time.pthread_getcpuclockid(ident))
-            except OSError:  # between its last Python step and the end of the OS thread
-                pass
+            if ident is not None:
+                total += time.clock_gettime(_thread_clock(ident))
         return total
 
 
@@ -80,8 +81,8 @@ def prometheus_text(loop_cpu_seconds: float) -> str:
         "# HELP cloudexpo_media_packets_received_total RTP packets read from publishers (and origins, on an edge).\n"
         "# TYPE cloudexpo_media_packets_received_total counter\n"
         f"cloudexpo_media_packets_received_total {receive.packets}\n"
-        "# HELP cloudexpo_media_receive_seconds_total Event-loop time on received RTP: read (socket, SRTP, parse)"
-        " and forward (to viewers and the recorder).\n"
+        "# HELP cloudexpo_media_receive_seconds_total Event-loop time on batches of received RTP: read (socket,"
+        " SRTP, parse) and forward (to viewers and the recorder, with the batch's RTCP, STUN and DTLS).\n"
         "# TYPE cloudexpo_media_receive_seconds_total counter\n"
         f'cloudexpo_media_receive_seconds_total{{stage="read"}} {receive.read_ns / 1e9:.6f}\n'
         f'cloudexpo_media_receive_seconds_total{{stage="forward"}} {receive.forward_ns / 1e9:.6f}\n'

@@ -19,12 +19,6 @@ def _unescape(data: bytes) -> bytes:
     return data.replace(b"\x00\x00\x03", b"\x00\x00") if b"\x00\x00\x03" in data else data
 
 
-def _read_ue(data: bytes, bit: int) -> tuple[int, int]:
-    """Read one unsigned exp-Golomb number at ``bit``; return (value, next bit)."""
-    value, left = _ue(int.from_bytes(data, "big"), len(data) * 8 - bit)
-    return value, len(data) * 8 - left
-
-
 def _ue(bits: int, left: int) -> tuple[int, int]:
     """The unsigned exp-Golomb number in the ``left`` lowest bits of ``bits``; (value, bits left after it).
 

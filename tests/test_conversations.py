@@ -200,6 +200,8 @@ async def test_a_moderator_removes_a_message_both_sides_see_it_removed_until_it_
     # before anyone reports the conversation, moderators do not see it: its messages are not theirs to remove
     unreported = await moderator.delete(url)
     assert unreported.status_code == 404 and unreported.json()["field"] == "message_id"
+    unreported = await moderator.post(url + "/restore", json={})
+    assert unreported.status_code == 404 and unreported.json()["field"] == "message_id"
     assert (await staff.post(f"/api/conversations/{cid}/report", json={"reason": "spam"})).status_code == 200
 
     # nobody but a moderator removes, and an unknown message is named
@@ -261,6 +263,7 @@ async def test_a_moderator_removes_a_message_both_sides_see_it_removed_until_it_
     await wait_for(restored_heard)
     for uid, events in heard.items():
         assert events[0]["conversation_id"] == cid and events[0]["message"] == {**spam, "removed": False}, uid
+        assert events[0]["conversation"]["id"] == cid and isinstance(events[0]["unread"], int), uid
     for side in (visitor, staff, moderator):
         messages = (await side.get(f"/api/conversations/{cid}")).json()["messages"]
         assert [(m["text"], m["removed"]) for m in messages[:2]] == [

@@ -192,7 +192,11 @@
     }
   };
   Panel.prototype.append = function (m) {
-    if (this.seen[m.id]) { return; }
+    if (this.seen[m.id]) {  // shown already: only its state may have changed (removed or restored meanwhile)
+      const shown = this.log.querySelector('[data-message-id="' + m.id + '"]');
+      if (shown) { this.show(shown, m); }
+      return;
+    }
     this.seen[m.id] = true;
     const empty = this.log.querySelector(".conv-empty");
     if (empty) { empty.remove(); }
@@ -228,7 +232,7 @@
   Panel.prototype.moderate = function (li, m) {
     let button = li.querySelector("[data-conv-moderate]");
     if (!button) {
-      button = el("button", "button small conv-remove");
+      button = el("button", "button small conv-moderate");
       button.type = "button";
       button.dataset.convModerate = String(m.id);
       const self = this;
@@ -246,6 +250,7 @@
       li.appendChild(button);
     }
     button.textContent = m.removed ? this.t.restore : this.t.remove;
+    button.classList.toggle("conv-remove", !m.removed);  // its red hover says "destructive": Restore is not
   };
   Panel.prototype.removed = function (messageId) {
     const li = this.log.querySelector('[data-message-id="' + messageId + '"]');
