@@ -220,7 +220,7 @@ async def test_any_node_serves_the_broadcast_and_viewers_survive_node_failures(d
                 # what the media path costs each node, counted by the node: A receives from the publisher
                 # and records; an edge receives from A and records nothing
                 figures = _figures(metrics_text)
-                assert figures["cloudexpo_media_packets_received_total"] > 100, (node.name, figures)
+                assert figures["cloudexpo_media_packets_received_total"] > 0, (node.name, figures)
                 assert figures['cloudexpo_media_receive_seconds_total{stage="read"}'] > 0, (node.name, figures)
                 assert figures['cloudexpo_media_receive_seconds_total{stage="forward"}'] > 0, (node.name, figures)
                 assert figures["cloudexpo_event_loop_cpu_seconds_total"] > 0, (node.name, figures)
