@@ -306,10 +306,11 @@ async def with_viewers(server: Server, n: int, window: float, procs: int) -> dic
         await loop.run_in_executor(None, ready.acquire)
     await asyncio.sleep(2.0)  # warm up: late-join catch-up and keyframe requests settle
     before = sum(running)
-    meter_before = await read_meter(server.metrics_url) if server.metrics_url else None
+    url = server.metrics_url
+    meter_before = await read_meter(url) if url else {}
     busy = await cpu(server.pid, window)
     delivered = sum(running) - before
-    meter = meter_line(meter_before, await read_meter(server.metrics_url)) if meter_before and server.metrics_url else ""
+    meter = meter_line(meter_before, await read_meter(url)) if url else ""
     where = split(server.pid, busy)
     stop.set()
     received = lost = 0
@@ -331,11 +332,12 @@ async def run_mode(mode: str, counts: list[int], media_path: Path, args: argpars
     async with cm as server:
         await asyncio.sleep(1.0)
         rows["idle"] = server.idle
-        before = await read_meter(server.metrics_url) if server.metrics_url else None
+        url = server.metrics_url
+        before = await read_meter(url) if url else {}
         rows["fixed"] = await cpu(server.pid, args.window)
         rows["fixed_split"] = split(server.pid, rows["fixed"])
-        if before is not None and server.metrics_url:
-            rows["fixed_meter"] = meter_line(before, await read_meter(server.metrics_url))
+        if url:
+            rows["fixed_meter"] = meter_line(before, await read_meter(url))
         if args.profile and mode == "serve":
             await profile(server.pid, args.profile, Path(tempfile.gettempdir()) / "fanout-profile-0")
         for n in counts:

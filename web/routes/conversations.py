@@ -248,32 +248,29 @@ async def api_block(request: Request) -> Response:
 async def api_remove_message(request: Request) -> Response:
     """A moderator removes a message; both sides' open pages hear it (``conversation_message_removed``) and show
     that a moderator removed it."""
-    who = require(principal(request))
-    svc = services(request)
-    async with svc.db.session() as session:
-        access, note = await conversations.remove_message(session, who, path_int(request, "message_id"))
-        await session.commit()
-        await publish(svc, session, access, {"type": "conversation_message_removed",
-                                             "conversation_id": note.conversation_id, "message_id": note.id},
-                      with_conversation=True)
-        sender = await session.get(User, note.sender_id) if note.sender_id else None
-        body = {"message": message_json(note, sender, moderator=True)}
-    return JSONResponse(body)
+    return await _moderate_message(request, conversations.remove_message)
 
 
 async def api_restore_message(request: Request) -> Response:
     """A moderator restores a removed message; both sides' open pages hear it (``conversation_message_restored``,
     with the message) and show its text again."""
+    return await _moderate_message(request, conversations.restore_message)
+
+
+async def _moderate_message(request: Request, act: Any) -> Response:
+    """Remove or restore (``act``) a message; both sides hear the message's new state, the moderator reads it."""
     who = require(principal(request))
     svc = services(request)
     async with svc.db.session() as session:
-        access, note = await conversations.restore_message(session, who, path_int(request, "message_id"))
+        access, note = await act(session, who, path_int(request, "message_id"))
         await session.commit()
         sender = await session.get(User, note.sender_id) if note.sender_id else None
-        await publish(svc, session, access, {"type": "conversation_message_restored",
-                                             "conversation_id": note.conversation_id,
-                                             "message": message_json(note, sender)},
-                      with_conversation=True)
+        event: dict[str, Any] = {"conversation_id": note.conversation_id}
+        if note.removed_at is not None:
+            event.update(type="conversation_message_removed", message_id=note.id)
+        else:
+            event.update(type="conversation_message_restored", message=message_json(note, sender))
+        await publish(svc, session, access, event, with_conversation=True)
         body = {"message": message_json(note, sender, moderator=True)}
     return JSONResponse(body)
 

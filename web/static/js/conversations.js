@@ -192,11 +192,7 @@
     }
   };
   Panel.prototype.append = function (m) {
-    if (this.seen[m.id]) {  // shown already: only its state may have changed (removed or restored meanwhile)
-      const shown = this.log.querySelector('[data-message-id="' + m.id + '"]');
-      if (shown) { this.show(shown, m); }
-      return;
-    }
+    if (this.seen[m.id]) { this.update(m); return; }  // shown already: only its state may have changed
     this.seen[m.id] = true;
     const empty = this.log.querySelector(".conv-empty");
     if (empty) { empty.remove(); }
@@ -252,11 +248,8 @@
     button.textContent = m.removed ? this.t.restore : this.t.remove;
     button.classList.toggle("conv-remove", !m.removed);  // its red hover says "destructive": Restore is not
   };
-  Panel.prototype.removed = function (messageId) {
-    const li = this.log.querySelector('[data-message-id="' + messageId + '"]');
-    if (li) { this.show(li, { id: messageId, removed: true }); }
-  };
-  Panel.prototype.restored = function (m) {
+  // a message shown already, in its new state (removed or restored by a moderator)
+  Panel.prototype.update = function (m) {
     const li = this.log.querySelector('[data-message-id="' + m.id + '"]');
     if (li) { this.show(li, m); }
   };
@@ -468,15 +461,9 @@
     if (d.type === "presence") { renderPresence(d.booth_id, d.staff || []); return; }
     if (d.type === "conversation_read" && typeof d.unread === "number") { showUnread(d.unread); return; }
     if (d.type === "conversation_lead") { const p = panels[d.conversation_id]; if (p) { p.lead(d.lead_id); } return; }
-    if (d.type === "conversation_message_removed") {
+    if (d.type === "conversation_message_removed" || d.type === "conversation_message_restored") {
       const p = panels[d.conversation_id];
-      if (p) { p.removed(d.message_id); }
-      if (typeof d.unread === "number") { showUnread(d.unread); }
-      return;
-    }
-    if (d.type === "conversation_message_restored") {
-      const p = panels[d.conversation_id];
-      if (p) { p.restored(d.message); }
+      if (p) { p.update(d.message || { id: d.message_id, removed: true }); }
       if (typeof d.unread === "number") { showUnread(d.unread); }
       return;
     }
