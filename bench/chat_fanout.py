@@ -199,18 +199,18 @@ async def chatter(base: str, slot: int, email: str, go: asyncio.Condition, sent:
         reader.cancel()
 
 
-async def viewer_counts(redis_url: str, slot: int, stop: asyncio.Event, sent: list[int]) -> None:
+async def viewer_counts(redis_url: str, secret: str, slot: int, stop: asyncio.Event, sent: list[int]) -> None:
     """Viewer-count events through Redis, as the live ticker publishes them (once a second)."""
     import redis.asyncio as aioredis
 
-    from cloudexpo.bus import CHANNEL_PREFIX
+    from cloudexpo.bus import channel_prefix
 
     client = aioredis.from_url(redis_url)
     n = 0
     while not stop.is_set():
         n += 1
         body = {"t": f"slot.{slot}", "d": {"type": "viewers", "slot": slot, "count": 4000 + n % 50}}
-        await client.publish(f"{CHANNEL_PREFIX}slot.{slot}", json.dumps(body))
+        await client.publish(f"{channel_prefix(secret)}slot.{slot}", json.dumps(body))
         sent[0] += 1
         await asyncio.sleep(1.0)
     await client.aclose()
@@ -314,7 +314,7 @@ async def main() -> None:
         tasks = [asyncio.create_task(chatter(bases[i % len(bases)], slot, f"chatter{i}@bench.example", go, sent, stop, joined))
                  for i in range(args.chatters)]
         if redis_url:
-            tasks.append(asyncio.create_task(viewer_counts(redis_url, slot, stop, counts_sent)))
+            tasks.append(asyncio.create_task(viewer_counts(redis_url, secret, slot, stop, counts_sent)))
         deadline = time.monotonic() + 60
         while joined[0] < args.chatters and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.2)  # chatters sign in and connect

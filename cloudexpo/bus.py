@@ -6,6 +6,9 @@ implementations with one contract:
 
 - :class:`InProcessBus` (default): one process, no setup.
 - :class:`RedisBus`: Redis pub/sub (``CLOUDEXPO_REDIS_URL``), across nodes.
+  Its channels carry the deployment's namespace (:func:`channel_prefix`, a
+  digest of the secret key every node shares), so two exhibitions on one
+  Redis (a rehearsal beside the real one, say) never hear each other.
 
 Messages are JSON-serialisable dicts. A subscriber that falls behind loses
 its oldest messages rather than slowing the publisher (``dropped`` counts them).
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -25,6 +29,12 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "cloudexpo:"
+
+
+def channel_prefix(secret_key: str) -> str:
+    """What a deployment's Redis channels start with: :data:`CHANNEL_PREFIX` and a digest of the
+    secret every node shares (never the secret), so deployments that share a Redis stay apart."""
+    return f"{CHANNEL_PREFIX}{hashlib.sha256(b'cloudexpo-bus:' + secret_key.encode()).hexdigest()[:12]}:"
 
 
 class BusError(RuntimeError):
@@ -167,13 +177,17 @@ class InProcessBus(_LocalFanout):
 
 
 class RedisBus(_LocalFanout):
-    """Redis pub/sub: one connection listens for every topic this node follows."""
+    """Redis pub/sub: one connection listens for every topic this node follows.
+
+    :param secret_key: the deployment's shared secret: the channels' namespace (:func:`channel_prefix`).
+    """
 
     kind = "redis"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, secret_key: str) -> None:
         super().__init__()
         self.url = url
+        self.prefix = channel_prefix(secret_key)
         self._redis: Any = None
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -186,7 +200,7 @@ class RedisBus(_LocalFanout):
         await self.check()
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         # A placeholder channel keeps the pubsub connection open before any topic.
-        await self._pubsub.subscribe(CHANNEL_PREFIX + "_")
+        await self._pubsub.subscribe(self.prefix + "_")
         self._reader = asyncio.create_task(self._read(), name="redis-bus-reader")
 
     async def close(self) -> None:
@@ -218,18 +232,18 @@ class RedisBus(_LocalFanout):
     async def publish(self, topic: str, data: dict[str, Any]) -> None:
         payload = json.dumps({"t": topic, "d": data}, separators=(",", ":"))
         try:
-            await self._redis.publish(CHANNEL_PREFIX + topic, payload)
+            await self._redis.publish(self.prefix + topic, payload)
         except Exception as exc:
             raise BusError(f"cannot publish to Redis: {exc}") from exc
 
     async def _on_first_subscriber(self, topics: list[str]) -> None:
         async with self._lock:
-            await self._pubsub.subscribe(*(CHANNEL_PREFIX + t for t in topics))
+            await self._pubsub.subscribe(*(self.prefix + t for t in topics))
 
     async def _on_last_subscriber(self, topics: list[str]) -> None:
         async with self._lock:
             with contextlib.suppress(Exception):
-                await self._pubsub.unsubscribe(*(CHANNEL_PREFIX + t for t in topics))
+                await self._pubsub.unsubscribe(*(self.prefix + t for t in topics))
 
     async def _read(self) -> None:
         backoff = 0.5
@@ -253,5 +267,5 @@ class RedisBus(_LocalFanout):
                 log.warning("redis bus: ignored a malformed message on %s", message.get("channel"))
 
 
-def make_bus(redis_url: str | None) -> EventBus:
-    return RedisBus(redis_url) if redis_url else InProcessBus()
+def make_bus(redis_url: str | None, secret_key: str) -> EventBus:
+    return RedisBus(redis_url, secret_key) if redis_url else InProcessBus()

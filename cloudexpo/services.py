@@ -37,7 +37,7 @@ class Services:
             settings=settings,
             db=Database(settings.resolved_database_url, migrations),
             store=open_store(settings.resolved_storage_url, secret, settings.resolved_public_url),
-            bus=make_bus(settings.redis_url),
+            bus=make_bus(settings.redis_url, secret),
             secret_key=secret,
         )
 

@@ -16,7 +16,7 @@ from tests.conftest import REDIS_URL, require_service
 async def bus(request: pytest.FixtureRequest) -> AsyncIterator[EventBus]:
     if request.param == "redis":
         require_service(REDIS_URL, "CLOUDEXPO_TEST_REDIS_URL")
-        impl: EventBus = RedisBus(REDIS_URL)
+        impl: EventBus = RedisBus(REDIS_URL, secrets.token_hex(16))
     else:
         impl = InProcessBus()
     await impl.start()
@@ -104,7 +104,8 @@ async def test_a_slow_subscriber_loses_oldest_not_the_publisher(bus: EventBus) -
 async def test_messages_cross_nodes_through_redis() -> None:
     """Two buses on one Redis stand for two app nodes."""
     require_service(REDIS_URL, "CLOUDEXPO_TEST_REDIS_URL")
-    node_a, node_b = RedisBus(REDIS_URL), RedisBus(REDIS_URL)
+    secret = secrets.token_hex(16)  # one deployment: every node has its secret
+    node_a, node_b = RedisBus(REDIS_URL, secret), RedisBus(REDIS_URL, secret)
     await node_a.start()
     await node_b.start()
     try:
@@ -117,10 +118,33 @@ async def test_messages_cross_nodes_through_redis() -> None:
         await node_b.close()
 
 
+async def test_two_deployments_on_one_redis_never_hear_each_other() -> None:
+    """A rehearsal exhibition beside the real one on a shared Redis: same topics, other secrets."""
+    require_service(REDIS_URL, "CLOUDEXPO_TEST_REDIS_URL")
+    rehearsal, real = RedisBus(REDIS_URL, secrets.token_hex(16)), RedisBus(REDIS_URL, secrets.token_hex(16))
+    assert rehearsal.prefix != real.prefix
+    await rehearsal.start()
+    await real.start()
+    try:
+        t = topic()
+        async with await real.subscribe(t) as heard_by_real, await rehearsal.subscribe(t) as heard_by_rehearsal:
+            await rehearsal.publish(t, {"chat": "rehearsal"})
+            await real.publish(t, {"chat": "real"})
+            assert (await heard_by_real.get(timeout=5)).data == {"chat": "real"}
+            assert (await heard_by_rehearsal.get(timeout=5)).data == {"chat": "rehearsal"}
+            with pytest.raises(TimeoutError):  # each heard its own only
+                await heard_by_real.get(timeout=0.5)
+            with pytest.raises(TimeoutError):
+                await heard_by_rehearsal.get(timeout=0.5)
+    finally:
+        await rehearsal.close()
+        await real.close()
+
+
 async def test_redis_that_does_not_answer_is_a_clear_error() -> None:
     from tests.conftest import free_port
 
-    bus = RedisBus(f"redis://127.0.0.1:{free_port()}/0")
+    bus = RedisBus(f"redis://127.0.0.1:{free_port()}/0", "secret")
     with pytest.raises(BusError, match="does not answer"):
         await bus.start()
     await bus.close()

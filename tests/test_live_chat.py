@@ -160,7 +160,7 @@ async def test_ws_brings_a_users_own_notifications_from_any_node(two_nodes: tupl
     async with httpx.AsyncClient(base_url=url_b) as b:
         await _sign_in(b, "bell@example.org")
         cookie = "; ".join(f"{k}={v}" for k, v in b.cookies.items())
-    bus = RedisBus(REDIS_URL)
+    bus = RedisBus(REDIS_URL, settings.resolved_secret_key())  # the deployment's channels
     await bus.start()
     try:
         ws_url = url_b.replace("http://", "ws://") + "/ws"

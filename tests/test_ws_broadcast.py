@@ -19,7 +19,7 @@ import pytest
 from websockets.frames import Frame, Opcode
 
 from cloudexpo.app import open_services
-from cloudexpo.bus import CHANNEL_PREFIX, InProcessBus, RedisBus
+from cloudexpo.bus import InProcessBus, RedisBus
 from tests.conftest import REDIS_URL, LiveServer, live_settings, require_service, serve_app
 from tests.live_support import make_slot
 from web.broadcast import MAX_WINDOW, Topic, text_frame, window
@@ -110,7 +110,7 @@ async def slot_and_bus(server: LiveServer) -> AsyncIterator[tuple[int, RedisBus]
         slot_id, _ = await make_slot(svc)
     finally:
         await svc.close()
-    bus = RedisBus(REDIS_URL)
+    bus = RedisBus(REDIS_URL, server.settings.resolved_secret_key())  # the node's deployment
     await bus.start()
     try:
         yield slot_id, bus
@@ -133,7 +133,7 @@ async def publish_burst(bus: RedisBus, slot_id: int, counts: range) -> None:
     pipe = bus.client.pipeline(transaction=False)
     for n in counts:
         message = {"t": f"slot.{slot_id}", "d": viewers_event(slot_id, n)}
-        pipe.publish(f"{CHANNEL_PREFIX}slot.{slot_id}", json.dumps(message))
+        pipe.publish(f"{bus.prefix}slot.{slot_id}", json.dumps(message))
     await pipe.execute()
 
 
