@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -104,7 +105,10 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
         signin_rate=1000,
     )
     base = base.replace(timezone=_exhibition_zone(request, base.timezone))
-    if backend == "embedded":
+    if backend == "embedded":  # a migrated SQLite file in its place: the services' migrate finds nothing to do
+        database = Path(base.resolved_database_url.removeprefix("sqlite+aiosqlite:///"))
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), database)
         return base
     database_url = request.getfixturevalue("postgres_database")
     bucket_url = request.getfixturevalue("s3_bucket_url")
