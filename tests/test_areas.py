@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import configparser
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 
 from booths.exhibition.models import Hall
+from cloudexpo import areas as areas_module
 from cloudexpo.app import Runtime, areas, migration_folders
 from cloudexpo.areas import close_all, start_all
 from cloudexpo.db import MIGRATIONS
@@ -63,6 +65,54 @@ async def test_parts_start_in_order_and_close_in_reverse_even_when_one_fails() -
     await start_all(parts)
     await close_all(parts)
     assert log == ["start a", "start b", "start c", "close c", "close b", "close a"]
+
+
+class SlowToClose:
+    """A part whose close waits for a worker task of its own, which waits for a signal."""
+
+    def __init__(self) -> None:
+        self.signal = asyncio.Event()
+        self.closed = False
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        await asyncio.create_task(self._finish_work())
+        self.closed = True
+
+    async def _finish_work(self) -> None:
+        await self.signal.wait()
+
+
+async def test_a_part_slow_to_close_is_waited_for_and_the_log_says_where_it_waits(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(areas_module, "SLOW_CLOSE", 0.05)
+    log: list[str] = []
+    slow = SlowToClose()
+    closing = asyncio.create_task(close_all([Probe("a", log), slow]))
+    await asyncio.sleep(0.3)
+    assert not closing.done() and log == []  # not cut short, and the parts before it wait their turn
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) >= 2, warnings  # said again while it goes on
+    assert warnings[0].startswith("closing SlowToClose: still waiting after 0 s, in "), warnings[0]
+    assert "SlowToClose.close (test_areas.py:" in warnings[0]
+    assert "SlowToClose._finish_work (test_areas.py:" in warnings[0]  # into the task it awaits
+    assert "Event.wait (locks.py:" in warnings[0] and warnings[0].endswith("Future"), warnings[0]
+    slow.signal.set()
+    await asyncio.wait_for(closing, 5)
+    assert slow.closed and log == ["close a"]
+
+
+async def test_cancelling_a_close_cancels_the_part_closing() -> None:
+    slow = SlowToClose()
+    closing = asyncio.create_task(close_all([slow]))
+    await asyncio.sleep(0.05)
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    await asyncio.sleep(0)
+    assert not slow.closed
 
 
 async def test_a_part_that_cannot_start_closes_the_ones_already_started() -> None:
