@@ -50,16 +50,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     import_models()
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With pytest-xdist's two workers (``scripts/test.sh``), the tests that take the whole machine (Chromium, real
-    media between aiortc peers) run one after another in one worker, as they would alone; the rest share both."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        if item.get_closest_marker("browser") or item.get_closest_marker("media"):
-            item.add_marker(pytest.mark.xdist_group("whole-machine"))
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"cloudexpo backends: postgres={'yes' if POSTGRES_URL else 'no'} redis={'yes' if REDIS_URL else 'no'}"

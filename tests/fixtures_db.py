@@ -95,6 +95,7 @@ class DatabaseQueue:
         self.template = template
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="test-databases")
         self._next: Future[str] = self._thread.submit(self._create)
+        self._drops: list[Future[None]] = []
 
     def _create(self) -> str:
         name = f"cx_t_{secrets.token_hex(5)}"
@@ -107,17 +108,26 @@ class DatabaseQueue:
 
     def take(self) -> str:
         """A new, migrated, empty database's name (and the next one's copy under way)."""
+        self._raise_failed_drops()
         ready, self._next = self._next, self._thread.submit(self._create)
         return ready.result()
 
     def give_back(self, name: str) -> None:
-        self._thread.submit(self._drop, name)
+        self._drops.append(self._thread.submit(self._drop, name))
+
+    def _raise_failed_drops(self) -> None:
+        """A drop that failed fails the next test's setup (or the run's end), as it failed its own teardown before."""
+        done = [drop for drop in self._drops if drop.done()]
+        self._drops = [drop for drop in self._drops if not drop.done()]
+        for drop in done:
+            drop.result()
 
     def close(self) -> None:
         """Drop the copy nobody took; wait for every drop (the template goes after this)."""
         spare = self._next
-        self._thread.submit(lambda: self._drop(spare.result()) if spare.exception() is None else None)
+        self._drops.append(self._thread.submit(lambda: self._drop(spare.result()) if spare.exception() is None else None))
         self._thread.shutdown(wait=True)
+        self._raise_failed_drops()
 
 
 @pytest.fixture(scope="session")
