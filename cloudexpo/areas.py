@@ -82,16 +82,18 @@ async def close_all(parts: Sequence[Part]) -> None:
 async def _close_watched(part: Part) -> None:
     """``part.close()``, awaited as it always was (a cancel reaches it the same way), with a watcher beside it
     that logs every :data:`SLOW_CLOSE` seconds it goes on where the closing task waits."""
-    watcher = asyncio.get_running_loop().create_task(_say_where_it_waits(part, asyncio.current_task()))
+    closing = asyncio.current_task()
+    assert closing is not None  # close_all is awaited in a task
+    watcher = asyncio.get_running_loop().create_task(_say_where_it_waits(part, closing))
     try:
         await part.close()
     finally:
         watcher.cancel()
 
 
-async def _say_where_it_waits(part: Part, closing: asyncio.Task[Any] | None) -> None:
+async def _say_where_it_waits(part: Part, closing: asyncio.Task[Any]) -> None:
     started = time.monotonic()
-    while closing is not None:
+    while True:
         await asyncio.sleep(SLOW_CLOSE)
         log.warning("closing %s: still waiting after %.0f s, in %s",
                     type(part).__name__, time.monotonic() - started, where_it_waits(closing))

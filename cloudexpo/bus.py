@@ -31,10 +31,15 @@ log = logging.getLogger(__name__)
 CHANNEL_PREFIX = "cloudexpo:"
 
 
+def deployment_digest(secret_key: str, purpose: str, length: int = 12) -> str:
+    """A deployment's name in shared Redis for one ``purpose`` (bus, presence, rate, cluster): a digest of the
+    secret every node shares, never the secret, so deployments that share a Redis stay apart."""
+    return hashlib.sha256(f"cloudexpo-{purpose}:{secret_key}".encode()).hexdigest()[:length]
+
+
 def channel_prefix(secret_key: str) -> str:
-    """What a deployment's Redis channels start with: :data:`CHANNEL_PREFIX` and a digest of the
-    secret every node shares (never the secret), so deployments that share a Redis stay apart."""
-    return f"{CHANNEL_PREFIX}{hashlib.sha256(b'cloudexpo-bus:' + secret_key.encode()).hexdigest()[:12]}:"
+    """What a deployment's Redis channels start with: :data:`CHANNEL_PREFIX` and its digest."""
+    return f"{CHANNEL_PREFIX}{deployment_digest(secret_key, 'bus')}:"
 
 
 class BusError(RuntimeError):

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from typing import Any
 
+from cloudexpo.bus import deployment_digest
 from cloudexpo.messages import message
 
 log = logging.getLogger(__name__)
@@ -110,5 +111,4 @@ def make_limiter(bus: Any, secret_key: str, limit: int, window: float) -> RateLi
     """Shared through Redis when the bus is Redis (several nodes), else in this process's memory."""
     if getattr(bus, "kind", "") != "redis":
         return RateLimiter(limit, window)
-    namespace = hashlib.sha256(b"cloudexpo-rate:" + secret_key.encode()).hexdigest()[:12]
-    return SharedRateLimiter(lambda: bus.client, namespace, limit, window)
+    return SharedRateLimiter(lambda: bus.client, deployment_digest(secret_key, "rate"), limit, window)

@@ -19,10 +19,11 @@ deployments sharing one Redis never see each other's broadcasts.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from cloudexpo.bus import deployment_digest
 
 ORIGIN_TTL = 10.0  # seconds a claim outlives its last heartbeat (a publisher moving elsewhere overwrites it at once)
 COUNT_FRESH = 5.0  # seconds a node's viewer count stays in the sum without being written again
@@ -35,7 +36,7 @@ _DELETE_IF_MINE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.ca
 
 def namespace(secret_key: str) -> str:
     """The deployment's key prefix: a digest of the secret every node shares, never the secret."""
-    return hashlib.sha256(f"cloudexpo-cluster:{secret_key}".encode()).hexdigest()[:16]
+    return deployment_digest(secret_key, "cluster", 16)
 
 
 class OriginRegistry:

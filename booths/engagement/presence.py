@@ -11,9 +11,10 @@ of every node; otherwise in this process's memory.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Any
+
+from cloudexpo.bus import deployment_digest
 
 KEY = "cloudexpo:presence:"
 TTL = 45.0  # seconds after the last heartbeat; pages beat every 20 s
@@ -23,7 +24,7 @@ class PresenceBoard:
     def __init__(self, bus: Any, secret_key: str, ttl: float = TTL) -> None:
         self.bus = bus
         self.ttl = ttl
-        self.prefix = KEY + hashlib.sha256(b"cloudexpo-presence:" + secret_key.encode()).hexdigest()[:12] + ":"
+        self.prefix = KEY + deployment_digest(secret_key, "presence") + ":"
         self._local: dict[int, dict[str, float]] = {}
 
     def _redis(self) -> Any:
