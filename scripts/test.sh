@@ -44,12 +44,12 @@ echo "PostgreSQL for tests: ${CLOUDEXPO_TEST_POSTGRES_URL:-(not set: SQLite only
 echo "Redis for tests:      ${CLOUDEXPO_TEST_REDIS_URL:-(not set: in-process bus only)}"
 
 set +e
-# CLOUDEXPO_TEST_WORKERS=2 runs the tests in two pytest-xdist workers: 23 minutes instead of 37 on a busy
-# two-core machine, but Chromium and real-media tests then run beside each other (xdist's groups do not take
-# with pytest 9), and one such run hung 5 minutes in an app's shutdown that no run in one process ever did, so
-# CI runs in one process (0) until that is understood. The slowest 25 say where the run's time goes.
+# Two pytest-xdist workers (CLOUDEXPO_TEST_WORKERS; 0 runs everything in one process): the tests marked
+# browser or media all go to one of them, one after another, and the rest share both
+# (tests/heavy_in_one_worker.py), so Chromium and real-media tests never starve each other. The slowest 25
+# say where the run's time goes.
 .venv/bin/python -m pytest -p no:cacheprovider -ra --durations=25 \
-  -n "${CLOUDEXPO_TEST_WORKERS:-0}" "$@"
+  -n "${CLOUDEXPO_TEST_WORKERS:-2}" "$@"
 status=$?
 set -e
 if [ "$status" = 5 ]; then

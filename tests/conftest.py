@@ -29,7 +29,7 @@ from cloudexpo.services import Services
 from cloudexpo.settings import Settings
 from tests.clock import zone_where_it_is
 
-pytest_plugins = ["tests.fixtures_storage", "tests.fixtures_db", "tests.fixtures_mail"]
+pytest_plugins = ["tests.fixtures_storage", "tests.fixtures_db", "tests.fixtures_mail", "tests.heavy_in_one_worker"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("CLOUDEXPO_TEST_ARTIFACTS", ROOT / "test-artifacts"))
