@@ -82,6 +82,40 @@ def test_images_lose_exif_and_keep_orientation() -> None:
     assert Image.open(io.BytesIO(names["webp_1280"].data)).format == "WEBP"
 
 
+def test_thumbnails_of_a_transparent_picture_keep_alpha_in_webp_and_are_white_behind_in_jpeg() -> None:
+    img = Image.new("RGBA", (3000, 1500), (0, 0, 0, 0))
+    img.paste((200, 30, 30, 255), (0, 0, 1500, 1500))  # the left half red, the right half transparent
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    names = {d.name: Image.open(io.BytesIO(d.data)) for d in images.process_image(buf.getvalue()).derived}
+    assert names["display"].size == (2560, 1280) and names["display"].mode == "RGBA"
+    for width in (320, 640, 1280):
+        webp, jpeg = names[f"webp_{width}"], names[f"thumb_{width}"]
+        assert webp.size == jpeg.size == (width, width // 2)
+        webp = webp.convert("RGBA")
+        jpeg = jpeg.convert("RGB")
+        quarter, three_quarters = width // 4, 3 * width // 4
+        assert webp.getpixel((three_quarters, width // 4))[3] == 0  # transparent stays transparent
+        assert webp.getpixel((quarter, width // 4))[3] == 255
+        assert all(c >= 245 for c in jpeg.getpixel((three_quarters, width // 4)))  # white behind, in a JPEG
+        red = jpeg.getpixel((quarter, width // 4))
+        assert red[0] > 170 and red[1] < 70 and red[2] < 70, red
+
+
+def test_a_large_photo_gives_thumbnails_close_to_resizing_it_directly() -> None:
+    """Thumbnails come from the next larger copy, not each from the original: as good as the direct way."""
+    original = Image.radial_gradient("L").resize((4000, 3000)).convert("RGB")
+    buf = io.BytesIO()
+    original.save(buf, "JPEG", quality=95)
+    names = {d.name: Image.open(io.BytesIO(d.data)).convert("RGB") for d in images.process_image(buf.getvalue()).derived}
+    for width in (320, 640, 1280):
+        direct = original.resize((width, width * 3 // 4), Image.Resampling.LANCZOS)
+        ours = names[f"thumb_{width}"]
+        assert ours.size == direct.size
+        diff = [abs(a - b) for a, b in zip(ours.tobytes(), direct.tobytes(), strict=True)]
+        assert sum(diff) / len(diff) < 2.0, f"{width}: mean difference {sum(diff) / len(diff):.2f} of 255"
+
+
 def test_decompression_bomb_is_refused() -> None:
     with pytest.raises(MediaRejected, match="pixels"):
         images.process_image(png_bomb())

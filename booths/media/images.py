@@ -115,14 +115,18 @@ def process_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> ImageResult:
         result.derived.append(Derived("display", _encode(display, "PNG"), "image/png", ".png"))
     else:
         result.derived.append(Derived("display", _encode(display, "JPEG"), "image/jpeg", ".jpg"))
+    # Each thumbnail is resized once (the JPEG and the WebP share it) and from the next larger copy, the
+    # display copy first: a camera's 24-megapixel photo is resized at its full size once, not four times.
+    thumbs: dict[int, Image.Image] = {}
+    source = display
+    for width in sorted(THUMB_WIDTHS, reverse=True):
+        source = thumbs[width] = _resize(source, width)
     for width in THUMB_WIDTHS:
-        result.derived.append(
-            Derived(f"thumb_{width}", _encode(_resize(opaque, width), "JPEG"), "image/jpeg", ".jpg")
-        )
-        source = with_alpha if has_alpha else opaque
-        result.derived.append(
-            Derived(f"webp_{width}", _encode(_resize(source, width), "WEBP"), "image/webp", ".webp")
-        )
+        thumb = thumbs[width]
+        result.derived.append(Derived(
+            f"thumb_{width}", _encode(_flatten(thumb, keep_alpha=False) if has_alpha else thumb, "JPEG"), "image/jpeg", ".jpg"
+        ))
+        result.derived.append(Derived(f"webp_{width}", _encode(thumb, "WEBP"), "image/webp", ".webp"))
     return result
 
 
