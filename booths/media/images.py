@@ -90,11 +90,17 @@ def _encode(img: Image.Image, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def _resize(img: Image.Image, width: int) -> Image.Image:
-    if img.width <= width:
-        return img
-    height = max(1, round(img.height * width / img.width))
-    return img.resize((width, height), Image.Resampling.LANCZOS)
+def _fit(size: tuple[int, int], width: int) -> tuple[int, int]:
+    """``size`` scaled down to ``width`` (kept when it is narrower)."""
+    if size[0] <= width:
+        return size
+    return width, max(1, round(size[1] * width / size[0]))
+
+
+def _resize(img: Image.Image, width: int, original: tuple[int, int] | None = None) -> Image.Image:
+    """``img`` at ``width``; its height from ``original`` (the picture's own size) when it is a smaller copy."""
+    size = _fit(original or img.size, width)
+    return img if img.size == size else img.resize(size, Image.Resampling.LANCZOS)
 
 
 def process_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> ImageResult:
@@ -106,26 +112,25 @@ def process_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> ImageResult:
     # Apply the EXIF orientation to the pixels, since the EXIF itself goes.
     upright = ImageOps.exif_transpose(img) or img
     result = ImageResult(width=upright.width, height=upright.height, format=fmt)
-    with_alpha = _flatten(upright, keep_alpha=True)
-    has_alpha = with_alpha.mode == "RGBA"
-    opaque = _flatten(upright, keep_alpha=False)
+    base = _flatten(upright, keep_alpha=True)  # RGBA where the picture has transparency, else RGB
+    has_alpha = base.mode == "RGBA"
 
-    display = _resize(with_alpha if has_alpha else opaque, DISPLAY_MAX)
+    display = _resize(base, DISPLAY_MAX)
     if has_alpha or fmt == "PNG":
         result.derived.append(Derived("display", _encode(display, "PNG"), "image/png", ".png"))
     else:
         result.derived.append(Derived("display", _encode(display, "JPEG"), "image/jpeg", ".jpg"))
     # Each thumbnail is resized once (the JPEG and the WebP share it) and from the next larger copy, the
     # display copy first: a camera's 24-megapixel photo is resized at its full size once, not four times.
+    # Sizes come from the picture's own, so a copy's rounding does not carry into the next.
     thumbs: dict[int, Image.Image] = {}
     source = display
     for width in sorted(THUMB_WIDTHS, reverse=True):
-        source = thumbs[width] = _resize(source, width)
+        source = thumbs[width] = _resize(source, width, upright.size)
     for width in THUMB_WIDTHS:
         thumb = thumbs[width]
-        result.derived.append(Derived(
-            f"thumb_{width}", _encode(_flatten(thumb, keep_alpha=False) if has_alpha else thumb, "JPEG"), "image/jpeg", ".jpg"
-        ))
+        opaque = _flatten(thumb, keep_alpha=False) if has_alpha else thumb  # a JPEG is white where it was clear
+        result.derived.append(Derived(f"thumb_{width}", _encode(opaque, "JPEG"), "image/jpeg", ".jpg"))
         result.derived.append(Derived(f"webp_{width}", _encode(thumb, "WEBP"), "image/webp", ".webp"))
     return result
 
