@@ -60,14 +60,15 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput[_KEY] = str(_folder(node.config) / f"{node.workerinput['workerid']}.txt")
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Worker: the ids of the heavy tests it collected, written before it reports its collection."""
-    path = getattr(config, "workerinput", {}).get(_KEY)
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Worker: the ids of the heavy tests in its final collection, written before xdist's own hook of this
+    name reports that collection to the controller (hence ``tryfirst``)."""
+    path = getattr(session.config, "workerinput", {}).get(_KEY)
     if path is None:
         return
     part = Path(path + ".part")
-    part.write_text("".join(f"{item.nodeid}\n" for item in items if is_heavy(item)))
+    part.write_text("".join(f"{item.nodeid}\n" for item in session.items if is_heavy(item)))
     part.rename(path)
 
 
@@ -79,7 +80,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
     class HeavyInOneWorker(LoadScopeScheduling):  # type: ignore[misc]
-        """xdist's scheduling by scope: the heavy tests are one scope, every other test one of its own."""
+        """xdist's scheduling by scope: the heavy tests are one scope, every other test one of its own.
+
+        With a scope per test, two flaws of xdist 3.8's scope scheduling after a worker crashes would
+        matter (pytest-xdist #1323, #1371, #1327), so they are mended here: the crashed worker's finished
+        units went back on the queue (and an empty one stalls the worker it is sent to: the run never
+        ends), the test that crashed it ran again, and its replacement got one test where a worker needs
+        two to start.
+        """
 
         _heavy: set[str] | None = None
 
@@ -100,5 +108,26 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
                 heavy.update(file.read_text().split("\n"))
             heavy.discard("")
             return heavy
+
+        def remove_node(self, node: Any) -> str | None:
+            workload = self.assigned_work.pop(node)
+            pending = [(scope, nodeid) for scope, unit in workload.items() for nodeid, done in unit.items() if not done]
+            if not pending:
+                return None
+            scope, crashed = pending[0]
+            workload[scope][crashed] = True  # reported as crashed by xdist; not run again
+            for scope, unit in workload.items():
+                if not all(unit.values()):  # only what is left to run goes back on the queue
+                    self.workqueue[scope] = unit
+            for other in self.assigned_work:
+                self._reschedule(other)
+            return crashed
+
+        def schedule(self) -> None:
+            replacing = self.collection is not None  # a worker that replaces a crashed one
+            super().schedule()
+            if replacing:
+                for node in self.nodes:
+                    self._reschedule(node)
 
     return HeavyInOneWorker(config, log)

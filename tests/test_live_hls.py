@@ -111,6 +111,7 @@ async def _read_live_playlist(http: httpx.AsyncClient, url: str, segments: int) 
     raise AssertionError(f"the live playlist at {url} never listed {segments} segments")
 
 
+@pytest.mark.media
 async def test_whep_past_the_cap_answers_503_with_the_live_playlist_and_a_freed_place_lets_in(
     capped_server: LiveServer,
 ) -> None:

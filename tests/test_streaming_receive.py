@@ -255,6 +255,7 @@ class Payloads:
             self.video.add(packet.payload)
 
 
+@pytest.mark.media
 async def test_a_publisher_gets_remb_reports_and_nacks_and_its_retransmissions_are_forwarded(
     engine: MediaEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
