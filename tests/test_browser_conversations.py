@@ -164,8 +164,9 @@ def test_a_moderator_blocks_and_unblocks_a_visitor_from_the_reported_conversatio
         sign_in(mod, url, moderator_email, PASSWORD, "zh-Hans")
         mod.goto(f"{url}/conversations/{cid}")
         block = mod.locator("[data-conv-block]")
-        block.wait_for()
+        block.wait_for()  # the conversation is loaded: its actions are all there
         assert block.inner_text() == "禁止此访客发起对话"
+        assert mod.locator("[data-call-start]").count() == 0  # a moderator reads it; there is nobody to call
         block.click()
         wait_until(mod, "document.querySelector('[data-conv-result]').textContent === '已禁止。'")
         assert block.inner_text() == "解除对此访客的禁止"

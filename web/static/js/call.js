@@ -361,17 +361,14 @@
     button.addEventListener("click", function () { start(button.dataset.conversationId); });
     actions.appendChild(button);
   }
-  const bind = function () {
-    document.querySelectorAll("[data-conversation-panel][data-conversation-id]").forEach(function (panel) {
-      addButton(panel.querySelector("[data-conv-actions]"), panel.dataset.conversationId);
-    });
-  };
+  // The button comes with the conversation (conversations.js says which one is open, once it is loaded):
+  // added before, it moved when the panel's other actions showed or hid, under a click already aimed at
+  // it, and a moderator reading a reported conversation got one too.
   document.addEventListener("cloudexpo:conversation-open", function (e) {
     if (e.detail.side === "moderator") { return; }  // a moderator reads a reported conversation; nobody to call
     const panel = document.querySelector('[data-conversation-panel][data-conversation-id="' + e.detail.id + '"]') || document.querySelector("[data-conversation-panel]");
     if (panel) { addButton(panel.querySelector("[data-conv-actions]"), e.detail.id); }
   });
-  bind();
   window.cloudexpo.startCall = start;
   if (pageCall) { load(); }
 })();
