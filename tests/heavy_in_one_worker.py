@@ -85,8 +85,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         With a scope per test, two flaws of xdist 3.8's scope scheduling after a worker crashes would
         matter (pytest-xdist #1323, #1371, #1327), so they are mended here: the crashed worker's finished
         units went back on the queue (and an empty one stalls the worker it is sent to: the run never
-        ends), the test that crashed it ran again, and its replacement got one test where a worker needs
-        two to start.
+        ends), the test that crashed it ran again, its replacement got one test where a worker needs
+        two to start, and work was handed to a replacement still collecting (a KeyError that ended the
+        run when both workers were replaced at once).
         """
 
         _heavy: set[str] | None = None
@@ -122,6 +123,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             for other in self.assigned_work:
                 self._reschedule(other)
             return crashed
+
+        def _reschedule(self, node: Any) -> None:
+            if node not in self.registered_collections:
+                return  # a replacement worker still collecting: it gets work when its collection comes
+            super()._reschedule(node)
 
         def schedule(self) -> None:
             replacing = self.collection is not None  # a worker that replaces a crashed one
