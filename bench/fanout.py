@@ -270,7 +270,7 @@ async def served(media_path: Path, storage: str, idle_window: float) -> AsyncIte
             result = Server(server.pid, f"{base}/whep/{slot}", idle, metrics_url=f"{base}/metrics")
             yield result
             segments = sorted(p.name for p in (data / "spool").rglob("seg_*"))
-            objects = sorted(p.name for p in (data / "objects").rglob("*.ts")) if not s3 else []
+            objects = sorted(p.name for p in (data / "objects").rglob("seg_*.m4s")) if not s3 else []
             result.notes.append(f"recorded: {len(segments)} segments in the spool"
                                 + (f", {len(objects)} in local storage" if not s3 else ""))
         finally:

@@ -2,7 +2,7 @@
 
 The bench media (``bench/_common.encode_media``) is packetized as aiortc's
 sender packetizes it and fed to a :class:`streaming.segmenter.SegmentWriter`
-(depacketising, Opus -> AAC, MPEG-TS segments fsynced into a spool in a
+(depacketising, H.264 and Opus into fragmented MP4 segments fsynced into a spool in a
 temporary folder), paced at real time with ``--real`` (as a broadcast comes
 in: the writer thread wakes up the way it does live) or as fast as it goes.
 Printed: CPU of the process (writer thread and feeder) per second of media,
@@ -92,7 +92,7 @@ def main() -> None:
         print(f"{len(stream)} packets, {args.seconds} s of media{' at real time' if args.real else ''}: "
               f"{cpu / args.seconds * 100:.2f} % of a core per second of media "
               f"(the writer thread {writer_cpu / args.seconds * 100:.2f} %), "
-              f"{writer.muxer.segments_written} segments, {writer.muxer.audio_frames_written} AAC frames "
+              f"{writer.muxer.segments_written} segments, {writer.muxer.audio_frames_written} Opus packets "
               f"({'stereo' if writer.muxer.audio_channels == 2 else 'mono'})")
 
 

@@ -26,13 +26,15 @@ from dataclasses import dataclass
 
 from cloudexpo.storage import ObjectNotFound, ObjectStore
 
+from . import fmp4
 from .hls import PlaylistError, Segment, parse_playlist
-from .muxer import audio_channels_of
 from .spool import PLAYLIST, SpoolRecording, replay_prefix
 
 log = logging.getLogger(__name__)
 
-SEGMENT_INDEX = re.compile(r"seg_(\d{5,})\.ts$")
+# a segment's number, or an init segment's (the number of its first segment: one uploaded just before a crash
+# may have no segment stored yet)
+SEGMENT_INDEX = re.compile(r"(?:seg|init)_(\d{5,})\.(?:ts|m4s|mp4)$")
 ATTEMPTS = 6  # reads of storage before the recording starts without what it holds
 FIRST_DELAY = 0.5
 
@@ -44,7 +46,7 @@ class StoredRecording:
     segments: int  # in its playlist
     duration: float  # seconds: where the continued timeline starts
     next_index: int  # the first segment number no stored object uses
-    audio_channels: int | None = None  # of its last segment: the new segments keep them (one layout a replay)
+    audio_channels: int | None = None  # of its last init segment: the new segments keep them (one layout a replay)
 
 
 def segment_index(name: str) -> int | None:
@@ -97,39 +99,42 @@ async def continue_stored(store: ObjectStore, spool: SpoolRecording) -> StoredRe
         segments=len(segments),
         duration=round(sum(s.duration for s in segments), 3),
         next_index=max(indices + listed, default=0) + 1,
-        audio_channels=await stored_audio_channels(store, spool, segments[-1].uri) if segments else None,
+        audio_channels=await stored_audio_channels(store, spool, segments[-1].map) if segments else None,
     )
     log.info("recorder: slot %s continues its stored recording (%d segments, %.1f s; next segment %d)",
              spool.slot_id, stored.segments, stored.duration, stored.next_index)
     return stored
 
 
-async def stored_audio_channels(store: ObjectStore, spool: SpoolRecording, name: str) -> int | None:
-    """The audio channels of the stored segment ``name`` (fetched into the spool a moment); None if unknown."""
-    local = spool.path(name + ".probe")
+async def stored_audio_channels(store: ObjectStore, spool: SpoolRecording, init: str | None) -> int | None:
+    """The Opus channels of the stored init segment ``init``; None if unknown (or an MPEG-TS recording)."""
+    if not init:
+        return None
     try:
-        await store.download_file(replay_prefix(spool.slot_id) + name, local)
-        return await asyncio.to_thread(audio_channels_of, local)
+        return fmp4.audio_channels(await store.get_bytes(replay_prefix(spool.slot_id) + init))
     except Exception as exc:
         log.warning("recorder: the audio layout of slot %s's stored recording could not be read (%s)",
                     spool.slot_id, exc)
         return None
-    finally:
-        local.unlink(missing_ok=True)
 
 
 def _seed(spool: SpoolRecording, segments: Sequence[Segment]) -> None:
-    spool.seed([
-        {
+    entries: list[dict[str, object]] = []
+    inits: set[str] = set()
+    for segment in segments:
+        if segment.map and segment.map not in inits:
+            inits.add(segment.map)
+            entries.append({"type": "init", "name": segment.map, "stored": True})
+        entries.append({
             "type": "segment",
             "name": segment.uri,
             "duration": segment.duration,
             "pdt": segment.program_date_time.isoformat() if segment.program_date_time else None,
             "discontinuity": segment.discontinuity,
             "stored": True,
-        }
-        for segment in segments
-    ])
+            **({"map": segment.map} if segment.map else {}),
+        })
+    spool.seed(entries)
 
 
 async def continued_elsewhere(store: ObjectStore, spool: SpoolRecording) -> bool:

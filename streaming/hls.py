@@ -1,9 +1,11 @@
 """HLS media playlists (RFC 8216): writing, reading and trimming them. Pure functions.
 
 The recorder keeps a playlist in storage beside the segments with relative
-URIs (``seg_00001.ts``), so VLC or ffmpeg can play a replay straight from the
-bucket; the app serves the same playlist with each URI swapped for a signed
-or presigned URL (:func:`write_playlist` with ``uri_for``).
+URIs (``seg_00001.m4s``, its init segment in ``EXT-X-MAP``), so VLC or ffmpeg
+can play a replay straight from the bucket; the app serves the same playlist
+with each URI swapped for a signed or presigned URL (:func:`write_playlist`
+with ``uri_for``). Replays recorded as MPEG-TS (``.ts``, no map) read and
+write the same way.
 
 Every segment starts on a keyframe, so trimming (:func:`trim`) keeps whole
 segments: the start snaps back to the beginning of its segment and the end
@@ -14,8 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+
+_MAP_URI = re.compile(r'URI="([^"]*)"')
 
 
 class PlaylistError(ValueError):
@@ -32,6 +37,7 @@ class Segment:
     duration: float
     discontinuity: bool = False
     program_date_time: dt.datetime | None = None
+    map: str | None = None  # the init segment's URI (fragmented MP4); None for MPEG-TS
 
 
 @dataclass
@@ -67,7 +73,9 @@ def write_playlist(playlist: Playlist, uri_for: Callable[[str], str] | None = No
     target = playlist.target_duration
     if target is None:
         target = target_for(playlist.segments)
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}"]
+    # EXT-X-MAP without EXT-X-I-FRAMES-ONLY needs version 6 (RFC 8216 §7); 7 is what fMP4 HLS is known by
+    version = 7 if any(s.map for s in playlist.segments) else 3
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{version}", f"#EXT-X-TARGETDURATION:{target}"]
     lines.append(f"#EXT-X-MEDIA-SEQUENCE:{playlist.media_sequence}")
     if playlist.discontinuity_sequence:
         lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{playlist.discontinuity_sequence}")
@@ -75,9 +83,13 @@ def write_playlist(playlist: Playlist, uri_for: Callable[[str], str] | None = No
         lines.append(f"#EXT-X-PLAYLIST-TYPE:{playlist.playlist_type}")
     if playlist.independent_segments:
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
+    current_map: str | None = None
     for segment in playlist.segments:
         if segment.discontinuity:
             lines.append("#EXT-X-DISCONTINUITY")
+        if segment.map and segment.map != current_map:
+            lines.append(f'#EXT-X-MAP:URI="{uri_for(segment.map) if uri_for else segment.map}"')
+            current_map = segment.map
         if segment.program_date_time is not None:
             lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_format_pdt(segment.program_date_time)}")
         lines.append(f"#EXTINF:{segment.duration:.3f},")
@@ -109,6 +121,7 @@ def parse_playlist(text: str) -> Playlist:
     duration: float | None = None
     discontinuity = False
     pdt: dt.datetime | None = None
+    current_map: str | None = None
     for line in lines[1:]:
         if not line:
             continue
@@ -131,6 +144,11 @@ def parse_playlist(text: str) -> Playlist:
             discontinuity = True
         elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
             pdt = _parse_pdt(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-MAP:"):
+            match = _MAP_URI.search(line)
+            if match is None:
+                raise PlaylistError(f"no URI in {line!r}")
+            current_map = match.group(1)
         elif line == "#EXT-X-ENDLIST":
             playlist.ended = True
         elif line.startswith("#"):
@@ -138,7 +156,7 @@ def parse_playlist(text: str) -> Playlist:
         else:
             if duration is None:
                 raise PlaylistError(f"segment {line!r} has no #EXTINF before it")
-            playlist.segments.append(Segment(line, duration, discontinuity, pdt))
+            playlist.segments.append(Segment(line, duration, discontinuity, pdt, current_map))
             duration, discontinuity, pdt = None, False, None
     return playlist
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from cloudexpo.storage import ObjectStore
 
 from .hls import Playlist, live_window, write_playlist
-from .spool import PLAYLIST_TYPE, SEGMENT_TYPE, replay_prefix
+from .spool import PLAYLIST_TYPE, content_type, replay_prefix
 
 LIVE_PLAYLIST = "live.m3u8"
 WINDOW = 6  # segments (~12 s): RFC 8216 wants at least three target durations
@@ -68,7 +68,7 @@ class LiveHls:
             return write_playlist(window)
         prefix = replay_prefix(slot_id)
         return write_playlist(
-            window, lambda uri: self.store.get_url(prefix + uri, self.url_lifetime, content_type=SEGMENT_TYPE)
+            window, lambda uri: self.store.get_url(prefix + uri, self.url_lifetime, content_type=content_type(uri))
         )
 
     async def put(self, slot_id: int, recording: Playlist) -> None:

@@ -2,7 +2,7 @@
 
 A broadcast's fixed cost is spent in two places: the event loop, which reads
 publishers' SRTP off their sockets and forwards and hands each packet to the
-recorder, and the recording's writer thread (depacketising, Opus to AAC,
+recorder, and the recording's writer thread (depacketising, writing
 segments). Process CPU alone cannot tell them apart, nor a packet's cost from
 everything else the loop does (HTTP, WebSockets, the schedule).
 

@@ -1,58 +1,58 @@
-"""MPEG-TS segments of one recording, muxed without re-encoding, into its spool.
+"""The segments of one recording, H.264 and Opus as they came, into its spool (fragmented MP4).
 
-:class:`SegmentMuxer` takes encoded H.264 access units and AAC packets on the
-recording's timeline (pts from 0 at its first keyframe, 1/90000 s for video,
-1/48000 s for audio) and writes segments of about ``target`` seconds, each
-starting on a keyframe. A segment is written to ``.part``, fsynced, renamed
-and only then added to the spool's journal (:mod:`streaming.spool`), so a
-segment cut by a crash stays readable (:mod:`streaming.salvage`).
+:class:`SegmentMuxer` takes H.264 access units (Annex B) and Opus packets on
+the recording's timeline (pts from 0 at its first keyframe, 1/90000 s for
+video, 1/48000 s for audio) and writes segments of about ``target`` seconds,
+each starting on a keyframe (:mod:`streaming.fmp4`). Nothing is decoded or
+encoded: the cost of a recording is copying bytes.
+
+An init segment (``init_NNNNN.mp4``) holds the tracks' set-up; a new one is
+written when the publisher's SPS/PPS change (a new session, another encoder)
+and its first segment starts a discontinuity. Samples are written to the
+segment's ``.part`` a fragment at a time (:data:`FRAGMENT` seconds), so a
+segment cut by a crash keeps its whole fragments (:mod:`streaming.salvage`);
+a finished segment is fsynced, renamed and only then added to the spool's
+journal (:mod:`streaming.spool`), after its init segment.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
+import itertools
 import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
-
-import av
+from typing import BinaryIO
 
 from cloudexpo.db import utcnow
 
-from .spool import SpoolRecording, fsync_dir, segment_name
-from .transcode import AUDIO_RATE, TB_AUDIO, TB_VIDEO, VIDEO_RATE
+from . import fmp4
+from .spool import SpoolRecording, fsync_dir, init_name, segment_name
+from .transcode import AUDIO_RATE, VIDEO_RATE
 
 log = logging.getLogger(__name__)
 
-PTS_BASE = 10 * VIDEO_RATE  # TS timestamps start at 10 s: AAC priming never goes below 0
 SHORTEST_SEGMENT = 0.75  # of the target: a keyframe earlier than this does not cut
+FRAGMENT = 0.5  # seconds of video a fragment holds: what a crash can cost the segment being written
 
 
 class _Segment:
-    def __init__(self, index: int, path: Path, start_pts: int, discontinuity: bool, template: Mapping[str, Any]) -> None:
+    def __init__(self, index: int, path: Path, start_pts: int, discontinuity: bool, init: str) -> None:
         self.index = index
         self.part = path.with_name(path.name + ".part")
         self.path = path
         self.start_pts = start_pts
         self.discontinuity = discontinuity
-        self.container: Any = av.open(str(self.part), "w", format="mpegts")
-        self.video = self.container.add_stream_from_template(template["video"])
-        self.audio = self.container.add_stream_from_template(template["audio"]) if "audio" in template else None
-
-    def mux(self, packet: av.Packet, stream: Any) -> None:
-        packet.stream = stream
-        self.container.mux(packet)
+        self.init = init
+        self.file: BinaryIO = open(self.part, "wb")
 
 
 class SegmentMuxer:
-    """Cuts, muxes, closes and journals the segments of one recording (see the module doc).
+    """Cuts, writes, closes and journals the segments of one recording (see the module doc).
 
     :param codecs: the recording's codecs by kind, as the writer learns them;
-        the segments get an audio stream when ``"audio"`` is in it at the
-        first cut.
+        an init segment gets an Opus track when ``"audio"`` is in it.
     :param on_segment: called after each segment is in the journal (and at
         the end).
     """
@@ -73,16 +73,27 @@ class SegmentMuxer:
         self.segment: _Segment | None = None
         self.last_video_pts = -1
         self.frame_duration = VIDEO_RATE // 30
-        self._template_container: Any = None
-        self._template: dict[str, Any] = {}
+        self._init_key: tuple[bytes, bytes, int] | None = None  # (SPS, PPS, audio channels) of the init in use
+        self._init_name = ""
+        self._sequence = 0  # fragments written (each moof's sequence number)
+        self._video: list[tuple[int, bytes, bool]] = []  # (pts, sample, keyframe) not yet in a fragment
+        self._audio: list[tuple[int, bytes]] = []  # (pts at 48 kHz, Opus packet)
+        self.audio_end = 0  # 48 kHz: right after the last audio sample taken
         state = spool.state()
         indices = [int(e["name"][4:9]) for e in state.segments if e["name"].startswith("seg_")]
         self.next_index = max(indices, default=0) + 1
-        # the AAC stream's channels: mono, as browsers send unless the answer asks for stereo (Cloud Expo's does
+        # the Opus track's channels: mono, as browsers send unless the answer asks for stereo (Cloud Expo's does
         # not), until the publisher shows stereo (prefer_stereo); settled when the first segment opens or by the
         # recording's earlier part: one layout a recording, so its MP4 and its players never meet a change
         self.audio_channels = 1
         self.audio_channels_fixed = False
+        if state.inits:  # this spool's earlier part (the server restarted mid-broadcast) settled the layout
+            try:
+                found = fmp4.audio_channels(spool.path(state.inits[-1]).read_bytes())
+            except OSError:
+                found = None
+            if found:
+                self.keep_audio_channels(found)
         # segments already in the spool, or a publisher session came back (pause): the next segment starts a discontinuity
         self.continues = bool(state.segments)
         # figures
@@ -102,9 +113,9 @@ class SegmentMuxer:
         self.audio_channels_fixed = True
 
     @property
-    def audio_encoder(self) -> Any:
-        """The AAC encoder every segment's audio stream copies; None before the first cut or without audio."""
-        return self._template.get("audio")
+    def has_audio(self) -> bool:
+        """Whether the init segment in use has an audio track (False before the first cut)."""
+        return self._init_key is not None and self._init_key[2] > 0
 
     def segment_age(self) -> float | None:
         """Seconds of video in the open segment, or None."""
@@ -113,9 +124,10 @@ class SegmentMuxer:
         return (self.last_video_pts - self.segment.start_pts) / VIDEO_RATE
 
     def write_video(self, pts: int, data: bytes, keyframe: bool) -> None:
+        """One H.264 access unit (Annex B) at ``pts``; a keyframe may start a segment."""
         segment = self.segment
         if keyframe and (segment is None or pts - segment.start_pts >= SHORTEST_SEGMENT * self.target * VIDEO_RATE):
-            self._cut(pts)
+            self._cut(pts, data)
             segment = self.segment
         if segment is None:
             return
@@ -124,20 +136,18 @@ class SegmentMuxer:
             if 0 < step < VIDEO_RATE:
                 self.frame_duration = step
         self.last_video_pts = pts
-        packet = av.Packet(data)
-        packet.pts = packet.dts = PTS_BASE + pts
-        packet.time_base = TB_VIDEO
-        packet.is_keyframe = keyframe
-        segment.mux(packet, segment.video)
+        self._video.append((pts, fmp4.annexb_to_avcc(data), keyframe))
         self.frames_written += 1
+        if pts - self._video[0][0] >= FRAGMENT * VIDEO_RATE:
+            self._write_fragment(None)
 
-    def write_audio(self, packet: av.Packet) -> None:
-        segment = self.segment
-        if segment is None or segment.audio is None or packet.pts is None:
+    def write_audio(self, pts: int, packet: bytes) -> None:
+        """One Opus packet at ``pts`` (48 kHz); dropped before the first segment, without an audio track, or
+        when it does not come after the last one taken."""
+        if self.segment is None or not self.has_audio or pts < self.audio_end - fmp4.opus_duration(packet) // 2:
             return
-        packet.pts = packet.dts = int(packet.pts) + PTS_BASE * AUDIO_RATE // VIDEO_RATE
-        packet.time_base = TB_AUDIO
-        segment.mux(packet, segment.audio)
+        self._audio.append((max(pts, self.audio_end), packet))
+        self.audio_end = max(pts, self.audio_end) + fmp4.opus_duration(packet)
         self.audio_frames_written += 1
 
     def continue_at(self, next_index: int) -> None:
@@ -148,10 +158,11 @@ class SegmentMuxer:
     def pause(self) -> int:
         """A publisher session ended: close the open segment; the next one starts a discontinuity.
 
-        Returns the pts right after the last frame written, where the next
-        session's first keyframe goes (the gap is not part of the replay).
+        Returns the pts right after the last frame (or audio) written, where the
+        next session's first keyframe goes (the gap is not part of the replay).
         """
         end = self.last_video_pts + self.frame_duration if self.last_video_pts >= 0 else 0
+        end = max(end, -(-self.audio_end * VIDEO_RATE // AUDIO_RATE))
         if self.segment is not None:
             self._close_segment(end)
         self.continues = True
@@ -165,55 +176,83 @@ class SegmentMuxer:
             part.unlink(missing_ok=True)
         self.spool.append({"type": "end", "at": utcnow().isoformat()})
         self._notify()
-        if self._template_container is not None:
-            try:
-                self._template_container.close()
-            except Exception:
-                pass
 
-    def _make_template(self) -> None:
-        """Stream parameters every segment copies (one H.264 and one AAC stream)."""
-        container = av.open(io.BytesIO(), "w", format="mpegts")
-        video = container.add_stream("libx264", width=64, height=64)
-        video.codec_context.options = {"preset": "ultrafast", "tune": "zerolatency", "threads": "1"}
-        self._template = {"video": video}
+    # -- segments ------------------------------------------------------------------------------
+
+    def _init_for(self, keyframe: bytes) -> bool:
+        """Make sure the init segment fits this keyframe's SPS/PPS (and the audio); True if a new one was written."""
+        sps, pps = fmp4.parameter_sets(keyframe)
+        if sps is None or pps is None:
+            if self._init_key is not None:
+                return False  # parameter sets given once: the ones in use go on
+            raise fmp4.Fmp4Error("the first keyframe has no SPS/PPS")
         if "audio" in self.codecs:
-            if not self.audio_channels_fixed:
-                earlier = [e["name"] for e in self.spool.state().segments if not e.get("stored")]
-                found = audio_channels_of(self.spool.path(earlier[-1])) if earlier else None
-                if found is not None:  # this spool's earlier segments (the server restarted mid-broadcast)
-                    self.keep_audio_channels(found)
-            self.audio_channels_fixed = True  # settled: the segments share this encoder
-            layout = "stereo" if self.audio_channels == 2 else "mono"
-            audio = container.add_stream("aac", rate=AUDIO_RATE, layout=layout)
-            audio.codec_context.bit_rate = 128000
-            # FFmpeg's default AAC coder (two-loop search) costs ~5 % of a core for one stereo stream;
-            # the fast one ~1 %, at a quality that does not matter for a launch's speech and music
-            audio.codec_context.options = {"aac_coder": "fast"}
-            self._template["audio"] = audio
-        container.start_encoding()
-        self._template_container = container
+            self.audio_channels_fixed = True  # settled: one layout a recording
+        channels = self.audio_channels if "audio" in self.codecs else 0
+        key = (sps, pps, channels)
+        if key == self._init_key:
+            return False
+        data = fmp4.init_segment(fmp4.h264_config(sps, pps), channels or None)
+        name = init_name(self.next_index)
+        path = self.spool.path(name)
+        _write_durably(path, data)
+        self.spool.append({"type": "init", "name": name})
+        self._init_key = key
+        self._init_name = name
+        return True
 
-    def _cut(self, pts: int) -> None:
-        if self._template_container is None:
-            self._make_template()
-        discontinuity = False
+    def _cut(self, pts: int, keyframe: bytes) -> None:
         if self.segment is not None:
             self._close_segment(pts)
-        elif self.continues:
-            discontinuity = True
+        try:
+            new_init = self._init_for(keyframe)
+        except fmp4.Fmp4Error as exc:
+            log.warning("recorder %s: a keyframe could not start a segment (%s)", self.spool.slot_id, exc)
+            return
+        discontinuity = self.continues or (new_init and self.segments_written > 0)
+        self.continues = False
         index = self.next_index
         self.next_index += 1
-        self.segment = _Segment(index, self.spool.path(segment_name(index)), pts, discontinuity, self._template)
+        self.segment = _Segment(index, self.spool.path(segment_name(index)), pts, discontinuity, self._init_name)
+
+    def _write_fragment(self, end_pts: int | None) -> None:
+        """Write what is pending as one fragment; without ``end_pts`` the last frame waits (its duration is
+        the time to the next one)."""
+        segment = self.segment
+        if segment is None:
+            return
+        video = self._video if end_pts is not None else self._video[:-1]
+        self._video = [] if end_pts is not None else self._video[-1:]
+        audio, self._audio = self._audio, []
+        runs = []
+        if video:
+            ends = [p for p, _, _ in video[1:]]
+            ends.append(end_pts if end_pts is not None else self._video[0][0])
+            runs.append(fmp4.TrackRun(
+                fmp4.VIDEO_TRACK, video[0][0],
+                [max(1, e - p) for e, (p, _, _) in zip(ends, video, strict=True)],
+                [fmp4.KEY_SAMPLE if k else fmp4.DELTA_SAMPLE for _, _, k in video],
+                [s for _, s, _ in video],
+            ))
+        if audio:
+            durations = [b[0] - a[0] for a, b in itertools.pairwise(audio)]
+            durations.append(fmp4.opus_duration(audio[-1][1]) or 960)
+            runs.append(fmp4.TrackRun(fmp4.AUDIO_TRACK, audio[0][0], durations, [fmp4.KEY_SAMPLE] * len(audio),
+                                      [p for _, p in audio]))
+        if runs:
+            self._sequence += 1
+            segment.file.write(fmp4.fragment(self._sequence, runs))
+            segment.file.flush()
 
     def _close_segment(self, end_pts: int) -> None:
         segment = self.segment
         if segment is None:
             return
+        self._write_fragment(end_pts)
         self.segment = None
-        segment.container.close()
-        with open(segment.part, "rb+") as fh:
-            os.fsync(fh.fileno())
+        segment.file.flush()
+        os.fsync(segment.file.fileno())
+        segment.file.close()
         os.replace(segment.part, segment.path)
         fsync_dir(segment.path.parent)
         duration = max(0.001, (end_pts - segment.start_pts) / VIDEO_RATE)
@@ -222,6 +261,7 @@ class SegmentMuxer:
             {
                 "type": "segment",
                 "name": segment.path.name,
+                "map": segment.init,
                 "duration": round(duration, 3),
                 "pdt": pdt.isoformat(),
                 "discontinuity": segment.discontinuity,
@@ -238,13 +278,11 @@ class SegmentMuxer:
             log.exception("recorder %s: on_segment failed", self.spool.slot_id)
 
 
-def audio_channels_of(path: Path) -> int | None:
-    """The channels of a recorded segment's audio stream; None without one, or when it cannot be read."""
-    try:
-        with av.open(str(path)) as container:
-            for stream in container.streams.audio:
-                channels = stream.codec_context.channels
-                return int(channels) if channels in (1, 2) else None
-    except (av.FFmpegError, OSError):
-        return None
-    return None
+def _write_durably(path: Path, data: bytes) -> None:
+    part = path.with_name(path.name + ".part")
+    with open(part, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(part, path)
+    fsync_dir(path.parent)

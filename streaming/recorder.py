@@ -6,10 +6,11 @@ A recording runs along this path, one module per step:
    packet sink only puts packets on a queue.
 2. :mod:`streaming.segmenter` (one thread per recording): packets back in
    order, audio and video on one timeline, keyframe requests.
-3. :mod:`streaming.transcode` (same thread): VP8 → H.264 and Opus → AAC for
-   the recording only; H.264 is never decoded.
-4. :mod:`streaming.muxer` (same thread): MPEG-TS segments of about ``target``
-   seconds, each starting on a keyframe, fsynced into the spool.
+3. :mod:`streaming.transcode` (same thread): VP8 → H.264 for the recording
+   only; H.264 is never decoded, Opus never transcoded.
+4. :mod:`streaming.muxer` (same thread): fragmented MP4 segments
+   (:mod:`streaming.fmp4`) of about ``target`` seconds, each starting on a
+   keyframe, fsynced into the spool.
 5. :mod:`streaming.spool` (a task): the spool's journal, and the
    :class:`~streaming.spool.Uploader` that sends finished segments and the
    playlist to storage with retries; storage trouble never reaches the
@@ -23,7 +24,7 @@ A recording runs along this path, one module per step:
 :class:`RecorderService` (this module) starts a recording when the engine
 reports a stream live and finishes it when the stream ends: the last segment
 is closed, the playlist gets ``#EXT-X-ENDLIST`` and the replay is playable; a
-single MP4 is then remuxed in the background (:meth:`streaming.replays.ReplayFiles.remake_mp4`).
+single MP4 (with AAC sound) is then made in the background (:meth:`streaming.replays.ReplayFiles.remake_mp4`).
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ Objects of a slot's replay, all under ``replays/{slot_id}/`` (so deleting the
 prefix removes everything)::
 
     index.m3u8           the recorder's playlist (relative URIs; EVENT while live)
-    seg_00001.ts ...     MPEG-TS segments (H.264 + AAC), each from a keyframe
-    replay.mp4           the download, remuxed from the (trimmed) segments
+    init_00001.mp4       an init segment (fragmented MP4), one a run of segments with the same set-up
+    seg_00001.m4s ...    segments (H.264 + Opus as sent), each from a keyframe; ``seg_00001.ts``
+                         (MPEG-TS, H.264 + AAC) in replays recorded before Cloud Expo wrote fMP4
+    replay.mp4           the download, joined from the (trimmed) segments, with AAC sound
     captions/en.vtt      WebVTT captions per language
 
 Who sees what (:func:`can_manage`, :func:`visible_to`): moderators and the
@@ -44,7 +46,7 @@ from .hls import Playlist, TrimError, parse_playlist, snap_trim, trim, write_pla
 from .models import ChatMessage, Slot, SlotState
 from .replay_models import PLAYABLE_STATES, Replay, ReplayState, ReplayView
 from .schedule import DEFAULT_OVERRUN, on_air
-from .spool import PLAYLIST, SpoolRecording, replay_prefix
+from .spool import PLAYLIST, SpoolRecording, content_type, replay_prefix
 
 NO_REPLAY = message("replay.none", "Slot {slot} has no replay.")
 NOT_STORED = message("replay.not_stored", "Slot {slot} has no recording in storage yet.")
@@ -240,7 +242,7 @@ async def served_playlist(files: ReplayFiles, replay: Replay, *, apply_trim: boo
         except TrimError:
             pass
     prefix = replay_prefix(replay.slot_id)
-    return write_playlist(playlist, lambda uri: store.get_url(prefix + uri, URL_LIFETIME, content_type="video/mp2t"))
+    return write_playlist(playlist, lambda uri: store.get_url(prefix + uri, URL_LIFETIME, content_type=content_type(uri)))
 
 
 # --- editing ------------------------------------------------------------------------------------
@@ -422,20 +424,38 @@ async def remake_mp4(db: Database, store: ObjectStore, slot_id: int, spool_root:
 async def _build_mp4(store: ObjectStore, slot_id: int, playlist: Playlist, spool_root: Path, key: str) -> int:
     spool = SpoolRecording(spool_root, slot_id)
     work = Path(await asyncio.to_thread(_workdir, spool_root, slot_id))
+
+    async def local(name: str) -> Path:
+        path = spool.path(name)
+        if not await asyncio.to_thread(path.exists):
+            path = work / name
+            if not await asyncio.to_thread(path.exists):
+                await store.download_file(replay_prefix(slot_id) + name, path)
+        return path
+
     try:
-        joined = work / "all.ts"
-        sources: list[Path] = []
+        # one file per run of segments sharing an init segment (or per MPEG-TS run): each is the run's
+        # bytes joined, a fragmented MP4 (init + its segments) or a TS stream
+        runs: list[tuple[str | None, list[Path]]] = []
         for seg in playlist.segments:
-            local = spool.path(seg.uri)
-            if not await asyncio.to_thread(local.exists):
-                local = work / seg.uri
-                await store.download_file(replay_prefix(slot_id) + seg.uri, local)
-            sources.append(local)
-        await asyncio.to_thread(_concatenate, sources, joined)
+            if not runs or runs[-1][0] != seg.map:
+                runs.append((seg.map, [await local(seg.map)] if seg.map else []))
+            runs[-1][1].append(await local(seg.uri))
+        parts = [work / f"run_{n:03d}{'.mp4' if init else '.ts'}" for n, (init, _) in enumerate(runs)]
+        for (_, sources), part in zip(runs, parts, strict=True):
+            await asyncio.to_thread(_concatenate, sources, part)
+        if len(parts) == 1:
+            source = ["-i", str(parts[0])]
+        else:
+            listing = work / "runs.txt"
+            await asyncio.to_thread(listing.write_text, "".join(f"file '{p.name}'\n" for p in parts))
+            source = ["-f", "concat", "-safe", "0", "-i", str(listing)]
+        # Opus is what live players get; a downloaded file plays in QuickTime and TVs too with AAC
+        audio = ["-c:a", "aac", "-b:a", "128k"] if any(init for init, _ in runs) else ["-c:a", "copy"]
         mp4 = work / MP4_NAME
         proc = await asyncio.create_subprocess_exec(
-            "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(joined),
-            "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-movflags", "+faststart", str(mp4),
+            "ffmpeg", "-nostdin", "-loglevel", "error", "-y", *source,
+            "-map", "0:v:0?", "-map", "0:a:0?", "-c:v", "copy", *audio, "-movflags", "+faststart", str(mp4),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )
         _, err = await proc.communicate()
@@ -453,7 +473,8 @@ def _workdir(spool_root: Path, slot_id: int) -> str:
 
 
 def _concatenate(sources: list[Path], target: Path) -> None:
-    """MPEG-TS segments join by concatenation (each starts with its tables and a keyframe)."""
+    """An init segment and its media segments join into one fragmented MP4 by concatenation, as MPEG-TS
+    segments join into one stream (each starts with its tables and a keyframe)."""
     with open(target, "wb") as out:
         for path in sources:
             with open(path, "rb") as src:

@@ -1,8 +1,9 @@
 """Crash salvage: close a spool folder a killed process left behind.
 
-The readable part of the segment being written (``.part``, MPEG-TS cut at any
-byte) is kept, cut to whole 188-byte packets, and journalled; the journal gets
-its end. :meth:`streaming.recorder.RecorderService.recover` then uploads what
+The readable part of the segment being written (``.part``, cut at any byte)
+is kept, cut to its whole fragments (fragmented MP4, :mod:`streaming.fmp4`)
+or whole 188-byte packets (MPEG-TS, written before Cloud Expo wrote fMP4),
+and journalled; the journal gets its end. :meth:`streaming.recorder.RecorderService.recover` then uploads what
 is missing and closes the replay's playlist.
 """
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import struct
 from pathlib import Path
 
 import av
 
 from cloudexpo.db import utcnow
 
+from . import fmp4
 from .spool import SpoolRecording, fsync_dir
 
 TS_PACKET = 188
@@ -33,14 +36,18 @@ def salvage_part(spool: SpoolRecording) -> None:
         if last.get("pdt"):
             last_end = dt.datetime.fromisoformat(last["pdt"]) + dt.timedelta(seconds=float(last["duration"]))
     for part in spool.part_files():
-        duration = readable_duration(part)
         name = part.name[: -len(".part")]
-        if duration is None or duration < SHORTEST_KEPT:
-            part.unlink(missing_ok=True)
+        if name.endswith(".ts"):
+            duration = readable_duration(part)
+            keep = None
+        else:
+            duration, keep = _fragments(part)
+        if not name.startswith("seg_") or duration is None or duration < SHORTEST_KEPT:
+            part.unlink(missing_ok=True)  # an init segment is written whole, or not at all
             continue
         with open(part, "rb+") as fh:
             size = os.fstat(fh.fileno()).st_size
-            fh.truncate(size - size % TS_PACKET)
+            fh.truncate(keep if keep is not None else size - size % TS_PACKET)
             os.fsync(fh.fileno())
         os.replace(part, spool.path(name))
         fsync_dir(spool.dir)
@@ -53,10 +60,27 @@ def salvage_part(spool: SpoolRecording) -> None:
                 "pdt": pdt.isoformat(),
                 "discontinuity": False,
                 "salvaged": True,
+                **({"map": state.inits[-1]} if keep is not None and state.inits else {}),
             }
         )
     if not state.ended:
         spool.append({"type": "end", "at": utcnow().isoformat(), "recovered": True})
+
+
+def _fragments(path: Path) -> tuple[float | None, int]:
+    """(seconds of video in the whole fragments, bytes they take) of a cut-off fMP4 segment."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None, 0
+    keep = fmp4.complete_prefix(data)
+    try:
+        timing = fmp4.track_timing(data[:keep], fmp4.VIDEO_TRACK)
+    except (fmp4.Fmp4Error, struct.error):
+        return None, 0
+    if timing is None:
+        return None, 0
+    return (timing[1] - timing[0]) / fmp4.VIDEO_TIMESCALE, keep
 
 
 def readable_duration(path: Path) -> float | None:

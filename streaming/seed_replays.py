@@ -2,7 +2,7 @@
 
 Each launch is an ended release-zone slot of a seeded booth (yesterday and the
 day before). Its replay is made the way the recorder makes one: encoded H.264
-access units and AAC go through :class:`~streaming.muxer.SegmentMuxer` into the
+access units and Opus packets go through :class:`~streaming.muxer.SegmentMuxer` into the
 slot's spool, the :class:`~streaming.spool.Uploader` sends segments and the
 closed playlist to storage, :func:`~streaming.replays.recording_closed` and
 :func:`~streaming.replays.remake_mp4` make it playable and downloadable, and
@@ -110,40 +110,47 @@ def _chime_second() -> bytes:
     )).tobytes()
 
 
-def _chime(start: int, samples: int) -> av.AudioFrame:
-    """``samples`` of the chime from sample ``start``, as stereo planar float."""
+@functools.cache
+def demo_chime(seconds: int = SECONDS) -> tuple[tuple[int, bytes], ...]:
+    """The chime encoded once per process as a browser sends it: Opus packets of 20 ms (pts at 48 kHz)."""
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate = AUDIO_RATE
+    encoder.layout = "stereo"
+    encoder.format = "flt"
+    encoder.time_base = TB_AUDIO
+    encoder.bit_rate = 64000
     second = _chime_second()
-    offset = start % AUDIO_RATE * 4
-    wave = (second[offset:] + second)[: samples * 4]
-    frame = av.AudioFrame(format="fltp", layout="stereo", samples=samples)
-    for plane in frame.planes:
-        plane.update(wave + bytes(plane.buffer_size - len(wave)))
-    frame.sample_rate = AUDIO_RATE
-    frame.pts = start
-    frame.time_base = TB_AUDIO
-    return frame
+    out: list[tuple[int, bytes]] = []
+    step = 960
+    for start in range(0, seconds * AUDIO_RATE, step):
+        offset = start % AUDIO_RATE * 4
+        mono = array("f")
+        mono.frombytes((second[offset:] + second)[: step * 4])
+        frame = av.AudioFrame(format="flt", layout="stereo", samples=step)
+        frame.planes[0].update(array("f", (v for v in mono for _ in (0, 1))).tobytes())
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = start
+        frame.time_base = TB_AUDIO
+        out += [(int(p.pts or 0), bytes(p)) for p in encoder.encode(frame)]
+    out += [(int(p.pts or 0), bytes(p)) for p in encoder.encode(None)]
+    first = out[0][0] if out else 0  # the encoder's priming comes before 0: the chime starts with the picture
+    return tuple((pts - first, packet) for pts, packet in out)
 
 
 def record_clip(spool: SpoolRecording, clip: Clip, started: dt.datetime) -> None:
     """Write ``clip`` into the spool as the recorder's writer would (segments, journal, end)."""
     spool.ensure()
     muxer = SegmentMuxer(spool, {"video": "H264", "audio": "opus"}, target=SEGMENT_TARGET, on_segment=lambda: None)
+    muxer.prefer_stereo()
     muxer.wall0 = started.timestamp()
     spool.append({"type": "start", "at": started.isoformat(), "video": "H264", "audio": "opus", "sync": "generated"})
-    next_sample = 0
+    chime = demo_chime(math.ceil(clip.seconds))
+    taken = 0
     for pts, data, keyframe in clip.video:
         muxer.write_video(pts, data, keyframe)
-        encoder = muxer.audio_encoder
-        if encoder is None:
-            continue
-        frame_size = encoder.frame_size or 1024
-        while next_sample * VIDEO_RATE <= (pts + VIDEO_RATE // 10) * AUDIO_RATE:  # audio 0.1 s ahead
-            for packet in encoder.encode(_chime(next_sample, frame_size)):
-                muxer.write_audio(packet)
-            next_sample += frame_size
-    if muxer.audio_encoder is not None:
-        for packet in muxer.audio_encoder.encode(None):
-            muxer.write_audio(packet)
+        while taken < len(chime) and chime[taken][0] * VIDEO_RATE <= (pts + VIDEO_RATE // 10) * AUDIO_RATE:
+            muxer.write_audio(*chime[taken])  # audio 0.1 s ahead, as it comes from a browser
+            taken += 1
     muxer.finish()
 
 

@@ -4,9 +4,9 @@
 queued, puts packets back in order (:class:`~streaming.depacketize.ReorderBuffer`),
 depacketizes video into access units (:mod:`streaming.depacketize`) and hands
 them to the :class:`~streaming.muxer.SegmentMuxer` untouched (H.264) or through
-:class:`~streaming.transcode.Vp8ToH264`; Opus goes through
-:class:`~streaming.transcode.OpusToAac`. It asks the publisher for a keyframe
-when its keyframes are too far apart for ``target``-second segments.
+:class:`~streaming.transcode.Vp8ToH264`; Opus packets go to it untouched. It
+asks the publisher for a keyframe when its keyframes are too far apart for
+``target``-second segments.
 
 The timeline: video pts 0 is the first keyframe. Audio is placed on it from
 the publisher's RTCP sender reports (NTP ↔ RTP), or from arrival times when no
@@ -39,7 +39,7 @@ from .depacketize import Frame, H264Depacketizer, ReorderBuffer, VP8Depacketizer
 from .muxer import SegmentMuxer
 from .recording_sink import END, RecorderQueue, RecordingSink
 from .spool import SpoolRecording
-from .transcode import AUDIO_RATE, VIDEO_RATE, OpusToAac, Vp8ToH264, opus_is_stereo
+from .transcode import AUDIO_RATE, VIDEO_RATE, Vp8ToH264, opus_is_stereo
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,6 @@ class SegmentWriter(threading.Thread):
         # outputs
         self.muxer = SegmentMuxer(spool, self.codecs, target=target, on_segment=on_segment)
         self._vp8: Vp8ToH264 | None = None
-        self._aac: OpusToAac | None = None
         self._last_keyframe_request = -1e9
         # figures
         self.keyframe_requests = 0
@@ -265,10 +264,7 @@ class SegmentWriter(threading.Thread):
         self.sender_reports.clear()  # the new encoder's clock
         if self.video_origin is None:
             return  # nothing written yet: the new session starts the timeline
-        end = self.muxer.pause()
-        if self._aac is not None:  # audio ran a little past the last frame: start after both
-            end = max(end, -(-self._aac.next_sample * VIDEO_RATE // AUDIO_RATE))
-        self.pts_base = end
+        self.pts_base = self.muxer.pause()  # after the last frame and the last audio, whichever ends later
         self.video_origin = None
         self.audio_origin = None
         self.resumes += 1
@@ -323,15 +319,11 @@ class SegmentWriter(threading.Thread):
             return
         if self.audio_origin is None:  # aligned by arrival time
             self.audio_origin = extended - round((arrival - self.origin_arrival) * AUDIO_RATE)
-        if self._aac is None:
-            if self.muxer.audio_encoder is None:
-                return  # the segments were opened before the audio codec was known
-            self._aac = OpusToAac(self.muxer.audio_encoder)
-            # audio starts where this session's video does: after a stored part (a continued recording) the
-            # timeline does not start at 0, and the time before is the stored part's, not silence to encode
-            self._aac.next_sample = self.pts_base * AUDIO_RATE // VIDEO_RATE
-        for packet in self._aac.push(extended - self.audio_origin, payload):
-            self.muxer.write_audio(packet)
+        pts = extended - self.audio_origin
+        # audio starts where this session's video does: after a stored part (a continued recording) or an
+        # earlier session the timeline does not start at 0, and the time before is not this session's
+        if pts >= self.pts_base * AUDIO_RATE // VIDEO_RATE:
+            self.muxer.write_audio(pts, payload)
 
     def _drain(self) -> None:
         """Write out what the reorder buffers and the depacketizer still hold."""
@@ -347,10 +339,6 @@ class SegmentWriter(threading.Thread):
         try:
             if self._vp8 is not None:
                 self._write_video(self._vp8.flush())
-            if self.muxer.audio_encoder is not None and self.muxer.segment is not None:
-                aac = self._aac or OpusToAac(self.muxer.audio_encoder)
-                for packet in aac.flush():
-                    self.muxer.write_audio(packet)
         except av.FFmpegError:
-            pass  # what the encoders still held is lost; the segments written stay
+            pass  # what the encoder still held is lost; the segments written stay
         self.muxer.finish()

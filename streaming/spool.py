@@ -4,12 +4,17 @@ One folder per slot, ``{data_dir}/spool/{slot_id}/``::
 
     journal.jsonl       what the writer finished, one JSON line each, fsynced:
                         {"type": "start", "at": iso, "video": "H264", ...}
-                        {"type": "segment", "name": "seg_00001.ts", "duration": 2.0,
-                         "pdt": iso, "discontinuity": false}
+                        {"type": "init", "name": "init_00001.mp4"}
+                        {"type": "segment", "name": "seg_00001.m4s", "map": "init_00001.mp4",
+                         "duration": 2.0, "pdt": iso, "discontinuity": false}
                         {"type": "end", "at": iso}
     uploaded.txt        names already in storage, one a line (appended by the uploader)
-    seg_00007.ts.part   the segment being written (a killed process leaves it behind)
-    seg_00001.ts ...    finished segments, kept until the replay is complete
+    seg_00007.m4s.part  the segment being written (a killed process leaves it behind)
+    init_00001.mp4      an init segment (fragmented MP4: :mod:`streaming.fmp4`)
+    seg_00001.m4s ...   finished segments, kept until the replay is complete
+
+Replays recorded before Cloud Expo wrote fragmented MP4 have MPEG-TS segments
+(``seg_00001.ts``) and no init segments; they are read and served the same way.
 
 A segment is written to ``.part``, fsynced, renamed, and only then put in the
 journal; the uploader sends what the journal lists and storage lacks, in
@@ -27,7 +32,7 @@ import logging
 import os
 import shutil
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +45,7 @@ log = logging.getLogger(__name__)
 JOURNAL = "journal.jsonl"
 UPLOADED = "uploaded.txt"
 PLAYLIST = "index.m3u8"
-SEGMENT_TYPE = "video/mp2t"
+_CONTENT_TYPES = {".m4s": "video/iso.segment", ".mp4": "video/mp4", ".ts": "video/mp2t"}
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 
 
@@ -50,7 +55,17 @@ def replay_prefix(slot_id: int) -> str:
 
 
 def segment_name(index: int) -> str:
-    return f"seg_{index:05d}.ts"
+    return f"seg_{index:05d}.m4s"
+
+
+def init_name(index: int) -> str:
+    """The init segment whose first media segment is ``segment_name(index)``."""
+    return f"init_{index:05d}.mp4"
+
+
+def content_type(name: str) -> str:
+    """The content type a recording's file is stored and served with, by its extension."""
+    return _CONTENT_TYPES.get(os.path.splitext(name)[1], "application/octet-stream")
 
 
 def fsync_dir(path: Path) -> None:
@@ -67,6 +82,19 @@ class JournalState:
     started: bool
     ended: bool
     start_info: dict[str, Any]
+    inits: list[str] = field(default_factory=list)  # init segments, in the order written
+
+    def files(self) -> list[str]:
+        """Every file the journal lists, in the order written (an init before the segments that use it)."""
+        out: list[str] = []
+        known = set(self.inits)
+        for entry in self.segments:
+            init = entry.get("map")
+            if init and init in known and init not in out:
+                out.append(init)
+            out.append(entry["name"])
+        out += [i for i in self.inits if i not in out]
+        return out
 
 
 class SpoolRecording:
@@ -94,6 +122,7 @@ class SpoolRecording:
 
     def state(self) -> JournalState:
         segments: list[dict[str, Any]] = []
+        inits: list[str] = []
         started = ended = False
         start_info: dict[str, Any] = {}
         try:
@@ -112,9 +141,11 @@ class SpoolRecording:
                     start_info = entry
             elif kind == "segment":
                 segments.append(entry)
+            elif kind == "init":
+                inits.append(entry["name"])
             elif kind == "end":
                 ended = True
-        return JournalState(segments, started, ended, start_info)
+        return JournalState(segments, started, ended, start_info, inits)
 
     def seed(self, entries: list[dict[str, Any]]) -> None:
         """Start an empty journal with segment entries already in storage (:mod:`streaming.continuation`)."""
@@ -155,7 +186,10 @@ def playlist_from_journal(state: JournalState, names: set[str] | None = None, *,
         if names is not None and entry["name"] not in names:
             break  # storage must list a contiguous prefix
         pdt = dt.datetime.fromisoformat(entry["pdt"]) if entry.get("pdt") else None
-        segments.append(Segment(entry["name"], float(entry["duration"]), bool(entry.get("discontinuity")), pdt))
+        init = entry.get("map")
+        if init and names is not None and init not in names:
+            break
+        segments.append(Segment(entry["name"], float(entry["duration"]), bool(entry.get("discontinuity")), pdt, init))
     return Playlist(segments, playlist_type="VOD" if ended else "EVENT", ended=ended)
 
 
@@ -236,27 +270,26 @@ class Uploader:
         state = await asyncio.to_thread(self.spool.state)
         uploaded = await asyncio.to_thread(self.spool.uploaded)
         sent_any = False
-        for entry in state.segments:
-            name = entry["name"]
+        for name in state.files():
             if name in uploaded:
                 continue
             path = self.spool.path(name)
             if not path.exists():
-                log.error("recorder: segment %s of slot %s is missing from the spool", name, self.spool.slot_id)
+                log.error("recorder: %s of slot %s is missing from the spool", name, self.spool.slot_id)
                 uploaded.add(name)
                 continue
 
             async def upload(p: Path = path, n: str = name) -> None:
-                await self.store.put_file(self.prefix + n, p, SEGMENT_TYPE)
+                await self.store.put_file(self.prefix + n, p, content_type(n))
 
             await self._retry(f"uploading {name}", upload)
             await asyncio.to_thread(self.spool.mark_uploaded, name)
             uploaded.add(name)
             self.uploaded_count += 1
             sent_any = True
-            if not final:
+            if not final and not name.startswith("init_"):
                 await self._put_playlist(state, uploaded, ended=False)
-        complete = all(e["name"] in uploaded for e in state.segments)
+        complete = all(name in uploaded for name in state.files())
         if final and complete:
             await self._put_playlist(state, uploaded, ended=True)
         elif sent_any and final:

@@ -1,16 +1,14 @@
-"""Transcoding for the recording only: VP8 → H.264 and Opus → AAC (viewers get the original).
+"""Transcoding for the recording only: VP8 → H.264 (viewers get the original).
 
-Both run in the recording's writer thread (:mod:`streaming.segmenter`) and
-hand back encoded packets for :mod:`streaming.muxer`.
+It runs in the recording's writer thread (:mod:`streaming.segmenter`) and
+hands back encoded packets for :mod:`streaming.muxer`.
 
-Audio: AAC. Safari (and iOS) play HLS natively only with AAC (Opus in fMP4
-only from Safari 17 on recent systems), hls.js does not play Opus in MPEG-TS,
-and the download MP4 with AAC plays everywhere (QuickTime included). Opus →
-AAC costs one Opus decode and one AAC encode of 48 kHz stereo: about 1 % of a
-core; in mono (what browsers send unless asked for stereo) about 40 % less.
-The encoder's layout is the recording's (:meth:`streaming.muxer.SegmentMuxer.prefer_stereo`); Opus
-packets of another layout are decoded into it (libopus's and FFmpeg's decoders
-mix stereo down to mono, or copy mono to both sides).
+Audio is not transcoded: Opus goes into the fragmented MP4 segments as the
+publisher sent it (hls.js plays Opus in fMP4 through Media Source Extensions
+in Chromium, Firefox and Safari 17+); only the download MP4 gets AAC, once,
+when the replay is made (:func:`streaming.replays.remake_mp4`), for players
+such as QuickTime. That saved the Opus decode and AAC encode every recording
+paid while live (about 1 % of a core per broadcast).
 
 VP8-only broadcasts: VP8 is decoded and encoded as H.264 (libx264,
 ``veryfast``, zero-latency, a forced keyframe every segment). The replay is
@@ -31,7 +29,6 @@ VIDEO_RATE = 90000
 AUDIO_RATE = 48000
 TB_VIDEO = fractions.Fraction(1, VIDEO_RATE)
 TB_AUDIO = fractions.Fraction(1, AUDIO_RATE)
-OPUS_FRAME = 480  # samples in 10 ms at 48 kHz: the smallest gap worth filling, the largest overlap ignored
 
 # (pts in 1/90000 s, Annex B access unit, keyframe)
 EncodedVideo = tuple[int, bytes, bool]
@@ -103,64 +100,3 @@ def _packets(packets: Any) -> list[EncodedVideo]:
 def opus_is_stereo(payload: bytes) -> bool:
     """Whether an Opus packet codes stereo: the ``s`` bit of its TOC byte (RFC 6716, 3.1)."""
     return bool(payload) and bool(payload[0] & 0x04)
-
-
-class OpusToAac:
-    """Decodes Opus packets placed on the recording's audio timeline and encodes them as AAC.
-
-    :param encoder: the AAC encoder (the segments' audio stream template,
-        :attr:`streaming.muxer.SegmentMuxer.audio_encoder`); its layout is the one decoded into.
-    """
-
-    def __init__(self, encoder: Any) -> None:
-        self.encoder = encoder
-        self.layout = encoder.layout.name
-        self.next_sample = 0  # the audio timeline's position, in samples since the recording's start
-        self._decoder: Any = None
-        self._resampler: Any = None
-
-    def push(self, position: int, payload: bytes) -> list[av.Packet]:
-        """The Opus packet that starts ``position`` samples into the recording; returns AAC packets.
-
-        Silence fills a gap before it; a packet before the start, or one that
-        overlaps what was already encoded (a duplicate), is ignored.
-        """
-        if position < 0 or position < self.next_sample - OPUS_FRAME:
-            return []
-        if self._decoder is None:
-            self._decoder = av.CodecContext.create("opus", "r")
-            self._decoder.sample_rate = AUDIO_RATE
-            self._decoder.layout = self.layout
-            self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=AUDIO_RATE)
-        out: list[av.Packet] = []
-        if position - self.next_sample >= OPUS_FRAME:
-            out += self._encode(_silence(position - self.next_sample, self.layout))
-        try:
-            decoded = self._decoder.decode(av.Packet(payload))
-        except av.FFmpegError:
-            return out
-        for frame in decoded:
-            for resampled in self._resampler.resample(frame):
-                out += self._encode(resampled)
-        return out
-
-    def flush(self) -> list[av.Packet]:
-        """What the AAC encoder still holds, at the end of the recording."""
-        try:
-            return list(self.encoder.encode(None))
-        except av.FFmpegError:
-            return []
-
-    def _encode(self, frame: av.AudioFrame) -> list[av.Packet]:
-        frame.pts = self.next_sample
-        frame.time_base = TB_AUDIO
-        self.next_sample += frame.samples
-        return list(self.encoder.encode(frame))
-
-
-def _silence(samples: int, layout: str) -> av.AudioFrame:
-    frame = av.AudioFrame(format="fltp", layout=layout, samples=samples)
-    for plane in frame.planes:
-        plane.update(bytes(plane.buffer_size))
-    frame.sample_rate = AUDIO_RATE
-    return frame

@@ -148,7 +148,8 @@ def test_rewind_during_a_live_broadcast(live_server: Any, artifacts: Path) -> No
 
 
 def test_a_browsers_mono_recording_plays_with_its_sound(live_server: Any, tmp_path: Path, artifacts: Path) -> None:
-    """A recording made of a browser's mono Opus (mono AAC in MPEG-TS) plays in hls.js with its sound decoded."""
+    """A recording made of a browser's mono Opus (Opus as sent, in fragmented MP4) plays in hls.js with its
+    sound decoded."""
     from streaming.spool import SpoolRecording
     from tests.test_recording_channels import media_packets, record
 
@@ -156,14 +157,17 @@ def test_a_browsers_mono_recording_plays_with_its_sound(live_server: Any, tmp_pa
     spool.ensure()
     writer = record(spool, media_packets(1), sprop_stereo=False)
     assert writer.muxer.audio_channels == 1
-    recorded = [(spool.path(e["name"]).read_bytes(), float(e["duration"])) for e in spool.state().segments]
+    state = spool.state()
+    assert len(state.inits) == 1 and {e["map"] for e in state.segments} == set(state.inits)
+    recorded = [(spool.path(e["name"]).read_bytes(), float(e["duration"])) for e in state.segments]
+    init = spool.path(state.inits[0]).read_bytes()
 
     async def seed() -> int:
         import_models()
         svc = Services.from_settings(live_server.settings)
         try:
             slot_id = await make_slot(svc, exhibitor_id=5, title="Mono replay")
-            await make_recording(svc, slot_id, recorded=recorded)
+            await make_recording(svc, slot_id, recorded=recorded, init=init)
             return slot_id
         finally:
             await svc.db.close()
@@ -176,6 +180,6 @@ def test_a_browsers_mono_recording_plays_with_its_sound(live_server: Any, tmp_pa
         page.evaluate("document.getElementById('replay-video').muted = true; document.getElementById('replay-video').play()")
         wait_until(page, "document.getElementById('replay-video').currentTime > 2.5", timeout=15000)
         decoded = page.evaluate("document.getElementById('replay-video').webkitAudioDecodedByteCount")
-        assert decoded > 0, decoded  # the mono AAC track is there and decodes, not only the picture
+        assert decoded > 0, decoded  # the mono Opus track is there and decodes, not only the picture
         page.screenshot(path=str(artifacts / "replay-mono-playing.png"), full_page=True)
         assert not errors, errors

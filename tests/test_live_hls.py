@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+import av
 import boto3
 import httpx
 import pytest
@@ -99,6 +100,19 @@ async def _wait_live(http: httpx.AsyncClient, slot_id: int) -> None:
     raise AssertionError("the publisher did not connect")
 
 
+def _decodable_kinds(data: bytes, folder: Path) -> dict[str, str]:
+    """The codecs of each stream PyAV decodes at least one frame of, in a fragmented MP4's bytes."""
+    path = folder / "live-probe.mp4"
+    path.write_bytes(data)
+    kinds: dict[str, str] = {}
+    with av.open(str(path)) as container:
+        for stream in container.streams:
+            if next(iter(container.decode(stream)), None) is not None:
+                kinds[stream.type] = stream.codec_context.name
+            container.seek(0)
+    return kinds
+
+
 async def _read_live_playlist(http: httpx.AsyncClient, url: str, segments: int) -> tuple[httpx.Response, Playlist]:
     """The live playlist once it lists ``segments`` segments (the recorder cuts one every ~2 s)."""
     for _ in range(150):
@@ -113,7 +127,7 @@ async def _read_live_playlist(http: httpx.AsyncClient, url: str, segments: int) 
 
 @pytest.mark.media
 async def test_whep_past_the_cap_answers_503_with_the_live_playlist_and_a_freed_place_lets_in(
-    capped_server: LiveServer,
+    capped_server: LiveServer, tmp_path: Path
 ) -> None:
     server = capped_server
     slot_id, token = await _slot(server)
@@ -165,14 +179,22 @@ async def test_whep_past_the_cap_answers_503_with_the_live_playlist_and_a_freed_
                 assert response.headers["cache-control"] == "no-cache"
                 assert playlist.playlist_type is None and not playlist.ended
                 uri = playlist.segments[-1].uri
+                init_uri = playlist.segments[-1].map
+                assert init_uri is not None  # fragmented MP4: its init segment comes first
                 if server.settings.hls_public_url:
-                    assert uri.startswith("seg_")  # relative: every viewer asks the CDN for the same URL
+                    # relative: every viewer asks the CDN for the same URL
+                    assert uri.startswith("seg_") and init_uri.startswith("init_")
                     assert hls_url.startswith(server.settings.hls_public_url)
                 else:
-                    assert uri.startswith("http")  # signed, like the playlist's own URL
+                    assert uri.startswith("http") and init_uri.startswith("http")  # signed, like the playlist
+                init = await player.get(urljoin(hls_url, init_uri))
                 segment = await player.get(urljoin(hls_url, uri))
-                assert segment.status_code == 200
-                assert segment.content[:1] == b"\x47" and len(segment.content) % 188 == 0  # MPEG-TS
+                assert init.status_code == 200 and segment.status_code == 200
+                assert init.content[4:8] == b"ftyp" and b"moov" in init.content[:64]
+                assert segment.content[4:8] == b"moof"
+                # init + segment is a fragmented MP4 a player decodes: H.264 and Opus
+                kinds = await asyncio.to_thread(_decodable_kinds, init.content + segment.content, tmp_path)
+                assert kinds == {"video": "h264", "audio": "opus"}, kinds
 
             # the slot's own preview (its token) is never turned away
             viewers.append(await watch(whep("preview", {"Authorization": f"Bearer {token}"}), hosts=HOSTS))

@@ -2,9 +2,10 @@
 
 Real parts throughout: Opus packets from libopus (mono as a browser sends
 them, stereo as OBS does), H.264 from libx264, packetized as aiortc's sender
-packetizes, fed to the recorder's writer thread (FFmpeg's decoder, AAC
-encoder and MPEG-TS muxer), read back by ffprobe and decoded by PyAV; the
-stored part of a continued recording lies in the embedded object store.
+packetizes, fed to the recorder's writer thread (Opus kept as it came, in
+fragmented MP4 whose init segment declares the layout), read back by ffprobe
+and decoded by PyAV; the stored part of a continued recording lies in the
+embedded object store, and its download MP4 is AAC.
 """
 
 from __future__ import annotations
@@ -123,7 +124,12 @@ def audio_of(path: Path) -> tuple[int, str, float]:
 
 
 def segments_of(spool: SpoolRecording) -> list[Path]:
-    paths = [spool.path(e["name"]) for e in spool.state().segments]
+    """Each recorded segment as a player reads it: its init segment, then the segment (``.mp4`` beside it)."""
+    paths = []
+    for entry in spool.state().segments:
+        joined = spool.path(entry["name"] + ".mp4")
+        joined.write_bytes(spool.path(entry["map"]).read_bytes() + spool.path(entry["name"]).read_bytes())
+        paths.append(joined)
     assert len(paths) >= 2, paths
     return paths
 
@@ -131,7 +137,7 @@ def segments_of(spool: SpoolRecording) -> list[Path]:
 @pytest.mark.parametrize(
     ("sent", "sprop_stereo", "recorded"),
     [
-        (1, False, 1),  # a browser: mono packets, nothing said: mono AAC, about 40 % cheaper to encode
+        (1, False, 1),  # a browser: mono packets, nothing said: mono
         (2, True, 2),  # OBS: stereo packets, sprop-stereo=1
         (2, False, 2),  # stereo packets without the word (aiortc's publishers): the packets decide
         (1, True, 2),  # said stereo, sent mono so far: stereo, so that its stereo later is kept
@@ -147,20 +153,20 @@ def test_the_recording_takes_the_publishers_channels(tmp_path: Path, sent: int, 
     heard = 0.0
     for path in segments_of(spool):
         channels, codec, seconds = audio_of(path)
-        assert (channels, codec) == (recorded, "aac"), path
+        assert (channels, codec) == (recorded, "opus"), path
         heard += seconds
-    assert abs(heard - SECONDS) < 0.5, heard  # every Opus packet became AAC, in the segments' layout
+    assert abs(heard - SECONDS) < 0.5, heard  # every Opus packet is in a segment, decoded in the declared layout
 
 
 def test_a_continued_recording_keeps_the_layout_of_its_first_part(tmp_path: Path) -> None:
-    """Stereo sent into a replay that began in mono is mixed down: one layout a replay, so its MP4 (one
-    audio track) and players never meet a change at the discontinuity."""
+    """Stereo sent into a replay that began in mono is declared mono (players mix it down): one layout a
+    replay, so its MP4 (one audio track) and players never meet a change at the discontinuity."""
     spool = SpoolRecording(tmp_path, 1)
     spool.ensure()
     writer = record(spool, media_packets(2), sprop_stereo=True, continued_channels=1)
     assert writer.muxer.audio_channels == 1
     for path in segments_of(spool):
-        assert audio_of(path)[:2] == (1, "aac")
+        assert audio_of(path)[:2] == (1, "opus")
 
 
 def test_a_server_restarted_mid_broadcast_keeps_the_spools_layout(tmp_path: Path) -> None:
@@ -172,7 +178,7 @@ def test_a_server_restarted_mid_broadcast_keeps_the_spools_layout(tmp_path: Path
     writer = record(spool, media_packets(2), sprop_stereo=True)
     assert writer.muxer.audio_channels == 1
     later = segments_of(spool)[before:]
-    assert later and all(audio_of(path)[:2] == (1, "aac") for path in later)
+    assert later and all(audio_of(path)[:2] == (1, "opus") for path in later)
 
 
 @pytest.mark.parametrize("backend", ["embedded"], indirect=True)
@@ -182,16 +188,17 @@ async def test_continuing_from_storage_reads_the_stored_layout(tmp_path: Path, s
     record(first, media_packets(1), sprop_stereo=False)
     prefix = replay_prefix(7)
     stored = []
+    for name in first.state().inits:
+        await services.store.put_file(prefix + name, first.path(name), "video/mp4")
     for entry in first.state().segments:
-        await services.store.put_file(prefix + entry["name"], first.path(entry["name"]), "video/mp2t")
-        stored.append(Segment(entry["name"], entry["duration"]))
+        await services.store.put_file(prefix + entry["name"], first.path(entry["name"]), "video/iso.segment")
+        stored.append(Segment(entry["name"], entry["duration"], map=entry["map"]))
     await services.store.put_bytes(prefix + PLAYLIST, write_playlist(Playlist(stored)).encode(), "application/vnd.apple.mpegurl")
 
     fresh = SpoolRecording(tmp_path / "node-b", 7)
     fresh.ensure()
     found = await continue_stored(services.store, fresh)
-    assert found is not None and found.audio_channels == 1
-    assert [p.name for p in fresh.dir.iterdir() if p.name.endswith(".probe")] == []  # the fetched segment is gone
+    assert found is not None and found.audio_channels == 1  # from the stored init segment
 
     # OBS goes on with the replay: its stereo is mixed down, and the download MP4 has one mono track throughout
     writer = SegmentWriter(fresh)
@@ -200,9 +207,14 @@ async def test_continuing_from_storage_reads_the_stored_layout(tmp_path: Path, s
     assert writer.muxer.audio_channels == 1
     later = [e for e in fresh.state().segments if not e.get("stored")]
     assert later and later[0]["discontinuity"]
+    assert later[0]["map"] not in first.state().inits  # a new init segment, numbered after the stored ones
+    for name in fresh.state().inits:
+        if name not in first.state().inits:
+            await services.store.put_file(prefix + name, fresh.path(name), "video/mp4")
     for entry in later:
-        await services.store.put_file(prefix + entry["name"], fresh.path(entry["name"]), "video/mp2t")
-    both = Playlist(stored + [Segment(e["name"], e["duration"], e["discontinuity"]) for e in later], ended=True)
+        await services.store.put_file(prefix + entry["name"], fresh.path(entry["name"]), "video/iso.segment")
+    both = Playlist(stored + [Segment(e["name"], e["duration"], e["discontinuity"], map=e["map"]) for e in later],
+                    ended=True)
     await build_mp4(services.store, 7, both, tmp_path / "mp4", prefix + "replay.mp4")
     mp4 = tmp_path / "replay.mp4"
     await services.store.download_file(prefix + "replay.mp4", mp4)

@@ -175,7 +175,7 @@ async def test_kill_9_mid_broadcast_then_restart_completes_the_replay(tmp_path: 
             await until("the publisher connected", connected, 15, server)
             on_air = time.monotonic()
             # while live, segments reach the spool (and storage): the recorder is at work
-            await until("a first segment in the spool", lambda: _async(any(spool_dir.glob("seg_*.ts"))), 10, server)
+            await until("a first segment in the spool", lambda: _async(any(spool_dir.glob("seg_*.m4s"))), 10, server)
             await asyncio.sleep(max(0.0, BROADCAST - (time.monotonic() - on_air)))
             server.kill()
             broadcast = time.monotonic() - on_air
@@ -211,7 +211,7 @@ async def test_kill_9_mid_broadcast_then_restart_completes_the_replay(tmp_path: 
 
             probe = ffprobe(str(playlist_file))
             kinds = {s["codec_type"]: s["codec_name"] for s in probe["streams"]}
-            assert kinds == {"video": "h264", "audio": "aac"}, kinds
+            assert kinds == {"video": "h264", "audio": "opus"}, kinds
             assert float(probe["format"]["duration"]) >= broadcast - lost - SLACK, probe["format"]
 
             async def ready() -> dict[str, Any] | None:

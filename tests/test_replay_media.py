@@ -135,10 +135,19 @@ async def test_a_broadcast_becomes_a_replay_in_sync(
     playlist = parse_playlist(playlist_path.read_text())
     assert playlist.ended and playlist.playlist_type == "VOD"
     assert all(1.4 <= s.duration <= 3.5 for s in playlist.segments[:-1]), [s.duration for s in playlist.segments]
+    # what players get: fragmented MP4, H.264 and Opus as the publisher sent them, in sync
+    assert {s.map for s in playlist.segments} == {"init_00001.mp4"}, playlist.segments
+    assert "#EXT-X-MAP:URI=\"init_00001.mp4\"" in playlist_path.read_text()
     probe = ffprobe(str(playlist_path))
     kinds = {s["codec_type"]: s["codec_name"] for s in probe["streams"]}
-    assert kinds == {"video": "h264", "audio": "aac"}, kinds
+    assert kinds == {"video": "h264", "audio": "opus"}, kinds
     assert abs(float(probe["format"]["duration"]) - 20.0) <= 1.0, probe["format"]["duration"]
+    joined = artifacts / "replay-sync-hls.mp4"
+    joined.write_bytes(b"".join((objects / prefix / n).read_bytes() for n in ["init_00001.mp4", *(s.uri for s in playlist.segments)]))
+    flashes, beeps = await asyncio.to_thread(flashes_and_beeps, joined)
+    found = offsets(flashes, beeps)
+    assert len(found) >= 8, (flashes, beeps)
+    assert max(abs(o) for o in found) <= 0.1, found
 
     async with services.db.session() as db:
         replay = await db.scalar(select(Replay).where(Replay.slot_id == slot_id))
