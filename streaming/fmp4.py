@@ -89,11 +89,6 @@ class H264Config:
     bit_depth_luma: int = 8
     bit_depth_chroma: int = 8
 
-    @property
-    def codec(self) -> str:
-        """The RFC 6381 codecs string, e.g. ``avc1.42e01f``."""
-        return "avc1." + self.sps[1:4].hex()
-
 
 def h264_config(sps: bytes, pps: bytes) -> H264Config:
     """Read the picture size (and, for High profiles, the chroma format and bit depths) from an SPS NAL unit."""
@@ -174,6 +169,17 @@ def annexb_to_avcc(annexb: bytes) -> bytes:
 _OPUS_FRAME = (480, 960, 1920, 2880) * 3 + (480, 960) * 2 + (120, 240, 480, 960) * 4
 
 
+SHORTEST_FILLER = 120  # samples in the shortest Opus frame (2.5 ms)
+
+
+def opus_fillers(samples: int, stereo: int) -> list[bytes]:
+    """Empty Opus packets (a TOC byte, one frame of 0 bytes: decoders conceal it as a lost frame) covering
+    ``samples`` at 48 kHz, in 20 ms then 2.5 ms frames (a rest under 2.5 ms is left out)."""
+    stereo = 0x04 if stereo else 0
+    long, short = bytes([31 << 3 | stereo]), bytes([28 << 3 | stereo])  # CELT fullband 20 ms, 2.5 ms
+    return [long] * (samples // 960) + [short] * (samples % 960 // SHORTEST_FILLER)
+
+
 def opus_duration(packet: bytes) -> int:
     """Samples at 48 kHz in one Opus packet, from its TOC byte (RFC 6716 §3.1); 0 for an empty packet."""
     if not packet:
@@ -238,7 +244,7 @@ def _opus(channels: int) -> bytes:
 
 def init_segment(video: H264Config, audio_channels: int | None) -> bytes:
     """``ftyp`` + ``moov`` for an H.264 track and, when ``audio_channels`` is given, an Opus track."""
-    ftyp = box(b"ftyp", b"iso6", struct.pack(">I", 0), b"iso6cmfcisomavc1mp41")
+    ftyp = box(b"ftyp", b"iso6", struct.pack(">I", 0), b"iso6isomavc1mp41")
     traks = [
         _track(VIDEO_TRACK, VIDEO_TIMESCALE, b"vide", b"Cloud Expo video",
                full_box(b"vmhd", 0, 1, bytes(8)), _avc1(video), video.width, video.height)

@@ -9,7 +9,7 @@ revalidate it. When the broadcast ends it gets ``#EXT-X-ENDLIST`` and players st
 
 Its segment URIs are
 
-- relative (``seg_00042.ts``) when ``CLOUDEXPO_HLS_PUBLIC_URL`` names a CDN or
+- relative (``seg_00042.m4s``, ``init_00001.mp4``) when ``CLOUDEXPO_HLS_PUBLIC_URL`` names a CDN or
   public-read bucket serving the store's keys: every viewer then asks for the
   same URLs and the CDN answers them;
 - otherwise signed storage URLs (presigned S3, or the local store's signed

@@ -18,7 +18,6 @@ journal (:mod:`streaming.spool`), after its init segment.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -35,6 +34,7 @@ log = logging.getLogger(__name__)
 
 SHORTEST_SEGMENT = 0.75  # of the target: a keyframe earlier than this does not cut
 FRAGMENT = 0.5  # seconds of video a fragment holds: what a crash can cost the segment being written
+LONGEST_FILL = 5 * AUDIO_RATE  # a longer gap in the audio stays a gap on the timeline (a new fragment)
 
 
 class _Segment:
@@ -80,8 +80,10 @@ class SegmentMuxer:
         self._audio: list[tuple[int, bytes]] = []  # (pts at 48 kHz, Opus packet)
         self.audio_end = 0  # 48 kHz: right after the last audio sample taken
         state = spool.state()
-        indices = [int(e["name"][4:9]) for e in state.segments if e["name"].startswith("seg_")]
-        self.next_index = max(indices, default=0) + 1
+        # past every segment and init segment in the journal: an init whose segment a crash lost is in
+        # storage already, and a name is never written twice
+        numbers = [_number(e["name"]) for e in state.segments] + [_number(name) for name in state.inits]
+        self.next_index = max((n for n in numbers if n is not None), default=0) + 1
         # the Opus track's channels: mono, as browsers send unless the answer asks for stereo (Cloud Expo's does
         # not), until the publisher shows stereo (prefer_stereo); settled when the first segment opens or by the
         # recording's earlier part: one layout a recording, so its MP4 and its players never meet a change
@@ -126,7 +128,8 @@ class SegmentMuxer:
     def write_video(self, pts: int, data: bytes, keyframe: bool) -> None:
         """One H.264 access unit (Annex B) at ``pts``; a keyframe may start a segment."""
         segment = self.segment
-        if keyframe and (segment is None or pts - segment.start_pts >= SHORTEST_SEGMENT * self.target * VIDEO_RATE):
+        if keyframe and (segment is None or pts - segment.start_pts >= SHORTEST_SEGMENT * self.target * VIDEO_RATE
+                         or self._new_parameter_sets(data)):
             self._cut(pts, data)
             segment = self.segment
         if segment is None:
@@ -143,12 +146,35 @@ class SegmentMuxer:
 
     def write_audio(self, pts: int, packet: bytes) -> None:
         """One Opus packet at ``pts`` (48 kHz); dropped before the first segment, without an audio track, or
-        when it does not come after the last one taken."""
-        if self.segment is None or not self.has_audio or pts < self.audio_end - fmp4.opus_duration(packet) // 2:
+        when it does not come after the last one taken.
+
+        Each sample lasts what its packet codes (the Opus-in-ISOBMFF rule), one after another: players
+        place decoded audio back to back, so time the publisher sent no packet for (a loss, a pause) is
+        filled with empty packets, which decoders conceal (RFC 6716 §3.2.1); past :data:`LONGEST_FILL`
+        a new fragment starts at the packet's time instead.
+        """
+        duration = fmp4.opus_duration(packet)
+        if self.segment is None or not self.has_audio or not duration or pts < self.audio_end - duration // 2:
             return
-        self._audio.append((max(pts, self.audio_end), packet))
-        self.audio_end = max(pts, self.audio_end) + fmp4.opus_duration(packet)
+        if not self.audio_frames_written:  # the first: the sound starts with the picture
+            self.audio_end = min(pts, self.segment.start_pts * AUDIO_RATE // VIDEO_RATE)
+        gap = pts - self.audio_end
+        if gap > LONGEST_FILL:
+            if self._audio:
+                self._write_fragment(None)
+            self.audio_end = pts
+        elif gap >= fmp4.SHORTEST_FILLER:
+            self._fill(gap, packet[0] & 0x04)
+        self._audio.append((self.audio_end, packet))
+        self.audio_end += duration
         self.audio_frames_written += 1
+        if self._audio[-1][0] - self._audio[0][0] >= 2 * FRAGMENT * AUDIO_RATE:  # no video coming: audio alone
+            self._write_fragment(None)
+
+    def _fill(self, samples: int, stereo: int) -> None:
+        for filler in fmp4.opus_fillers(samples, stereo):
+            self._audio.append((self.audio_end, filler))
+            self.audio_end += fmp4.opus_duration(filler)
 
     def continue_at(self, next_index: int) -> None:
         """Segments before ``next_index`` exist elsewhere (in storage): number after them, discontinuity first."""
@@ -179,6 +205,15 @@ class SegmentMuxer:
 
     # -- segments ------------------------------------------------------------------------------
 
+    def _new_parameter_sets(self, keyframe: bytes) -> bool:
+        """Whether this keyframe brings an SPS/PPS other than the init segment's (the publisher's encoder
+        changed the picture size, as WebRTC senders do when bandwidth or CPU run short): its segment must
+        start here, with an init segment of its own, since ``avc1`` players set their decoder up from it."""
+        if self._init_key is None:
+            return False
+        sps, pps = fmp4.parameter_sets(keyframe)
+        return sps is not None and pps is not None and (sps, pps) != self._init_key[:2]
+
     def _init_for(self, keyframe: bytes) -> bool:
         """Make sure the init segment fits this keyframe's SPS/PPS (and the audio); True if a new one was written."""
         sps, pps = fmp4.parameter_sets(keyframe)
@@ -192,7 +227,15 @@ class SegmentMuxer:
         key = (sps, pps, channels)
         if key == self._init_key:
             return False
-        data = fmp4.init_segment(fmp4.h264_config(sps, pps), channels or None)
+        try:
+            config = fmp4.h264_config(sps, pps)
+        except fmp4.Fmp4Error:
+            if self._init_key is None:
+                raise
+            log.warning("recorder %s: an SPS could not be read; the segments keep the init segment in use",
+                        self.spool.slot_id)
+            return False
+        data = fmp4.init_segment(config, channels or None)
         name = init_name(self.next_index)
         path = self.spool.path(name)
         _write_durably(path, data)
@@ -235,8 +278,7 @@ class SegmentMuxer:
                 [s for _, s, _ in video],
             ))
         if audio:
-            durations = [b[0] - a[0] for a, b in itertools.pairwise(audio)]
-            durations.append(fmp4.opus_duration(audio[-1][1]) or 960)
+            durations = [fmp4.opus_duration(p) for _, p in audio]
             runs.append(fmp4.TrackRun(fmp4.AUDIO_TRACK, audio[0][0], durations, [fmp4.KEY_SAMPLE] * len(audio),
                                       [p for _, p in audio]))
         if runs:
@@ -276,6 +318,13 @@ class SegmentMuxer:
             self.on_segment()
         except Exception:
             log.exception("recorder %s: on_segment failed", self.spool.slot_id)
+
+
+def _number(name: str) -> int | None:
+    """The number in ``seg_00007.m4s`` or ``init_00007.mp4`` (7), None for another name."""
+    stem = name.split(".", 1)[0]
+    digits = stem.rpartition("_")[2]
+    return int(digits) if stem.startswith(("seg_", "init_")) and digits.isdigit() else None
 
 
 def _write_durably(path: Path, data: bytes) -> None:

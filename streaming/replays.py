@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -377,7 +378,7 @@ class ReplayFiles:
         task.add_done_callback(self._tasks.discard)
 
     async def remake_mp4(self, slot_id: int) -> None:
-        """Remux the (trimmed) segments into one MP4 (``ffmpeg -c copy``, no re-encode) and store it."""
+        """Join the (trimmed) segments into one MP4 (the picture copied, the sound as AAC) and store it."""
         lock = self._mp4_locks.setdefault(slot_id, asyncio.Lock())
         async with lock:
             await remake_mp4(self.db, self.store, slot_id, self.spool_root)
@@ -444,27 +445,56 @@ async def _build_mp4(store: ObjectStore, slot_id: int, playlist: Playlist, spool
         parts = [work / f"run_{n:03d}{'.mp4' if init else '.ts'}" for n, (init, _) in enumerate(runs)]
         for (_, sources), part in zip(runs, parts, strict=True):
             await asyncio.to_thread(_concatenate, sources, part)
-        if len(parts) == 1:
-            source = ["-i", str(parts[0])]
-        else:
-            listing = work / "runs.txt"
-            await asyncio.to_thread(listing.write_text, "".join(f"file '{p.name}'\n" for p in parts))
-            source = ["-f", "concat", "-safe", "0", "-i", str(listing)]
-        # Opus is what live players get; a downloaded file plays in QuickTime and TVs too with AAC
-        audio = ["-c:a", "aac", "-b:a", "128k"] if any(init for init, _ in runs) else ["-c:a", "copy"]
         mp4 = work / MP4_NAME
-        proc = await asyncio.create_subprocess_exec(
-            "ffmpeg", "-nostdin", "-loglevel", "error", "-y", *source,
-            "-map", "0:v:0?", "-map", "0:a:0?", "-c:v", "copy", *audio, "-movflags", "+faststart", str(mp4),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )
-        _, err = await proc.communicate()
-        if proc.returncode != 0:
-            raise RuntimeError(f"ffmpeg exited with {proc.returncode}: {err.decode(errors='replace')[-300:]}")
+        # Opus is what live players get; a downloaded file plays in QuickTime and TVs too with AAC
+        aac = ["-c:a", "aac", "-b:a", "128k"]
+        if len(parts) == 1:
+            audio = aac if runs[0][0] else ["-c:a", "copy"]
+            await _ffmpeg("-i", str(parts[0]), "-map", "0:v:0?", "-map", "0:a:0?", "-c:v", "copy", *audio,
+                          "-movflags", "+faststart", str(mp4))
+        else:
+            # runs of another set-up (an MPEG-TS part, an Opus part, one without sound): each to MP4 with the
+            # same AAC, then joined as they are (the concat demuxer sets its decoders up from the first file)
+            # one layout for the whole file: the first run with sound decides (one layout a replay)
+            layouts = [await asyncio.to_thread(_audio_channels, part) for part in parts]
+            channels = next((c for c in layouts if c), 2)
+            joined = []
+            for n, (part, has_sound) in enumerate(zip(parts, layouts, strict=True)):
+                out = work / f"aac_{n:03d}.mp4"
+                if has_sound:
+                    inputs, sound = ["-i", str(part)], "0:a:0"
+                else:
+                    layout = "stereo" if channels == 2 else "mono"
+                    inputs, sound = ["-i", str(part), "-f", "lavfi", "-i", f"anullsrc=r=48000:cl={layout}"], "1:a:0"
+                await _ffmpeg(*inputs, "-map", "0:v:0", "-map", sound, "-shortest", "-c:v", "copy", *aac,
+                              "-ac", str(channels), "-ar", "48000", str(out))
+                joined.append(out)
+            listing = work / "runs.txt"
+            await asyncio.to_thread(listing.write_text, "".join(f"file '{p.name}'\n" for p in joined))
+            await _ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", "-movflags", "+faststart",
+                          str(mp4))
         info = await store.put_file(key, mp4, "video/mp4")
         return info.size
     finally:
         await asyncio.to_thread(shutil.rmtree, work, True)
+
+
+async def _ffmpeg(*args: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"ffmpeg exited with {proc.returncode}: {err.decode(errors='replace')[-300:]}")
+
+
+def _audio_channels(path: Path) -> int | None:
+    """The channels of a file's first audio stream; None without one."""
+    with av.open(str(path)) as container:
+        for stream in container.streams.audio:
+            return int(stream.codec_context.channels) or None
+    return None
 
 
 def _workdir(spool_root: Path, slot_id: int) -> str:

@@ -42,7 +42,8 @@ def salvage_part(spool: SpoolRecording) -> None:
             keep = None
         else:
             duration, keep = _fragments(part)
-        if not name.startswith("seg_") or duration is None or duration < SHORTEST_KEPT:
+        init = state.inits[-1] if keep is not None and state.inits else None  # the segment's: the last one written
+        if not name.startswith("seg_") or duration is None or duration < SHORTEST_KEPT or (keep is not None and not init):
             part.unlink(missing_ok=True)  # an init segment is written whole, or not at all
             continue
         with open(part, "rb+") as fh:
@@ -58,9 +59,10 @@ def salvage_part(spool: SpoolRecording) -> None:
                 "name": name,
                 "duration": round(duration, 3),
                 "pdt": pdt.isoformat(),
-                "discontinuity": False,
+                # an init segment of its own (new parameter sets) comes with a discontinuity, as the writer does
+                "discontinuity": bool(init and state.segments and state.segments[-1].get("map") != init),
                 "salvaged": True,
-                **({"map": state.inits[-1]} if keep is not None and state.inits else {}),
+                **({"map": init} if init else {}),
             }
         )
     if not state.ended:
