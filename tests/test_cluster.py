@@ -150,8 +150,8 @@ async def _replay_of_both_origins(settings: Settings, slot_id: int, folder: Path
         text = (await svc.store.get_bytes(prefix + PLAYLIST)).decode()
         playlist = parse_playlist(text)
         await asyncio.to_thread(_write, folder / PLAYLIST, text)
-        for segment in playlist.segments:
-            await svc.store.download_file(prefix + segment.uri, folder / segment.uri)
+        for name in dict.fromkeys(n for s in playlist.segments for n in (s.map, s.uri) if n):
+            await svc.store.download_file(prefix + name, folder / name)
     finally:
         await svc.db.close()
     names = [s.uri for s in playlist.segments]
@@ -159,7 +159,10 @@ async def _replay_of_both_origins(settings: Settings, slot_id: int, folder: Path
     assert numbers == sorted(set(numbers)), names  # each segment once, in order
     joins = [i for i, s in enumerate(playlist.segments) if s.discontinuity]
     assert len(joins) == 1 and 2 <= joins[0] < len(names) - 1, (joins, names)
-    colours = [await asyncio.to_thread(_first_colour, folder / name) for name in names]
+    # each origin's recording has its init segment, numbered past what storage held
+    maps = [s.map for s in playlist.segments]
+    assert len(set(maps[: joins[0]])) == 1 and len(set(maps[joins[0] :])) == 1 and maps[0] != maps[-1], maps
+    colours = [await asyncio.to_thread(_first_colour, folder, s.map, s.uri) for s in playlist.segments]
     for i, colour in enumerate(colours):
         assert colour_close(colour, FIRST if i < joins[0] else SECOND), (names[i], colour, joins)
     played = await asyncio.to_thread(_duration, folder / PLAYLIST)
@@ -178,7 +181,10 @@ def _duration(playlist: Path) -> float:
     return float(probe.stdout)
 
 
-def _first_colour(path: Path) -> tuple[int, int, int]:
+def _first_colour(folder: Path, init: str | None, name: str) -> tuple[int, int, int]:
+    """The test card's colour in a segment's first frame (after its init segment, as players read it)."""
+    path = folder / (name + ".mp4")
+    path.write_bytes(((folder / init).read_bytes() if init else b"") + (folder / name).read_bytes())
     with av.open(str(path)) as container:
         frame = next(container.decode(video=0))
         return read_test_card(frame)[1]
