@@ -17,7 +17,7 @@ from cloudexpo.app import import_models
 from cloudexpo.services import Services
 from streaming.models import ChatMessage
 from streaming.replay_models import Replay
-from streaming.replays import put_captions
+from streaming.replays import put_captions, remake_mp4
 from tests.browser_support import chromium, wait_until
 from tests.live_support import PublisherThread
 from tests.live_support import make_slot as make_live_slot
@@ -27,6 +27,14 @@ from tests.test_replay_media import make_slot
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
 VTT = b"WEBVTT\n\n00:00.000 --> 00:07.900\nHello from the replay\n"
+# what a browser with native HLS and no Media Source Extensions offers a page (iPhones before iOS 17.1)
+NATIVE_HLS_ONLY = """
+delete window.MediaSource; delete window.ManagedMediaSource; delete window.WebKitMediaSource;
+const canPlay = HTMLMediaElement.prototype.canPlayType;
+HTMLMediaElement.prototype.canPlayType = function (type) {
+  return /mpegurl/i.test(type) ? "maybe" : canPlay.call(this, type);
+};
+"""
 
 
 def _seed_replay(settings: Any) -> int:
@@ -159,15 +167,14 @@ def test_a_browsers_mono_recording_plays_with_its_sound(live_server: Any, tmp_pa
     assert writer.muxer.audio_channels == 1
     state = spool.state()
     assert len(state.inits) == 1 and {e["map"] for e in state.segments} == set(state.inits)
-    recorded = [(spool.path(e["name"]).read_bytes(), float(e["duration"])) for e in state.segments]
-    init = spool.path(state.inits[0]).read_bytes()
 
     async def seed() -> int:
         import_models()
         svc = Services.from_settings(live_server.settings)
         try:
             slot_id = await make_slot(svc, exhibitor_id=5, title="Mono replay")
-            await make_recording(svc, slot_id, recorded=recorded, init=init)
+            await make_recording(svc, slot_id, spool=spool)
+            await remake_mp4(svc.db, svc.store, slot_id, live_server.settings.data_dir / "spool")
             return slot_id
         finally:
             await svc.db.close()
@@ -181,5 +188,60 @@ def test_a_browsers_mono_recording_plays_with_its_sound(live_server: Any, tmp_pa
         wait_until(page, "document.getElementById('replay-video').currentTime > 2.5", timeout=15000)
         decoded = page.evaluate("document.getElementById('replay-video').webkitAudioDecodedByteCount")
         assert decoded > 0, decoded  # the mono Opus track is there and decodes, not only the picture
+        assert "replay.mp4" not in page.evaluate("document.getElementById('replay-video').currentSrc")
         page.screenshot(path=str(artifacts / "replay-mono-playing.png"), full_page=True)
+        assert not errors, errors
+
+        # a player with native HLS only (an iPhone before iOS 17.1: no Media Source, and no Opus in native HLS)
+        # gets the replay's download, H.264 + AAC on the same timeline, and hears it
+        native = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
+        native.add_init_script(NATIVE_HLS_ONLY)
+        native_errors: list[str] = []
+        native.on("pageerror", lambda exc: native_errors.append(str(exc)))
+        native.goto(f"{live_server.url}/live/{slot_id}?lang=en")
+        native.wait_for_selector('[data-role="replay-player"]:not([hidden])', timeout=10000)
+        assert native.evaluate("!window.MediaSource && !(window.Hls && window.Hls.isSupported())")
+        wait_until(native, "document.getElementById('replay-video').readyState >= 2", timeout=15000)
+        assert native.evaluate("document.getElementById('replay-video').currentSrc").split("?")[0].endswith("/replay.mp4")
+        native.evaluate("document.getElementById('replay-video').muted = true; document.getElementById('replay-video').play()")
+        wait_until(native, "document.getElementById('replay-video').currentTime > 2.5", timeout=15000)
+        assert native.evaluate("document.getElementById('replay-video').webkitAudioDecodedByteCount") > 0
+        assert not native_errors, native_errors
+
+
+def test_a_replay_plays_on_where_the_publisher_changed_its_picture_size(live_server: Any, tmp_path: Path,
+                                                                      artifacts: Path) -> None:
+    """A WebRTC sender scales its picture as bandwidth changes: the recording gets a new init segment there
+    (EXT-X-MAP, a discontinuity), and hls.js sets its decoder up again and plays on at the new size."""
+    from streaming.spool import SpoolRecording
+    from tests.test_fmp4 import h264, opus, record
+
+    small = h264(320, 180, 90, keyint=60)  # 3 s
+    large = [(pts + 90 * 3000, data, key) for pts, data, key in h264(640, 360, 150, keyint=60, shade=90)]
+    spool = SpoolRecording(tmp_path, 1)
+    record(spool, small + large, opus(8.2, 20))
+    state = spool.state()
+    assert len(state.inits) == 2 and sum(e["discontinuity"] for e in state.segments) == 1
+
+    async def seed() -> int:
+        import_models()
+        svc = Services.from_settings(live_server.settings)
+        try:
+            slot_id = await make_slot(svc, exhibitor_id=5, title="A picture that grows")
+            await make_recording(svc, slot_id, spool=spool)
+            return slot_id
+        finally:
+            await svc.db.close()
+
+    slot_id = asyncio.run(seed())
+    with chromium() as browser:
+        page, errors, _ = _launch_page(browser, f"{live_server.url}/live/{slot_id}?lang=en")
+        page.wait_for_selector('[data-role="replay-player"]:not([hidden])', timeout=10000)
+        wait_until(page, "document.getElementById('replay-video').readyState >= 2", timeout=15000)
+        assert page.evaluate("document.getElementById('replay-video').videoWidth") == 320
+        page.evaluate("document.getElementById('replay-video').muted = true; document.getElementById('replay-video').play()")
+        wait_until(page, "document.getElementById('replay-video').currentTime > 5.0", timeout=20000)
+        assert page.evaluate("document.getElementById('replay-video').videoWidth") == 640
+        assert page.evaluate("document.getElementById('replay-video').webkitAudioDecodedByteCount") > 0
+        page.screenshot(path=str(artifacts / "replay-picture-grows.png"), full_page=True)
         assert not errors, errors

@@ -21,7 +21,7 @@ from streaming.hls import Playlist, Segment, parse_playlist, write_playlist
 from streaming.models import ChatMessage, Slot
 from streaming.replay_models import Replay
 from streaming.replays import recording_closed
-from streaming.spool import replay_prefix
+from streaming.spool import SpoolRecording, content_type, replay_prefix
 from tests.test_replay_media import make_slot
 
 OWN = 11
@@ -76,21 +76,27 @@ SEGMENTS = make_segments()
 
 
 async def make_recording(services: Services, slot_id: int, *, published: bool = True,
-                         recorded: list[tuple[bytes, float]] | None = None, init: bytes | None = None) -> None:
-    """A finished replay of ``recorded`` (segments with their durations; the 2 s MPEG-TS segments of a
-    replay recorded before Cloud Expo wrote fMP4 by default); fragmented MP4 segments with ``init``."""
+                         recorded: list[tuple[bytes, float]] | None = None, spool: SpoolRecording | None = None) -> None:
+    """A finished replay of ``recorded`` (MPEG-TS segments with their durations: a replay recorded before
+    Cloud Expo wrote fMP4; the 2 s bench segments by default), or of what the recorder wrote into ``spool``
+    (fragmented MP4: init segments, segments, discontinuities, as its journal lists them)."""
     prefix = replay_prefix(slot_id)
-    if init is not None:
-        await services.store.put_bytes(prefix + "init_00001.mp4", init, "video/mp4")
     # HLS program date-times carry milliseconds: start on a whole millisecond.
     start = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).replace(microsecond=0)
     segments = []
     at = 0.0
-    for i, (data, duration) in enumerate(recorded or [(data, 2.0) for data in SEGMENTS], start=1):
-        name = f"seg_{i:05d}.ts" if init is None else f"seg_{i:05d}.m4s"
-        await services.store.put_bytes(prefix + name, data, "video/mp2t" if init is None else "video/iso.segment")
-        segments.append(Segment(name, duration, False, start + dt.timedelta(seconds=at),
-                                None if init is None else "init_00001.mp4"))
+    if spool is not None:
+        state = spool.state()
+        for name in state.files():
+            await services.store.put_bytes(prefix + name, spool.path(name).read_bytes(), content_type(name))
+        for entry in state.segments:
+            segments.append(Segment(entry["name"], float(entry["duration"]), bool(entry["discontinuity"]),
+                                    start + dt.timedelta(seconds=at), entry["map"]))
+            at += float(entry["duration"])
+    for i, (data, duration) in enumerate([] if spool else recorded or [(data, 2.0) for data in SEGMENTS], start=1):
+        name = f"seg_{i:05d}.ts"
+        await services.store.put_bytes(prefix + name, data, "video/mp2t")
+        segments.append(Segment(name, duration, False, start + dt.timedelta(seconds=at)))
         at += duration
     playlist = Playlist(segments, playlist_type="VOD", ended=True)
     await services.store.put_bytes(prefix + "index.m3u8", write_playlist(playlist).encode(), "application/vnd.apple.mpegurl")

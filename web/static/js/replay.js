@@ -1,4 +1,5 @@
-// Replays and live rewind: hls.js (native HLS on Safari), captions, chat in sync, progress, editing.
+// Replays and live rewind: hls.js (native HLS where there is no Media Source), captions, chat in sync,
+// progress, editing.
 (function () {
   "use strict";
   const root = document.querySelector('[data-role="replay-player"]');
@@ -17,7 +18,9 @@
   const rewindBox = document.querySelector('[data-role="replay-rewind"]');
   let info = null, hls = null, mode = null, chat = [], shown = 0, watched = 0, lastTime = null;
 
-  function attach(url, onReady) {
+  // mp4: the replay's download (H.264 + AAC), for players with native HLS only (iPhones before iOS 17.1): the
+  // segments carry Opus as the publisher sent it, which those do not play; the MP4 is the same (trimmed) timeline
+  function attach(url, onReady, mp4) {
     if (hls) { hls.destroy(); hls = null; }
     if (window.Hls && window.Hls.isSupported()) {
       hls = new window.Hls({ liveDurationInfinity: false, maxBufferLength: 20 });
@@ -26,7 +29,7 @@
       hls.loadSource(url);
       hls.attachMedia(video);
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = url;
+      video.src = mp4 || url;
       video.addEventListener("loadedmetadata", function once() { video.removeEventListener("loadedmetadata", once); if (onReady) onReady(); });
     } else {
       const e = $("replay-error"); e.textContent = strings.unavailable; e.hidden = false;
@@ -120,7 +123,7 @@
     const askedStart = Number($("trim-start").value || 0), askedEnd = end === "" ? null : Number(end);
     if (!await patch({ trim_start: askedStart, trim_end: askedEnd })) return;
     trimNote(askedStart, askedEnd);
-    attach(info.playlist);
+    attach(info.playlist, null, info.download);
   });
   $("caption-upload").addEventListener("click", async function () {
     const file = $("caption-file").files[0];
@@ -154,7 +157,7 @@
     $("dvr-badge").hidden = true; $("replay-badge").hidden = false; $("back-to-live").hidden = true;
     const dl = $("download");
     if (info.download) { dl.href = info.download; dl.hidden = false; }
-    attach(info.playlist);
+    attach(info.playlist, null, info.download);
     captions();
     loadChat();
     manage();
