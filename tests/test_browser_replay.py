@@ -59,6 +59,31 @@ def _seed_replay(settings: Any) -> int:
     return asyncio.run(go())
 
 
+def _seed_spool_replay(settings: Any, spool: Any, title: str, *, with_mp4: bool = False) -> int:
+    """A finished, published replay of what the recorder wrote into ``spool`` (and its download MP4)."""
+    async def go() -> int:
+        import_models()
+        svc = Services.from_settings(settings)
+        try:
+            slot_id = await make_slot(svc, exhibitor_id=5, title=title)
+            await make_recording(svc, slot_id, spool=spool)
+            if with_mp4:
+                await remake_mp4(svc.db, svc.store, slot_id, settings.data_dir / "spool")
+            return slot_id
+        finally:
+            await svc.db.close()
+
+    return asyncio.run(go())
+
+
+def _open_replay(browser: Any, base: str, slot_id: int) -> tuple[Any, list[str]]:
+    """The slot's watch page with its replay loaded (enough to show a frame)."""
+    page, errors, _ = _launch_page(browser, f"{base}/live/{slot_id}?lang=en")
+    page.wait_for_selector('[data-role="replay-player"]:not([hidden])', timeout=10000)
+    wait_until(page, "document.getElementById('replay-video').readyState >= 2", timeout=15000)
+    return page, errors
+
+
 def _supports_hls(page: Any) -> bool:
     return bool(page.evaluate("window.MediaSource && MediaSource.isTypeSupported('video/mp4; codecs=\"avc1.42E01E,mp4a.40.2\"')"))
 
@@ -168,22 +193,9 @@ def test_a_browsers_mono_recording_plays_with_its_sound(live_server: Any, tmp_pa
     state = spool.state()
     assert len(state.inits) == 1 and {e["map"] for e in state.segments} == set(state.inits)
 
-    async def seed() -> int:
-        import_models()
-        svc = Services.from_settings(live_server.settings)
-        try:
-            slot_id = await make_slot(svc, exhibitor_id=5, title="Mono replay")
-            await make_recording(svc, slot_id, spool=spool)
-            await remake_mp4(svc.db, svc.store, slot_id, live_server.settings.data_dir / "spool")
-            return slot_id
-        finally:
-            await svc.db.close()
-
-    slot_id = asyncio.run(seed())
+    slot_id = _seed_spool_replay(live_server.settings, spool, "Mono replay", with_mp4=True)
     with chromium() as browser:
-        page, errors, _ = _launch_page(browser, f"{live_server.url}/live/{slot_id}?lang=en")
-        page.wait_for_selector('[data-role="replay-player"]:not([hidden])', timeout=10000)
-        wait_until(page, "document.getElementById('replay-video').readyState >= 2", timeout=15000)
+        page, errors = _open_replay(browser, live_server.url, slot_id)
         page.evaluate("document.getElementById('replay-video').muted = true; document.getElementById('replay-video').play()")
         wait_until(page, "document.getElementById('replay-video').currentTime > 2.5", timeout=15000)
         decoded = page.evaluate("document.getElementById('replay-video').webkitAudioDecodedByteCount")
@@ -223,21 +235,9 @@ def test_a_replay_plays_on_where_the_publisher_changed_its_picture_size(live_ser
     state = spool.state()
     assert len(state.inits) == 2 and sum(e["discontinuity"] for e in state.segments) == 1
 
-    async def seed() -> int:
-        import_models()
-        svc = Services.from_settings(live_server.settings)
-        try:
-            slot_id = await make_slot(svc, exhibitor_id=5, title="A picture that grows")
-            await make_recording(svc, slot_id, spool=spool)
-            return slot_id
-        finally:
-            await svc.db.close()
-
-    slot_id = asyncio.run(seed())
+    slot_id = _seed_spool_replay(live_server.settings, spool, "A picture that grows")
     with chromium() as browser:
-        page, errors, _ = _launch_page(browser, f"{live_server.url}/live/{slot_id}?lang=en")
-        page.wait_for_selector('[data-role="replay-player"]:not([hidden])', timeout=10000)
-        wait_until(page, "document.getElementById('replay-video').readyState >= 2", timeout=15000)
+        page, errors = _open_replay(browser, live_server.url, slot_id)
         assert page.evaluate("document.getElementById('replay-video').videoWidth") == 320
         page.evaluate("document.getElementById('replay-video').muted = true; document.getElementById('replay-video').play()")
         wait_until(page, "document.getElementById('replay-video').currentTime > 5.0", timeout=20000)
