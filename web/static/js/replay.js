@@ -18,18 +18,27 @@
   const rewindBox = document.querySelector('[data-role="replay-rewind"]');
   let info = null, hls = null, mode = null, chat = [], shown = 0, watched = 0, lastTime = null;
 
-  // mp4: the replay's download (H.264 + AAC), for players with native HLS only (iPhones before iOS 17.1): the
-  // segments carry Opus as the publisher sent it, which those do not play; the MP4 is the same (trimmed) timeline
+  // mp4: the replay's download (H.264 + AAC) on the same (trimmed) timeline, for browsers that cannot play the
+  // segments' Opus (as the publisher sent it): native HLS only (iPhones before iOS 17.1), or Media Source
+  // without Opus in MP4
+  function opusInMediaSource() {
+    const source = window.ManagedMediaSource || window.MediaSource;
+    return !!(source && source.isTypeSupported && source.isTypeSupported('audio/mp4; codecs="opus"'));
+  }
+
   function attach(url, onReady, mp4) {
     if (hls) { hls.destroy(); hls = null; }
-    if (window.Hls && window.Hls.isSupported()) {
+    if (mp4 && !opusInMediaSource()) {
+      video.src = mp4;
+      video.addEventListener("loadedmetadata", function once() { video.removeEventListener("loadedmetadata", once); if (onReady) onReady(); });
+    } else if (window.Hls && window.Hls.isSupported()) {
       hls = new window.Hls({ liveDurationInfinity: false, maxBufferLength: 20 });
       hls.on(window.Hls.Events.MANIFEST_PARSED, function () { if (onReady) onReady(); });
       hls.on(window.Hls.Events.ERROR, function (ev, d) { if (d.fatal) { const e = $("replay-error"); e.textContent = strings.unavailable + " (" + d.details + ")"; e.hidden = false; } });
       hls.loadSource(url);
       hls.attachMedia(video);
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = mp4 || url;
+      video.src = url;
       video.addEventListener("loadedmetadata", function once() { video.removeEventListener("loadedmetadata", once); if (onReady) onReady(); });
     } else {
       const e = $("replay-error"); e.textContent = strings.unavailable; e.hidden = false;
