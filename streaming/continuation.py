@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,13 +27,10 @@ from cloudexpo.storage import ObjectNotFound, ObjectStore
 
 from . import fmp4
 from .hls import PlaylistError, Segment, parse_playlist
-from .spool import PLAYLIST, SpoolRecording, replay_prefix
+from .spool import PLAYLIST, SpoolRecording, file_number, replay_prefix
 
 log = logging.getLogger(__name__)
 
-# a segment's number, or an init segment's (the number of its first segment: one uploaded just before a crash
-# may have no segment stored yet)
-SEGMENT_INDEX = re.compile(r"(?:seg|init)_(\d{5,})\.(?:ts|m4s|mp4)$")
 ATTEMPTS = 6  # reads of storage before the recording starts without what it holds
 FIRST_DELAY = 0.5
 
@@ -47,11 +43,6 @@ class StoredRecording:
     duration: float  # seconds: where the continued timeline starts
     next_index: int  # the first segment number no stored object uses
     audio_channels: int | None = None  # of its last init segment: the new segments keep them (one layout a replay)
-
-
-def segment_index(name: str) -> int | None:
-    found = SEGMENT_INDEX.search(name)
-    return int(found.group(1)) if found else None
 
 
 async def read_stored(store: ObjectStore, slot_id: int) -> tuple[str | None, list[str]]:
@@ -83,7 +74,9 @@ async def continue_stored(store: ObjectStore, spool: SpoolRecording) -> StoredRe
                 return None
             await asyncio.sleep(delay)
             delay *= 2
-    indices = [i for i in map(segment_index, keys) if i is not None]
+    # segments' numbers and init segments' (the number of its first segment: one uploaded just before a crash
+    # may have no segment stored yet)
+    indices = [i for i in map(file_number, keys) if i is not None]
     if text is None and not indices:
         return None
     try:
@@ -94,7 +87,7 @@ async def continue_stored(store: ObjectStore, spool: SpoolRecording) -> StoredRe
         playlist = None
     segments = playlist.segments if playlist is not None else []
     await asyncio.to_thread(_seed, spool, segments)
-    listed = [i for i in (segment_index(s.uri) for s in segments) if i is not None]
+    listed = [i for i in (file_number(s.uri) for s in segments) if i is not None]
     stored = StoredRecording(
         segments=len(segments),
         duration=round(sum(s.duration for s in segments), 3),

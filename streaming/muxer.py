@@ -27,7 +27,7 @@ from typing import BinaryIO
 from cloudexpo.db import utcnow
 
 from . import fmp4
-from .spool import SpoolRecording, fsync_dir, init_name, segment_name
+from .spool import SpoolRecording, file_number, fsync_dir, init_name, segment_name
 from .transcode import AUDIO_RATE, VIDEO_RATE
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class SegmentMuxer:
         state = spool.state()
         # past every segment and init segment in the journal: an init whose segment a crash lost is in
         # storage already, and a name is never written twice
-        numbers = [_number(e["name"]) for e in state.segments] + [_number(name) for name in state.inits]
+        numbers = [file_number(e["name"]) for e in state.segments] + [file_number(name) for name in state.inits]
         self.next_index = max((n for n in numbers if n is not None), default=0) + 1
         # the Opus track's channels: mono, as browsers send unless the answer asks for stereo (Cloud Expo's does
         # not), until the publisher shows stereo (prefer_stereo); settled when the first segment opens or by the
@@ -128,10 +128,12 @@ class SegmentMuxer:
     def write_video(self, pts: int, data: bytes, keyframe: bool) -> None:
         """One H.264 access unit (Annex B) at ``pts``; a keyframe may start a segment."""
         segment = self.segment
-        if keyframe and (segment is None or pts - segment.start_pts >= SHORTEST_SEGMENT * self.target * VIDEO_RATE
-                         or self._new_parameter_sets(data)):
-            self._cut(pts, data)
-            segment = self.segment
+        if keyframe:
+            sets = fmp4.parameter_sets(data)  # read once: whether to cut, and the init segment the cut needs
+            if (segment is None or pts - segment.start_pts >= SHORTEST_SEGMENT * self.target * VIDEO_RATE
+                    or self._new_parameter_sets(sets)):
+                self._cut(pts, sets)
+                segment = self.segment
         if segment is None:
             return
         if self.last_video_pts >= 0:
@@ -205,18 +207,16 @@ class SegmentMuxer:
 
     # -- segments ------------------------------------------------------------------------------
 
-    def _new_parameter_sets(self, keyframe: bytes) -> bool:
-        """Whether this keyframe brings an SPS/PPS other than the init segment's (the publisher's encoder
-        changed the picture size, as WebRTC senders do when bandwidth or CPU run short): its segment must
-        start here, with an init segment of its own, since ``avc1`` players set their decoder up from it."""
-        if self._init_key is None:
-            return False
-        sps, pps = fmp4.parameter_sets(keyframe)
-        return sps is not None and pps is not None and (sps, pps) != self._init_key[:2]
+    def _new_parameter_sets(self, sets: tuple[bytes | None, bytes | None]) -> bool:
+        """Whether a keyframe's SPS/PPS differ from the init segment's (the publisher's encoder changed the
+        picture size, as WebRTC senders do when bandwidth or CPU run short): its segment must start there,
+        with an init segment of its own, since ``avc1`` players set their decoder up from it."""
+        sps, pps = sets
+        return self._init_key is not None and sps is not None and pps is not None and (sps, pps) != self._init_key[:2]
 
-    def _init_for(self, keyframe: bytes) -> bool:
-        """Make sure the init segment fits this keyframe's SPS/PPS (and the audio); True if a new one was written."""
-        sps, pps = fmp4.parameter_sets(keyframe)
+    def _init_for(self, sets: tuple[bytes | None, bytes | None]) -> bool:
+        """Make sure the init segment fits a keyframe's SPS/PPS (and the audio); True if a new one was written."""
+        sps, pps = sets
         if sps is None or pps is None:
             if self._init_key is not None:
                 return False  # parameter sets given once: the ones in use go on
@@ -244,11 +244,11 @@ class SegmentMuxer:
         self._init_name = name
         return True
 
-    def _cut(self, pts: int, keyframe: bytes) -> None:
+    def _cut(self, pts: int, sets: tuple[bytes | None, bytes | None]) -> None:
         if self.segment is not None:
             self._close_segment(pts)
         try:
-            new_init = self._init_for(keyframe)
+            new_init = self._init_for(sets)
         except fmp4.Fmp4Error as exc:
             log.warning("recorder %s: a keyframe could not start a segment (%s)", self.spool.slot_id, exc)
             return
@@ -318,13 +318,6 @@ class SegmentMuxer:
             self.on_segment()
         except Exception:
             log.exception("recorder %s: on_segment failed", self.spool.slot_id)
-
-
-def _number(name: str) -> int | None:
-    """The number in ``seg_00007.m4s`` or ``init_00007.mp4`` (7), None for another name."""
-    stem = name.split(".", 1)[0]
-    digits = stem.rpartition("_")[2]
-    return int(digits) if stem.startswith(("seg_", "init_")) and digits.isdigit() else None
 
 
 def _write_durably(path: Path, data: bytes) -> None:

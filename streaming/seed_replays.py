@@ -126,8 +126,10 @@ def demo_chime(seconds: int = SECONDS) -> tuple[tuple[int, bytes], ...]:
         offset = start % AUDIO_RATE * 4
         mono = array("f")
         mono.frombytes((second[offset:] + second)[: step * 4])
+        both = array("f", bytes(8 * step))  # interleaved stereo: the chime on both sides
+        both[0::2] = both[1::2] = mono
         frame = av.AudioFrame(format="flt", layout="stereo", samples=step)
-        frame.planes[0].update(array("f", (v for v in mono for _ in (0, 1))).tobytes())
+        frame.planes[0].update(both.tobytes())
         frame.sample_rate = AUDIO_RATE
         frame.pts = start
         frame.time_base = TB_AUDIO

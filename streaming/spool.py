@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,16 @@ def segment_name(index: int) -> str:
 def init_name(index: int) -> str:
     """The init segment whose first media segment is ``segment_name(index)``."""
     return f"init_{index:05d}.mp4"
+
+
+_NUMBERED = re.compile(r"(?:seg|init)_(\d{5,})\.(?:ts|m4s|mp4)$")
+
+
+def file_number(name: str) -> int | None:
+    """The number of a segment or an init segment (7 for ``seg_00007.m4s``, ``init_00007.mp4``, also at the
+    end of a storage key); None for another name."""
+    found = _NUMBERED.search(name)
+    return int(found.group(1)) if found else None
 
 
 def content_type(name: str) -> str:

@@ -28,18 +28,17 @@
 
   function attach(url, onReady, mp4) {
     if (hls) { hls.destroy(); hls = null; }
-    if (mp4 && !opusInMediaSource()) {
-      video.src = mp4;
+    const mse = window.Hls && window.Hls.isSupported();
+    const direct = mp4 && !opusInMediaSource() ? mp4 : (!mse && video.canPlayType("application/vnd.apple.mpegurl") ? url : null);
+    if (direct) {
+      video.src = direct;
       video.addEventListener("loadedmetadata", function once() { video.removeEventListener("loadedmetadata", once); if (onReady) onReady(); });
-    } else if (window.Hls && window.Hls.isSupported()) {
+    } else if (mse) {
       hls = new window.Hls({ liveDurationInfinity: false, maxBufferLength: 20 });
       hls.on(window.Hls.Events.MANIFEST_PARSED, function () { if (onReady) onReady(); });
       hls.on(window.Hls.Events.ERROR, function (ev, d) { if (d.fatal) { const e = $("replay-error"); e.textContent = strings.unavailable + " (" + d.details + ")"; e.hidden = false; } });
       hls.loadSource(url);
       hls.attachMedia(video);
-    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = url;
-      video.addEventListener("loadedmetadata", function once() { video.removeEventListener("loadedmetadata", once); if (onReady) onReady(); });
     } else {
       const e = $("replay-error"); e.textContent = strings.unavailable; e.hidden = false;
     }
